@@ -1,0 +1,212 @@
+package app
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the vault: Carnet's encrypted local cache of patient records, the
+// outbox of documents written in Carnet, the sync cursors, the settings and the
+// audit log. It is implemented by package app/vault.
+//
+// A Store starts locked. Every method that touches patient data returns an
+// error wrapping ErrLocked until Unlock succeeds, and again after Lock. Lock
+// wipes the keys and drops every decrypted cache.
+type Store interface {
+	// Exists reports whether a vault has been created.
+	Exists() bool
+	// Create makes a new vault protected by passphrase and leaves it
+	// unlocked. It fails with ErrVaultExists when one exists.
+	Create(ctx context.Context, passphrase []byte, opt CreateOptions) error
+	// Unlock opens the vault's keys with passphrase and loads the patient
+	// directory. It fails with ErrWrongPassphrase, ErrDamaged or
+	// ErrNewerFormat.
+	Unlock(ctx context.Context, passphrase []byte) (UnlockReport, error)
+	// Lock wipes the keys and drops the directory and every decrypted cache.
+	Lock()
+	// Locked reports whether the vault is locked.
+	Locked() bool
+	// ChangePassphrase rewrites the passphrase key slot, whatever the size
+	// of the vault.
+	ChangePassphrase(ctx context.Context, old, new []byte) error
+	// Recover resets the passphrase with the clinic's recovery private key
+	// (armored OpenPGP, itself protected by keyPassphrase), when the vault
+	// has a recovery slot. The vault is left unlocked.
+	Recover(ctx context.Context, privateKey, keyPassphrase, newPassphrase []byte) error
+
+	// SearchPatients searches the directory (see Directory.Search).
+	SearchPatients(ctx context.Context, query string, limit int) ([]Patient, error)
+	// Patient returns one patient of the directory.
+	Patient(ctx context.Context, id PatientID) (Patient, error)
+	// Patients returns the whole directory, sorted by name.
+	Patients(ctx context.Context) ([]Patient, error)
+
+	// Manifest returns a patient's cached document list.
+	Manifest(ctx context.Context, id PatientID) (Manifest, error)
+	// Document returns the content of a cached document.
+	Document(ctx context.Context, id PatientID, doc DocumentID) ([]byte, error)
+	// Cursor returns a sync cursor; the zero Cursor when none was stored.
+	Cursor(ctx context.Context, id PatientID, stream string) (Cursor, error)
+	// Outbox returns every outbox item, oldest first.
+	Outbox(ctx context.Context) ([]OutboxItem, error)
+	// Write applies a batch in one transaction.
+	Write(ctx context.Context, b *Batch) error
+	// Purge forgets a patient by crypto-shredding: the patient's data key is
+	// destroyed first, then the records and the directory entry. A patient
+	// with outbox items is refused (ErrConflict).
+	Purge(ctx context.Context, id PatientID) error
+
+	// Settings returns the vault's settings (defaults when never saved).
+	Settings(ctx context.Context) (Settings, error)
+	// SaveSettings stores the settings.
+	SaveSettings(ctx context.Context, s Settings) error
+
+	// Record appends an event to the hash-chained audit log.
+	Record(ctx context.Context, e AuditEvent) error
+	// Audit returns the audit events matching f, oldest first.
+	Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+
+	// Check opens every record and verifies that manifests, documents and
+	// directory agree and that the audit chain is intact.
+	Check(ctx context.Context) (CheckReport, error)
+	// Compact rewrites the file without its free pages.
+	Compact(ctx context.Context) (CompactReport, error)
+	// Stats returns the file's size and free space.
+	Stats(ctx context.Context) (StoreStats, error)
+	// Close closes the file (locking first).
+	Close() error
+}
+
+// CreateOptions are the choices made when a vault is created.
+type CreateOptions struct {
+	// RecoveryKey is the clinic's recovery OpenPGP public key (armored), or
+	// nil for no recovery slot.
+	RecoveryKey []byte
+}
+
+// UnlockReport says what happened at unlock beside opening the keys.
+type UnlockReport struct {
+	Patients      int       // patients in the directory
+	KDFUpgraded   bool      // the key derivation was below policy and was strengthened
+	Warnings      []Warning // conditions the user should know about
+	KDFDuration   time.Duration
+	HasRecovery   bool // the vault has a recovery slot
+	FormatVersion int
+}
+
+// Warning is a condition that does not stop Carnet but that the user or the
+// clinic's IT should know about.
+type Warning string
+
+// The warnings.
+const (
+	// WarnNoKeyring: no OS keyring answered; the device secret lives in a
+	// 0600 file beside the vault, so a copy of the folder is enough to try
+	// passphrases offline.
+	WarnNoKeyring Warning = "no-keyring"
+	// WarnNoRecovery: the vault has no recovery slot; a lost passphrase loses
+	// unsynced work.
+	WarnNoRecovery Warning = "no-recovery"
+)
+
+// Settings are the vault's user-adjustable settings.
+type Settings struct {
+	AutoLock         time.Duration // idle time before locking; 1 to 60 minutes
+	Reauth           time.Duration // full re-authentication at least this often
+	RetentionDays    int           // purge patients not consulted for this many days
+	RevalidationDays int           // cached records unreadable after this many days without online check
+}
+
+// DefaultSettings are the settings of a new vault.
+func DefaultSettings() Settings {
+	return Settings{AutoLock: 5 * time.Minute, Reauth: 12 * time.Hour, RetentionDays: 30, RevalidationDays: 7}
+}
+
+// Validate checks that settings are within the bounds a clinic may choose.
+func (s Settings) Validate() error {
+	switch {
+	case s.AutoLock < time.Minute || s.AutoLock > time.Hour:
+		return errorf("settings: auto-lock must be 1 to 60 minutes: %w", ErrInvalid)
+	case s.Reauth < time.Hour || s.Reauth > 12*time.Hour:
+		return errorf("settings: re-authentication must be 1 to 12 hours: %w", ErrInvalid)
+	case s.RetentionDays < 1 || s.RetentionDays > 365:
+		return errorf("settings: retention must be 1 to 365 days: %w", ErrInvalid)
+	case s.RevalidationDays < 1 || s.RevalidationDays > 30:
+		return errorf("settings: re-validation must be 1 to 30 days: %w", ErrInvalid)
+	}
+	return nil
+}
+
+// AccessMode is how a practitioner opens a patient's record.
+type AccessMode string
+
+// The access modes of the central record service.
+const (
+	AccessNormal     AccessMode = "normal"            // with the patient's authorisation
+	AccessEmergency  AccessMode = "bris_de_glace"     // break-the-glass, justified, shown on screen
+	AccessRegulation AccessMode = "centre_regulation" // SAMU regulation doctor
+)
+
+// AuditEvent is one entry of the local audit log.
+type AuditEvent struct {
+	Seq          uint64 // position in the log, from 1; set by the store
+	Time         time.Time
+	Practitioner string     // RPPS id, or "local" before sign-in
+	Structure    string     // structure id
+	Patient      PatientID  // empty when the action concerns no patient
+	Action       string     // "vault.unlock", "dmp.iti67", "mail.import", …
+	Mode         AccessMode // for record access
+	Result       string     // "ok", or an error kind
+	Detail       string     // free text without health data (a justification is health-adjacent: sealed with the rest)
+}
+
+// AuditFilter selects audit events; zero fields select everything.
+type AuditFilter struct {
+	Patient PatientID
+	Action  string // prefix
+	Since   time.Time
+	Limit   int // the newest Limit events; 0 means all
+}
+
+// CheckReport is the result of a full vault check.
+type CheckReport struct {
+	Records   int      // sealed values opened
+	Patients  int      // directory entries
+	Documents int      // cached documents
+	Audit     int      // audit events, chain verified
+	Outbox    int      // outbox items
+	Problems  []string // what is wrong, without health data; empty when sound
+}
+
+// OK reports whether the check found nothing wrong.
+func (r CheckReport) OK() bool { return len(r.Problems) == 0 }
+
+// CompactReport is the result of a compaction.
+type CompactReport struct {
+	Before, After int64 // file size in bytes
+}
+
+// StoreStats describes the vault file.
+type StoreStats struct {
+	FileSize  int64
+	FreeBytes int64 // free and pending pages
+}
+
+// FreeRatio returns the share of the file that compaction would give back.
+func (s StoreStats) FreeRatio() float64 {
+	if s.FileSize == 0 {
+		return 0
+	}
+	return float64(s.FreeBytes) / float64(s.FileSize)
+}
+
+// Clock tells the time. Tests inject a fake one.
+type Clock interface {
+	Now() time.Time
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }

@@ -1,0 +1,111 @@
+package app
+
+import "time"
+
+// DocumentID is the uniqueId of a clinical document (the CDA ClinicalDocument
+// id, the DocumentReference masterIdentifier): the same in the central record
+// service, in mail and in the vault.
+type DocumentID string
+
+// DocumentMeta describes one document of a patient's record: what the
+// document list shows without opening the document.
+type DocumentMeta struct {
+	ID              DocumentID
+	SetID           string    // the setId shared by the versions of a document
+	Version         int       // its versionNumber within the set
+	TypeCode        string    // LOINC type code (JDV_J07)
+	Title           string    // document title
+	Date            time.Time // act date (service start, or creation)
+	Author          string    // author's display name
+	Organisation    string    // author's organisation
+	Confidentiality string    // confidentiality / visibility code (JDV_J08)
+	MediaType       string    // text/xml for CDA, application/pdf …
+	Size            int64     // bytes, when known
+	Hash            string    // SHA-1 hex from the service's metadata, when known
+	Source          string    // where Carnet got it: "dmp", "mssante", "carnet"
+	Cached          bool      // content is in the vault, readable offline
+	Superseded      bool      // replaced by a newer version
+}
+
+// Manifest is a patient's document list as cached in the vault, with the time
+// it was last confirmed by the central record service.
+type Manifest struct {
+	Patient   PatientID
+	Documents []DocumentMeta
+	CheckedAt time.Time // last successful check with the central service; zero if never
+}
+
+// Document returns the metadata of a document of the manifest.
+func (m Manifest) Document(id DocumentID) (DocumentMeta, bool) {
+	for _, d := range m.Documents {
+		if d.ID == id {
+			return d, true
+		}
+	}
+	return DocumentMeta{}, false
+}
+
+// DocumentContent is the content of one document, as stored in the vault.
+type DocumentContent struct {
+	Patient PatientID
+	ID      DocumentID
+	Bytes   []byte
+}
+
+// Cursor is a sync position: how far a stream of a patient's record has been
+// read from the central service, in the server's own clock.
+type Cursor struct {
+	Patient PatientID
+	Stream  string    // "documents", "submissions", …
+	Time    time.Time // server time of the last resource read
+	Token   string    // server-side tie breaker (resource id), opaque
+}
+
+// OutboxID identifies an outbox item; it is the uniqueId of the document it
+// carries, generated when the item was written.
+type OutboxID string
+
+// OutboxState is where an outbox item stands.
+type OutboxState string
+
+// The outbox states. Only acked items leave the outbox.
+const (
+	OutboxPending  OutboxState = "pending"
+	OutboxSending  OutboxState = "sending"
+	OutboxAcked    OutboxState = "acked"
+	OutboxConflict OutboxState = "conflict"
+	OutboxRejected OutboxState = "rejected"
+	OutboxRetry    OutboxState = "retry"
+)
+
+// OutboxItem is a document or a metadata change written in Carnet and waiting
+// to be sent to the central record service.
+type OutboxItem struct {
+	ID          OutboxID
+	Patient     PatientID
+	Kind        string // "provide", "replace", "metadata"
+	State       OutboxState
+	Payload     []byte // the document (CDA) or the change, sealed in the vault
+	BaseVersion string // version the change was written against, for If-Match
+	Attempts    int
+	NextAttempt time.Time
+	LastError   string // a reason, without health data
+	CreatedAt   time.Time
+}
+
+// Batch is a set of changes written to the vault in one transaction: all of
+// them or none. The sync engine puts the data and the cursor of a commit unit
+// in the same batch, so a crash resumes from a consistent point.
+type Batch struct {
+	Patients   []Patient         // added or replaced in the directory
+	Manifests  []Manifest        // replaced
+	Documents  []DocumentContent // added or replaced
+	Cursors    []Cursor          // replaced
+	Outbox     []OutboxItem      // added or replaced
+	OutboxDone []OutboxID        // removed (acked, or discarded by the user)
+}
+
+// Empty reports whether the batch holds nothing.
+func (b *Batch) Empty() bool {
+	return len(b.Patients)+len(b.Manifests)+len(b.Documents)+len(b.Cursors)+len(b.Outbox)+len(b.OutboxDone) == 0
+}
