@@ -20,6 +20,7 @@ type Directory struct {
 type dirEntry struct {
 	p      Patient
 	tokens []string // folded name tokens
+	sort   string   // folded display name, birth date, id: the sort key
 }
 
 // NewDirectory indexes patients.
@@ -36,7 +37,7 @@ func (d *Directory) Len() int { return len(d.entries) }
 
 // Put adds or replaces a patient.
 func (d *Directory) Put(p Patient) {
-	e := dirEntry{p: p, tokens: nameTokens(p)}
+	e := dirEntry{p: p, tokens: nameTokens(p), sort: sortKey(p)}
 	if i, ok := d.byID[p.ID]; ok {
 		d.entries[i] = e
 		return
@@ -69,12 +70,11 @@ func (d *Directory) Get(id PatientID) (Patient, bool) {
 
 // All returns every patient, sorted by display name.
 func (d *Directory) All() []Patient {
-	out := make([]Patient, len(d.entries))
-	for i, e := range d.entries {
-		out[i] = e.p
+	all := make([]*dirEntry, len(d.entries))
+	for i := range d.entries {
+		all[i] = &d.entries[i]
 	}
-	sortPatients(out)
-	return out
+	return sorted(all, 0)
 }
 
 // Search returns up to limit patients matching query, sorted by display name.
@@ -89,16 +89,26 @@ func (d *Directory) Search(query string, limit int) []Patient {
 	}
 	digits := strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(query), " ", ""))
 	insQuery := len(digits) >= 2 && isMatriculePrefix(digits)
-	var out []Patient
+	var hits []*dirEntry
 	for i := range d.entries {
 		e := &d.entries[i]
 		if (insQuery && strings.HasPrefix(e.p.INS.Matricule, digits)) || matchAll(words, e.tokens) {
-			out = append(out, e.p)
+			hits = append(hits, e)
 		}
 	}
-	sortPatients(out)
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
+	return sorted(hits, limit)
+}
+
+// sorted sorts entries by name, birth date and id, and returns the first
+// limit patients (all when limit ≤ 0).
+func sorted(es []*dirEntry, limit int) []Patient {
+	sort.Slice(es, func(i, j int) bool { return es[i].sort < es[j].sort })
+	if limit > 0 && len(es) > limit {
+		es = es[:limit]
+	}
+	out := make([]Patient, len(es))
+	for i, e := range es {
+		out[i] = e.p
 	}
 	return out
 }
@@ -136,17 +146,8 @@ func nameTokens(p Patient) []string {
 	return strings.Fields(Fold(p.BirthName + " " + p.UsedName + " " + p.BirthGivenNames + " " + p.UsedGivenName))
 }
 
-func sortPatients(ps []Patient) {
-	sort.SliceStable(ps, func(i, j int) bool {
-		a, b := Fold(ps[i].DisplayName()), Fold(ps[j].DisplayName())
-		if a != b {
-			return a < b
-		}
-		if ps[i].BirthDate != ps[j].BirthDate {
-			return ps[i].BirthDate < ps[j].BirthDate
-		}
-		return ps[i].ID < ps[j].ID
-	})
+func sortKey(p Patient) string {
+	return Fold(p.DisplayName()) + "\x00" + p.BirthDate + "\x00" + string(p.ID)
 }
 
 // Fold prepares a name for comparison: lower case, accents removed (é → e,

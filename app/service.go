@@ -220,6 +220,17 @@ func (s *Service) IdleRemaining() time.Duration {
 	return s.settings.AutoLock - s.clock.Now().Sub(s.lastActivity)
 }
 
+// RetryIn returns how long until the next unlock attempt is allowed; zero
+// when one may be made now. The unlock screen shows it as a countdown.
+func (s *Service) RetryIn() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d := s.nextTry.Sub(s.clock.Now()); d > 0 {
+		return d
+	}
+	return 0
+}
+
 // ChangePassphrase replaces the passphrase. Both slices are wiped.
 func (s *Service) ChangePassphrase(ctx context.Context, old, new []byte) error {
 	defer Wipe(old)

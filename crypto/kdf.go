@@ -56,17 +56,25 @@ func LightParams() KDFParams {
 // Calibrate measures Argon2id on this machine and returns policy parameters
 // (256 MiB, DefaultThreads) whose pass count makes one derivation last
 // between TargetMin and TargetMax, aiming at their middle. It takes about as
-// long as two derivations.
+// long as three single-pass derivations.
 func Calibrate() (KDFParams, error) {
 	salt, err := Random(SaltSize)
 	if err != nil {
 		return KDFParams{}, err
 	}
 	p := KDFParams{Time: 1, MemoryKiB: MinMemoryKiB, Threads: DefaultThreads, Salt: salt}
-	start := time.Now()
-	k := argon2.IDKey([]byte("calibration"), salt, p.Time, p.MemoryKiB, p.Threads, KeySize)
-	clear(k)
-	one := time.Since(start)
+	// Three runs, the fastest kept: the first ones in a process also pay for
+	// faulting in 256 MiB of fresh memory (measured 2× slower on the 2-vCPU
+	// VM), which calibrated too few passes (t=1: 0.16 s warm unlocks).
+	var one time.Duration
+	for i := 0; i < 3; i++ {
+		start := time.Now()
+		k := argon2.IDKey([]byte("calibration"), salt, p.Time, p.MemoryKiB, p.Threads, KeySize)
+		clear(k)
+		if d := time.Since(start); i == 0 || d < one {
+			one = d
+		}
+	}
 	if one <= 0 {
 		one = time.Millisecond
 	}

@@ -1,0 +1,469 @@
+// Package apptest provides in-memory implementations of Carnet's ports for
+// unit tests that cross a layer (the UI over app.Service, for example).
+// Adapters are tested against their real dependencies, not against these.
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/carnetdesk/carnet/app"
+)
+
+var _ app.Store = (*Store)(nil)
+
+// Store is an in-memory app.Store. It keeps its passphrase in clear and
+// compares it byte for byte: a stand-in for the vault, never a model of it.
+// It honours the locking rules: every method that touches patient data
+// returns an error wrapping app.ErrLocked while the store is locked.
+//
+// The exported fields let a test shape the store's answers; set them before
+// the store is shared with other goroutines. Store is safe for concurrent
+// use.
+type Store struct {
+	// UnlockErr, when set, is returned by Unlock whatever the passphrase
+	// (app.ErrDamaged, app.ErrInUse…).
+	UnlockErr error
+	// Warnings are returned in the UnlockReport of every successful Unlock.
+	Warnings []app.Warning
+
+	mu         sync.Mutex
+	exists     bool
+	locked     bool
+	passphrase []byte
+	opt        app.CreateOptions
+	patients   []app.Patient // kept while locked, like the sealed directory
+	dir        *app.Directory
+	settings   *app.Settings
+	audit      []app.AuditEvent
+	manifests  map[app.PatientID]app.Manifest
+	documents  map[app.PatientID]map[app.DocumentID][]byte
+	cursors    map[string]app.Cursor
+	outbox     map[app.OutboxID]app.OutboxItem
+}
+
+// NewStore returns a store with no vault: HasVault is false until Create.
+func NewStore() *Store {
+	return &Store{
+		locked:    true,
+		manifests: map[app.PatientID]app.Manifest{},
+		documents: map[app.PatientID]map[app.DocumentID][]byte{},
+		cursors:   map[string]app.Cursor{},
+		outbox:    map[app.OutboxID]app.OutboxItem{},
+	}
+}
+
+// NewLockedStore returns a store holding a vault protected by passphrase,
+// locked, with patients in its directory.
+func NewLockedStore(passphrase string, patients ...app.Patient) *Store {
+	s := NewStore()
+	s.exists = true
+	s.passphrase = []byte(passphrase)
+	s.Seed(patients...)
+	return s
+}
+
+// Seed adds patients to the directory (replacing those with the same ID),
+// whether the store is locked or not.
+func (s *Store) Seed(patients ...app.Patient) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.putPatients(patients)
+}
+
+func (s *Store) putPatients(patients []app.Patient) {
+	for _, p := range patients {
+		replaced := false
+		for i := range s.patients {
+			if s.patients[i].ID == p.ID {
+				s.patients[i], replaced = p, true
+			}
+		}
+		if !replaced {
+			s.patients = append(s.patients, p)
+		}
+		if s.dir != nil {
+			s.dir.Put(p)
+		}
+	}
+}
+
+// CreateOptions returns the options the vault was created with.
+func (s *Store) CreateOptions() app.CreateOptions {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opt
+}
+
+// Passphrase returns the current passphrase (tests check a change).
+func (s *Store) Passphrase() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return string(s.passphrase)
+}
+
+// Events returns a copy of the audit log, whether locked or not.
+func (s *Store) Events() []app.AuditEvent {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]app.AuditEvent(nil), s.audit...)
+}
+
+// Exists implements app.Store.
+func (s *Store) Exists() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.exists
+}
+
+// Create implements app.Store.
+func (s *Store) Create(_ context.Context, passphrase []byte, opt app.CreateOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.exists {
+		return fmt.Errorf("apptest: create: %w", app.ErrVaultExists)
+	}
+	s.exists = true
+	s.passphrase = bytes.Clone(passphrase)
+	s.opt = app.CreateOptions{RecoveryKey: bytes.Clone(opt.RecoveryKey)}
+	s.open()
+	return nil
+}
+
+// Unlock implements app.Store.
+func (s *Store) Unlock(_ context.Context, passphrase []byte) (app.UnlockReport, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case !s.exists:
+		return app.UnlockReport{}, fmt.Errorf("apptest: unlock: %w", app.ErrNoVault)
+	case s.UnlockErr != nil:
+		return app.UnlockReport{}, fmt.Errorf("apptest: unlock: %w", s.UnlockErr)
+	case !bytes.Equal(passphrase, s.passphrase):
+		return app.UnlockReport{}, fmt.Errorf("apptest: unlock: %w", app.ErrWrongPassphrase)
+	}
+	s.open()
+	return app.UnlockReport{
+		Patients:      s.dir.Len(),
+		Warnings:      append([]app.Warning(nil), s.Warnings...),
+		HasRecovery:   s.opt.RecoveryKey != nil,
+		FormatVersion: 1,
+	}, nil
+}
+
+func (s *Store) open() {
+	s.locked = false
+	s.dir = app.NewDirectory(s.patients)
+}
+
+// Lock implements app.Store.
+func (s *Store) Lock() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.locked = true
+	s.dir = nil
+}
+
+// Locked implements app.Store.
+func (s *Store) Locked() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.locked
+}
+
+// ChangePassphrase implements app.Store.
+func (s *Store) ChangePassphrase(_ context.Context, old, new []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("change passphrase"); err != nil {
+		return err
+	}
+	if !bytes.Equal(old, s.passphrase) {
+		return fmt.Errorf("apptest: change passphrase: %w", app.ErrWrongPassphrase)
+	}
+	s.passphrase = bytes.Clone(new)
+	return nil
+}
+
+// Recover implements app.Store: any private key is accepted when the vault
+// has a recovery key; keyPassphrase is ignored.
+func (s *Store) Recover(_ context.Context, privateKey, _, newPassphrase []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.exists {
+		return fmt.Errorf("apptest: recover: %w", app.ErrNoVault)
+	}
+	if s.opt.RecoveryKey == nil || len(privateKey) == 0 {
+		return fmt.Errorf("apptest: recover: no recovery slot: %w", app.ErrInvalid)
+	}
+	s.passphrase = bytes.Clone(newPassphrase)
+	s.open()
+	return nil
+}
+
+// check returns an ErrLocked error while the store is locked.
+func (s *Store) check(op string) error {
+	if s.locked {
+		return fmt.Errorf("apptest: %s: %w", op, app.ErrLocked)
+	}
+	return nil
+}
+
+// SearchPatients implements app.Store.
+func (s *Store) SearchPatients(_ context.Context, query string, limit int) ([]app.Patient, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("search patients"); err != nil {
+		return nil, err
+	}
+	return s.dir.Search(query, limit), nil
+}
+
+// Patient implements app.Store.
+func (s *Store) Patient(_ context.Context, id app.PatientID) (app.Patient, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("patient"); err != nil {
+		return app.Patient{}, err
+	}
+	p, ok := s.dir.Get(id)
+	if !ok {
+		return app.Patient{}, fmt.Errorf("apptest: patient: %w", app.ErrNotFound)
+	}
+	return p, nil
+}
+
+// Patients implements app.Store.
+func (s *Store) Patients(context.Context) ([]app.Patient, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("patients"); err != nil {
+		return nil, err
+	}
+	return s.dir.All(), nil
+}
+
+// Manifest implements app.Store.
+func (s *Store) Manifest(_ context.Context, id app.PatientID) (app.Manifest, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("manifest"); err != nil {
+		return app.Manifest{}, err
+	}
+	m, ok := s.manifests[id]
+	if !ok {
+		return app.Manifest{}, fmt.Errorf("apptest: manifest: %w", app.ErrNotFound)
+	}
+	m.Documents = append([]app.DocumentMeta(nil), m.Documents...)
+	return m, nil
+}
+
+// Document implements app.Store.
+func (s *Store) Document(_ context.Context, id app.PatientID, doc app.DocumentID) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("document"); err != nil {
+		return nil, err
+	}
+	b, ok := s.documents[id][doc]
+	if !ok {
+		return nil, fmt.Errorf("apptest: document: %w", app.ErrNotFound)
+	}
+	return bytes.Clone(b), nil
+}
+
+func cursorKey(id app.PatientID, stream string) string { return string(id) + "\x00" + stream }
+
+// Cursor implements app.Store.
+func (s *Store) Cursor(_ context.Context, id app.PatientID, stream string) (app.Cursor, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("cursor"); err != nil {
+		return app.Cursor{}, err
+	}
+	return s.cursors[cursorKey(id, stream)], nil
+}
+
+// Outbox implements app.Store.
+func (s *Store) Outbox(context.Context) ([]app.OutboxItem, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("outbox"); err != nil {
+		return nil, err
+	}
+	out := make([]app.OutboxItem, 0, len(s.outbox))
+	for _, it := range s.outbox {
+		out = append(out, it)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// Write implements app.Store: the whole batch or nothing.
+func (s *Store) Write(_ context.Context, b *app.Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("write"); err != nil {
+		return err
+	}
+	for _, d := range b.Documents {
+		if d.Patient == "" || d.ID == "" {
+			return fmt.Errorf("apptest: write: document without patient or id: %w", app.ErrInvalid)
+		}
+	}
+	s.putPatients(b.Patients)
+	for _, m := range b.Manifests {
+		m.Documents = append([]app.DocumentMeta(nil), m.Documents...)
+		s.manifests[m.Patient] = m
+	}
+	for _, d := range b.Documents {
+		if s.documents[d.Patient] == nil {
+			s.documents[d.Patient] = map[app.DocumentID][]byte{}
+		}
+		s.documents[d.Patient][d.ID] = bytes.Clone(d.Bytes)
+	}
+	for _, c := range b.Cursors {
+		s.cursors[cursorKey(c.Patient, c.Stream)] = c
+	}
+	for _, it := range b.Outbox {
+		it.Payload = bytes.Clone(it.Payload)
+		s.outbox[it.ID] = it
+	}
+	for _, id := range b.OutboxDone {
+		delete(s.outbox, id)
+	}
+	return nil
+}
+
+// Purge implements app.Store.
+func (s *Store) Purge(_ context.Context, id app.PatientID) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("purge"); err != nil {
+		return err
+	}
+	for _, it := range s.outbox {
+		if it.Patient == id {
+			return fmt.Errorf("apptest: purge: outbox not empty: %w", app.ErrConflict)
+		}
+	}
+	delete(s.manifests, id)
+	delete(s.documents, id)
+	for k := range s.cursors {
+		if strings.HasPrefix(k, string(id)+"\x00") {
+			delete(s.cursors, k)
+		}
+	}
+	for i := range s.patients {
+		if s.patients[i].ID == id {
+			s.patients = append(s.patients[:i], s.patients[i+1:]...)
+			break
+		}
+	}
+	s.dir.Remove(id)
+	return nil
+}
+
+// Settings implements app.Store.
+func (s *Store) Settings(context.Context) (app.Settings, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("settings"); err != nil {
+		return app.Settings{}, err
+	}
+	if s.settings == nil {
+		return app.DefaultSettings(), nil
+	}
+	return *s.settings, nil
+}
+
+// SaveSettings implements app.Store.
+func (s *Store) SaveSettings(_ context.Context, st app.Settings) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("save settings"); err != nil {
+		return err
+	}
+	if err := st.Validate(); err != nil {
+		return fmt.Errorf("apptest: save settings: %w", err)
+	}
+	s.settings = &st
+	return nil
+}
+
+// Record implements app.Store.
+func (s *Store) Record(_ context.Context, e app.AuditEvent) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("record"); err != nil {
+		return err
+	}
+	e.Seq = uint64(len(s.audit)) + 1
+	s.audit = append(s.audit, e)
+	return nil
+}
+
+// Audit implements app.Store.
+func (s *Store) Audit(_ context.Context, f app.AuditFilter) ([]app.AuditEvent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("audit"); err != nil {
+		return nil, err
+	}
+	var out []app.AuditEvent
+	for _, e := range s.audit {
+		if (f.Patient == "" || e.Patient == f.Patient) &&
+			strings.HasPrefix(e.Action, f.Action) &&
+			(f.Since.IsZero() || !e.Time.Before(f.Since)) {
+			out = append(out, e)
+		}
+	}
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[len(out)-f.Limit:]
+	}
+	return out, nil
+}
+
+// Check implements app.Store: an in-memory store is always sound.
+func (s *Store) Check(context.Context) (app.CheckReport, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("check"); err != nil {
+		return app.CheckReport{}, err
+	}
+	docs := 0
+	for _, d := range s.documents {
+		docs += len(d)
+	}
+	return app.CheckReport{Patients: s.dir.Len(), Documents: docs, Audit: len(s.audit), Outbox: len(s.outbox)}, nil
+}
+
+// Compact implements app.Store: nothing to give back.
+func (s *Store) Compact(context.Context) (app.CompactReport, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("compact"); err != nil {
+		return app.CompactReport{}, err
+	}
+	return app.CompactReport{}, nil
+}
+
+// Stats implements app.Store.
+func (s *Store) Stats(context.Context) (app.StoreStats, error) {
+	return app.StoreStats{}, nil
+}
+
+// Close implements app.Store: it locks the store.
+func (s *Store) Close() error {
+	s.Lock()
+	return nil
+}

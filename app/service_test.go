@@ -1,0 +1,206 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/apptest"
+)
+
+const pass = "une phrase de passe assez longue"
+
+func newService(t *testing.T) (*app.Service, *apptest.Store, *apptest.Clock) {
+	t.Helper()
+	store := apptest.NewLockedStore(pass, app.Patient{ID: "p1", BirthName: "Hébert", BirthGivenNames: "Zoé"})
+	clock := apptest.NewClock(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
+	return app.NewService(store, clock, nil), store, clock
+}
+
+func TestAutoLockWhenIdle(t *testing.T) {
+	svc, _, clock := newService(t)
+	var reasons []app.LockReason
+	svc.OnLock(func(r app.LockReason) { reasons = append(reasons, r) })
+	if _, err := svc.Unlock(context.Background(), []byte(pass)); err != nil {
+		t.Fatal(err)
+	}
+
+	clock.Advance(4 * time.Minute)
+	svc.Tick()
+	if svc.Locked() {
+		t.Fatal("locked after 4 idle minutes; the default is 5")
+	}
+	svc.Touch() // activity postpones the lock
+	clock.Advance(4 * time.Minute)
+	svc.Tick()
+	if svc.Locked() {
+		t.Fatal("locked 4 minutes after activity")
+	}
+	clock.Advance(time.Minute)
+	svc.Tick()
+	if !svc.Locked() {
+		t.Fatal("not locked after 5 idle minutes")
+	}
+	if len(reasons) != 1 || reasons[0] != app.LockIdle {
+		t.Fatalf("lock reasons = %v, want [idle]", reasons)
+	}
+	if _, err := svc.SearchPatients(context.Background(), "heb", 10); !errors.Is(err, app.ErrLocked) {
+		t.Fatalf("search after lock = %v, want ErrLocked", err)
+	}
+	svc.Tick() // locking a locked vault is a no-op
+	if len(reasons) != 1 {
+		t.Fatalf("second Tick notified again: %v", reasons)
+	}
+}
+
+func TestAutoLockFollowsSettings(t *testing.T) {
+	svc, _, clock := newService(t)
+	ctx := context.Background()
+	if _, err := svc.Unlock(ctx, []byte(pass)); err != nil {
+		t.Fatal(err)
+	}
+	st := svc.Settings()
+	st.AutoLock = 15 * time.Minute
+	if err := svc.SaveSettings(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(14 * time.Minute)
+	svc.Tick()
+	if svc.Locked() {
+		t.Fatal("locked before the configured 15 minutes")
+	}
+	clock.Advance(time.Minute)
+	svc.Tick()
+	if !svc.Locked() {
+		t.Fatal("not locked after the configured 15 minutes")
+	}
+	st.AutoLock = 0
+	if err := svc.SaveSettings(ctx, st); !errors.Is(err, app.ErrInvalid) {
+		t.Fatalf("SaveSettings(0 min) = %v, want ErrInvalid", err)
+	}
+}
+
+func TestReauthenticationEvery12Hours(t *testing.T) {
+	svc, _, clock := newService(t)
+	var reasons []app.LockReason
+	svc.OnLock(func(r app.LockReason) { reasons = append(reasons, r) })
+	if _, err := svc.Unlock(context.Background(), []byte(pass)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 12*60-1; i++ { // a busy practitioner: activity every minute
+		clock.Advance(time.Minute)
+		svc.Touch()
+		svc.Tick()
+		if svc.Locked() {
+			t.Fatalf("locked after %d busy minutes", i+1)
+		}
+	}
+	clock.Advance(time.Minute)
+	svc.Touch()
+	svc.Tick()
+	if !svc.Locked() || len(reasons) != 1 || reasons[0] != app.LockReauth {
+		t.Fatalf("after 12 h: locked=%v reasons=%v, want a reauth lock", svc.Locked(), reasons)
+	}
+}
+
+func TestUnlockThrottling(t *testing.T) {
+	svc, _, clock := newService(t)
+	ctx := context.Background()
+	for i := 1; i <= app.FreeAttempts; i++ {
+		_, err := svc.Unlock(ctx, []byte("mauvaise phrase de passe"))
+		if !errors.Is(err, app.ErrWrongPassphrase) {
+			t.Fatalf("attempt %d: %v, want ErrWrongPassphrase", i, err)
+		}
+	}
+	if d := svc.RetryIn(); d != app.FirstDelay {
+		t.Fatalf("RetryIn after %d failures = %v, want %v", app.FreeAttempts, d, app.FirstDelay)
+	}
+	// Even the right passphrase is refused during the delay.
+	_, err := svc.Unlock(ctx, []byte(pass))
+	var wait *app.WaitError
+	if !errors.As(err, &wait) || !errors.Is(err, app.ErrTooManyAttempts) || wait.Wait != app.FirstDelay {
+		t.Fatalf("Unlock during the delay = %v, want a WaitError of %v", err, app.FirstDelay)
+	}
+	clock.Advance(app.FirstDelay)
+	if _, err := svc.Unlock(ctx, []byte("encore une mauvaise phrase")); !errors.Is(err, app.ErrWrongPassphrase) {
+		t.Fatal(err)
+	}
+	if d := svc.RetryIn(); d != 2*app.FirstDelay {
+		t.Fatalf("the delay does not grow: %v", d)
+	}
+	clock.Advance(2 * app.FirstDelay)
+	if _, err := svc.Unlock(ctx, []byte(pass)); err != nil {
+		t.Fatalf("right passphrase after the delay: %v", err)
+	}
+	if svc.RetryIn() != 0 {
+		t.Fatal("a successful unlock does not reset the delay")
+	}
+	// The delay is capped.
+	svc.Lock(app.LockByUser)
+	for i := 0; i < 30; i++ {
+		clock.Advance(app.MaxDelay)
+		svc.Unlock(ctx, []byte("mauvaise phrase de passe"))
+	}
+	if d := svc.RetryIn(); d != app.MaxDelay {
+		t.Fatalf("delay after many failures = %v, want the cap %v", d, app.MaxDelay)
+	}
+}
+
+func TestUnlockWipesPassphrase(t *testing.T) {
+	svc, _, _ := newService(t)
+	p := []byte(pass)
+	if _, err := svc.Unlock(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range p {
+		if b != 0 {
+			t.Fatal("the passphrase bytes were not wiped")
+		}
+	}
+}
+
+func TestCreateRefusesShortPassphrase(t *testing.T) {
+	svc := app.NewService(apptest.NewStore(), nil, nil)
+	if err := svc.Create(context.Background(), []byte("court"), app.CreateOptions{}); !errors.Is(err, app.ErrWeakPassphrase) {
+		t.Fatalf("Create(short) = %v, want ErrWeakPassphrase", err)
+	}
+	if svc.HasVault() {
+		t.Fatal("a vault was created with a refused passphrase")
+	}
+	if err := svc.Create(context.Background(), []byte(pass), app.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !svc.HasVault() || svc.Locked() {
+		t.Fatal("Create must leave an unlocked vault")
+	}
+}
+
+func TestActionsAreAudited(t *testing.T) {
+	svc, store, _ := newService(t)
+	ctx := context.Background()
+	if _, err := svc.Unlock(ctx, []byte(pass)); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.ChangePassphrase(ctx, []byte(pass), []byte("une nouvelle phrase de passe")); err != nil {
+		t.Fatal(err)
+	}
+	svc.Lock(app.LockByUser)
+	var actions []string
+	for _, e := range store.Events() {
+		actions = append(actions, e.Action)
+		if e.Time.IsZero() || e.Practitioner == "" {
+			t.Errorf("event %s lacks time or practitioner", e.Action)
+		}
+	}
+	want := []string{"vault.unlock", "vault.passwd", "vault.lock"}
+	if len(actions) != len(want) {
+		t.Fatalf("audited %v, want %v", actions, want)
+	}
+	for i := range want {
+		if actions[i] != want[i] {
+			t.Fatalf("audited %v, want %v", actions, want)
+		}
+	}
+}

@@ -1,0 +1,168 @@
+// Command carnet is the Carnet desktop application and its command line.
+//
+//	carnet                       the desktop app
+//	carnet --demo                the desktop app on a fresh demo vault with synthetic patients
+//	carnet vault init|check|passwd|compact|recover
+//
+// main.go only wires: it reads flags, opens the vault, builds the use cases
+// and hands them to the UI or to a subcommand. It is the only file that
+// imports Fyne's app package.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/vault"
+	"github.com/carnetdesk/carnet/ui"
+)
+
+// Version is Carnet's version (FyneApp.toml says the same).
+const Version = "0.1.0"
+
+// AppID is the application id (FyneApp.toml).
+const AppID = "io.github.carnetdesk.carnet"
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	slog.SetDefault(log)
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr, log))
+}
+
+// run dispatches to the desktop app or a subcommand and returns the exit
+// status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer, log *slog.Logger) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "vault":
+			return runVault(args[1:], stdin, stdout, stderr, log)
+		case "version", "--version", "-version":
+			fmt.Fprintln(stdout, "carnet", Version)
+			return 0
+		case "help", "-h", "--help":
+			usage(stdout)
+			return 0
+		}
+	}
+	return runDesktop(args, stderr, log)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `Carnet — consultation hors ligne du Dossier Médical Partagé
+
+Usage:
+  carnet [--data DIR]                the desktop application
+  carnet --demo [--data DIR]         demo mode: a fresh vault with synthetic patients
+  carnet vault init [flags]          create the vault
+  carnet vault check [flags]         open every record and verify the vault
+  carnet vault passwd [flags]        change the passphrase (rewrites one key slot)
+  carnet vault compact [flags]       give free space back to the disk
+  carnet vault recover --key FILE    reset a lost passphrase with the clinic's recovery key
+  carnet version
+
+Secrets are read from the terminal, or from files of mode 0600 given with
+--passphrase-file and the like; never from the command line or the environment.
+`)
+}
+
+// runDesktop starts the Fyne application.
+func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
+	fs := flag.NewFlagSet("carnet", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data", "", "data directory (default: the user data directory)")
+	demo := fs.Bool("demo", false, "demo mode: a fresh vault with synthetic patients in a temporary directory")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+
+	var (
+		store    *vault.Vault
+		demoPass string
+		err      error
+	)
+	if *demo {
+		store, demoPass, err = openDemo(*dataDir, log)
+	} else {
+		store, err = openVault(*dataDir, vault.Options{Logger: log})
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "carnet:", err)
+		return 1
+	}
+
+	svc := app.NewService(store, nil, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go svc.Run(ctx, time.Second)
+
+	a := fyneapp.NewWithID(AppID)
+	u := ui.New(a, svc, ui.Options{Demo: *demo, DemoPassphrase: demoPass, Version: Version})
+
+	// SIGTERM and SIGINT quit cleanly: lock (keys wiped), close the vault.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-sigs
+		log.Info("signal received, quitting")
+		fyne.Do(a.Quit)
+	}()
+
+	u.ShowAndRun()
+
+	svc.Lock(app.LockShutdown)
+	if err := store.Close(); err != nil {
+		log.Error("close vault", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// openVault opens the vault file of dataDir (created on demand; the vault
+// itself is created by the first-run screen or `carnet vault init`).
+func openVault(dataDir string, opt vault.Options) (*vault.Vault, error) {
+	dir, err := resolveDataDir(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	v, err := vault.Open(filepath.Join(dir, "vault.db"), opt)
+	if err != nil {
+		if errors.Is(err, app.ErrInUse) {
+			return nil, fmt.Errorf("another Carnet already uses this vault (%s): %w", dir, err)
+		}
+		return nil, err
+	}
+	return v, nil
+}
+
+// resolveDataDir returns dataDir, or the user data directory
+// ($XDG_DATA_HOME/carnet, ~/.local/share/carnet), created with mode 0700.
+func resolveDataDir(dataDir string) (string, error) {
+	if dataDir == "" {
+		base := os.Getenv("XDG_DATA_HOME")
+		if base == "" {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return "", fmt.Errorf("data directory: %w", err)
+			}
+			base = filepath.Join(home, ".local", "share")
+		}
+		dataDir = filepath.Join(base, "carnet")
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("data directory: %w", err)
+	}
+	return dataDir, nil
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# screenshot.sh — PNGs of Carnet's main screens, from the real binary under Xvfb.
+#
+# Writes docs/screenshots/ (the README shows them):
+#   01-unlock.png    the unlock screen of a fresh demo vault
+#   02-shell.png     the main window after unlocking (demo passphrase, typed)
+#   03-search.png    the patient search with "mar" typed
+#   04-settings.png  the settings page
+#
+# How it drives the app (keyboard only, as a person would, with xdotool):
+#   - `carnet --demo --data DIR` writes DIR/demo-passphrase.txt (0600); the
+#     script reads it and types it into the focused passphrase field + Return;
+#   - Ctrl+F focuses the patient search, then "mar" is typed;
+#   - SETTINGS_KEYS opens the settings (default Ctrl+comma; if the window does
+#     not change, falls back to Tab then space: from the search field, Tab
+#     reaches the "Paramètres" button).
+# Every shot must differ from the one before and not be blank, or the script fails.
+#
+# Usage: scripts/screenshot.sh [OUTDIR]   (CARNET_BIN, X_* knobs: see scripts/xlib.sh)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+X_NAME=screenshot
+# shellcheck source=scripts/xlib.sh
+. scripts/xlib.sh
+trap x_cleanup EXIT
+
+out=${1:-docs/screenshots}
+: "${SEARCH_TEXT:=mar}"
+: "${SEARCH_KEYS:=ctrl+f}"
+: "${SETTINGS_KEYS:=ctrl+comma}"
+: "${SETTINGS_FALLBACK_KEYS:=Tab space}"
+
+x_need Xvfb xdotool import identify compare
+
+if [ ! -x "$CARNET_BIN" ]; then
+	echo "screenshot: building $CARNET_BIN"
+	go build -o "$CARNET_BIN" .
+fi
+
+failed=0
+shot_ok() { # shot_ok FILE WHAT
+	if x_blank "$1"; then
+		echo "screenshot: FAIL $2: blank picture ($1)"; failed=$((failed + 1))
+	else
+		echo "screenshot: wrote $1 ($2, $(identify -format '%wx%h' "$1"))"
+	fi
+}
+die() {
+	echo "screenshot: FAIL $*"
+	echo "    app log (tail):"; x_app_log_tail
+	exit 1
+}
+
+mkdir -p "$out"
+x_start_xvfb
+x_start_app
+x_wait_window || die "no Carnet window"
+
+# 1. Unlock screen.
+x_shoot "$out/01-unlock.png" 20
+shot_ok "$out/01-unlock.png" "unlock screen"
+
+# 2. Unlock with the demo passphrase the binary wrote for scripts.
+x_unlock_demo || die "no demo passphrase file"
+# The KDF takes 0.5–1 s by design; give it time.
+x_shoot_changed "$out/01-unlock.png" "$out/02-shell.png" 30 || die "the window did not change after typing the passphrase"
+shot_ok "$out/02-shell.png" "main window"
+
+# 3. Search.
+x_focus
+# shellcheck disable=SC2086 # several keys
+xdotool key $SEARCH_KEYS
+xdotool type --delay 60 -- "$SEARCH_TEXT"
+x_shoot_changed "$out/02-shell.png" "$out/03-search.png" 15 || die "the window did not change after typing \"$SEARCH_TEXT\" in the search"
+sleep 0.5
+x_shoot "$out/03-search.png" 10
+shot_ok "$out/03-search.png" "search \"$SEARCH_TEXT\""
+
+# 4. Settings.
+x_focus
+# shellcheck disable=SC2086
+xdotool key $SETTINGS_KEYS
+if ! x_shoot_changed "$out/03-search.png" "$out/04-settings.png" 5; then
+	echo "screenshot: $SETTINGS_KEYS did nothing; trying: $SETTINGS_FALLBACK_KEYS"
+	# shellcheck disable=SC2086
+	xdotool key --delay 150 $SETTINGS_FALLBACK_KEYS
+	x_shoot_changed "$out/03-search.png" "$out/04-settings.png" 15 || die "could not open the settings"
+fi
+shot_ok "$out/04-settings.png" "settings"
+
+x_stop_app 10
+if [ "$X_APP_STATUS" != 0 ]; then
+	echo "screenshot: FAIL the app did not exit 0 on SIGTERM (got: $X_APP_STATUS)"
+	failed=$((failed + 1))
+fi
+[ "$failed" -eq 0 ] || exit 1
+echo "screenshot: done, 4 screens in $out/"

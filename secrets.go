@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/term"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/crypto"
+)
+
+// errNoTTY: a secret was needed, no file was given and there is no terminal.
+var errNoTTY = errors.New("no terminal to ask for a secret: give a 0600 file instead (see carnet help)")
+
+// readSecretFile reads the first line of a file that must have mode 0600
+// (or 0400): a secret never comes from a file others can read.
+func readSecretFile(path string) ([]byte, error) {
+	raw, err := readPrivateFile(path)
+	if err != nil {
+		return nil, err
+	}
+	line, _, _ := bytes.Cut(raw, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	out := append([]byte{}, line...)
+	app.Wipe(raw)
+	return out, nil
+}
+
+// readPrivateFile reads a whole file that must have mode 0600 (or 0400).
+func readPrivateFile(path string) ([]byte, error) {
+	if err := crypto.CheckPrivateFile(path); err != nil {
+		if errors.Is(err, crypto.ErrInsecureFile) {
+			return nil, fmt.Errorf("%s: %w (chmod 600 it)", path, app.ErrInsecureFile)
+		}
+		return nil, err
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read secret file: %w", err)
+	}
+	return raw, nil
+}
+
+// secretSource reads secrets from a file when one is given, else from the
+// terminal.
+type secretSource struct {
+	stderr io.Writer
+}
+
+// get returns the secret: from file when non-empty, else prompted on the
+// terminal (twice when confirm).
+func (s secretSource) get(file, prompt string, confirm bool) ([]byte, error) {
+	if file != "" {
+		return readSecretFile(file)
+	}
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return nil, errNoTTY
+	}
+	defer tty.Close()
+	if !term.IsTerminal(int(tty.Fd())) {
+		return nil, errNoTTY
+	}
+	ask := func(p string) ([]byte, error) {
+		fmt.Fprint(tty, p)
+		b, err := term.ReadPassword(int(tty.Fd()))
+		fmt.Fprintln(tty)
+		return b, err
+	}
+	first, err := ask(prompt + ": ")
+	if err != nil {
+		return nil, fmt.Errorf("read secret: %w", err)
+	}
+	if confirm {
+		again, err := ask(prompt + " (again): ")
+		if err != nil {
+			return nil, fmt.Errorf("read secret: %w", err)
+		}
+		same := bytes.Equal(first, again)
+		app.Wipe(again)
+		if !same {
+			app.Wipe(first)
+			return nil, fmt.Errorf("the two entries differ: %w", app.ErrInvalid)
+		}
+	}
+	return first, nil
+}

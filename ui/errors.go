@@ -1,0 +1,54 @@
+package ui
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/carnetdesk/carnet/app"
+)
+
+// errorKeys maps each error kind to the key of its message.
+var errorKeys = map[error]string{
+	app.ErrLocked:          "error.locked",
+	app.ErrNoVault:         "error.no-vault",
+	app.ErrVaultExists:     "error.vault-exists",
+	app.ErrWrongPassphrase: "error.wrong-passphrase",
+	app.ErrTooManyAttempts: "error.too-many-attempts",
+	app.ErrWeakPassphrase:  "error.weak-passphrase",
+	app.ErrDamaged:         "error.damaged",
+	app.ErrNewerFormat:     "error.newer-format",
+	app.ErrInUse:           "error.in-use",
+	app.ErrNotFound:        "error.not-found",
+	app.ErrInvalid:         "error.invalid",
+	app.ErrOffline:         "error.offline",
+	app.ErrAccessDenied:    "error.access-denied",
+	app.ErrConflict:        "error.conflict",
+	app.ErrNoSpace:         "error.no-space",
+	app.ErrInsecureFile:    "error.insecure-file",
+}
+
+// message turns err into a sentence for the user, in the current language.
+// It is the only place where error kinds become words: the raw error is
+// never shown. An error of no known kind is an internal error: it is logged
+// (error strings carry no health data) and shown as such.
+func message(err error) string {
+	if err == nil {
+		return ""
+	}
+	var w *app.WaitError
+	if errors.As(err, &w) {
+		return tr("error.wait", map[string]any{"Seconds": seconds(w.Wait)})
+	}
+	if key, ok := errorKeys[app.KindOf(err)]; ok {
+		return tr(key)
+	}
+	slog.Error("internal error", "err", err)
+	return tr("error.internal")
+}
+
+// seconds rounds d up to whole seconds, at least 1.
+func seconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	return max(s, 1)
+}

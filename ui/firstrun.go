@@ -1,0 +1,246 @@
+package ui
+
+import (
+	"errors"
+	"io"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/carnetdesk/carnet/app"
+)
+
+// firstRunView is the screen shown when no vault exists: it creates one,
+// protected by a passphrase typed twice and, optionally, by the clinic's
+// recovery key.
+type firstRunView struct {
+	u *UI
+
+	pass1, pass2 *entry
+	strength     *strengthHint
+	mismatch     *widget.Label
+
+	chooseKey  *widget.Button
+	removeKey  *widget.Button
+	keySummary *widget.Label
+	noKey      *widget.Label // warning shown while no recovery key is chosen
+	keyError   *widget.Label
+	key        []byte // the chosen recovery public key (armored), or nil
+
+	create   *widget.Button
+	progress *widget.ProgressBarInfinite
+	msg      *widget.Label
+
+	busy     bool
+	disposed bool
+}
+
+func newFirstRunView(u *UI) *firstRunView {
+	return &firstRunView{u: u}
+}
+
+// buildUI implements view.
+func (v *firstRunView) buildUI() fyne.CanvasObject {
+	v.pass1 = newPasswordEntry(v.u, tr("firstrun.passphrase.placeholder"))
+	v.pass2 = newPasswordEntry(v.u, tr("firstrun.confirm.placeholder"))
+	v.pass1.OnChanged = func(string) { v.validate() }
+	v.pass2.OnChanged = func(string) { v.validate() }
+	v.pass2.OnSubmitted = func(string) { v.submit() }
+	v.strength = newStrengthHint()
+	v.mismatch = newMessage(widget.DangerImportance)
+
+	v.chooseKey = widget.NewButtonWithIcon(tr("firstrun.key.choose"), theme.FolderOpenIcon(), v.pickKey)
+	v.removeKey = widget.NewButtonWithIcon(tr("firstrun.key.remove"), theme.DeleteIcon(), func() { v.setKey(nil, keySummary{}) })
+	v.removeKey.Hide()
+	v.keySummary = newMessage(widget.MediumImportance)
+	v.keyError = newMessage(widget.DangerImportance)
+	v.noKey = newMessage(widget.WarningImportance)
+	setMessage(v.noKey, tr("firstrun.key.none"))
+
+	v.create = widget.NewButtonWithIcon(tr("firstrun.create"), theme.ConfirmIcon(), v.submit)
+	v.create.Importance = widget.HighImportance
+	v.progress = widget.NewProgressBarInfinite()
+	v.progress.Hide()
+	v.msg = newMessage(widget.DangerImportance)
+	v.validate()
+
+	form := container.NewVBox(
+		heading(tr("firstrun.title")),
+		paragraph(tr("firstrun.intro")),
+		widget.NewLabelWithStyle(tr("firstrun.passphrase"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		v.pass1,
+		v.strength.box,
+		widget.NewLabelWithStyle(tr("firstrun.confirm"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		v.pass2,
+		v.mismatch,
+		widget.NewSeparator(),
+		widget.NewLabelWithStyle(tr("firstrun.key.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		paragraph(tr("firstrun.key.intro")),
+		container.NewHBox(v.chooseKey, v.removeKey),
+		v.keySummary,
+		v.keyError,
+		v.noKey,
+		widget.NewSeparator(),
+		v.create,
+		v.progress,
+		v.msg,
+	)
+	return centered(form)
+}
+
+// dispose implements view.
+func (v *firstRunView) dispose() {
+	v.disposed = true
+	v.pass1.SetText("")
+	v.pass2.SetText("")
+	v.key = nil
+	v.progress.Hide()
+}
+
+// validate shows the strength and the mismatch, and enables the create
+// button when the passphrases are acceptable and equal.
+func (v *firstRunView) validate() {
+	v.strength.update(v.pass1.Text)
+	mismatch := v.pass2.Text != "" && v.pass1.Text != v.pass2.Text
+	if mismatch {
+		setMessage(v.mismatch, tr("firstrun.mismatch"))
+	} else {
+		setMessage(v.mismatch, "")
+	}
+	if v.ok() && !v.busy {
+		v.create.Enable()
+	} else {
+		v.create.Disable()
+	}
+}
+
+// ok reports whether the passphrases may be used.
+func (v *firstRunView) ok() bool {
+	return app.PassphraseStrength([]byte(v.pass1.Text)) != app.StrengthTooShort && v.pass1.Text == v.pass2.Text
+}
+
+// submit creates the vault off the UI goroutine; the service's unlock hook
+// then shows the shell.
+func (v *firstRunView) submit() {
+	if v.busy {
+		return
+	}
+	if !v.ok() {
+		v.validate()
+		setMessage(v.msg, tr("firstrun.invalid"))
+		return
+	}
+	v.setBusy(true)
+	setMessage(v.msg, "")
+	pass := []byte(v.pass1.Text) // wiped by Create
+	opt := app.CreateOptions{RecoveryKey: v.key}
+	ctx, svc := v.u.ctx, v.u.svc
+	v.u.tasks.run(func() func() {
+		err := svc.Create(ctx, pass, opt)
+		return func() { v.created(err) }
+	})
+}
+
+// created shows the outcome of Create when it failed; on success the shell
+// has already replaced this screen.
+func (v *firstRunView) created(err error) {
+	if v.disposed {
+		return
+	}
+	v.setBusy(false)
+	if err != nil {
+		setMessage(v.msg, message(err))
+	}
+}
+
+func (v *firstRunView) setBusy(busy bool) {
+	v.busy = busy
+	for _, e := range []*entry{v.pass1, v.pass2} {
+		if busy {
+			e.Disable()
+		} else {
+			e.Enable()
+		}
+	}
+	if busy {
+		v.chooseKey.Disable()
+		v.removeKey.Disable()
+		v.progress.Show()
+	} else {
+		v.chooseKey.Enable()
+		v.removeKey.Enable()
+		v.progress.Hide()
+	}
+	relayoutCanvasOf(v.progress)
+	v.validate()
+}
+
+// pickKey opens the file picker for the clinic's recovery public key.
+func (v *firstRunView) pickKey() {
+	d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+		if err != nil {
+			setMessage(v.keyError, tr("firstrun.key.unreadable"))
+			return
+		}
+		if r == nil {
+			return // cancelled
+		}
+		v.readKey(r)
+	}, v.u.w)
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".asc", ".pub", ".gpg", ".pgp", ".key"}))
+	d.Resize(fyne.NewSize(760, 520))
+	d.Show()
+}
+
+// readKey reads and summarises a key file off the UI goroutine.
+func (v *firstRunView) readKey(r io.ReadCloser) {
+	setMessage(v.keyError, "")
+	v.u.tasks.run(func() func() {
+		data, err := io.ReadAll(io.LimitReader(r, maxKeyFile+1))
+		_ = r.Close()
+		var sum keySummary
+		if err == nil {
+			sum, err = summarizeKey(data)
+		}
+		return func() {
+			if v.disposed {
+				return
+			}
+			if err != nil {
+				setMessage(v.keyError, keyProblem(err))
+				return
+			}
+			v.setKey(data, sum)
+		}
+	})
+}
+
+// setKey records the chosen key (nil: none) and shows its summary.
+func (v *firstRunView) setKey(key []byte, sum keySummary) {
+	v.key = key
+	setMessage(v.keyError, "")
+	if key == nil {
+		v.removeKey.Hide()
+		setMessage(v.keySummary, "")
+		setMessage(v.noKey, tr("firstrun.key.none"))
+		return
+	}
+	setMessage(v.noKey, "")
+	v.removeKey.Show()
+	setMessage(v.keySummary, sum.text())
+}
+
+// keyProblem says what is wrong with a chosen key file.
+func keyProblem(err error) string {
+	switch {
+	case errors.Is(err, errKeyPrivate):
+		return tr("firstrun.key.private")
+	case errors.Is(err, errKeyTooLarge), errors.Is(err, errKeyNotOpenPGP):
+		return tr("firstrun.key.invalid")
+	}
+	return tr("firstrun.key.unreadable")
+}

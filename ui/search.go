@@ -1,0 +1,204 @@
+package ui
+
+import (
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/carnetdesk/carnet/app"
+)
+
+// searchLimit bounds the number of patients a search shows.
+const searchLimit = 100
+
+// searchView is the patient search of the shell: the entry in the top bar,
+// the results below, searched as the user types.
+type searchView struct {
+	u *UI
+
+	query   *entry
+	list    *widget.List
+	empty   *widget.Label // shown instead of the list when it is empty
+	content fyne.CanvasObject
+
+	results []app.Patient
+	seq     uint64 // number of the latest search; older answers are ignored
+}
+
+func newSearchView(u *UI) *searchView {
+	return &searchView{u: u}
+}
+
+// buildUI returns the results area; the query entry goes in the top bar.
+func (v *searchView) buildUI() fyne.CanvasObject {
+	v.query = newEntry(v.u, tr("search.placeholder"))
+	v.list = widget.NewList(
+		func() int { return len(v.results) },
+		newPatientRow,
+		func(id widget.ListItemID, o fyne.CanvasObject) {
+			if id < len(v.results) {
+				updatePatientRow(o, v.results[id])
+			}
+		})
+	v.list.OnSelected = func(widget.ListItemID) {
+		v.u.svc.Touch()
+		v.list.UnselectAll() // the patient record comes with a later issue
+	}
+	v.empty = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Italic: true})
+	v.empty.Wrapping = fyne.TextWrapWord
+	v.content = container.NewStack(v.list, container.NewVBox(v.empty))
+	v.showEmpty(tr("search.empty.start"))
+	return v.content
+}
+
+// dispose drops the results and the query.
+func (v *searchView) dispose() {
+	v.seq++ // answers still on their way are ignored
+	v.results = nil
+	if v.query == nil {
+		return
+	}
+	v.query.OnChanged = nil
+	v.query.SetText("")
+	v.list.Refresh()
+}
+
+// queryChanged starts a search for q off the UI goroutine.
+func (v *searchView) queryChanged(q string) {
+	v.seq++
+	seq := v.seq
+	if strings.TrimSpace(q) == "" {
+		v.setResults(nil)
+		v.showEmpty(tr("search.empty.start"))
+		return
+	}
+	ctx, svc := v.u.ctx, v.u.svc
+	v.u.tasks.run(func() func() {
+		ps, err := svc.SearchPatients(ctx, q, searchLimit)
+		return func() {
+			if seq != v.seq {
+				return // a newer search was started
+			}
+			v.answered(ps, err)
+		}
+	})
+}
+
+// answered shows the answer of the latest search.
+func (v *searchView) answered(ps []app.Patient, err error) {
+	if err != nil {
+		v.setResults(nil)
+		v.showEmpty(message(err))
+		return
+	}
+	v.setResults(ps)
+	if len(ps) == 0 {
+		v.showEmpty(tr("search.empty.none"))
+		return
+	}
+	v.showEmpty("")
+}
+
+func (v *searchView) setResults(ps []app.Patient) {
+	v.results = ps
+	v.list.UnselectAll()
+	v.list.ScrollToTop()
+	v.list.Refresh()
+}
+
+// showEmpty shows text instead of the list (empty: show the list).
+func (v *searchView) showEmpty(text string) {
+	v.empty.SetText(text)
+	if text == "" {
+		v.empty.Hide()
+		v.list.Show()
+		return
+	}
+	v.list.Hide()
+	v.empty.Show()
+}
+
+// patientRow is a row of the results: name, birth date, sex, identity
+// status and, for a QUAL identity only, the INS.
+type patientRow struct {
+	widget.BaseWidget
+	name, birth, sex, status, ins *widget.Label
+}
+
+func newPatientRow() fyne.CanvasObject {
+	r := &patientRow{
+		name:   widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		birth:  widget.NewLabel("00/00/0000"),
+		sex:    widget.NewLabel(""),
+		status: widget.NewLabelWithStyle("RECUP", fyne.TextAlignCenter, fyne.TextStyle{Monospace: true}),
+		ins:    widget.NewLabelWithStyle("", fyne.TextAlignTrailing, fyne.TextStyle{Monospace: true}),
+	}
+	r.name.Truncation = fyne.TextTruncateEllipsis
+	r.ExtendBaseWidget(r)
+	return r
+}
+
+// CreateRenderer implements fyne.Widget.
+func (r *patientRow) CreateRenderer() fyne.WidgetRenderer {
+	cell := func(w float32, l *widget.Label) fyne.CanvasObject { return container.New(fixedWidth(w), l) }
+	right := container.NewHBox(cell(110, r.birth), cell(120, r.sex), cell(80, r.status), cell(210, r.ins))
+	return widget.NewSimpleRenderer(container.NewBorder(nil, nil, nil, right, r.name))
+}
+
+func updatePatientRow(o fyne.CanvasObject, p app.Patient) {
+	r := o.(*patientRow)
+	r.name.SetText(p.DisplayName())
+	r.birth.SetText(formatBirthDate(p.BirthDate))
+	r.sex.SetText(sexLabel(p.Sex))
+	r.status.Importance = statusImportance(p.Status)
+	r.status.SetText(string(p.Status))
+	ins := ""
+	if p.Status == app.IdentityQualified {
+		ins = formatINS(p.INS.Matricule)
+	}
+	r.ins.SetText(ins)
+}
+
+// formatBirthDate turns YYYY-MM-DD into JJ/MM/AAAA; anything else is shown
+// as is.
+func formatBirthDate(d string) string {
+	if len(d) != 10 || d[4] != '-' || d[7] != '-' {
+		return d
+	}
+	return d[8:10] + "/" + d[5:7] + "/" + d[0:4]
+}
+
+// formatINS groups a 15-character matricule as on the Carte Vitale:
+// 2 79 03 51 215 189 89.
+func formatINS(m string) string {
+	if len(m) != 15 {
+		return m
+	}
+	return strings.Join([]string{m[0:1], m[1:3], m[3:5], m[5:7], m[7:10], m[10:13], m[13:15]}, " ")
+}
+
+func sexLabel(s app.Sex) string {
+	switch s {
+	case app.SexFemale:
+		return tr("sex.female")
+	case app.SexMale:
+		return tr("sex.male")
+	}
+	return tr("sex.unknown")
+}
+
+// statusImportance colours the identity status: green for QUAL, the only
+// status that lets the INS travel.
+func statusImportance(s app.IdentityStatus) widget.Importance {
+	switch s {
+	case app.IdentityQualified:
+		return widget.SuccessImportance
+	case app.IdentityValidated:
+		return widget.HighImportance
+	case app.IdentityRecovered:
+		return widget.WarningImportance
+	}
+	return widget.DangerImportance
+}

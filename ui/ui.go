@@ -1,0 +1,299 @@
+// Package ui is Carnet's desktop user interface, built with Fyne.
+//
+// One file per screen: first run (firstrun.go), unlock (unlock.go), the main
+// shell with its patient search (shell.go, search.go) and the settings
+// (settings.go). Each screen is an unexported view struct that keeps its
+// widgets as fields, so that tests can type into them and tap them, and
+// builds its content in buildUI.
+//
+// The package does no I/O of its own: everything goes through app.Service
+// (the only exception is reading the recovery key file the user picks). Work
+// that may take time runs off the UI goroutine and comes back through
+// fyne.Do. Package ui never imports fyne.io/fyne/v2/app, so its tests run
+// headless with CGO_ENABLED=0.
+package ui
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/assets"
+)
+
+// Options are the choices main makes for the user interface.
+type Options struct {
+	Demo           bool   // demo mode: show DemoPassphrase on the unlock screen
+	DemoPassphrase string // the passphrase of the demo vault
+	Version        string // Carnet's version, shown in the settings
+}
+
+// UI is Carnet's main window and the router between its screens: first run,
+// unlock, and the shell shown while the vault is unlocked.
+type UI struct {
+	a   fyne.App
+	w   fyne.Window
+	svc *app.Service
+	opt Options
+	log *slog.Logger
+
+	ctx    context.Context // cancelled when the window closes
+	cancel context.CancelFunc
+	tasks  tasks
+
+	// do runs a function on the UI goroutine: fyne.Do. Tests replace it
+	// with a queue they drain on the test goroutine, because the test
+	// driver's fyne.Do runs the function at once on the calling goroutine.
+	do func(func())
+
+	// tick is the period of the countdowns (status bar, unlock retry).
+	// Tests make it long so that no timer fires during a test.
+	tick time.Duration
+
+
+	current  view // the screen shown, nil before the first one
+	firstRun *firstRunView
+	unlock   *unlockView
+	shell    *shell
+}
+
+// view is one screen of the window.
+type view interface {
+	// buildUI returns the screen's content.
+	buildUI() fyne.CanvasObject
+	// dispose stops the screen's timers and drops any patient data it holds.
+	dispose()
+}
+
+// New builds Carnet's main window and chooses its first screen: the first-run
+// screen when no vault exists, the unlock screen otherwise. It applies the
+// language stored in the preferences (French by default) and registers the
+// lock and unlock hooks on svc.
+func New(a fyne.App, svc *app.Service, opt Options) *UI {
+	ctx, cancel := context.WithCancel(context.Background())
+	u := &UI{
+		a: a, svc: svc, opt: opt, log: slog.Default(),
+		ctx: ctx, cancel: cancel, tick: time.Second, do: fyne.Do,
+	}
+	u.tasks.do = func(f func()) { u.do(f) }
+	if err := applyLanguage(languagePreference(a)); err != nil {
+		u.log.Error("load translations", "err", err)
+	}
+	if len(assets.IconPNG) > 0 {
+		a.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG))
+	}
+	u.w = a.NewWindow("Carnet")
+	u.w.SetMaster()
+	u.w.Resize(fyne.NewSize(960, 680))
+	u.w.SetOnClosed(u.closed)
+	u.setupActivity()
+	u.setupShortcuts()
+
+	svc.OnLock(func(r app.LockReason) { u.do(func() { u.locked(r) }) })
+	svc.OnUnlock(func(rep app.UnlockReport) { u.do(func() { u.unlocked(rep) }) })
+
+	switch {
+	case !svc.HasVault():
+		u.showFirstRun()
+	case svc.Locked():
+		u.showUnlock("")
+	default:
+		u.showShell(nil)
+	}
+	return u
+}
+
+// Window returns the main window.
+func (u *UI) Window() fyne.Window { return u.w }
+
+// ShowAndRun shows the main window and runs the application until it quits.
+// Afterwards the UI ignores the service's hooks: main may lock the vault on
+// its way out.
+func (u *UI) ShowAndRun() {
+	u.w.ShowAndRun()
+	u.closed()
+}
+
+// show replaces the current screen with v, disposing of the previous one.
+func (u *UI) show(v view) {
+	if u.current != nil {
+		u.current.dispose()
+	}
+	u.firstRun, u.unlock, u.shell = nil, nil, nil
+	switch v := v.(type) {
+	case *firstRunView:
+		u.firstRun = v
+	case *unlockView:
+		u.unlock = v
+	case *shell:
+		u.shell = v
+	}
+	u.current = v
+	content := newActivityArea(v.buildUI(), u.svc.Touch)
+	u.w.SetContent(content)
+	relayout(content)
+}
+
+// relayout lays obj and its descendants out again. Wrapping labels learn
+// their width in the first layout and only then know their height.
+func relayout(obj fyne.CanvasObject) {
+	obj.Refresh()
+}
+
+func (u *UI) showFirstRun() { u.show(newFirstRunView(u)) }
+
+// showUnlock shows the unlock screen; notice says why the vault was locked.
+func (u *UI) showUnlock(notice string) {
+	v := newUnlockView(u)
+	u.show(v)
+	v.setNotice(notice)
+	u.w.Canvas().Focus(v.pass)
+}
+
+// showShell shows a new shell, built from scratch, with warnings in a
+// banner.
+func (u *UI) showShell(warnings []app.Warning) {
+	s := newShell(u)
+	u.show(s)
+	s.showWarnings(warnings)
+	u.w.Canvas().Focus(s.search.query)
+}
+
+// rebuild builds the current screen again, after a change of language.
+func (u *UI) rebuild() {
+	switch {
+	case u.shell != nil:
+		page := u.shell.page
+		u.showShell(nil)
+		if page == pageSettings {
+			u.shell.openSettings()
+		}
+	case u.unlock != nil:
+		u.showUnlock("")
+	case u.firstRun != nil:
+		u.showFirstRun()
+	}
+}
+
+// unlocked runs on the UI goroutine after every unlock (or vault creation):
+// a fresh shell replaces whatever was shown.
+func (u *UI) unlocked(rep app.UnlockReport) {
+	if u.ctx.Err() != nil {
+		return // the window is gone
+	}
+	u.showShell(rep.Warnings)
+}
+
+// locked runs on the UI goroutine after every lock: every view holding
+// patient data is dropped and the unlock screen comes back.
+func (u *UI) locked(r app.LockReason) {
+	if u.ctx.Err() != nil {
+		return // the window is gone
+	}
+	notice := ""
+	switch r {
+	case app.LockIdle:
+		notice = tr("lock.reason.idle")
+	case app.LockReauth:
+		notice = tr("lock.reason.reauth")
+	case app.LockSession:
+		notice = tr("lock.reason.session")
+	}
+	if u.unlock != nil {
+		u.unlock.setNotice(notice)
+		return
+	}
+	u.showUnlock(notice)
+}
+
+// lockNow drops the shell at once, then locks the vault off the UI goroutine
+// (the lock writes an audit event).
+func (u *UI) lockNow() {
+	if u.shell == nil {
+		return
+	}
+	u.showUnlock("")
+	u.tasks.run(func() func() {
+		u.svc.Lock(app.LockByUser)
+		return nil
+	})
+}
+
+// closed runs when the main window closes, and when ShowAndRun returns.
+func (u *UI) closed() {
+	if u.ctx.Err() != nil {
+		return
+	}
+	u.cancel()
+	if u.current != nil {
+		u.current.dispose()
+	}
+}
+
+// setupShortcuts registers Ctrl+L (lock) and Ctrl+F (search) on the
+// window's canvas. Entries forward them too (see entry.TypedShortcut).
+func (u *UI) setupShortcuts() {
+	for _, sc := range []*desktop.CustomShortcut{shortcutLock, shortcutFind} {
+		u.w.Canvas().AddShortcut(sc, func(s fyne.Shortcut) { u.shortcut(s) })
+	}
+}
+
+// The keyboard shortcuts of the window.
+var (
+	shortcutLock = &desktop.CustomShortcut{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierShortcutDefault}
+	shortcutFind = &desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}
+)
+
+// shortcut handles a window shortcut and reports whether it was one.
+func (u *UI) shortcut(s fyne.Shortcut) bool {
+	u.svc.Touch()
+	switch s.ShortcutName() {
+	case shortcutLock.ShortcutName():
+		u.lockNow()
+	case shortcutFind.ShortcutName():
+		if u.shell != nil {
+			u.shell.focusSearch()
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// setupActivity reports key presses that reach the canvas (no widget
+// focused) as activity. Focused entries report their own keys (see entry),
+// and the activity area reports the mouse.
+func (u *UI) setupActivity() {
+	c := u.w.Canvas()
+	c.SetOnTypedRune(func(rune) { u.svc.Touch() })
+	c.SetOnTypedKey(func(*fyne.KeyEvent) { u.svc.Touch() })
+	if dc, ok := c.(desktop.Canvas); ok {
+		dc.SetOnKeyDown(func(*fyne.KeyEvent) { u.svc.Touch() })
+	}
+}
+
+// tasks runs work off the UI goroutine and lets tests wait for it.
+type tasks struct {
+	wg sync.WaitGroup
+	do func(func()) // runs a function on the UI goroutine
+}
+
+// run runs work on a new goroutine, then the function work returns (if not
+// nil) on the UI goroutine to show the result.
+func (t *tasks) run(work func() (show func())) {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		if show := work(); show != nil {
+			t.do(show)
+		}
+	}()
+}
+
+// wait blocks until every task has returned.
+func (t *tasks) wait() { t.wg.Wait() }
