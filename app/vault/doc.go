@@ -1,0 +1,86 @@
+// Package vault is Carnet's encrypted local cache: a bbolt file that
+// implements app.Store. It keeps the patient directory, manifests,
+// documents, sync cursors, the outbox, the settings and a hash-chained
+// audit log, all sealed; nothing in the file names a patient.
+//
+// Open returns a locked Vault; Create makes the file on first run; Unlock
+// derives the keys from the passphrase and the device secret. The design is
+// offline-crypto.md §6; the primitives are package crypto (see its package
+// comment for the scheme in plain words).
+//
+// # File layout
+//
+// One bbolt file, one bucket per kind of record (names are fixed short
+// strings):
+//
+//	header  clear: format version, vault id, device-secret location, the
+//	        pass slot (Argon2id params ‖ salt ‖ wrapped VMK), the optional
+//	        recovery slot and its key fingerprint, the header MAC
+//	dir     one directory entry (app.Patient) per patient, dir key
+//	keys    one wrapped data key (DEK) per patient, wrap key
+//	man     one manifest per patient, patient DEK
+//	doc     one document per (patient, document id), patient DEK, raw bytes
+//	cur     one cursor record per patient (all its streams), patient DEK;
+//	        global streams under the dir key
+//	out     one outbox item per item id, outbox key; ordered by CreatedAt
+//	audit   the audit log, keyed by big-endian sequence, audit key
+//	set     the settings (settings key) and the audit head (audit key)
+//
+// Every key except the audit sequence and the header field names is an
+// opaque 16-byte HMAC (crypto.Blinder with the VMK's blind subkey) of a
+// domain and the record's identifiers: no INS, name, date or patient prefix
+// appears, and the records of one patient are not grouped.
+//
+// # What is in clear
+//
+// The header fields above (no patient data), the number and sizes of
+// records (padded to 512 bytes), the audit entry count, and bbolt's page
+// structure. Every value is AES-256-GCM with associated data bucket ‖ key ‖
+// record kind ‖ record version, so a value moved under another key, bucket
+// or kind does not open.
+//
+// # Keys
+//
+// passphrase → Argon2id (params in the pass slot) + device secret (OS
+// keyring, else a 0600 file path+".device") → KEK → unwraps the VMK. HKDF
+// subkeys of the VMK: carnet/blind/v1, carnet/dir/v1, carnet/wrap/v1,
+// carnet/outbox/v1, carnet/audit/v1, carnet/settings/v1, carnet/header/v1.
+// Per-patient DEKs are random and wrapped by the wrap key; purge deletes
+// the DEK first (crypto-shredding). A passphrase change rewrites the pass
+// slot and the header MAC only. The recovery slot holds the VMK encrypted
+// to the clinic's OpenPGP recovery key.
+//
+// # Errors
+//
+// Errors read "vault: op: …" and wrap an app kind: ErrLocked, ErrNoVault,
+// ErrWrongPassphrase, ErrDamaged (any value that fails to authenticate, a
+// tampered header, a truncated file: never wrong data), ErrNewerFormat,
+// ErrInUse (another instance holds the file), ErrNoSpace, ErrNotFound,
+// ErrInvalid, ErrConflict. They name buckets and key prefixes, never health
+// data.
+//
+// # Caveats
+//
+//   - Go cannot guarantee that keys leave no copy in memory: Lock zeroes the
+//     keys Carnet holds, but AES key schedules inside the standard library,
+//     strings, and garbage-collected copies may linger.
+//   - Rollback of the whole file to an older copy is not detected; rollback
+//     of a single record to an older version of the same record is not
+//     detected either (no per-record version counter yet). Truncating the
+//     audit log is detected through its sealed head.
+//   - Deleted ciphertext stays in freed pages until compaction; purged data
+//     is unreadable at once (its key is gone) but only physically gone after
+//     MaybeCompact / Compact.
+//   - The passphrase-change verifier (see ChangePassphrase) is an HMAC of the
+//     session's passphrase held in memory while unlocked.
+//   - Documents not listed by any manifest cannot be purged by Purge (Purge
+//     follows the manifest); Check reports them.
+//   - bbolt has no page checksums. Values are authenticated, but a corrupted
+//     page structure (branch or page headers) is bbolt's to detect: it
+//     usually panics (turned into ErrDamaged) and, rarely, misleads bbolt's
+//     unsafe slicing into the Go heap so that the runtime aborts the process
+//     (see TestRandomFileCorruption). Never wrong data, but not always a
+//     clean error.
+//   - Compact closes and reopens the file; another process could take the
+//     lock in between (it then gets the vault and this one ErrInUse).
+package vault

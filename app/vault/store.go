@@ -1,0 +1,547 @@
+package vault
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/crypto"
+)
+
+// SearchPatients searches the in-memory directory (app.Directory.Search).
+func (v *Vault) SearchPatients(ctx context.Context, query string, limit int) ([]app.Patient, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if _, err := v.unlocked("search patients"); err != nil {
+		return nil, err
+	}
+	v.dirMu.RLock()
+	defer v.dirMu.RUnlock()
+	return v.dir.Search(query, limit), nil
+}
+
+// Patient returns one patient of the directory (app.ErrNotFound if absent).
+func (v *Vault) Patient(ctx context.Context, id app.PatientID) (app.Patient, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if _, err := v.unlocked("patient"); err != nil {
+		return app.Patient{}, err
+	}
+	v.dirMu.RLock()
+	defer v.dirMu.RUnlock()
+	p, ok := v.dir.Get(id)
+	if !ok {
+		return app.Patient{}, fmt.Errorf("vault: patient: %w", app.ErrNotFound)
+	}
+	return p, nil
+}
+
+// Patients returns the whole directory, sorted by name.
+func (v *Vault) Patients(ctx context.Context) ([]app.Patient, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if _, err := v.unlocked("patients"); err != nil {
+		return nil, err
+	}
+	v.dirMu.RLock()
+	defer v.dirMu.RUnlock()
+	return v.dir.All(), nil
+}
+
+// Manifest returns a patient's cached document list: an empty manifest
+// when none was stored, app.ErrNotFound for an unknown patient. Each
+// DocumentMeta.Cached is set from the vault itself (the content is present),
+// whatever the writer said.
+func (v *Vault) Manifest(ctx context.Context, id app.PatientID) (app.Manifest, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	k, err := v.unlocked("read manifest")
+	if err != nil {
+		return app.Manifest{}, err
+	}
+	m := app.Manifest{Patient: id}
+	err = v.view(v.db, func(tx *bbolt.Tx) error {
+		bl := k.blinder()
+		d, err := k.patientKey(tx, bl, id)
+		if err != nil {
+			return err
+		}
+		key := bl.Blind(domMan, string(id))
+		val := tx.Bucket([]byte(bMan)).Get(key)
+		if val == nil {
+			return nil
+		}
+		if err := openJSON(d.aead, bMan, key, kindMan, val, &m); err != nil {
+			return err
+		}
+		docs := tx.Bucket([]byte(bDoc))
+		for i := range m.Documents {
+			m.Documents[i].Cached = docs.Get(bl.Blind(domDoc, string(id), string(m.Documents[i].ID))) != nil
+		}
+		return nil
+	})
+	if err != nil {
+		return app.Manifest{}, fmt.Errorf("vault: read manifest: %w", err)
+	}
+	return m, nil
+}
+
+// Document returns the content of a cached document.
+func (v *Vault) Document(ctx context.Context, id app.PatientID, doc app.DocumentID) ([]byte, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	k, err := v.unlocked("read document")
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	err = v.view(v.db, func(tx *bbolt.Tx) error {
+		bl := k.blinder()
+		d, err := k.patientKey(tx, bl, id)
+		if err != nil {
+			return err
+		}
+		key := bl.Blind(domDoc, string(id), string(doc))
+		val := tx.Bucket([]byte(bDoc)).Get(key)
+		if val == nil {
+			return fmt.Errorf("document: %w", app.ErrNotFound)
+		}
+		out, err = open(d.aead, bDoc, key, kindDoc, val)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: read document: %w", err)
+	}
+	return out, nil
+}
+
+// Cursor returns a sync cursor, or the zero Cursor when none was stored.
+// An empty patient id names a global stream.
+func (v *Vault) Cursor(ctx context.Context, id app.PatientID, stream string) (app.Cursor, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	k, err := v.unlocked("read cursor")
+	if err != nil {
+		return app.Cursor{}, err
+	}
+	var c app.Cursor
+	err = v.view(v.db, func(tx *bbolt.Tx) error {
+		bl := k.blinder()
+		a, err := k.cursorAEAD(tx, bl, id)
+		if errors.Is(err, app.ErrNotFound) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		m, err := readCursors(tx, a, bl.Blind(domCur, string(id)))
+		c = m[stream]
+		return err
+	})
+	if err != nil {
+		return app.Cursor{}, fmt.Errorf("vault: read cursor: %w", err)
+	}
+	return c, nil
+}
+
+// Outbox returns every outbox item, oldest first (by CreatedAt, then id).
+func (v *Vault) Outbox(ctx context.Context) ([]app.OutboxItem, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	k, err := v.unlocked("read outbox")
+	if err != nil {
+		return nil, err
+	}
+	var items []app.OutboxItem
+	err = v.view(v.db, func(tx *bbolt.Tx) error {
+		var err error
+		items, err = readOutbox(tx, k)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: read outbox: %w", err)
+	}
+	return items, nil
+}
+
+func readOutbox(tx *bbolt.Tx, k *keys) ([]app.OutboxItem, error) {
+	b, err := bucket(tx, bOut)
+	if err != nil {
+		return nil, err
+	}
+	var items []app.OutboxItem
+	err = b.ForEach(func(key, val []byte) error {
+		var it app.OutboxItem
+		if err := openJSON(k.outA, bOut, key, kindOut, val, &it); err != nil {
+			return err
+		}
+		items = append(items, it)
+		return nil
+	})
+	sort.SliceStable(items, func(i, j int) bool {
+		if !items[i].CreatedAt.Equal(items[j].CreatedAt) {
+			return items[i].CreatedAt.Before(items[j].CreatedAt)
+		}
+		return items[i].ID < items[j].ID
+	})
+	return items, err
+}
+
+// Write applies a batch in one bbolt transaction: all of it or nothing.
+// A patient with an empty ID is new: a random ID is drawn and written back
+// into b.Patients. A new patient gets a fresh data key. Manifests,
+// documents and cursors must belong to a patient of the directory (or of
+// the batch); otherwise the batch is refused with app.ErrInvalid.
+func (v *Vault) Write(ctx context.Context, b *app.Batch) error {
+	if b == nil || b.Empty() {
+		return nil
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	k, err := v.unlocked("write")
+	if err != nil {
+		return err
+	}
+	if err := v.prepare(b); err != nil {
+		return fmt.Errorf("vault: write: %w", err)
+	}
+	fresh := map[string]*dek{} // data keys drawn by this batch
+	err = v.update(v.db, func(tx *bbolt.Tx) error { return writeBatch(tx, k, b, fresh) })
+	if err != nil {
+		for _, d := range fresh {
+			d.key.Wipe()
+		}
+		return fmt.Errorf("vault: write: %w", err)
+	}
+	for kk, d := range fresh {
+		k.remember([]byte(kk), d)
+	}
+	if len(b.Patients) > 0 {
+		v.dirMu.Lock()
+		for _, p := range b.Patients {
+			v.dir.Put(p)
+		}
+		v.dirMu.Unlock()
+	}
+	return nil
+}
+
+// prepare draws missing patient ids and checks that every record belongs
+// to a known patient.
+func (v *Vault) prepare(b *app.Batch) error {
+	known := map[app.PatientID]bool{}
+	for i := range b.Patients {
+		if b.Patients[i].ID == "" {
+			r, err := crypto.Random(16)
+			if err != nil {
+				return err
+			}
+			b.Patients[i].ID = app.PatientID(hex.EncodeToString(r))
+		}
+		known[b.Patients[i].ID] = true
+	}
+	v.dirMu.RLock()
+	defer v.dirMu.RUnlock()
+	check := func(id app.PatientID, what string) error {
+		if known[id] {
+			return nil
+		}
+		if _, ok := v.dir.Get(id); ok {
+			known[id] = true
+			return nil
+		}
+		return fmt.Errorf("%s for a patient not in the directory: %w", what, app.ErrInvalid)
+	}
+	for _, m := range b.Manifests {
+		if err := check(m.Patient, "manifest"); err != nil {
+			return err
+		}
+	}
+	for _, d := range b.Documents {
+		if d.ID == "" {
+			return fmt.Errorf("document without id: %w", app.ErrInvalid)
+		}
+		if err := check(d.Patient, "document"); err != nil {
+			return err
+		}
+	}
+	for _, c := range b.Cursors {
+		if c.Stream == "" {
+			return fmt.Errorf("cursor without stream: %w", app.ErrInvalid)
+		}
+		if c.Patient != "" {
+			if err := check(c.Patient, "cursor"); err != nil {
+				return err
+			}
+		}
+	}
+	for _, it := range b.Outbox {
+		if it.ID == "" {
+			return fmt.Errorf("outbox item without id: %w", app.ErrInvalid)
+		}
+	}
+	return nil
+}
+
+func writeBatch(tx *bbolt.Tx, k *keys, b *app.Batch, fresh map[string]*dek) error {
+	bl := k.blinder()
+	bk := map[string]*bbolt.Bucket{}
+	for _, n := range allBuckets {
+		var err error
+		if bk[n], err = bucket(tx, n); err != nil {
+			return err
+		}
+	}
+	local := map[app.PatientID]*dek{}
+	dekOf := func(id app.PatientID) (*dek, error) {
+		if d := local[id]; d != nil {
+			return d, nil
+		}
+		kk := bl.Blind(domKey, string(id))
+		d := fresh[string(kk)]
+		if d == nil {
+			var err error
+			if d, err = k.patientKey(tx, bl, id); err != nil {
+				return nil, err
+			}
+		}
+		local[id] = d
+		return d, nil
+	}
+	for _, p := range b.Patients {
+		key := bl.Blind(domDir, string(p.ID))
+		val, err := sealJSON(k.dirA, bDir, key, kindDir, p)
+		if err != nil {
+			return err
+		}
+		if err := bk[bDir].Put(key, val); err != nil {
+			return err
+		}
+		kk := bl.Blind(domKey, string(p.ID))
+		if bk[bKeys].Get(kk) != nil || fresh[string(kk)] != nil {
+			continue
+		}
+		d, w, err := k.newDEK(kk)
+		if err != nil {
+			return err
+		}
+		fresh[string(kk)] = d
+		if err := bk[bKeys].Put(kk, w); err != nil {
+			return err
+		}
+	}
+	for _, m := range b.Manifests {
+		d, err := dekOf(m.Patient)
+		if err != nil {
+			return err
+		}
+		key := bl.Blind(domMan, string(m.Patient))
+		val, err := sealJSON(d.aead, bMan, key, kindMan, m)
+		if err != nil {
+			return err
+		}
+		if err := bk[bMan].Put(key, val); err != nil {
+			return err
+		}
+	}
+	for _, doc := range b.Documents {
+		d, err := dekOf(doc.Patient)
+		if err != nil {
+			return err
+		}
+		// The cheap path: raw bytes, no encoding around the content.
+		key := bl.Blind(domDoc, string(doc.Patient), string(doc.ID))
+		if err := bk[bDoc].Put(key, seal(d.aead, bDoc, key, kindDoc, doc.Bytes)); err != nil {
+			return err
+		}
+	}
+	if err := writeCursors(tx, k, bl, b.Cursors, dekOf); err != nil {
+		return err
+	}
+	for _, it := range b.Outbox {
+		key := bl.Blind(domOut, string(it.ID))
+		val, err := sealJSON(k.outA, bOut, key, kindOut, it)
+		if err != nil {
+			return err
+		}
+		if err := bk[bOut].Put(key, val); err != nil {
+			return err
+		}
+	}
+	for _, id := range b.OutboxDone {
+		if err := bk[bOut].Delete(bl.Blind(domOut, string(id))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeCursors merges cursors into each patient's cursor record.
+func writeCursors(tx *bbolt.Tx, k *keys, bl *crypto.Blinder, cs []app.Cursor, dekOf func(app.PatientID) (*dek, error)) error {
+	byPatient := map[app.PatientID][]app.Cursor{}
+	for _, c := range cs {
+		byPatient[c.Patient] = append(byPatient[c.Patient], c)
+	}
+	for id, list := range byPatient {
+		a := k.dirA // global streams
+		if id != "" {
+			d, err := dekOf(id)
+			if err != nil {
+				return err
+			}
+			a = d.aead
+		}
+		key := bl.Blind(domCur, string(id))
+		m, err := readCursors(tx, a, key)
+		if err != nil {
+			return err
+		}
+		if m == nil {
+			m = map[string]app.Cursor{}
+		}
+		for _, c := range list {
+			m[c.Stream] = c
+		}
+		val, err := sealJSON(a, bCur, key, kindCur, m)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket([]byte(bCur)).Put(key, val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Purge forgets a patient by crypto-shredding, in one transaction: the
+// data key is deleted first, then the manifest, the documents it lists,
+// the cursors and the directory entry. Freed pages keep ciphertext that no
+// key opens any more until compaction (MaybeCompact) reclaims them. A
+// patient with outbox items is refused with app.ErrConflict.
+func (v *Vault) Purge(ctx context.Context, id app.PatientID) error {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	k, err := v.unlocked("purge")
+	if err != nil {
+		return err
+	}
+	v.dirMu.RLock()
+	_, ok := v.dir.Get(id)
+	v.dirMu.RUnlock()
+	if !ok {
+		return fmt.Errorf("vault: purge: %w", app.ErrNotFound)
+	}
+	var kk []byte
+	err = v.update(v.db, func(tx *bbolt.Tx) error {
+		items, err := readOutbox(tx, k)
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if it.Patient == id {
+				return fmt.Errorf("patient has outbox items: %w", app.ErrConflict)
+			}
+		}
+		bl := k.blinder()
+		kk = bl.Blind(domKey, string(id))
+		manKey := bl.Blind(domMan, string(id))
+		var docKeys [][]byte
+		if d, err := k.patientKey(tx, bl, id); err == nil {
+			if val := tx.Bucket([]byte(bMan)).Get(manKey); val != nil {
+				var m app.Manifest
+				if err := openJSON(d.aead, bMan, manKey, kindMan, val, &m); err != nil {
+					return err
+				}
+				for _, doc := range m.Documents {
+					docKeys = append(docKeys, bl.Blind(domDoc, string(id), string(doc.ID)))
+				}
+			}
+		} else if !errors.Is(err, app.ErrNotFound) {
+			return err
+		}
+		// Crypto-shredding: the key goes first.
+		if err := tx.Bucket([]byte(bKeys)).Delete(kk); err != nil {
+			return err
+		}
+		if err := tx.Bucket([]byte(bMan)).Delete(manKey); err != nil {
+			return err
+		}
+		for _, dk := range docKeys {
+			if err := tx.Bucket([]byte(bDoc)).Delete(dk); err != nil {
+				return err
+			}
+		}
+		if err := tx.Bucket([]byte(bCur)).Delete(bl.Blind(domCur, string(id))); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte(bDir)).Delete(bl.Blind(domDir, string(id)))
+	})
+	if err != nil {
+		return fmt.Errorf("vault: purge: %w", err)
+	}
+	k.forget(kk)
+	v.dirMu.Lock()
+	v.dir.Remove(id)
+	v.dirMu.Unlock()
+	return nil
+}
+
+// Settings returns the vault's settings, app.DefaultSettings() when never
+// saved.
+func (v *Vault) Settings(ctx context.Context) (app.Settings, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	k, err := v.unlocked("read settings")
+	if err != nil {
+		return app.Settings{}, err
+	}
+	s := app.DefaultSettings()
+	err = v.view(v.db, func(tx *bbolt.Tx) error {
+		b, err := bucket(tx, bSet)
+		if err != nil {
+			return err
+		}
+		key := k.blinder().Blind(domSettings)
+		if val := b.Get(key); val != nil {
+			return openJSON(k.setA, bSet, key, kindSet, val, &s)
+		}
+		return nil
+	})
+	if err != nil {
+		return app.Settings{}, fmt.Errorf("vault: read settings: %w", err)
+	}
+	return s, nil
+}
+
+// SaveSettings validates and stores the settings.
+func (v *Vault) SaveSettings(ctx context.Context, s app.Settings) error {
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("vault: save settings: %w", err)
+	}
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	k, err := v.unlocked("save settings")
+	if err != nil {
+		return err
+	}
+	err = v.update(v.db, func(tx *bbolt.Tx) error {
+		b, err := bucket(tx, bSet)
+		if err != nil {
+			return err
+		}
+		key := k.blinder().Blind(domSettings)
+		val, err := sealJSON(k.setA, bSet, key, kindSet, s)
+		if err != nil {
+			return err
+		}
+		return b.Put(key, val)
+	})
+	if err != nil {
+		return fmt.Errorf("vault: save settings: %w", err)
+	}
+	return nil
+}
