@@ -236,7 +236,9 @@ func (h *blindHelper) doc(p app.Patient, b *app.Batch, i int) []byte {
 
 // TestCanary stores 100 synthetic patients and searches the raw file for
 // every name (as written, lower and upper case, folded), INS and birth date
-// (YYYY-MM-DD and YYYYMMDD): no hit may be found.
+// (YYYY-MM-DD and YYYYMMDD): no hit may be found. Needles shorter than
+// minNeedle bytes (a few short given names: "Zoé", "Léa") are skipped, since
+// they turn up by chance in ciphertext; birth names, INS and dates are longer.
 func TestCanary(t *testing.T) {
 	opt := testOptions()
 	v, path := newTestVault(t, opt)
@@ -261,7 +263,7 @@ func TestCanary(t *testing.T) {
 	raw, err := os.ReadFile(path)
 	mustOK(t, err)
 	hits := 0
-	for _, p := range ps {
+	for i, p := range ps {
 		var needles []string
 		for _, s := range []string{p.BirthName, p.UsedGivenName, p.INS.Matricule, p.BirthDate, strings.ReplaceAll(p.BirthDate, "-", ""), string(p.ID)} {
 			needles = append(needles, s, strings.ToLower(s), strings.ToUpper(s), strings.TrimSpace(app.Fold(s)), hex.EncodeToString([]byte(s)))
@@ -271,7 +273,7 @@ func TestCanary(t *testing.T) {
 		}
 		if n := countIn(raw, needles...); n > 0 {
 			hits += n
-			t.Errorf("patient %d: %d hits", len(p.ID), n)
+			t.Errorf("canary patient %d: %d hits", i, n)
 		}
 	}
 	if hits != 0 {
