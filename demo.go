@@ -20,7 +20,7 @@ import (
 const demoPatients = 60
 
 // demoWords make the demo passphrase readable on screen.
-var demoWords = []string{"carnet", "tilleul", "verveine", "garance", "lavande", "sureau", "mimosa", "bleuet", "cerfeuil", "aubépine", "camomille", "pervenche"}
+var demoWords = []string{"carnet", "tilleul", "verveine", "garance", "lavande", "sureau", "mimosa", "bleuet", "cerfeuil", "aubepine", "camomille", "pervenche"}
 
 // openDemo prepares demo mode: a vault in dataDir (a new temporary directory
 // when empty) with synthetic patients, locked, and its passphrase, which the

@@ -49,6 +49,9 @@ var (
 	// ErrInsecureFile: a secret file is readable by other users (mode must be
 	// 0600).
 	ErrInsecureFile = errors.New("secret file readable by others")
+	// ErrPrivateKey: a private key was given where a public key is expected
+	// (the clinic's recovery key must never leave the clinic's safe).
+	ErrPrivateKey = errors.New("private key where a public key is expected")
 )
 
 // WaitError says that an operation was refused for now and may be retried
@@ -70,7 +73,7 @@ func (e *WaitError) Unwrap() error { return e.Kind }
 var kinds = []error{
 	ErrLocked, ErrNoVault, ErrVaultExists, ErrWrongPassphrase, ErrTooManyAttempts,
 	ErrWeakPassphrase, ErrDamaged, ErrNewerFormat, ErrInUse, ErrNotFound, ErrInvalid,
-	ErrOffline, ErrAccessDenied, ErrConflict, ErrNoSpace, ErrInsecureFile,
+	ErrOffline, ErrAccessDenied, ErrConflict, ErrNoSpace, ErrInsecureFile, ErrPrivateKey,
 }
 
 // KindOf returns the kind of err (one of the Err values of this package), or

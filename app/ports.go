@@ -33,6 +33,11 @@ type Store interface {
 	// (armored OpenPGP, itself protected by keyPassphrase), when the vault
 	// has a recovery slot. The vault is left unlocked.
 	Recover(ctx context.Context, privateKey, keyPassphrase, newPassphrase []byte) error
+	// InspectRecoveryKey checks a clinic recovery public key (armored
+	// OpenPGP) and describes it, so that the user can compare its
+	// fingerprint with the one the clinic's IT published. A private key
+	// fails with ErrPrivateKey, anything else unusable with ErrInvalid.
+	InspectRecoveryKey(publicKey []byte) (RecoveryKeyInfo, error)
 
 	// SearchPatients searches the directory (see Directory.Search).
 	SearchPatients(ctx context.Context, query string, limit int) ([]Patient, error)
@@ -82,6 +87,12 @@ type CreateOptions struct {
 	// RecoveryKey is the clinic's recovery OpenPGP public key (armored), or
 	// nil for no recovery slot.
 	RecoveryKey []byte
+}
+
+// RecoveryKeyInfo describes a clinic recovery public key.
+type RecoveryKeyInfo struct {
+	UserID      string // "Clinique … <dsi@…>"
+	Fingerprint string // hex, upper case, no spaces
 }
 
 // UnlockReport says what happened at unlock beside opening the keys.

@@ -101,6 +101,16 @@ func (s *Service) Create(ctx context.Context, passphrase []byte, opt CreateOptio
 	return nil
 }
 
+// InspectRecoveryKey checks and describes a clinic recovery public key
+// before it is used at creation.
+func (s *Service) InspectRecoveryKey(publicKey []byte) (RecoveryKeyInfo, error) {
+	info, err := s.store.InspectRecoveryKey(publicKey)
+	if err != nil {
+		return RecoveryKeyInfo{}, fmt.Errorf("recovery key: %w", err)
+	}
+	return info, nil
+}
+
 // Unlock opens the vault. After FreeAttempts failures it refuses further
 // attempts for a growing delay (a *WaitError wrapping ErrTooManyAttempts).
 // passphrase is wiped.
@@ -196,7 +206,34 @@ func (s *Service) Tick() {
 		s.Lock(LockReauth)
 	case idle:
 		s.Lock(LockIdle)
+		s.CompactIfWorthIt(context.Background())
 	}
+}
+
+// CompactThreshold is the share of free pages in the vault file above which
+// Carnet compacts it when idle (bbolt never shrinks a file by itself).
+const CompactThreshold = 0.30
+
+// CompactIfWorthIt compacts the vault when free pages exceed
+// CompactThreshold of the file. It works on a locked vault (only ciphertext
+// is copied). Tick calls it after an idle lock; it reports whether it
+// compacted.
+func (s *Service) CompactIfWorthIt(ctx context.Context) bool {
+	st, err := s.store.Stats(ctx)
+	if err != nil {
+		s.log.Error("vault stats", "err", err)
+		return false
+	}
+	if st.FreeRatio() <= CompactThreshold {
+		return false
+	}
+	rep, err := s.store.Compact(ctx)
+	if err != nil {
+		s.log.Error("idle compaction", "err", err)
+		return false
+	}
+	s.log.Info("vault compacted", "before", rep.Before, "after", rep.After)
+	return true
 }
 
 // Run calls Tick every interval until ctx is done.

@@ -204,3 +204,29 @@ func TestActionsAreAudited(t *testing.T) {
 		}
 	}
 }
+
+func TestIdleLockCompactsWhenWorthIt(t *testing.T) {
+	svc, store, clock := newService(t)
+	ctx := context.Background()
+	if _, err := svc.Unlock(ctx, []byte(pass)); err != nil {
+		t.Fatal(err)
+	}
+	store.FileStats = app.StoreStats{FileSize: 100 << 20, FreeBytes: 20 << 20} // 20 %: not worth it
+	clock.Advance(5 * time.Minute)
+	svc.Tick()
+	if !svc.Locked() || store.Compactions != 0 {
+		t.Fatalf("locked=%v compactions=%d; want locked and no compaction at 20 %% free", svc.Locked(), store.Compactions)
+	}
+	if _, err := svc.Unlock(ctx, []byte(pass)); err != nil {
+		t.Fatal(err)
+	}
+	store.FileStats = app.StoreStats{FileSize: 100 << 20, FreeBytes: 40 << 20} // 40 %
+	clock.Advance(5 * time.Minute)
+	svc.Tick()
+	if store.Compactions != 1 {
+		t.Fatalf("compactions = %d after an idle lock at 40 %% free, want 1", store.Compactions)
+	}
+	if svc.CompactIfWorthIt(ctx) {
+		t.Fatal("compacted again right after compaction")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -316,6 +317,12 @@ func TestRecoveryRoundTrip(t *testing.T) {
 	fp, err := RecoveryFingerprint([]byte(pub))
 	if err != nil || len(fp) != 40 {
 		t.Fatalf("RecoveryFingerprint = %q, %v", fp, err)
+	}
+	if uid, fp2, err := InspectRecoveryKey([]byte(pub)); err != nil || fp2 != fp || !strings.Contains(uid, "dsi@clinique.test") {
+		t.Fatalf("InspectRecoveryKey = %q, %q, %v", uid, fp2, err)
+	}
+	if _, _, err := InspectRecoveryKey([]byte(priv)); !errors.Is(err, ErrPrivateKeyGiven) {
+		t.Fatalf("InspectRecoveryKey(private) = %v, want ErrPrivateKeyGiven", err)
 	}
 	secret := bytes.Repeat([]byte{0x42}, KeySize)
 	blob, err := EncryptToRecovery([]byte(pub), secret)

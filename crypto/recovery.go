@@ -3,6 +3,7 @@ package crypto
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	pgp "github.com/ProtonMail/gopenpgp/v2/crypto"
 )
@@ -10,6 +11,10 @@ import (
 // ErrRecoveryKey: the recovery key is malformed, of the wrong kind, or its
 // passphrase is wrong.
 var ErrRecoveryKey = errors.New("crypto: unusable recovery key")
+
+// ErrPrivateKeyGiven: a private key was given where the public key is
+// expected. It wraps ErrRecoveryKey.
+var ErrPrivateKeyGiven = fmt.Errorf("%w: a private key was given where the public key is expected", ErrRecoveryKey)
 
 // GenerateRecoveryKey makes a clinic recovery key pair (x25519). The private
 // key is returned armored and locked with passphrase, which should be long
@@ -39,17 +44,31 @@ func GenerateRecoveryKey(name, email string, passphrase []byte) (privateArmored,
 // RecoveryFingerprint returns the fingerprint of an armored public key
 // (hex), after checking that it can encrypt.
 func RecoveryFingerprint(publicArmored []byte) (string, error) {
+	_, fp, err := InspectRecoveryKey(publicArmored)
+	return fp, err
+}
+
+// InspectRecoveryKey checks that publicArmored is an OpenPGP public key able
+// to encrypt and returns its first user id and its fingerprint (upper-case
+// hex). A private key fails with ErrPrivateKeyGiven.
+func InspectRecoveryKey(publicArmored []byte) (userID, fingerprint string, err error) {
 	key, err := pgp.NewKeyFromArmored(string(publicArmored))
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrRecoveryKey, err)
+		return "", "", fmt.Errorf("%w: not an armored openpgp key", ErrRecoveryKey)
 	}
 	if key.IsPrivate() {
-		return "", fmt.Errorf("%w: a private key was given where the public key is expected", ErrRecoveryKey)
+		key.ClearPrivateParams()
+		return "", "", ErrPrivateKeyGiven
 	}
 	if !key.CanEncrypt() {
-		return "", fmt.Errorf("%w: key cannot encrypt (expired or revoked?)", ErrRecoveryKey)
+		return "", "", fmt.Errorf("%w: key cannot encrypt (expired or revoked?)", ErrRecoveryKey)
 	}
-	return key.GetFingerprint(), nil
+	if ent := key.GetEntity(); ent != nil {
+		if id := ent.PrimaryIdentity(); id != nil {
+			userID = id.Name
+		}
+	}
+	return userID, strings.ToUpper(key.GetFingerprint()), nil
 }
 
 // EncryptToRecovery encrypts secret to the clinic's recovery public key.

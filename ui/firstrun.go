@@ -2,7 +2,9 @@ package ui
 
 import (
 	"errors"
+	"fmt"
 	"io"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -54,7 +56,7 @@ func (v *firstRunView) buildUI() fyne.CanvasObject {
 	v.mismatch = newMessage(widget.DangerImportance)
 
 	v.chooseKey = widget.NewButtonWithIcon(tr("firstrun.key.choose"), theme.FolderOpenIcon(), v.pickKey)
-	v.removeKey = widget.NewButtonWithIcon(tr("firstrun.key.remove"), theme.DeleteIcon(), func() { v.setKey(nil, keySummary{}) })
+	v.removeKey = widget.NewButtonWithIcon(tr("firstrun.key.remove"), theme.DeleteIcon(), func() { v.setKey(nil, app.RecoveryKeyInfo{}) })
 	v.removeKey.Hide()
 	v.keySummary = newMessage(widget.MediumImportance)
 	v.keyError = newMessage(widget.DangerImportance)
@@ -202,9 +204,13 @@ func (v *firstRunView) readKey(r io.ReadCloser) {
 	v.u.tasks.run(func() func() {
 		data, err := io.ReadAll(io.LimitReader(r, maxKeyFile+1))
 		_ = r.Close()
-		var sum keySummary
-		if err == nil {
-			sum, err = summarizeKey(data)
+		var sum app.RecoveryKeyInfo
+		switch {
+		case err != nil:
+		case len(data) > maxKeyFile:
+			err = fmt.Errorf("ui: recovery key file too large: %w", app.ErrInvalid)
+		default:
+			sum, err = v.u.svc.InspectRecoveryKey(data)
 		}
 		return func() {
 			if v.disposed {
@@ -220,7 +226,7 @@ func (v *firstRunView) readKey(r io.ReadCloser) {
 }
 
 // setKey records the chosen key (nil: none) and shows its summary.
-func (v *firstRunView) setKey(key []byte, sum keySummary) {
+func (v *firstRunView) setKey(key []byte, sum app.RecoveryKeyInfo) {
 	v.key = key
 	setMessage(v.keyError, "")
 	if key == nil {
@@ -231,15 +237,32 @@ func (v *firstRunView) setKey(key []byte, sum keySummary) {
 	}
 	setMessage(v.noKey, "")
 	v.removeKey.Show()
-	setMessage(v.keySummary, sum.text())
+	setMessage(v.keySummary, keySummaryText(sum))
+}
+
+// maxKeyFile bounds the size of a recovery key file read from disk.
+const maxKeyFile = 1 << 20
+
+// keySummaryText shows the key's user id and its fingerprint in groups of
+// four, as published by the clinic's IT.
+func keySummaryText(k app.RecoveryKeyInfo) string {
+	uid := k.UserID
+	if uid == "" {
+		uid = tr("firstrun.key.no-uid")
+	}
+	var groups []string
+	for i := 0; i < len(k.Fingerprint); i += 4 {
+		groups = append(groups, k.Fingerprint[i:min(i+4, len(k.Fingerprint))])
+	}
+	return tr("firstrun.key.summary", map[string]any{"UserID": uid, "Fingerprint": strings.Join(groups, " ")})
 }
 
 // keyProblem says what is wrong with a chosen key file.
 func keyProblem(err error) string {
 	switch {
-	case errors.Is(err, errKeyPrivate):
+	case errors.Is(err, app.ErrPrivateKey):
 		return tr("firstrun.key.private")
-	case errors.Is(err, errKeyTooLarge), errors.Is(err, errKeyNotOpenPGP):
+	case errors.Is(err, app.ErrInvalid):
 		return tr("firstrun.key.invalid")
 	}
 	return tr("firstrun.key.unreadable")

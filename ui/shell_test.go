@@ -149,6 +149,21 @@ func TestFindShortcut(t *testing.T) {
 	}
 }
 
+func TestSettingsShortcut(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	s := f.unlock()
+	s.search.query.TypedShortcut(shortcutSettings) // from the focused search entry
+	if s.page != pageSettings {
+		t.Fatal("Ctrl+, did not open the settings")
+	}
+	f.u.Window().Canvas().(fyne.Shortcutable).TypedShortcut(shortcutFind)
+	f.u.Window().Canvas().Unfocus()
+	f.u.Window().Canvas().(fyne.Shortcutable).TypedShortcut(shortcutSettings)
+	if s.page != pageSettings {
+		t.Fatal("Ctrl+, on the canvas did not open the settings")
+	}
+}
+
 func TestActivityArea(t *testing.T) {
 	f := newLockedFixture(t, Options{})
 	f.unlock()

@@ -55,7 +55,6 @@ type UI struct {
 	// Tests make it long so that no timer fires during a test.
 	tick time.Duration
 
-
 	current  view // the screen shown, nil before the first one
 	firstRun *firstRunView
 	unlock   *unlockView
@@ -235,18 +234,20 @@ func (u *UI) closed() {
 	}
 }
 
-// setupShortcuts registers Ctrl+L (lock) and Ctrl+F (search) on the
-// window's canvas. Entries forward them too (see entry.TypedShortcut).
+// setupShortcuts registers Ctrl+L (lock), Ctrl+F (search) and Ctrl+,
+// (settings) on the window's canvas. Entries forward them too (see
+// entry.TypedShortcut).
 func (u *UI) setupShortcuts() {
-	for _, sc := range []*desktop.CustomShortcut{shortcutLock, shortcutFind} {
+	for _, sc := range []*desktop.CustomShortcut{shortcutLock, shortcutFind, shortcutSettings} {
 		u.w.Canvas().AddShortcut(sc, func(s fyne.Shortcut) { u.shortcut(s) })
 	}
 }
 
 // The keyboard shortcuts of the window.
 var (
-	shortcutLock = &desktop.CustomShortcut{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierShortcutDefault}
-	shortcutFind = &desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}
+	shortcutLock     = &desktop.CustomShortcut{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierShortcutDefault}
+	shortcutFind     = &desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}
+	shortcutSettings = &desktop.CustomShortcut{KeyName: fyne.KeyComma, Modifier: fyne.KeyModifierShortcutDefault}
 )
 
 // shortcut handles a window shortcut and reports whether it was one.
@@ -258,6 +259,10 @@ func (u *UI) shortcut(s fyne.Shortcut) bool {
 	case shortcutFind.ShortcutName():
 		if u.shell != nil {
 			u.shell.focusSearch()
+		}
+	case shortcutSettings.ShortcutName():
+		if u.shell != nil {
+			u.shell.openSettings()
 		}
 	default:
 		return false

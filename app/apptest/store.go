@@ -6,6 +6,7 @@ package apptest
 import (
 	"bytes"
 	"context"
+	"crypto/sha1" // #nosec G505 -- a stand-in fingerprint, not security
 	"fmt"
 	"sort"
 	"strings"
@@ -30,6 +31,11 @@ type Store struct {
 	UnlockErr error
 	// Warnings are returned in the UnlockReport of every successful Unlock.
 	Warnings []app.Warning
+	// FileStats is what Stats returns (set it to simulate free pages);
+	// Compact gives the free bytes back and counts itself in Compactions.
+	// Guarded by the store's mutex once the store is in use.
+	FileStats   app.StoreStats
+	Compactions int
 
 	mu         sync.Mutex
 	exists     bool
@@ -204,6 +210,23 @@ func (s *Store) Recover(_ context.Context, privateKey, _, newPassphrase []byte) 
 	s.open()
 	return nil
 }
+
+// InspectRecoveryKey implements app.Store without OpenPGP: an armored
+// private key block is refused with app.ErrPrivateKey, a public key block is
+// described as RecoveryKeyInfo (its fingerprint is the SHA-1 of the bytes),
+// anything else fails with app.ErrInvalid.
+func (s *Store) InspectRecoveryKey(publicKey []byte) (app.RecoveryKeyInfo, error) {
+	switch {
+	case bytes.Contains(publicKey, []byte("PGP PRIVATE KEY BLOCK")):
+		return app.RecoveryKeyInfo{}, fmt.Errorf("apptest: recovery key: %w", app.ErrPrivateKey)
+	case !bytes.Contains(publicKey, []byte("PGP PUBLIC KEY BLOCK")):
+		return app.RecoveryKeyInfo{}, fmt.Errorf("apptest: recovery key: %w", app.ErrInvalid)
+	}
+	return app.RecoveryKeyInfo{UserID: RecoveryUserID, Fingerprint: fmt.Sprintf("%X", sha1.Sum(publicKey))}, nil
+}
+
+// RecoveryUserID is the user id InspectRecoveryKey reports.
+const RecoveryUserID = "Clinique du Test (récupération) <it@clinique.test>"
 
 // check returns an ErrLocked error while the store is locked.
 func (s *Store) check(op string) error {
@@ -448,18 +471,22 @@ func (s *Store) Check(context.Context) (app.CheckReport, error) {
 }
 
 // Compact implements app.Store: nothing to give back.
+// Like the vault, it works locked: it counts the call in Compactions and
+// gives the free bytes of FileStats back.
 func (s *Store) Compact(context.Context) (app.CompactReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.check("compact"); err != nil {
-		return app.CompactReport{}, err
-	}
-	return app.CompactReport{}, nil
+	rep := app.CompactReport{Before: s.FileStats.FileSize, After: s.FileStats.FileSize - s.FileStats.FreeBytes}
+	s.FileStats = app.StoreStats{FileSize: rep.After}
+	s.Compactions++
+	return rep, nil
 }
 
-// Stats implements app.Store.
+// Stats implements app.Store: it returns FileStats.
 func (s *Store) Stats(context.Context) (app.StoreStats, error) {
-	return app.StoreStats{}, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.FileStats, nil
 }
 
 // Close implements app.Store: it locks the store.

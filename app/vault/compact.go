@@ -108,17 +108,3 @@ func (v *Vault) Stats(ctx context.Context) (app.StoreStats, error) {
 		FreeBytes: int64(st.FreePageN+st.PendingPageN) * int64(v.db.Info().PageSize),
 	}, nil
 }
-
-// MaybeCompact compacts when free pages exceed CompactThreshold of the
-// file (the idle loop calls it). It reports whether it compacted.
-func (v *Vault) MaybeCompact(ctx context.Context) (bool, app.CompactReport, error) {
-	st, err := v.Stats(ctx)
-	if err != nil {
-		return false, app.CompactReport{}, err
-	}
-	if st.FreeRatio() <= CompactThreshold {
-		return false, app.CompactReport{}, nil
-	}
-	rep, err := v.Compact(ctx)
-	return err == nil, rep, err
-}

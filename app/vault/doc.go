@@ -70,7 +70,8 @@
 //     audit log is detected through its sealed head.
 //   - Deleted ciphertext stays in freed pages until compaction; purged data
 //     is unreadable at once (its key is gone) but only physically gone after
-//     MaybeCompact / Compact.
+//     Compact (app.Service calls it when idle and free pages exceed
+//     app.CompactThreshold).
 //   - The passphrase-change verifier (see ChangePassphrase) is an HMAC of the
 //     session's passphrase held in memory while unlocked.
 //   - Documents not listed by any manifest cannot be purged by Purge (Purge

@@ -20,10 +20,13 @@ func TestCompact(t *testing.T) {
 	}
 	st, err := v.Stats(ctx)
 	mustOK(t, err)
-	done, rep, err := v.MaybeCompact(ctx)
+	if st.FreeRatio() <= app.CompactThreshold {
+		t.Fatalf("free ratio %.2f after purging 3/4 of the patients, want > %.2f", st.FreeRatio(), app.CompactThreshold)
+	}
+	rep, err := v.Compact(ctx)
 	mustOK(t, err)
-	if !done || rep.After >= rep.Before {
-		t.Fatalf("stats %+v, compacted %v %+v", st, done, rep)
+	if rep.After >= rep.Before {
+		t.Fatalf("stats %+v, compacted %+v", st, rep)
 	}
 	if v.Locked() {
 		t.Fatal("locked by compaction")
@@ -32,8 +35,8 @@ func TestCompact(t *testing.T) {
 	if rc.Patients != 10 || rc.Documents != 100 {
 		t.Fatalf("after compaction %+v", rc)
 	}
-	if done, _, _ := v.MaybeCompact(ctx); done {
-		t.Fatal("compacted twice")
+	if st, _ := v.Stats(ctx); st.FreeRatio() > app.CompactThreshold {
+		t.Fatalf("free ratio %.2f right after compaction", st.FreeRatio())
 	}
 	v.Lock()
 	_, err = v.Compact(ctx)

@@ -420,7 +420,7 @@ func writeCursors(tx *bbolt.Tx, k *keys, bl *crypto.Blinder, cs []app.Cursor, de
 // Purge forgets a patient by crypto-shredding, in one transaction: the
 // data key is deleted first, then the manifest, the documents it lists,
 // the cursors and the directory entry. Freed pages keep ciphertext that no
-// key opens any more until compaction (MaybeCompact) reclaims them. A
+// key opens any more until compaction (app.Service compacts when idle) reclaims them. A
 // patient with outbox items is refused with app.ErrConflict.
 func (v *Vault) Purge(ctx context.Context, id app.PatientID) error {
 	v.mu.RLock()

@@ -427,3 +427,16 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) error {
 	}
 	return nil
 }
+
+// InspectRecoveryKey checks a clinic recovery public key and describes it
+// (app.Store). It needs no unlocked vault: it reads nothing from the file.
+func (v *Vault) InspectRecoveryKey(publicKey []byte) (app.RecoveryKeyInfo, error) {
+	uid, fp, err := crypto.InspectRecoveryKey(publicKey)
+	switch {
+	case errors.Is(err, crypto.ErrPrivateKeyGiven):
+		return app.RecoveryKeyInfo{}, fmt.Errorf("vault: recovery key: %w", app.ErrPrivateKey)
+	case err != nil:
+		return app.RecoveryKeyInfo{}, fmt.Errorf("vault: recovery key: %v: %w", err, app.ErrInvalid)
+	}
+	return app.RecoveryKeyInfo{UserID: uid, Fingerprint: fp}, nil
+}

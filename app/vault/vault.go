@@ -27,9 +27,6 @@ const FormatVersion = 1
 // file before failing with app.ErrInUse.
 const DefaultTimeout = 2 * time.Second
 
-// CompactThreshold is the free-page ratio above which MaybeCompact compacts.
-const CompactThreshold = 0.30
-
 // Options configure a Vault. The zero value is the production configuration.
 type Options struct {
 	// KDF, when set, gives the Argon2id parameters of new passphrase slots

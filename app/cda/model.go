@@ -1,0 +1,345 @@
+// Package cda reads (and, in the write*.go files, writes) HL7 CDA R2
+// clinical documents as profiled by the French CI-SIS: the header, N1
+// (nonXMLBody) and N3 (structuredBody) bodies, the section narrative as a
+// neutral rich-text model, and the medication, allergy and problem entries.
+//
+// The reader uses only the standard library. It makes a single streaming
+// pass over the XML, refuses DOCTYPE and entity declarations, and bounds
+// size, depth and element count. Every error it returns is a *ParseError
+// wrapping app.ErrInvalid whose text never contains document content.
+package cda
+
+import (
+	"strings"
+	"time"
+
+	"github.com/carnetdesk/carnet/app"
+)
+
+// Document is a CDA R2 clinical document as read by Parse (or built for
+// writing).
+type Document struct {
+	ID              app.DocumentID // uniqueId: id/@root, or root^extension when an extension is present
+	TemplateIDs     []string       // templateId/@root values of the ClinicalDocument
+	Type            app.Code       // code: the document type (LOINC or TRE_A05)
+	Title           string         // title
+	Effective       time.Time      // effectiveTime: creation of the document
+	Confidentiality app.Code       // confidentialityCode (N, R, V)
+	Language        string         // languageCode/@code, e.g. "fr-FR"
+	SetID           string         // setId, same form as ID
+	Version         int            // versionNumber/@value
+	Replaces        app.DocumentID // relatedDocument[@typeCode=RPLC]/parentDocument/id, same form as ID
+
+	Patient            Patient      // recordTarget/patientRole
+	Authors            []Author     // author, in document order
+	Custodian          Organisation // custodian/assignedCustodian/representedCustodianOrganization
+	LegalAuthenticator *Author      // legalAuthenticator, when present
+	ServiceStart       time.Time    // documentationOf/serviceEvent/effectiveTime/low
+	ServiceEnd         time.Time    // documentationOf/serviceEvent/effectiveTime/high
+	ServiceEvent       app.Code     // documentationOf/serviceEvent/code, when present
+	EncounterStart     time.Time    // componentOf/encompassingEncounter/effectiveTime/low (or @value)
+	EncounterEnd       time.Time    // componentOf/encompassingEncounter/effectiveTime/high
+	Facility           app.Code     // componentOf/encompassingEncounter/location/healthCareFacility/code
+	FacilityName       string       // …/healthCareFacility/serviceProviderOrganization/name, when present
+
+	Body Body // the N1 or N3 body
+
+	Medications []app.Medication // medication lines, each with Source filled from the header
+	Allergies   []Allergy        // allergies and intolerances
+	Problems    []Problem        // problems, diagnoses, history
+
+	Flags []Flag // what the reader noticed but did not refuse
+}
+
+// ID is an instance identifier (II): an OID root and an optional extension.
+type ID struct {
+	Root      string
+	Extension string
+}
+
+// IsZero reports whether id is empty.
+func (id ID) IsZero() bool { return id.Root == "" && id.Extension == "" }
+
+// String returns root^extension, or root alone when there is no extension,
+// the form the DMP uses for uniqueIds.
+func (id ID) String() string {
+	if id.Extension == "" {
+		return id.Root
+	}
+	return id.Root + "^" + id.Extension
+}
+
+// INSStatus says which kind of INS domain the patient's INS belongs to.
+type INSStatus string
+
+// The values of INSStatus.
+const (
+	INSNone       INSStatus = ""           // no INS in the document
+	INSProduction INSStatus = "production" // INS-NIR (…4.8) or INS-NIA (…4.9)
+	INSTest       INSStatus = "test"       // test INS-NIR (…4.10)
+	INSDemo       INSStatus = "demo"       // demo INS-NIR (…4.11)
+)
+
+// Patient is the recordTarget/patientRole of a document: the INS, local
+// identifiers and the identity traits as written in the document (not the
+// local qualified identity).
+type Patient struct {
+	INS        app.INS   // the INS with its domain OID; zero when absent
+	INSStatus  INSStatus // production, test or demo domain
+	LocalIDs   []ID      // the other patientRole/id (IPP and such)
+	BirthName  string    // family[@qualifier=BR] (or the first family)
+	GivenNames string    // given names, space-separated (given[@qualifier=BR] first)
+	UsedName   string    // family[@qualifier=CL or SP]
+	UsedGiven  string    // given[@qualifier=CL]
+	Sex        app.Sex   // administrativeGenderCode
+	BirthDate  string    // YYYY-MM-DD (or YYYY-MM, YYYY when partial); empty when absent or malformed
+	BirthPlace string    // birthplace/place/addr/county (INSEE COG), else city
+}
+
+// Person is a named person (assignedPerson, informant …).
+type Person struct {
+	ID     ID     // assignedAuthor/id: root 1.2.250.1.71.4.2.1 = national PS id ("8"+RPPS)
+	Prefix string // prefix, e.g. "Dr"
+	Given  string // given names, space-separated
+	Family string // family name
+}
+
+// Name returns "Prefix Given Family" without empty parts.
+func (p Person) Name() string {
+	return strings.Join(strings.Fields(p.Prefix+" "+p.Given+" "+p.Family), " ")
+}
+
+// Organisation is an organisation (representedOrganization, custodian).
+type Organisation struct {
+	ID   ID     // root 1.2.250.1.71.4.2.2: "1"+FINESS or "3"+SIRET
+	Name string // name
+}
+
+// Author is a document author, or the legal authenticator: a person or a
+// device (such as the Assurance Maladie feed), with the organisation it acts
+// for.
+type Author struct {
+	Time         time.Time    // author/time (legalAuthenticator/time)
+	Person       *Person      // assignedPerson with assignedAuthor/id; nil for a device
+	Device       string       // assignedAuthoringDevice/softwareName (or manufacturerModelName)
+	DeviceID     ID           // assignedAuthor/id when the author is a device
+	Organisation Organisation // representedOrganization
+	Role         app.Code     // assignedAuthor/code (TRE_G15 profession/speciality)
+}
+
+// Name returns the person's display name, or the device name.
+func (a Author) Name() string {
+	if a.Person != nil {
+		if n := a.Person.Name(); n != "" {
+			return n
+		}
+	}
+	return a.Device
+}
+
+// Body is a document body: exactly one of NonXML (level 1) and Sections
+// (level 3) is set.
+type Body struct {
+	NonXML   *Attachment // component/nonXMLBody
+	Sections []Section   // component/structuredBody/component/section
+}
+
+// Attachment is the decoded content of a nonXMLBody.
+type Attachment struct {
+	MediaType    string // media type detected from the magic bytes ("application/pdf" …), or DeclaredType when unknown
+	DeclaredType string // text/@mediaType as declared
+	Data         []byte // decoded bytes
+}
+
+// Section is a section of a structured body, with its nested sections.
+type Section struct {
+	Code     app.Code  // section code (LOINC usually)
+	Title    string    // title
+	ID       ID        // section id, when present
+	Template []string  // templateId/@root values
+	Text     Narrative // section/text converted
+	Sections []Section // nested sections, in order
+}
+
+// Narrative is the neutral rich text of a section's text element: a list of
+// blocks, and the footnotes referenced from them. No HTML.
+type Narrative struct {
+	Blocks    []Block
+	Footnotes []Footnote
+}
+
+// IsZero reports whether n holds nothing.
+func (n Narrative) IsZero() bool { return len(n.Blocks) == 0 && len(n.Footnotes) == 0 }
+
+// PlainText returns the narrative as plain text: blocks separated by new
+// lines, table cells by tabs. For search and tests, not for display.
+func (n Narrative) PlainText() string {
+	var b strings.Builder
+	for i := range n.Blocks {
+		n.Blocks[i].plain(&b)
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// BlockKind says what a Block is.
+type BlockKind int
+
+// The kinds of Block.
+const (
+	BlockParagraph BlockKind = iota // a paragraph of inlines (also loose text and content)
+	BlockList                       // a list: Items, Ordered
+	BlockTable                      // a table: Table
+	BlockCaption                    // a caption outside a table or list
+	BlockMedia                      // a renderMultiMedia reference: Media
+)
+
+// Block is a block of narrative. Which fields are set depends on Kind.
+type Block struct {
+	Kind    BlockKind
+	ID      string   // @ID, the target of entry references, when present
+	Style   Style    // styleCode of the block element
+	Inlines []Inline // BlockParagraph, BlockCaption
+	Ordered bool     // BlockList: listType="ordered"
+	Caption []Inline // BlockList, BlockMedia: the caption
+	Items   []Item   // BlockList
+	Table   *Table   // BlockTable
+	Media   *Media   // BlockMedia
+}
+
+// Item is a list item; it holds blocks (text, nested lists, tables).
+type Item struct {
+	Blocks []Block
+}
+
+// Table is a narrative table.
+type Table struct {
+	Caption []Inline
+	Header  []Row // thead rows
+	Body    []Row // tbody rows (and rows directly under table)
+	Footer  []Row // tfoot rows
+}
+
+// Row is a table row.
+type Row struct {
+	Cells []Cell
+}
+
+// Cell is a table cell (td or th).
+type Cell struct {
+	Header  bool    // th
+	ColSpan int     // 1 unless spanning
+	RowSpan int     // 1 unless spanning
+	Blocks  []Block // the content: usually one paragraph
+}
+
+// Media is a renderMultiMedia reference to an observationMedia of the
+// document.
+type Media struct {
+	Refs []string // referencedObject, split on spaces
+}
+
+// Style is a set of text styles (styleCode and the sup/sub elements).
+type Style uint16
+
+// The styles.
+const (
+	Bold Style = 1 << iota
+	Italic
+	Underline
+	Emphasis
+	Superscript
+	Subscript
+)
+
+// InlineKind says what an Inline is.
+type InlineKind int
+
+// The kinds of Inline.
+const (
+	InlineText        InlineKind = iota // a run of text with Style
+	InlineBreak                         // br
+	InlineLink                          // linkHtml: Text shown, Href kept as text (never followed)
+	InlineFootnoteRef                   // footnote or footnoteRef: Ref is the footnote's ID
+)
+
+// Inline is a piece of inline narrative.
+type Inline struct {
+	Kind  InlineKind
+	Text  string // InlineText, InlineLink
+	Style Style  // InlineText, InlineLink
+	Href  string // InlineLink: the href, as text
+	Ref   string // InlineFootnoteRef: the footnote ID
+}
+
+// Footnote is a footnote of a narrative, referenced by InlineFootnoteRef.
+type Footnote struct {
+	ID      string
+	Inlines []Inline
+}
+
+// Allergy is an allergy or intolerance entry (IHE allergy and intolerance
+// concern, CI-SIS FR-Allergie-ou-intolerance).
+type Allergy struct {
+	Code     app.Code  // the kind of allergy/intolerance (observation/code or value)
+	Agent    app.Code  // participant/participantRole/playingEntity/code: the substance
+	Reaction string    // reaction text or code display, when given
+	Start    time.Time // effectiveTime/low
+	End      time.Time // effectiveTime/high
+	Text     string    // the name or text as written
+}
+
+// Problem is a problem, diagnosis or history entry (FR-Probleme).
+type Problem struct {
+	Code   app.Code  // observation/value (CIM-10, SNOMED …)
+	Kind   app.Code  // observation/code (problem, diagnosis, symptom …)
+	Start  time.Time // effectiveTime/low
+	End    time.Time // effectiveTime/high
+	Text   string    // the text as written
+	Status string    // statusCode/@code
+}
+
+// FlagKind says what the reader noticed.
+type FlagKind string
+
+// The kinds of Flag.
+const (
+	FlagTestINS        FlagKind = "test-ins"       // a test or demo INS OID where production was expected
+	FlagBadDate        FlagKind = "bad-date"       // a malformed date: the field was left zero
+	FlagMediaMismatch  FlagKind = "media-mismatch" // N1 declared media type does not match the magic bytes
+	FlagBadINS         FlagKind = "bad-ins"        // an INS whose matricule or key is invalid (kept as written)
+	FlagUnknownCharset FlagKind = "encoding"       // text that was not valid UTF-8 was repaired
+	FlagMissing        FlagKind = "missing"        // an expected header element is absent
+	FlagUnsupported    FlagKind = "unsupported"    // an element the reader does not interpret
+)
+
+// Flag is something the reader noticed and did not refuse. Detail names the
+// element, never its content.
+type Flag struct {
+	Kind   FlagKind
+	Detail string // e.g. "effectiveTime", "recordTarget/patientRole/id"
+}
+
+// Meta returns the document's metadata as the document list shows it.
+func (d *Document) Meta() app.DocumentMeta {
+	m := app.DocumentMeta{
+		ID:              d.ID,
+		SetID:           d.SetID,
+		Version:         d.Version,
+		TypeCode:        d.Type.Code,
+		Title:           d.Title,
+		Date:            d.Effective,
+		Confidentiality: d.Confidentiality.Code,
+		MediaType:       "text/xml",
+	}
+	if !d.ServiceStart.IsZero() {
+		m.Date = d.ServiceStart
+	}
+	if len(d.Authors) > 0 {
+		m.Author = d.Authors[0].Name()
+		m.Organisation = d.Authors[0].Organisation.Name
+	}
+	if m.Organisation == "" {
+		m.Organisation = d.Custodian.Name
+	}
+	return m
+}
