@@ -52,6 +52,23 @@ var (
 	// ErrPrivateKey: a private key was given where a public key is expected
 	// (the clinic's recovery key must never leave the clinic's safe).
 	ErrPrivateKey = errors.New("private key where a public key is expected")
+
+	// Kinds of the central record service and the mailbox.
+
+	// ErrWithdrawn: the document or record is gone (deleted, deprecated,
+	// hidden: HTTP 404/410 from the central service).
+	ErrWithdrawn = errors.New("withdrawn")
+	// ErrThrottled: the service asks to slow down (HTTP 429); the error is a
+	// *WaitError with the Retry-After delay when the service gave one.
+	ErrThrottled = errors.New("throttled")
+	// ErrServer: the service failed (HTTP 5xx, malformed answer).
+	ErrServer = errors.New("server fault")
+	// ErrIntegrity: what was received does not match its metadata (hash,
+	// size, content type). Nothing of it is kept.
+	ErrIntegrity = errors.New("integrity check failed")
+	// ErrCredential: the practitioner's card or certificate cannot be used
+	// (absent, removed, PIN wrong or locked, expired).
+	ErrCredential = errors.New("credential unavailable")
 )
 
 // WaitError says that an operation was refused for now and may be retried
@@ -74,6 +91,7 @@ var kinds = []error{
 	ErrLocked, ErrNoVault, ErrVaultExists, ErrWrongPassphrase, ErrTooManyAttempts,
 	ErrWeakPassphrase, ErrDamaged, ErrNewerFormat, ErrInUse, ErrNotFound, ErrInvalid,
 	ErrOffline, ErrAccessDenied, ErrConflict, ErrNoSpace, ErrInsecureFile, ErrPrivateKey,
+	ErrWithdrawn, ErrThrottled, ErrServer, ErrIntegrity, ErrCredential,
 }
 
 // KindOf returns the kind of err (one of the Err values of this package), or
