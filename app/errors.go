@@ -94,6 +94,9 @@ var kinds = []error{
 	ErrWithdrawn, ErrThrottled, ErrServer, ErrIntegrity, ErrCredential,
 }
 
+// Kinds returns every error kind, for tests that check each has a message.
+func Kinds() []error { return append([]error(nil), kinds...) }
+
 // KindOf returns the kind of err (one of the Err values of this package), or
 // nil when err is nil or of no known kind: an internal error, to be logged
 // and shown as such.

@@ -26,6 +26,28 @@ var errorKeys = map[error]string{
 	app.ErrConflict:        "error.conflict",
 	app.ErrNoSpace:         "error.no-space",
 	app.ErrInsecureFile:    "error.insecure-file",
+	app.ErrPrivateKey:      "error.private-key",
+	app.ErrWithdrawn:       "error.withdrawn",
+	app.ErrThrottled:       "error.throttled",
+	app.ErrServer:          "error.server",
+	app.ErrIntegrity:       "error.integrity",
+	app.ErrCredential:      "error.credential",
+}
+
+// denialKeys maps each reason the central service gives for a refusal to
+// its message: blocked, closed and unauthorised are distinct screens, never
+// "error 403".
+var denialKeys = map[app.DenialReason]string{
+	app.DeniedBlocked:         "error.denied.blocked",
+	app.DeniedNoAuthorization: "error.denied.no_authorization",
+	app.DeniedClosed:          "error.denied.closed",
+	app.DeniedNoRecord:        "error.denied.no_record",
+	app.DeniedProfession:      "error.denied.profession",
+	app.DeniedJustification:   "error.denied.justification",
+	app.DeniedNotRegulator:    "error.denied.not_regulator",
+	app.DeniedNotAuthor:       "error.denied.not_author",
+	app.DeniedNotQualified:    "error.denied.not_qualified",
+	app.DeniedOther:           "error.denied.other",
 }
 
 // message turns err into a sentence for the user, in the current language.
@@ -38,7 +60,14 @@ func message(err error) string {
 	}
 	var w *app.WaitError
 	if errors.As(err, &w) {
-		return tr("error.wait", map[string]any{"Seconds": seconds(w.Wait)})
+		key := "error.wait"
+		if errors.Is(err, app.ErrThrottled) {
+			key = "error.throttled-wait"
+		}
+		return tr(key, map[string]any{"Seconds": seconds(w.Wait)})
+	}
+	if key, ok := denialKeys[app.Denial(err)]; ok {
+		return tr(key)
 	}
 	if key, ok := errorKeys[app.KindOf(err)]; ok {
 		return tr(key)

@@ -31,11 +31,31 @@ func TestMessage(t *testing.T) {
 		}
 		seen[got] = kind
 	}
+	for _, kind := range app.Kinds() {
+		if _, ok := errorKeys[kind]; !ok {
+			t.Errorf("error kind %q has no message", kind)
+		}
+	}
+	for _, reason := range []app.DenialReason{app.DeniedBlocked, app.DeniedNoAuthorization, app.DeniedClosed,
+		app.DeniedNoRecord, app.DeniedProfession, app.DeniedJustification, app.DeniedNotRegulator,
+		app.DeniedNotAuthor, app.DeniedNotQualified, app.DeniedOther} {
+		err := fmt.Errorf("dmp: open: %w", &app.AccessError{Reason: reason})
+		got := message(err)
+		if got == "" || strings.HasPrefix(got, "error.") {
+			t.Errorf("denial %q has no message: %q", reason, got)
+		}
+		if other, dup := seen[got]; dup && other != app.ErrAccessDenied {
+			t.Errorf("denial %q shares the message of %v", reason, other)
+		}
+		seen[got] = app.ErrAccessDenied
+	}
 	for _, tc := range []struct {
 		err  error
 		want string
 	}{
 		{nil, ""},
+		{&app.WaitError{Kind: app.ErrThrottled, Wait: 30 * time.Second}, "Le service du DMP demande de patienter : réessayez dans 30 s."},
+		{fmt.Errorf("dmp: find: %w", &app.AccessError{Reason: app.DeniedBlocked}), "Le patient vous a bloqué l'accès à son DMP : l'accès est refusé, même avec son autorisation."},
 		{fmt.Errorf("unlock: %w", app.ErrWrongPassphrase), "Phrase de passe incorrecte."},
 		{&app.WaitError{Kind: app.ErrTooManyAttempts, Wait: 4200 * time.Millisecond}, "Trop de tentatives : réessayez dans 5 s."},
 		{errors.New("bbolt: page 7 out of range"), "Erreur interne (détails dans le journal)."},
