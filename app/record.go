@@ -1,6 +1,9 @@
 package app
 
-import "time"
+import (
+	"sort"
+	"time"
+)
 
 // DocumentID is the uniqueId of a clinical document (the CDA ClinicalDocument
 // id, the DocumentReference masterIdentifier): the same in the central record
@@ -25,6 +28,14 @@ type DocumentMeta struct {
 	Source          string    // where Carnet got it: "dmp", "mssante", "carnet"
 	Cached          bool      // content is in the vault, readable offline
 	Superseded      bool      // replaced by a newer version
+
+	// Where the central service keeps it (empty for documents that never
+	// came from it).
+	RemoteID    string     // the service's resource id
+	VersionID   string     // metadata version, for If-Match
+	URL         string     // attachment URL
+	Visibility  Visibility // masking and visibility flags
+	LastUpdated time.Time  // server time of the metadata version
 }
 
 // Manifest is a patient's document list as cached in the vault, with the time
@@ -108,4 +119,14 @@ type Batch struct {
 // Empty reports whether the batch holds nothing.
 func (b *Batch) Empty() bool {
 	return len(b.Patients)+len(b.Manifests)+len(b.Documents)+len(b.Cursors)+len(b.Outbox)+len(b.OutboxDone) == 0
+}
+
+// sortDocuments orders a document list newest act date first, then by id.
+func sortDocuments(ds []DocumentMeta) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		if !ds[i].Date.Equal(ds[j].Date) {
+			return ds[i].Date.After(ds[j].Date)
+		}
+		return ds[i].ID < ds[j].ID
+	})
 }

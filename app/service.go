@@ -44,6 +44,7 @@ type Service struct {
 	nextTry      time.Time
 	onLock       []func(LockReason)
 	onUnlock     []func(UnlockReport)
+	session      *Session
 }
 
 // NewService returns the use cases over store. clock and log may be nil (the
@@ -174,6 +175,9 @@ func (s *Service) Lock(reason LockReason) {
 	s.audit(context.Background(), AuditEvent{Action: "vault.lock", Result: "ok", Detail: string(reason)})
 	s.store.Lock()
 	s.mu.Lock()
+	if reason == LockReauth || reason == LockShutdown {
+		s.session = nil // the card must be presented again
+	}
 	hooks := append([]func(LockReason){}, s.onLock...)
 	s.mu.Unlock()
 	s.log.Info("vault locked", "reason", string(reason))

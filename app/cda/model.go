@@ -99,14 +99,26 @@ type Patient struct {
 // Person is a named person (assignedPerson, informant …).
 type Person struct {
 	ID     ID     // assignedAuthor/id: root 1.2.250.1.71.4.2.1 = national PS id ("8"+RPPS)
-	Prefix string // prefix, e.g. "Dr"
+	Prefix string // prefix, e.g. "M", "MME"
+	Suffix string // suffix; French documents put the title there, e.g. "DR", "PR"
 	Given  string // given names, space-separated
 	Family string // family name
 }
 
-// Name returns "Prefix Given Family" without empty parts.
+// Name returns the display name: the title when the prefix or suffix is
+// one ("Dr", "Pr"), the given names and the family name, e.g.
+// "Dr Antoine DUPONT". Civilities (M, MME) are left out.
 func (p Person) Name() string {
-	return strings.Join(strings.Fields(p.Prefix+" "+p.Given+" "+p.Family), " ")
+	title := ""
+	for _, t := range []string{p.Prefix, p.Suffix} {
+		switch strings.ToUpper(strings.TrimRight(strings.TrimSpace(t), ".")) {
+		case "DR":
+			title = "Dr"
+		case "PR":
+			title = "Pr"
+		}
+	}
+	return strings.Join(strings.Fields(title+" "+p.Given+" "+p.Family), " ")
 }
 
 // Organisation is an organisation (representedOrganization, custodian).

@@ -1,0 +1,428 @@
+package cda
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/carnetdesk/carnet/app"
+)
+
+// TypePreAnesthesia is the type code of the pre-anesthesia consultation
+// report: LOINC 34749-2 "CR de consultation pré-anesthésique" (JDV_J07;
+// ANEST-CR-CPA_2022.01.xml line 36).
+var TypePreAnesthesia = app.Code{Code: "34749-2", System: app.SystemLOINC, Display: "CR de consultation pré-anesthésique"}
+
+// tmplCPA declares the CI-SIS model ANEST-CR-CPA 2022.01
+// (ANEST-CR-CPA_2022.01.xml line 32).
+var tmplCPA = [2]string{"1.2.250.1.213.1.1.1.41", "2022.01"}
+
+// PreAnesthesia is the pre-anesthesia consultation report that carries the
+// medication list the anesthesiologist reconciled and signs off.
+type PreAnesthesia struct {
+	Patient          app.Patient      // must be QUAL with a valid INS
+	Anesthesiologist Practitioner     // author, performer and legal authenticator
+	Title            string           // empty: "CR de consultation pré-anesthésique"
+	Start            time.Time        // date and time of the consultation
+	End              time.Time        // optional
+	Encounter        app.Code         // encompassingEncounter/code (e.g. EXTERNE), optional
+	Sections         []NoteSection    // other narrative parts (examination, conclusion …), before the medications
+	Medications      []MedicationLine // the reconciled medication list
+	Visibility       Visibility
+}
+
+// MedicationLine is one line of the reconciled medication list, written as
+// an FR-Traitement entry (substanceAdministration, moodCode EVN) with an
+// FR-Produit-de-santé product, and as a row of the section's table.
+type MedicationLine struct {
+	Name        string    // product or substance name as shown; required
+	Product     app.Code  // CIS (8 digits), CIP13 (13 digits) or UCD code of the product; zero when uncoded
+	CIP13       string    // CIP13 of the presentation, written as a translation when Product is the CIS
+	ATC         app.Code  // ATC code at any level (Display: its label); System may be left empty
+	Substance   string    // active substance (DCI), the name of the generic class
+	Dose        string    // dose as shown ("1 comprimé"); empty: built from DoseValue and DoseUnit
+	DoseValue   string    // structured dose per intake, a decimal ("1", "0.5")
+	DoseUnit    string    // its UCUM unit or annotation ("mg", "{comprimé}")
+	Frequency   string    // frequency as shown ("2 fois par jour"); empty: built from the period
+	PeriodValue string    // structured frequency: one intake every PeriodValue PeriodUnit
+	PeriodUnit  string    // "h", "d", "wk", "mo"
+	Route       app.Code  // EDQM route (e.g. 20053000 "Voie orale"); System may be left empty
+	Start       time.Time // treatment start, optional
+	End         time.Time // treatment end, optional
+	Instruction string    // perioperative instruction ("à poursuivre", "arrêt 48 h avant"), optional
+	Declared    bool      // declared by the patient rather than found in a document
+	Source      string    // where the line was found ("Historique des remboursements du 12/03/2026"), shown in the table
+}
+
+// LineFrom returns the MedicationLine of a consolidated medication line.
+// CNAM codes are mapped to the generic CIP13 and ATC systems; the dose and
+// frequency stay as text.
+func LineFrom(m app.Medication) MedicationLine {
+	l := MedicationLine{
+		Name: m.Name, Substance: m.Substance, Dose: m.Dose, Frequency: m.Frequency,
+		Route: m.Route, Start: m.Start, End: m.End, Declared: m.Kind == app.MedicationDeclared,
+		Product: m.Product, ATC: m.ATC,
+	}
+	switch l.Product.System {
+	case app.SystemCNAMCIP:
+		l.Product.System = app.SystemCIP13
+	case app.SystemCNAMUCD:
+		l.Product.System = app.SystemUCD
+	}
+	if l.ATC.System == app.SystemCNAMATC3 {
+		l.ATC.System = app.SystemATC
+	}
+	if l.Product.System == app.SystemCIS {
+		for _, c := range m.Codes {
+			if c.System == app.SystemCIP13 || c.System == app.SystemCNAMCIP {
+				l.CIP13 = c.Code
+				break
+			}
+		}
+	}
+	if l.Name == "" {
+		l.Name = l.Product.Display
+	}
+	if !l.Declared && m.Source.Title != "" {
+		l.Source = m.Source.Title
+		if !m.Source.Date.IsZero() {
+			l.Source += " du " + m.Source.Date.Format("02/01/2006")
+		}
+	}
+	return l
+}
+
+// periodUnits gives the French singular and plural of the PIVL_TS units.
+var periodUnits = map[string][2]string{"min": {"minute", "minutes"}, "h": {"heure", "heures"}, "d": {"jour", "jours"}, "wk": {"semaine", "semaines"}, "mo": {"mois", "mois"}}
+
+// check validates a line and fills the default code systems. n is the
+// 1-based line number, the only thing errors name.
+func (l *MedicationLine) check(n int) error {
+	at := "medication line " + strconv.Itoa(n) + ": "
+	if strings.TrimSpace(l.Name) == "" {
+		return invalid(at + "name is required")
+	}
+	if !l.Product.IsZero() {
+		ok := reDigits.MatchString(l.Product.Code)
+		switch l.Product.System {
+		case app.SystemCIS:
+			ok = ok && len(l.Product.Code) == 8
+		case app.SystemCIP13:
+			ok = ok && len(l.Product.Code) == 13
+		case app.SystemUCD:
+			ok = ok && (len(l.Product.Code) == 7 || len(l.Product.Code) == 13)
+		default:
+			return invalid(at + "product code system must be CIS, CIP13 or UCD")
+		}
+		if !ok {
+			return invalid(at + "product code has the wrong length or is not numeric")
+		}
+	}
+	if l.CIP13 != "" && (len(l.CIP13) != 13 || !reDigits.MatchString(l.CIP13)) {
+		return invalid(at + "CIP13 must have 13 digits")
+	}
+	if !l.ATC.IsZero() {
+		if l.ATC.System == "" {
+			l.ATC.System = app.SystemATC
+		}
+		if l.ATC.System != app.SystemATC || !reATC.MatchString(l.ATC.Code) {
+			return invalid(at + "ATC code is malformed")
+		}
+	}
+	if l.DoseValue != "" && (!reDecimal.MatchString(l.DoseValue) || !reCodeToken.MatchString(l.DoseUnit)) {
+		return invalid(at + "dose must be a decimal with a unit")
+	}
+	if l.PeriodValue != "" {
+		if _, ok := periodUnits[l.PeriodUnit]; !ok || !reDecimal.MatchString(l.PeriodValue) {
+			return invalid(at + "period must be a decimal with a unit among min, h, d, wk, mo")
+		}
+	}
+	if !l.Route.IsZero() && l.Route.System == "" {
+		l.Route.System = OIDEDQM
+	}
+	if err := checkCode(l.Route, at+"route", false); err != nil {
+		return err
+	}
+	if !l.Start.IsZero() && !l.End.IsZero() && l.End.Before(l.Start) {
+		return invalid(at + "treatment ends before it starts")
+	}
+	if l.Dose == "" && l.DoseValue != "" {
+		l.Dose = l.DoseValue + " " + strings.Trim(l.DoseUnit, "{}")
+	}
+	if l.Frequency == "" && l.PeriodValue != "" {
+		u := periodUnits[l.PeriodUnit]
+		l.Frequency = "toutes les " + l.PeriodValue + " " + u[1]
+		if l.PeriodValue == "1" {
+			l.Frequency = "1 fois par " + u[0]
+		}
+	}
+	return nil
+}
+
+// WritePreAnesthesia writes the pre-anesthesia consultation report (CI-SIS
+// model ANEST-CR-CPA 2022.01, type 34749-2) with the reconciled medication
+// list as FR-Traitement entries and their table. The anesthesiologist is the
+// author, the performer and the legal authenticator. Errors are as for
+// WriteNote.
+func WritePreAnesthesia(pa PreAnesthesia, opt WriteOptions) ([]byte, error) {
+	if strings.TrimSpace(pa.Title) == "" {
+		pa.Title = "CR de consultation pré-anesthésique"
+	}
+	for i, s := range pa.Sections {
+		if strings.TrimSpace(s.Title) == "" {
+			return nil, invalid("section " + strconv.Itoa(i+1) + " has no title")
+		}
+		if err := checkCode(s.Code, "section", false); err != nil {
+			return nil, err
+		}
+		if err := checkNarrative(s.Text); err != nil {
+			return nil, err
+		}
+	}
+	lines := make([]MedicationLine, len(pa.Medications))
+	copy(lines, pa.Medications)
+	for i := range lines {
+		if err := lines[i].check(i + 1); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkCode(pa.Encounter, "encounter", false); err != nil {
+		return nil, err
+	}
+	h, err := newHeader(pa.Patient, pa.Anesthesiologist, nil, pa.Start, pa.End, pa.Visibility, opt)
+	if err != nil {
+		return nil, err
+	}
+	h.templates = [][2]string{tmplHL7France, tmplCISIS, tmplCPA}
+	h.typ, h.title, h.encounter, h.pharm = TypePreAnesthesia, pa.Title, pa.Encounter, true
+
+	var w xw
+	w.writeHeader(h)
+	w.open("component")
+	w.open("structuredBody")
+	for _, s := range pa.Sections {
+		sid, err := h.ids.entryID()
+		if err != nil {
+			return nil, err
+		}
+		w.open("component")
+		w.open("section")
+		w.leaf("id", "root", sid)
+		if !s.Code.IsZero() {
+			w.code("code", s.Code, "")
+		}
+		w.text("title", s.Title)
+		w.writeNarrative(s.Text)
+		w.close()
+		w.close()
+	}
+	if err := w.writeMedications(&h.ids, lines); err != nil {
+		return nil, err
+	}
+	w.close()
+	w.close()
+	w.close()
+	w.b.WriteByte('\n')
+	return w.b.Bytes(), nil
+}
+
+// writeMedications writes the FR-Traitements section
+// (ANEST-CR-CPA_2022.01.xml lines 2675-2798): its table, then one entry per
+// line.
+func (w *xw) writeMedications(x *ids, lines []MedicationLine) error {
+	sid, err := x.entryID()
+	if err != nil {
+		return err
+	}
+	w.open("component")
+	w.open("section")
+	w.leaf("templateId", "root", "2.16.840.1.113883.10.20.1.8")
+	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.3.19")
+	w.leaf("templateId", "root", "1.2.250.1.213.1.1.2.143")
+	w.leaf("id", "root", sid)
+	w.code("code", app.Code{Code: "10160-0", System: app.SystemLOINC, Display: "Traitements"}, "LOINC")
+	w.text("title", "Traitements")
+	w.open("text")
+	if len(lines) == 0 {
+		w.text("paragraph", "Aucun traitement en cours retrouvé ni déclaré.")
+	} else {
+		w.open("table", "border", "1", "width", "100%")
+		w.open("thead")
+		w.open("tr")
+		for _, h := range []string{"Médicament", "Code", "ATC", "Dose", "Fréquence", "Voie", "Début", "Fin", "Consigne", "Source"} {
+			w.text("th", h)
+		}
+		w.close()
+		w.close()
+		w.open("tbody")
+		for i, l := range lines {
+			ref := "med-" + strconv.Itoa(i+1)
+			w.open("tr", "ID", ref)
+			w.cell(ref+"-nom", l.Name)
+			w.cell("", l.Product.Code)
+			w.cell("", strings.TrimSpace(l.ATC.Code+" "+l.ATC.Display))
+			w.cell("", l.Dose)
+			w.cell("", l.Frequency)
+			w.cell("", l.Route.Display)
+			w.cell("", dateFR(l.Start))
+			w.cell("", dateFR(l.End))
+			w.cell(ref+"-consigne", l.Instruction)
+			src := l.Source
+			if l.Declared {
+				src = "Déclaré par le patient"
+			}
+			w.cell("", src)
+			w.close()
+		}
+		w.close()
+		w.close()
+	}
+	w.close()
+	for i, l := range lines {
+		if err := w.writeTreatment(x, l, "med-"+strconv.Itoa(i+1)); err != nil {
+			return err
+		}
+	}
+	w.close()
+	w.close()
+	return nil
+}
+
+// cell writes a td; with an id, its text is wrapped in <content ID=…> so
+// entries can reference it.
+func (w *xw) cell(id, text string) {
+	if id == "" || text == "" {
+		if text == "" {
+			text = "-"
+		}
+		w.text("td", text)
+		return
+	}
+	w.start("td", nil)
+	w.b.WriteString(`><content ID="`)
+	w.escape(id)
+	w.b.WriteString(`">`)
+	w.escape(text)
+	w.b.WriteString("</content></td>")
+}
+
+func dateFR(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format("02/01/2006")
+}
+
+var productSystemNames = map[string]string{app.SystemCIS: "CIS", app.SystemCIP13: "CIP", app.SystemUCD: "UCD"}
+
+// writeTreatment writes one FR-Traitement entry with its FR-Produit-de-santé
+// (templates as in ANEST-CR-CPA_2022.01.xml lines 2730-2796; the IHE PHARM
+// generic class as in eP-MED-DM_2024.01_PosoStruct.xml lines 745-751).
+func (w *xw) writeTreatment(x *ids, l MedicationLine, ref string) error {
+	eid, err := x.entryID()
+	if err != nil {
+		return err
+	}
+	w.open("entry", "typeCode", "DRIV")
+	w.open("substanceAdministration", "classCode", "SBADM", "moodCode", "EVN")
+	w.leaf("templateId", "root", "2.16.840.1.113883.10.20.1.24")
+	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.4.7")
+	w.leaf("templateId", "root", "1.2.250.1.213.1.1.3.42")
+	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.4.7.1")
+	w.leaf("id", "root", eid)
+	w.leaf("code", "code", "DRUG", "displayName", "Médicament", "codeSystem", "2.16.840.1.113883.5.4", "codeSystemName", "HL7:ActCode")
+	w.open("text")
+	w.leaf("reference", "value", "#"+ref)
+	w.close()
+	w.leaf("statusCode", "code", "completed")
+	w.open("effectiveTime", "xsi:type", "IVL_TS")
+	w.tsOrUnknown("low", l.Start)
+	w.tsOrUnknown("high", l.End)
+	w.close()
+	if l.PeriodValue != "" {
+		w.open("effectiveTime", "xsi:type", "PIVL_TS", "operator", "A")
+		w.leaf("period", "value", l.PeriodValue, "unit", l.PeriodUnit)
+		w.close()
+	}
+	if !l.Route.IsZero() {
+		w.code("routeCode", l.Route, "EDQM")
+	}
+	if l.DoseValue != "" {
+		w.open("doseQuantity")
+		w.leaf("low", "value", l.DoseValue, "unit", l.DoseUnit)
+		w.leaf("high", "value", l.DoseValue, "unit", l.DoseUnit)
+		w.close()
+	}
+	w.open("consumable")
+	w.open("manufacturedProduct", "classCode", "MANU")
+	w.leaf("templateId", "root", "2.16.840.1.113883.10.20.1.53")
+	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.4.7.2")
+	w.leaf("templateId", "root", "1.2.250.1.213.1.1.3.43")
+	w.open("manufacturedMaterial", "classCode", "MMAT", "determinerCode", "KIND")
+	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.9.1.3.1")
+	if l.Product.IsZero() {
+		w.open("code", "nullFlavor", "NA")
+	} else {
+		w.open("code", "code", l.Product.Code, "displayName", l.Name, "codeSystem", l.Product.System, "codeSystemName", productSystemNames[l.Product.System])
+	}
+	w.open("originalText")
+	w.leaf("reference", "value", "#"+ref+"-nom")
+	w.close()
+	if l.CIP13 != "" && l.Product.System == app.SystemCIS {
+		w.leaf("translation", "code", l.CIP13, "codeSystem", app.SystemCIP13, "codeSystemName", "CIP")
+	}
+	if !l.ATC.IsZero() { // as in ANEST-CR-CPA_2022.01.xml line 2778, for readers of the 2022 models
+		w.code("translation", l.ATC, "ATC")
+	}
+	w.close()
+	w.text("name", l.Name)
+	if !l.ATC.IsZero() {
+		w.open("pharm:asSpecializedKind", "classCode", "GRIC")
+		w.open("pharm:generalizedMedicineClass", "classCode", "MMAT")
+		w.code("pharm:code", l.ATC, "ATC")
+		if name := firstNonEmpty(l.Substance, l.ATC.Display); name != "" {
+			w.text("pharm:name", name)
+		}
+		w.close()
+		w.close()
+	}
+	w.close()
+	w.close()
+	w.close()
+	if l.Declared {
+		// The patient is the source of this line (CDA informant, RelatedEntity
+		// classCode PAT).
+		w.open("informant")
+		w.leaf("relatedEntity", "classCode", "PAT")
+		w.close()
+	}
+	if l.Instruction != "" {
+		w.open("precondition")
+		w.open("criterion")
+		w.open("text")
+		w.leaf("reference", "value", "#"+ref+"-consigne")
+		w.close()
+		w.close()
+		w.close()
+	}
+	w.close()
+	w.close()
+	return nil
+}
+
+func (w *xw) tsOrUnknown(name string, t time.Time) {
+	if t.IsZero() {
+		w.leaf(name, "nullFlavor", "UNK")
+		return
+	}
+	w.leaf(name, "value", hl7Date(t))
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

@@ -1,0 +1,425 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Session is the practitioner signed in with their card (or certificate
+// file) and the central record service reached with that credential.
+type Session struct {
+	Practitioner Practitioner
+	Records      RecordService
+}
+
+// FirstOpenWindow is how far back the first consultation of a record looks
+// (act dates), as the DMP's guidance asks; the user may widen it.
+const FirstOpenWindow = 2 * 365 * 24 * time.Hour
+
+// cursorOverlap is subtracted from a stored cursor so that documents whose
+// server timestamps equal the cursor are not lost (they are deduplicated).
+const cursorOverlap = 5 * time.Minute
+
+// streamDocuments is the cursor stream of the document list.
+const streamDocuments = "documents"
+
+// PatientRecord is a patient's record as the UI shows it.
+type PatientRecord struct {
+	Patient   Patient
+	Manifest  Manifest
+	Status    RecordStatus
+	Access    Access
+	Offline   bool      // the central service could not be reached: this is the cached copy
+	CheckedAt time.Time // last successful check with the central service
+}
+
+// SignIn starts a session: from now on the record use cases reach the
+// central service as this practitioner.
+func (s *Service) SignIn(sess Session) {
+	s.mu.Lock()
+	s.session = &sess
+	s.mu.Unlock()
+	s.audit(context.Background(), AuditEvent{Action: "session.signin", Practitioner: sess.Practitioner.RPPS,
+		Structure: sess.Practitioner.Structure.ID, Result: "ok"})
+}
+
+// SignOut ends the session (card removed, re-authentication).
+func (s *Service) SignOut() {
+	s.mu.Lock()
+	s.session = nil
+	s.mu.Unlock()
+}
+
+// Practitioner returns the signed-in practitioner.
+func (s *Service) Practitioner() (Practitioner, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.session == nil {
+		return Practitioner{}, false
+	}
+	return s.session.Practitioner, true
+}
+
+func (s *Service) currentSession() (*Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.session == nil {
+		return nil, fmt.Errorf("no practitioner signed in: %w", ErrCredential)
+	}
+	return s.session, nil
+}
+
+// recordPatient returns the local identity of a patient and checks that it
+// has an INS the central service can be asked about.
+func (s *Service) recordPatient(ctx context.Context, id PatientID) (Patient, error) {
+	p, err := s.store.Patient(ctx, id)
+	if err != nil {
+		return Patient{}, err
+	}
+	if p.INS.Matricule == "" {
+		return Patient{}, fmt.Errorf("patient has no INS: %w", ErrInvalid)
+	}
+	return p, nil
+}
+
+// FindPatient asks the central service whether the patient has a record and
+// whether this practitioner is authorised (TD0.2).
+func (s *Service) FindPatient(ctx context.Context, id PatientID) (RecordStatus, error) {
+	s.Touch()
+	sess, err := s.currentSession()
+	if err != nil {
+		return RecordStatus{}, err
+	}
+	p, err := s.recordPatient(ctx, id)
+	if err != nil {
+		return RecordStatus{}, fmt.Errorf("find patient: %w", err)
+	}
+	acc := Access{Practitioner: sess.Practitioner, Mode: AccessNormal}
+	st, err := sess.Records.FindPatient(ctx, acc, p.INS)
+	s.auditRemote(ctx, acc, id, "dmp.td02", err)
+	if err != nil {
+		return RecordStatus{}, fmt.Errorf("find patient: %w", err)
+	}
+	return st, nil
+}
+
+// GrantAuthorization records the patient's authorisation for the signed-in
+// practitioner (TD0.3). The UI calls it only after the patient's consent was
+// confirmed on screen.
+func (s *Service) GrantAuthorization(ctx context.Context, id PatientID) error {
+	s.Touch()
+	sess, err := s.currentSession()
+	if err != nil {
+		return err
+	}
+	p, err := s.recordPatient(ctx, id)
+	if err != nil {
+		return fmt.Errorf("grant authorization: %w", err)
+	}
+	acc := Access{Practitioner: sess.Practitioner, Mode: AccessNormal}
+	err = sess.Records.GrantAuthorization(ctx, acc, p.INS)
+	s.auditRemote(ctx, acc, id, "dmp.td03", err)
+	if err != nil {
+		return fmt.Errorf("grant authorization: %w", err)
+	}
+	return nil
+}
+
+// OpenPatient opens a patient's record in the given mode. Online, it checks
+// access with the central service, lists the documents (first open: act
+// dates within FirstOpenWindow; later: what changed since the last call)
+// and stores the manifest; offline (ErrOffline), it returns the cached copy
+// marked Offline. A refusal of the service is returned as is (an
+// *AccessError) and the cached copy is not shown.
+func (s *Service) OpenPatient(ctx context.Context, id PatientID, mode AccessMode, justification string) (PatientRecord, error) {
+	s.Touch()
+	p, err := s.store.Patient(ctx, id)
+	if err != nil {
+		return PatientRecord{}, fmt.Errorf("open patient: %w", err)
+	}
+	cached, err := s.store.Manifest(ctx, id)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return PatientRecord{}, fmt.Errorf("open patient: %w", err)
+	}
+	cached.Patient = id
+	rec := PatientRecord{Patient: p, Manifest: cached, CheckedAt: cached.CheckedAt}
+
+	sess, serr := s.currentSession()
+	if serr != nil {
+		rec.Offline = true // no card: the cached copy only
+		return rec, nil
+	}
+	acc := Access{Practitioner: sess.Practitioner, Mode: mode, Justification: justification}
+	rec.Access = acc
+	if err := acc.Validate(); err != nil {
+		return PatientRecord{}, fmt.Errorf("open patient: %w", err)
+	}
+	if p.INS.Matricule == "" {
+		rec.Offline = true
+		return rec, nil
+	}
+	online, err := s.refresh(ctx, sess, acc, p, cached)
+	switch {
+	case errors.Is(err, ErrOffline):
+		rec.Offline = true
+		s.log.Info("record opened offline", "checked_at", cached.CheckedAt)
+		return rec, nil
+	case err != nil:
+		return PatientRecord{}, fmt.Errorf("open patient: %w", err)
+	}
+	online.Access = acc
+	return online, nil
+}
+
+// refresh does the online part of OpenPatient.
+func (s *Service) refresh(ctx context.Context, sess *Session, acc Access, p Patient, cached Manifest) (PatientRecord, error) {
+	st, err := sess.Records.FindPatient(ctx, acc, p.INS)
+	s.auditRemote(ctx, acc, p.ID, "dmp.td02", err)
+	if err != nil {
+		return PatientRecord{}, err
+	}
+	switch {
+	case !st.Exists:
+		return PatientRecord{}, &AccessError{Reason: DeniedNoRecord}
+	case st.Closed:
+		return PatientRecord{}, &AccessError{Reason: DeniedClosed}
+	case st.Authorization == AuthorizationBlocked:
+		return PatientRecord{}, &AccessError{Reason: DeniedBlocked}
+	case st.Authorization != AuthorizationGranted && acc.Mode == AccessNormal && !st.TreatingDoctor:
+		return PatientRecord{}, &AccessError{Reason: DeniedNoAuthorization}
+	}
+
+	q := DocumentQuery{}
+	cur, err := s.store.Cursor(ctx, p.ID, streamDocuments)
+	if err != nil {
+		return PatientRecord{}, err
+	}
+	if cached.CheckedAt.IsZero() || cur.Time.IsZero() {
+		q.ActSince = st.ServerTime.Add(-FirstOpenWindow)
+		if st.ServerTime.IsZero() {
+			q.ActSince = s.clock.Now().Add(-FirstOpenWindow)
+		}
+	} else {
+		q.UpdatedSince = cur.Time.Add(-cursorOverlap)
+	}
+	var got []RemoteDocument
+	err = sess.Records.ListDocuments(ctx, acc, p.INS, q, func(page []RemoteDocument) error {
+		got = append(got, page...)
+		return nil
+	})
+	s.auditRemote(ctx, acc, p.ID, "dmp.iti67", err)
+	if err != nil {
+		return PatientRecord{}, err
+	}
+	m, newest := MergeManifest(cached, got)
+	m.CheckedAt = s.clock.Now()
+	if newest.Before(cur.Time) {
+		newest = cur.Time
+	}
+	p.LastAccess = s.clock.Now()
+	b := &Batch{
+		Patients:  []Patient{p},
+		Manifests: []Manifest{m},
+		Cursors:   []Cursor{{Patient: p.ID, Stream: streamDocuments, Time: newest}},
+	}
+	if err := s.store.Write(ctx, b); err != nil {
+		return PatientRecord{}, err
+	}
+	return PatientRecord{Patient: p, Manifest: m, Status: st, CheckedAt: m.CheckedAt}, nil
+}
+
+// MergeManifest applies documents listed by the central service to a cached
+// manifest: new ones are added, known ones updated (a newer metadata version
+// wins; the Cached flag is kept), superseded ones marked. It returns the
+// merged manifest, newest first, and the latest server time seen (the next
+// cursor).
+func MergeManifest(m Manifest, docs []RemoteDocument) (Manifest, time.Time) {
+	index := make(map[DocumentID]int, len(m.Documents))
+	out := Manifest{Patient: m.Patient, CheckedAt: m.CheckedAt, Documents: append([]DocumentMeta(nil), m.Documents...)}
+	for i, d := range out.Documents {
+		index[d.ID] = i
+	}
+	var newest time.Time
+	for _, rd := range docs {
+		meta := rd.Meta
+		meta.RemoteID, meta.VersionID, meta.URL = rd.RemoteID, rd.VersionID, rd.URL
+		meta.Visibility, meta.LastUpdated = rd.Visibility, rd.LastUpdated
+		meta.Superseded = rd.Status == "superseded"
+		if meta.Source == "" {
+			meta.Source = "dmp"
+		}
+		if rd.LastUpdated.After(newest) {
+			newest = rd.LastUpdated
+		}
+		if i, ok := index[meta.ID]; ok {
+			old := out.Documents[i]
+			if !old.LastUpdated.IsZero() && rd.LastUpdated.Before(old.LastUpdated) {
+				continue // an older version than the one we have
+			}
+			meta.Cached = old.Cached
+			out.Documents[i] = meta
+			continue
+		}
+		index[meta.ID] = len(out.Documents)
+		out.Documents = append(out.Documents, meta)
+	}
+	sortDocuments(out.Documents)
+	return out, newest
+}
+
+// Document returns a document's content: from the vault when cached, else
+// retrieved from the central service (its hash and size verified by the
+// client), then cached for offline use.
+func (s *Service) Document(ctx context.Context, id PatientID, doc DocumentID, acc Access) ([]byte, error) {
+	s.Touch()
+	if b, err := s.store.Document(ctx, id, doc); err == nil {
+		return b, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("document: %w", err)
+	}
+	m, err := s.store.Manifest(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("document: %w", err)
+	}
+	meta, ok := m.Document(doc)
+	if !ok {
+		return nil, fmt.Errorf("document: not in the record: %w", ErrNotFound)
+	}
+	sess, err := s.currentSession()
+	if err != nil {
+		return nil, fmt.Errorf("document: not cached and %w", ErrOffline)
+	}
+	p, err := s.recordPatient(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("document: %w", err)
+	}
+	acc.Practitioner = sess.Practitioner
+	content, err := sess.Records.Retrieve(ctx, acc, p.INS, RemoteDocument{Meta: meta, RemoteID: meta.RemoteID, VersionID: meta.VersionID, URL: meta.URL})
+	s.auditRemote(ctx, acc, id, "dmp.iti68", err)
+	if err != nil {
+		return nil, fmt.Errorf("document: %w", err)
+	}
+	if err := s.store.Write(ctx, &Batch{Documents: []DocumentContent{{Patient: id, ID: doc, Bytes: content}}}); err != nil {
+		return nil, fmt.Errorf("document: cache: %w", err)
+	}
+	return content, nil
+}
+
+// ProvideDocument sends a document written in Carnet to the central service
+// (ITI-65) and records it in the patient's manifest as sent. Documents are
+// only sent for qualified identities.
+func (s *Service) ProvideDocument(ctx context.Context, id PatientID, doc NewDocument) (RemoteDocument, error) {
+	s.Touch()
+	sess, err := s.currentSession()
+	if err != nil {
+		return RemoteDocument{}, err
+	}
+	p, err := s.recordPatient(ctx, id)
+	if err != nil {
+		return RemoteDocument{}, fmt.Errorf("provide document: %w", err)
+	}
+	if p.Status != IdentityQualified {
+		return RemoteDocument{}, fmt.Errorf("provide document: %w", &AccessError{Reason: DeniedNotQualified})
+	}
+	acc := Access{Practitioner: sess.Practitioner, Mode: AccessNormal}
+	res, err := sess.Records.Provide(ctx, acc, p.INS, []NewDocument{doc})
+	s.auditRemote(ctx, acc, id, "dmp.iti65", err)
+	if err != nil {
+		return RemoteDocument{}, fmt.Errorf("provide document: %w", err)
+	}
+	if len(res.Documents) == 0 {
+		return RemoteDocument{}, fmt.Errorf("provide document: empty answer: %w", ErrServer)
+	}
+	sent := res.Documents[0]
+	m, err := s.store.Manifest(ctx, id)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return sent, fmt.Errorf("provide document: %w", err)
+	}
+	m.Patient = id
+	m, _ = MergeManifest(m, res.Documents)
+	if err := s.store.Write(ctx, &Batch{
+		Manifests: []Manifest{m},
+		Documents: []DocumentContent{{Patient: id, ID: sent.Meta.ID, Bytes: doc.Content}},
+	}); err != nil {
+		return sent, fmt.Errorf("provide document: %w", err)
+	}
+	return sent, nil
+}
+
+// SetVisibility changes who may see a document (masking to professionals,
+// visibility to the patient and legal representatives), on the version the
+// manifest holds: if someone changed it meanwhile, ErrConflict.
+func (s *Service) SetVisibility(ctx context.Context, id PatientID, doc DocumentID, v Visibility) error {
+	s.Touch()
+	sess, err := s.currentSession()
+	if err != nil {
+		return err
+	}
+	p, err := s.recordPatient(ctx, id)
+	if err != nil {
+		return fmt.Errorf("set visibility: %w", err)
+	}
+	m, err := s.store.Manifest(ctx, id)
+	if err != nil {
+		return fmt.Errorf("set visibility: %w", err)
+	}
+	meta, ok := m.Document(doc)
+	if !ok {
+		return fmt.Errorf("set visibility: %w", ErrNotFound)
+	}
+	acc := Access{Practitioner: sess.Practitioner, Mode: AccessNormal}
+	rd, err := sess.Records.UpdateMetadata(ctx, acc, p.INS,
+		RemoteDocument{Meta: meta, RemoteID: meta.RemoteID, VersionID: meta.VersionID, URL: meta.URL},
+		MetadataChange{Visibility: &v})
+	s.auditRemote(ctx, acc, id, "dmp.metadata", err)
+	if err != nil {
+		return fmt.Errorf("set visibility: %w", err)
+	}
+	m, _ = MergeManifest(m, []RemoteDocument{rd})
+	if err := s.store.Write(ctx, &Batch{Manifests: []Manifest{m}}); err != nil {
+		return fmt.Errorf("set visibility: %w", err)
+	}
+	return nil
+}
+
+// AccessTraces returns who consulted the record, as the central service
+// traced it.
+func (s *Service) AccessTraces(ctx context.Context, id PatientID, since time.Time) ([]AccessTrace, error) {
+	sess, err := s.currentSession()
+	if err != nil {
+		return nil, err
+	}
+	p, err := s.recordPatient(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("access traces: %w", err)
+	}
+	acc := Access{Practitioner: sess.Practitioner, Mode: AccessNormal}
+	tr, err := sess.Records.AccessTraces(ctx, acc, p.INS, since)
+	s.auditRemote(ctx, acc, id, "dmp.traces", err)
+	if err != nil {
+		return nil, fmt.Errorf("access traces: %w", err)
+	}
+	return tr, nil
+}
+
+// auditRemote writes one audit event per call to the central service:
+// practitioner, structure, patient, transaction, mode, time and result.
+func (s *Service) auditRemote(ctx context.Context, acc Access, id PatientID, action string, err error) {
+	e := AuditEvent{
+		Practitioner: acc.Practitioner.RPPS,
+		Structure:    acc.Practitioner.Structure.ID,
+		Patient:      id,
+		Action:       action,
+		Mode:         acc.Mode,
+		Result:       resultOf(err),
+	}
+	if acc.Mode == AccessEmergency {
+		e.Detail = acc.Justification
+	}
+	if reason := Denial(err); reason != "" {
+		e.Result = "denied:" + string(reason)
+	}
+	s.audit(ctx, e)
+}
