@@ -36,7 +36,6 @@ func newVaultFlags(name string, stderr io.Writer) *vaultFlags {
 	f.fs.StringVar(&f.dataDir, "data", "", "data directory (default: the user data directory)")
 	f.fs.StringVar(&f.passFile, "passphrase-file", "", "read the passphrase from this file (mode 0600) instead of the terminal")
 	f.fs.BoolVar(&f.noKeyring, "no-keyring", false, "keep the device secret in a 0600 file beside the vault, not in the OS keyring")
-	f.fs.BoolVar(&f.testKDF, "insecure-test-kdf", false, "TESTS ONLY: weak key derivation parameters (upgraded at the next desktop unlock)")
 	return f
 }
 
@@ -63,6 +62,7 @@ func runVault(args []string, _ io.Reader, stdout, stderr io.Writer, log *slog.Lo
 	switch name {
 	case "init":
 		f.fs.StringVar(&f.recoveryKey, "recovery-key", "", "the clinic's recovery OpenPGP public key (armored file)")
+		f.fs.BoolVar(&f.testKDF, "insecure-test-kdf", false, "TESTS ONLY: weak key derivation parameters, upgraded at the next normal unlock")
 	case "passwd":
 		f.fs.StringVar(&f.newPassFile, "new-passphrase-file", "", "read the new passphrase from this file (mode 0600)")
 	case "recover":
@@ -226,22 +226,16 @@ func vaultRecover(ctx context.Context, svc *app.Service, f *vaultFlags, s secret
 	if err != nil {
 		return fmt.Errorf("recovery key: %w", err)
 	}
-	defer app.Wipe(priv)
 	keyPass, err := s.get(f.keyPassFile, "Recovery key passphrase", false)
 	if err != nil {
+		app.Wipe(priv)
 		return err
 	}
-	defer app.Wipe(keyPass)
 	next, err := s.get(f.newPassFile, "New vault passphrase", true)
 	if err != nil {
 		return err
 	}
-	if err := app.CheckPassphrase(next); err != nil {
-		app.Wipe(next)
-		return err
-	}
-	defer app.Wipe(next)
-	if err := svc.Store().Recover(ctx, priv, keyPass, next); err != nil {
+	if err := svc.Recover(ctx, priv, keyPass, next); err != nil {
 		return err
 	}
 	fmt.Fprintln(out, "passphrase reset with the recovery key")

@@ -23,17 +23,29 @@ const demoPatients = 60
 var demoWords = []string{"carnet", "tilleul", "verveine", "garance", "lavande", "sureau", "mimosa", "bleuet", "cerfeuil", "aubepine", "camomille", "pervenche"}
 
 // openDemo prepares demo mode: a vault in dataDir (a new temporary directory
-// when empty) with synthetic patients, locked, and its passphrase, which the
-// unlock screen shows and DIR/demo-passphrase.txt (0600) holds for scripts.
-// The device secret lives in a file (no OS keyring is touched in demo mode).
-func openDemo(dataDir string, log *slog.Logger) (*vault.Vault, string, error) {
+// when empty, removed by cleanup at exit) with synthetic patients, locked,
+// and its passphrase, which the unlock screen shows and
+// DIR/demo-passphrase.txt (0600) holds for scripts. The device secret lives
+// in a file (no OS keyring is touched in demo mode).
+func openDemo(dataDir string, log *slog.Logger) (v *vault.Vault, pass string, cleanup func(), err error) {
+	cleanup = func() {}
 	if dataDir == "" {
 		d, err := os.MkdirTemp("", "carnet-demo-")
 		if err != nil {
-			return nil, "", fmt.Errorf("demo: %w", err)
+			return nil, "", cleanup, fmt.Errorf("demo: %w", err)
 		}
 		dataDir = d
+		cleanup = func() { os.RemoveAll(d) }
 	}
+	v, pass, err = prepareDemo(dataDir, log)
+	if err != nil {
+		cleanup()
+	}
+	return v, pass, cleanup, err
+}
+
+// prepareDemo opens or creates the demo vault in dataDir.
+func prepareDemo(dataDir string, log *slog.Logger) (*vault.Vault, string, error) {
 	v, err := openVault(dataDir, vault.Options{Logger: log, Keyring: crypto.NoKeyring{}})
 	if err != nil {
 		return nil, "", err

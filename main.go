@@ -94,7 +94,9 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 		err      error
 	)
 	if *demo {
-		store, demoPass, err = openDemo(*dataDir, log)
+		var cleanup func()
+		store, demoPass, cleanup, err = openDemo(*dataDir, log)
+		defer cleanup()
 	} else {
 		store, err = openVault(*dataDir, vault.Options{Logger: log})
 	}
@@ -127,7 +129,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 		log.Error("close vault", "err", err)
 		return 1
 	}
-	return 0
+	return 0 // deferred: the demo's temporary directory is removed
 }
 
 // openVault opens the vault file of dataDir (created on demand; the vault

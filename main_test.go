@@ -38,7 +38,7 @@ func TestVaultCommands(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	pass := secretFile(t, dir, "pass", "une phrase de passe assez longue", 0o600)
 	newPass := secretFile(t, dir, "new", "une autre phrase tout aussi longue", 0o600)
-	common := []string{"--data", data, "--no-keyring", "--insecure-test-kdf"}
+	common := []string{"--data", data, "--no-keyring"}
 
 	steps := []struct {
 		name     string
@@ -47,7 +47,8 @@ func TestVaultCommands(t *testing.T) {
 		wantOut  string
 	}{
 		{"check before init", []string{"vault", "check", "--passphrase-file", pass}, 1, "no vault"},
-		{"init", []string{"vault", "init", "--passphrase-file", pass}, 0, "vault created"},
+		{"init", []string{"vault", "init", "--insecure-test-kdf", "--passphrase-file", pass}, 0, "vault created"},
+		{"test KDF refused outside init", []string{"vault", "check", "--insecure-test-kdf", "--passphrase-file", pass}, 2, "not defined"},
 		{"init twice", []string{"vault", "init", "--passphrase-file", pass}, 1, "already exists"},
 		{"check", []string{"vault", "check", "--passphrase-file", pass}, 0, "vault OK"},
 		{"passwd", []string{"vault", "passwd", "--passphrase-file", pass, "--new-passphrase-file", newPass}, 0, "passphrase changed"},
@@ -91,9 +92,9 @@ func TestRecoverWithClinicKey(t *testing.T) {
 	keyPass := secretFile(t, dir, "keypass", "clé de la clinique", 0o600)
 	lost := secretFile(t, dir, "lost", "phrase oubliée depuis longtemps", 0o600)
 	reset := secretFile(t, dir, "reset", "nouvelle phrase après récupération", 0o600)
-	common := []string{"--data", data, "--no-keyring", "--insecure-test-kdf"}
+	common := []string{"--data", data, "--no-keyring"}
 
-	if code, out := carnet(t, append(append([]string{"vault", "init"}, common...), "--passphrase-file", lost, "--recovery-key", pubFile)...); code != 0 || !strings.Contains(out, "fingerprint") {
+	if code, out := carnet(t, append(append([]string{"vault", "init", "--insecure-test-kdf"}, common...), "--passphrase-file", lost, "--recovery-key", pubFile)...); code != 0 || !strings.Contains(out, "fingerprint") {
 		t.Fatalf("init with recovery key = %d, %q", code, out)
 	}
 	if code, out := carnet(t, append(append([]string{"vault", "recover"}, common...), "--key", privFile, "--key-passphrase-file", keyPass, "--new-passphrase-file", reset)...); code != 0 {

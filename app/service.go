@@ -36,6 +36,7 @@ type Service struct {
 	clock Clock
 	log   *slog.Logger
 
+	attemptMu    sync.Mutex // serialises passphrase checks (see attempt)
 	mu           sync.Mutex
 	settings     Settings
 	lastActivity time.Time
@@ -114,36 +115,59 @@ func (s *Service) InspectRecoveryKey(publicKey []byte) (RecoveryKeyInfo, error) 
 
 // Unlock opens the vault. After FreeAttempts failures it refuses further
 // attempts for a growing delay (a *WaitError wrapping ErrTooManyAttempts).
+// Attempts are serialised: parallel calls cannot slip past the delay.
 // passphrase is wiped.
 func (s *Service) Unlock(ctx context.Context, passphrase []byte) (UnlockReport, error) {
 	defer Wipe(passphrase)
-	s.mu.Lock()
-	if now := s.clock.Now(); now.Before(s.nextTry) {
-		wait := s.nextTry.Sub(now)
+	var rep UnlockReport
+	err := s.attempt(func() error {
+		// Timestamps first, so that a Tick running between the store's
+		// unlock and the end of this call does not see the previous
+		// session's and lock at once.
+		now := s.clock.Now()
+		s.mu.Lock()
+		s.lastActivity, s.unlockedAt = now, now
 		s.mu.Unlock()
-		return UnlockReport{}, &WaitError{Kind: ErrTooManyAttempts, Wait: wait}
-	}
-	s.mu.Unlock()
-
-	rep, err := s.store.Unlock(ctx, passphrase)
+		var err error
+		rep, err = s.store.Unlock(ctx, passphrase)
+		return err
+	})
 	if err != nil {
-		if errors.Is(err, ErrWrongPassphrase) {
-			s.mu.Lock()
-			s.failures++
-			if s.failures >= FreeAttempts {
-				d := FirstDelay << (s.failures - FreeAttempts)
-				if d > MaxDelay || d <= 0 {
-					d = MaxDelay
-				}
-				s.nextTry = s.clock.Now().Add(d)
-			}
-			s.mu.Unlock()
-			s.log.Warn("unlock refused", "failures", s.failures)
-		}
 		return UnlockReport{}, fmt.Errorf("unlock: %w", err)
 	}
 	s.unlocked(ctx, rep, "vault.unlock")
 	return rep, nil
+}
+
+// attempt runs a passphrase check (unlock, passphrase change, recovery) under
+// the throttle: one at a time, refused during the delay, and a wrong
+// passphrase counted.
+func (s *Service) attempt(check func() error) error {
+	s.attemptMu.Lock()
+	defer s.attemptMu.Unlock()
+	s.mu.Lock()
+	if now := s.clock.Now(); now.Before(s.nextTry) {
+		wait := s.nextTry.Sub(now)
+		s.mu.Unlock()
+		return &WaitError{Kind: ErrTooManyAttempts, Wait: wait}
+	}
+	s.mu.Unlock()
+	err := check()
+	if errors.Is(err, ErrWrongPassphrase) {
+		s.mu.Lock()
+		s.failures++
+		failures := s.failures
+		if failures >= FreeAttempts {
+			d := FirstDelay << (failures - FreeAttempts)
+			if d > MaxDelay || d <= 0 {
+				d = MaxDelay
+			}
+			s.nextTry = s.clock.Now().Add(d)
+		}
+		s.mu.Unlock()
+		s.log.Warn("passphrase refused", "failures", failures)
+	}
+	return err
 }
 
 // unlocked resets the counters, loads the settings, audits and notifies.
@@ -164,6 +188,24 @@ func (s *Service) unlocked(ctx context.Context, rep UnlockReport, action string)
 	for _, f := range hooks {
 		f(rep)
 	}
+}
+
+// Recover resets a lost passphrase with the clinic's recovery private key
+// (armored, protected by keyPassphrase) and leaves the vault unlocked. It is
+// throttled like Unlock and audited. The three slices are wiped.
+func (s *Service) Recover(ctx context.Context, privateKey, keyPassphrase, newPassphrase []byte) error {
+	defer Wipe(privateKey)
+	defer Wipe(keyPassphrase)
+	defer Wipe(newPassphrase)
+	if err := CheckPassphrase(newPassphrase); err != nil {
+		return err
+	}
+	err := s.attempt(func() error { return s.store.Recover(ctx, privateKey, keyPassphrase, newPassphrase) })
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	s.unlocked(ctx, UnlockReport{HasRecovery: true}, "vault.recover")
+	return nil
 }
 
 // Lock wipes the keys and drops the decrypted data. Locking a locked vault
@@ -202,8 +244,8 @@ func (s *Service) Tick() {
 	}
 	now := s.clock.Now()
 	s.mu.Lock()
-	idle := now.Sub(s.lastActivity) >= s.settings.AutoLock
-	reauth := now.Sub(s.unlockedAt) >= s.settings.Reauth
+	idle := elapsed(now, s.lastActivity) >= s.settings.AutoLock
+	reauth := elapsed(now, s.unlockedAt) >= s.settings.Reauth
 	s.mu.Unlock()
 	switch {
 	case reauth:
@@ -240,6 +282,15 @@ func (s *Service) CompactIfWorthIt(ctx context.Context) bool {
 	return true
 }
 
+// elapsed returns the time from then to now, the larger of the wall-clock
+// and the monotonic differences: the monotonic clock stops while the
+// computer sleeps, and a suspended laptop must wake up locked.
+func elapsed(now, then time.Time) time.Duration {
+	mono := now.Sub(then)
+	wall := now.Round(0).Sub(then.Round(0))
+	return max(mono, wall)
+}
+
 // Run calls Tick every interval until ctx is done.
 func (s *Service) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
@@ -258,7 +309,7 @@ func (s *Service) Run(ctx context.Context, interval time.Duration) {
 func (s *Service) IdleRemaining() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.settings.AutoLock - s.clock.Now().Sub(s.lastActivity)
+	return s.settings.AutoLock - elapsed(s.clock.Now(), s.lastActivity)
 }
 
 // RetryIn returns how long until the next unlock attempt is allowed; zero
@@ -279,7 +330,7 @@ func (s *Service) ChangePassphrase(ctx context.Context, old, new []byte) error {
 	if err := CheckPassphrase(new); err != nil {
 		return err
 	}
-	err := s.store.ChangePassphrase(ctx, old, new)
+	err := s.attempt(func() error { return s.store.ChangePassphrase(ctx, old, new) })
 	s.audit(ctx, AuditEvent{Action: "vault.passwd", Result: resultOf(err)})
 	if err != nil {
 		return fmt.Errorf("change passphrase: %w", err)

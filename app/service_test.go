@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -228,5 +229,40 @@ func TestIdleLockCompactsWhenWorthIt(t *testing.T) {
 	}
 	if svc.CompactIfWorthIt(ctx) {
 		t.Fatal("compacted again right after compaction")
+	}
+}
+
+func TestParallelUnlocksCannotBypassTheDelay(t *testing.T) {
+	svc, store, _ := newService(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			svc.Unlock(ctx, []byte("mauvaise phrase de passe"))
+		}()
+	}
+	wg.Wait()
+	if n := store.UnlockCalls(); n != app.FreeAttempts {
+		t.Fatalf("%d wrong passphrases reached the vault in parallel, want %d", n, app.FreeAttempts)
+	}
+}
+
+func TestChangePassphraseIsThrottled(t *testing.T) {
+	svc, _, _ := newService(t)
+	ctx := context.Background()
+	if _, err := svc.Unlock(ctx, []byte(pass)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < app.FreeAttempts; i++ {
+		err := svc.ChangePassphrase(ctx, []byte("pas la bonne phrase"), []byte("une nouvelle phrase de passe"))
+		if !errors.Is(err, app.ErrWrongPassphrase) {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+	}
+	err := svc.ChangePassphrase(ctx, []byte(pass), []byte("une nouvelle phrase de passe"))
+	if !errors.Is(err, app.ErrTooManyAttempts) {
+		t.Fatalf("change with the right passphrase during the delay = %v, want ErrTooManyAttempts", err)
 	}
 }

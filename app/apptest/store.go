@@ -37,6 +37,8 @@ type Store struct {
 	FileStats   app.StoreStats
 	Compactions int
 
+	unlockCalls int
+
 	mu         sync.Mutex
 	exists     bool
 	locked     bool
@@ -144,6 +146,7 @@ func (s *Store) Create(_ context.Context, passphrase []byte, opt app.CreateOptio
 func (s *Store) Unlock(_ context.Context, passphrase []byte) (app.UnlockReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.unlockCalls++
 	switch {
 	case !s.exists:
 		return app.UnlockReport{}, fmt.Errorf("apptest: unlock: %w", app.ErrNoVault)
@@ -480,6 +483,13 @@ func (s *Store) Compact(context.Context) (app.CompactReport, error) {
 	s.FileStats = app.StoreStats{FileSize: rep.After}
 	s.Compactions++
 	return rep, nil
+}
+
+// UnlockCalls returns how many times Unlock was called.
+func (s *Store) UnlockCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.unlockCalls
 }
 
 // Stats implements app.Store: it returns FileStats.

@@ -44,7 +44,7 @@ func (p *parser) nonXMLBody() {
 			}
 		}
 		if b64 {
-			out := make([]byte, base64.StdEncoding.DecodedLen(len(raw)))
+			out := make([]byte, max(base64.StdEncoding.DecodedLen(len(raw)), base64.RawStdEncoding.DecodedLen(len(raw))))
 			n, err := base64.StdEncoding.Decode(out, raw)
 			if err != nil {
 				// Accept a body whose padding was dropped.

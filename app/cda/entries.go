@@ -47,6 +47,7 @@ type medLine struct {
 	codes      []app.Code
 	immuniz    bool
 	procedural bool
+	declared   bool // informant is the patient
 }
 
 // supply is one dispensing (CNAM-HR, dispensation) of a medication line.
@@ -76,6 +77,9 @@ func (p *parser) substanceAdministration(se *xml.StartElement) []app.Medication 
 	}
 	if (ml.immuniz || ml.procedural) && m.Kind == app.MedicationTreatment && len(ml.supplies) == 0 {
 		m.Kind = app.MedicationAdminister
+	}
+	if ml.declared && m.Kind == app.MedicationTreatment && len(ml.supplies) == 0 {
+		m.Kind = app.MedicationDeclared
 	}
 	if len(ml.supplies) == 0 {
 		return []app.Medication{*m}
@@ -122,6 +126,13 @@ func (p *parser) sbadmBody(ml *medLine, sub bool) {
 			if m.Dose == "" {
 				m.Dose = p.quantity(se)
 			}
+		case "informant":
+			// informant/relatedEntity[@classCode=PAT]: declared by the patient
+			p.children(func(se *xml.StartElement) {
+				if is(se, "relatedEntity") && attr(se, "classCode") == "PAT" {
+					ml.declared = true
+				}
+			})
 		case "consumable":
 			if !sub {
 				p.consumable(ml)

@@ -81,11 +81,11 @@ var billionLaughs = `<?xml version="1.0"?>
 // hostile lists the bad inputs of issue 3 and what each must give: an error
 // of a kind, or a document with a flag.
 var hostile = []struct {
-	name string
-	in   string
-	opt  Options
-	kind ErrorKind // expected error kind; "" when the document parses
-	flag FlagKind  // expected flag when it parses
+	name  string
+	in    string
+	opt   Options
+	kind  ErrorKind // expected error kind; "" when the document parses
+	flag  FlagKind  // expected flag when it parses
 	check func(t *testing.T, d *Document)
 }{
 	{name: "billion laughs", in: billionLaughs, kind: KindForbidden},
@@ -257,15 +257,17 @@ func (h *hugeBody) Read(p []byte) (int, error) {
 func TestHugeBase64Body(t *testing.T) {
 	const size = 100 << 20
 	for _, tc := range []struct {
-		name     string
-		opt      Options
-		maxRead  int64
-		maxPeak  uint64
+		name    string
+		opt     Options
+		maxRead int64
+		maxPeak uint64
 	}{
 		// Defaults: the 64 MiB document limit stops the read. encoding/xml
-		// buffers a text node whole and grows its buffer by doubling: the
-		// peak is about three times the limit, whatever the input size.
-		{"defaults", Options{}, DefaultMaxBytes + 64<<10, 4 * DefaultMaxBytes},
+		// buffers a text node whole and grows its buffer by doubling; the
+		// sampled heap also counts the buffers it dropped and the GC has
+		// not yet reclaimed: the peak is 3 to 5 times the limit, whatever
+		// the input size.
+		{"defaults", Options{}, DefaultMaxBytes + 64<<10, 6 * DefaultMaxBytes},
 		// A larger document limit: the N1 body limit stops the text node.
 		{"body limit", Options{MaxBytes: 1 << 30, MaxBodyBytes: 8 << 20}, 13 << 20, 64 << 20},
 		// Small limits: memory stays small.
@@ -302,7 +304,9 @@ func TestHugeBase64Body(t *testing.T) {
 			if h.read > tc.maxRead {
 				t.Errorf("read %d MiB of the 100 MiB input, want ≤ %d MiB", h.read>>20, tc.maxRead>>20)
 			}
-			if live := peak - min(peak, base.HeapAlloc); live > tc.maxPeak {
+			live := peak - min(peak, base.HeapAlloc)
+			t.Logf("read %d MiB of 100 MiB, peak heap %d MiB", h.read>>20, live>>20)
+			if live > tc.maxPeak {
 				t.Errorf("peak heap %d MiB, want ≤ %d MiB", live>>20, tc.maxPeak>>20)
 			}
 		})

@@ -92,8 +92,10 @@ func LineFrom(m app.Medication) MedicationLine {
 	return l
 }
 
-// periodUnits gives the French singular and plural of the PIVL_TS units.
-var periodUnits = map[string][2]string{"min": {"minute", "minutes"}, "h": {"heure", "heures"}, "d": {"jour", "jours"}, "wk": {"semaine", "semaines"}, "mo": {"mois", "mois"}}
+// periodUnits gives the words of the PIVL_TS units: "1 fois par <[0]>"
+// when there is a singular, else "toutes les <n> <[1]>" — the wording the
+// reader gives the same period, so the table and the entry agree.
+var periodUnits = map[string][2]string{"min": {"", "min"}, "h": {"", "h"}, "d": {"jour", "j"}, "wk": {"semaine", "semaines"}, "mo": {"mois", "mois"}, "a": {"an", "ans"}}
 
 // check validates a line and fills the default code systems. n is the
 // 1-based line number, the only thing errors name.
@@ -134,7 +136,7 @@ func (l *MedicationLine) check(n int) error {
 	}
 	if l.PeriodValue != "" {
 		if _, ok := periodUnits[l.PeriodUnit]; !ok || !reDecimal.MatchString(l.PeriodValue) {
-			return invalid(at + "period must be a decimal with a unit among min, h, d, wk, mo")
+			return invalid(at + "period must be a decimal with a unit among min, h, d, wk, mo, a")
 		}
 	}
 	if !l.Route.IsZero() && l.Route.System == "" {
@@ -152,7 +154,7 @@ func (l *MedicationLine) check(n int) error {
 	if l.Frequency == "" && l.PeriodValue != "" {
 		u := periodUnits[l.PeriodUnit]
 		l.Frequency = "toutes les " + l.PeriodValue + " " + u[1]
-		if l.PeriodValue == "1" {
+		if l.PeriodValue == "1" && u[0] != "" {
 			l.Frequency = "1 fois par " + u[0]
 		}
 	}
@@ -197,6 +199,7 @@ func WritePreAnesthesia(pa PreAnesthesia, opt WriteOptions) ([]byte, error) {
 	h.typ, h.title, h.encounter, h.pharm = TypePreAnesthesia, pa.Title, pa.Encounter, true
 
 	var w xw
+	w.b.Grow(8<<10 + 4<<10*len(lines))
 	w.writeHeader(h)
 	w.open("component")
 	w.open("structuredBody")
@@ -317,7 +320,7 @@ var productSystemNames = map[string]string{app.SystemCIS: "CIS", app.SystemCIP13
 
 // writeTreatment writes one FR-Traitement entry with its FR-Produit-de-santé
 // (templates as in ANEST-CR-CPA_2022.01.xml lines 2730-2796; the IHE PHARM
-// generic class as in eP-MED-DM_2024.01_PosoStruct.xml lines 745-751).
+// generic class as in eP-MED-DM_2024.01_PosoStruct.xml lines 731, 749-754).
 func (w *xw) writeTreatment(x *ids, l MedicationLine, ref string) error {
 	eid, err := x.entryID()
 	if err != nil {
@@ -371,7 +374,7 @@ func (w *xw) writeTreatment(x *ids, l MedicationLine, ref string) error {
 	if l.CIP13 != "" && l.Product.System == app.SystemCIS {
 		w.leaf("translation", "code", l.CIP13, "codeSystem", app.SystemCIP13, "codeSystemName", "CIP")
 	}
-	if !l.ATC.IsZero() { // as in ANEST-CR-CPA_2022.01.xml line 2778, for readers of the 2022 models
+	if !l.ATC.IsZero() { // as in ANEST-CR-CPA_2022.01.xml line 2782, for readers of the 2022 models
 		w.code("translation", l.ATC, "ATC")
 	}
 	w.close()

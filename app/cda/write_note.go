@@ -204,24 +204,30 @@ func styleCode(s Style) string {
 	return strings.Join(parts, " ")
 }
 
-// writeNarrative writes a section's text element.
+// writeNarrative writes a section's text element. A footnote is written
+// where it is first referenced, as CDA does (footnote inline, footnoteRef
+// afterwards); footnotes never referenced close the text.
 func (w *xw) writeNarrative(n Narrative) {
+	w.footnotes = map[string][]Inline{}
+	for _, f := range n.Footnotes {
+		if _, dup := w.footnotes[f.ID]; !dup {
+			w.footnotes[f.ID] = f.Inlines
+		}
+	}
 	w.open("text")
 	for _, b := range n.Blocks {
 		w.writeBlock(b)
 	}
-	if len(n.Footnotes) > 0 {
-		w.start("paragraph", nil)
-		w.b.WriteByte('>')
-		for _, f := range n.Footnotes {
-			w.b.WriteString(`<footnote ID="`)
-			w.escape(f.ID)
-			w.b.WriteString(`">`)
-			w.inlines(f.Inlines)
-			w.b.WriteString("</footnote>")
+	var rest []Inline
+	for _, f := range n.Footnotes {
+		if _, pending := w.footnotes[f.ID]; pending {
+			rest = append(rest, Inline{Kind: InlineFootnoteRef, Ref: f.ID})
 		}
-		w.b.WriteString("</paragraph>")
 	}
+	if len(rest) > 0 {
+		w.mixed("paragraph", nil, rest)
+	}
+	w.footnotes = nil
 	w.close()
 }
 
@@ -352,6 +358,15 @@ func (w *xw) inlines(in []Inline) {
 				w.b.WriteString("</linkHtml>")
 			})
 		case InlineFootnoteRef:
+			if body, pending := w.footnotes[x.Ref]; pending {
+				delete(w.footnotes, x.Ref)
+				w.b.WriteString(`<footnote ID="`)
+				w.escape(x.Ref)
+				w.b.WriteString(`">`)
+				w.inlines(body)
+				w.b.WriteString("</footnote>")
+				continue
+			}
 			w.b.WriteString(`<footnoteRef IDREF="`)
 			w.escape(x.Ref)
 			w.b.WriteString(`"/>`)

@@ -3,6 +3,7 @@ package cda
 import (
 	"bytes"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -160,6 +161,14 @@ func roundTrip(t *testing.T, b []byte, opt WriteOptions, w want) *Document {
 			if g, x := got[i].Text.PlainText(), s.Text.PlainText(); g != x {
 				t.Errorf("section %d text:\n got %q\nwant %q", i, g, x)
 			}
+			if len(got[i].Text.Footnotes) != len(s.Text.Footnotes) {
+				t.Errorf("section %d: %d footnotes, want %d", i, len(got[i].Text.Footnotes), len(s.Text.Footnotes))
+			}
+			for j, f := range s.Text.Footnotes {
+				if j < len(got[i].Text.Footnotes) && (got[i].Text.Footnotes[j].ID != f.ID || PlainInlines(got[i].Text.Footnotes[j].Inlines) != PlainInlines(f.Inlines)) {
+					t.Errorf("section %d: footnote %+v, want %+v", i, got[i].Text.Footnotes[j], f)
+				}
+			}
 		}
 	}
 	checkMeds(t, d, w.meds)
@@ -193,7 +202,7 @@ func checkMeds(t *testing.T, d *Document, lines []MedicationLine) {
 	for i, l := range lines {
 		_ = l.check(i + 1) // fills the defaults the writer used
 		m := d.Medications[i]
-		at := "line " + string(rune('1'+i))
+		at := "line " + strconv.Itoa(i+1)
 		if m.Name != l.Name || m.Product.Code != l.Product.Code || m.Product.System != l.Product.System {
 			t.Errorf("%s: %q %+v, want %q %+v", at, m.Name, m.Product, l.Name, l.Product)
 		}
@@ -276,9 +285,13 @@ func TestWriteRoundTrip(t *testing.T) {
 				title: testNote(LevelN1).Title, level: LevelN1, author: gp, legal: gp, custodian: gp.Structure, ins: testINS, insStatus: INSTest, start: testStart},
 		},
 		{
-			name:  "note N3, given id, restricted and masked",
-			write: func(o WriteOptions) ([]byte, error) { n := testNote(LevelN3); n.Visibility = Visibility{Level: "R", MaskedToProfessionals: true}; return WriteNote(n, o) },
-			opt:   WriteOptions{Created: testCreated, Rand: testRand(2), AllowTestINS: true, ID: "1.2.250.1.999.1.2^AB-12"},
+			name: "note N3, given id, restricted and masked",
+			write: func(o WriteOptions) ([]byte, error) {
+				n := testNote(LevelN3)
+				n.Visibility = Visibility{Level: "R", MaskedToProfessionals: true}
+				return WriteNote(n, o)
+			},
+			opt: WriteOptions{Created: testCreated, Rand: testRand(2), AllowTestINS: true, ID: "1.2.250.1.999.1.2^AB-12"},
 			want: want{typ: "11488-4", templates: []string{"2.16.840.1.113883.2.8.2.1", "1.2.250.1.213.1.1.1.1"}, title: testNote(LevelN3).Title,
 				level: LevelN3, author: gp, legal: gp, custodian: gp.Structure, vis: Visibility{Level: "R"}, ins: testINS, insStatus: INSTest,
 				start: testStart, sections: testNote(LevelN3).Sections},
@@ -314,9 +327,13 @@ func TestWriteRoundTrip(t *testing.T) {
 				ins: testINS, insStatus: INSTest, start: testStart, sections: testPreAnesthesia(3).Sections, meds: testLines(3)},
 		},
 		{
-			name:  "pre-anesthesia, 20 lines, invisible to the patient",
-			write: func(o WriteOptions) ([]byte, error) { pa := testPreAnesthesia(20); pa.Visibility.HiddenFromPatient = true; return WritePreAnesthesia(pa, o) },
-			opt:   testOpts(6),
+			name: "pre-anesthesia, 20 lines, invisible to the patient",
+			write: func(o WriteOptions) ([]byte, error) {
+				pa := testPreAnesthesia(20)
+				pa.Visibility.HiddenFromPatient = true
+				return WritePreAnesthesia(pa, o)
+			},
+			opt: testOpts(6),
 			want: want{typ: "34749-2", title: "CR de consultation pré-anesthésique", level: LevelN3, author: anest, legal: anest, custodian: anest.Structure,
 				ins: testINS, insStatus: INSTest, start: testStart, sections: testPreAnesthesia(3).Sections, meds: testLines(20)},
 		},
@@ -359,7 +376,7 @@ func TestWriteRoundTrip(t *testing.T) {
 func consolidatedLines() []MedicationLine {
 	return []MedicationLine{
 		LineFrom(app.Medication{Kind: app.MedicationDispensed, Name: "KARDEGIC 75 mg", Product: app.Code{Code: "3400936600904", System: app.SystemCNAMCIP},
-			ATC: app.Code{Code: "B01", System: app.SystemCNAMATC3, Display: "Antithrombotiques"},
+			ATC:    app.Code{Code: "B01", System: app.SystemCNAMATC3, Display: "Antithrombotiques"},
 			Source: app.MedicationSource{Title: "Historique des remboursements", Date: time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC)}}),
 		LineFrom(app.Medication{Kind: app.MedicationTreatment, Name: "METFORMINE 850 mg", Product: app.Code{Code: "60234100", System: app.SystemCIS},
 			Codes: []app.Code{{Code: "3400935955838", System: app.SystemCIP13}}, ATC: app.Code{Code: "A10BA02", System: app.SystemATC},

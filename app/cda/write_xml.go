@@ -14,8 +14,9 @@ import (
 // constants of this package; every value and every text goes through
 // xml.EscapeText, which also replaces characters XML cannot carry.
 type xw struct {
-	b     bytes.Buffer
-	stack []string
+	b         bytes.Buffer
+	stack     []string
+	footnotes map[string][]Inline // footnotes of the narrative being written, not yet written
 }
 
 func (w *xw) indent() {

@@ -2,6 +2,7 @@ package meds
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,21 +29,27 @@ func merge(meds []app.Medication, now time.Time) []Entry {
 	return entries
 }
 
-// sourceKey identifies the source of a line: its document, or for a
+// srcKey identifies the source of a line: its document, or for a
 // declaration its author and date.
-func sourceKey(m *app.Medication) string {
+type srcKey struct {
+	declared bool
+	doc      app.DocumentID
+	author   string
+	date     int64
+}
+
+func sourceKey(m *app.Medication) srcKey {
 	if m.Kind == app.MedicationDeclared || m.Source.Document == "" {
-		return "decl\x00" + m.Source.Author + "\x00" + stamp(m.Source.Date) + "\x00" + string(m.Source.Document)
+		return srcKey{declared: true, doc: m.Source.Document, author: m.Source.Author, date: m.Source.Date.UnixNano()}
 	}
-	return "doc\x00" + string(m.Source.Document)
+	return srcKey{doc: m.Source.Document}
 }
 
 // build makes the entry of one cluster of lines (in canonical order).
 func build(g []*line, now time.Time) Entry {
 	var e Entry
 	// Lines, most recent first; ties keep canonical order.
-	sorted := append([]*line(nil), g...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].date().After(sorted[j].date()) })
+	sorted := byDate(g)
 
 	// Identity: ATC, names, products.
 	var coarse app.Code
@@ -59,7 +66,7 @@ func build(g []*line, now time.Time) Entry {
 		e.ATC = coarse
 	}
 	names := map[string]bool{}
-	products := map[app.Code]bool{}
+	products := map[key]app.Code{} // one code per product key: the same CIP13 from ANSM and CNAM systems
 	for _, l := range sorted {
 		if n := strings.TrimSpace(l.m.Name); n != "" {
 			if e.Name == "" {
@@ -70,9 +77,9 @@ func build(g []*line, now time.Time) Entry {
 		if e.Substance == "" {
 			e.Substance = strings.TrimSpace(l.m.Substance)
 		}
-		for _, c := range append([]app.Code{l.m.Product}, l.m.Codes...) {
-			if productKey(c) != "" {
-				products[app.Code{Code: strings.TrimSpace(c.Code), System: c.System}] = true
+		for _, c := range l.prods {
+			if k := productKey(c); products[k].Code == "" {
+				products[k] = app.Code{Code: k.val, System: c.System}
 			}
 		}
 	}
@@ -86,7 +93,7 @@ func build(g []*line, now time.Time) Entry {
 		e.Names = append(e.Names, n)
 	}
 	sort.Strings(e.Names)
-	for c := range products {
+	for _, c := range products {
 		e.Products = append(e.Products, c)
 	}
 	sort.Slice(e.Products, func(i, j int) bool {
@@ -98,9 +105,10 @@ func build(g []*line, now time.Time) Entry {
 	e.ID = entryID(g, &e)
 
 	// Sources.
-	bySource := map[string]int{}
+	e.Lines = make([]app.Medication, 0, len(sorted))
+	bySource := make(map[srcKey]int, 8)
 	for _, l := range sorted {
-		m := &l.m
+		m := l.m
 		e.Lines = append(e.Lines, *m)
 		k := sourceKey(m)
 		i, ok := bySource[k]
@@ -112,21 +120,19 @@ func build(g []*line, now time.Time) Entry {
 		s := &e.Sources[i]
 		s.Lines++
 		if !containsKind(s.Kinds, m.Kind) {
-			s.Kinds = append(s.Kinds, m.Kind)
-			sort.Slice(s.Kinds, func(a, b int) bool { return s.Kinds[a] < s.Kinds[b] })
+			at, _ := slices.BinarySearch(s.Kinds, m.Kind)
+			s.Kinds = slices.Insert(s.Kinds, at, m.Kind)
 		}
 	}
-	sort.SliceStable(e.Sources, func(i, j int) bool {
-		a, b := e.Sources[i], e.Sources[j]
-		if !a.Date.Equal(b.Date) {
-			return a.Date.After(b.Date)
+	slices.SortFunc(e.Sources, func(a, b Source) int {
+		if c := b.Date.Compare(a.Date); c != 0 {
+			return c
 		}
-		if a.Document != b.Document {
-			return a.Document < b.Document
+		if c := strings.Compare(string(a.Document), string(b.Document)); c != 0 {
+			return c
 		}
-		return a.Author < b.Author
+		return strings.Compare(a.Author, b.Author)
 	})
-
 	dates(&e, sorted, now)
 	divergences(&e, sorted)
 
@@ -135,6 +141,30 @@ func build(g []*line, now time.Time) Entry {
 		e.Flags = terms.Perioperative(e.ATC.Code)
 	}
 	return e
+}
+
+// byDate returns the lines of g most recent first; lines of the same date
+// keep their canonical order.
+func byDate(g []*line) []*line {
+	type dated struct {
+		t   time.Time
+		pos int
+	}
+	idx := make([]dated, len(g))
+	for i, l := range g {
+		idx[i] = dated{l.date(), i}
+	}
+	slices.SortFunc(idx, func(a, b dated) int {
+		if c := b.t.Compare(a.t); c != 0 {
+			return c
+		}
+		return a.pos - b.pos
+	})
+	out := make([]*line, len(g))
+	for i, d := range idx {
+		out[i] = g[d.pos]
+	}
+	return out
 }
 
 func containsKind(s []app.MedicationKind, k app.MedicationKind) bool {
@@ -153,19 +183,19 @@ func entryID(g []*line, e *Entry) string {
 		return "atc:" + e.ATC.Code
 	}
 	if len(e.Products) > 0 {
-		return strings.TrimPrefix(productKey(e.Products[0]), "p:")
+		return productKey(e.Products[0]).String()
 	}
 	for _, l := range g {
 		if l.name != "" {
-			return "name:" + l.name
+			return key{'n', l.name}.String()
 		}
 	}
 	for _, l := range g {
 		if l.sub != "" {
-			return "name:" + l.sub
+			return key{'n', l.sub}.String()
 		}
 	}
-	return "line:" + string(g[0].m.Source.Document) + ":" + stamp(g[0].m.Source.Date)
+	return "line:" + string(g[0].m.Source.Document) + ":" + g[0].m.Source.Date.UTC().Format("20060102150405")
 }
 
 func newSource(m *app.Medication) Source {
@@ -199,19 +229,14 @@ func dates(e *Entry, sorted []*line, now time.Time) {
 	var lastPrescription time.Time
 	var lastPrescriptionBy string
 	from := now.AddDate(0, -TimelineMonths, 0)
-	days := map[string]bool{}
 	for _, l := range sorted { // most recent first
-		m := &l.m
+		m := l.m
 		if !m.Dispensed.IsZero() {
 			if m.Dispensed.After(e.LastDispensed) {
 				e.LastDispensed, e.LastPrescriber = m.Dispensed, m.Prescriber
 			}
 			if m.Dispensed.After(from) && !m.Dispensed.After(now) {
-				d := m.Dispensed.Format("2006-01-02")
-				if !days[d] {
-					days[d] = true
-					e.Dispensings = append(e.Dispensings, m.Dispensed)
-				}
+				e.Dispensings = append(e.Dispensings, m.Dispensed)
 			}
 		}
 		if m.Kind == app.MedicationPrescribed && m.Prescriber != "" {
@@ -226,7 +251,13 @@ func dates(e *Entry, sorted []*line, now time.Time) {
 	if e.LastPrescriber == "" {
 		e.LastPrescriber = lastPrescriptionBy
 	}
-	sort.Slice(e.Dispensings, func(i, j int) bool { return e.Dispensings[i].Before(e.Dispensings[j]) })
+	// Oldest first, one mark per calendar day.
+	slices.SortFunc(e.Dispensings, func(a, b time.Time) int { return a.Compare(b) })
+	e.Dispensings = slices.CompactFunc(e.Dispensings, func(a, b time.Time) bool {
+		ay, am, ad := a.Date()
+		by, bm, bd := b.Date()
+		return ay == by && am == bm && ad == bd
+	})
 
 	e.LastActivity, e.Basis = e.LastDispensed, BasisDispensing
 	for _, l := range sorted {
@@ -282,7 +313,10 @@ func describe(m *app.Medication) string {
 	return what + " du " + frDate(m.Source.Date)
 }
 
-// divergences notes the facts the sources disagree on, keeping both sides.
+// divergences notes the facts the sources disagree on, keeping both sides:
+// for each stop date, the latest dispensing, start or mention after it;
+// and, among the sources that state a current treatment, different start
+// dates or different stop dates.
 func divergences(e *Entry, sorted []*line) {
 	seen := map[string]bool{}
 	note := func(s string) {
@@ -292,56 +326,64 @@ func divergences(e *Entry, sorted []*line) {
 			e.Notes = append(e.Notes, s)
 		}
 	}
+	ends := map[time.Time]bool{}
 	for _, a := range sorted {
-		if a.m.End.IsZero() {
+		if a.m.End.IsZero() || ends[day(a.m.End)] {
 			continue
 		}
 		end := day(a.m.End)
-		// A dispensing after the stop date (the latest one).
-		for _, b := range sorted { // most recent first
-			if !b.m.Dispensed.IsZero() && day(b.m.Dispensed).After(end) {
-				note(fmt.Sprintf("fin de traitement le %s (%s), délivrance le %s (%s)",
-					frDate(a.m.End), describe(&a.m), frDate(b.m.Dispensed), describe(&b.m)))
-				break
-			}
-		}
-		// A later source that starts it, or still lists it without an end.
-		for _, b := range sorted {
-			if sourceKey(&b.m) == sourceKey(&a.m) || !b.m.Dispensed.IsZero() {
-				continue
-			}
+		ends[end] = true
+		var dispensed, started, listed bool
+		for _, b := range sorted { // most recent first: the first match is the latest
 			switch {
-			case !b.m.Start.IsZero() && day(b.m.Start).After(end):
+			case !dispensed && !b.m.Dispensed.IsZero() && day(b.m.Dispensed).After(end):
+				dispensed = true
+				note(fmt.Sprintf("fin de traitement le %s (%s), délivrance le %s (%s)",
+					frDate(a.m.End), describe(a.m), frDate(b.m.Dispensed), describe(b.m)))
+			case !b.m.Dispensed.IsZero() || sourceKey(b.m) == sourceKey(a.m):
+			case !started && !b.m.Start.IsZero() && day(b.m.Start).After(end):
+				started = true
 				note(fmt.Sprintf("fin de traitement le %s (%s), début le %s (%s)",
-					frDate(a.m.End), describe(&a.m), frDate(b.m.Start), describe(&b.m)))
-			case b.m.End.IsZero() && b.m.Start.IsZero() && day(b.m.Source.Date).After(end) && listsCurrent(b.m.Kind):
+					frDate(a.m.End), describe(a.m), frDate(b.m.Start), describe(b.m)))
+			case !listed && b.m.End.IsZero() && listsCurrent(b.m.Kind) && day(b.m.Source.Date).After(end) &&
+				(b.m.Start.IsZero() || !day(b.m.Start).After(end)):
+				listed = true
 				note(fmt.Sprintf("fin de traitement le %s (%s), toujours mentionné (%s)",
-					frDate(a.m.End), describe(&a.m), describe(&b.m)))
-			case !b.m.End.IsZero() && !day(b.m.End).Equal(end) && listsCurrent(b.m.Kind) && listsCurrent(a.m.Kind) && b.m.End.Before(a.m.End):
-				note(fmt.Sprintf("fin de traitement le %s (%s), le %s (%s)",
-					frDate(a.m.End), describe(&a.m), frDate(b.m.End), describe(&b.m)))
+					frDate(a.m.End), describe(a.m), describe(b.m)))
 			}
 		}
 	}
-	// Two treatment sources disagreeing on the start.
-	for i, a := range sorted {
-		if a.m.Start.IsZero() || !listsCurrent(a.m.Kind) {
-			continue
+	differ := func(what string, get func(*app.Medication) time.Time) {
+		type fact struct {
+			day time.Time
+			l   *line
 		}
-		for _, b := range sorted[i+1:] {
-			if b.m.Start.IsZero() || !listsCurrent(b.m.Kind) || sourceKey(&a.m) == sourceKey(&b.m) {
+		var facts []fact
+		sources := map[srcKey]bool{}
+		days := map[time.Time]bool{}
+		for _, l := range sorted {
+			t := get(l.m)
+			if t.IsZero() || !listsCurrent(l.m.Kind) {
 				continue
 			}
-			if !day(a.m.Start).Equal(day(b.m.Start)) {
-				x, y := a, b
-				if y.m.Start.Before(x.m.Start) {
-					x, y = y, x
-				}
-				note(fmt.Sprintf("début le %s (%s), le %s (%s)",
-					frDate(x.m.Start), describe(&x.m), frDate(y.m.Start), describe(&y.m)))
+			sources[sourceKey(l.m)] = true
+			if d := day(t); !days[d] {
+				days[d] = true
+				facts = append(facts, fact{d, l})
 			}
 		}
+		if len(facts) < 2 || len(sources) < 2 {
+			return
+		}
+		sort.SliceStable(facts, func(i, j int) bool { return facts[i].day.Before(facts[j].day) })
+		parts := make([]string, len(facts))
+		for i, f := range facts {
+			parts[i] = fmt.Sprintf("le %s (%s)", frDate(get(f.l.m)), describe(f.l.m))
+		}
+		note(what + " " + strings.Join(parts, ", "))
 	}
+	differ("début", func(m *app.Medication) time.Time { return m.Start })
+	differ("fin de traitement", func(m *app.Medication) time.Time { return m.End })
 	e.Divergent = len(e.Notes) > 0
 }
 

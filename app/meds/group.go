@@ -152,7 +152,7 @@ func MayHoldMedication(typeCode string) (category string, ok bool) {
 // pending lists the unstructured documents that may hold medication
 // information, most recent first; superseded versions are left out.
 func pending(docs []app.DocumentMeta) []Document {
-	var out []Document
+	out := make([]Document, 0, len(docs)/2)
 	for _, d := range docs {
 		if d.Superseded {
 			continue

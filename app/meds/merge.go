@@ -1,7 +1,7 @@
 package meds
 
 import (
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,14 +10,59 @@ import (
 
 // line is a medication line with its merge keys computed once.
 type line struct {
-	m       app.Medication
-	atc5    string   // ATC level-5 code, upper case
-	atcCode app.Code // the ATC code as given (level 5 or a group)
-	coarse  string   // ATC group shorter than level 5 (CNAM-HR), when no level 5
-	name    string   // normalised name (or substance)
-	sub     string   // normalised substance
-	keys    []string // merge keys: "a:", "p:", "n:"
-	sortKey string
+	m       *app.Medication // the caller's line: read, never written
+	atc5    string          // ATC level-5 code, upper case
+	atcCode app.Code        // the ATC code as given (level 5 or a group)
+	coarse  string          // ATC group shorter than level 5 (CNAM-HR), when no level 5
+	name    string          // normalised name (or substance)
+	sub     string          // normalised substance
+	keys    []key           // merge keys
+	product key             // first product key, for ordering
+	prods   []app.Code      // the product codes behind the product keys
+	rank    int             // rank of (atc5, coarse, product, name) among the lines
+}
+
+// ident is what a line is ordered by first.
+type ident struct {
+	atc5, coarse string
+	product      key
+	name         string
+}
+
+func (l *line) ident() ident { return ident{l.atc5, l.coarse, l.product, l.name} }
+
+func cmpIdent(a, b ident) int {
+	if c := cmpEmptyLast(a.atc5, b.atc5); c != 0 {
+		return c
+	}
+	if c := cmpEmptyLast(a.coarse, b.coarse); c != 0 {
+		return c
+	}
+	if c := cmpKey(a.product, b.product); c != 0 {
+		return c
+	}
+	return cmpEmptyLast(a.name, b.name)
+}
+
+// key is a merge key: a level-5 ATC code, a product code or a name.
+type key struct {
+	kind byte // 'a' ATC, 'c' CIS, 'p' CIP13, 'u' UCD, 'n' name or substance
+	val  string
+}
+
+// String returns the key as the prefix of an entry ID: "cip:3400…".
+func (k key) String() string {
+	switch k.kind {
+	case 'a':
+		return "atc:" + k.val
+	case 'c':
+		return "cis:" + k.val
+	case 'p':
+		return "cip:" + k.val
+	case 'u':
+		return "ucd:" + k.val
+	}
+	return "name:" + k.val
 }
 
 // date is the date of the line: dispensing, start, or the document's date.
@@ -31,8 +76,8 @@ func (l *line) date() time.Time {
 	return l.m.Source.Date
 }
 
-// prepare computes the keys of one line.
-func prepare(m app.Medication) line {
+// prepare computes the keys of one line; names memoises normName.
+func prepare(m *app.Medication, names map[string]string) line {
 	l := line{m: m}
 	consider := func(c app.Code) {
 		code := strings.ToUpper(strings.TrimSpace(c.Code))
@@ -67,70 +112,114 @@ func prepare(m app.Medication) line {
 	if l.atc5 != "" {
 		l.coarse = ""
 		l.atcCode.Code = l.atc5
-		l.keys = append(l.keys, "a:"+l.atc5)
+		l.keys = append(l.keys, key{'a', l.atc5})
 	}
 	addProduct := func(c app.Code) {
-		if k := productKey(c); k != "" {
+		if k := productKey(c); k.kind != 0 {
 			l.keys = append(l.keys, k)
+			l.prods = append(l.prods, c)
+			if l.product.kind == 0 {
+				l.product = k
+			}
 		}
 	}
 	addProduct(m.Product)
 	for _, c := range m.Codes {
 		addProduct(c)
 	}
-	l.sub = normName(m.Substance)
-	l.name = normName(m.Name)
+	norm := func(s string) string {
+		if n, ok := names[s]; ok {
+			return n
+		}
+		n := normName(s)
+		names[s] = n
+		return n
+	}
+	l.sub = norm(m.Substance)
+	l.name = norm(m.Name)
 	if l.name == "" {
-		l.name = normName(m.Text)
+		l.name = norm(m.Text)
 	}
 	if l.name != "" {
-		l.keys = append(l.keys, "n:"+l.name)
+		l.keys = append(l.keys, key{'n', l.name})
 	}
 	if l.sub != "" && l.sub != l.name {
-		l.keys = append(l.keys, "n:"+l.sub)
+		l.keys = append(l.keys, key{'n', l.sub})
 	}
-	first := func(s string) string {
-		if s == "" {
-			return "\xff"
-		}
-		return s
-	}
-	var pk string
-	for _, k := range l.keys {
-		if strings.HasPrefix(k, "p:") {
-			pk = k
-			break
-		}
-	}
-	l.sortKey = strings.Join([]string{first(l.atc5), first(l.coarse), first(pk), first(l.name), string(m.Source.Document),
-		stamp(m.Source.Date), stamp(m.Dispensed), stamp(m.Start), stamp(m.End), string(m.Kind), m.Name, m.Text, m.Prescriber, m.Quantity,
-		m.Substance, m.Product.Code, m.ATC.Code, m.Dose, m.Frequency, m.Form, m.Route.Code, m.Indication, m.Source.Author, m.Source.Title}, "\x00")
 	return l
 }
 
-func stamp(t time.Time) string {
-	if t.IsZero() {
-		return ""
+// cmpEmptyLast orders strings with "" after every other value.
+func cmpEmptyLast(a, b string) int {
+	switch {
+	case a == b:
+		return 0
+	case a == "":
+		return 1
+	case b == "":
+		return -1
 	}
-	return t.UTC().Format("20060102150405")
+	return strings.Compare(a, b)
+}
+
+// cmpKey orders keys by kind then value, the zero key last.
+func cmpKey(a, b key) int {
+	switch {
+	case a == b:
+		return 0
+	case a.kind == 0:
+		return 1
+	case b.kind == 0:
+		return -1
+	case a.kind != b.kind:
+		return int(a.kind) - int(b.kind)
+	}
+	return strings.Compare(a.val, b.val)
+}
+
+// canonical orders lines by their content alone, so that the result of
+// Consolidate does not depend on the order of its input: level-5 codes
+// first, then groups, products, names, then every other field.
+func canonical(a, b *line) int {
+	if a.rank != b.rank {
+		return a.rank - b.rank
+	}
+	x, y := a.m, b.m
+	if c := strings.Compare(string(x.Source.Document), string(y.Source.Document)); c != 0 {
+		return c
+	}
+	for _, p := range [][2]time.Time{{x.Source.Date, y.Source.Date}, {x.Dispensed, y.Dispensed}, {x.Start, y.Start}, {x.End, y.End}} {
+		if c := p[0].Compare(p[1]); c != 0 {
+			return c
+		}
+	}
+	for _, p := range [][2]string{{string(x.Kind), string(y.Kind)}, {x.Name, y.Name}, {x.Text, y.Text}, {x.Prescriber, y.Prescriber},
+		{x.Quantity, y.Quantity}, {x.Substance, y.Substance}, {x.Product.Code, y.Product.Code}, {x.ATC.Code, y.ATC.Code},
+		{x.Dose, y.Dose}, {x.Frequency, y.Frequency}, {x.Form, y.Form}, {x.Route.Code, y.Route.Code}, {x.Indication, y.Indication},
+		{x.Source.Author, y.Source.Author}, {x.Source.Title, y.Source.Title}, {x.Source.TypeCode, y.Source.TypeCode}} {
+		if c := strings.Compare(p[0], p[1]); c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 // productKey is the merge key of a product code: CIS, CIP13 (ANSM or CNAM
 // system) or UCD.
-func productKey(c app.Code) string {
+func productKey(c app.Code) key {
 	code := strings.TrimSpace(c.Code)
 	if code == "" {
-		return ""
+		return key{}
 	}
 	switch c.System {
 	case app.SystemCIS:
-		return "p:cis:" + code
+		return key{'c', code}
 	case app.SystemCIP13, app.SystemCNAMCIP:
-		return "p:cip:" + code
+		return key{'p', code}
 	case app.SystemUCD, app.SystemCNAMUCD:
-		return "p:ucd:" + code
+		return key{'u', code}
 	}
-	return ""
+	return key{}
 }
 
 // Words dropped from a name before comparing: pharmaceutical forms,
@@ -190,15 +279,23 @@ func compatible(a, b *state) bool {
 	if atc5 == "" {
 		atc5 = b.atc5
 	}
-	all := append(append([]string(nil), a.coarse...), b.coarse...)
-	for i, c := range all {
+	n := len(a.coarse) + len(b.coarse)
+	at := func(i int) string {
+		if i < len(a.coarse) {
+			return a.coarse[i]
+		}
+		return b.coarse[i-len(a.coarse)]
+	}
+	for i := range n {
+		c := at(i)
 		if atc5 != "" {
 			if !strings.HasPrefix(atc5, c) {
 				return false
 			}
 			continue
 		}
-		for _, d := range all[i+1:] {
+		for j := i + 1; j < n; j++ {
+			d := at(j)
 			if !strings.HasPrefix(c, d) && !strings.HasPrefix(d, c) {
 				return false
 			}
@@ -214,11 +311,30 @@ func compatible(a, b *state) bool {
 func cluster(meds []app.Medication) [][]*line {
 	lines := make([]line, len(meds))
 	order := make([]int, len(meds))
-	for i, m := range meds {
-		lines[i] = prepare(m)
+	names := make(map[string]string)
+	ranks := map[ident]int{}
+	for i := range meds {
+		lines[i] = prepare(&meds[i], names)
 		order[i] = i
+		ranks[lines[i].ident()] = 0
 	}
-	sort.SliceStable(order, func(a, b int) bool { return lines[order[a]].sortKey < lines[order[b]].sortKey })
+	idents := make([]ident, 0, len(ranks))
+	for id := range ranks {
+		idents = append(idents, id)
+	}
+	slices.SortFunc(idents, cmpIdent)
+	for r, id := range idents {
+		ranks[id] = r
+	}
+	for i := range lines {
+		lines[i].rank = ranks[lines[i].ident()]
+	}
+	slices.SortFunc(order, func(a, b int) int {
+		if c := canonical(&lines[a], &lines[b]); c != 0 {
+			return c
+		}
+		return a - b // identical lines: any order gives the same list
+	})
 	pos := make([]int, len(order)) // line → its place in canonical order
 	for p, i := range order {
 		pos[i] = p
@@ -241,7 +357,7 @@ func cluster(meds []app.Medication) [][]*line {
 		}
 		return i
 	}
-	seen := make(map[string]int, 2*len(lines))
+	seen := make(map[key]int, 2*len(lines))
 	for _, i := range order {
 		for _, k := range lines[i].keys {
 			j, ok := seen[k]

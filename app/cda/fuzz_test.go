@@ -1,0 +1,82 @@
+package cda
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzParseCDA feeds arbitrary bytes to the reader, seeded with the hostile
+// inputs and the small samples: it must return a document or a *ParseError,
+// never panic.
+func FuzzParseCDA(f *testing.F) {
+	for _, tc := range hostile {
+		if len(tc.in) < 64<<10 {
+			f.Add([]byte(tc.in))
+		}
+	}
+	f.Add([]byte(doc(insTest, n3(`<paragraph>a<content ID="x">b</content></paragraph>`))))
+	if dir, err := findSamples(); err == nil {
+		for _, name := range []string{"VSM_1.4_2022.01.xml", "LDL-SES_2022.01.xml"} {
+			if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := ParseBytes(b, Options{MaxDepth: 64, MaxElements: 20000})
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		_ = d.Meta()
+		for _, s := range d.Body.Sections {
+			_ = s.Text.PlainText()
+		}
+	})
+}
+
+// FuzzNarrative feeds arbitrary section text to the narrative reader.
+func FuzzNarrative(f *testing.F) {
+	for _, s := range []string{
+		"plain", `<content styleCode="Bold">b</content><br/>x`, `<paragraph ID="p">a <linkHtml href="h">l</linkHtml></paragraph>`,
+		`<list listType="ordered"><caption>c</caption><item>i<list><item>j</item></list></item></list>`,
+		`<table><caption>t</caption><thead><tr><th colspan="2">h</th></tr></thead><tbody><tr><td rowspan="9999999">a</td></tr></tbody><tfoot><tr><td>f</td></tr></tfoot></table>`,
+		`<renderMultiMedia referencedObject="a b"><caption>c</caption></renderMultiMedia>`, `x<footnote ID="f">n<paragraph>p</paragraph></footnote><footnoteRef IDREF="f"/>`,
+		`<sup><sub><content>deep</content></sub></sup>`, `<caption>loose</caption><col/><colgroup/>`, `<unknown>kept</unknown>`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseNarrative([]byte(`<text xmlns="urn:hl7-org:v3">`+s+`</text>`), Options{MaxDepth: 64})
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		_ = n.PlainText()
+	})
+}
+
+// findSamples is samplesDir without a testing.TB.
+func findSamples() (string, error) {
+	dir, err := os.Getwd()
+	for err == nil {
+		p := filepath.Join(dir, "shared", "samples", "cda")
+		if st, e := os.Stat(p); e == nil && st.IsDir() {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", os.ErrNotExist
+		}
+		dir = parent
+	}
+	return "", err
+}
