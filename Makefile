@@ -28,11 +28,12 @@ DEBS_BUILD  := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-de
                libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
 # Run: Mesa's software OpenGL (llvmpipe) for machines without a GPU driver.
 DEBS_RUN    := $(DEBS_BUILD) libgl1-mesa-dri
-# Test: a real window under Xvfb, screenshots, keyboard input.
-DEBS_TEST   := $(DEBS_RUN) xvfb xauth imagemagick xdotool x11-apps
-# Later issues: a real IMAP server (Dovecot), a PKCS#11 token (SoftHSM2),
-# an IMAP baseline (mbsync). Installed now so the tests that arrive can use them.
-DEBS_FUTURE := dovecot-imapd softhsm2 isync
+# Test: a real window under Xvfb, screenshots, keyboard input; a real
+# PKCS#11 token (SoftHSM2) for the practitioner's card; a real IMAP server
+# (Dovecot) for the MSSanté import; the IMAP baseline of the import
+# benchmark (mbsync, Debian isync).
+DEBS_TEST   := $(DEBS_RUN) xvfb xauth imagemagick xdotool x11-apps softhsm2 dovecot-imapd isync
+DEBS_FUTURE :=
 
 .PHONY: help deps-run deps-test build run lint lint-deps test go-test smoke screenshot \
         bench package icon clean
@@ -78,7 +79,7 @@ lint-deps: ## only the dependency-direction check (and its self-test)
 test: deps-test lint go-test smoke ## everything CI runs: deps, lint, go test -race ./..., smoke run under Xvfb
 
 go-test: deps-test ## go test -race -timeout 20m ./... (TEST_FLAGS to change)
-	go test $(TEST_FLAGS) ./...
+	CARNET_REQUIRE_SOFTHSM=1 CARNET_REQUIRE_DOVECOT=1 go test $(TEST_FLAGS) ./...
 
 smoke: deps-test build ## start the real binary under Xvfb: window, screenshot not blank, clean SIGTERM
 	@CARNET_BIN=./$(BIN) scripts/smoke.sh

@@ -24,7 +24,8 @@ set -f # no globbing: "*" is a rule pattern
 read -r -d '' builtin_rules <<'EOF' || true
 # PACKAGES                ; DENY                                                  ; ALLOW                        ; WHY
 app                       ; ^[^/]*\.                                              ;                              ; app: standard library only
-app/cda app/meds          ; ^[^/]*\.|^net$|^net/http                              ; ^@/(app|assets)$             ; app/cda, app/meds: app, assets and the standard library only, no network
+app/cda                   ; ^[^/]*\.|^net$|^net/http                              ; ^@/(app|assets|app/terms)$|^github\.com/go-pdf/fpdf$ ; app/cda: app, app/terms, assets, the standard library and fpdf (N1 notes as PDF), no network
+app/meds app/terms        ; ^[^/]*\.|^net$|^net/http                              ; ^@/(app|assets|app/terms)$   ; app/meds, app/terms: app, app/terms, assets and the standard library only, no network
 crypto crypto/credential  ; ^@/app(/|$)|^fyne\.io/                                ;                              ; crypto, crypto/credential: never app, never fyne
 app/vault                 ; ^fyne\.io/|^@/sync/                                   ;                              ; app/vault: never fyne, never sync/*
 sync/dmp sync/dmp/fhir    ; ^fyne\.io/|^@/app/vault(/|$)|^@/sync/                 ; ^@/sync/dmp(/fhir)?$         ; sync/dmp, sync/dmp/fhir: never fyne, app/vault or another sync/* package
