@@ -69,6 +69,11 @@ var (
 	// ErrCredential: the practitioner's card or certificate cannot be used
 	// (absent, removed, PIN wrong or locked, expired).
 	ErrCredential = errors.New("credential unavailable")
+	// ErrDeviceSecret: the vault's device secret cannot be read (the OS
+	// keyring is locked, does not answer or lost the entry, or the .device
+	// file beside the vault is gone). Not a failed passphrase attempt; the
+	// recovery key can reset it.
+	ErrDeviceSecret = errors.New("device secret unavailable")
 )
 
 // WaitError says that an operation was refused for now and may be retried
@@ -91,7 +96,7 @@ var kinds = []error{
 	ErrLocked, ErrNoVault, ErrVaultExists, ErrWrongPassphrase, ErrTooManyAttempts,
 	ErrWeakPassphrase, ErrDamaged, ErrNewerFormat, ErrInUse, ErrNotFound, ErrInvalid,
 	ErrOffline, ErrAccessDenied, ErrConflict, ErrNoSpace, ErrInsecureFile, ErrPrivateKey,
-	ErrWithdrawn, ErrThrottled, ErrServer, ErrIntegrity, ErrCredential,
+	ErrWithdrawn, ErrThrottled, ErrServer, ErrIntegrity, ErrCredential, ErrDeviceSecret,
 }
 
 // Kinds returns every error kind, for tests that check each has a message.

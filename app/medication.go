@@ -22,6 +22,7 @@ const (
 	SystemCNAMCIP  = "1.2.250.1.215.200.1.1.1" // Assurance Maladie CIP (reimbursement history)
 	SystemCNAMUCD  = "1.2.250.1.215.200.1.1.2" // Assurance Maladie UCD
 	SystemCNAMATC3 = "1.2.250.1.215.200.1.2.1" // Assurance Maladie therapeutic group (ATC level 3)
+	SystemCNAMATC5 = "1.2.250.1.215.200.1.2.2" // Assurance Maladie full ATC code (vaccines in CNAM-HR)
 	SystemLOINC    = "2.16.840.1.113883.6.1"
 )
 

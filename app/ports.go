@@ -118,6 +118,10 @@ const (
 	// WarnNoRecovery: the vault has no recovery slot; a lost passphrase loses
 	// unsynced work.
 	WarnNoRecovery Warning = "no-recovery"
+	// WarnDamagedRecords: some directory records of the vault are damaged;
+	// their patients are left out of the directory until re-synced. Check
+	// lists the problems.
+	WarnDamagedRecords Warning = "damaged-records"
 )
 
 // Settings are the vault's user-adjustable settings.

@@ -7,9 +7,8 @@ import (
 	"github.com/carnetdesk/carnet/app"
 )
 
-// systemCNAMATC5 is the Assurance Maladie's ATC level 5 code system, used by
+// app.SystemCNAMATC5 is the Assurance Maladie's ATC level 5 code system, used by
 // the CNAM-HR vaccinations ("valence vaccinale").
-const systemCNAMATC5 = "1.2.250.1.215.200.1.2.2"
 
 // systemCNAMComponent is the Assurance Maladie's active component code
 // system.
@@ -31,7 +30,7 @@ func classify(m *app.Medication, codes []app.Code) {
 			pi = i
 		}
 		switch c.System {
-		case app.SystemATC, app.SystemCNAMATC3, systemCNAMATC5:
+		case app.SystemATC, app.SystemCNAMATC3, app.SystemCNAMATC5:
 			if ai < 0 || atcBetter(c, codes[ai]) {
 				ai = i
 			}

@@ -137,9 +137,9 @@ func TestSampleCNAMHR(t *testing.T) {
 		{"CRESTOR 5MG CPR9/10", "3400939169002", app.SystemCNAMCIP, "C10", app.SystemCNAMATC3, "2019-03-11", "1", "Dr Laure MARIGNY (RPPS 10100997245)", "ROSUVASTATINE"},
 		{"PRODUIT HOMEOPATHIQUE", "9064295", app.SystemCNAMUCD, "W99", app.SystemCNAMATC3, "2019-03-08", "4", "Dr Laure MARIGNY (RPPS 10100997245)", "NUX VOMICA"},
 		// Vaccinations section: ATC level 5 in the CNAM "valence" system, no quantity.
-		{"VACCIN TETANIQUE PASTEUR SUSP INJ1/.5", "3400932857241", app.SystemCNAMCIP, "J07AM01", systemCNAMATC5, "2019-07-11", "", "Dr Laure MARIGNY (RPPS 10100997245)", ""},
-		{"HBVAXPRO 10 MICROG/ML SUSP INJ SER1/1", "3400936924642", app.SystemCNAMCIP, "J07BC01", systemCNAMATC5, "2019-07-08", "", "Dr Laure MARIGNY (RPPS 10100997245)", ""},
-		{"VACCIN TETANIQUE PASTEUR SUSP INJ1/.5", "3400932857241", app.SystemCNAMCIP, "J07AM01", systemCNAMATC5, "2019-06-26", "", "Dr Laure MARIGNY (RPPS 10100997245)", ""},
+		{"VACCIN TETANIQUE PASTEUR SUSP INJ1/.5", "3400932857241", app.SystemCNAMCIP, "J07AM01", app.SystemCNAMATC5, "2019-07-11", "", "Dr Laure MARIGNY (RPPS 10100997245)", ""},
+		{"HBVAXPRO 10 MICROG/ML SUSP INJ SER1/1", "3400936924642", app.SystemCNAMCIP, "J07BC01", app.SystemCNAMATC5, "2019-07-08", "", "Dr Laure MARIGNY (RPPS 10100997245)", ""},
+		{"VACCIN TETANIQUE PASTEUR SUSP INJ1/.5", "3400932857241", app.SystemCNAMCIP, "J07AM01", app.SystemCNAMATC5, "2019-06-26", "", "Dr Laure MARIGNY (RPPS 10100997245)", ""},
 	}
 	if len(d.Medications) != len(want) {
 		t.Fatalf("%d medication lines, want %d", len(d.Medications), len(want))

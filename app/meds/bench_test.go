@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand"
 	"testing"
-	"time"
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/meds"
@@ -112,5 +111,4 @@ func BenchmarkConsolidate(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(l.Entries), "entries")
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/op")
-	_ = time.Second
 }

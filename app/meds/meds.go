@@ -12,7 +12,8 @@
 // marked "sources divergentes", and documents without structured entries
 // (N1, PDF) that may hold medication information are listed for reading.
 //
-// Package meds imports the standard library, app, app/terms and assets only.
+// Package meds imports the standard library, app and app/terms only (app/terms
+// brings in assets).
 package meds
 
 import (

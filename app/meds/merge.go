@@ -20,6 +20,8 @@ type line struct {
 	product key             // first product key, for ordering
 	prods   []app.Code      // the product codes behind the product keys
 	rank    int             // rank of (atc5, coarse, product, name) among the lines
+	kbuf    [4]key          // room for keys without allocating
+	pbuf    [2]app.Code     // room for prods
 }
 
 // ident is what a line is ordered by first.
@@ -77,15 +79,17 @@ func (l *line) date() time.Time {
 }
 
 // prepare computes the keys of one line; names memoises normName.
-func prepare(m *app.Medication, names map[string]string) line {
-	l := line{m: m}
+func prepare(l *line, m *app.Medication, names map[string]string) {
+	*l = line{m: m}
+	l.keys = l.kbuf[:0]
+	l.prods = l.pbuf[:0]
 	consider := func(c app.Code) {
 		code := strings.ToUpper(strings.TrimSpace(c.Code))
 		if code == "" || code[0] < 'A' || code[0] > 'Z' {
 			return
 		}
 		switch c.System {
-		case app.SystemATC, "":
+		case app.SystemATC, app.SystemCNAMATC5, "":
 			if len(code) == 7 && l.atc5 == "" {
 				l.atc5, l.atcCode = code, c
 			} else if len(code) >= 3 && len(code) < 7 && len(code) > len(l.coarse) {
@@ -105,7 +109,7 @@ func prepare(m *app.Medication, names map[string]string) line {
 	}
 	consider(m.ATC)
 	for _, c := range m.Codes {
-		if c.System == app.SystemATC || c.System == app.SystemCNAMATC3 {
+		if c.System == app.SystemATC || c.System == app.SystemCNAMATC3 || c.System == app.SystemCNAMATC5 {
 			consider(c)
 		}
 	}
@@ -146,7 +150,6 @@ func prepare(m *app.Medication, names map[string]string) line {
 	if l.sub != "" && l.sub != l.name {
 		l.keys = append(l.keys, key{'n', l.sub})
 	}
-	return l
 }
 
 // cmpEmptyLast orders strings with "" after every other value.
@@ -266,6 +269,7 @@ func normName(s string) string {
 type state struct {
 	atc5   string
 	coarse []string
+	cbuf   [1]string
 }
 
 // compatible reports whether two groups may merge: never two different
@@ -312,22 +316,31 @@ func cluster(meds []app.Medication) [][]*line {
 	lines := make([]line, len(meds))
 	order := make([]int, len(meds))
 	names := make(map[string]string)
-	ranks := map[ident]int{}
+	uid := map[ident]int{} // ident → first-seen number
+	var idents []ident
 	for i := range meds {
-		lines[i] = prepare(&meds[i], names)
+		prepare(&lines[i], &meds[i], names)
 		order[i] = i
-		ranks[lines[i].ident()] = 0
+		id := lines[i].ident()
+		n, ok := uid[id]
+		if !ok {
+			n = len(idents)
+			uid[id] = n
+			idents = append(idents, id)
+		}
+		lines[i].rank = n
 	}
-	idents := make([]ident, 0, len(ranks))
-	for id := range ranks {
-		idents = append(idents, id)
+	byIdent := make([]int, len(idents)) // first-seen number → rank
+	for n := range byIdent {
+		byIdent[n] = n
 	}
-	slices.SortFunc(idents, cmpIdent)
-	for r, id := range idents {
-		ranks[id] = r
+	slices.SortFunc(byIdent, func(a, b int) int { return cmpIdent(idents[a], idents[b]) })
+	rank := make([]int, len(idents))
+	for r, n := range byIdent {
+		rank[n] = r
 	}
 	for i := range lines {
-		lines[i].rank = ranks[lines[i].ident()]
+		lines[i].rank = rank[lines[i].rank]
 	}
 	slices.SortFunc(order, func(a, b int) int {
 		if c := canonical(&lines[a], &lines[b]); c != 0 {
@@ -346,7 +359,8 @@ func cluster(meds []app.Medication) [][]*line {
 		parent[i] = i
 		st[i].atc5 = lines[i].atc5
 		if lines[i].coarse != "" {
-			st[i].coarse = []string{lines[i].coarse}
+			st[i].cbuf[0] = lines[i].coarse
+			st[i].coarse = st[i].cbuf[:1]
 		}
 	}
 	var find func(int) int
