@@ -42,6 +42,9 @@ fi
 
 echo "need-debs: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# The Makefile exports LANG=fr_FR.UTF-8 for Fyne; that locale is usually not
+# generated, and apt's perl helpers would complain about it at length.
+export LC_ALL=C.UTF-8 LANG=C.UTF-8
 # Services in packages (dovecot) must not be started by the install: tests start
 # their own instances. policy-rc.d exit 101 tells invoke-rc.d "not allowed".
 # Only add one for the duration of the install if the machine has none.

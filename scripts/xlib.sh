@@ -162,7 +162,8 @@ x_stop_app() {
 	deadline=$((SECONDS + timeout))
 	while kill -0 "$X_APP_PID" 2>/dev/null; do
 		# A zombie still answers kill -0: wait reaps it below.
-		if [ "$(ps -o stat= -p "$X_APP_PID" 2>/dev/null | cut -c1)" = Z ]; then break; fi
+		# (/proc, not ps: procps is not on a minimal Debian.)
+		if [ "$(awk '{ print $3 }' "/proc/$X_APP_PID/stat" 2>/dev/null)" = Z ]; then break; fi
 		if [ "$SECONDS" -ge "$deadline" ]; then
 			X_APP_STATUS=timeout
 			kill -KILL "$X_APP_PID" 2>/dev/null || true

@@ -151,7 +151,7 @@ func TestSummarise(t *testing.T) {
 	}{
 		{"BenchmarkVaultBulkWrite/plain", 2, (6612 + 4717) / 2.0, math.NaN(), ""},
 		{"BenchmarkVaultBulkWrite/sealed", 2, (5520 + 5563) / 2.0, ((5520 + 5563) / 2.0) / ((6612 + 4717) / 2.0), "pass"},
-		{"BenchmarkRetrieve/carnet", 2, (103.4 + 94.07) / 2, ((103.4 + 94.07) / 2) / ((78.51 + 68.83) / 2), ""},
+		{"BenchmarkRetrieve/carnet", 2, (103.4 + 94.07) / 2, ((103.4 + 94.07) / 2) / ((78.51 + 68.83) / 2), "MISS"}, // 1.34× the time of plain http.Get: below 0.9× its throughput
 		{"BenchmarkUnlock", 3, 705000000, math.NaN(), "pass"},
 		{"BenchmarkDirectorySearch", 1, 6100000, math.NaN(), "MISS"},
 		{"BenchmarkPassphraseChange", 1, 800000000, math.NaN(), "n/a"}, // no BenchmarkKDF in this run
@@ -203,7 +203,7 @@ func TestWrite(t *testing.T) {
 		"# Benchmarks",
 		"| CPU | AMD EPYC |",
 		"2026-11-26 07:00 UTC",
-		"| `BenchmarkVaultBulkWrite/sealed` | ≤ 1.10× baseline | 0.98× | pass |",
+		"| `BenchmarkVaultBulkWrite/sealed` | ≤ 1.10× baseline | 0.98× `BenchmarkVaultBulkWrite/plain` | pass |",
 		"| `BenchmarkUnlock` | 500 ms – 1.00 s | 705 ms | pass |",
 		"| `BenchmarkDirectorySearch` | ≤ 5.00 ms | 6.10 ms | **MISS** |",
 		"baseline BenchmarkKDF not in this run",
