@@ -1,0 +1,148 @@
+package dmptest
+
+import (
+	"crypto/sha1"
+	"encoding/base64"
+	"sync"
+	"time"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/sync/dmp/fhir"
+)
+
+// record is one patient's DMP in the sandbox: its status, the access rules
+// that concern it, its documents, submission sets and access traces.
+type record struct {
+	Index     int // in the synthetic population; -1 for patients added by AddPatient
+	Patient   app.Patient
+	Exists    bool
+	Closed    bool
+	ClosedAt  time.Time
+	AttachMES bool
+	Treating  string               // RPPS of the médecin traitant DMP
+	Authz     map[string]time.Time // RPPS → authorisation valid until
+	Blocked   map[string]bool      // RPPS → blocked by the patient
+	Docs      []*doc
+	Lists     []*subset `json:"-"`
+	Audit     []*trace
+	generated bool
+}
+
+// doc is one DocumentReference and its content.
+type doc struct {
+	Seq         uint64 // insertion order, the tie breaker of paging
+	Ref         fhir.DocumentReference
+	Version     int
+	LastUpdated time.Time
+	Content     []byte
+	ContentType string
+	BinaryID    string
+	Author      string // RPPS of the submitter ("" for the Assurance Maladie feed)
+	Deleted     bool
+	patient     *record
+}
+
+// subset is a submission set (List).
+type subset struct {
+	Seq     uint64
+	List    fhir.List
+	Date    time.Time
+	Author  string
+	Members []*doc `json:"-"`
+}
+
+// trace is one access to the record, as AuditEvent?patient= returns it.
+type trace struct {
+	Seq           uint64
+	ID            string
+	Time          time.Time
+	RPPS          string
+	Name          string
+	Structure     string
+	Action        string // FHIR interaction: search-type, read, create, update, delete
+	What          string // the resource touched, e.g. "DocumentReference/x"
+	Mode          string
+	Justification string
+	Outcome       string // "0" success, "4" refused
+	Notified      bool   // the patient was notified (bris de glace, first access)
+}
+
+// data is the sandbox's state, guarded by mu.
+type data struct {
+	mu       sync.Mutex
+	seq      uint64
+	records  map[string]*record // INS token string → record
+	byIndex  []*record          // synthetic population, created lazily
+	docs     map[string]*doc    // DocumentReference id → doc
+	binaries map[string]*doc    // Binary id → doc
+	unique   map[string]*doc    // masterIdentifier value → doc
+}
+
+func (d *data) nextSeq() uint64 { d.seq++; return d.seq }
+
+// register indexes a new document of rec.
+func (d *data) register(rec *record, dc *doc) {
+	dc.patient = rec
+	if dc.Seq == 0 {
+		dc.Seq = d.nextSeq()
+	}
+	rec.Docs = append(rec.Docs, dc)
+	d.docs[dc.Ref.ID] = dc
+	d.binaries[dc.BinaryID] = dc
+	d.unique[dc.Ref.UniqueID()] = dc
+}
+
+// stamp sets the document's version metadata.
+func (dc *doc) stamp(version int, at time.Time) {
+	dc.Version, dc.LastUpdated = version, at
+	dc.Ref.Meta = &fhir.Meta{VersionID: itoa(version), LastUpdated: fhir.FormatInstant(at)}
+}
+
+// setContent sets the content with its size and SHA-1 in the attachment.
+func (dc *doc) setContent(b []byte, contentType string) {
+	dc.Content, dc.ContentType = b, contentType
+	sum := sha1.Sum(b)
+	n := int64(len(b))
+	if len(dc.Ref.Content) == 0 {
+		dc.Ref.Content = []fhir.DocumentContent{{}}
+	}
+	a := &dc.Ref.Content[0].Attachment
+	a.ContentType, a.Size, a.Hash = contentType, &n, base64.StdEncoding.EncodeToString(sum[:])
+	a.URL = "Binary/" + dc.BinaryID
+}
+
+// visibleTo reports whether a professional sees the document: masked
+// documents are seen only by their author.
+func (dc *doc) visibleTo(rpps string) bool {
+	if dc.Deleted {
+		return false
+	}
+	if dc.Ref.HasSecurityLabel(fhir.LabelMaskedPS) && dc.Author != rpps {
+		return false
+	}
+	return true
+}
+
+func itoa(i int) string {
+	if i == 0 {
+		return "0"
+	}
+	var b [20]byte
+	n := len(b)
+	neg := i < 0
+	if neg {
+		i = -i
+	}
+	for i > 0 {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+	}
+	if neg {
+		n--
+		b[n] = '-'
+	}
+	return string(b[n:])
+}
+
+var visNone = app.Visibility{}
