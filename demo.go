@@ -19,33 +19,74 @@ import (
 // demoPatients is the size of the demo population.
 const demoPatients = 60
 
-// demoWords make the demo passphrase readable on screen.
+// demoSeed makes the demo population the same at every start.
+const demoSeed = 1
+
+// demoWords make the demo passphrase readable on screen (ASCII only, so
+// that scripts can type it).
 var demoWords = []string{"carnet", "tilleul", "verveine", "garance", "lavande", "sureau", "mimosa", "bleuet", "cerfeuil", "aubepine", "camomille", "pervenche"}
 
-// openDemo prepares demo mode: a vault in dataDir (a new temporary directory
-// when empty, removed by cleanup at exit) with synthetic patients, locked,
-// and its passphrase, which the unlock screen shows and
-// DIR/demo-passphrase.txt (0600) holds for scripts. The device secret lives
-// in a file (no OS keyring is touched in demo mode).
-func openDemo(dataDir string, log *slog.Logger) (v *vault.Vault, pass string, cleanup func(), err error) {
-	cleanup = func() {}
+// demoEnv is what demo mode runs on: a vault with synthetic patients, the
+// sandbox central record service in process, and one of its practitioner
+// credentials.
+type demoEnv struct {
+	vault      *vault.Vault
+	passphrase string // shown on the unlock screen
+	cfg        Config // the sandbox's URL, CA and the anesthesiologist's PKCS#12 file
+	pin        string // its PIN, shown in the sign-in dialog
+	close      func() // stops the sandbox; removes a temporary data directory
+}
+
+// openDemo prepares demo mode in dataDir (a new temporary directory when
+// empty, removed at exit): the sandbox on a loopback port with its
+// credentials in dataDir/sandbox, and a vault whose directory holds the
+// sandbox's synthetic patients, locked. The passphrase is shown on the
+// unlock screen and written to dataDir/demo-passphrase.txt (0600) for
+// scripts. The device secret lives in a file: no OS keyring is touched.
+func openDemo(dataDir string, log *slog.Logger) (*demoEnv, error) {
+	var cleanups []func()
+	env := &demoEnv{close: func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}}
 	if dataDir == "" {
 		d, err := os.MkdirTemp("", "carnet-demo-")
 		if err != nil {
-			return nil, "", cleanup, fmt.Errorf("demo: %w", err)
+			return nil, fmt.Errorf("demo: %w", err)
 		}
 		dataDir = d
-		cleanup = func() { os.RemoveAll(d) }
+		cleanups = append(cleanups, func() { os.RemoveAll(d) })
 	}
-	v, pass, err = prepareDemo(dataDir, log)
+	sb, sbDir, err := dmptest.Start(dmptest.Config{
+		Listen:   "127.0.0.1:0",
+		Patients: demoPatients,
+		Seed:     demoSeed,
+		DataDir:  filepath.Join(dataDir, "sandbox"),
+	})
 	if err != nil {
-		cleanup()
+		env.close()
+		return nil, fmt.Errorf("demo: sandbox: %w", err)
 	}
-	return v, pass, cleanup, err
+	cleanups = append(cleanups, sb.Close)
+	cred := sb.PKI.Credentials[dmptest.KeyAnesthetist].Practitioner
+	env.cfg.DMP.URL = sb.URL
+	env.cfg.DMP.CAFile = filepath.Join(sbDir, "ca.pem")
+	env.cfg.Credential.PKCS12File = cred.P12Path
+	env.pin = cred.PIN
+
+	env.vault, env.passphrase, err = prepareDemoVault(dataDir, sb.Population(), log)
+	if err != nil {
+		env.close()
+		return nil, err
+	}
+	log.Info("demo ready", "dir", dataDir, "patients", demoPatients, "sandbox", sb.URL)
+	return env, nil
 }
 
-// prepareDemo opens or creates the demo vault in dataDir.
-func prepareDemo(dataDir string, log *slog.Logger) (*vault.Vault, string, error) {
+// prepareDemoVault opens the demo vault of dataDir, or creates it with the
+// given patients in its directory.
+func prepareDemoVault(dataDir string, patients []app.Patient, log *slog.Logger) (*vault.Vault, string, error) {
 	v, err := openVault(dataDir, vault.Options{Logger: log, Keyring: crypto.NoKeyring{}})
 	if err != nil {
 		return nil, "", err
@@ -73,12 +114,11 @@ func prepareDemo(dataDir string, log *slog.Logger) (*vault.Vault, string, error)
 		v.Close()
 		return nil, "", fmt.Errorf("demo: create vault: %w", err)
 	}
-	if err := v.Write(ctx, &app.Batch{Patients: dmptest.Patients(1, demoPatients)}); err != nil {
+	if err := v.Write(ctx, &app.Batch{Patients: patients}); err != nil {
 		v.Close()
 		return nil, "", fmt.Errorf("demo: seed patients: %w", err)
 	}
 	v.Lock()
-	log.Info("demo vault ready", "dir", dataDir, "patients", demoPatients)
 	return v, pass, nil
 }
 

@@ -27,6 +27,7 @@ import (
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/vault"
+	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/ui"
 )
 
@@ -49,6 +50,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, log *slog.Log
 		switch args[0] {
 		case "vault":
 			return runVault(args[1:], stdin, stdout, stderr, log)
+		case "sandbox":
+			return dmptest.Main(args[1:], stdout, stderr)
 		case "version", "--version", "-version":
 			fmt.Fprintln(stdout, "carnet", Version)
 			return 0
@@ -71,6 +74,7 @@ Usage:
   carnet vault passwd [flags]        change the passphrase (rewrites one key slot)
   carnet vault compact [flags]       give free space back to the disk
   carnet vault recover --key FILE    reset a lost passphrase with the clinic's recovery key
+  carnet sandbox [flags]             the sandbox central record service alone, on loopback
   carnet version
 
 Secrets are read from the terminal, or from files of mode 0600 given with
@@ -83,26 +87,35 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	fs := flag.NewFlagSet("carnet", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data", "", "data directory (default: the user data directory)")
-	demo := fs.Bool("demo", false, "demo mode: a fresh vault with synthetic patients in a temporary directory")
+	configPath := fs.String("config", defaultConfigPath(), "configuration file (central service and credential)")
+	demo := fs.Bool("demo", false, "demo mode: a fresh vault with synthetic patients and the sandbox central service")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 
 	var (
-		store    *vault.Vault
-		demoPass string
-		err      error
+		store *vault.Vault
+		cfg   Config
+		opt   = ui.Options{Version: Version}
+		err   error
 	)
 	if *demo {
-		var cleanup func()
-		store, demoPass, cleanup, err = openDemo(*dataDir, log)
-		defer cleanup()
+		env, derr := openDemo(*dataDir, log)
+		if derr != nil {
+			fmt.Fprintln(stderr, "carnet:", derr)
+			return 1
+		}
+		defer env.close()
+		store, cfg = env.vault, env.cfg
+		opt.Demo, opt.DemoPassphrase, opt.DemoPIN = true, env.passphrase, env.pin
 	} else {
-		store, err = openVault(*dataDir, vault.Options{Logger: log})
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "carnet:", err)
-		return 1
+		if cfg, err = loadConfig(*configPath); err == nil {
+			store, err = openVault(*dataDir, vault.Options{Logger: log})
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "carnet:", err)
+			return 1
+		}
 	}
 
 	svc := app.NewService(store, nil, log)
@@ -110,8 +123,14 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	defer cancel()
 	go svc.Run(ctx, time.Second)
 
+	if cfg.Configured() {
+		sg := &signer{cfg: cfg, log: log, svc: svc}
+		defer sg.Close()
+		opt.SignIn, opt.CredentialLabel = sg.SignIn, cfg.CredentialLabel()
+	}
+
 	a := fyneapp.NewWithID(AppID)
-	u := ui.New(a, svc, ui.Options{Demo: *demo, DemoPassphrase: demoPass, Version: Version})
+	u := ui.New(a, svc, opt)
 
 	// SIGTERM and SIGINT quit cleanly: lock (keys wiped), close the vault.
 	sigs := make(chan os.Signal, 1)
@@ -129,7 +148,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 		log.Error("close vault", "err", err)
 		return 1
 	}
-	return 0 // deferred: the demo's temporary directory is removed
+	return 0 // deferred: the card session closed, the demo's sandbox stopped
 }
 
 // openVault opens the vault file of dataDir (created on demand; the vault

@@ -32,6 +32,7 @@ var errorKeys = map[error]string{
 	app.ErrServer:          "error.server",
 	app.ErrIntegrity:       "error.integrity",
 	app.ErrCredential:      "error.credential",
+	app.ErrDeviceSecret:    "error.device-secret",
 }
 
 // denialKeys maps each reason the central service gives for a refusal to

@@ -34,6 +34,7 @@ type shell struct {
 	area       *fyne.Container // the current page
 	status     *widget.Label
 	search     *searchView
+	signIn     *signInView
 	settings   *settingsView // while the settings page is open
 	page       page
 	stopStatus chan struct{}
@@ -43,6 +44,7 @@ type shell struct {
 func newShell(u *UI) *shell {
 	s := &shell{u: u}
 	s.search = newSearchView(u)
+	s.signIn = newSignInView(u)
 	return s
 }
 
@@ -61,7 +63,7 @@ func (s *shell) buildUI() fyne.CanvasObject {
 	}
 	top := container.NewBorder(nil, nil,
 		container.NewHBox(widget.NewIcon(theme.DocumentIcon()), name),
-		container.NewHBox(s.openPrefs, s.lock),
+		container.NewHBox(s.signIn.buildUI(), s.openPrefs, s.lock),
 		s.search.query)
 
 	s.banners = container.NewVBox()

@@ -31,6 +31,12 @@ type Options struct {
 	Demo           bool   // demo mode: show DemoPassphrase on the unlock screen
 	DemoPassphrase string // the passphrase of the demo vault
 	Version        string // Carnet's version, shown in the settings
+
+	// SignIn, when set, signs the practitioner in with their card or
+	// certificate file and a PIN; CredentialLabel names it ("carte CPS").
+	SignIn          SignInFunc
+	CredentialLabel string
+	DemoPIN         string // demo mode: the PIN of the sandbox credential, shown in the dialog
 }
 
 // UI is Carnet's main window and the router between its screens: first run,

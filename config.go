@@ -1,0 +1,84 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is Carnet's configuration file (config.toml in the user config
+// directory, or --config FILE): where the central record service is and
+// where the practitioner's credential is. No secret lives in it: PINs are
+// asked for, or read from a 0600 file given with --pin-file.
+//
+//	[dmp]
+//	url     = "https://dmp.example/fhir"   # FHIR base of the central service
+//	ca_file = "/etc/carnet/igc-sante.pem"  # authorities trusted for it (PEM)
+//
+//	[credential]
+//	pkcs11_module = "/usr/lib/x86_64-linux-gnu/libcps3_pkcs11_lux.so"  # CPS card
+//	pkcs11_slot   = "CPS"                                             # slot number or token label
+//	# or, on a machine without a card reader:
+//	pkcs12_file   = "/home/dr/.config/carnet/practitioner.p12"
+type Config struct {
+	DMP struct {
+		URL    string `toml:"url"`
+		CAFile string `toml:"ca_file"`
+	} `toml:"dmp"`
+	Credential struct {
+		PKCS12File   string `toml:"pkcs12_file"`
+		PKCS11Module string `toml:"pkcs11_module"`
+		PKCS11Slot   string `toml:"pkcs11_slot"`
+	} `toml:"credential"`
+}
+
+// Configured reports whether the central service and a credential are set:
+// without them Carnet works on its vault alone.
+func (c Config) Configured() bool {
+	return c.DMP.URL != "" && (c.Credential.PKCS12File != "" || c.Credential.PKCS11Module != "")
+}
+
+// CredentialLabel names the credential for the sign-in screen.
+func (c Config) CredentialLabel() string {
+	if c.Credential.PKCS11Module != "" {
+		return "carte CPS"
+	}
+	return filepath.Base(c.Credential.PKCS12File)
+}
+
+// defaultConfigPath is config.toml in the user config directory.
+func defaultConfigPath() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "carnet", "config.toml")
+}
+
+// loadConfig reads path; a missing file is an empty configuration (Carnet
+// then works offline on its vault). Unknown keys are refused, so that a typo
+// is not silently ignored.
+func loadConfig(path string) (Config, error) {
+	var c Config
+	if path == "" {
+		return c, nil
+	}
+	md, err := toml.DecodeFile(path, &c)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Config{}, nil
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return Config{}, fmt.Errorf("config %s: unknown key %q", path, und[0].String())
+	}
+	if c.Credential.PKCS12File != "" && c.Credential.PKCS11Module != "" {
+		return Config{}, fmt.Errorf("config %s: give either pkcs12_file or pkcs11_module, not both", path)
+	}
+	return c, nil
+}

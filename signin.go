@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/crypto/credential"
+	"github.com/carnetdesk/carnet/sync/dmp"
+)
+
+// signer opens the practitioner's credential with a PIN and builds the
+// session with the central record service. It keeps the credential open
+// until Close (a card session).
+type signer struct {
+	cfg Config
+	log *slog.Logger
+	svc *app.Service
+
+	cred *credential.Credential
+}
+
+// SignIn opens the credential with pin (wiped) and starts the session.
+func (s *signer) SignIn(ctx context.Context, pin []byte) error {
+	defer app.Wipe(pin)
+	cred, err := openCredential(s.cfg, pin)
+	if err != nil {
+		return err
+	}
+	sess, err := newSession(s.cfg, cred, s.log)
+	if err != nil {
+		cred.Close()
+		return err
+	}
+	s.Close()
+	s.cred = cred
+	s.svc.SignIn(sess)
+	return nil
+}
+
+// Close ends the card session.
+func (s *signer) Close() {
+	if s.cred != nil {
+		s.cred.Close()
+		s.cred = nil
+	}
+}
+
+// openCredential opens the configured PKCS#11 token or PKCS#12 file. Its
+// errors wrap app.ErrCredential; they never contain the PIN.
+func openCredential(cfg Config, pin []byte) (*credential.Credential, error) {
+	var (
+		cred *credential.Credential
+		err  error
+	)
+	switch {
+	case cfg.Credential.PKCS11Module != "":
+		cred, err = credential.OpenPKCS11(cfg.Credential.PKCS11Module, cfg.Credential.PKCS11Slot, pin)
+	case cfg.Credential.PKCS12File != "":
+		cred, err = credential.OpenPKCS12(cfg.Credential.PKCS12File, pin)
+	default:
+		return nil, fmt.Errorf("sign in: no credential configured: %w", app.ErrCredential)
+	}
+	if err != nil {
+		if errors.Is(err, credential.ErrFileMode) {
+			return nil, fmt.Errorf("sign in: %w: %w", app.ErrInsecureFile, err)
+		}
+		return nil, fmt.Errorf("sign in: %w: %w", app.ErrCredential, err)
+	}
+	return cred, nil
+}
+
+// newSession builds the central-service client with the credential and
+// names the practitioner from its certificate.
+func newSession(cfg Config, cred *credential.Credential, log *slog.Logger) (app.Session, error) {
+	var roots *x509.CertPool
+	if cfg.DMP.CAFile != "" {
+		pem, err := os.ReadFile(cfg.DMP.CAFile)
+		if err != nil {
+			return app.Session{}, fmt.Errorf("sign in: trusted authorities: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return app.Session{}, fmt.Errorf("sign in: %s holds no PEM certificate: %w", cfg.DMP.CAFile, app.ErrInvalid)
+		}
+	}
+	client, err := dmp.New(dmp.Config{
+		BaseURL:         cfg.DMP.URL,
+		Certificate:     cred.Certificate(),
+		Signer:          cred.Signer(),
+		RootCAs:         roots,
+		MaxTLSVersion:   cred.MaxTLSVersion(),
+		SoftwareName:    "Carnet",
+		SoftwareVersion: Version,
+		Logger:          log,
+	})
+	if err != nil {
+		return app.Session{}, fmt.Errorf("sign in: %w", err)
+	}
+	return app.Session{Practitioner: practitioner(cred.Identity()), Records: client}, nil
+}
+
+// practitioner converts the credential's identity into the domain's.
+func practitioner(id credential.Identity) app.Practitioner {
+	return app.Practitioner{
+		RPPS:       id.RPPS,
+		Name:       id.Name,
+		Profession: app.Code(id.Profession),
+		Specialty:  app.Code(id.Specialty),
+		Structure:  app.Structure(id.Structure),
+		Roles:      append([]string(nil), id.Roles...),
+	}
+}
