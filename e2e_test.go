@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/cda"
+	"github.com/carnetdesk/carnet/app/vault"
+	"github.com/carnetdesk/carnet/crypto"
+	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
+)
+
+// TestSandboxCredentialEndToEnd is the central-service issue's "done when":
+// `carnet sandbox` (dmptest.Start is what it runs) writes its CA and the
+// practitioners' PKCS#12 files; a credential it wrote signs in through the
+// same code as the desktop app, and through Carnet's client over mTLS the
+// practitioner finds a patient, opens the record, retrieves a document
+// (verified, then cached in a real vault), pushes a note, and finds it.
+func TestSandboxCredentialEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	sb, sbDir, err := dmptest.Start(dmptest.Config{Listen: "127.0.0.1:0", Patients: 40, Seed: 7, DataDir: filepath.Join(dir, "sandbox")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Close()
+	an := sb.PKI.Credentials[dmptest.KeyAnesthetist].Practitioner
+	var cfg Config
+	cfg.DMP.URL, cfg.DMP.CAFile = sb.URL, filepath.Join(sbDir, "ca.pem")
+	cfg.Credential.PKCS12File = an.P12Path
+
+	// A real vault holding the sandbox's patients.
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	light := crypto.LightParams()
+	v, err := vault.Open(filepath.Join(dir, "vault.db"), vault.Options{KDF: &light, Keyring: crypto.NoKeyring{}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	ctx := context.Background()
+	svc := app.NewService(v, nil, log)
+	if err := svc.Create(ctx, []byte("une phrase de passe assez longue"), app.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Write(ctx, &app.Batch{Patients: sb.Population()}); err != nil {
+		t.Fatal(err)
+	}
+
+	sg := &signer{cfg: cfg, log: log, svc: svc}
+	defer sg.Close()
+	if err := sg.SignIn(ctx, []byte("0000")); !errors.Is(err, app.ErrCredential) {
+		t.Fatalf("sign in with a wrong PIN = %v, want ErrCredential", err)
+	}
+	if err := sg.SignIn(ctx, []byte(an.PIN)); err != nil {
+		t.Fatalf("sign in with the PIN the sandbox printed: %v", err)
+	}
+	me, _ := svc.Practitioner()
+	if me.RPPS != an.RPPS {
+		t.Fatalf("signed in as %q, want the anesthesiologist %q", me.RPPS, an.RPPS)
+	}
+
+	// A patient whose record exists and who authorised this practitioner,
+	// with a qualified identity so that a note can be pushed.
+	p, ok := sb.FindPatient(func(p app.Patient, exists, closed bool, authz, blocked map[string]bool) bool {
+		return exists && !closed && authz[dmptest.KeyAnesthetist] && !blocked[dmptest.KeyAnesthetist] && p.Status == app.IdentityQualified
+	})
+	if !ok {
+		t.Fatal("no suitable synthetic patient")
+	}
+	st, err := svc.FindPatient(ctx, p.ID)
+	if err != nil || !st.Exists || st.Authorization != app.AuthorizationGranted {
+		t.Fatalf("FindPatient = %+v, %v", st, err)
+	}
+	rec, err := svc.OpenPatient(ctx, p.ID, app.AccessNormal, "")
+	if err != nil {
+		t.Fatalf("OpenPatient: %v", err)
+	}
+	if rec.Offline || len(rec.Manifest.Documents) == 0 {
+		t.Fatalf("record offline=%v with %d documents", rec.Offline, len(rec.Manifest.Documents))
+	}
+	for _, d := range rec.Manifest.Documents {
+		if d.Date.Before(st.ServerTime.Add(-app.FirstOpenWindow)) {
+			t.Fatalf("first open listed a document older than two years: %v", d.Date)
+		}
+	}
+	doc := rec.Manifest.Documents[0]
+	content, err := svc.Document(ctx, p.ID, doc.ID, app.Access{Mode: app.AccessNormal})
+	if err != nil {
+		t.Fatalf("retrieve: %v", err)
+	}
+	if cached, err := v.Document(ctx, p.ID, doc.ID); err != nil || !bytes.Equal(cached, content) {
+		t.Fatalf("retrieved document not cached in the vault: %v", err)
+	}
+	if doc.MediaType == "text/xml" || doc.MediaType == "application/xml" || doc.MediaType == "" {
+		if _, err := cda.ParseBytes(content, cda.Options{}); err != nil {
+			t.Fatalf("retrieved CDA does not parse: %v", err)
+		}
+	}
+
+	// Push a consultation note written in Carnet.
+	note, err := cda.WriteNote(cda.Note{
+		Patient:  p,
+		Author:   cda.Practitioner{RPPS: an.RPPS[1:], Given: "Benoît", Family: "Saint-Just", Profession: app.Code{Code: "G15_10/SM02", System: "1.2.250.1.213.1.1.4.5", Display: "Médecin - Anesthésie-réanimation (SM)"}, Structure: cda.Structure{FINESS: "750000001", Name: "Clinique Sainte-Geneviève", FacilityType: app.Code{Code: "SA07", System: "1.2.250.1.71.4.2.4", Display: "Cabinet individuel"}}},
+		Title:    "Consultation pré-opératoire",
+		Start:    time.Now().Add(-time.Hour),
+		Sections: []cda.NoteSection{{Title: "Conclusion", Text: cda.Paragraphs("Patient vu en consultation. Pas de contre-indication retenue.")}},
+		Level:    cda.LevelN3,
+	}, cda.WriteOptions{AllowTestINS: true})
+	if err != nil {
+		t.Fatalf("write note: %v", err)
+	}
+	parsed, err := cda.ParseBytes(note, cda.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	meta := parsed.Meta()
+	sent, err := svc.ProvideDocument(ctx, p.ID, app.NewDocument{Meta: meta, Content: note})
+	if err != nil {
+		t.Fatalf("provide: %v", err)
+	}
+	if sent.Meta.ID != meta.ID {
+		t.Fatalf("sent %q, the service answered for %q", meta.ID, sent.Meta.ID)
+	}
+	// The note is now in the record, for this practitioner and in the vault.
+	rec, err = svc.OpenPatient(ctx, p.ID, app.AccessNormal, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := rec.Manifest.Document(meta.ID); !ok {
+		t.Fatal("the pushed note is not in the record")
+	}
+	events, err := svc.Audit(ctx, app.AuditFilter{Patient: p.ID, Action: "dmp."})
+	if err != nil || len(events) < 5 {
+		t.Fatalf("audit: %d events, %v", len(events), err)
+	}
+}
