@@ -52,15 +52,22 @@ type callerKey struct{}
 
 // jtiCache remembers assertion ids until they expire.
 type jtiCache struct {
-	mu   sync.Mutex
-	seen map[string]time.Time
+	mu      sync.Mutex
+	seen    map[string]time.Time
+	inserts int // since the last sweep
 }
+
+// sweepEvery is how many insertions pass between two sweeps of expired
+// ids: sweeping on every request once the map is large made long runs
+// quadratic.
+const sweepEvery = 4096
 
 // use records jti until exp; false when it was already used.
 func (c *jtiCache) use(jti string, exp, now time.Time) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.seen) > 4096 {
+	if c.inserts >= sweepEvery {
+		c.inserts = 0
 		for k, t := range c.seen {
 			if now.After(t) {
 				delete(c.seen, k)
@@ -71,6 +78,7 @@ func (c *jtiCache) use(jti string, exp, now time.Time) bool {
 		return false
 	}
 	c.seen[jti] = exp.Add(clockSkew)
+	c.inserts++
 	return true
 }
 

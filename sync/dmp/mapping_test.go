@@ -1,0 +1,183 @@
+package dmp
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/sync/dmp/fhir"
+)
+
+// samplesDir holds the ANS PDSm4DMP FHIR examples (MIT), outside the repo.
+const samplesDir = "../../../shared/samples/fhir"
+
+func readSample(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(samplesDir, name))
+	if err != nil {
+		t.Skipf("ANS samples absent: %v", err)
+	}
+	return b
+}
+
+// TestSamplesSearchset: the ANS searchset example decodes into two
+// RemoteDocuments with every mapped field.
+func TestSamplesSearchset(t *testing.T) {
+	var b fhir.Bundle
+	if err := fhir.Unmarshal(readSample(t, "Bundle-example-annexe-searchset-documentreferences.json"), &b); err != nil {
+		t.Fatal(err)
+	}
+	docs, skipped := decodeSearchset(&b, nil, map[string]app.DocumentID{})
+	if len(docs) != 2 || skipped != 0 {
+		t.Fatalf("%d docs, %d skipped", len(docs), skipped)
+	}
+	d := docs[0]
+	want := app.RemoteDocument{
+		RemoteID: "example-annexe-docref-cda",
+		Status:   "current",
+		URL:      "Binary/example-annexe-binary-cda",
+	}
+	if d.RemoteID != want.RemoteID || d.Status != want.Status || d.URL != want.URL {
+		t.Fatalf("%+v", d)
+	}
+	m := d.Meta
+	if m.ID != "1.2.250.1.213.1.4.8.99999.201" || m.TypeCode != "11488-4" || m.Title != "Compte rendu de consultation (CDA)" ||
+		m.MediaType != "application/xml" || m.Size != 128 || m.Hash != "03f84c46bbfa635e418d233c90c2e276bcfe9877" ||
+		m.Confidentiality != "N" || m.Source != "dmp" || m.Superseded || m.Author != "899700218896" {
+		t.Fatalf("meta %+v", m)
+	}
+	if !m.Date.Equal(time.Date(2024, 11, 20, 8, 0, 0, 0, time.UTC)) {
+		t.Fatalf("act date %v (want context.period.start)", m.Date)
+	}
+	if d.Visibility != (app.Visibility{}) || d.Archived {
+		t.Fatalf("visibility %+v", d.Visibility)
+	}
+	if docs[1].Meta.MediaType != "application/fhir+json" || docs[1].URL != "Bundle/example-annexe-fhir-document" || docs[1].Meta.Hash == "" {
+		t.Fatalf("second %+v", docs[1])
+	}
+}
+
+// TestSamplesDocumentReferences: the single DocumentReference examples map
+// (superseded status; ITI-105 without attachment URL, hash or period).
+func TestSamplesDocumentReferences(t *testing.T) {
+	var d fhir.DocumentReference
+	if err := fhir.Unmarshal(readSample(t, "DocumentReference-doc-x-id.json"), &d); err != nil {
+		t.Fatal(err)
+	}
+	rd, ok := mapDocument(&d)
+	if !ok || rd.Status != "superseded" || !rd.Meta.Superseded || rd.Meta.ID != "1.2.250.1.213.1.4.8.99999.0" || rd.Meta.Size != 80 {
+		t.Fatalf("%v %+v", ok, rd)
+	}
+	var s fhir.DocumentReference
+	if err := fhir.Unmarshal(readSample(t, "DocumentReference-example-td2-iti105-publication-simplifiee.json"), &s); err != nil {
+		t.Fatal(err)
+	}
+	rs, ok := mapDocument(&s)
+	if !ok || rs.Meta.Hash != "" || rs.Meta.Size != 0 || rs.Meta.Date.IsZero() || rs.Meta.Title != "Compte rendu de consultation" {
+		t.Fatalf("%v %+v", ok, rs)
+	}
+}
+
+// TestSamplesTransactions: the ITI-65 examples decode, and their
+// DocumentReferences map; the replacement one names what it replaces.
+func TestSamplesTransactions(t *testing.T) {
+	for _, name := range []string{"Bundle-example-td2-iti65-lot-soumission.json", "Bundle-example-td2-1-remplacement.json"} {
+		var b fhir.Bundle
+		if err := fhir.Unmarshal(readSample(t, name), &b); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		n := 0
+		for _, e := range b.Entry {
+			if e.Resource == nil || e.Resource.ResourceType != "DocumentReference" {
+				continue
+			}
+			var d fhir.DocumentReference
+			if err := e.Resource.Decode(&d); err != nil {
+				t.Fatal(err)
+			}
+			rd, ok := mapDocument(&d)
+			if !ok {
+				t.Fatalf("%s: unmapped", name)
+			}
+			if name == "Bundle-example-td2-1-remplacement.json" && replacedRef(&d) != "DocumentReference/doc-x-id" {
+				t.Fatalf("replacement ref %q", replacedRef(&d))
+			}
+			_ = rd
+			n++
+		}
+		if n == 0 {
+			t.Fatalf("%s: no DocumentReference", name)
+		}
+	}
+}
+
+func TestHashHex(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                             "",
+		sha1EmptyB64:                   sha1EmptyHex,
+		"not base64!":                  invalidHash,
+		"AAAA":                         invalidHash, // not 20 bytes
+		"A/hMRrv6Y15BjSM8kMLidrz+mHc=": "03f84c46bbfa635e418d233c90c2e276bcfe9877",
+	} {
+		if got := hashHex(in); got != want {
+			t.Errorf("hashHex(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestFilterDropsOtherPatients: an entry that names another INS is not
+// handed over, and one without uniqueId is skipped.
+func TestFilterDropsOtherPatients(t *testing.T) {
+	mk := func(uid, ins string) fhir.BundleEntry {
+		d := fhir.DocumentReference{ID: uid, Status: "current", Subject: &fhir.Reference{Reference: "Patient?identifier=urn:oid:" + app.OIDINSNIRTest + "|" + ins}}
+		if uid != "" {
+			d.MasterIdentifier = &fhir.Identifier{System: fhir.SystemRFC3986, Value: "urn:oid:1.2.3." + uid}
+		}
+		return fhir.BundleEntry{Resource: fhir.MustWrap(d)}
+	}
+	b := fhir.Bundle{Type: "searchset", Entry: []fhir.BundleEntry{mk("1", unitINS.Matricule), mk("2", "180000000000099"), mk("", unitINS.Matricule)}}
+	f := &docFilter{ins: unitINS, statuses: map[string]bool{"current": true}}
+	docs, skipped := decodeSearchset(&b, f, nil)
+	if len(docs) != 1 || docs[0].Meta.ID != "1.2.3.1" || skipped != 1 {
+		t.Fatalf("%+v skipped %d", docs, skipped)
+	}
+}
+
+// FuzzDecodeSearchset feeds arbitrary Bundles to the client-side mapping:
+// it must never panic, and every document it returns has a uniqueId and a
+// hash that is empty, hex SHA-1 or the invalid marker.
+func FuzzDecodeSearchset(f *testing.F) {
+	for _, name := range []string{"Bundle-example-annexe-searchset-documentreferences.json", "Bundle-example-td2-iti65-lot-soumission.json",
+		"Bundle-example-td2-1-remplacement.json", "Bundle-example-annexe-fhir-document.json"} {
+		if b, err := os.ReadFile(filepath.Join(samplesDir, name)); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"DocumentReference","masterIdentifier":{"value":"urn:oid:1.2"},"content":[{"attachment":{"hash":"%%%","size":-1}}],"relatesTo":[{"code":"replaces","target":{"reference":"DocumentReference/"}}]}}]}`))
+	f.Add([]byte(`{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"https://evil.example/x"}],"entry":[{"resource":{"resourceType":"DocumentReference","contained":[{"resourceType":"PractitionerRole","id":"a","practitioner":{"reference":"#a"}}],"author":[{"reference":"#a"}],"masterIdentifier":{"value":"x"}}}]}`))
+	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome","issue":[]}}, {}, {"resource":null}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var b fhir.Bundle
+		if err := fhir.Unmarshal(data, &b); err != nil {
+			return
+		}
+		f := &docFilter{ins: unitINS, statuses: map[string]bool{"current": true, "superseded": true}, actSince: time.Unix(0, 0), types: map[string]bool{"11488-4": true}}
+		for _, filt := range []*docFilter{nil, f} {
+			docs, _ := decodeSearchset(&b, filt, map[string]app.DocumentID{})
+			for _, d := range docs {
+				if d.Meta.ID == "" {
+					t.Fatal("document without uniqueId")
+				}
+				if h := d.Meta.Hash; h != "" && h != invalidHash && len(h) != 40 {
+					t.Fatalf("hash %q", h)
+				}
+				if _, err := json.Marshal(d); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	})
+}
