@@ -30,16 +30,18 @@ func readSecretFile(path string) ([]byte, error) {
 	return out, nil
 }
 
-// readPrivateFile reads a whole file that must have mode 0600 (or 0400).
+// maxSecretFile bounds a secret file (a passphrase, a PIN, an armored key).
+const maxSecretFile = 1 << 20
+
+// readPrivateFile reads a whole file that must have mode 0600 (or 0400), be
+// owned by the current user and not be a symbolic link; the check and the
+// read use the same descriptor.
 func readPrivateFile(path string) ([]byte, error) {
-	if err := crypto.CheckPrivateFile(path); err != nil {
+	raw, err := crypto.ReadPrivateFile(path, maxSecretFile)
+	if err != nil {
 		if errors.Is(err, crypto.ErrInsecureFile) {
 			return nil, fmt.Errorf("%s: %w (chmod 600 it)", path, app.ErrInsecureFile)
 		}
-		return nil, err
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
 		return nil, fmt.Errorf("read secret file: %w", err)
 	}
 	return raw, nil

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"time"
@@ -115,34 +116,73 @@ func WriteSecretFile(path string, secret []byte) error {
 	return f.Close()
 }
 
+// maxSecretFile bounds what ReadSecretFile reads: a hex device secret and a
+// newline.
+const maxSecretFile = 2*DeviceSecretSize + 2
+
 // ReadSecretFile reads a device secret written by WriteSecretFile. It
-// refuses a file that others may read or write (ErrInsecureFile).
+// refuses a file that others may read or write, that another user owns, or
+// that is reached through a symbolic link (ErrInsecureFile); the checks and
+// the read use one open descriptor (see ReadPrivateFile).
 func ReadSecretFile(path string) ([]byte, error) {
-	if err := CheckPrivateFile(path); err != nil {
+	raw, err := ReadPrivateFile(path, maxSecretFile)
+	if err != nil {
 		return nil, err
 	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("crypto: read secret file: %w", err)
+	defer clear(raw)
+	text := raw
+	if len(text) > 0 && text[len(text)-1] == '\n' {
+		text = text[:len(text)-1]
 	}
-	if len(raw) > 0 && raw[len(raw)-1] == '\n' {
-		raw = raw[:len(raw)-1]
-	}
-	b, err := hex.DecodeString(string(raw))
-	clear(raw)
-	if err != nil || len(b) != DeviceSecretSize {
+	b := make([]byte, DeviceSecretSize)
+	if n, err := hex.Decode(b, text); err != nil || n != DeviceSecretSize || len(text) != 2*DeviceSecretSize {
+		clear(b)
 		return nil, fmt.Errorf("crypto: secret file content: %w", ErrFormat)
 	}
 	return b, nil
 }
 
-// CheckPrivateFile fails with ErrInsecureFile unless path is a regular file
-// that only its owner can read and write (mode 0600 or 0400).
-func CheckPrivateFile(path string) error {
-	st, err := os.Stat(path)
+// ReadPrivateFile reads a secret file of at most limit bytes after checking,
+// on the descriptor it reads from (no window between check and read), that
+// it is a regular file, not reached through a symbolic link, owned by the
+// current user and closed to group and others (mode 0600 or 0400). Other
+// files fail with ErrInsecureFile (fs.ErrInvalid for a directory, a device
+// or a pipe); a missing one with an error wrapping fs.ErrNotExist; a longer
+// one with ErrFormat. On Windows, where modes and owners do not map, only
+// the regular-file check applies.
+func ReadPrivateFile(path string, limit int64) ([]byte, error) {
+	f, err := openPrivate(path)
 	if err != nil {
-		return fmt.Errorf("crypto: secret file: %w", err)
+		return nil, err
 	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		clear(raw)
+		return nil, fmt.Errorf("crypto: read secret file: %w", err)
+	}
+	if int64(len(raw)) > limit {
+		clear(raw)
+		return nil, fmt.Errorf("crypto: secret file longer than %d bytes: %w", limit, ErrFormat)
+	}
+	return raw, nil
+}
+
+// CheckPrivateFile fails unless path is a file ReadPrivateFile would read:
+// regular, not a symbolic link, owned by the current user, mode 0600 or
+// 0400 (ErrInsecureFile otherwise). Prefer ReadPrivateFile, which checks
+// and reads through the same descriptor.
+func CheckPrivateFile(path string) error {
+	f, err := openPrivate(path)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// checkPrivateInfo applies the mode checks shared by every platform to the
+// information of an open file.
+func checkPrivateInfo(st fs.FileInfo) error {
 	if !st.Mode().IsRegular() {
 		return fmt.Errorf("crypto: secret file is not a regular file: %w", fs.ErrInvalid)
 	}

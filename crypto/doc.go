@@ -12,11 +12,15 @@
 // vault is created and never stored in clear. HKDF turns the VMK into subkeys,
 // one per purpose: opaque bbolt keys (truncated HMACs, so that no INS, name or
 // date ever appears in the file), the patient directory, the wrapping of
-// per-patient data keys, the outbox, the audit log, the header MAC.
+// per-patient data keys, the outbox, the audit log, the audit log's hash
+// chain, the header MAC.
 //
 // Every value is sealed with AES-256-GCM, a random 96-bit nonce, and
-// associated data that binds it to its place (bucket, key, record version):
-// a value moved under another key does not open. Plaintexts are padded to a
+// associated data that binds it to its place (bucket, key, record kind and
+// record format version): a value moved under another key does not open.
+// The record version is a constant format number, not a per-record
+// counter, so a record rolled back to an older sealed copy of itself is not
+// detected yet. Plaintexts are padded to a
 // multiple of 512 bytes so that sizes tell little.
 //
 // A passphrase change re-wraps the VMK under a new KEK: one key slot is
@@ -34,6 +38,12 @@
 // ciphertext of (length (4, big endian) ‖ plaintext ‖ zero padding) with
 // associated data version ‖ caller's AAD. A wrapped key is the same without
 // padding. Unknown versions are refused with ErrFormat.
+//
+// Stored Argon2id parameters are bounded (KDFParams.Validate: at most 1 GiB,
+// 64 passes, 16 threads) so that a damaged header cannot make a derivation
+// exhaust memory or run for hours. Secret files are opened without
+// following symbolic links and checked (regular, owner, mode 0600) on the
+// descriptor they are read from.
 //
 // # Limits
 //

@@ -22,6 +22,18 @@ const (
 	TargetMax = time.Second
 )
 
+// Upper bounds on stored parameters (KDFParams.Validate). They sit well
+// above the policy (Calibrate uses 256 MiB and at most MaxTime passes) and
+// keep a damaged or edited header from making a derivation allocate
+// gigabytes or run for hours.
+const (
+	MaxTime      = 64
+	MaxMemoryKiB = 1 << 20 // 1 GiB
+	MaxThreads   = 16
+	MinSaltSize  = 8
+	MaxSaltSize  = 64
+)
+
 // KDFParams are the Argon2id parameters of a key slot. They are stored in
 // clear in the vault header.
 type KDFParams struct {
@@ -35,6 +47,21 @@ type KDFParams struct {
 // with LightParams are).
 func (p KDFParams) BelowPolicy() bool {
 	return p.MemoryKiB < MinMemoryKiB || p.Time < MinTime || len(p.Salt) < SaltSize
+}
+
+// Validate fails with ErrFormat unless every parameter is within the
+// bounds a derivation may use: 1..MaxTime passes, up to MaxMemoryKiB (and
+// at least 8 KiB per thread, Argon2's own floor), 1..MaxThreads threads, a
+// salt of MinSaltSize..MaxSaltSize bytes.
+func (p KDFParams) Validate() error {
+	switch {
+	case p.Time == 0 || p.Time > MaxTime,
+		p.Threads == 0 || p.Threads > MaxThreads,
+		p.MemoryKiB < 8*uint32(p.Threads) || p.MemoryKiB > MaxMemoryKiB,
+		len(p.Salt) < MinSaltSize || len(p.Salt) > MaxSaltSize:
+		return fmt.Errorf("crypto: kdf parameters out of bounds (%v, salt %d bytes): %w", p, len(p.Salt), ErrFormat)
+	}
+	return nil
 }
 
 // String describes the parameters (no secret in them).
@@ -75,27 +102,40 @@ func Calibrate() (KDFParams, error) {
 			one = d
 		}
 	}
+	p.Time = passesFor(one)
+	return p, nil
+}
+
+// passesFor returns the pass count for a machine where one pass takes one:
+// the count nearest the middle of [TargetMin, TargetMax], then raised until
+// the estimate reaches TargetMin (a machine where one pass takes 0.45 s
+// gets 2 passes, 0.9 s, not 1 pass, 0.45 s). Whenever one pass takes at most
+// TargetMax-TargetMin, some count lands inside the bounds and this finds it;
+// a machine slower than TargetMax per pass gets MinTime. The count is kept
+// within MinTime..MaxTime.
+func passesFor(one time.Duration) uint32 {
 	if one <= 0 {
 		one = time.Millisecond
 	}
 	target := (TargetMin + TargetMax) / 2
-	t := uint32(target / one)
-	if t < MinTime {
-		t = MinTime
+	t := uint32((target + one/2) / one)
+	t = max(t, MinTime)
+	for t < MaxTime && time.Duration(t)*one < TargetMin {
+		t++
 	}
-	if t > 64 {
-		t = 64
+	for t > MinTime && time.Duration(t)*one > TargetMax && time.Duration(t-1)*one >= TargetMin {
+		t--
 	}
-	p.Time = t
-	return p, nil
+	return min(t, MaxTime)
 }
 
 // DeriveKEK derives the key-encryption key of a passphrase slot:
 // HKDF-SHA256(Argon2id(passphrase, salt) ‖ deviceSecret, info). deviceSecret
-// may be empty (recovery and test slots).
+// may be empty (recovery and test slots). Parameters outside the bounds of
+// KDFParams.Validate fail with ErrFormat before any work.
 func DeriveKEK(passphrase, deviceSecret []byte, p KDFParams, info string) (*Key, error) {
-	if len(p.Salt) == 0 || p.Time == 0 || p.MemoryKiB == 0 || p.Threads == 0 {
-		return nil, fmt.Errorf("crypto: kdf parameters: %w", ErrFormat)
+	if err := p.Validate(); err != nil {
+		return nil, err
 	}
 	pw := argon2.IDKey(passphrase, p.Salt, p.Time, p.MemoryKiB, p.Threads, KeySize)
 	ikm := make([]byte, 0, len(pw)+len(deviceSecret))

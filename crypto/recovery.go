@@ -71,6 +71,22 @@ func InspectRecoveryKey(publicArmored []byte) (userID, fingerprint string, err e
 	return userID, strings.ToUpper(key.GetFingerprint()), nil
 }
 
+// PrivateKeyFingerprint returns the fingerprint (upper-case hex) of an
+// armored OpenPGP private key without unlocking it, so that a vault can
+// tell that the key offered for recovery is not its own before asking for
+// work. A public key fails with ErrRecoveryKey.
+func PrivateKeyFingerprint(privateArmored []byte) (string, error) {
+	key, err := pgp.NewKeyFromArmored(string(privateArmored))
+	if err != nil {
+		return "", fmt.Errorf("%w: not an armored openpgp key", ErrRecoveryKey)
+	}
+	defer key.ClearPrivateParams()
+	if !key.IsPrivate() {
+		return "", fmt.Errorf("%w: a public key was given where the private key is expected", ErrRecoveryKey)
+	}
+	return strings.ToUpper(key.GetFingerprint()), nil
+}
+
 // EncryptToRecovery encrypts secret to the clinic's recovery public key.
 func EncryptToRecovery(publicArmored, secret []byte) ([]byte, error) {
 	if _, err := RecoveryFingerprint(publicArmored); err != nil {

@@ -138,6 +138,8 @@ func (s *shell) showWarnings(ws []app.Warning) {
 			key = "warning.no-keyring"
 		case app.WarnNoRecovery:
 			key = "warning.no-recovery"
+		case app.WarnDamagedRecords:
+			key = "warning.damaged-records"
 		default:
 			s.u.log.Warn("unknown unlock warning", "warning", string(w))
 			continue

@@ -14,7 +14,7 @@ import (
 )
 
 // auditRecord is the sealed content of one audit entry: the event and the
-// MAC (audit key) of the previous entry's sealed bytes. Keys are the
+// MAC (chain key) of the previous entry's sealed bytes. Keys are the
 // big-endian sequence number: a count leaks nothing the file size doesn't.
 type auditRecord struct {
 	E app.AuditEvent `json:"e"`
@@ -28,23 +28,20 @@ type auditHead struct {
 	MAC []byte `json:"mac"`
 }
 
-func auditGenesis(k *keys) []byte { return crypto.MAC(k.audit, []byte("carnet/audit/genesis")) }
+// auditGenesis is the "previous MAC" of the first entry. The chain's MACs
+// use k.chain, a key of their own (carnet/audit-chain/v1), not the audit
+// AEAD key.
+func auditGenesis(k *keys) []byte { return crypto.MAC(k.chain, []byte("carnet/audit/genesis")) }
 
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
 // Record appends an event to the hash-chained audit log. The store sets
 // e.Seq.
 func (v *Vault) Record(ctx context.Context, e app.AuditEvent) error {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	k, err := v.unlocked("audit")
-	if err != nil {
-		return err
-	}
 	if e.Time.IsZero() {
 		e.Time = v.opt.Clock.Now()
 	}
-	err = v.update(v.db, func(tx *bbolt.Tx) error {
+	return v.write("audit", func(tx *bbolt.Tx, k *keys) error {
 		b, err := bucket(tx, bAudit)
 		if err != nil {
 			return err
@@ -58,7 +55,7 @@ func (v *Vault) Record(ctx context.Context, e app.AuditEvent) error {
 			if len(lk) != 8 {
 				return damaged(bAudit, lk)
 			}
-			seq, prev = binary.BigEndian.Uint64(lk)+1, crypto.MAC(k.audit, lv)
+			seq, prev = binary.BigEndian.Uint64(lk)+1, crypto.MAC(k.chain, lv)
 		}
 		e.Seq = seq
 		key := seqKey(seq)
@@ -70,29 +67,19 @@ func (v *Vault) Record(ctx context.Context, e app.AuditEvent) error {
 			return err
 		}
 		hk := k.blinder().Blind(domHead)
-		hv, err := sealJSON(k.auditA, bSet, hk, kindAuditHead, auditHead{Seq: seq, MAC: crypto.MAC(k.audit, val)})
+		hv, err := sealJSON(k.auditA, bSet, hk, kindAuditHead, auditHead{Seq: seq, MAC: crypto.MAC(k.chain, val)})
 		if err != nil {
 			return err
 		}
 		return set.Put(hk, hv)
 	})
-	if err != nil {
-		return fmt.Errorf("vault: audit: %w", err)
-	}
-	return nil
 }
 
 // Audit returns the events matching f, oldest first (the newest f.Limit
 // when set).
 func (v *Vault) Audit(ctx context.Context, f app.AuditFilter) ([]app.AuditEvent, error) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	k, err := v.unlocked("read audit")
-	if err != nil {
-		return nil, err
-	}
 	var out []app.AuditEvent
-	err = v.view(v.db, func(tx *bbolt.Tx) error {
+	err := v.read("read audit", func(tx *bbolt.Tx, k *keys) error {
 		b, err := bucket(tx, bAudit)
 		if err != nil {
 			return err
@@ -117,7 +104,7 @@ func (v *Vault) Audit(ctx context.Context, f app.AuditFilter) ([]app.AuditEvent,
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("vault: read audit: %w", err)
+		return nil, err
 	}
 	slices.Reverse(out)
 	return out, nil
@@ -151,7 +138,7 @@ func checkAudit(tx *bbolt.Tx, k *keys, rep *app.CheckReport) {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("audit: chain broken at entry %d", want))
 			return
 		}
-		prev = crypto.MAC(k.audit, val)
+		prev = crypto.MAC(k.chain, val)
 		lastMAC = prev
 		rep.Audit++
 		want++

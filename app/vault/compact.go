@@ -2,9 +2,7 @@ package vault
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -18,9 +16,11 @@ const compactTxMax = 64 << 20
 
 // Compact rewrites the file without its free pages: bbolt.Compact into a
 // temporary file beside the vault, fsync, close both, atomic rename, reopen.
-// The unlocked state (keys, directory) is kept. It works locked too: only
-// ciphertext is copied. The old file is closed before the rename, as
-// Windows requires.
+// Only live records are copied, so deleted and purged values (in free and
+// pending pages) are not in the new file; the pending-shred flag of Purge
+// is cleared in the copy. The unlocked state (keys, directory) is kept. It
+// works locked too: only ciphertext is copied. The old file is closed
+// before the rename, as Windows requires.
 func (v *Vault) Compact(ctx context.Context) (app.CompactReport, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -39,17 +39,28 @@ func (v *Vault) compact() (app.CompactReport, error) {
 	if fi, err := os.Stat(v.path); err == nil {
 		rep.Before = fi.Size()
 	}
-	tmp := v.path + ".compact"
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return rep, err
+	f, err := os.CreateTemp(filepath.Dir(v.path), filepath.Base(v.path)+".compact-*")
+	if err != nil {
+		return rep, classify(err)
 	}
+	tmp := f.Name()
+	f.Close()
 	dst, err := bbolt.Open(tmp, 0o600, &bbolt.Options{Timeout: v.opt.Timeout, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
+		_ = os.Remove(tmp)
 		return rep, classify(err)
 	}
 	err = func() (err error) {
 		defer guard(&err)
-		return classify(bbolt.Compact(dst, v.db, compactTxMax))
+		if err := bbolt.Compact(dst, v.db, compactTxMax); err != nil {
+			return classify(err)
+		}
+		return dst.Update(func(tx *bbolt.Tx) error {
+			if b := tx.Bucket([]byte(bHeader)); b != nil {
+				return b.Delete([]byte(hShred))
+			}
+			return nil
+		})
 	}()
 	if cerr := dst.Close(); err == nil {
 		err = cerr
@@ -88,6 +99,38 @@ func (v *Vault) compact() (app.CompactReport, error) {
 	}
 	v.log.Info("vault compacted", "before", rep.Before, "after", rep.After)
 	return rep, nil
+}
+
+// shredPending reports whether a purge left deleted records in free pages
+// that no compaction has removed yet (the header's shred flag). The caller
+// holds v.mu.
+func (v *Vault) shredPending() bool {
+	if v.db == nil {
+		return false
+	}
+	pending := false
+	err := v.view(v.db, func(tx *bbolt.Tx) error {
+		if b := tx.Bucket([]byte(bHeader)); b != nil {
+			pending = b.Get([]byte(hShred)) != nil
+		}
+		return nil
+	})
+	return err == nil && pending
+}
+
+// shredIfPending compacts the file when a purge is pending a shred,
+// whatever the share of free pages. A failure is logged; the flag stays, so
+// the next Lock, Close or Open tries again. The caller holds v.mu for
+// writing.
+func (v *Vault) shredIfPending() {
+	if !v.shredPending() {
+		return
+	}
+	if _, err := v.compact(); err != nil {
+		v.log.Error("shred after purge: compaction failed; retried at the next lock", "err", err)
+		return
+	}
+	v.log.Info("purged records shredded (file compacted)")
 }
 
 // Stats returns the file size and the bytes held by free and pending

@@ -15,7 +15,10 @@
 //
 //	header  clear: format version, vault id, device-secret location, the
 //	        pass slot (Argon2id params ‖ salt ‖ wrapped VMK), the optional
-//	        recovery slot and its key fingerprint, the header MAC
+//	        recovery slot and its key fingerprint, the header MAC, the
+//	        header checksum (format ≥ 2: unkeyed SHA-256, checked before the
+//	        KDF so that damage is not reported as a wrong passphrase), and
+//	        the shred flag while a purge awaits compaction
 //	dir     one directory entry (app.Patient) per patient, dir key
 //	keys    one wrapped data key (DEK) per patient, wrap key
 //	man     one manifest per patient, patient DEK
@@ -36,27 +39,41 @@
 // The header fields above (no patient data), the number and sizes of
 // records (padded to 512 bytes), the audit entry count, and bbolt's page
 // structure. Every value is AES-256-GCM with associated data bucket ‖ key ‖
-// record kind ‖ record version, so a value moved under another key, bucket
-// or kind does not open.
+// record kind ‖ record format version (a constant), so a value moved under
+// another key, bucket or kind does not open.
 //
 // # Keys
 //
 // passphrase → Argon2id (params in the pass slot) + device secret (OS
 // keyring, else a 0600 file path+".device") → KEK → unwraps the VMK. HKDF
 // subkeys of the VMK: carnet/blind/v1, carnet/dir/v1, carnet/wrap/v1,
-// carnet/outbox/v1, carnet/audit/v1, carnet/settings/v1, carnet/header/v1.
+// carnet/outbox/v1, carnet/audit/v1, carnet/audit-chain/v1 (the audit
+// log's hash chain; format 1 vaults chain under carnet/audit/v1),
+// carnet/settings/v1, carnet/header/v1.
 // Per-patient DEKs are random and wrapped by the wrap key; purge deletes
 // the DEK first (crypto-shredding). A passphrase change rewrites the pass
-// slot and the header MAC only. The recovery slot holds the VMK encrypted
-// to the clinic's OpenPGP recovery key.
+// slot, the header MAC and the checksum only, after verifying the header
+// in the same transaction. The recovery slot holds the VMK encrypted to the
+// clinic's OpenPGP recovery key.
+//
+// # Files beside the vault
+//
+// path+".device" (the device secret when no keyring answers, 0600),
+// path+".lock" (the creation lock, only while Create runs), and temporary
+// files path+".creating-*", path+".compact-*", path+".device.*.tmp" that
+// live only during an operation.
 //
 // # Errors
 //
 // Errors read "vault: op: …" and wrap an app kind: ErrLocked, ErrNoVault,
-// ErrWrongPassphrase, ErrDamaged (any value that fails to authenticate, a
-// tampered header, a truncated file: never wrong data), ErrNewerFormat,
-// ErrInUse (another instance holds the file), ErrNoSpace, ErrNotFound,
-// ErrInvalid, ErrConflict. They name buckets and key prefixes, never health
+// ErrVaultExists, ErrWrongPassphrase, ErrDeviceSecret (keyring or .device
+// file unavailable: not a failed passphrase), ErrDamaged (any value that
+// fails to authenticate, a tampered header, a truncated file: never wrong
+// data), ErrNewerFormat, ErrInUse (another instance holds the file, or is
+// creating it), ErrNoSpace, ErrNotFound, ErrInvalid (also: a recovery key
+// of another vault), ErrConflict, ErrInsecureFile. A damaged directory
+// record does not fail Unlock: the patient is left out and the report
+// carries app.WarnDamagedRecords. They name buckets and key prefixes, never health
 // data.
 //
 // # Caveats
@@ -66,12 +83,19 @@
 //     strings, and garbage-collected copies may linger.
 //   - Rollback of the whole file to an older copy is not detected; rollback
 //     of a single record to an older version of the same record is not
-//     detected either (no per-record version counter yet). Truncating the
-//     audit log is detected through its sealed head.
-//   - Deleted ciphertext stays in freed pages until compaction; purged data
-//     is unreadable at once (its key is gone) but only physically gone after
-//     Compact (app.Service calls it when idle and free pages exceed
-//     app.CompactThreshold).
+//     detected either (the record version in the associated data is a
+//     constant, not a per-record counter). Truncating the audit log is
+//     detected through its sealed head.
+//   - Deleted ciphertext stays in freed pages until compaction. A purge
+//     sets the header's shred flag and the next Lock, Close or Open
+//     compacts (see Purge), so purged records leave the file within the
+//     idle delay; until then their wrapped key still opens under the VMK.
+//     Ordinary overwrites and deletions wait for the idle compaction
+//     (free pages above app.CompactThreshold). Blocks the file system freed
+//     when the old file was replaced are not overwritten.
+//   - Recover that must draw a new device secret kept in a file commits
+//     the new slot, then renames the file into place: a crash between the
+//     two needs another Recover.
 //   - The passphrase-change verifier (see ChangePassphrase) is an HMAC of the
 //     session's passphrase held in memory while unlocked.
 //   - Documents not listed by any manifest cannot be purged by Purge (Purge

@@ -1,12 +1,11 @@
 package vault
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"slices"
 
 	"go.etcd.io/bbolt"
@@ -34,27 +33,31 @@ var allBuckets = []string{bHeader, bDir, bKeys, bMan, bDoc, bCur, bOut, bAudit, 
 const (
 	hFormat      = "format"        // uint32 big endian
 	hID          = "id"            // 16 random bytes; the keyring account (hex)
-	hDevice      = "device"        // where the device secret lives: "keyring" or "file"
+	hDevice      = "device"        // where the device secret lives (see device.go)
 	hPass        = "slot.pass"     // KDF params ‖ salt ‖ wrapped VMK
 	hRecovery    = "slot.recovery" // VMK encrypted to the clinic's recovery key (OpenPGP)
 	hRecoveryFpr = "recovery.fpr"  // the recovery key's fingerprint (hex)
-	hMAC         = "mac"           // HMAC-SHA256(header subkey, every other field)
+	hMAC         = "mac"           // HMAC-SHA256(header subkey, every field but mac, sum, shred)
+	// hSum (format ≥ 2) is an unkeyed SHA-256 of every field but sum and
+	// shred, checked before the KDF: a damaged header (pass slot included)
+	// is reported as damage, not as a wrong passphrase. The MAC still
+	// proves the header authentic once the VMK is known.
+	hSum = "sum"
+	// hShred is present while purged records may remain in free pages; the
+	// next Lock, Close, Open or Compact compacts the file and removes it.
+	// It is outside the MAC and the sum (it must be cleared while locked):
+	// setting it costs a compaction, removing it gains nothing over reading
+	// the file as it is.
+	hShred = "shred"
 )
 
-// Device secret locations.
-const (
-	devKeyring = "keyring"
-	devFile    = "file"
-)
+// sumFormat is the first format version whose header carries hSum and whose
+// audit chain is keyed with carnet/audit-chain/v1. Version 1 vaults
+// (pre-release builds) are still read: no checksum, audit chain under the
+// audit key.
+const sumFormat = 2
 
 const slotVersion = 1
-
-// Bounds on stored KDF parameters (far above the policy: Calibrate uses
-// 256 MiB and at most 64 passes).
-const (
-	maxKDFTime      = 1024
-	maxKDFMemoryKiB = 4 << 20 // 4 GiB
-)
 
 // header is the decoded clear header.
 type header struct {
@@ -64,6 +67,7 @@ type header struct {
 	kdf      crypto.KDFParams
 	wrapped  []byte
 	recovery []byte
+	fpr      string
 	mac      []byte
 	fields   map[string][]byte // every field, copied out of the transaction
 }
@@ -80,32 +84,43 @@ func headerVersion(b *bbolt.Bucket) (uint32, error) {
 
 // readHeader copies and decodes the header bucket.
 func (v *Vault) readHeader() (*header, error) {
-	h := &header{fields: map[string][]byte{}}
+	fields := map[string][]byte{}
 	err := v.view(v.db, func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte(bHeader))
-		if b == nil {
-			return fmt.Errorf("no header bucket: %w", app.ErrDamaged)
+		b, err := bucket(tx, bHeader)
+		if err != nil {
+			return err
 		}
 		return b.ForEach(func(k, val []byte) error {
-			h.fields[string(k)] = append([]byte(nil), val...)
+			fields[string(k)] = append([]byte(nil), val...)
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	f := h.fields
+	return decodeHeader(fields)
+}
+
+// decodeHeader checks the format version and, from sumFormat on, the
+// checksum, then decodes the fields. Nothing here needs a key: it runs
+// before the KDF. The map is kept as h.fields (not copied).
+func decodeHeader(f map[string][]byte) (*header, error) {
 	if len(f[hFormat]) != 4 || len(f[hID]) != 16 {
 		return nil, fmt.Errorf("header fields: %w", app.ErrDamaged)
 	}
-	h.version = binary.BigEndian.Uint32(f[hFormat])
-	if h.version > FormatVersion {
+	h := &header{fields: f, version: binary.BigEndian.Uint32(f[hFormat])}
+	switch {
+	case h.version > FormatVersion:
 		return nil, fmt.Errorf("format %d: %w", h.version, app.ErrNewerFormat)
+	case h.version == 0:
+		return nil, fmt.Errorf("format 0: %w", app.ErrDamaged)
+	case h.version >= sumFormat && !bytes.Equal(f[hSum], headerSum(f)):
+		return nil, fmt.Errorf("header checksum: %w", app.ErrDamaged)
 	}
-	h.id, h.device, h.mac, h.recovery = f[hID], string(f[hDevice]), f[hMAC], f[hRecovery]
-	var err2 error
-	if h.kdf, h.wrapped, err2 = decodeSlot(f[hPass]); err2 != nil {
-		return nil, err2
+	h.id, h.device, h.mac, h.recovery, h.fpr = f[hID], string(f[hDevice]), f[hMAC], f[hRecovery], string(f[hRecoveryFpr])
+	var err error
+	if h.kdf, h.wrapped, err = decodeSlot(f[hPass]); err != nil {
+		return nil, err
 	}
 	return h, nil
 }
@@ -122,7 +137,7 @@ func encodeKDF(p crypto.KDFParams) []byte {
 
 // encodeSlot is KDF params ‖ salt ‖ wrapped VMK. Keeping the KDF params in
 // the slot itself (instead of a separate header field) means a passphrase
-// change rewrites exactly one header entry besides the MAC.
+// change rewrites exactly one header entry besides the MAC and the sum.
 func encodeSlot(p crypto.KDFParams, wrapped []byte) []byte {
 	return append(encodeKDF(p), wrapped...)
 }
@@ -138,12 +153,15 @@ func decodeSlot(b []byte) (crypto.KDFParams, []byte, error) {
 		Threads:   b[9],
 	}
 	n := int(b[10])
-	if len(b) < 11+n || p.Time == 0 || p.Time > maxKDFTime || p.MemoryKiB == 0 || p.MemoryKiB > maxKDFMemoryKiB || p.Threads == 0 {
-		// Out-of-range parameters would let an edited header make Unlock
-		// allocate gigabytes or spin for minutes: refused as damage.
+	if len(b) < 11+n {
 		return crypto.KDFParams{}, nil, bad
 	}
 	p.Salt = append([]byte(nil), b[11:11+n]...)
+	// Out-of-range parameters would let an edited header make Unlock
+	// allocate gigabytes or spin for hours: refused as damage.
+	if p.Validate() != nil {
+		return crypto.KDFParams{}, nil, bad
+	}
 	return p, b[11+n:], nil
 }
 
@@ -157,12 +175,12 @@ func slotAAD(id []byte, slot string, p crypto.KDFParams) []byte {
 	return append(aad, encodeKDF(p)...)
 }
 
-// headerMAC covers every header field but the MAC, in key order, each
-// length-prefixed: a field added, removed or changed breaks it.
-func headerMAC(k *crypto.Key, fields map[string][]byte) []byte {
+// canonical encodes the header fields but skip, in key order, each
+// length-prefixed: a field added, removed or changed changes the encoding.
+func canonical(fields map[string][]byte, skip ...string) [][]byte {
 	names := make([]string, 0, len(fields))
 	for n := range fields {
-		if n != hMAC {
+		if !slices.Contains(skip, n) {
 			names = append(names, n)
 		}
 	}
@@ -174,7 +192,47 @@ func headerMAC(k *crypto.Key, fields map[string][]byte) []byte {
 		binary.BigEndian.PutUint32(l[2:], uint32(len(fields[n])))
 		parts = append(parts, append(l[:], n...), fields[n])
 	}
-	return crypto.MAC(k, parts...)
+	return parts
+}
+
+// headerMAC covers every header field but the MAC, the sum and the shred
+// flag.
+func headerMAC(k *crypto.Key, fields map[string][]byte) []byte {
+	return crypto.MAC(k, canonical(fields, hMAC, hSum, hShred)...)
+}
+
+// headerSum is the unkeyed checksum: SHA-256 of every field but the sum and
+// the shred flag (the MAC included).
+func headerSum(fields map[string][]byte) []byte {
+	h := sha256.New()
+	for _, p := range canonical(fields, hSum, hShred) {
+		h.Write(p)
+	}
+	return h.Sum(nil)
+}
+
+// sealHeader sets the MAC, and the sum from sumFormat on, of fields.
+func sealHeader(k *keys, fields map[string][]byte, version uint32) {
+	fields[hMAC] = headerMAC(k.header, fields)
+	if version >= sumFormat {
+		fields[hSum] = headerSum(fields)
+	}
+}
+
+// passSlot derives the KEK of passphrase (with the device secret k holds)
+// under p, wraps the VMK with it and returns the encoded pass slot: the one
+// derive-and-wrap of Create, ChangePassphrase, Recover and the KDF upgrade.
+func (k *keys) passSlot(id, passphrase []byte, p crypto.KDFParams) ([]byte, error) {
+	kek, err := crypto.DeriveKEK(passphrase, k.device, p, infoKEK)
+	if err != nil {
+		return nil, err
+	}
+	wrapped, err := crypto.Wrap(kek, k.vmk, slotAAD(id, "pass", p))
+	kek.Wipe()
+	if err != nil {
+		return nil, err
+	}
+	return encodeSlot(p, wrapped), nil
 }
 
 // kdfFor returns the parameters of a new pass slot: Options.KDF when set,
@@ -201,85 +259,55 @@ func (v *Vault) kdfFor(current *crypto.KDFParams) (crypto.KDFParams, error) {
 	return p, nil
 }
 
-// devicePath is the fallback file of the device secret.
-func (v *Vault) devicePath() string { return v.path + ".device" }
-
-// readDevice fetches the device secret named by the header.
-func (v *Vault) readDevice(h *header) ([]byte, error) {
-	switch h.device {
-	case devKeyring:
-		s, err := v.opt.Keyring.Get(h.account())
-		if err != nil {
-			return nil, fmt.Errorf("device secret not available from the OS keyring (%v): %w", err, app.ErrWrongPassphrase)
-		}
-		return s, nil
-	case devFile:
-		s, err := crypto.ReadSecretFile(v.devicePath())
-		switch {
-		case errors.Is(err, crypto.ErrInsecureFile):
-			return nil, fmt.Errorf("device secret file: %w", app.ErrInsecureFile)
-		case errors.Is(err, fs.ErrNotExist):
-			return nil, fmt.Errorf("device secret file missing: %w", app.ErrWrongPassphrase)
-		case err != nil:
-			return nil, fmt.Errorf("device secret file: %v: %w", err, app.ErrDamaged)
-		}
-		return s, nil
-	}
-	return nil, fmt.Errorf("header device field: %w", app.ErrDamaged)
-}
-
-// newDevice draws a device secret and stores it in the keyring, or in a
-// 0600 file beside the vault when no keyring answers.
-func (v *Vault) newDevice(account string) (secret []byte, where string, err error) {
-	if secret, err = crypto.Random(crypto.DeviceSecretSize); err != nil {
-		return nil, "", err
-	}
-	if err := v.opt.Keyring.Set(account, secret); err == nil {
-		return secret, devKeyring, nil
-	}
-	v.log.Warn("no OS keyring answered; the device secret goes to a 0600 file beside the vault")
-	// A leftover file belongs to a vault that no longer exists (Create) or
-	// to this vault's lost secret (Recover): neither can use it any more.
-	if err := os.Remove(v.devicePath()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, "", err
-	}
-	if err := crypto.WriteSecretFile(v.devicePath(), secret); err != nil {
-		return nil, "", classify(err)
-	}
-	return secret, devFile, nil
-}
-
-// writePassSlot wraps the VMK under a KEK from passphrase and p, and writes
-// the pass slot, any extra header fields and the header MAC in one
-// transaction. Nothing else in the file changes.
+// writePassSlot writes a pass slot for passphrase under p, any extra header
+// fields, the MAC and the sum in one transaction (see updateHeader).
+// Nothing else in the file changes.
 func (v *Vault) writePassSlot(k *keys, id, passphrase []byte, p crypto.KDFParams, extra map[string][]byte) error {
-	kek, err := crypto.DeriveKEK(passphrase, k.device, p, infoKEK)
+	slot, err := k.passSlot(id, passphrase, p)
 	if err != nil {
 		return err
 	}
-	wrapped, err := crypto.Wrap(kek, k.vmk, slotAAD(id, "pass", p))
-	kek.Wipe()
-	if err != nil {
-		return err
+	changes := map[string][]byte{hPass: slot}
+	for n, val := range extra {
+		changes[n] = val
 	}
+	return v.updateHeader(k, changes)
+}
+
+// updateHeader applies changes to the header and re-seals it (MAC, sum) in
+// one transaction. Inside that transaction it first verifies the header as
+// it is on disk (checksum, then MAC under k): a header edited since it was
+// verified is refused with app.ErrDamaged instead of being re-signed. Only
+// the fields whose value changes are written.
+func (v *Vault) updateHeader(k *keys, changes map[string][]byte) error {
 	return v.update(v.db, func(tx *bbolt.Tx) error {
-		b := tx.Bucket([]byte(bHeader))
-		if b == nil {
-			return fmt.Errorf("no header bucket: %w", app.ErrDamaged)
-		}
-		fields := map[string][]byte{}
-		if err := b.ForEach(func(kk, vv []byte) error { fields[string(kk)] = vv; return nil }); err != nil {
+		b, err := bucket(tx, bHeader)
+		if err != nil {
 			return err
 		}
-		changed := map[string][]byte{hPass: encodeSlot(p, wrapped)}
-		for n, val := range extra {
-			changed[n] = val
+		fields := map[string][]byte{}
+		if err := b.ForEach(func(kk, vv []byte) error { fields[string(kk)] = bytes.Clone(vv); return nil }); err != nil {
+			return err
 		}
-		for n, val := range changed {
+		h, err := decodeHeader(fields)
+		if err != nil {
+			return err
+		}
+		if !macEqual(headerMAC(k.header, fields), h.mac) {
+			return fmt.Errorf("header mac: %w", app.ErrDamaged)
+		}
+		old := map[string][]byte{}
+		for n, val := range fields {
+			old[n] = val
+		}
+		for n, val := range changes {
 			fields[n] = val
 		}
-		changed[hMAC] = headerMAC(k.header, fields)
-		for n, val := range changed {
+		sealHeader(k, fields, h.version)
+		for n, val := range fields {
+			if o, ok := old[n]; ok && bytes.Equal(o, val) {
+				continue
+			}
 			if err := b.Put([]byte(n), val); err != nil {
 				return err
 			}

@@ -17,6 +17,9 @@ const (
 	infoAudit    = "carnet/audit/v1"
 	infoSettings = "carnet/settings/v1"
 	infoHeader   = "carnet/header/v1"
+	// infoChain keys the audit log's hash chain (HMAC), apart from the
+	// audit AEAD key (format ≥ 2; version 1 vaults chain under infoAudit).
+	infoChain = "carnet/audit-chain/v1"
 	// infoKEK is the HKDF info of the passphrase slot's key-encryption key.
 	infoKEK = "carnet/kek/v1"
 )
@@ -28,9 +31,9 @@ const maxCachedDEKs = 256
 // device secret, a passphrase verifier and the cache of unwrapped patient
 // data keys. Everything is wiped at Lock.
 type keys struct {
-	vmk                                               *crypto.Key
-	blind, dir, wrap, outbox, audit, settings, header *crypto.Key
-	dirA, outA, auditA, setA                          *crypto.AEAD
+	vmk                                                      *crypto.Key
+	blind, dir, wrap, outbox, audit, settings, header, chain *crypto.Key
+	dirA, outA, auditA, setA                                 *crypto.AEAD
 
 	device []byte // device secret, so that a passphrase change costs one KDF
 
@@ -50,7 +53,13 @@ type dek struct {
 	aead *crypto.AEAD
 }
 
-func newKeys(vmk *crypto.Key, device, passphrase []byte) (*keys, error) {
+// newKeys derives the subkeys of vmk for a vault of the given format
+// version (which decides the audit chain key) and keeps a copy of device.
+func newKeys(vmk *crypto.Key, device, passphrase []byte, format uint32) (*keys, error) {
+	chainInfo := infoChain
+	if format < sumFormat {
+		chainInfo = infoAudit
+	}
 	k := &keys{
 		vmk:      vmk,
 		blind:    vmk.Derive(infoBlind),
@@ -60,6 +69,7 @@ func newKeys(vmk *crypto.Key, device, passphrase []byte) (*keys, error) {
 		audit:    vmk.Derive(infoAudit),
 		settings: vmk.Derive(infoSettings),
 		header:   vmk.Derive(infoHeader),
+		chain:    vmk.Derive(chainInfo),
 		device:   append([]byte(nil), device...),
 		deks:     map[string]*dek{},
 	}
@@ -128,7 +138,7 @@ func (k *keys) forget(id []byte) {
 // wipe zeroes every key. The AEADs keep AES key schedules inside the
 // standard library that cannot be zeroed; they are dropped with k.
 func (k *keys) wipe() {
-	for _, key := range []*crypto.Key{k.vmk, k.blind, k.dir, k.wrap, k.outbox, k.audit, k.settings, k.header, k.session} {
+	for _, key := range []*crypto.Key{k.vmk, k.blind, k.dir, k.wrap, k.outbox, k.audit, k.settings, k.header, k.chain, k.session} {
 		key.Wipe()
 	}
 	clear(k.device)

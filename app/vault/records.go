@@ -11,7 +11,7 @@ import (
 )
 
 // Record kinds, bound into every value's associated data with the record
-// version, so that a value cannot be replayed as another kind.
+// format version, so that a value cannot be replayed as another kind.
 const (
 	kindDir       byte = 1 // app.Patient (JSON), dir key
 	kindKey       byte = 2 // wrapped patient data key, wrap key
@@ -23,6 +23,10 @@ const (
 	kindSet       byte = 8 // app.Settings (JSON), settings key
 	kindAuditHead byte = 9 // auditHead (JSON), audit key
 
+	// recordVersion is the version of the record format, bound into every
+	// value's associated data. It is a constant, not a per-record counter:
+	// a record rolled back to an older sealed copy under the same key still
+	// opens (not detected yet; see the package Caveats).
 	recordVersion byte = 1
 )
 
@@ -38,7 +42,8 @@ const (
 	domHead     = "audit-head"
 )
 
-// recordAAD is bucket ‖ 0 ‖ bbolt key ‖ kind ‖ record version.
+// recordAAD is bucket ‖ 0 ‖ bbolt key ‖ kind ‖ recordVersion (the
+// constant record format version).
 func recordAAD(bucket string, key []byte, kind byte) []byte {
 	b := make([]byte, 0, len(bucket)+len(key)+3)
 	b = append(b, bucket...)

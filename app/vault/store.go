@@ -13,44 +13,80 @@ import (
 	"github.com/carnetdesk/carnet/crypto"
 )
 
-// SearchPatients searches the in-memory directory (app.Directory.Search).
-func (v *Vault) SearchPatients(ctx context.Context, query string, limit int) ([]app.Patient, error) {
+// read holds v.mu for reading, checks that the vault is unlocked, and runs
+// fn in a read transaction; errors read "vault: op: …". It is the frame of
+// every read method.
+func (v *Vault) read(op string, fn func(tx *bbolt.Tx, k *keys) error) error {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	if _, err := v.unlocked("search patients"); err != nil {
-		return nil, err
+	k, err := v.unlocked(op)
+	if err != nil {
+		return err
+	}
+	if err := v.view(v.db, func(tx *bbolt.Tx) error { return fn(tx, k) }); err != nil {
+		return fmt.Errorf("vault: %s: %w", op, err)
+	}
+	return nil
+}
+
+// write is read's counterpart for one read-write transaction.
+func (v *Vault) write(op string, fn func(tx *bbolt.Tx, k *keys) error) error {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	k, err := v.unlocked(op)
+	if err != nil {
+		return err
+	}
+	if err := v.update(v.db, func(tx *bbolt.Tx) error { return fn(tx, k) }); err != nil {
+		return fmt.Errorf("vault: %s: %w", op, err)
+	}
+	return nil
+}
+
+// readDir holds v.mu and the directory lock for reading, checks that the
+// vault is unlocked, and runs fn on the in-memory directory.
+func (v *Vault) readDir(op string, fn func(d *app.Directory) error) error {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if _, err := v.unlocked(op); err != nil {
+		return err
 	}
 	v.dirMu.RLock()
 	defer v.dirMu.RUnlock()
-	return v.dir.Search(query, limit), nil
+	return fn(v.dir)
+}
+
+// SearchPatients searches the in-memory directory (app.Directory.Search).
+func (v *Vault) SearchPatients(ctx context.Context, query string, limit int) ([]app.Patient, error) {
+	var out []app.Patient
+	err := v.readDir("search patients", func(d *app.Directory) error {
+		out = d.Search(query, limit)
+		return nil
+	})
+	return out, err
 }
 
 // Patient returns one patient of the directory (app.ErrNotFound if absent).
 func (v *Vault) Patient(ctx context.Context, id app.PatientID) (app.Patient, error) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	if _, err := v.unlocked("patient"); err != nil {
-		return app.Patient{}, err
-	}
-	v.dirMu.RLock()
-	defer v.dirMu.RUnlock()
-	p, ok := v.dir.Get(id)
-	if !ok {
-		return app.Patient{}, fmt.Errorf("vault: patient: %w", app.ErrNotFound)
-	}
-	return p, nil
+	var p app.Patient
+	err := v.readDir("patient", func(d *app.Directory) error {
+		var ok bool
+		if p, ok = d.Get(id); !ok {
+			return fmt.Errorf("vault: patient: %w", app.ErrNotFound)
+		}
+		return nil
+	})
+	return p, err
 }
 
 // Patients returns the whole directory, sorted by name.
 func (v *Vault) Patients(ctx context.Context) ([]app.Patient, error) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	if _, err := v.unlocked("patients"); err != nil {
-		return nil, err
-	}
-	v.dirMu.RLock()
-	defer v.dirMu.RUnlock()
-	return v.dir.All(), nil
+	var out []app.Patient
+	err := v.readDir("patients", func(d *app.Directory) error {
+		out = d.All()
+		return nil
+	})
+	return out, err
 }
 
 // Manifest returns a patient's cached document list: an empty manifest
@@ -58,14 +94,8 @@ func (v *Vault) Patients(ctx context.Context) ([]app.Patient, error) {
 // DocumentMeta.Cached is set from the vault itself (the content is present),
 // whatever the writer said.
 func (v *Vault) Manifest(ctx context.Context, id app.PatientID) (app.Manifest, error) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	k, err := v.unlocked("read manifest")
-	if err != nil {
-		return app.Manifest{}, err
-	}
 	m := app.Manifest{Patient: id}
-	err = v.view(v.db, func(tx *bbolt.Tx) error {
+	err := v.read("read manifest", func(tx *bbolt.Tx, k *keys) error {
 		bl := k.blinder()
 		d, err := k.patientKey(tx, bl, id)
 		if err != nil {
@@ -86,21 +116,15 @@ func (v *Vault) Manifest(ctx context.Context, id app.PatientID) (app.Manifest, e
 		return nil
 	})
 	if err != nil {
-		return app.Manifest{}, fmt.Errorf("vault: read manifest: %w", err)
+		return app.Manifest{}, err
 	}
 	return m, nil
 }
 
 // Document returns the content of a cached document.
 func (v *Vault) Document(ctx context.Context, id app.PatientID, doc app.DocumentID) ([]byte, error) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	k, err := v.unlocked("read document")
-	if err != nil {
-		return nil, err
-	}
 	var out []byte
-	err = v.view(v.db, func(tx *bbolt.Tx) error {
+	err := v.read("read document", func(tx *bbolt.Tx, k *keys) error {
 		bl := k.blinder()
 		d, err := k.patientKey(tx, bl, id)
 		if err != nil {
@@ -115,7 +139,7 @@ func (v *Vault) Document(ctx context.Context, id app.PatientID, doc app.Document
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("vault: read document: %w", err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -123,14 +147,8 @@ func (v *Vault) Document(ctx context.Context, id app.PatientID, doc app.Document
 // Cursor returns a sync cursor, or the zero Cursor when none was stored.
 // An empty patient id names a global stream.
 func (v *Vault) Cursor(ctx context.Context, id app.PatientID, stream string) (app.Cursor, error) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	k, err := v.unlocked("read cursor")
-	if err != nil {
-		return app.Cursor{}, err
-	}
 	var c app.Cursor
-	err = v.view(v.db, func(tx *bbolt.Tx) error {
+	err := v.read("read cursor", func(tx *bbolt.Tx, k *keys) error {
 		bl := k.blinder()
 		a, err := k.cursorAEAD(tx, bl, id)
 		if errors.Is(err, app.ErrNotFound) {
@@ -143,27 +161,21 @@ func (v *Vault) Cursor(ctx context.Context, id app.PatientID, stream string) (ap
 		return err
 	})
 	if err != nil {
-		return app.Cursor{}, fmt.Errorf("vault: read cursor: %w", err)
+		return app.Cursor{}, err
 	}
 	return c, nil
 }
 
 // Outbox returns every outbox item, oldest first (by CreatedAt, then id).
 func (v *Vault) Outbox(ctx context.Context) ([]app.OutboxItem, error) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	k, err := v.unlocked("read outbox")
-	if err != nil {
-		return nil, err
-	}
 	var items []app.OutboxItem
-	err = v.view(v.db, func(tx *bbolt.Tx) error {
+	err := v.read("read outbox", func(tx *bbolt.Tx, k *keys) error {
 		var err error
 		items, err = readOutbox(tx, k)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("vault: read outbox: %w", err)
+		return nil, err
 	}
 	return items, nil
 }
@@ -417,90 +429,11 @@ func writeCursors(tx *bbolt.Tx, k *keys, bl *crypto.Blinder, cs []app.Cursor, de
 	return nil
 }
 
-// Purge forgets a patient by crypto-shredding, in one transaction: the
-// data key is deleted first, then the manifest, the documents it lists,
-// the cursors and the directory entry. Freed pages keep ciphertext that no
-// key opens any more until compaction (app.Service compacts when idle) reclaims them. A
-// patient with outbox items is refused with app.ErrConflict.
-func (v *Vault) Purge(ctx context.Context, id app.PatientID) error {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	k, err := v.unlocked("purge")
-	if err != nil {
-		return err
-	}
-	v.dirMu.RLock()
-	_, ok := v.dir.Get(id)
-	v.dirMu.RUnlock()
-	if !ok {
-		return fmt.Errorf("vault: purge: %w", app.ErrNotFound)
-	}
-	var kk []byte
-	err = v.update(v.db, func(tx *bbolt.Tx) error {
-		items, err := readOutbox(tx, k)
-		if err != nil {
-			return err
-		}
-		for _, it := range items {
-			if it.Patient == id {
-				return fmt.Errorf("patient has outbox items: %w", app.ErrConflict)
-			}
-		}
-		bl := k.blinder()
-		kk = bl.Blind(domKey, string(id))
-		manKey := bl.Blind(domMan, string(id))
-		var docKeys [][]byte
-		if d, err := k.patientKey(tx, bl, id); err == nil {
-			if val := tx.Bucket([]byte(bMan)).Get(manKey); val != nil {
-				var m app.Manifest
-				if err := openJSON(d.aead, bMan, manKey, kindMan, val, &m); err != nil {
-					return err
-				}
-				for _, doc := range m.Documents {
-					docKeys = append(docKeys, bl.Blind(domDoc, string(id), string(doc.ID)))
-				}
-			}
-		} else if !errors.Is(err, app.ErrNotFound) {
-			return err
-		}
-		// Crypto-shredding: the key goes first.
-		if err := tx.Bucket([]byte(bKeys)).Delete(kk); err != nil {
-			return err
-		}
-		if err := tx.Bucket([]byte(bMan)).Delete(manKey); err != nil {
-			return err
-		}
-		for _, dk := range docKeys {
-			if err := tx.Bucket([]byte(bDoc)).Delete(dk); err != nil {
-				return err
-			}
-		}
-		if err := tx.Bucket([]byte(bCur)).Delete(bl.Blind(domCur, string(id))); err != nil {
-			return err
-		}
-		return tx.Bucket([]byte(bDir)).Delete(bl.Blind(domDir, string(id)))
-	})
-	if err != nil {
-		return fmt.Errorf("vault: purge: %w", err)
-	}
-	k.forget(kk)
-	v.dirMu.Lock()
-	v.dir.Remove(id)
-	v.dirMu.Unlock()
-	return nil
-}
-
 // Settings returns the vault's settings, app.DefaultSettings() when never
 // saved.
 func (v *Vault) Settings(ctx context.Context) (app.Settings, error) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	k, err := v.unlocked("read settings")
-	if err != nil {
-		return app.Settings{}, err
-	}
 	s := app.DefaultSettings()
-	err = v.view(v.db, func(tx *bbolt.Tx) error {
+	err := v.read("read settings", func(tx *bbolt.Tx, k *keys) error {
 		b, err := bucket(tx, bSet)
 		if err != nil {
 			return err
@@ -512,7 +445,7 @@ func (v *Vault) Settings(ctx context.Context) (app.Settings, error) {
 		return nil
 	})
 	if err != nil {
-		return app.Settings{}, fmt.Errorf("vault: read settings: %w", err)
+		return app.Settings{}, err
 	}
 	return s, nil
 }
@@ -522,13 +455,7 @@ func (v *Vault) SaveSettings(ctx context.Context, s app.Settings) error {
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("vault: save settings: %w", err)
 	}
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	k, err := v.unlocked("save settings")
-	if err != nil {
-		return err
-	}
-	err = v.update(v.db, func(tx *bbolt.Tx) error {
+	return v.write("save settings", func(tx *bbolt.Tx, k *keys) error {
 		b, err := bucket(tx, bSet)
 		if err != nil {
 			return err
@@ -540,8 +467,4 @@ func (v *Vault) SaveSettings(ctx context.Context, s app.Settings) error {
 		}
 		return b.Put(key, val)
 	})
-	if err != nil {
-		return fmt.Errorf("vault: save settings: %w", err)
-	}
-	return nil
 }

@@ -2,13 +2,9 @@ package vault
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -17,187 +13,16 @@ import (
 	"github.com/carnetdesk/carnet/crypto"
 )
 
-// Create makes a new vault protected by passphrase and leaves it unlocked.
-// The file is built under a temporary name, synced, then linked into place
-// (bbolt's first initialisation is not crash-safe; a half-built vault never
-// appears at path). It fails with app.ErrVaultExists when a vault exists.
-func (v *Vault) Create(ctx context.Context, passphrase []byte, opt app.CreateOptions) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if err := v.create(passphrase, opt); err != nil {
-		return fmt.Errorf("vault: create: %w", err)
-	}
-	return nil
-}
-
-func (v *Vault) create(passphrase []byte, opt app.CreateOptions) (err error) {
-	if v.db != nil {
-		return app.ErrVaultExists
-	}
-	if _, err := os.Stat(v.path); err == nil {
-		return app.ErrVaultExists
-	}
-	p, err := v.kdfFor(nil)
-	if err != nil {
-		return err
-	}
-	id, err := crypto.Random(16)
-	if err != nil {
-		return err
-	}
-	vmk, err := crypto.NewKey()
-	if err != nil {
-		return err
-	}
-	fields := map[string][]byte{
-		hFormat: binary.BigEndian.AppendUint32(nil, FormatVersion),
-		hID:     id,
-	}
-	if opt.RecoveryKey != nil {
-		fpr, err := crypto.RecoveryFingerprint(opt.RecoveryKey)
-		if err != nil {
-			vmk.Wipe()
-			return fmt.Errorf("recovery key: %v: %w", err, app.ErrInvalid)
-		}
-		blob, err := crypto.EncryptToRecovery(opt.RecoveryKey, vmk.Bytes())
-		if err != nil {
-			vmk.Wipe()
-			return fmt.Errorf("recovery slot: %v: %w", err, app.ErrInvalid)
-		}
-		fields[hRecovery], fields[hRecoveryFpr] = blob, []byte(fpr)
-	}
-	device, where, err := v.newDevice(hex.EncodeToString(id))
-	if err != nil {
-		vmk.Wipe()
-		return err
-	}
-	linked := false
-	defer func() {
-		if err != nil && !linked {
-			v.dropDevice(hex.EncodeToString(id), where)
-		}
-	}()
-	fields[hDevice] = []byte(where)
-	k, err := newKeys(vmk, device, passphrase)
-	clear(device)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			k.wipe()
-		}
-	}()
-	kek, err := crypto.DeriveKEK(passphrase, k.device, p, infoKEK)
-	if err != nil {
-		return err
-	}
-	wrapped, err := crypto.Wrap(kek, vmk, slotAAD(id, "pass", p))
-	kek.Wipe()
-	if err != nil {
-		return err
-	}
-	fields[hPass] = encodeSlot(p, wrapped)
-	fields[hMAC] = headerMAC(k.header, fields)
-	if err := v.buildFile(fields); err != nil {
-		return err
-	}
-	linked = true // from here on the file exists and needs its device secret
-	if v.db, err = v.openDB(false); err != nil {
-		return err
-	}
-	v.k = k
-	v.dirMu.Lock()
-	v.dir = app.NewDirectory(nil)
-	v.dirMu.Unlock()
-	v.log.Info("vault created", "kdf", p.String(), "device", where, "recovery", opt.RecoveryKey != nil)
-	return nil
-}
-
-func (v *Vault) dropDevice(account, where string) {
-	switch where {
-	case devKeyring:
-		_ = v.opt.Keyring.Delete(account)
-	case devFile:
-		_ = os.Remove(v.devicePath())
-	}
-}
-
-// buildFile writes a fresh bbolt file with every bucket and the header under
-// a temporary name, syncs it, and links it at v.path (failing, not
-// replacing, when another process created a vault meanwhile).
-func (v *Vault) buildFile(fields map[string][]byte) error {
-	tmp := v.path + ".creating"
-	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	db, err := bbolt.Open(tmp, 0o600, &bbolt.Options{Timeout: v.opt.Timeout})
-	if err != nil {
-		return classify(err)
-	}
-	err = v.update(db, func(tx *bbolt.Tx) error {
-		for _, name := range allBuckets {
-			if _, err := tx.CreateBucket([]byte(name)); err != nil {
-				return err
-			}
-		}
-		h := tx.Bucket([]byte(bHeader))
-		for n, val := range fields {
-			if err := h.Put([]byte(n), val); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if cerr := db.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = syncPath(tmp)
-	}
-	if err == nil {
-		err = os.Link(tmp, v.path)
-		switch {
-		case errors.Is(err, fs.ErrExist):
-			err = app.ErrVaultExists
-		case err != nil:
-			// No hard links on this file system: rename, after checking
-			// (racily, but this is the fallback) that no vault appeared.
-			if _, serr := os.Stat(v.path); serr == nil {
-				err = app.ErrVaultExists
-			} else {
-				err = os.Rename(tmp, v.path)
-			}
-		}
-	}
-	_ = os.Remove(tmp)
-	if err == nil {
-		syncDir(filepath.Dir(v.path))
-	}
-	return classify(err)
-}
-
-// syncPath fsyncs a file or a directory.
-func syncPath(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// syncDir makes a rename or link durable, where the platform allows
-// syncing a directory (not on Windows: best effort).
-func syncDir(dir string) { _ = syncPath(dir) }
-
-// Unlock derives the key-encryption key (Argon2id with the device secret),
-// unwraps the VMK, verifies the header MAC, and loads the directory. A
-// vault whose KDF parameters are below policy is upgraded when
-// Options.KDF is nil.
+// Unlock checks the header (format, checksum), fetches the device secret,
+// derives the key-encryption key (Argon2id), unwraps the VMK, verifies the
+// header MAC, and loads the directory. A vault whose KDF parameters are
+// below policy is upgraded when Options.KDF is nil.
+//
+// A damaged header gives app.ErrDamaged before any derivation; an
+// unreadable device secret gives app.ErrDeviceSecret (not a failed
+// passphrase). A directory record that does not open does not stop the
+// unlock: its patient is left out of the directory, the report carries
+// app.WarnDamagedRecords, and Check lists the problem.
 func (v *Vault) Unlock(ctx context.Context, passphrase []byte) (app.UnlockReport, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -237,12 +62,13 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 	case err != nil:
 		return rep, fmt.Errorf("pass slot: %w", app.ErrDamaged)
 	}
-	k, err := newKeys(vmk, device, passphrase)
+	k, err := newKeys(vmk, device, passphrase, h.version)
 	if err != nil {
 		vmk.Wipe()
 		return rep, err
 	}
-	if err := v.finishUnlock(k, h); err != nil {
+	skipped, err := v.finishUnlock(k, h)
+	if err != nil {
 		k.wipe()
 		return rep, err
 	}
@@ -265,29 +91,38 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 	if !rep.HasRecovery {
 		rep.Warnings = append(rep.Warnings, app.WarnNoRecovery)
 	}
+	if skipped > 0 {
+		rep.Warnings = append(rep.Warnings, app.WarnDamagedRecords)
+		v.log.Warn("unlock: damaged directory records left out; run a vault check", "count", skipped)
+	}
 	return rep, nil
 }
 
 // finishUnlock verifies the header MAC with the VMK's header subkey and
-// loads the directory; on success the vault is unlocked with k.
-func (v *Vault) finishUnlock(k *keys, h *header) error {
+// loads the directory; on success the vault is unlocked with k. It returns
+// the number of directory records left out because they do not open.
+func (v *Vault) finishUnlock(k *keys, h *header) (int, error) {
 	if !macEqual(headerMAC(k.header, h.fields), h.mac) {
-		return fmt.Errorf("header mac: %w", app.ErrDamaged)
+		return 0, fmt.Errorf("header mac: %w", app.ErrDamaged)
 	}
-	dir, err := v.loadDirectory(k)
+	dir, skipped, err := v.loadDirectory(k)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	v.k = k
 	v.dirMu.Lock()
 	v.dir = dir
 	v.dirMu.Unlock()
-	return nil
+	return skipped, nil
 }
 
-// loadDirectory opens every directory entry.
-func (v *Vault) loadDirectory(k *keys) (*app.Directory, error) {
+// loadDirectory opens every directory entry. An entry that does not open
+// (damaged, or filed under another key) is left out and counted: one bad
+// record must not lock the practitioner out of every other patient, nor
+// keep Check from running. A damaged file structure still fails.
+func (v *Vault) loadDirectory(k *keys) (*app.Directory, int, error) {
 	var ps []app.Patient
+	skipped := 0
 	err := v.view(v.db, func(tx *bbolt.Tx) error {
 		b, err := bucket(tx, bDir)
 		if err != nil {
@@ -297,20 +132,23 @@ func (v *Vault) loadDirectory(k *keys) (*app.Directory, error) {
 		return b.ForEach(func(key, val []byte) error {
 			var p app.Patient
 			if err := openJSON(k.dirA, bDir, key, kindDir, val, &p); err != nil {
-				return err
+				skipped++
+				return nil
 			}
 			ps = append(ps, p)
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return app.NewDirectory(ps), nil
+	return app.NewDirectory(ps), skipped, nil
 }
 
-// ChangePassphrase rewrites the pass slot (and the header MAC) only: O(1)
-// whatever the vault size.
+// ChangePassphrase rewrites the pass slot (and the header MAC and
+// checksum) only: O(1) whatever the vault size. The header on disk is
+// verified again in the writing transaction (updateHeader): an edited
+// header is refused with app.ErrDamaged, never re-signed.
 //
 // Cost: one Argon2id derivation for the new passphrase. When the vault is
 // unlocked, the old passphrase is checked against an in-memory verifier
@@ -350,6 +188,8 @@ func (v *Vault) changePassphrase(old, new []byte) error {
 	if err != nil {
 		return err
 	}
+	// writePassSlot re-verifies the header on disk in its transaction
+	// before re-signing it.
 	if err := v.writePassSlot(v.k, h.id, new, p, nil); err != nil {
 		return err
 	}
@@ -359,8 +199,21 @@ func (v *Vault) changePassphrase(old, new []byte) error {
 
 // Recover resets the passphrase with the clinic's recovery private key: the
 // recovery slot gives the VMK, a new pass slot is written, and the vault is
-// left unlocked. If the device secret is lost too (keyring wiped), a new
-// one is drawn.
+// left unlocked.
+//
+// The key's fingerprint is compared with the one stored at creation first:
+// another clinic's key (or another vault's) fails at once with
+// app.ErrInvalid, naming both fingerprints. The header is verified (MAC
+// under the recovered VMK) before anything is written, and again inside
+// the writing transaction.
+//
+// If the device secret is unavailable too (keyring wiped, .device file
+// gone), a new one is drawn. It is staged where no header points yet (a
+// fresh keyring account, or a temporary file), the new slot and the new
+// location are committed in one transaction, and only then is the file
+// renamed into place and the old secret removed: a failure before the
+// commit leaves the vault as it was. (A crash between the commit and the
+// rename of a file secret leaves the vault needing another Recover.)
 func (v *Vault) Recover(ctx context.Context, privateKey, keyPassphrase, newPassphrase []byte) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -370,7 +223,7 @@ func (v *Vault) Recover(ctx context.Context, privateKey, keyPassphrase, newPassp
 	return nil
 }
 
-func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) error {
+func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) (err error) {
 	if v.db == nil {
 		return app.ErrNoVault
 	}
@@ -382,6 +235,9 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) error {
 	if h.recovery == nil {
 		return fmt.Errorf("no recovery slot: %w", app.ErrNotFound)
 	}
+	if err := checkRecoveryKey(h, privateKey); err != nil {
+		return err
+	}
 	raw, err := crypto.DecryptWithRecovery(privateKey, keyPassphrase, h.recovery)
 	if err != nil {
 		return fmt.Errorf("%v: %w", err, app.ErrWrongPassphrase)
@@ -391,39 +247,82 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) error {
 	if err != nil {
 		return fmt.Errorf("recovery slot: %w", app.ErrDamaged)
 	}
-	extra := map[string][]byte{}
 	device, err := v.readDevice(h)
-	if err != nil {
-		var where string
-		if device, where, err = v.newDevice(h.account()); err != nil {
+	lost := err != nil
+	if lost {
+		v.log.Warn("recover: device secret unavailable, a new one is drawn", "err", err)
+		if device, err = crypto.Random(crypto.DeviceSecretSize); err != nil {
 			vmk.Wipe()
 			return err
 		}
-		extra[hDevice] = []byte(where)
-		v.log.Warn("recover: device secret lost, a new one was drawn", "device", where)
 	}
-	k, err := newKeys(vmk, device, newPassphrase)
-	clear(device)
+	k, err := newKeys(vmk, device, newPassphrase, h.version)
 	if err != nil {
+		clear(device)
 		vmk.Wipe()
 		return err
 	}
+	defer func() {
+		if err != nil {
+			k.wipe()
+		}
+	}()
 	if !macEqual(headerMAC(k.header, h.fields), h.mac) {
-		k.wipe()
+		clear(device)
 		return fmt.Errorf("header mac: %w", app.ErrDamaged)
 	}
+	extra := map[string][]byte{}
+	var dev *pendingDevice
+	if lost {
+		r, rerr := crypto.Random(4)
+		if rerr != nil {
+			clear(device)
+			return rerr
+		}
+		acct := h.account() + "-" + hex.EncodeToString(r)
+		dev, err = v.stageDevice(acct, devKeyringAt+acct, device)
+		if err != nil {
+			clear(device)
+			return err
+		}
+		extra[hDevice] = []byte(dev.where)
+	}
+	clear(device)
 	p, err := v.kdfFor(&h.kdf)
 	if err == nil {
 		err = v.writePassSlot(k, h.id, newPassphrase, p, extra)
 	}
-	if err == nil {
-		if h, err = v.readHeader(); err == nil {
-			err = v.finishUnlock(k, h)
-		}
-	}
 	if err != nil {
-		k.wipe()
+		if dev != nil {
+			dev.abort(v)
+		}
 		return err
+	}
+	if dev != nil {
+		if err := dev.commit(v); err != nil {
+			v.log.Error("recover: new slot committed but the device secret file could not be put in place; recover again", "err", err)
+			return err
+		}
+		v.dropOldDevice(h, dev)
+	}
+	nh, err := v.readHeader()
+	if err != nil {
+		return err
+	}
+	_, err = v.finishUnlock(k, nh)
+	return err
+}
+
+// checkRecoveryKey compares the fingerprint of the offered private key with
+// the one stored at creation. A header from before fingerprints were
+// stored skips the check (decryption then decides).
+func checkRecoveryKey(h *header, privateKey []byte) error {
+	fp, err := crypto.PrivateKeyFingerprint(privateKey)
+	if err != nil {
+		return fmt.Errorf("recovery key: %v: %w", err, app.ErrInvalid)
+	}
+	if h.fpr != "" && fp != h.fpr {
+		return fmt.Errorf("the recovery key %s is not this vault's (%s): %w", fp, h.fpr, app.ErrInvalid)
 	}
 	return nil
 }

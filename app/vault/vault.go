@@ -20,8 +20,9 @@ import (
 
 // FormatVersion is the version of the vault file layout written by this
 // package. A vault with a higher version is refused with app.ErrNewerFormat
-// and left untouched.
-const FormatVersion = 1
+// and left untouched. Version 2 added the header checksum and the audit
+// chain key; version 1 vaults are still read (see sumFormat).
+const FormatVersion = 2
 
 // DefaultTimeout is how long Open waits for another instance to release the
 // file before failing with app.ErrInUse.
@@ -72,7 +73,8 @@ var _ app.Store = (*Vault)(nil)
 // when no file exists. An existing file is first opened read-only to check
 // its format version: a newer one gives app.ErrNewerFormat and the file is
 // not modified. Another instance holding the file gives app.ErrInUse after
-// Options.Timeout. The vault is returned locked.
+// Options.Timeout. The vault is returned locked. A shred left pending by a
+// purge before a crash is completed here (see Purge).
 func Open(path string, opt Options) (*Vault, error) {
 	if opt.Keyring == nil {
 		opt.Keyring = crypto.OSKeyring{}
@@ -103,6 +105,7 @@ func Open(path string, opt Options) (*Vault, error) {
 		return nil, err
 	}
 	v.db = db
+	v.shredIfPending()
 	return v, nil
 }
 
@@ -159,11 +162,15 @@ func (v *Vault) Locked() bool {
 }
 
 // Lock wipes every key, drops the directory and the caches, and keeps the
-// file open (it holds only ciphertext).
+// file open (it holds only ciphertext). When a purge is pending a shred,
+// Lock then compacts the file (see Purge): app.Service locks on idle, on
+// Ctrl+L and at shutdown, so purged data leaves the file within the idle
+// delay at most.
 func (v *Vault) Lock() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.lockLocked()
+	v.shredIfPending()
 }
 
 func (v *Vault) lockLocked() {
@@ -176,12 +183,17 @@ func (v *Vault) lockLocked() {
 	v.dirMu.Unlock()
 }
 
-// Close locks the vault and closes the file.
+// Close locks the vault, compacts it when a purge is pending a shred (see
+// Purge), and closes the file.
 func (v *Vault) Close() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.lockLocked()
 	if v.db == nil {
+		return nil
+	}
+	v.shredIfPending()
+	if v.db == nil { // the compaction could not reopen the file
 		return nil
 	}
 	err := v.db.Close()

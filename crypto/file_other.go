@@ -1,0 +1,27 @@
+//go:build !unix
+
+package crypto
+
+import (
+	"fmt"
+	"os"
+)
+
+// openPrivate opens path and checks the open file (regular; the mode check
+// of checkPrivateInfo). Owners and symbolic links are not checked on this
+// platform.
+func openPrivate(path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("crypto: secret file: %w", err)
+	}
+	st, err := f.Stat()
+	if err == nil {
+		err = checkPrivateInfo(st)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
