@@ -84,19 +84,29 @@ func (s *Service) recordPatient(ctx context.Context, id PatientID) (Patient, err
 	return p, nil
 }
 
-// FindPatient asks the central service whether the patient has a record and
-// whether this practitioner is authorised (TD0.2).
-func (s *Service) FindPatient(ctx context.Context, id PatientID) (RecordStatus, error) {
+// remote prepares a call to the central service about a patient: the
+// session (or ErrCredential), the patient's local identity with its INS,
+// and a normal-mode access context. op prefixes the errors.
+func (s *Service) remote(ctx context.Context, id PatientID, op string) (*Session, Patient, Access, error) {
 	s.Touch()
 	sess, err := s.currentSession()
 	if err != nil {
-		return RecordStatus{}, err
+		return nil, Patient{}, Access{}, err
 	}
 	p, err := s.recordPatient(ctx, id)
 	if err != nil {
-		return RecordStatus{}, fmt.Errorf("find patient: %w", err)
+		return nil, Patient{}, Access{}, fmt.Errorf("%s: %w", op, err)
 	}
-	acc := Access{Practitioner: sess.Practitioner, Mode: AccessNormal}
+	return sess, p, Access{Practitioner: sess.Practitioner, Mode: AccessNormal}, nil
+}
+
+// FindPatient asks the central service whether the patient has a record and
+// whether this practitioner is authorised (TD0.2).
+func (s *Service) FindPatient(ctx context.Context, id PatientID) (RecordStatus, error) {
+	sess, p, acc, err := s.remote(ctx, id, "find patient")
+	if err != nil {
+		return RecordStatus{}, err
+	}
 	st, err := sess.Records.FindPatient(ctx, acc, p.INS)
 	s.auditRemote(ctx, acc, id, "dmp.td02", err)
 	if err != nil {
@@ -109,16 +119,10 @@ func (s *Service) FindPatient(ctx context.Context, id PatientID) (RecordStatus, 
 // practitioner (TD0.3). The UI calls it only after the patient's consent was
 // confirmed on screen.
 func (s *Service) GrantAuthorization(ctx context.Context, id PatientID) error {
-	s.Touch()
-	sess, err := s.currentSession()
+	sess, p, acc, err := s.remote(ctx, id, "grant authorization")
 	if err != nil {
 		return err
 	}
-	p, err := s.recordPatient(ctx, id)
-	if err != nil {
-		return fmt.Errorf("grant authorization: %w", err)
-	}
-	acc := Access{Practitioner: sess.Practitioner, Mode: AccessNormal}
 	err = sess.Records.GrantAuthorization(ctx, acc, p.INS)
 	s.auditRemote(ctx, acc, id, "dmp.td03", err)
 	if err != nil {
@@ -311,19 +315,13 @@ func (s *Service) Document(ctx context.Context, id PatientID, doc DocumentID, ac
 // (ITI-65) and records it in the patient's manifest as sent. Documents are
 // only sent for qualified identities.
 func (s *Service) ProvideDocument(ctx context.Context, id PatientID, doc NewDocument) (RemoteDocument, error) {
-	s.Touch()
-	sess, err := s.currentSession()
+	sess, p, acc, err := s.remote(ctx, id, "provide document")
 	if err != nil {
 		return RemoteDocument{}, err
-	}
-	p, err := s.recordPatient(ctx, id)
-	if err != nil {
-		return RemoteDocument{}, fmt.Errorf("provide document: %w", err)
 	}
 	if p.Status != IdentityQualified {
 		return RemoteDocument{}, fmt.Errorf("provide document: %w", &AccessError{Reason: DeniedNotQualified})
 	}
-	acc := Access{Practitioner: sess.Practitioner, Mode: AccessNormal}
 	res, err := sess.Records.Provide(ctx, acc, p.INS, []NewDocument{doc})
 	s.auditRemote(ctx, acc, id, "dmp.iti65", err)
 	if err != nil {
@@ -352,14 +350,9 @@ func (s *Service) ProvideDocument(ctx context.Context, id PatientID, doc NewDocu
 // visibility to the patient and legal representatives), on the version the
 // manifest holds: if someone changed it meanwhile, ErrConflict.
 func (s *Service) SetVisibility(ctx context.Context, id PatientID, doc DocumentID, v Visibility) error {
-	s.Touch()
-	sess, err := s.currentSession()
+	sess, p, acc, err := s.remote(ctx, id, "set visibility")
 	if err != nil {
 		return err
-	}
-	p, err := s.recordPatient(ctx, id)
-	if err != nil {
-		return fmt.Errorf("set visibility: %w", err)
 	}
 	m, err := s.store.Manifest(ctx, id)
 	if err != nil {
@@ -369,7 +362,6 @@ func (s *Service) SetVisibility(ctx context.Context, id PatientID, doc DocumentI
 	if !ok {
 		return fmt.Errorf("set visibility: %w", ErrNotFound)
 	}
-	acc := Access{Practitioner: sess.Practitioner, Mode: AccessNormal}
 	rd, err := sess.Records.UpdateMetadata(ctx, acc, p.INS,
 		RemoteDocument{Meta: meta, RemoteID: meta.RemoteID, VersionID: meta.VersionID, URL: meta.URL},
 		MetadataChange{Visibility: &v})
@@ -387,15 +379,10 @@ func (s *Service) SetVisibility(ctx context.Context, id PatientID, doc DocumentI
 // AccessTraces returns who consulted the record, as the central service
 // traced it.
 func (s *Service) AccessTraces(ctx context.Context, id PatientID, since time.Time) ([]AccessTrace, error) {
-	sess, err := s.currentSession()
+	sess, p, acc, err := s.remote(ctx, id, "access traces")
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.recordPatient(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("access traces: %w", err)
-	}
-	acc := Access{Practitioner: sess.Practitioner, Mode: AccessNormal}
 	tr, err := sess.Records.AccessTraces(ctx, acc, p.INS, since)
 	s.auditRemote(ctx, acc, id, "dmp.traces", err)
 	if err != nil {
