@@ -26,6 +26,7 @@ import (
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/cda"
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/ui"
@@ -119,6 +120,9 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	}
 
 	svc := app.NewService(store, nil, log)
+	// Demo patients carry test INS; outside demo mode a test or demo INS in a
+	// document is flagged.
+	svc.SetDocumentReader(cda.Reader{Options: cda.Options{Production: !*demo}})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go svc.Run(ctx, time.Second)

@@ -23,6 +23,12 @@
 //   - The Service is the set of use cases the desktop UI and the command line
 //     call: Unlock, Lock, ChangePassphrase, SearchPatients, and more as Carnet
 //     grows.
+//   - A ClinicalDocument is a document of a record as read by the
+//     DocumentReader (package app/cda): sections of neutral rich text
+//     (Narrative: paragraphs, lists, tables, no HTML) or an Attachment (a
+//     PDF, an image), and the structured entries, medications first. The
+//     Service reads documents (ReadDocument) and collects the medication
+//     lines of a record (MedicationLines) that package meds consolidates.
 //   - The audit log records, locally and append-only, everything Carnet did on
 //     behalf of a practitioner.
 //

@@ -119,6 +119,15 @@ type Patient struct {
 	BirthPlace      string    // INSEE COG code of the birth place
 	LastAccess      time.Time // last time the record was opened in Carnet
 	Pinned          bool      // kept on the watch list whatever the date
+	// Scheduled is the date of a planned intervention (imported operating
+	// list): the record is prefetched ahead of it and kept until it has
+	// passed. Zero: none.
+	Scheduled time.Time
+	// Revalidated is when the central service last confirmed this
+	// practitioner's access (sync engine). Past Settings.RevalidationDays
+	// the cached record is unreadable until access is confirmed again
+	// (see RevalidationDue). Zero: never checked by the engine.
+	Revalidated time.Time
 }
 
 // DisplayName is the name shown in lists: used name (or birth name) in

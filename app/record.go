@@ -102,6 +102,19 @@ type OutboxItem struct {
 	NextAttempt time.Time
 	LastError   string // a reason, without health data
 	CreatedAt   time.Time
+
+	// What the sync engine needs to send the item (see app/sync.go).
+	Meta       DocumentMeta    // provide, replace: the document's metadata (Meta.ID is the item's ID)
+	Visibility Visibility      // provide, replace: visibility at feeding
+	Replaces   DocumentID      // replace: the uniqueId of the document it replaces
+	Target     DocumentID      // metadata: the uniqueId of the document changed
+	Change     *MetadataChange // metadata: the change
+	// Conflict: the server's version of the document, kept next to the
+	// draft until the user decides (Resolve); ServerContent is its content
+	// when it could be fetched.
+	Server        *RemoteDocument
+	ServerContent []byte
+	ConflictAt    time.Time // when the conflict was detected
 }
 
 // Batch is a set of changes written to the vault in one transaction: all of
@@ -114,11 +127,20 @@ type Batch struct {
 	Cursors    []Cursor          // replaced
 	Outbox     []OutboxItem      // added or replaced
 	OutboxDone []OutboxID        // removed (acked, or discarded by the user)
+	// DocumentsGone are cached documents removed (masked, deleted): their
+	// content leaves the vault in the same transaction.
+	DocumentsGone []DocumentRef
+}
+
+// DocumentRef names one document of one patient.
+type DocumentRef struct {
+	Patient PatientID
+	ID      DocumentID
 }
 
 // Empty reports whether the batch holds nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Patients)+len(b.Manifests)+len(b.Documents)+len(b.Cursors)+len(b.Outbox)+len(b.OutboxDone) == 0
+	return len(b.Patients)+len(b.Manifests)+len(b.Documents)+len(b.Cursors)+len(b.Outbox)+len(b.OutboxDone)+len(b.DocumentsGone) == 0
 }
 
 // sortDocuments orders a document list newest act date first, then by id.

@@ -46,6 +46,7 @@ type Service struct {
 	onLock       []func(LockReason)
 	onUnlock     []func(UnlockReport)
 	session      *Session
+	reading      documentReading // the document reader and its cache of read documents (reading.go)
 }
 
 // NewService returns the use cases over store. clock and log may be nil (the

@@ -367,6 +367,9 @@ func (s *Store) Write(_ context.Context, b *app.Batch) error {
 	for _, id := range b.OutboxDone {
 		delete(s.outbox, id)
 	}
+	for _, g := range b.DocumentsGone {
+		delete(s.documents[g.Patient], g.ID)
+	}
 	return nil
 }
 

@@ -1,7 +1,10 @@
 // Package cda reads (and, in the write*.go files, writes) HL7 CDA R2
 // clinical documents as profiled by the French CI-SIS: the header, N1
-// (nonXMLBody) and N3 (structuredBody) bodies, the section narrative as a
-// neutral rich-text model, and the medication, allergy and problem entries.
+// (nonXMLBody) and N3 (structuredBody) bodies, the section narrative as
+// app's neutral rich-text model (app.Narrative, aliased here), and the
+// medication, allergy and problem entries. Reader is the app.DocumentReader
+// the Service reads documents with: it maps a Document to an
+// app.ClinicalDocument.
 //
 // The reader uses only the standard library. It makes a single streaming
 // pass over the XML, refuses DOCTYPE and entity declarations, and bounds
@@ -156,12 +159,10 @@ type Body struct {
 	Sections []Section   // component/structuredBody/component/section
 }
 
-// Attachment is the decoded content of a nonXMLBody.
-type Attachment struct {
-	MediaType    string // media type detected from the magic bytes ("application/pdf" …), or DeclaredType when unknown
-	DeclaredType string // text/@mediaType as declared
-	Data         []byte // decoded bytes
-}
+// Attachment is the decoded content of a nonXMLBody: MediaType is the type
+// detected from the magic bytes ("application/pdf" …), or DeclaredType
+// (text/@mediaType) when the bytes tell nothing. It is app.Attachment.
+type Attachment = app.Attachment
 
 // Section is a section of a structured body, with its nested sections.
 type Section struct {
@@ -173,142 +174,80 @@ type Section struct {
 	Sections []Section // nested sections, in order
 }
 
-// Narrative is the neutral rich text of a section's text element: a list of
-// blocks, and the footnotes referenced from them. No HTML.
-type Narrative struct {
-	Blocks    []Block
-	Footnotes []Footnote
-}
-
-// IsZero reports whether n holds nothing.
-func (n Narrative) IsZero() bool { return len(n.Blocks) == 0 && len(n.Footnotes) == 0 }
-
-// PlainText returns the narrative as plain text: blocks separated by new
-// lines, table cells by tabs. For search and tests, not for display.
-func (n Narrative) PlainText() string {
-	var b strings.Builder
-	for i := range n.Blocks {
-		n.Blocks[i].plain(&b)
-	}
-	return strings.TrimRight(b.String(), "\n")
-}
-
-// BlockKind says what a Block is.
-type BlockKind int
-
-// The kinds of Block.
-const (
-	BlockParagraph BlockKind = iota // a paragraph of inlines (also loose text and content)
-	BlockList                       // a list: Items, Ordered
-	BlockTable                      // a table: Table
-	BlockCaption                    // a caption outside a table or list
-	BlockMedia                      // a renderMultiMedia reference: Media
+// The neutral rich-text model of section narratives is app's (package app,
+// richtext.go): the aliases below keep the reader and the writer in the
+// words of CDA. A Block's ID is the @ID of its element, Style its styleCode
+// (and the sup/sub elements), a Media block a renderMultiMedia whose Refs
+// are its referencedObject split on spaces, an InlineLink a linkHtml whose
+// href is kept as text and never followed, an InlineFootnoteRef a footnote
+// or footnoteRef.
+type (
+	// Narrative is the neutral rich text of a section's text element.
+	Narrative = app.Narrative
+	// BlockKind says what a Block is.
+	BlockKind = app.BlockKind
+	// Block is a block of narrative (paragraph, list, table, caption, media).
+	Block = app.Block
+	// Item is a list item.
+	Item = app.Item
+	// Table is a narrative table (thead, tbody, tfoot rows).
+	Table = app.Table
+	// Row is a table row (tr).
+	Row = app.Row
+	// Cell is a table cell (td or th).
+	Cell = app.Cell
+	// Media is a renderMultiMedia reference to observationMedia.
+	Media = app.Media
+	// Style is a set of text styles (styleCode, sup, sub).
+	Style = app.Style
+	// InlineKind says what an Inline is.
+	InlineKind = app.InlineKind
+	// Inline is a piece of inline narrative.
+	Inline = app.Inline
+	// Footnote is a footnote of a narrative.
+	Footnote = app.Footnote
 )
 
-// Block is a block of narrative. Which fields are set depends on Kind.
-type Block struct {
-	Kind    BlockKind
-	ID      string   // @ID, the target of entry references, when present
-	Style   Style    // styleCode of the block element
-	Inlines []Inline // BlockParagraph, BlockCaption
-	Ordered bool     // BlockList: listType="ordered"
-	Caption []Inline // BlockList, BlockMedia: the caption
-	Items   []Item   // BlockList
-	Table   *Table   // BlockTable
-	Media   *Media   // BlockMedia
-}
-
-// Item is a list item; it holds blocks (text, nested lists, tables).
-type Item struct {
-	Blocks []Block
-}
-
-// Table is a narrative table.
-type Table struct {
-	Caption []Inline
-	Header  []Row // thead rows
-	Body    []Row // tbody rows (and rows directly under table)
-	Footer  []Row // tfoot rows
-}
-
-// Row is a table row.
-type Row struct {
-	Cells []Cell
-}
-
-// Cell is a table cell (td or th).
-type Cell struct {
-	Header  bool    // th
-	ColSpan int     // 1 unless spanning
-	RowSpan int     // 1 unless spanning
-	Blocks  []Block // the content: usually one paragraph
-}
-
-// Media is a renderMultiMedia reference to an observationMedia of the
-// document.
-type Media struct {
-	Refs []string // referencedObject, split on spaces
-}
-
-// Style is a set of text styles (styleCode and the sup/sub elements).
-type Style uint16
-
-// The styles.
+// The kinds of Block (see app.BlockKind).
 const (
-	Bold Style = 1 << iota
-	Italic
-	Underline
-	Emphasis
-	Superscript
-	Subscript
+	BlockParagraph = app.BlockParagraph
+	BlockList      = app.BlockList
+	BlockTable     = app.BlockTable
+	BlockCaption   = app.BlockCaption
+	BlockMedia     = app.BlockMedia
 )
 
-// InlineKind says what an Inline is.
-type InlineKind int
-
-// The kinds of Inline.
+// The styles (see app.Style).
 const (
-	InlineText        InlineKind = iota // a run of text with Style
-	InlineBreak                         // br
-	InlineLink                          // linkHtml: Text shown, Href kept as text (never followed)
-	InlineFootnoteRef                   // footnote or footnoteRef: Ref is the footnote's ID
+	Bold        = app.Bold
+	Italic      = app.Italic
+	Underline   = app.Underline
+	Emphasis    = app.Emphasis
+	Superscript = app.Superscript
+	Subscript   = app.Subscript
 )
 
-// Inline is a piece of inline narrative.
-type Inline struct {
-	Kind  InlineKind
-	Text  string // InlineText, InlineLink
-	Style Style  // InlineText, InlineLink
-	Href  string // InlineLink: the href, as text
-	Ref   string // InlineFootnoteRef: the footnote ID
-}
+// The kinds of Inline (see app.InlineKind).
+const (
+	InlineText        = app.InlineText
+	InlineBreak       = app.InlineBreak
+	InlineLink        = app.InlineLink
+	InlineFootnoteRef = app.InlineFootnoteRef
+)
 
-// Footnote is a footnote of a narrative, referenced by InlineFootnoteRef.
-type Footnote struct {
-	ID      string
-	Inlines []Inline
-}
+// PlainInlines returns the inlines as plain text (app.PlainInlines).
+func PlainInlines(in []Inline) string { return app.PlainInlines(in) }
 
 // Allergy is an allergy or intolerance entry (IHE allergy and intolerance
-// concern, CI-SIS FR-Allergie-ou-intolerance).
-type Allergy struct {
-	Code     app.Code  // the kind of allergy/intolerance (observation/code or value)
-	Agent    app.Code  // participant/participantRole/playingEntity/code: the substance
-	Reaction string    // reaction text or code display, when given
-	Start    time.Time // effectiveTime/low
-	End      time.Time // effectiveTime/high
-	Text     string    // the name or text as written
-}
+// concern, CI-SIS FR-Allergie-ou-intolerance): Code is the observation's
+// code or value, Agent the participant's playingEntity code, Start and End
+// the effectiveTime low and high. It is app.Allergy.
+type Allergy = app.Allergy
 
-// Problem is a problem, diagnosis or history entry (FR-Probleme).
-type Problem struct {
-	Code   app.Code  // observation/value (CIM-10, SNOMED …)
-	Kind   app.Code  // observation/code (problem, diagnosis, symptom …)
-	Start  time.Time // effectiveTime/low
-	End    time.Time // effectiveTime/high
-	Text   string    // the text as written
-	Status string    // statusCode/@code
-}
+// Problem is a problem, diagnosis or history entry (FR-Probleme): Code is
+// the observation's value (CIM-10, SNOMED …), Kind its code, Status its
+// statusCode. It is app.Problem.
+type Problem = app.Problem
 
 // FlagKind says what the reader noticed.
 type FlagKind string

@@ -295,11 +295,7 @@ func (p *parser) list(n *Narrative, se *xml.StartElement, st Style) Block {
 			id := attr(se, "ID")
 			it := Item{Blocks: p.blocks(n, st|styleOf(se))}
 			if id != "" {
-				var sb strings.Builder
-				for i := range it.Blocks {
-					it.Blocks[i].plain(&sb)
-				}
-				p.ref(id, sb.String())
+				p.ref(id, Narrative{Blocks: it.Blocks}.PlainText())
 			}
 			b.Items = append(b.Items, it)
 		}

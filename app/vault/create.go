@@ -101,6 +101,7 @@ func (v *Vault) create(passphrase []byte, opt app.CreateOptions) (err error) {
 	v.dirMu.Lock()
 	v.dir = app.NewDirectory(nil)
 	v.dirMu.Unlock()
+	v.revalidationDays.Store(int64(app.DefaultSettings().RevalidationDays))
 	v.log.Info("vault created", "kdf", p.String(), "device", dev.where, "recovery", opt.RecoveryKey != nil)
 	return nil
 }

@@ -94,6 +94,9 @@ func (v *Vault) Patients(ctx context.Context) ([]app.Patient, error) {
 // DocumentMeta.Cached is set from the vault itself (the content is present),
 // whatever the writer said.
 func (v *Vault) Manifest(ctx context.Context, id app.PatientID) (app.Manifest, error) {
+	if err := v.readable("read manifest", id); err != nil {
+		return app.Manifest{}, err
+	}
 	m := app.Manifest{Patient: id}
 	err := v.read("read manifest", func(tx *bbolt.Tx, k *keys) error {
 		bl := k.blinder()
@@ -123,6 +126,9 @@ func (v *Vault) Manifest(ctx context.Context, id app.PatientID) (app.Manifest, e
 
 // Document returns the content of a cached document.
 func (v *Vault) Document(ctx context.Context, id app.PatientID, doc app.DocumentID) ([]byte, error) {
+	if err := v.readable("read document", id); err != nil {
+		return nil, err
+	}
 	var out []byte
 	err := v.read("read document", func(tx *bbolt.Tx, k *keys) error {
 		bl := k.blinder()
@@ -281,6 +287,11 @@ func (v *Vault) prepare(b *app.Batch) error {
 			return err
 		}
 	}
+	for _, g := range b.DocumentsGone {
+		if g.ID == "" || g.Patient == "" {
+			return fmt.Errorf("removed document without patient or id: %w", app.ErrInvalid)
+		}
+	}
 	for _, c := range b.Cursors {
 		if c.Stream == "" {
 			return fmt.Errorf("cursor without stream: %w", app.ErrInvalid)
@@ -389,6 +400,11 @@ func writeBatch(tx *bbolt.Tx, k *keys, b *app.Batch, fresh map[string]*dek) erro
 			return err
 		}
 	}
+	for _, g := range b.DocumentsGone {
+		if err := bk[bDoc].Delete(bl.Blind(domDoc, string(g.Patient), string(g.ID))); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -455,7 +471,7 @@ func (v *Vault) SaveSettings(ctx context.Context, s app.Settings) error {
 	if err := s.Validate(); err != nil {
 		return fmt.Errorf("vault: save settings: %w", err)
 	}
-	return v.write("save settings", func(tx *bbolt.Tx, k *keys) error {
+	err := v.write("save settings", func(tx *bbolt.Tx, k *keys) error {
 		b, err := bucket(tx, bSet)
 		if err != nil {
 			return err
@@ -467,4 +483,8 @@ func (v *Vault) SaveSettings(ctx context.Context, s app.Settings) error {
 		}
 		return b.Put(key, val)
 	})
+	if err == nil {
+		v.revalidationDays.Store(int64(s.RevalidationDays))
+	}
+	return err
 }

@@ -113,6 +113,7 @@ func (v *Vault) finishUnlock(k *keys, h *header) (int, error) {
 	v.dirMu.Lock()
 	v.dir = dir
 	v.dirMu.Unlock()
+	v.loadPolicy(k)
 	return skipped, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -65,6 +66,10 @@ type Vault struct {
 
 	dirMu sync.RWMutex
 	dir   *app.Directory
+
+	// revalidationDays is Settings.RevalidationDays, loaded at unlock and
+	// kept by SaveSettings (see revalidate.go).
+	revalidationDays atomic.Int64
 }
 
 var _ app.Store = (*Vault)(nil)

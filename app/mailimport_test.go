@@ -1,0 +1,237 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/apptest"
+)
+
+// fakeMailbox serves a fixed list of messages and records the marks.
+type fakeMailbox struct {
+	validity uint32
+	msgs     []app.Message
+	marked   []uint32
+	markErr  error
+	modseq   uint64
+}
+
+func (f *fakeMailbox) Fetch(ctx context.Context, st app.MailboxState, each func(app.Message) error) (app.MailboxState, error) {
+	if st.UIDValidity != f.validity {
+		st.UIDValidity, st.LastUID = f.validity, 0
+	}
+	for _, m := range f.msgs {
+		if m.Ref.UID <= st.LastUID {
+			continue
+		}
+		m.Ref.UIDValidity = f.validity
+		if err := each(m); err != nil {
+			return st, err
+		}
+		st.LastUID = m.Ref.UID
+	}
+	st.HighestModSeq = f.modseq
+	return st, nil
+}
+
+func (f *fakeMailbox) MarkImported(_ context.Context, ref app.MessageRef) error {
+	if f.markErr != nil {
+		return f.markErr
+	}
+	f.marked = append(f.marked, ref.UID)
+	return nil
+}
+
+func (f *fakeMailbox) Close() error { return nil }
+
+type countingReceipts struct{ n int }
+
+func (c *countingReceipts) SendReceipt(context.Context, app.Message, app.MailOutcome, app.MatchReason) error {
+	c.n++
+	return nil
+}
+
+func report(p app.Patient, id app.DocumentID, setID string, version int, content string) app.IncomingReport {
+	return app.IncomingReport{
+		Meta:      app.DocumentMeta{ID: id, SetID: setID, Version: version, Title: "CR"},
+		Content:   []byte(content),
+		MediaType: "text/xml",
+		Identity:  identityOf(p),
+		SetID:     setID, Version: version,
+	}
+}
+
+func msg(uid uint32, mid string, reps ...app.IncomingReport) app.Message {
+	return app.Message{Ref: app.MessageRef{UID: uid, MessageID: mid}, Raw: []byte("raw " + mid), Reports: reps}
+}
+
+func TestImportMailFilesDedupsAndMarks(t *testing.T) {
+	ctx := context.Background()
+	p := qualified(t)
+	store := apptest.NewMailStore(p)
+	// The same document already came from the central service.
+	store.PutManifest(app.Manifest{Patient: p.ID, Documents: []app.DocumentMeta{{ID: "dmp-doc", Hash: "", Source: "dmp"}}}, nil)
+	rec := &countingReceipts{}
+	mb := &fakeMailbox{validity: 7, modseq: 42, msgs: []app.Message{
+		msg(1, "a@x", report(p, "doc-1", "set-1", 1, "<v1/>")),
+		msg(2, "a@x", report(p, "doc-1", "set-1", 1, "<v1/>")), // delivered twice
+		msg(3, "b@x", report(p, "dmp-doc", "set-9", 1, "<dmp/>")),
+		msg(5, "c@x", report(p, "doc-3", "set-2", 3, "<v3/>")), // replacement first
+		msg(6, "d@x", report(p, "doc-2", "set-2", 2, "<v2/>")), // original late
+	}}
+	mb.msgs[0].NotifyTo, mb.msgs[0].ReturnPath = "s@x", "s@x"
+	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal", Receipts: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Filed != 3 || sum.Duplicates != 1 || sum.Known != 1 || sum.Manual != 0 || sum.Messages != 5 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if rec.n != 0 {
+		t.Fatalf("%d read receipts sent while disabled", rec.n)
+	}
+	if len(mb.marked) != 5 {
+		t.Fatalf("marked %v, want all 5 (duplicates too)", mb.marked)
+	}
+	man, _ := store.Manifest(ctx, p.ID)
+	super := map[app.DocumentID]bool{}
+	for _, d := range man.Documents {
+		super[d.ID] = d.Superseded
+	}
+	if len(man.Documents) != 4 || super["doc-3"] || !super["doc-2"] || super["doc-1"] {
+		t.Fatalf("manifest %+v", man.Documents)
+	}
+	st, _ := store.MailState(ctx, "bal", "INBOX")
+	if st.UIDValidity != 7 || st.LastUID != 6 || st.HighestModSeq != 42 {
+		t.Fatalf("state %+v", st)
+	}
+	if _, ok := store.Raw("mid:a@x"); !ok {
+		t.Fatal("raw message not sealed")
+	}
+	// Run again: nothing new. Then the server resets UIDVALIDITY: every
+	// message comes again and is recognised.
+	if sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"}); err != nil || sum.Messages != 0 {
+		t.Fatalf("second run %+v %v", sum, err)
+	}
+	mb.validity = 8
+	sum, err = app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	if err != nil || sum.Filed != 0 || sum.Duplicates != 5 {
+		t.Fatalf("after UIDVALIDITY reset %+v %v", sum, err)
+	}
+	if man2, _ := store.Manifest(ctx, p.ID); len(man2.Documents) != 4 {
+		t.Fatalf("documents after reset: %d", len(man2.Documents))
+	}
+}
+
+func TestImportMailManualQuarantineAndReceipts(t *testing.T) {
+	ctx := context.Background()
+	p := qualified(t)
+	store := apptest.NewMailStore(p)
+	odd := report(p, "doc-odd", "", 0, "<odd/>")
+	odd.Identity.BirthName = "DURAND"
+	pdf := app.IncomingReport{Content: []byte("%PDF"), MediaType: "application/pdf"}
+	mb := &fakeMailbox{validity: 1, msgs: []app.Message{
+		msg(1, "m1", odd),
+		{Ref: app.MessageRef{UID: 2, MessageID: "m2"}, Raw: []byte("x"), Reports: []app.IncomingReport{pdf},
+			Problems: []app.ImportProblem{{Kind: app.ProblemPDFOnly}}},
+		{Ref: app.MessageRef{UID: 3, MessageID: "m3"}, Raw: []byte("y"),
+			Problems: []app.ImportProblem{{Kind: app.ProblemArchive, Detail: "xdm: zip-slip"}}},
+		{Ref: app.MessageRef{UID: 4, MessageID: "m4"}, Raw: []byte("z"),
+			Problems: []app.ImportProblem{{Kind: app.ProblemEncrypted}}, NotifyTo: "s@x", ReturnPath: "s@x"},
+	}}
+	rec := &countingReceipts{}
+	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal", ReadReceipts: true, Receipts: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Manual != 3 || sum.Quarantined != 1 || sum.Filed != 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if rec.n != 1 {
+		t.Fatalf("receipts %d, want 1 (only the message asking for one)", rec.n)
+	}
+	for _, uid := range mb.marked {
+		if uid == 3 {
+			t.Fatal("quarantined message was marked on the server")
+		}
+	}
+	items, _ := store.Inbox(ctx)
+	reasons := map[app.MatchReason]int{}
+	for _, it := range items {
+		reasons[it.Reason]++
+		if it.Reason == app.ReasonTraitsDiffer && (len(it.Candidates) == 0 || it.Candidates[0].Patient != p.ID) {
+			t.Fatalf("candidates %+v", it.Candidates)
+		}
+		if it.Reason == app.ReasonQuarantine && it.State != app.InboxQuarantined {
+			t.Fatalf("quarantine state %s", it.State)
+		}
+	}
+	if reasons[app.ReasonTraitsDiffer] != 1 || reasons[app.ReasonQuarantine] != 1 || reasons[app.ReasonNoReport] < 2 {
+		t.Fatalf("reasons %v", reasons)
+	}
+	for _, e := range store.AuditLog() {
+		if e.Action != "mail.import" {
+			t.Fatalf("audit action %q", e.Action)
+		}
+	}
+	if len(store.AuditLog()) < 4 {
+		t.Fatalf("audit events %d", len(store.AuditLog()))
+	}
+}
+
+func TestImportMailCrashBeforeMark(t *testing.T) {
+	ctx := context.Background()
+	p := qualified(t)
+	store := apptest.NewMailStore(p)
+	mb := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "m1", report(p, "d1", "", 0, "<a/>")), msg(2, "m2", report(p, "d2", "", 0, "<b/>"))}}
+	mb.markErr = errors.New("connection lost")
+	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	if err != nil || sum.Filed != 2 || sum.MarkFailures != 2 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	if st, _ := store.MailState(ctx, "bal", "INBOX"); st.LastUID != 0 {
+		t.Fatalf("sync point advanced past unmarked messages: %+v", st)
+	}
+	mb.markErr = nil
+	sum, err = app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	if err != nil || sum.Filed != 0 || sum.Duplicates != 2 || len(mb.marked) != 2 {
+		t.Fatalf("retry %+v %v marked %v", sum, err, mb.marked)
+	}
+	if st, _ := store.MailState(ctx, "bal", "INBOX"); st.LastUID != 2 {
+		t.Fatalf("state %+v", st)
+	}
+	// A failing vault write: the message is neither filed nor marked.
+	store2 := apptest.NewMailStore(p)
+	store2.FailWrites = 1
+	mb2 := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "m1", report(p, "d1", "", 0, "<a/>"))}}
+	if _, err := app.ImportMail(ctx, store2, mb2, app.ImportOptions{Account: "bal"}); !errors.Is(err, app.ErrNoSpace) {
+		t.Fatalf("err %v", err)
+	}
+	if len(mb2.marked) != 0 {
+		t.Fatal("marked before the commit")
+	}
+}
+
+func TestImportMailConflictAndSeveralPatients(t *testing.T) {
+	ctx := context.Background()
+	p := qualified(t)
+	store := apptest.NewMailStore(p)
+	store.PutManifest(app.Manifest{Patient: p.ID, Documents: []app.DocumentMeta{{ID: "d1", Hash: "0000000000000000000000000000000000000000"}}}, nil)
+	several := report(p, "d2", "", 0, "<c/>")
+	several.NoAuto = true
+	mb := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "m1", report(p, "d1", "", 0, "<other/>"), several)}}
+	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	if err != nil || sum.Manual != 2 || sum.Filed != 0 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	items, _ := store.Inbox(ctx)
+	got := map[app.MatchReason]bool{}
+	for _, it := range items {
+		got[it.Reason] = true
+	}
+	if !got[app.ReasonConflict] || !got[app.ReasonSeveralPatients] {
+		t.Fatalf("reasons %v", got)
+	}
+}

@@ -1,0 +1,111 @@
+package app
+
+import "time"
+
+// DocumentReader reads the content of a clinical document (a CDA R2
+// document, or a bare PDF or image received as such) into a
+// ClinicalDocument the UI can show and the medication list can use. It is
+// implemented by package app/cda; main wires it with
+// Service.SetDocumentReader.
+//
+// Read must not keep content nor the returned document's slices after it
+// returns, must be safe for concurrent use, and must return errors that
+// never contain document content (they wrap ErrInvalid for a document it
+// refuses).
+type DocumentReader interface {
+	Read(content []byte, meta DocumentMeta) (ClinicalDocument, error)
+}
+
+// ClinicalDocument is a document as read: its metadata, its human-readable
+// body (sections of narrative, or an attachment such as a PDF) and the
+// structured entries Carnet uses.
+type ClinicalDocument struct {
+	// Meta is the metadata the document was read with (the manifest's),
+	// whose empty fields were completed from the document itself.
+	Meta DocumentMeta
+	// Title is the document's own title (Meta.Title when it has none).
+	Title string
+	// Type is the document type as coded in the document (LOINC or the
+	// French TRE_A05); zero when the document does not say.
+	Type Code
+	// Authors are the display names of the authors, in document order.
+	Authors []string
+	// Sections is the structured body (CDA level 3): empty for an
+	// attachment.
+	Sections []Section
+	// Attachment is the unstructured body (CDA level 1, or a bare PDF or
+	// image): nil for a structured body.
+	Attachment *Attachment
+	// Medications are the medication lines of the document's structured
+	// entries, each with its Source.
+	Medications []Medication
+	// Allergies are the allergy and intolerance entries.
+	Allergies []Allergy
+	// Problems are the problem, diagnosis and history entries.
+	Problems []Problem
+	// Flags are what the reader noticed without refusing the document:
+	// machine codes (the ReadFlag… constants), each once, in the order
+	// first seen. The UI translates them.
+	Flags []string
+}
+
+// HasFlag reports whether the reader noticed flag.
+func (d *ClinicalDocument) HasFlag(flag string) bool {
+	for _, f := range d.Flags {
+		if f == flag {
+			return true
+		}
+	}
+	return false
+}
+
+// Structured reports whether the document has a structured body (sections)
+// rather than an attachment.
+func (d *ClinicalDocument) Structured() bool { return d.Attachment == nil && len(d.Sections) > 0 }
+
+// The flags a DocumentReader may set in ClinicalDocument.Flags.
+const (
+	ReadFlagTestINS       = "test-ins"       // a test or demonstration INS where a production one was expected
+	ReadFlagBadINS        = "bad-ins"        // an INS whose number or key is invalid (kept as written)
+	ReadFlagBadDate       = "bad-date"       // a malformed date: the field was left zero
+	ReadFlagMediaMismatch = "media-mismatch" // the attachment's declared media type does not match its bytes
+	ReadFlagEncoding      = "encoding"       // text that was not valid UTF-8 was repaired
+	ReadFlagMissing       = "missing"        // an expected header element is absent
+	ReadFlagUnsupported   = "unsupported"    // an element the reader does not interpret was left out
+)
+
+// Section is a section of a structured document, with its nested sections.
+type Section struct {
+	Code     Code      // the section code (LOINC usually)
+	Title    string    // the section title
+	Text     Narrative // the section's human-readable text
+	Sections []Section // nested sections, in order
+}
+
+// Attachment is an unstructured document body: a PDF, an image, plain or
+// rich text.
+type Attachment struct {
+	MediaType    string // the media type told by the bytes ("application/pdf" …), or DeclaredType when they tell nothing
+	DeclaredType string // the media type the document declared
+	Data         []byte // the decoded bytes
+}
+
+// Allergy is an allergy or intolerance entry of a document.
+type Allergy struct {
+	Code     Code      // the kind of allergy or intolerance
+	Agent    Code      // the substance it is to
+	Reaction string    // the reaction, as written or as its code's display
+	Start    time.Time // onset
+	End      time.Time // resolution
+	Text     string    // the name or text as written
+}
+
+// Problem is a problem, diagnosis or history entry of a document.
+type Problem struct {
+	Code   Code      // the problem (CIM-10, SNOMED …)
+	Kind   Code      // problem, diagnosis, symptom …
+	Start  time.Time // onset
+	End    time.Time // resolution
+	Text   string    // the text as written
+	Status string    // the entry's status code ("completed", "active" …)
+}

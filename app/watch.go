@@ -1,0 +1,404 @@
+package app
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+)
+
+// DefaultWatchDays is how long a patient opened in Carnet stays on the watch
+// list of the sync engine.
+const DefaultWatchDays = 30
+
+// Scheduled is one line of an operating list: a patient, by INS matricule,
+// and the date of the intervention.
+type Scheduled struct {
+	Matricule string    // 15 characters, control key checked
+	Date      time.Time // day (and time when given) of the intervention, UTC
+	Line      int       // line of the file, for the "to identify" report
+}
+
+// Operating list bounds: a hostile file costs at most this much.
+const (
+	MaxOperatingListBytes   = 4 << 20
+	MaxOperatingListEntries = 10000
+	maxOperatingLine        = 64 << 10
+)
+
+// ParseOperatingList reads an operating list: a CSV file (comma, semicolon
+// or tab separated; any column order; an optional header) whose rows hold an
+// INS matricule and a date (YYYY-MM-DD, DD/MM/YYYY, optionally followed by
+// a time), or an iCalendar file whose VEVENTs carry the INS in an X-INS
+// property or anywhere in their SUMMARY or DESCRIPTION, and their date in
+// DTSTART. name (the file name) picks the format by extension; the content
+// decides when it says BEGIN:VCALENDAR. Rows without a valid INS and date
+// are skipped; errors name a line, never its content.
+func ParseOperatingList(r io.Reader, name string) ([]Scheduled, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxOperatingListBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("operating list: read: %w", err)
+	}
+	if len(data) > MaxOperatingListBytes {
+		return nil, fmt.Errorf("operating list: larger than %d bytes: %w", MaxOperatingListBytes, ErrInvalid)
+	}
+	text := strings.TrimPrefix(string(data), "\ufeff")
+	ics := strings.HasSuffix(strings.ToLower(name), ".ics") ||
+		strings.HasPrefix(strings.ToUpper(strings.TrimSpace(text)), "BEGIN:VCALENDAR")
+	var out []Scheduled
+	if ics {
+		out, err = parseICS(text)
+	} else {
+		out, err = parseCSV(text)
+	}
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Date.Before(out[j].Date) })
+	return out, nil
+}
+
+// lines splits text into lines (LF, CRLF or CR), refusing absurdly long ones.
+func lines(text string) ([]string, error) {
+	text = strings.ReplaceAll(text, "\r\n", "\n")
+	text = strings.ReplaceAll(text, "\r", "\n")
+	ls := strings.Split(text, "\n")
+	for i, l := range ls {
+		if len(l) > maxOperatingLine {
+			return nil, fmt.Errorf("operating list: line %d too long: %w", i+1, ErrInvalid)
+		}
+	}
+	return ls, nil
+}
+
+func parseCSV(text string) ([]Scheduled, error) {
+	ls, err := lines(text)
+	if err != nil {
+		return nil, err
+	}
+	var out []Scheduled
+	for i, l := range ls {
+		if strings.TrimSpace(l) == "" {
+			continue
+		}
+		fields := splitCSV(l)
+		var s Scheduled
+		for _, f := range fields {
+			f = strings.TrimSpace(strings.Trim(strings.TrimSpace(f), `"`))
+			if s.Matricule == "" {
+				if m, ok := findINS(f, true); ok {
+					s.Matricule = m
+					continue
+				}
+			}
+			if s.Date.IsZero() {
+				if d, ok := parseListDate(f); ok {
+					s.Date = d
+				}
+			}
+		}
+		if s.Matricule == "" || s.Date.IsZero() {
+			continue // a header, a comment or a row without what we need
+		}
+		s.Line = i + 1
+		out = append(out, s)
+		if len(out) > MaxOperatingListEntries {
+			return nil, fmt.Errorf("operating list: more than %d entries: %w", MaxOperatingListEntries, ErrInvalid)
+		}
+	}
+	return out, nil
+}
+
+// splitCSV splits a row on its separator (the most frequent of ; , tab
+// outside quotes), honouring double quotes.
+func splitCSV(l string) []string {
+	counts := map[rune]int{}
+	in := false
+	for _, c := range l {
+		switch {
+		case c == '"':
+			in = !in
+		case !in && (c == ';' || c == ',' || c == '\t'):
+			counts[c]++
+		}
+	}
+	sep, best := ';', -1
+	for _, c := range []rune{';', ',', '\t'} {
+		if counts[c] > best {
+			sep, best = c, counts[c]
+		}
+	}
+	var fields []string
+	var cur strings.Builder
+	in = false
+	for _, c := range l {
+		switch {
+		case c == '"':
+			in = !in
+		case c == sep && !in:
+			fields = append(fields, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteRune(c)
+		}
+	}
+	return append(fields, cur.String())
+}
+
+// findINS finds an INS matricule with a valid control key in s: the whole
+// field (spaces removed) when whole, else any run of 15 characters
+// delimited by non-alphanumerics.
+func findINS(s string, whole bool) (string, bool) {
+	if whole {
+		m := strings.ToUpper(strings.ReplaceAll(s, " ", ""))
+		m = strings.TrimPrefix(m, "INS:")
+		m = strings.TrimPrefix(m, "INS")
+		if validMatricule(m) {
+			return m, true
+		}
+		return "", false
+	}
+	up := strings.ToUpper(s)
+	for i := 0; i+15 <= len(up); i++ {
+		if i > 0 && alnum(up[i-1]) {
+			continue
+		}
+		if i+15 < len(up) && alnum(up[i+15]) {
+			continue
+		}
+		if m := up[i : i+15]; validMatricule(m) {
+			return m, true
+		}
+	}
+	return "", false
+}
+
+func alnum(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' }
+
+func validMatricule(m string) bool {
+	if len(m) != 15 || (m[0] != '1' && m[0] != '2' && m[0] != '3' && m[0] != '4' && m[0] != '7' && m[0] != '8') {
+		return false
+	}
+	key, err := INSKey(m[:13])
+	return err == nil && key == m[13:]
+}
+
+var listDateLayouts = []string{
+	"2006-01-02T15:04:05Z07:00", "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02 15:04", "2006-01-02",
+	"02/01/2006 15:04:05", "02/01/2006 15:04", "02/01/2006", "2/1/2006",
+}
+
+// parseListDate reads a date of a CSV field, within 2000–2100.
+func parseListDate(s string) (time.Time, bool) {
+	if len(s) < 8 || len(s) > 32 {
+		return time.Time{}, false
+	}
+	for _, l := range listDateLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return sane(t.UTC())
+		}
+	}
+	return time.Time{}, false
+}
+
+func sane(t time.Time) (time.Time, bool) {
+	if t.Year() < 2000 || t.Year() > 2100 {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// parseICS reads the VEVENTs of an iCalendar file (RFC 5545): unfolded
+// content lines, DTSTART (date or date-time, UTC or floating), the INS in
+// X-INS or in SUMMARY/DESCRIPTION text.
+func parseICS(text string) ([]Scheduled, error) {
+	raw, err := lines(text)
+	if err != nil {
+		return nil, err
+	}
+	// Unfold: a line starting with a space or tab continues the previous one.
+	type cl struct {
+		text string
+		line int
+	}
+	var cls []cl
+	for i, l := range raw {
+		if (strings.HasPrefix(l, " ") || strings.HasPrefix(l, "\t")) && len(cls) > 0 {
+			last := &cls[len(cls)-1]
+			if len(last.text)+len(l) > maxOperatingLine {
+				return nil, fmt.Errorf("operating list: line %d too long: %w", i+1, ErrInvalid)
+			}
+			last.text += l[1:]
+			continue
+		}
+		cls = append(cls, cl{l, i + 1})
+	}
+	var out []Scheduled
+	var ev *Scheduled
+	depth := 0
+	for _, c := range cls {
+		name, params, value := contentLine(c.text)
+		switch {
+		case name == "BEGIN":
+			depth++
+			if depth > 8 {
+				return nil, fmt.Errorf("operating list: line %d: components nested too deep: %w", c.line, ErrInvalid)
+			}
+			if strings.EqualFold(value, "VEVENT") {
+				ev = &Scheduled{Line: c.line}
+			}
+		case name == "END":
+			depth--
+			if strings.EqualFold(value, "VEVENT") && ev != nil {
+				if ev.Matricule != "" && !ev.Date.IsZero() {
+					out = append(out, *ev)
+					if len(out) > MaxOperatingListEntries {
+						return nil, fmt.Errorf("operating list: more than %d entries: %w", MaxOperatingListEntries, ErrInvalid)
+					}
+				}
+				ev = nil
+			}
+		case ev == nil:
+		case name == "DTSTART":
+			if t, ok := icsDate(value, params); ok {
+				ev.Date = t
+			}
+		case name == "X-INS" || strings.HasSuffix(name, "-INS"):
+			if m, ok := findINS(icsUnescape(value), true); ok {
+				ev.Matricule = m
+			} else if m, ok := findINS(icsUnescape(value), false); ok {
+				ev.Matricule = m
+			}
+		case name == "SUMMARY" || name == "DESCRIPTION" || name == "COMMENT" || name == "ATTENDEE":
+			if ev.Matricule == "" {
+				if m, ok := findINS(icsUnescape(value), false); ok {
+					ev.Matricule = m
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// contentLine splits "NAME;PARAM=x:value" (a colon inside a quoted
+// parameter value does not end the name part).
+func contentLine(l string) (name, params, value string) {
+	in := false
+	for i := 0; i < len(l); i++ {
+		switch l[i] {
+		case '"':
+			in = !in
+		case ':':
+			if !in {
+				head := l[:i]
+				name, params, _ = strings.Cut(head, ";")
+				return strings.ToUpper(strings.TrimSpace(name)), params, l[i+1:]
+			}
+		}
+	}
+	return "", "", ""
+}
+
+func icsUnescape(v string) string {
+	r := strings.NewReplacer(`\n`, "\n", `\N`, "\n", `\,`, ",", `\;`, ";", `\\`, `\`)
+	return r.Replace(v)
+}
+
+// icsDate reads a DTSTART value: 20260314, 20260314T083000 (floating or
+// with TZID: taken as is), 20260314T083000Z.
+func icsDate(v, params string) (time.Time, bool) {
+	v = strings.TrimSpace(v)
+	var t time.Time
+	var err error
+	switch {
+	case len(v) == 8:
+		t, err = time.Parse("20060102", v)
+	case len(v) == 16 && strings.HasSuffix(v, "Z"):
+		t, err = time.Parse("20060102T150405Z", v)
+	case len(v) == 15:
+		t, err = time.Parse("20060102T150405", v)
+	default:
+		return time.Time{}, false
+	}
+	if err != nil {
+		return time.Time{}, false
+	}
+	return sane(t.UTC())
+}
+
+// OperatingListResult is what importing an operating list changed.
+type OperatingListResult struct {
+	Scheduled  []Patient   // local patients now scheduled (to write to the Store)
+	ToIdentify []Scheduled // INS with no local identity: to identify before they can be shown
+}
+
+// ApplyOperatingList matches an operating list to the local directory by INS
+// matricule: matched patients get Scheduled set to the entry's date (the
+// earliest still to come when a patient appears twice); entries with no
+// local identity are returned to identify. Entries dated before now − 1 day
+// are ignored.
+func ApplyOperatingList(patients []Patient, list []Scheduled, now time.Time) OperatingListResult {
+	byINS := map[string]int{}
+	for i, p := range patients {
+		if p.INS.Matricule != "" {
+			byINS[p.INS.Matricule] = i
+		}
+	}
+	var res OperatingListResult
+	when := map[int]time.Time{}
+	for _, s := range list {
+		if s.Date.Before(now.Add(-24 * time.Hour)) {
+			continue
+		}
+		i, ok := byINS[s.Matricule]
+		if !ok {
+			res.ToIdentify = append(res.ToIdentify, s)
+			continue
+		}
+		if t, seen := when[i]; !seen || s.Date.Before(t) {
+			when[i] = s.Date
+		}
+	}
+	idx := make([]int, 0, len(when))
+	for i := range when {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	for _, i := range idx {
+		p := patients[i]
+		p.Scheduled = when[i]
+		res.Scheduled = append(res.Scheduled, p)
+	}
+	return res
+}
+
+// Watched reports whether the sync engine keeps p's record up to date at
+// now: pinned, opened within days days, or scheduled from the day before
+// lead ahead of its date until the day after it.
+func Watched(p Patient, now time.Time, days int, lead time.Duration) bool {
+	switch {
+	case p.INS.Matricule == "":
+		return false
+	case p.Pinned:
+		return true
+	case !p.LastAccess.IsZero() && now.Sub(p.LastAccess) <= time.Duration(days)*24*time.Hour:
+		return true
+	case !p.Scheduled.IsZero() && now.After(p.Scheduled.Add(-lead)) && now.Before(p.Scheduled.Add(48*time.Hour)):
+		return true
+	}
+	return false
+}
+
+// RetentionDue reports whether p's cache has outlived the retention window
+// at now: not consulted for days days, not pinned, no intervention to come.
+// A patient never opened (zero LastAccess) is not subject to it.
+func RetentionDue(p Patient, days int, now time.Time) bool {
+	switch {
+	case p.Pinned, p.LastAccess.IsZero(), days <= 0:
+		return false
+	case !p.Scheduled.IsZero() && now.Before(p.Scheduled.Add(48*time.Hour)):
+		return false
+	}
+	return now.Sub(p.LastAccess) > time.Duration(days)*24*time.Hour
+}
