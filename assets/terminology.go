@@ -16,7 +16,7 @@ import "embed"
 //
 // README.md in the same folder says where each table comes from.
 //
-//go:embed terminology/*.tsv terminology/*.json
+//go:embed terminology/*.tsv terminology/*.json terminology/*.txt
 var Terminology embed.FS
 
 // TerminologyDir is the directory of Terminology that holds the files.

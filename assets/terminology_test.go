@@ -10,7 +10,7 @@ import (
 )
 
 func TestTerminologyFiles(t *testing.T) {
-	for _, name := range []string{"valuesets.tsv", "tre_a03.tsv", "atc.tsv", "perioperative.json"} {
+	for _, name := range []string{"valuesets.tsv", "tre_a03.tsv", "atc.tsv", "perioperative.json", "substances.txt"} {
 		data, err := assets.Terminology.ReadFile(assets.TerminologyDir + "/" + name)
 		if err != nil {
 			t.Fatal(err)
@@ -29,7 +29,7 @@ func TestTerminologyFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(entries) != 4 {
-		t.Errorf("terminology holds %d files, want 4", len(entries))
+	if len(entries) != 5 {
+		t.Errorf("terminology holds %d files, want 5", len(entries))
 	}
 }

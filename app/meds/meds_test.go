@@ -167,7 +167,7 @@ func TestConflictingDates(t *testing.T) {
 
 func TestCoarseATCNotMergedWrongly(t *testing.T) {
 	lines := []app.Medication{
-		cnamLine("LUDEAL CPR3/21", "3400935673220", "G03", date(2026, 5, 26)),
+		cnamLine("OPTILOVA CPR3/21", "3400935673220", "G03", date(2026, 5, 26)), // not in the substance table: stays coarse
 		cnamLine("MINIDRIL CPR 3/21", "3400931863014", "G03", date(2026, 6, 26)),
 		cnamLine("CRESTOR 5MG CPR9/10", "3400939169002", "C10", date(2026, 3, 11)),
 		{Kind: app.MedicationTreatment, Name: "CRESTOR 5 mg, comprimé pelliculé", ATC: atc("C10AA07"), Source: vsm},
@@ -200,7 +200,7 @@ func TestCoarseATCNotMergedWrongly(t *testing.T) {
 		t.Errorf("ludeal group = %s", ludeal.Group)
 	}
 	find(t, l, "cip:3400931863014")
-	find(t, l, "cip:3400936432000")
+	find(t, l, "atc:C10AA05") // TAHOR: group C10 and the name give atorvastatin
 	if e := find(t, l, "atc:B01AF02"); len(e.Lines) != 1 {
 		t.Errorf("eliquis merged with a line whose group contradicts it")
 	}
@@ -363,4 +363,25 @@ func TestEmpty(t *testing.T) {
 	if l.Entries != 1 || entries(l)[0].Name != "traitement habituel" {
 		t.Errorf("text-only line: %+v", l)
 	}
+}
+
+// TestATCInferredFromName: a line that carries only a product code, or only
+// a coarse group, gets the ATC code its name implies — so a brand-only
+// anticoagulant is flagged — and the entry says the code was deduced.
+func TestATCInferredFromName(t *testing.T) {
+	lines := []app.Medication{
+		{Kind: app.MedicationTreatment, Name: "PLAVIX 75 mg, comprimé", Product: app.Code{Code: "63564053", System: app.SystemCIS}, Source: vsm},
+		cnamLine("LUDEAL CPR3/21", "3400935673220", "G03", date(2026, 5, 26)),
+		cnamLine("PLAVIX 75MG CPR 30", "3400938022209", "N02", date(2026, 5, 26)), // group disagrees: not inferred
+	}
+	l := meds.Consolidate(lines, nil, now)
+	plavix := find(t, l, "atc:B01AC04")
+	if plavix.ATC.Display != meds.InferredATC || len(plavix.Flags) == 0 || plavix.Flags[0].Class.ID == "" {
+		t.Errorf("plavix = %+v, flags %+v", plavix.ATC, plavix.Flags)
+	}
+	ludeal := find(t, l, "atc:G03AA07")
+	if !ludeal.ATCLevel5 || len(ludeal.Flags) == 0 || ludeal.Flags[0].Approximate {
+		t.Errorf("ludeal = %+v, flags %+v", ludeal.ATC, ludeal.Flags)
+	}
+	find(t, l, "cip:3400938022209")
 }

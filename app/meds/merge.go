@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/terms"
 )
 
 // line is a medication line with its merge keys computed once.
@@ -112,6 +113,9 @@ func prepare(l *line, m *app.Medication, names map[string]string) {
 		if c.System == app.SystemATC || c.System == app.SystemCNAMATC3 || c.System == app.SystemCNAMATC5 {
 			consider(c)
 		}
+	}
+	if l.atc5 == "" {
+		inferATC(l, m)
 	}
 	if l.atc5 != "" {
 		l.coarse = ""
@@ -420,4 +424,25 @@ func contains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// InferredATC is the Display of an ATC code Carnet deduced from a line's
+// substance or product name (terms.SubstanceATC), when the document gave
+// only a product code (CIS, CIP, UCD) or a coarse group: the UI says so.
+const InferredATC = "code ATC déduit du nom (table Carnet, à confirmer)"
+
+// inferATC gives a line without a level-5 ATC code the one its substance or
+// name implies, provided it agrees with the coarse group the line may carry
+// (a CNAM-HR line "PLAVIX 75MG" in group B01 becomes B01AC04). Without it, a
+// brand-only line of an anticoagulant would carry no perioperative flag.
+func inferATC(l *line, m *app.Medication) {
+	for _, name := range []string{m.Substance, m.Name} {
+		atc, ok := terms.SubstanceATC(name)
+		if !ok || !strings.HasPrefix(atc, l.coarse) {
+			continue
+		}
+		l.atc5 = atc
+		l.atcCode = app.Code{Code: atc, System: app.SystemATC, Display: InferredATC}
+		return
+	}
 }

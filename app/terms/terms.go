@@ -68,10 +68,11 @@ type Source struct {
 }
 
 type tables struct {
-	sets    map[string]map[string]Concept // set → code → concept
-	order   map[string][]Concept          // set → concepts in file order
-	sources []Source
-	periop  perioperative
+	sets       map[string]map[string]Concept // set → code → concept
+	order      map[string][]Concept          // set → concepts in file order
+	sources    []Source
+	periop     perioperative
+	substances map[string]string // folded name → ATC level 5
 }
 
 var (
@@ -117,6 +118,8 @@ func load(fsys fs.FS, dir string) (*tables, error) {
 			err = t.parseTSV(name, data)
 		case name == "perioperative.json":
 			err = t.parsePerioperative(data)
+		case name == "substances.txt":
+			t.substances, err = parseSubstances(data)
 		}
 		if err != nil {
 			return nil, err
@@ -129,6 +132,9 @@ func load(fsys fs.FS, dir string) (*tables, error) {
 	}
 	if len(t.periop.classes) == 0 {
 		return nil, errors.New("terms: perioperative table missing")
+	}
+	if len(t.substances) == 0 {
+		return nil, errors.New("terms: substance table missing")
 	}
 	sort.SliceStable(t.sources, func(i, j int) bool { return t.sources[i].Set < t.sources[j].Set })
 	return t, nil
