@@ -21,7 +21,7 @@ const testPassphrase = "cheval agrafe correct"
 
 // fixture is a UI over an in-memory store and a fake clock.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	a     fyne.App
 	store *apptest.Store
 	clock *apptest.Clock
@@ -32,7 +32,7 @@ type fixture struct {
 	closed  bool
 }
 
-func newFixture(t *testing.T, store *apptest.Store, opt Options) *fixture {
+func newFixture(t testing.TB, store *apptest.Store, opt Options) *fixture {
 	t.Helper()
 	a := test.NewTempApp(t)
 	clock := apptest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
@@ -61,7 +61,7 @@ func (f *fixture) close() {
 
 // newLockedFixture is a fixture over a locked vault holding the test
 // patients.
-func newLockedFixture(t *testing.T, opt Options) *fixture {
+func newLockedFixture(t testing.TB, opt Options) *fixture {
 	return newFixture(t, apptest.NewLockedStore(testPassphrase, testPatients(t)...), opt)
 }
 
@@ -124,8 +124,18 @@ func (f *fixture) typeAndWait(e *entry, s string) {
 }
 
 // texts returns every text shown in the window (labels, entries,
-// buttons), hidden objects excluded.
+// buttons), dialogs included, hidden objects excluded.
 func (f *fixture) texts() []string {
+	c := f.u.Window().Canvas()
+	out := textsOf(c.Content())
+	for _, o := range c.Overlays().List() {
+		out = append(out, textsOf(o)...)
+	}
+	return out
+}
+
+// textsOf returns every text shown in o.
+func textsOf(o fyne.CanvasObject) []string {
 	var out []string
 	var walk func(o fyne.CanvasObject)
 	walk = func(o fyne.CanvasObject) {
@@ -155,7 +165,7 @@ func (f *fixture) texts() []string {
 			}
 		}
 	}
-	walk(f.u.Window().Canvas().Content())
+	walk(o)
 	return out
 }
 
@@ -170,7 +180,7 @@ func (f *fixture) shows(s string) bool {
 }
 
 // testPatients are synthetic patients.
-func testPatients(t *testing.T) []app.Patient {
+func testPatients(t testing.TB) []app.Patient {
 	t.Helper()
 	ins := func(body string) app.INS {
 		key, err := app.INSKey(body)

@@ -25,6 +25,8 @@ type searchView struct {
 
 	results []app.Patient
 	seq     uint64 // number of the latest search; older answers are ignored
+
+	onOpen func(app.Patient) // a patient was chosen: the shell opens the record
 }
 
 func newSearchView(u *UI) *searchView {
@@ -34,6 +36,7 @@ func newSearchView(u *UI) *searchView {
 // buildUI returns the results area; the query entry goes in the top bar.
 func (v *searchView) buildUI() fyne.CanvasObject {
 	v.query = newEntry(v.u, tr("search.placeholder"))
+	v.query.OnSubmitted = func(string) { v.choose(0) } // Enter: the first result
 	v.list = widget.NewList(
 		func() int { return len(v.results) },
 		newPatientRow,
@@ -42,15 +45,24 @@ func (v *searchView) buildUI() fyne.CanvasObject {
 				updatePatientRow(o, v.results[id])
 			}
 		})
-	v.list.OnSelected = func(widget.ListItemID) {
-		v.u.svc.Touch()
-		v.list.UnselectAll() // the patient record comes with a later issue
+	v.list.OnSelected = func(id widget.ListItemID) {
+		v.list.UnselectAll()
+		v.choose(id)
 	}
 	v.empty = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Italic: true})
 	v.empty.Wrapping = fyne.TextWrapWord
 	v.content = container.NewStack(v.list, container.NewVBox(v.empty))
 	v.showEmpty(tr("search.empty.start"))
 	return v.content
+}
+
+// choose opens the record of result i.
+func (v *searchView) choose(i int) {
+	v.u.svc.Touch()
+	if i < 0 || i >= len(v.results) || v.onOpen == nil {
+		return
+	}
+	v.onOpen(v.results[i])
 }
 
 // dispose drops the results and the query.

@@ -14,10 +14,12 @@ import (
 // page is a screen of the shell's content area.
 type page int
 
-// The pages of the shell. Later issues add the patient record, the inbox…
+// The pages of the shell. Later issues add the inbox…
 const (
 	pageSearch page = iota
 	pageSettings
+	pageRecord // a patient's record (record.go)
+	pageAudit  // the local audit log (audit.go)
 )
 
 // shell is the main screen while the vault is unlocked: a top bar (name,
@@ -29,6 +31,7 @@ type shell struct {
 
 	lock       *widget.Button
 	openPrefs  *widget.Button
+	openAudit  *widget.Button
 	root       *fyne.Container
 	banners    *fyne.Container // dismissable warnings
 	area       *fyne.Container // the current page
@@ -36,6 +39,8 @@ type shell struct {
 	search     *searchView
 	signIn     *signInView
 	settings   *settingsView // while the settings page is open
+	record     *recordView   // while a patient's record is open
+	journal    *auditView    // while the journal page is open
 	page       page
 	stopStatus chan struct{}
 	disposed   bool
@@ -52,6 +57,8 @@ func newShell(u *UI) *shell {
 func (s *shell) buildUI() fyne.CanvasObject {
 	s.lock = widget.NewButtonWithIcon(tr("shell.lock"), theme.LogoutIcon(), s.u.lockNow)
 	s.openPrefs = widget.NewButtonWithIcon(tr("shell.settings"), theme.SettingsIcon(), s.openSettings)
+	s.openAudit = widget.NewButtonWithIcon(tr("shell.audit"), theme.ListIcon(), s.openJournal)
+	s.search.onOpen = s.openRecord
 	name := widget.NewLabelWithStyle("Carnet", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	name.SizeName = theme.SizeNameSubHeadingText
 	results := s.search.buildUI()
@@ -63,7 +70,7 @@ func (s *shell) buildUI() fyne.CanvasObject {
 	}
 	top := container.NewBorder(nil, nil,
 		container.NewHBox(widget.NewIcon(theme.DocumentIcon()), name),
-		container.NewHBox(s.signIn.buildUI(), s.openPrefs, s.lock),
+		container.NewHBox(s.signIn.buildUI(), s.openAudit, s.openPrefs, s.lock),
 		s.search.query)
 
 	s.banners = container.NewVBox()
@@ -87,12 +94,26 @@ func (s *shell) dispose() {
 		close(s.stopStatus)
 		s.stopStatus = nil
 	}
+	s.closePage()
+	s.search.dispose()
+	s.area.RemoveAll()
+}
+
+// closePage disposes of the page shown other than the search (the search
+// keeps its results).
+func (s *shell) closePage() {
 	if s.settings != nil {
 		s.settings.dispose()
 		s.settings = nil
 	}
-	s.search.dispose()
-	s.area.RemoveAll()
+	if s.record != nil {
+		s.record.dispose()
+		s.record = nil
+	}
+	if s.journal != nil {
+		s.journal.dispose()
+		s.journal = nil
+	}
 }
 
 // setPage shows obj in the content area.
@@ -104,21 +125,56 @@ func (s *shell) setPage(p page, obj fyne.CanvasObject) {
 
 // openSearch shows the search results page.
 func (s *shell) openSearch() {
-	if s.settings != nil {
-		s.settings.dispose()
-		s.settings = nil
-	}
+	s.closePage()
 	s.setPage(pageSearch, s.search.content)
 }
 
 // openSettings shows the settings page.
 func (s *shell) openSettings() {
 	s.u.svc.Touch()
-	if s.settings != nil {
-		s.settings.dispose()
-	}
+	s.closePage()
 	s.settings = newSettingsView(s.u, s.openSearch)
 	s.setPage(pageSettings, s.settings.buildUI())
+}
+
+// openRecord shows the record of patient p and opens it in the normal
+// access mode; going back to the search drops it.
+func (s *shell) openRecord(p app.Patient) {
+	s.u.svc.Touch()
+	s.closePage()
+	s.record = newRecordView(s.u, p, s.backToSearch)
+	s.setPage(pageRecord, s.record.buildUI())
+	s.u.w.Canvas().Unfocus() // Esc reaches the window
+	s.record.open(app.AccessNormal, "")
+}
+
+// openJournal shows the local audit log.
+func (s *shell) openJournal() {
+	s.u.svc.Touch()
+	s.closePage()
+	s.journal = newAuditView(s.u, "", s.backToSearch)
+	s.setPage(pageAudit, s.journal.buildUI())
+	s.journal.load()
+}
+
+// backToSearch shows the search page with its results and focuses the
+// query.
+func (s *shell) backToSearch() {
+	s.openSearch()
+	s.u.w.Canvas().Focus(s.search.query)
+}
+
+// back handles Esc: a dialog of the record closes; another page goes back
+// to the search. It reports whether Esc was used.
+func (s *shell) back() bool {
+	if s.record != nil && s.record.closeDialogs() {
+		return true
+	}
+	if s.u.w.Canvas().Overlays().Top() != nil || s.page == pageSearch {
+		return false
+	}
+	s.backToSearch()
+	return true
 }
 
 // focusSearch shows the search page and focuses its entry.

@@ -1,10 +1,13 @@
 // Package ui is Carnet's desktop user interface, built with Fyne.
 //
 // One file per screen: first run (firstrun.go), unlock (unlock.go), the main
-// shell with its patient search (shell.go, search.go) and the settings
-// (settings.go). Each screen is an unexported view struct that keeps its
-// widgets as fields, so that tests can type into them and tap them, and
-// builds its content in buildUI.
+// shell with its patient search (shell.go, search.go), the patient record
+// (record.go, the page and its tabs; recordheader.go, its header;
+// access.go, the access-denied screens with the consent and bris de glace
+// dialogs; documents.go, traces.go and audit.go, its tabs), the journal
+// (audit.go) and the settings (settings.go). Each screen is an unexported
+// view struct that keeps its widgets as fields, so that tests can type into
+// them and tap them, and builds its content in buildUI.
 //
 // The package does no I/O of its own: everything goes through app.Service
 // (the only exception is reading the recovery key file the user picks). Work
@@ -276,13 +279,28 @@ func (u *UI) shortcut(s fyne.Shortcut) bool {
 	return true
 }
 
+// back goes back from the page shown to the patient search, or closes the
+// record's dialog (Esc). It reports whether Esc was used.
+func (u *UI) back() bool {
+	if u.shell == nil {
+		return false
+	}
+	return u.shell.back()
+}
+
 // setupActivity reports key presses that reach the canvas (no widget
-// focused) as activity. Focused entries report their own keys (see entry),
-// and the activity area reports the mouse.
+// focused) as activity, and handles Esc (back). Focused entries report their
+// own keys and forward Esc (see entry), and the activity area reports the
+// mouse.
 func (u *UI) setupActivity() {
 	c := u.w.Canvas()
 	c.SetOnTypedRune(func(rune) { u.svc.Touch() })
-	c.SetOnTypedKey(func(*fyne.KeyEvent) { u.svc.Touch() })
+	c.SetOnTypedKey(func(k *fyne.KeyEvent) {
+		u.svc.Touch()
+		if k.Name == fyne.KeyEscape {
+			u.back()
+		}
+	})
 	if dc, ok := c.(desktop.Canvas); ok {
 		dc.SetOnKeyDown(func(*fyne.KeyEvent) { u.svc.Touch() })
 	}

@@ -40,9 +40,13 @@ func (e *entry) TypedRune(r rune) {
 	e.Entry.TypedRune(r)
 }
 
-// TypedKey reports activity, then handles the key.
+// TypedKey reports activity, then handles the key; Esc goes back (see
+// UI.back) when there is somewhere to go.
 func (e *entry) TypedKey(k *fyne.KeyEvent) {
 	e.u.svc.Touch()
+	if k.Name == fyne.KeyEscape && e.u.back() {
+		return
+	}
 	e.Entry.TypedKey(k)
 }
 

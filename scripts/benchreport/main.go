@@ -86,6 +86,8 @@ var goals = map[string]Goal{
 	"BenchmarkParseCDA/N3":     {Kind: GoalRatioMax, Max: 1 / 0.7, Text: "throughput ≥ 0.7× the bare token walk (time ≤ 1.43×)"},
 	"BenchmarkParseCDA/N1":     {Kind: GoalRatioMax, Max: 1 / 0.7, Text: "throughput ≥ 0.7× the bare token walk (time ≤ 1.43×)"},
 	"BenchmarkConsolidate":     {Kind: GoalTimeMax, Max: 5 * ms},
+	"BenchmarkOpenPatientView": {Kind: GoalTimeMax, Max: 300 * ms},
+	"BenchmarkSearchKeystroke": {Kind: GoalTimeMax, Max: 50 * ms},
 	"BenchmarkRetrieve/carnet": {Kind: GoalRatioMax, Max: 1 / 0.9, Text: "throughput ≥ 0.9× plain http.Get (time ≤ 1.11×)"},
 }
 

@@ -1,0 +1,392 @@
+package ui
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/apptest"
+)
+
+// testNow is the fixture clock's start; the date filters count from it.
+var testNow = time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+
+func init() {
+	displayZone = time.UTC
+	timeNow = func() time.Time { return testNow }
+}
+
+// The practitioners of the tests.
+var (
+	testDoctor    = app.Practitioner{RPPS: "810000000001", Name: "Dr Anne Durand", Structure: app.Structure{ID: "1750000001", Name: "Clinique du Parc"}}
+	testRegulator = app.Practitioner{RPPS: "810000000002", Name: "Dr Paul Samu", Structure: app.Structure{ID: "1750000002", Name: "SAMU 75"},
+		Roles: []string{app.RoleRegulation}}
+)
+
+// signIn starts a session as p with the fake central service rec.
+func (f *fixture) signIn(p app.Practitioner, rec *apptest.Records) {
+	f.svc.SignIn(app.Session{Practitioner: p, Records: rec})
+}
+
+// seedDocuments stores a manifest of docs for patient id, checked at
+// checked (zero: never).
+func (f *fixture) seedDocuments(id app.PatientID, docs []app.DocumentMeta, checked time.Time) {
+	f.t.Helper()
+	m := app.Manifest{Patient: id, Documents: docs, CheckedAt: checked}
+	if err := f.store.Write(context.Background(), &app.Batch{Manifests: []app.Manifest{m}}); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+// openRecord searches q, chooses the first result and waits for the
+// record to open.
+func (f *fixture) openRecord(s *shell, q string) *recordView {
+	f.t.Helper()
+	s.search.query.SetText("")
+	f.wait()
+	f.typeAndWait(s.search.query, q)
+	if len(s.search.results) == 0 {
+		f.t.Fatalf("no result for %q", q)
+	}
+	s.search.list.Select(0)
+	f.wait()
+	if s.record == nil || s.page != pageRecord {
+		f.t.Fatal("record page not shown")
+	}
+	return s.record
+}
+
+// testDocuments returns n documents, newest first, one every few days
+// back from testNow, of three types; every tenth masked, every seventh
+// superseded, the even ones cached.
+func testDocuments(n int) []app.DocumentMeta {
+	types := []struct{ code, title, author string }{
+		{"11490-0", "Lettre de sortie", "Dr Claire Martin"},
+		{"11502-2", "Compte rendu de biologie", "Laboratoire Bio+"},
+		{"18748-4", "Compte rendu d'imagerie", "Dr Marc Petit"},
+	}
+	docs := make([]app.DocumentMeta, n)
+	for i := range docs {
+		ty := types[i%len(types)]
+		docs[i] = app.DocumentMeta{
+			ID:           app.DocumentID(fmt.Sprintf("1.2.250.1.999.%d", i)),
+			TypeCode:     ty.code,
+			Title:        ty.title,
+			Author:       ty.author,
+			Organisation: "Hôpital Saint-Louis",
+			Date:         testNow.Add(-time.Duration(i) * 73 * time.Hour),
+			MediaType:    "text/xml",
+			Cached:       i%2 == 0,
+			Superseded:   i%7 == 6,
+			Visibility:   app.Visibility{MaskedToProfessionals: i%10 == 9},
+			Source:       "dmp",
+		}
+	}
+	return docs
+}
+
+func TestOpenRecord(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	s := f.unlock()
+	rec := &apptest.Records{
+		ListDocumentsFn: func(app.Access, app.INS, app.DocumentQuery) ([]app.RemoteDocument, error) {
+			var out []app.RemoteDocument
+			for _, d := range testDocuments(3) {
+				out = append(out, app.RemoteDocument{Meta: d, Status: "current", LastUpdated: testNow, Visibility: d.Visibility})
+			}
+			return out, nil
+		},
+	}
+	f.signIn(testDoctor, rec)
+	r := f.openRecord(s, "mart")
+
+	h := r.header
+	assertText(t, "name", h.name.Text, "MARTIN Hélène")
+	assertText(t, "identity", h.identity.Text, "12/03/1979 · Femme · INS 2 79 03 51 215 189 89")
+	assertText(t, "status", h.status.Text, "QUAL")
+	assertText(t, "status meaning", h.meaning.Text, "Identité qualifiée")
+	assertText(t, "mode", h.mode.Text, "Accès normal")
+	if h.emergency.Visible() || h.offline.Visible() || r.progress.box.Visible() {
+		t.Error("bris de glace banner, offline notice or progress shown for a normal online access")
+	}
+	if got := rec.Last("FindPatient").(app.Access); got.Mode != app.AccessNormal {
+		t.Errorf("opened in mode %q, want normal", got.Mode)
+	}
+	var titles []string
+	for _, it := range r.tabs.Items {
+		titles = append(titles, it.Text)
+	}
+	if strings.Join(titles, "|") != "Documents|Traces d'accès|Journal local" {
+		t.Errorf("tabs = %q", titles)
+	}
+	d := r.tabList[0].(*documentsTab)
+	if d.list.Length() != 3 {
+		t.Fatalf("documents listed = %d, want 3", d.list.Length())
+	}
+	assertText(t, "count", d.count.Text, "3 documents sur 3")
+	if !d.notice.Visible() {
+		t.Error("the two-year notice is not shown after a first consultation")
+	}
+	for _, want := range []string{"02/03/2026", "Lettre de sortie", "11502-2", "Dr Marc Petit", "Hôpital Saint-Louis"} {
+		if !f.shows(want) {
+			t.Errorf("the documents tab does not show %q", want)
+		}
+	}
+}
+
+func TestOpenRecordCancel(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	s := f.unlock()
+	release := make(chan struct{})
+	f.signIn(testDoctor, &apptest.Records{FindPatientFn: func(app.Access, app.INS) (app.RecordStatus, error) {
+		<-release
+		return app.RecordStatus{Exists: true, Authorization: app.AuthorizationGranted}, nil
+	}})
+	f.typeAndWait(s.search.query, "mart")
+	s.search.list.Select(0)
+	r := s.record
+	if r == nil || !r.progress.box.Visible() || !r.progress.bar.Visible() {
+		t.Fatal("no progress while the record opens")
+	}
+	assertText(t, "progress", r.progress.label.Text, "Ouverture du dossier de MARTIN Hélène…")
+	test.Tap(r.progress.cancel)
+	close(release)
+	f.wait()
+	if s.page != pageSearch || s.record != nil {
+		t.Fatal("cancelling the opening did not go back to the search")
+	}
+	if !r.disposed || r.shown {
+		t.Error("the cancelled opening was shown")
+	}
+	if len(s.search.results) == 0 {
+		t.Error("the search results were lost")
+	}
+}
+
+func TestOfflineRecord(t *testing.T) {
+	f := newLockedFixture(t, Options{SignIn: func(context.Context, []byte) error { return nil }})
+	s := f.unlock()
+	checked := time.Date(2026, 2, 27, 10, 15, 0, 0, time.UTC)
+	f.seedDocuments("p1", testDocuments(5), checked)
+
+	// Not signed in: the cached copy, with the sign-in hint.
+	r := f.openRecord(s, "mart")
+	h := r.header
+	assertText(t, "offline", h.offline.Text,
+		"Copie hors ligne, dernière vérification le 27/02/2026 à 10:15. Connectez-vous pour consulter le DMP à jour.")
+	assertText(t, "mode", h.mode.Text, "Copie locale")
+	if !h.offline.Visible() || !h.signIn.Visible() {
+		t.Error("offline notice or sign-in button hidden")
+	}
+	if d := r.tabList[0].(*documentsTab); d.list.Length() != 5 {
+		t.Errorf("offline copy lists %d documents, want 5", d.list.Length())
+	}
+	// The traces are online only: a clear message, no call.
+	r.tabs.SelectIndex(1)
+	f.wait()
+	tt := r.tabList[1].(*tracesTab)
+	assertText(t, "traces", tt.msg.Text, "Les traces d'accès sont tenues par le DMP : elles ne sont consultables qu'en ligne, connecté avec votre carte.")
+
+	// Signed in, the service unreachable: offline without the hint.
+	rec := &apptest.Records{FindPatientFn: func(app.Access, app.INS) (app.RecordStatus, error) {
+		return app.RecordStatus{}, fmt.Errorf("dmp: dial: %w", app.ErrOffline)
+	}}
+	f.signIn(testDoctor, rec)
+	test.Tap(h.refresh)
+	f.wait()
+	assertText(t, "offline", h.offline.Text, "Copie hors ligne, dernière vérification le 27/02/2026 à 10:15.")
+	if h.signIn.Visible() {
+		t.Error("sign-in offered while signed in")
+	}
+	if rec.Calls("AccessTraces") != 0 {
+		t.Error("traces asked for although offline")
+	}
+
+	// A record never checked.
+	f.u.back()
+	f.svc.SignOut()
+	r = f.openRecord(s, "dupont")
+	assertText(t, "offline", r.header.offline.Text,
+		"Copie hors ligne, jamais vérifiée auprès du DMP. Connectez-vous pour consulter le DMP à jour.")
+	assertText(t, "empty", r.tabList[0].(*documentsTab).empty.Text, "Aucun document dans ce dossier.")
+}
+
+func TestEscBack(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	s := f.unlock()
+	f.signIn(testDoctor, &apptest.Records{})
+	r := f.openRecord(s, "mart")
+	if f.u.Window().Canvas().Focused() != nil {
+		t.Error("something keeps the focus when the record opens: Esc would not reach the window")
+	}
+	f.u.Window().Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	if s.page != pageSearch || s.record != nil || !r.disposed {
+		t.Fatal("Esc did not go back to the search")
+	}
+	if f.u.Window().Canvas().Focused() != s.search.query {
+		t.Error("the search entry is not focused after Esc")
+	}
+	// From the focused filter entry of the documents.
+	r = f.openRecord(s, "mart")
+	d := r.tabList[0].(*documentsTab)
+	f.u.Window().Canvas().Focus(d.query)
+	d.query.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	if s.page != pageSearch {
+		t.Fatal("Esc in the filter entry did not go back")
+	}
+	// From the focused document list.
+	r = f.openRecord(s, "mart")
+	r.tabList[0].(*documentsTab).list.TypedKey(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	if s.page != pageSearch {
+		t.Fatal("Esc in the document list did not go back")
+	}
+	// Esc on the search page does nothing; Ctrl+F from a record goes back.
+	if f.u.back() {
+		t.Error("Esc on the search page went somewhere")
+	}
+	f.openRecord(s, "mart")
+	f.u.Window().Canvas().(fyne.Shortcutable).TypedShortcut(shortcutFind)
+	if s.page != pageSearch || s.record != nil {
+		t.Error("Ctrl+F did not leave the record for the search")
+	}
+	// Enter in the search opens the first result.
+	s.search.query.TypedKey(&fyne.KeyEvent{Name: fyne.KeyReturn})
+	f.wait()
+	if s.page != pageRecord || s.record.patient.ID != "p1" {
+		t.Error("Enter did not open the first result")
+	}
+}
+
+func TestLockDisposesRecord(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	s := f.unlock()
+	f.seedDocuments("p1", testDocuments(20), testNow)
+	f.signIn(testDoctor, &apptest.Records{FindPatientFn: func(app.Access, app.INS) (app.RecordStatus, error) {
+		return app.RecordStatus{Exists: true, Authorization: app.AuthorizationNone}, nil
+	}})
+	r := f.openRecord(s, "mart")
+	breakGlass(t, f, r, "patient inconscient aux urgences, pas de proche")
+	d := r.tabList[0].(*documentsTab)
+	d.list.Select(0) // the document dialog is open
+	if len(f.u.Window().Canvas().Overlays().List()) == 0 {
+		t.Fatal("document dialog not shown")
+	}
+	f.u.Window().Canvas().(fyne.Shortcutable).TypedShortcut(shortcutLock)
+	checkLocked(t, f, s)
+	if !r.disposed || r.rec.Patient.ID != "" || len(r.rec.Manifest.Documents) != 0 || d.shown != nil || r.tabs != nil {
+		t.Error("the record view still holds patient data")
+	}
+	if n := len(f.u.Window().Canvas().Overlays().List()); n != 0 {
+		t.Errorf("%d dialogs left over the unlock screen", n)
+	}
+	for _, text := range []string{"Lettre de sortie", "inconscient", "Hélène", "Dr Claire Martin"} {
+		if f.shows(text) {
+			t.Errorf("the window still shows %q", text)
+		}
+	}
+}
+
+func TestIdentityLine(t *testing.T) {
+	if err := applyLanguage(languageFrench); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		p    app.Patient
+		want string
+	}{
+		{app.Patient{UsedName: "Durand", BirthName: "MARTIN", Sex: app.SexFemale, BirthDate: "1979-03-12", Status: app.IdentityValidated,
+			INS: app.INS{Matricule: "279035121518989"}}, "née MARTIN · 12/03/1979 · Femme"},
+		{app.Patient{UsedName: "Martin", BirthName: "MARTIN", Sex: app.SexMale, BirthDate: "1950-11-02"}, "02/11/1950 · Homme"},
+		{app.Patient{UsedName: "Roy", BirthName: "LEROY", Sex: app.SexUnknown}, "né(e) LEROY · Indéterminé"},
+		{app.Patient{BirthName: "MARTIN", Sex: app.SexMale, Status: app.IdentityQualified, INS: app.INS{Matricule: "179035121518922"}},
+			"Homme · INS 1 79 03 51 215 189 22"},
+	} {
+		if got := identityLine(tc.p); got != tc.want {
+			t.Errorf("identityLine(%+v) = %q, want %q", tc.p, got, tc.want)
+		}
+	}
+}
+
+// renderHeader renders a stand-alone record header for the goldens.
+func renderHeader(t *testing.T, golden string, p app.Patient, acc app.Access, rec app.PatientRecord, signedIn bool) *recordHeader {
+	t.Helper()
+	h := newRecordHeader(func() {}, func() {}, func() {})
+	w := test.NewTempWindow(t, container.NewVBox(h.box))
+	w.Resize(fyne.NewSize(900, 300))
+	h.show(p, acc, rec, signedIn, true)
+	relayout(w.Content())
+	test.AssertRendersToMarkup(t, golden, w.Canvas())
+	return h
+}
+
+func TestRecordHeaderGoldens(t *testing.T) {
+	newLockedFixture(t, Options{}) // the test app, in French
+	p := testPatients(t)[0]
+	p.UsedName = "DURAND"
+	renderHeader(t, "record_header_normal.xml", p, app.Access{Mode: app.AccessNormal}, app.PatientRecord{}, true)
+	h := renderHeader(t, "record_header_emergency.xml", p,
+		app.Access{Mode: app.AccessEmergency, Justification: "Patiente inconsciente admise aux urgences"}, app.PatientRecord{}, true)
+	if !h.emergency.Visible() || !strings.Contains(h.justification.Text, "Patiente inconsciente admise aux urgences") {
+		t.Error("the bris de glace banner does not show the justification")
+	}
+	h = renderHeader(t, "record_header_offline.xml", testPatients(t)[1], app.Access{},
+		app.PatientRecord{Offline: true, CheckedAt: time.Date(2026, 2, 27, 10, 15, 0, 0, time.UTC)}, false)
+	if h.identity.Text != "02/11/1950 · Homme" {
+		t.Errorf("VALI identity line = %q: the INS must not show", h.identity.Text)
+	}
+}
+
+// tapDialogButton taps the button labelled text in the top dialog.
+func tapDialogButton(t *testing.T, f *fixture, text string) {
+	t.Helper()
+	top := f.u.Window().Canvas().Overlays().Top()
+	if top == nil {
+		t.Fatal("no dialog shown")
+	}
+	var found *widget.Button
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch o := o.(type) {
+		case *widget.Button:
+			if o.Text == text && o.Visible() {
+				found = o
+			}
+		case *fyne.Container:
+			for _, c := range o.Objects {
+				walk(c)
+			}
+			return
+		}
+		if w, ok := o.(fyne.Widget); ok {
+			for _, c := range test.WidgetRenderer(w).Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(top)
+	if found == nil {
+		t.Fatalf("no button %q in the dialog", text)
+	}
+	test.Tap(found)
+}
+
+func TestIdleLockDropsRecord(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	s := f.unlock()
+	f.seedDocuments("p1", testDocuments(5), testNow)
+	r := f.openRecord(s, "mart")
+	f.clock.Advance(10 * time.Minute)
+	f.svc.Tick()
+	checkLocked(t, f, s)
+	if !r.disposed || r.tabs != nil || f.shows("Lettre de sortie") {
+		t.Error("the idle lock left the record")
+	}
+}

@@ -1,0 +1,192 @@
+package ui
+
+import (
+	"image/color"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/carnetdesk/carnet/app"
+)
+
+// recordHeader is the top of the record: the local identity and its
+// status, the access mode, the red bris de glace banner with the
+// justification (shown for the whole access), and the offline notice.
+type recordHeader struct {
+	name     *widget.Label
+	identity *widget.Label // née …, birth date, sex, INS (QUAL only)
+	status   *widget.Label // the identity status badge
+	meaning  *widget.Label // what the status means
+	mode     *widget.Label
+	refresh  *widget.Button
+	back     *widget.Button
+
+	emergency     *fyne.Container // the red banner
+	justification *widget.Label
+	offline       *widget.Label
+	signIn        *widget.Button // offline without a session: sign in
+	msg           *widget.Label  // a failed refresh
+
+	box *fyne.Container
+}
+
+func newRecordHeader(onRefresh, onBack, onSignIn func()) *recordHeader {
+	h := &recordHeader{
+		name:     heading(""),
+		identity: widget.NewLabel(""),
+		status:   widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Monospace: true}),
+		meaning:  widget.NewLabel(""),
+		mode:     widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
+		offline:  newMessage(widget.WarningImportance),
+		msg:      newMessage(widget.DangerImportance),
+	}
+	h.name.Truncation = fyne.TextTruncateEllipsis
+	h.refresh = widget.NewButtonWithIcon(tr("record.refresh"), theme.ViewRefreshIcon(), onRefresh)
+	h.back = widget.NewButtonWithIcon(tr("record.back"), theme.NavigateBackIcon(), onBack)
+	h.signIn = widget.NewButtonWithIcon(tr("signin.button"), theme.AccountIcon(), onSignIn)
+	h.signIn.Hide()
+
+	h.justification = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	h.justification.Wrapping = fyne.TextWrapWord
+	bg := canvas.NewRectangle(theme.Color(theme.ColorNameError))
+	bg.CornerRadius = theme.InputRadiusSize()
+	icon := widget.NewIcon(theme.NewThemedResource(theme.WarningIcon()))
+	h.emergency = container.NewStack(bg, container.NewThemeOverride(
+		container.NewPadded(container.NewBorder(nil, nil, icon, nil, h.justification)), onErrorTheme{base: theme.Current()}))
+	h.emergency.Hide()
+
+	top := container.NewBorder(nil, nil, h.back, container.NewHBox(h.mode, h.refresh), h.name)
+	status := container.NewHBox(h.status, h.meaning)
+	h.box = container.NewVBox(top, container.NewBorder(nil, nil, nil, status, h.identity), h.emergency,
+		container.NewBorder(nil, nil, nil, h.signIn, h.offline), h.msg, widget.NewSeparator())
+	return h
+}
+
+// show fills the header for patient p, the access acc and the record rec;
+// signedIn says whether a practitioner is signed in, canSignIn whether a
+// credential is configured.
+func (h *recordHeader) show(p app.Patient, acc app.Access, rec app.PatientRecord, signedIn, canSignIn bool) {
+	h.name.SetText(p.DisplayName())
+	h.identity.SetText(identityLine(p))
+	h.status.Importance = statusImportance(p.Status)
+	h.status.SetText(string(p.Status))
+	h.meaning.SetText(statusMeaning(p.Status))
+	h.mode.Importance = widget.MediumImportance
+	if acc.Mode == app.AccessEmergency {
+		h.mode.Importance = widget.DangerImportance
+	}
+	h.mode.SetText(modeLabel(acc.Mode))
+	if !signedIn {
+		h.mode.SetText(tr("mode.local"))
+	}
+	if acc.Mode == app.AccessEmergency {
+		h.justification.SetText(tr("record.emergency.banner", map[string]any{"Justification": acc.Justification}))
+		h.emergency.Show()
+	} else {
+		h.justification.SetText("")
+		h.emergency.Hide()
+	}
+	offline := ""
+	if rec.Offline {
+		offline = tr("record.offline.never")
+		if !rec.CheckedAt.IsZero() {
+			offline = tr("record.offline.checked", map[string]any{
+				"Date": formatDate(rec.CheckedAt), "Time": rec.CheckedAt.In(displayZone).Format("15:04")})
+		}
+		if !signedIn {
+			offline += " " + tr("record.offline.signin")
+		}
+	}
+	if rec.Offline && !signedIn && canSignIn {
+		h.signIn.Show()
+	} else {
+		h.signIn.Hide()
+	}
+	setMessage(h.offline, offline)
+	setMessage(h.msg, "")
+	h.box.Show()
+}
+
+// setMessage shows why a refresh failed.
+func (h *recordHeader) setMessage(text string) { setMessage(h.msg, text) }
+
+// clear empties every text of the header.
+func (h *recordHeader) clear() {
+	for _, l := range []*widget.Label{h.name, h.identity, h.status, h.meaning, h.mode, h.justification, h.offline, h.msg} {
+		l.SetText("")
+	}
+	h.emergency.Hide()
+}
+
+// identityLine returns "née MARTIN · 12/03/1979 · Femme · INS 2 79 …": the
+// birth name when the used name differs, and the INS of a QUAL identity
+// only.
+func identityLine(p app.Patient) string {
+	var parts []string
+	if p.UsedName != "" && !sameName(p.UsedName, p.BirthName) {
+		key := "record.born.unknown"
+		switch p.Sex {
+		case app.SexFemale:
+			key = "record.born.female"
+		case app.SexMale:
+			key = "record.born.male"
+		}
+		parts = append(parts, tr(key, map[string]any{"Name": p.BirthName}))
+	}
+	if p.BirthDate != "" {
+		parts = append(parts, formatBirthDate(p.BirthDate))
+	}
+	parts = append(parts, sexLabel(p.Sex))
+	if p.Status == app.IdentityQualified && p.INS.Matricule != "" {
+		parts = append(parts, "INS "+formatINS(p.INS.Matricule))
+	}
+	out := ""
+	for i, s := range parts {
+		if i > 0 {
+			out += " · "
+		}
+		out += s
+	}
+	return out
+}
+
+func sameName(a, b string) bool { return app.Fold(a) == app.Fold(b) }
+
+// statusMeaning says in words what an identity status means.
+func statusMeaning(s app.IdentityStatus) string {
+	switch s {
+	case app.IdentityQualified:
+		return tr("identity.qual")
+	case app.IdentityValidated:
+		return tr("identity.vali")
+	case app.IdentityRecovered:
+		return tr("identity.recup")
+	}
+	return tr("identity.prov")
+}
+
+// onErrorTheme is a theme with the foreground in the contrast colour of the
+// error colour: the text of the red bris de glace banner. Inside a theme
+// override theme.Current() is the override itself, so the base theme is
+// captured when the banner is built.
+type onErrorTheme struct{ base fyne.Theme }
+
+// Color implements fyne.Theme.
+func (t onErrorTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
+	if n == theme.ColorNameForeground {
+		n = theme.ColorNameForegroundOnError
+	}
+	return t.base.Color(n, v)
+}
+
+// Font implements fyne.Theme.
+func (t onErrorTheme) Font(s fyne.TextStyle) fyne.Resource { return t.base.Font(s) }
+
+// Icon implements fyne.Theme.
+func (t onErrorTheme) Icon(n fyne.ThemeIconName) fyne.Resource { return t.base.Icon(n) }
+
+// Size implements fyne.Theme.
+func (t onErrorTheme) Size(n fyne.ThemeSizeName) float32 { return t.base.Size(n) }
