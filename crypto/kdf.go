@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -129,6 +130,10 @@ func passesFor(one time.Duration) uint32 {
 	return min(t, MaxTime)
 }
 
+// freeAfterKiB is the Argon2id memory above which DeriveKEK returns the
+// work area to the operating system right away.
+const freeAfterKiB = 64 * 1024
+
 // DeriveKEK derives the key-encryption key of a passphrase slot:
 // HKDF-SHA256(Argon2id(passphrase, salt) ‖ deviceSecret, info). deviceSecret
 // may be empty (recovery and test slots). Parameters outside the bounds of
@@ -138,6 +143,14 @@ func DeriveKEK(passphrase, deviceSecret []byte, p KDFParams, info string) (*Key,
 		return nil, err
 	}
 	pw := argon2.IDKey(passphrase, p.Salt, p.Time, p.MemoryKiB, p.Threads, KeySize)
+	if p.MemoryKiB >= freeAfterKiB {
+		// Argon2id's work area (256 MiB at policy) is garbage now, and it
+		// holds passphrase-derived blocks that x/crypto does not zero:
+		// give it back to the kernel at once (released pages are zeroed
+		// before reuse) instead of keeping it in the heap until the next
+		// collection, which also keeps Carnet's resident size small.
+		debug.FreeOSMemory()
+	}
 	ikm := make([]byte, 0, len(pw)+len(deviceSecret))
 	ikm = append(append(ikm, pw...), deviceSecret...)
 	clear(pw)
