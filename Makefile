@@ -26,8 +26,9 @@ BENCH      ?= .
 # Debian packages (bookworm). Build: the cgo headers of GLFW and go-gl.
 DEBS_BUILD  := gcc libc6-dev pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev \
                libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev
-# Run: Mesa's software OpenGL (llvmpipe) for machines without a GPU driver.
-DEBS_RUN    := $(DEBS_BUILD) libgl1-mesa-dri
+# Run: Mesa's software OpenGL (llvmpipe) for machines without a GPU driver;
+# poppler-utils renders PDF pages inside Carnet through pipes (pdftoppm).
+DEBS_RUN    := $(DEBS_BUILD) libgl1-mesa-dri poppler-utils
 # Test: a real window under Xvfb, screenshots, keyboard input; a real
 # PKCS#11 token (SoftHSM2) for the practitioner's card; a real IMAP server
 # (Dovecot) for the MSSanté import; the IMAP baseline of the import

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/apptest"
@@ -189,18 +191,19 @@ func TestOpenDocument(t *testing.T) {
 	r := f.openRecord(s, "mart")
 	d := r.tabList[0].(*documentsTab)
 	d.list.Select(9)
-	if len(f.u.Window().Canvas().Overlays().List()) != 1 {
-		t.Fatal("no document dialog")
+	f.wait()
+	if r.viewer == nil || r.body.Objects[0] != r.viewer.root {
+		t.Fatal("no document viewer in place of the tabs")
 	}
-	for _, want := range []string{docs[9].Title, "Masqué aux PS", "Hôpital Saint-Louis", "Fermer"} {
+	for _, want := range []string{docs[9].Title, "Masqué aux professionnels", "Hôpital Saint-Louis", "Retour à la liste"} {
 		if !f.shows(want) {
-			t.Errorf("document dialog does not show %q", want)
+			t.Errorf("document viewer does not show %q", want)
 		}
 	}
-	// Esc closes the dialog first, then leaves the record.
+	// Esc closes the viewer first, then leaves the record.
 	f.u.Window().Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
-	if len(f.u.Window().Canvas().Overlays().List()) != 0 || s.page != pageRecord {
-		t.Fatal("Esc did not just close the dialog")
+	if r.viewer != nil || r.body.Objects[0] != r.tabs || s.page != pageRecord {
+		t.Fatal("Esc did not just close the viewer")
 	}
 	f.u.Window().Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeyEscape})
 	if s.page != pageSearch {
@@ -246,7 +249,7 @@ func TestDialogClosedByItsButton(t *testing.T) {
 	s := f.unlock()
 	f.seedDocuments("p1", testDocuments(3), testNow)
 	r := f.openRecord(s, "mart")
-	r.tabList[0].(*documentsTab).list.Select(0)
+	r.showDialog(dialog.NewCustom("Document", tr("dialog.close"), widget.NewLabel(""), f.u.w))
 	tapDialogButton(t, f, "Fermer")
 	if len(r.dialogs) != 0 {
 		t.Fatal("a closed dialog is still counted")

@@ -45,6 +45,7 @@ var recordTabs = []func(r *recordView) recordTab{
 	newDocumentsTab,
 	newTracesTab,
 	newRecordAuditTab,
+	newMedsTab,
 }
 
 // recordView is the patient record page of the shell: it opens the record
@@ -66,6 +67,7 @@ type recordView struct {
 	failure *widget.Label
 	tabs    *container.AppTabs
 	tabList []recordTab
+	viewer  *viewerView // a document shown in place of the tabs (viewer.go)
 
 	rec           app.PatientRecord
 	window        app.DocumentWindow
@@ -111,6 +113,7 @@ func (r *recordView) dispose() {
 	r.disposed = true
 	r.progress.dispose()
 	r.closeDialogs()
+	r.closeViewer()
 	for _, t := range r.tabList {
 		t.dispose()
 	}
@@ -248,6 +251,7 @@ func (r *recordView) failed(err error) {
 
 // dropRecord forgets the record shown, with its tabs and header.
 func (r *recordView) dropRecord() {
+	r.closeViewer()
 	for _, t := range r.tabList {
 		t.dispose()
 	}
@@ -273,15 +277,11 @@ func (r *recordView) signIn() {
 	}
 }
 
-// openDocument shows a document of the record. For now it shows the
-// document's metadata; the document viewer replaces it.
+// openDocument shows a document of the record in the document viewer, in
+// place of the tabs (viewer.go).
 func (r *recordView) openDocument(id app.DocumentID) {
 	r.u.svc.Touch()
-	d, ok := r.rec.Manifest.Document(id)
-	if !ok {
-		return
-	}
-	r.showDialog(dialog.NewCustom(d.Title, tr("dialog.close"), documentDetails(d), r.u.w))
+	r.showViewer(id)
 }
 
 // showDialog shows d over the record; the record closes it when it goes.

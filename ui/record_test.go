@@ -124,7 +124,7 @@ func TestOpenRecord(t *testing.T) {
 	for _, it := range r.tabs.Items {
 		titles = append(titles, it.Text)
 	}
-	if strings.Join(titles, "|") != "Documents|Traces d'accès|Journal local" {
+	if strings.Join(titles, "|") != "Documents|Traces d'accès|Journal local|Médicaments" {
 		t.Errorf("tabs = %q", titles)
 	}
 	d := r.tabList[0].(*documentsTab)
@@ -275,13 +275,13 @@ func TestLockDisposesRecord(t *testing.T) {
 	r := f.openRecord(s, "mart")
 	breakGlass(t, f, r, "patient inconscient aux urgences, pas de proche")
 	d := r.tabList[0].(*documentsTab)
-	d.list.Select(0) // the document dialog is open
-	if len(f.u.Window().Canvas().Overlays().List()) == 0 {
-		t.Fatal("document dialog not shown")
+	d.list.Select(0) // the document viewer is open
+	if r.viewer == nil {
+		t.Fatal("document viewer not shown")
 	}
 	f.u.Window().Canvas().(fyne.Shortcutable).TypedShortcut(shortcutLock)
 	checkLocked(t, f, s)
-	if !r.disposed || r.rec.Patient.ID != "" || len(r.rec.Manifest.Documents) != 0 || d.shown != nil || r.tabs != nil {
+	if !r.disposed || r.rec.Patient.ID != "" || len(r.rec.Manifest.Documents) != 0 || d.shown != nil || r.tabs != nil || r.viewer != nil {
 		t.Error("the record view still holds patient data")
 	}
 	if n := len(f.u.Window().Canvas().Overlays().List()); n != 0 {

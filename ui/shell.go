@@ -164,10 +164,11 @@ func (s *shell) backToSearch() {
 	s.u.w.Canvas().Focus(s.search.query)
 }
 
-// back handles Esc: a dialog of the record closes; another page goes back
-// to the search. It reports whether Esc was used.
+// back handles Esc: a dialog of the record closes, then the document
+// viewer; another page goes back to the search. It reports whether Esc was
+// used.
 func (s *shell) back() bool {
-	if s.record != nil && s.record.closeDialogs() {
+	if s.record != nil && (s.record.closeDialogs() || s.record.closeViewer()) {
 		return true
 	}
 	if s.u.w.Canvas().Overlays().Top() != nil || s.page == pageSearch {

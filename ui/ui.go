@@ -64,6 +64,10 @@ type UI struct {
 	// Tests make it long so that no timer fires during a test.
 	tick time.Duration
 
+	// copies are the temporary copies of documents opened in the system
+	// viewer (pdfview.go), wiped at every lock and when the window closes.
+	copies *systemCopies
+
 	current  view // the screen shown, nil before the first one
 	firstRun *firstRunView
 	unlock   *unlockView
@@ -102,6 +106,8 @@ func New(a fyne.App, svc *app.Service, opt Options) *UI {
 	u.setupActivity()
 	u.setupShortcuts()
 
+	u.copies = newSystemCopies(u.log)
+	svc.OnLock(func(app.LockReason) { u.copies.wipe() }) // on the locking goroutine, before Lock returns
 	svc.OnLock(func(r app.LockReason) { u.do(func() { u.locked(r) }) })
 	svc.OnUnlock(func(rep app.UnlockReport) { u.do(func() { u.unlocked(rep) }) })
 
@@ -238,6 +244,7 @@ func (u *UI) closed() {
 		return
 	}
 	u.cancel()
+	u.copies.wipe()
 	if u.current != nil {
 		u.current.dispose()
 	}

@@ -1,0 +1,424 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/meds"
+)
+
+// medsView is the anesthesiologist's view of a record: the consolidated
+// medication list of the cached documents, grouped by therapeutic class
+// with the groups flagged for anesthesia first; for each medication its
+// perioperative flags (coloured by severity, with their rationale), its
+// ATC code, its last dispensing and prescriber, a recency hint, the notes
+// of sources that disagree, and each source one click away; a dispensing
+// timeline over 24 months; and the unstructured documents worth reading.
+//
+// The list is read off the UI goroutine (Service.ReadMedications, then
+// meds.Consolidate) with a progress bar and a cancel button. Medications
+// declared by the patient and the "reconciled by" pre-anesthesia document
+// need use cases app does not offer yet.
+type medsView struct {
+	u   *UI
+	rec app.PatientRecord
+	acc app.Access
+	// onOpen opens a document of the record (the record view's viewer);
+	// nil: the view opens its own viewer over the list.
+	onOpen func(app.DocumentID)
+
+	progress   *taskProgress
+	summary    *widget.Label
+	msg        *widget.Label
+	retry      *widget.Button
+	groups     *fyne.Container
+	timeline   *dispensingTimeline
+	noTimeline *widget.Label
+	toRead     *fyne.Container
+	page       fyne.CanvasObject
+	root       *fyne.Container // the page, or a viewer over it
+
+	list     meds.List
+	reasons  map[app.DocumentID]app.UnstructuredReason
+	viewer   *viewerView
+	loaded   bool // the list was read for the current record
+	disposed bool
+}
+
+// newMedsView returns the medication view of rec, whose documents are
+// fetched with acc when not cached; start reads the list.
+func newMedsView(u *UI, rec app.PatientRecord, acc app.Access) *medsView {
+	return &medsView{u: u, rec: rec, acc: acc}
+}
+
+// buildUI returns the view; start reads the list.
+func (v *medsView) buildUI() fyne.CanvasObject {
+	v.progress = newTaskProgress()
+	v.summary = widget.NewLabel("")
+	v.summary.Wrapping = fyne.TextWrapWord
+	v.msg = newMessage(widget.DangerImportance)
+	v.retry = widget.NewButtonWithIcon(tr("meds.retry"), theme.ViewRefreshIcon(), v.load)
+	v.retry.Hide()
+	v.groups = container.NewVBox()
+	v.timeline = newDispensingTimeline()
+	v.noTimeline = newMessage(widget.LowImportance)
+	v.toRead = container.NewVBox()
+	timelineTitle := widget.NewLabelWithStyle(tr("meds.timeline.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	content := container.NewVBox(v.groups, widget.NewSeparator(), timelineTitle,
+		container.NewHScroll(v.timeline), v.noTimeline, v.toRead)
+	top := container.NewVBox(v.progress.box, v.summary, container.NewBorder(nil, nil, nil, v.retry, v.msg))
+	v.page = container.NewBorder(top, nil, nil, nil, container.NewVScroll(container.NewPadded(content)))
+	v.root = container.NewStack(v.page)
+	return v.root
+}
+
+// start reads the list unless it was read for the current record.
+func (v *medsView) start() {
+	if !v.loaded && !v.progress.running() {
+		v.load()
+	}
+}
+
+// setRecord takes a refreshed record; the list is read again at the next
+// start.
+func (v *medsView) setRecord(rec app.PatientRecord, acc app.Access) {
+	v.rec, v.acc, v.loaded = rec, acc, false
+}
+
+// dispose cancels the reading and drops the list.
+func (v *medsView) dispose() {
+	if v.disposed {
+		return
+	}
+	v.disposed = true
+	v.progress.dispose()
+	v.closeViewer()
+	v.list, v.reasons, v.rec = meds.List{}, nil, app.PatientRecord{}
+	v.groups.RemoveAll()
+	v.toRead.RemoveAll()
+	v.timeline.set(v.timeline.now, nil)
+	v.summary.SetText("")
+}
+
+// load reads and consolidates the list off the UI goroutine.
+func (v *medsView) load() {
+	v.u.svc.Touch()
+	setMessage(v.msg, "")
+	v.retry.Hide()
+	ctx, seq := v.progress.start(v.u.ctx, tr("meds.loading"), v.cancelled)
+	svc, pid := v.u.svc, v.rec.Patient.ID
+	v.u.tasks.run(func() func() {
+		reading, err := svc.ReadMedications(ctx, pid)
+		var list meds.List
+		if err == nil {
+			list = meds.Consolidate(reading.Lines, reading.Metas(), timeNow())
+		}
+		return func() {
+			if v.disposed || !v.progress.done(seq) {
+				return
+			}
+			v.show(reading, list, err)
+		}
+	})
+}
+
+// cancelled runs when the user cancels the reading.
+func (v *medsView) cancelled() {
+	setMessage(v.msg, tr("meds.cancelled"))
+	v.retry.Show()
+}
+
+// show shows the list read.
+func (v *medsView) show(reading app.MedicationReading, list meds.List, err error) {
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			setMessage(v.msg, message(err))
+			v.retry.Show()
+		}
+		return
+	}
+	v.loaded = true
+	v.list = list
+	v.reasons = make(map[app.DocumentID]app.UnstructuredReason, len(reading.Unstructured))
+	for _, u := range reading.Unstructured {
+		v.reasons[u.Meta.ID] = u.Reason
+	}
+	summary := tr("meds.summary", map[string]any{"Entries": list.Entries, "Flagged": list.Flagged,
+		"Divergent": list.Divergent, "Date": formatDateTime(list.Now)})
+	if list.Entries == 0 {
+		summary = tr("meds.none")
+	}
+	v.summary.SetText(summary)
+
+	objs := make([]fyne.CanvasObject, 0, len(list.Groups))
+	var rows []timelineRow
+	for gi := range list.Groups {
+		g := &list.Groups[gi]
+		objs = append(objs, v.groupBox(g))
+		for ei := range g.Entries {
+			e := &g.Entries[ei]
+			if len(e.Dispensings) > 0 {
+				rows = append(rows, timelineRow{label: e.Name, marks: e.Dispensings, level: flagLevel(e)})
+			}
+		}
+	}
+	v.groups.Objects = objs
+	v.groups.Refresh()
+	v.timeline.set(list.Now, rows)
+	if len(rows) == 0 {
+		v.timeline.Hide()
+		setMessage(v.noTimeline, tr("meds.timeline.none"))
+	} else {
+		v.timeline.Show()
+		setMessage(v.noTimeline, "")
+	}
+	v.showToRead(list.Unstructured)
+	relayoutCanvasOf(v.root)
+}
+
+// flagLevel returns 2 when the entry has a high-severity flag, 1 for a
+// medium one, 0 for none (possible classes count).
+func flagLevel(e *meds.Entry) int {
+	level := 0
+	for _, f := range e.Flags {
+		switch f.Class.Severity.String() {
+		case "high":
+			return 2
+		case "medium":
+			level = 1
+		}
+	}
+	return level
+}
+
+// groupBox shows a therapeutic class and its entries.
+func (v *medsView) groupBox(g *meds.Group) fyne.CanvasObject {
+	title := widget.NewLabelWithStyle(g.Label, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	title.SizeName = theme.SizeNameSubHeadingText
+	title.Wrapping = fyne.TextWrapWord
+	if g.Flagged {
+		title.Importance = severityImportance(g.Severity.String())
+	}
+	box := container.NewVBox(title)
+	for i := range g.Entries {
+		box.Add(v.entryBox(&g.Entries[i]))
+	}
+	box.Add(widget.NewSeparator())
+	return box
+}
+
+// severityImportance colours a perioperative flag: danger for high,
+// warning for medium.
+func severityImportance(s string) widget.Importance {
+	if s == "high" {
+		return widget.DangerImportance
+	}
+	return widget.WarningImportance
+}
+
+// entryBox shows one medication: name and substance, ATC, flags with
+// their rationale, dispensing facts, recency, divergences, sources.
+func (v *medsView) entryBox(e *meds.Entry) fyne.CanvasObject {
+	name := e.Name
+	if e.Substance != "" && app.Fold(e.Substance) != app.Fold(e.Name) {
+		name += " (" + e.Substance + ")"
+	}
+	nameLabel := widget.NewLabelWithStyle(name, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	nameLabel.Wrapping = fyne.TextWrapWord
+	atc := widget.NewLabelWithStyle(e.ATC.Code, fyne.TextAlignTrailing, fyne.TextStyle{Monospace: true})
+	box := container.NewVBox(container.NewBorder(nil, nil, nil, atc, nameLabel))
+
+	for _, f := range e.Flags {
+		label := f.Class.Label
+		if f.Possible() {
+			label = tr("meds.flag.possible", map[string]any{"Class": label})
+		}
+		if note := f.Note(); note != "" {
+			label += " — " + note
+		}
+		fl := widget.NewLabelWithStyle("⚠ "+label, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		fl.Wrapping = fyne.TextWrapWord
+		fl.Importance = severityImportance(f.Class.Severity.String())
+		why := widget.NewLabel(f.Class.Rationale)
+		why.Wrapping = fyne.TextWrapWord
+		why.Importance = fl.Importance
+		box.Add(fl)
+		box.Add(why)
+	}
+
+	facts := []string{}
+	if !e.LastDispensed.IsZero() {
+		facts = append(facts, tr("meds.dispensed", map[string]any{"Date": formatDate(e.LastDispensed)}))
+	}
+	if e.LastPrescriber != "" {
+		facts = append(facts, tr("meds.prescriber", map[string]any{"Name": e.LastPrescriber}))
+	}
+	facts = append(facts, recencyText(e))
+	if !e.Stopped.IsZero() {
+		facts = append(facts, tr("meds.stopped", map[string]any{"Date": formatDate(e.Stopped)}))
+	}
+	f := widget.NewLabel(strings.Join(facts, " · "))
+	f.Wrapping = fyne.TextWrapWord
+	if e.Recency == meds.RecencyRecent {
+		f.Importance = widget.HighImportance
+	}
+	box.Add(f)
+
+	for _, n := range e.Notes {
+		l := widget.NewLabel(n)
+		l.Wrapping = fyne.TextWrapWord
+		l.Importance = widget.WarningImportance
+		box.Add(l)
+	}
+
+	sources := container.NewHBox(widget.NewLabelWithStyle(tr("meds.sources"), fyne.TextAlignLeading, fyne.TextStyle{Italic: true}))
+	for _, s := range e.Sources {
+		sources.Add(v.sourceButton(s))
+	}
+	box.Add(container.NewHScroll(sources))
+	return container.NewPadded(box)
+}
+
+// recencyText is the recency hint of an entry.
+func recencyText(e *meds.Entry) string {
+	switch e.Recency {
+	case meds.RecencyRecent:
+		switch e.Basis {
+		case meds.BasisStart:
+			return tr("meds.recent.start")
+		case meds.BasisDocument:
+			return tr("meds.recent.document")
+		}
+		return tr("meds.recent.dispensing")
+	case meds.RecencyOlder:
+		return tr("meds.older", map[string]any{"Date": formatDate(e.LastActivity)})
+	}
+	return tr("meds.recency.unknown")
+}
+
+// sourceButton opens the document a source is (a declaration has none).
+func (v *medsView) sourceButton(s meds.Source) fyne.CanvasObject {
+	label := s.TypeLabel
+	if !s.Date.IsZero() {
+		label = tr("meds.source", map[string]any{"Type": s.TypeLabel, "Date": formatDate(s.Date)})
+	}
+	if s.Author != "" {
+		label += " · " + s.Author
+	}
+	if s.Document == "" {
+		return widget.NewLabel(label)
+	}
+	doc := s.Document
+	b := widget.NewButtonWithIcon(label, theme.DocumentIcon(), func() { v.open(doc) })
+	b.Importance = widget.LowImportance
+	return b
+}
+
+// showToRead lists the unstructured documents that may hold medications.
+func (v *medsView) showToRead(docs []meds.Document) {
+	v.toRead.RemoveAll()
+	if len(docs) == 0 {
+		return
+	}
+	title := widget.NewLabelWithStyle(tr("meds.toread.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	title.Wrapping = fyne.TextWrapWord
+	v.toRead.Add(widget.NewSeparator())
+	v.toRead.Add(title)
+	for _, d := range docs {
+		label := tr("meds.source", map[string]any{"Type": d.TypeLabel, "Date": formatDate(d.Meta.Date)})
+		if d.Meta.Author != "" {
+			label += " · " + d.Meta.Author
+		}
+		id := d.Meta.ID
+		b := widget.NewButtonWithIcon(label, theme.DocumentIcon(), func() { v.open(id) })
+		b.Importance = widget.LowImportance
+		b.Alignment = widget.ButtonAlignLeading
+		notes := []string{d.Category}
+		switch {
+		case !d.Meta.Cached || v.reasons[id] == app.UnstructuredNotCached:
+			notes = append(notes, tr("meds.toread.notcached"))
+		case v.reasons[id] == app.UnstructuredUnreadable:
+			notes = append(notes, tr("meds.toread.unreadable"))
+		}
+		why := widget.NewLabel(strings.Join(notes, " · "))
+		why.Importance = widget.LowImportance
+		why.Wrapping = fyne.TextWrapWord
+		v.toRead.Add(container.NewVBox(container.NewHScroll(b), why))
+	}
+}
+
+// open opens a document: through the host, or in a viewer over the list.
+func (v *medsView) open(id app.DocumentID) {
+	v.u.svc.Touch()
+	if v.onOpen != nil {
+		v.onOpen(id)
+		return
+	}
+	v.closeViewer()
+	v.viewer = newViewerView(v.u, v.rec, v.acc, id)
+	v.viewer.onBack = func() { v.back() }
+	v.page.Hide()
+	v.root.Add(v.viewer.buildUI())
+	relayoutCanvasOf(v.root)
+}
+
+// back closes the viewer opened over the list and reports whether there
+// was one (Esc).
+func (v *medsView) back() bool {
+	if v.viewer == nil {
+		return false
+	}
+	v.closeViewer()
+	v.page.Show()
+	relayoutCanvasOf(v.root)
+	return true
+}
+
+func (v *medsView) closeViewer() {
+	if v.viewer == nil {
+		return
+	}
+	v.viewer.dispose()
+	v.viewer = nil
+	v.root.Objects = []fyne.CanvasObject{v.page}
+	v.root.Refresh()
+}
+
+// medsTab is the Médicaments tab of the record view.
+type medsTab struct {
+	r   *recordView
+	v   *medsView
+	tab *container.TabItem
+}
+
+func newMedsTab(r *recordView) recordTab { return &medsTab{r: r} }
+
+// item implements recordTab.
+func (t *medsTab) item() *container.TabItem {
+	t.v = newMedsView(t.r.u, t.r.record(), t.r.access())
+	t.v.onOpen = t.r.openDocument
+	t.tab = container.NewTabItemWithIcon(tr("meds.tab"), theme.ListIcon(), t.v.buildUI())
+	return t.tab
+}
+
+// selected implements recordTab: the list is read when first shown.
+func (t *medsTab) selected() { t.v.start() }
+
+// recordChanged implements recordTab: the list is read again, now if the
+// tab is shown.
+func (t *medsTab) recordChanged() {
+	t.v.setRecord(t.r.record(), t.r.access())
+	if t.r.tabs != nil && t.r.tabs.Selected() == t.tab {
+		t.v.start()
+	}
+}
+
+// dispose implements recordTab.
+func (t *medsTab) dispose() { t.v.dispose() }
