@@ -80,8 +80,31 @@ func openDemo(dataDir string, log *slog.Logger) (*demoEnv, error) {
 		env.close()
 		return nil, err
 	}
+	if err := writeDemoHints(dataDir, sb, env.pin); err != nil {
+		env.close()
+		return nil, err
+	}
 	log.Info("demo ready", "dir", dataDir, "patients", demoPatients, "sandbox", sb.URL)
 	return env, nil
+}
+
+// writeDemoHints writes, for scripts (make screenshot, smoke runs), the
+// sandbox PIN (demo-pin.txt) and the INS of a patient whose record the demo
+// practitioner may open (demo-patient.txt), both 0600. Synthetic data only.
+func writeDemoHints(dataDir string, sb *dmptest.Sandbox, pin string) error {
+	p, ok := sb.FindPatient(func(p app.Patient, exists, closed bool, authz, blocked map[string]bool) bool {
+		return exists && !closed && authz[dmptest.KeyAnesthetist] && !blocked[dmptest.KeyAnesthetist] && p.Status == app.IdentityQualified
+	})
+	hints := map[string]string{"demo-pin.txt": pin}
+	if ok {
+		hints["demo-patient.txt"] = p.INS.Matricule
+	}
+	for name, v := range hints {
+		if err := os.WriteFile(filepath.Join(dataDir, name), []byte(v+"\n"), 0o600); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	return nil
 }
 
 // prepareDemoVault opens the demo vault of dataDir, or creates it with the

@@ -6,11 +6,19 @@
 #   02-shell.png     the main window after unlocking (demo passphrase, typed)
 #   03-search.png    the patient search with "mar" typed
 #   04-settings.png  the settings page
+#   05-signin.png    the sign-in dialog (demo: offered at unlock, sandbox PIN shown)
+#   06-record.png    a patient's record, Documents tab (after signing in with the PIN)
+#   07-medications.png  the Médicaments tab: the consolidated list and the timeline
+#   08-traces.png    the Traces d'accès tab
 #
 # How it drives the app (keyboard only, as a person would, with xdotool):
 #   - `carnet --demo --data DIR` writes DIR/demo-passphrase.txt (0600); the
 #     script reads it and types it into the focused passphrase field + Return;
 #   - Ctrl+F focuses the patient search, then "mar" is typed;
+#   - demo mode offers the sign-in right after unlocking; the script types
+#     the PIN from DIR/demo-pin.txt, then searches the INS of DIR/demo-patient.txt
+#     (a patient the demo practitioner may open) and opens it with Return;
+#     Ctrl+1, Ctrl+2 … select the record's tabs;
 #   - SETTINGS_KEYS opens the settings (default Ctrl+comma; if the window does
 #     not change, falls back to Tab then space: from the search field, Tab
 #     reaches the "Paramètres" button).
@@ -64,7 +72,19 @@ shot_ok "$out/01-unlock.png" "unlock screen"
 # 2. Unlock with the demo passphrase the binary wrote for scripts.
 x_unlock_demo || die "no demo passphrase file"
 # The KDF takes 0.5–1 s by design; give it time.
-x_shoot_changed "$out/01-unlock.png" "$out/02-shell.png" 30 || die "the window did not change after typing the passphrase"
+x_shoot_changed "$out/01-unlock.png" "$out/05-signin.png" 30 || die "the window did not change after typing the passphrase"
+sleep 1
+x_shoot "$out/05-signin.png" 10
+shot_ok "$out/05-signin.png" "sign-in dialog"
+
+# Sign in with the sandbox PIN the demo wrote for scripts.
+pin=$(head -n1 "$X_DATA/demo-pin.txt")
+x_focus
+xdotool type --delay 60 -- "$pin"
+xdotool key Return
+x_shoot_changed "$out/05-signin.png" "$out/02-shell.png" 20 || die "the window did not change after typing the PIN"
+sleep 1
+x_shoot "$out/02-shell.png" 10
 shot_ok "$out/02-shell.png" "main window"
 
 # 3. Search.
@@ -89,10 +109,32 @@ if ! x_shoot_changed "$out/03-search.png" "$out/04-settings.png" 5; then
 fi
 shot_ok "$out/04-settings.png" "settings"
 
+# 6–8. A patient's record: search the demo patient's INS, open it, its tabs.
+x_focus
+xdotool key ctrl+f ctrl+a
+xdotool type --delay 40 -- "$(head -n1 "$X_DATA/demo-patient.txt")"
+sleep 1
+xdotool key Return
+x_shoot_changed "$out/04-settings.png" "$out/06-record.png" 30 || die "the record did not open"
+sleep 2
+x_shoot "$out/06-record.png" 10
+shot_ok "$out/06-record.png" "record, documents"
+xdotool key ctrl+2
+sleep 3
+x_shoot_changed "$out/06-record.png" "$out/07-medications.png" 30 || die "the medications tab did not show"
+sleep 2
+x_shoot "$out/07-medications.png" 10
+shot_ok "$out/07-medications.png" "medications"
+xdotool key ctrl+3
+x_shoot_changed "$out/07-medications.png" "$out/08-traces.png" 20 || die "the traces tab did not show"
+sleep 1
+x_shoot "$out/08-traces.png" 10
+shot_ok "$out/08-traces.png" "access traces"
+
 x_stop_app 10
 if [ "$X_APP_STATUS" != 0 ]; then
 	echo "screenshot: FAIL the app did not exit 0 on SIGTERM (got: $X_APP_STATUS)"
 	failed=$((failed + 1))
 fi
 [ "$failed" -eq 0 ] || exit 1
-echo "screenshot: done, 4 screens in $out/"
+echo "screenshot: done, 8 screens in $out/"

@@ -82,9 +82,9 @@ func TestRecordJournalTab(t *testing.T) {
 	f.recordEvents(app.AuditEvent{Time: testNow.Add(-time.Hour), Action: "dmp.td02", Patient: "p2", Result: "ok"})
 	f.signIn(testDoctor, &apptest.Records{})
 	r := f.openRecord(s, "mart")
-	r.tabs.SelectIndex(2)
+	r.tabs.SelectIndex(3)
 	f.wait()
-	v := r.tabList[2].(*recordAuditTab).v
+	v := r.tabList[3].(*recordAuditTab).v
 	if len(v.events) == 0 {
 		t.Fatal("no event for the record just opened")
 	}

@@ -43,9 +43,9 @@ type recordTab interface {
 // (the medications, the writing of a note) is one more constructor here.
 var recordTabs = []func(r *recordView) recordTab{
 	newDocumentsTab,
+	newMedsTab, // the anesthesiologist's view, second (Ctrl+2)
 	newTracesTab,
 	newRecordAuditTab,
-	newMedsTab,
 }
 
 // recordView is the patient record page of the shell: it opens the record
@@ -59,6 +59,7 @@ type recordView struct {
 	onBack  func()
 
 	progress *taskProgress
+	fetching *taskProgress // the background prefetch for offline reading (prefetch.go)
 	header   *recordHeader
 	body     *fyne.Container // the access screen, an error, or the tabs
 	root     *fyne.Container
@@ -82,6 +83,18 @@ func newRecordView(u *UI, p app.Patient, onBack func()) *recordView {
 	return &recordView{u: u, patient: p, onBack: onBack}
 }
 
+// selectTab shows the record's tab i (Ctrl+1 …), closing a document shown
+// in place of the tabs; it does nothing while no record is open.
+func (r *recordView) selectTab(i int) {
+	if r.tabs == nil || i < 0 || i >= len(r.tabs.Items) {
+		return
+	}
+	if r.viewer != nil {
+		r.closeViewer()
+	}
+	r.tabs.SelectIndex(i)
+}
+
 // record returns the record shown; tabs call it.
 func (r *recordView) record() app.PatientRecord { return r.rec }
 
@@ -96,11 +109,12 @@ func (r *recordView) access() app.Access {
 // buildUI returns the page.
 func (r *recordView) buildUI() fyne.CanvasObject {
 	r.progress = newTaskProgress()
+	r.fetching = newTaskProgress()
 	r.header = newRecordHeader(r.refresh, r.onBack, r.signIn)
 	r.header.box.Hide()
 	r.failure = newMessage(widget.DangerImportance)
 	r.body = container.NewStack()
-	r.root = container.NewBorder(container.NewVBox(r.progress.box, r.header.box), nil, nil, nil, r.body)
+	r.root = container.NewBorder(container.NewVBox(r.progress.box, r.header.box, r.fetching.box), nil, nil, nil, r.body)
 	return r.root
 }
 
@@ -112,6 +126,7 @@ func (r *recordView) dispose() {
 	}
 	r.disposed = true
 	r.progress.dispose()
+	r.fetching.dispose()
 	r.closeDialogs()
 	r.closeViewer()
 	for _, t := range r.tabList {
@@ -188,6 +203,9 @@ func (r *recordView) opened(mode app.AccessMode, justification string, rec app.P
 	r.mode, r.justification = mode, justification
 	_, signedIn := r.u.svc.Practitioner()
 	r.header.show(r.patient, r.access(), rec, signedIn, r.u.opt.SignIn != nil)
+	if signedIn && !rec.Offline {
+		defer r.prefetch()
+	}
 	if r.shown {
 		for _, t := range r.tabList {
 			t.recordChanged()

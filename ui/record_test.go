@@ -124,7 +124,7 @@ func TestOpenRecord(t *testing.T) {
 	for _, it := range r.tabs.Items {
 		titles = append(titles, it.Text)
 	}
-	if strings.Join(titles, "|") != "Documents|Traces d'accès|Journal local|Médicaments" {
+	if strings.Join(titles, "|") != "Documents|Médicaments|Traces d'accès|Journal local" {
 		t.Errorf("tabs = %q", titles)
 	}
 	d := r.tabList[0].(*documentsTab)
@@ -190,9 +190,9 @@ func TestOfflineRecord(t *testing.T) {
 		t.Errorf("offline copy lists %d documents, want 5", d.list.Length())
 	}
 	// The traces are online only: a clear message, no call.
-	r.tabs.SelectIndex(1)
+	r.tabs.SelectIndex(2)
 	f.wait()
-	tt := r.tabList[1].(*tracesTab)
+	tt := r.tabList[2].(*tracesTab)
 	assertText(t, "traces", tt.msg.Text, "Les traces d'accès sont tenues par le DMP : elles ne sont consultables qu'en ligne, connecté avec votre carte.")
 
 	// Signed in, the service unreachable: offline without the hint.
@@ -388,5 +388,34 @@ func TestIdleLockDropsRecord(t *testing.T) {
 	checkLocked(t, f, s)
 	if !r.disposed || r.tabs != nil || f.shows("Lettre de sortie") {
 		t.Error("the idle lock left the record")
+	}
+}
+
+func TestTabShortcuts(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	s := f.unlock()
+	f.seedDocuments("p1", testDocuments(3), testNow)
+	r := f.openRecord(s, "mart")
+	c := f.u.Window().Canvas().(fyne.Shortcutable)
+	c.TypedShortcut(shortcutTabs[1])
+	if got := r.tabs.SelectedIndex(); got != 1 {
+		t.Fatalf("Ctrl+2 selected tab %d, want 1", got)
+	}
+	c.TypedShortcut(shortcutTabs[0])
+	if got := r.tabs.SelectedIndex(); got != 0 {
+		t.Fatalf("Ctrl+1 selected tab %d, want 0", got)
+	}
+	c.TypedShortcut(shortcutTabs[8]) // no ninth tab: nothing happens
+	if got := r.tabs.SelectedIndex(); got != 0 {
+		t.Fatalf("Ctrl+9 moved to tab %d", got)
+	}
+}
+
+func TestDemoOffersSignInAfterUnlock(t *testing.T) {
+	f := newLockedFixture(t, Options{Demo: true, DemoPassphrase: testPassphrase, DemoPIN: "1234",
+		SignIn: func(context.Context, []byte) error { return nil }})
+	s := f.unlock()
+	if s.signIn.dialog == nil || s.signIn.demoPIN == nil {
+		t.Fatal("demo mode did not offer the sign-in with the PIN after unlock")
 	}
 }

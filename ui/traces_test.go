@@ -28,8 +28,8 @@ func TestAccessTraces(t *testing.T) {
 	if rec.Calls("AccessTraces") != 0 {
 		t.Fatal("traces read before their tab was shown")
 	}
-	r.tabs.SelectIndex(1)
-	tt := r.tabList[1].(*tracesTab)
+	r.tabs.SelectIndex(2)
+	tt := r.tabList[2].(*tracesTab)
 	if !tt.progress.box.Visible() {
 		t.Error("no progress while the traces are read")
 	}
@@ -54,7 +54,7 @@ func TestAccessTraces(t *testing.T) {
 	}
 	// Shown again: not read again; the reload button reads them.
 	r.tabs.SelectIndex(0)
-	r.tabs.SelectIndex(1)
+	r.tabs.SelectIndex(2)
 	f.wait()
 	if n := rec.Calls("AccessTraces"); n != 1 {
 		t.Errorf("traces read %d times, want once", n)
@@ -73,7 +73,7 @@ func TestAccessTracesErrors(t *testing.T) {
 	rec := &apptest.Records{AccessTracesFn: func(app.Access, app.INS, time.Time) ([]app.AccessTrace, error) { return nil, err }}
 	f.signIn(testDoctor, rec)
 	r := f.openRecord(s, "mart")
-	tt := r.tabList[1].(*tracesTab)
+	tt := r.tabList[2].(*tracesTab)
 	for _, tc := range []struct {
 		err  error
 		want string

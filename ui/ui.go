@@ -201,6 +201,13 @@ func (u *UI) unlocked(rep app.UnlockReport) {
 		return // the window is gone
 	}
 	u.showShell(rep.Warnings)
+	// Demo mode: offer the sign-in at once, with the sandbox PIN shown, so
+	// that a newcomer reaches real-looking records without looking for it.
+	if u.opt.Demo && u.opt.SignIn != nil && u.shell != nil {
+		if _, ok := u.svc.Practitioner(); !ok {
+			u.shell.signIn.open()
+		}
+	}
 }
 
 // locked runs on the UI goroutine after every lock: every view holding
@@ -254,7 +261,7 @@ func (u *UI) closed() {
 // (settings) on the window's canvas. Entries forward them too (see
 // entry.TypedShortcut).
 func (u *UI) setupShortcuts() {
-	for _, sc := range []*desktop.CustomShortcut{shortcutLock, shortcutFind, shortcutSettings} {
+	for _, sc := range append([]*desktop.CustomShortcut{shortcutLock, shortcutFind, shortcutSettings}, shortcutTabs...) {
 		u.w.Canvas().AddShortcut(sc, func(s fyne.Shortcut) { u.shortcut(s) })
 	}
 }
@@ -264,6 +271,15 @@ var (
 	shortcutLock     = &desktop.CustomShortcut{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierShortcutDefault}
 	shortcutFind     = &desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}
 	shortcutSettings = &desktop.CustomShortcut{KeyName: fyne.KeyComma, Modifier: fyne.KeyModifierShortcutDefault}
+	// shortcutTabs select the record's tabs: Ctrl+1 Documents, Ctrl+2 …
+	shortcutTabs = func() []*desktop.CustomShortcut {
+		keys := []fyne.KeyName{fyne.Key1, fyne.Key2, fyne.Key3, fyne.Key4, fyne.Key5, fyne.Key6, fyne.Key7, fyne.Key8, fyne.Key9}
+		out := make([]*desktop.CustomShortcut, len(keys))
+		for i, k := range keys {
+			out[i] = &desktop.CustomShortcut{KeyName: k, Modifier: fyne.KeyModifierShortcutDefault}
+		}
+		return out
+	}()
 )
 
 // shortcut handles a window shortcut and reports whether it was one.
@@ -281,6 +297,14 @@ func (u *UI) shortcut(s fyne.Shortcut) bool {
 			u.shell.openSettings()
 		}
 	default:
+		for i, sc := range shortcutTabs {
+			if s.ShortcutName() == sc.ShortcutName() {
+				if u.shell != nil && u.shell.record != nil {
+					u.shell.record.selectTab(i)
+				}
+				return true
+			}
+		}
 		return false
 	}
 	return true

@@ -52,6 +52,7 @@ type Store struct {
 	documents  map[app.PatientID]map[app.DocumentID][]byte
 	cursors    map[string]app.Cursor
 	outbox     map[app.OutboxID]app.OutboxItem
+	mail       mailMaps // inbox, raw messages, mail records, sync points (mailstore.go)
 }
 
 // NewStore returns a store with no vault: HasVault is false until Create.
@@ -62,6 +63,7 @@ func NewStore() *Store {
 		documents: map[app.PatientID]map[app.DocumentID][]byte{},
 		cursors:   map[string]app.Cursor{},
 		outbox:    map[app.OutboxID]app.OutboxItem{},
+		mail:      newMailMaps(),
 	}
 }
 
@@ -285,6 +287,9 @@ func (s *Store) Manifest(_ context.Context, id app.PatientID) (app.Manifest, err
 		return app.Manifest{}, fmt.Errorf("apptest: manifest: %w", app.ErrNotFound)
 	}
 	m.Documents = append([]app.DocumentMeta(nil), m.Documents...)
+	for i := range m.Documents { // like the vault: Cached says whether the content is here
+		_, m.Documents[i].Cached = s.documents[id][m.Documents[i].ID]
+	}
 	return m, nil
 }
 
@@ -370,6 +375,7 @@ func (s *Store) Write(_ context.Context, b *app.Batch) error {
 	for _, g := range b.DocumentsGone {
 		delete(s.documents[g.Patient], g.ID)
 	}
+	s.mail.apply(b)
 	return nil
 }
 
