@@ -130,6 +130,15 @@ type Batch struct {
 	// DocumentsGone are cached documents removed (masked, deleted): their
 	// content leaves the vault in the same transaction.
 	DocumentsGone []DocumentRef
+
+	// Secure messaging (mail.go): the manual queue and quarantine items
+	// (added or replaced), the sealed raw messages (added; an entry with
+	// nil Bytes removes the message: retention), the deduplication records
+	// (added or replaced) and the mailbox sync points (replaced).
+	Inbox       []InboxItem
+	MailRaw     []RawMessage
+	MailRecords []MailRecord
+	MailStates  []MailboxState
 }
 
 // DocumentRef names one document of one patient.
@@ -140,7 +149,8 @@ type DocumentRef struct {
 
 // Empty reports whether the batch holds nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Patients)+len(b.Manifests)+len(b.Documents)+len(b.Cursors)+len(b.Outbox)+len(b.OutboxDone)+len(b.DocumentsGone) == 0
+	return len(b.Patients)+len(b.Manifests)+len(b.Documents)+len(b.Cursors)+len(b.Outbox)+len(b.OutboxDone)+len(b.DocumentsGone)+
+		len(b.Inbox)+len(b.MailRaw)+len(b.MailRecords)+len(b.MailStates) == 0
 }
 
 // sortDocuments orders a document list newest act date first, then by id.

@@ -405,6 +405,9 @@ func writeBatch(tx *bbolt.Tx, k *keys, b *app.Batch, fresh map[string]*dek) erro
 			return err
 		}
 	}
+	if err := writeMail(tx, k, b); err != nil { // mail.go
+		return err
+	}
 	return nil
 }
 

@@ -105,6 +105,9 @@ func (s *Server) withFaults(h http.Handler) http.Handler {
 		if s.throttle != nil {
 			w = &throttledWriter{ResponseWriter: w, t: s.throttle}
 		}
+		if !strings.HasSuffix(r.URL.Path, "/metadata") && s.limited(w, r) {
+			return
+		}
 		switch s.pickFault(r) {
 		case Fault5xx:
 			writeOutcome(w, http.StatusServiceUnavailable, fhir.NewOutcome("transient", "injected fault: service unavailable"))

@@ -16,7 +16,12 @@ type Options struct {
 	BasePath string           // path of the FHIR base; "": "/fhir"
 	Faults   Faults           // injected faults; zero: none
 	Throttle int64            // response bandwidth limit in bytes/s, shared by all responses; 0: none
-	DataDir  string           // persist records in DataDir/sandbox.db (bbolt); "": in memory
+	// RateLimit caps the requests per second, shared by all callers
+	// (burst RateBurst, default RateLimit): over it, 429 with Retry-After
+	// in whole seconds. 0: no limit. See LimitStats.
+	RateLimit float64
+	RateBurst float64
+	DataDir   string // persist records in DataDir/sandbox.db (bbolt); "": in memory
 	// Fixed adds patients with a fixed number of documents (for
 	// benchmarks and paging tests), after the synthetic population.
 	Fixed []FixedPatient

@@ -23,6 +23,7 @@ type Server struct {
 	jtis     jtiCache
 	faults   *faultState
 	throttle *throttle
+	limit    *limiter
 	store    *persist
 	nextMu   sync.Mutex
 	next     []Fault // faults forced on the next requests (FailNext)
@@ -46,6 +47,13 @@ func New(opt Options) (*Server, error) {
 	s.faults = newFaultState(opt.Seed, opt.Faults)
 	if opt.Throttle > 0 {
 		s.throttle = &throttle{rate: opt.Throttle}
+	}
+	if opt.RateLimit > 0 {
+		burst := opt.RateBurst
+		if burst < 1 {
+			burst = max(1, opt.RateLimit)
+		}
+		s.limit = &limiter{rate: opt.RateLimit, burst: burst, told: map[string][2]time.Time{}}
 	}
 	for _, fp := range opt.Fixed {
 		if _, err := s.AddPatient(fp); err != nil {

@@ -1,0 +1,56 @@
+// Package engine is Carnet's sync loop (offline-crypto.md §7): one per
+// vault, it pushes the outbox, then pulls the watched patients' records from
+// the central record service, then purges what must go. It knows only the
+// ports of package app: the vault arrives as an app.Store, the central
+// service as an app.RecordService.
+//
+// # Push
+//
+// Outbox items move pending → sending → acked | conflict | rejected |
+// retry(n, next attempt); every transition is written to the Store before
+// (sending) and after the request. Before an item that may already have
+// landed is sent again (it was left sending, or an earlier attempt failed
+// on the network), the service is searched by the item's uniqueId: found
+// means acknowledged, so no document is ever created twice. Replacements
+// carry relatesTo (app.NewDocument.Replaces), metadata changes If-Match on
+// the version they were written against. Only acked items leave the outbox;
+// a refusal (4xx) leaves the item rejected with its reason; 409/412, or a
+// newer version of the target seen during the pull, leaves it in conflict
+// with the server's version stored next to the draft, until Resolve.
+//
+// # Pull
+//
+// Each watched patient (app.Watched: opened within WatchDays, pinned, or on
+// an imported operating list ahead of its date) is checked (FindPatient:
+// access re-validated, or lost and purged), then listed from its cursor:
+// server time, queried with "ge" minus app.CursorOverlap, deduplicated by
+// (uniqueId, versionId). A first listing covers app.FirstOpenWindow of act
+// dates from the server's clock; a full listing (reconciliation, every
+// ReconcileEvery or when the cursor is older than MaxCursorAge) also finds
+// documents that disappeared (masked, deleted), which leave the vault.
+// Documents are then prefetched, newest first, within PrefetchBudget.
+//
+// Data and cursors go to the Store in commit units: one Store.Write (one
+// bbolt transaction) every CommitResources resources, CommitBytes bytes or
+// CommitEvery, whichever comes first. A cursor is only written with, or
+// after, the data it covers, so a crash resumes from a consistent point and
+// downloads at most one commit unit again.
+//
+// # Retries
+//
+// Per request: up to Tries attempts, exponential back-off with jitter from
+// FirstBackoff, and a Retry-After (app.WaitError with app.ErrThrottled)
+// holds every request of the engine until it has passed. Per job (a cycle
+// that could not reach the service, an outbox item): 30 s growing to 15 min.
+// One patient's refusal does not stop the others; the network being down
+// does.
+//
+// # Purge, retention, re-validation
+//
+// Access lost (record closed, blocked, authorisation withdrawn, no record)
+// purges the patient by crypto-shredding (Store.Purge) in the same cycle;
+// so does retention (app.RetentionDue). A patient with outbox items is never
+// purged: it is flagged. Re-validation is enforced by the Store: a patient
+// whose Revalidated is older than Settings.RevalidationDays cannot be read
+// until a sync confirms access again (app.RevalidationDue).
+package engine
