@@ -42,7 +42,7 @@ func newVaultFlags(name string, stderr io.Writer) *vaultFlags {
 func (f *vaultFlags) options(log *slog.Logger) vault.Options {
 	opt := vault.Options{Logger: log}
 	if f.noKeyring {
-		opt.Keyring = crypto.NoKeyring{}
+		opt.Keyring = noKeyring()
 	}
 	if f.testKDF {
 		p := crypto.LightParams()
@@ -241,3 +241,7 @@ func vaultRecover(ctx context.Context, svc *app.Service, f *vaultFlags, s secret
 	fmt.Fprintln(out, "passphrase reset with the recovery key")
 	return nil
 }
+
+// noKeyring is the device-secret store of --no-keyring: a 0600 file beside
+// the vault.
+func noKeyring() crypto.Keyring { return crypto.NoKeyring{} }

@@ -15,7 +15,13 @@ import (
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/crypto"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
+	"github.com/carnetdesk/carnet/sync/engine"
 )
+
+// laterClock is the system clock moved forward by skip.
+type laterClock struct{ skip time.Duration }
+
+func (c *laterClock) Now() time.Time { return time.Now().Add(c.skip) }
 
 // TestSandboxCredentialEndToEnd is the central-service issue's "done when":
 // `carnet sandbox` (dmptest.Start is what it runs) writes its CA and the
@@ -138,5 +144,40 @@ func TestSandboxCredentialEndToEnd(t *testing.T) {
 	events, err := svc.Audit(ctx, app.AuditFilter{Patient: p.ID, Action: "dmp."})
 	if err != nil || len(events) < 5 {
 		t.Fatalf("audit: %d events, %v", len(events), err)
+	}
+
+	// Offline: the service unreachable (every connection reset), the
+	// practitioner writes a note; it is readable at once from the vault and
+	// waits in the outbox. Back online, the engine sends it exactly once.
+	svc.SetDocumentWriter(cda.Writer{FacilityType: app.Code{Code: "SA04", System: "1.2.250.1.71.4.2.4"}, AllowTestINS: true})
+	clock := &laterClock{}
+	eng, err := engine.New(engine.Config{Store: v, Records: svc.Records, Logger: log, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.FailNext(dmptest.FaultReset, 1000)
+	item, err := svc.WriteNote(ctx, p.ID, app.NoteDraft{Title: "Visite à domicile", Text: "Patient vu à domicile.\n\nTraitement inchangé."})
+	if err != nil {
+		t.Fatalf("write note offline: %v", err)
+	}
+	if _, err := svc.Document(ctx, p.ID, item.Meta.ID, app.Access{}); err != nil {
+		t.Fatalf("the note written offline is not readable: %v", err)
+	}
+	ctxShort, cancel := context.WithTimeout(ctx, 20*time.Second)
+	eng.Once(ctxShort) // offline: nothing sent
+	cancel()
+	if out, _ := svc.Outbox(ctx); len(out) != 1 {
+		t.Fatalf("outbox holds %d items while offline, want 1", len(out))
+	}
+	sb.ClearFaults()
+	clock.skip = time.Hour // past the item's next attempt
+	if _, err := eng.Once(ctx); err != nil {
+		t.Fatalf("sync back online: %v", err)
+	}
+	if out, _ := svc.Outbox(ctx); len(out) != 0 {
+		t.Fatalf("outbox holds %d items after the sync, want 0", len(out))
+	}
+	if n := sb.UniqueIDs(p.INS)[item.Meta.ID]; n != 1 {
+		t.Fatalf("the note is %d times on the server, want once", n)
 	}
 }

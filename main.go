@@ -51,8 +51,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, log *slog.Log
 		switch args[0] {
 		case "vault":
 			return runVault(args[1:], stdin, stdout, stderr, log)
+		case "import":
+			return runImport(args[1:], stdout, stderr, log)
 		case "sandbox":
 			return dmptest.Main(args[1:], stdout, stderr)
+		case "sync":
+			return runSync(args[1:], stderr, log)
 		case "version", "--version", "-version":
 			fmt.Fprintln(stdout, "carnet", Version)
 			return 0
@@ -75,7 +79,10 @@ Usage:
   carnet vault passwd [flags]        change the passphrase (rewrites one key slot)
   carnet vault compact [flags]       give free space back to the disk
   carnet vault recover --key FILE    reset a lost passphrase with the clinic's recovery key
+  carnet import [--once | --watch D] import MSSanté reports from the [[mailbox]] accounts of config.toml
+                                     (--password-file F: the mailbox password; --passphrase-file F: the vault's)
   carnet sandbox [flags]             the sandbox central record service alone, on loopback
+  carnet sync [--once | --watch D]   headless sync: outbox, watch list, purge, retention
   carnet version
 
 Secrets are read from the terminal, or from files of mode 0600 given with
@@ -123,9 +130,25 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	// Demo patients carry test INS; outside demo mode a test or demo INS in a
 	// document is flagged.
 	svc.SetDocumentReader(cda.Reader{Options: cda.Options{Production: !*demo}})
+	svc.SetDocumentWriter(cda.Writer{FacilityType: cfg.facilityType(), AllowTestINS: *demo})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go svc.Run(ctx, time.Second)
+
+	// The sync engine: push the outbox, pull the watched patients, purge,
+	// in the background while a practitioner is signed in (Ctrl+R: now).
+	interval, err := cfg.syncInterval()
+	if err != nil {
+		fmt.Fprintln(stderr, "carnet:", err)
+		return 1
+	}
+	eng, err := newEngine(store, svc, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "carnet:", err)
+		return 1
+	}
+	svc.SetSyncer(eng)
+	go runEngine(ctx, eng, svc, interval, log)
 
 	if cfg.Configured() {
 		sg := &signer{cfg: cfg, log: log, svc: svc}

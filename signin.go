@@ -109,6 +109,8 @@ func practitioner(id credential.Identity) app.Practitioner {
 	return app.Practitioner{
 		RPPS:       id.RPPS,
 		Name:       id.Name,
+		GivenName:  id.GivenName,
+		FamilyName: id.Surname,
 		Profession: app.Code(id.Profession),
 		Specialty:  app.Code(id.Specialty),
 		Structure:  app.Structure(id.Structure),

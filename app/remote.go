@@ -52,6 +52,8 @@ func Denial(err error) DenialReason {
 type Practitioner struct {
 	RPPS       string // national id (RPPS/ADELI, "8" + 11 digits form), from the certificate
 	Name       string // display name
+	GivenName  string // given name, when the certificate gives it apart
+	FamilyName string // family name, when the certificate gives it apart
 	Profession Code   // TRE_G15 profession (10 = médecin …)
 	Specialty  Code   // TRE_R38 savoir-faire, when given
 	Structure  Structure

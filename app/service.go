@@ -46,6 +46,8 @@ type Service struct {
 	onLock       []func(LockReason)
 	onUnlock     []func(UnlockReport)
 	session      *Session
+	syncer       Syncer
+	writer       DocumentWriter
 	reading      documentReading // the document reader and its cache of read documents (reading.go)
 }
 

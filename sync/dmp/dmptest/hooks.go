@@ -204,3 +204,11 @@ func (s *Server) Fixed() []app.Patient {
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }
+
+// ClearFaults drops the faults queued by FailNext (the service is reachable
+// again at once).
+func (s *Server) ClearFaults() {
+	s.nextMu.Lock()
+	defer s.nextMu.Unlock()
+	s.next = nil
+}

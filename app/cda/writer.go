@@ -1,0 +1,102 @@
+package cda
+
+import (
+	"strings"
+	"time"
+
+	"github.com/carnetdesk/carnet/app"
+)
+
+// Writer implements app.DocumentWriter with the CDA writer: the notes
+// written in Carnet, as N3 narrative (readable in Carnet's viewer and by
+// any CDA reader), with the CI-SIS header of the structure it is configured
+// for.
+type Writer struct {
+	FacilityType    app.Code // the structure's TRE_R02 facility type (SA…), required by the CI-SIS
+	PracticeSetting app.Code // optional
+	AllowTestINS    bool     // test and demo INS domains accepted (demo mode, test platforms)
+}
+
+var _ app.DocumentWriter = Writer{}
+
+// defaultProfession is used when the credential names no profession.
+var defaultProfession = app.Code{Code: "10", System: "1.2.250.1.213.1.1.4.5", Display: "Médecin"}
+
+// WriteNote writes a note as a CDA consultation report (N3) and returns it
+// with its metadata, read back from the written document.
+func (w Writer) WriteNote(p app.Patient, author app.Practitioner, d app.NoteDraft, previous *app.DocumentMeta, at time.Time) (app.WrittenDocument, error) {
+	a, err := w.practitioner(author)
+	if err != nil {
+		return app.WrittenDocument{}, err
+	}
+	title := strings.TrimSpace(d.Title)
+	note := Note{
+		Patient:  p,
+		Author:   a,
+		Title:    title,
+		Start:    at,
+		Sections: []NoteSection{{Title: "Observation", Text: Paragraphs(strings.Split(d.Text, "\n\n")...)}},
+		Level:    LevelN3,
+		Visibility: Visibility{
+			MaskedToProfessionals:          d.Visibility.MaskedToProfessionals,
+			HiddenFromPatient:              d.Visibility.HiddenFromPatient,
+			HiddenFromLegalRepresentatives: d.Visibility.HiddenFromLegalReps,
+		},
+	}
+	opt := WriteOptions{Created: at, AllowTestINS: w.AllowTestINS}
+	if previous != nil {
+		opt.Replaces = &Previous{ID: previous.ID, SetID: previous.SetID, Version: previous.Version}
+	}
+	content, err := WriteNote(note, opt)
+	if err != nil {
+		return app.WrittenDocument{}, err
+	}
+	doc, err := ParseBytes(content, Options{})
+	if err != nil {
+		return app.WrittenDocument{}, err
+	}
+	return app.WrittenDocument{Meta: doc.Meta(), Content: content}, nil
+}
+
+// practitioner turns the signed-in practitioner into the CDA author: the
+// RPPS without its "8" type prefix, the structure's FINESS ("1" prefix) or
+// SIRET ("3" prefix) as the certificate gives them.
+func (w Writer) practitioner(p app.Practitioner) (Practitioner, error) {
+	rpps := p.RPPS
+	if len(rpps) == 12 && rpps[0] == '8' {
+		rpps = rpps[1:]
+	}
+	given, family := p.GivenName, p.FamilyName
+	if family == "" {
+		name := strings.TrimSpace(strings.TrimPrefix(strings.TrimPrefix(p.Name, "Dr "), "Pr "))
+		if i := strings.LastIndex(name, " "); i > 0 {
+			given, family = name[:i], name[i+1:]
+		} else {
+			family = name
+		}
+	}
+	prof := p.Profession
+	if prof.Code == "" {
+		prof = defaultProfession
+	}
+	if !reOID.MatchString(prof.System) {
+		// The credential names code systems by their FHIR address
+		// (…/TRE-G15-ProfessionSante); CDA wants the OID.
+		prof.System = defaultProfession.System
+	}
+	st := Structure{Name: p.Structure.Name, FacilityType: w.FacilityType, PracticeSetting: w.PracticeSetting}
+	id := p.Structure.ID
+	switch {
+	case len(id) == 10 && id[0] == '1':
+		st.FINESS = id[1:]
+	case len(id) == 15 && id[0] == '3':
+		st.SIRET = id[1:]
+	case len(id) == 9:
+		st.FINESS = id
+	case len(id) == 14:
+		st.SIRET = id
+	default:
+		return Practitioner{}, invalid("the practitioner's structure has no FINESS or SIRET")
+	}
+	return Practitioner{RPPS: rpps, Given: given, Family: family, Profession: prof, Structure: st}, nil
+}

@@ -1,0 +1,109 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// NoteDraft is a note a practitioner writes in Carnet.
+type NoteDraft struct {
+	Title      string     // empty: "Compte rendu de consultation"
+	Text       string     // the body; paragraphs separated by blank lines
+	Visibility Visibility // masked to professionals, hidden from the patient or legal representatives
+	Replaces   DocumentID // when set: a new version of this document of the record
+}
+
+// WrittenDocument is a document produced by a DocumentWriter: its content
+// (CDA) and the metadata it is sent with.
+type WrittenDocument struct {
+	Meta    DocumentMeta
+	Content []byte
+}
+
+// DocumentWriter writes clinical documents (implemented by app/cda: the
+// CI-SIS header, the INS only for a qualified identity). previous is the
+// document replaced, or nil.
+type DocumentWriter interface {
+	WriteNote(p Patient, author Practitioner, d NoteDraft, previous *DocumentMeta, at time.Time) (WrittenDocument, error)
+}
+
+// SetDocumentWriter gives the service its document writer (main wires
+// cda.Writer).
+func (s *Service) SetDocumentWriter(w DocumentWriter) {
+	s.mu.Lock()
+	s.writer = w
+	s.mu.Unlock()
+}
+
+// WriteNote writes a note for a patient and puts it in the outbox: it is
+// readable at once in the record (offline too) and the sync engine sends it
+// when the central service answers, exactly once. The author is the
+// signed-in practitioner (their card works offline). Only a qualified
+// identity may carry the INS: the writer refuses the others.
+func (s *Service) WriteNote(ctx context.Context, id PatientID, d NoteDraft) (OutboxItem, error) {
+	s.Touch()
+	s.mu.Lock()
+	w, sess := s.writer, s.session
+	s.mu.Unlock()
+	if w == nil {
+		return OutboxItem{}, fmt.Errorf("write note: no document writer: %w", ErrInvalid)
+	}
+	if sess == nil {
+		return OutboxItem{}, fmt.Errorf("write note: no practitioner signed in: %w", ErrCredential)
+	}
+	if strings.TrimSpace(d.Text) == "" {
+		return OutboxItem{}, fmt.Errorf("write note: empty text: %w", ErrInvalid)
+	}
+	if d.Visibility.MaskedToProfessionals && d.Visibility.HiddenFromPatient {
+		return OutboxItem{}, fmt.Errorf("write note: a document cannot be both masked to professionals and hidden from the patient: %w", ErrInvalid)
+	}
+	p, err := s.store.Patient(ctx, id)
+	if err != nil {
+		return OutboxItem{}, fmt.Errorf("write note: %w", err)
+	}
+	if p.Status != IdentityQualified {
+		return OutboxItem{}, fmt.Errorf("write note: %w", &AccessError{Reason: DeniedNotQualified})
+	}
+	m, err := s.store.Manifest(ctx, id)
+	if err != nil && KindOf(err) != ErrNotFound {
+		return OutboxItem{}, fmt.Errorf("write note: %w", err)
+	}
+	m.Patient = id
+	var previous *DocumentMeta
+	kind := OutboxProvide
+	if d.Replaces != "" {
+		old, ok := m.Document(d.Replaces)
+		if !ok {
+			return OutboxItem{}, fmt.Errorf("write note: replaced document not in the record: %w", ErrNotFound)
+		}
+		previous, kind = &old, OutboxReplace
+	}
+	now := s.clock.Now()
+	doc, err := w.WriteNote(p, sess.Practitioner, d, previous, now)
+	if err != nil {
+		return OutboxItem{}, fmt.Errorf("write note: %w", err)
+	}
+	meta := doc.Meta
+	meta.Source, meta.Visibility, meta.Cached = "carnet", d.Visibility, true
+	item := OutboxItem{
+		ID: OutboxID(meta.ID), Patient: id, Kind: kind, State: OutboxPending,
+		Payload: doc.Content, CreatedAt: now, Meta: meta, Visibility: d.Visibility,
+	}
+	if previous != nil {
+		item.Replaces, item.BaseVersion = previous.ID, previous.VersionID
+	}
+	m.Documents = append(m.Documents, meta)
+	sortDocuments(m.Documents)
+	if err := s.store.Write(ctx, &Batch{
+		Manifests: []Manifest{m},
+		Documents: []DocumentContent{{Patient: id, ID: meta.ID, Bytes: doc.Content}},
+		Outbox:    []OutboxItem{item},
+	}); err != nil {
+		return OutboxItem{}, fmt.Errorf("write note: %w", err)
+	}
+	s.audit(ctx, AuditEvent{Action: "note.write", Patient: id, Practitioner: sess.Practitioner.RPPS,
+		Structure: sess.Practitioner.Structure.ID, Result: "ok"})
+	return item, nil
+}

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/vault"
+	"github.com/carnetdesk/carnet/sync/engine"
+)
+
+// newEngine builds the sync engine over the vault, reaching the central
+// service through the service's session.
+func newEngine(store app.Store, svc *app.Service, log *slog.Logger) (*engine.Engine, error) {
+	return engine.New(engine.Config{Store: store, Records: svc.Records, Logger: log})
+}
+
+// runEngine runs a sync cycle every interval while the vault is unlocked
+// and a practitioner signed in; it waits otherwise.
+func runEngine(ctx context.Context, eng *engine.Engine, svc *app.Service, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, ok := svc.Practitioner(); ok && !svc.Locked() {
+			if _, err := eng.Once(ctx); err != nil && !errors.Is(err, app.ErrLocked) && ctx.Err() == nil {
+				log.Warn("background sync", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// runSync is `carnet sync [--once | --watch DURATION]`: the headless sync a
+// clinic's IT schedules at night to prefetch the next day's list. The vault
+// passphrase and the card or certificate PIN come from the terminal or from
+// 0600 files; progress goes to stderr; the exit status is non-zero when
+// something could not be done (the reason is printed per item).
+func runSync(args []string, stderr io.Writer, log *slog.Logger) int {
+	fs := flag.NewFlagSet("carnet sync", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	once := fs.Bool("once", false, "one cycle, then exit (the default)")
+	watch := fs.Duration("watch", 0, "a cycle every DURATION until interrupted (e.g. 15m)")
+	dataDir := fs.String("data", "", "data directory (default: the user data directory)")
+	configPath := fs.String("config", defaultConfigPath(), "configuration file (central service and credential)")
+	passFile := fs.String("passphrase-file", "", "read the vault passphrase from this file (mode 0600)")
+	pinFile := fs.String("pin-file", "", "read the card or certificate PIN from this file (mode 0600)")
+	noKR := fs.Bool("no-keyring", false, "the device secret is in a 0600 file beside the vault, not in the OS keyring")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "carnet sync: unexpected argument (secrets are never given on the command line)")
+		return 2
+	}
+	if *once && *watch > 0 {
+		fmt.Fprintln(stderr, "carnet sync: --once and --watch exclude each other")
+		return 2
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "carnet sync:", err)
+		return 1
+	}
+	if !cfg.Configured() {
+		fmt.Fprintf(stderr, "carnet sync: no central service or credential in %s\n", *configPath)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	opt := vault.Options{Logger: log}
+	if *noKR {
+		opt.Keyring = noKeyring()
+	}
+	store, err := openVault(*dataDir, opt)
+	if err != nil {
+		fmt.Fprintln(stderr, "carnet sync:", err)
+		return 1
+	}
+	defer store.Close()
+	svc := app.NewService(store, nil, log)
+	secrets := secretSource{stderr: stderr}
+	pass, err := secrets.get(*passFile, "Vault passphrase", false)
+	if err != nil {
+		fmt.Fprintln(stderr, "carnet sync:", err)
+		return 1
+	}
+	if _, err := svc.Unlock(ctx, pass); err != nil {
+		fmt.Fprintln(stderr, "carnet sync:", err)
+		return 1
+	}
+	defer svc.Lock(app.LockShutdown)
+	pin, err := secrets.get(*pinFile, "PIN", false)
+	if err != nil {
+		fmt.Fprintln(stderr, "carnet sync:", err)
+		return 1
+	}
+	sg := &signer{cfg: cfg, log: log, svc: svc}
+	defer sg.Close()
+	if err := sg.SignIn(ctx, pin); err != nil {
+		fmt.Fprintln(stderr, "carnet sync:", err)
+		return 1
+	}
+	eng, err := newEngine(store, svc, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "carnet sync:", err)
+		return 1
+	}
+	return engine.RunCLI(ctx, eng, *once || *watch <= 0, *watch, stderr)
+}
