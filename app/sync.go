@@ -143,4 +143,7 @@ type Syncer interface {
 	Resolve(ctx context.Context, id OutboxID, r Resolution, confirmed bool) error
 	// Status returns the current state.
 	Status() SyncStatus
+	// ImportOperatingList marks the listed patients as scheduled, so that
+	// their records are prefetched ahead of the date.
+	ImportOperatingList(ctx context.Context, list []Scheduled) (OperatingListResult, error)
 }
