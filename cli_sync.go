@@ -24,8 +24,9 @@ func newEngine(store app.Store, svc *app.Service, log *slog.Logger) (*engine.Eng
 }
 
 // runEngine runs a sync cycle every interval while the vault is unlocked
-// and a practitioner signed in; it waits otherwise.
-func runEngine(ctx context.Context, eng *engine.Engine, svc *app.Service, interval time.Duration, log *slog.Logger) {
+// and a practitioner signed in, and at once when woken (after a sign-in);
+// it waits otherwise.
+func runEngine(ctx context.Context, eng *engine.Engine, svc *app.Service, interval time.Duration, wake <-chan struct{}, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -38,6 +39,7 @@ func runEngine(ctx context.Context, eng *engine.Engine, svc *app.Service, interv
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-wake:
 		}
 	}
 }

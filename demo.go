@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/vault"
@@ -31,10 +32,11 @@ var demoWords = []string{"carnet", "tilleul", "verveine", "garance", "lavande", 
 // credentials.
 type demoEnv struct {
 	vault      *vault.Vault
-	passphrase string // shown on the unlock screen
-	cfg        Config // the sandbox's URL, CA and the anesthesiologist's PKCS#12 file
-	pin        string // its PIN, shown in the sign-in dialog
-	close      func() // stops the sandbox; removes a temporary data directory
+	passphrase string        // shown on the unlock screen
+	cfg        Config        // the sandbox's URL, CA and the anesthesiologist's PKCS#12 file
+	pin        string        // its PIN, shown in the sign-in dialog
+	close      func()        // stops the sandbox; removes a temporary data directory
+	mail       *demoImporter // imports the demo mailbox at the first unlock (demo_mail.go)
 }
 
 // openDemo prepares demo mode in dataDir (a new temporary directory when
@@ -75,17 +77,49 @@ func openDemo(dataDir string, log *slog.Logger) (*demoEnv, error) {
 	env.cfg.Credential.PKCS12File = cred.P12Path
 	env.pin = cred.PIN
 
-	env.vault, env.passphrase, err = prepareDemoVault(dataDir, sb.Population(), log)
+	env.vault, env.passphrase, err = prepareDemoVault(dataDir, demoOperatingList(sb, cred.RPPS), log)
 	if err != nil {
 		env.close()
 		return nil, err
 	}
+	acct, stopMail, err := startDemoMailbox(sb.Population(), log)
+	if err != nil {
+		env.close()
+		return nil, err
+	}
+	cleanups = append(cleanups, stopMail)
+	env.mail = newDemoImporter(acct, log)
 	if err := writeDemoHints(dataDir, sb, env.pin); err != nil {
 		env.close()
 		return nil, err
 	}
 	log.Info("demo ready", "dir", dataDir, "patients", demoPatients, "sandbox", sb.URL)
 	return env, nil
+}
+
+// demoListSize is how many patients the demo's operating list holds.
+const demoListSize = 8
+
+// demoOperatingList returns the sandbox population with tomorrow's
+// operating list already imported: a few patients the demo practitioner may
+// open are scheduled at 08:00, so that the background sync prefetches their
+// records and a newcomer finds them readable, offline too.
+func demoOperatingList(sb *dmptest.Sandbox, rpps string) []app.Patient {
+	ps := sb.Population()
+	y, m, d := time.Now().AddDate(0, 0, 1).Date()
+	tomorrow := time.Date(y, m, d, 8, 0, 0, 0, time.Local)
+	n := 0
+	for i := range ps {
+		if n == demoListSize {
+			break
+		}
+		exists, closed, authorised, blocked, _ := sb.Patient(ps[i].INS, rpps)
+		if exists && !closed && authorised && !blocked && ps[i].Status == app.IdentityQualified {
+			ps[i].Scheduled = tomorrow.Add(time.Duration(n) * 45 * time.Minute)
+			n++
+		}
+	}
+	return ps
 }
 
 // writeDemoHints writes, for scripts (make screenshot, smoke runs), the

@@ -102,10 +102,11 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	}
 
 	var (
-		store *vault.Vault
-		cfg   Config
-		opt   = ui.Options{Version: Version}
-		err   error
+		store    *vault.Vault
+		cfg      Config
+		opt      = ui.Options{Version: Version}
+		err      error
+		demoMail *demoImporter
 	)
 	if *demo {
 		env, derr := openDemo(*dataDir, log)
@@ -114,7 +115,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 			return 1
 		}
 		defer env.close()
-		store, cfg = env.vault, env.cfg
+		store, cfg, demoMail = env.vault, env.cfg, env.mail
 		opt.Demo, opt.DemoPassphrase, opt.DemoPIN = true, env.passphrase, env.pin
 	} else {
 		if cfg, err = loadConfig(*configPath); err == nil {
@@ -134,6 +135,9 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go svc.Run(ctx, time.Second)
+	if demoMail != nil {
+		demoMail.register(ctx, svc) // the demo mailbox, imported after the first unlock
+	}
 
 	// The sync engine: push the outbox, pull the watched patients, purge,
 	// in the background while a practitioner is signed in (Ctrl+R: now).
@@ -148,10 +152,16 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 		return 1
 	}
 	svc.SetSyncer(eng)
-	go runEngine(ctx, eng, svc, interval, log)
+	wake := make(chan struct{}, 1)
+	go runEngine(ctx, eng, svc, interval, wake, log)
 
 	if cfg.Configured() {
-		sg := &signer{cfg: cfg, log: log, svc: svc}
+		sg := &signer{cfg: cfg, log: log, svc: svc, signedIn: func() {
+			select {
+			case wake <- struct{}{}:
+			default:
+			}
+		}}
 		defer sg.Close()
 		opt.SignIn, opt.CredentialLabel = sg.SignIn, cfg.CredentialLabel()
 	}

@@ -22,6 +22,10 @@ type signer struct {
 	svc *app.Service
 
 	cred *credential.Credential
+
+	// signedIn, when set, runs after each successful sign-in (main wakes
+	// the sync engine with it).
+	signedIn func()
 }
 
 // SignIn opens the credential with pin (wiped) and starts the session.
@@ -39,6 +43,9 @@ func (s *signer) SignIn(ctx context.Context, pin []byte) error {
 	s.Close()
 	s.cred = cred
 	s.svc.SignIn(sess)
+	if s.signedIn != nil {
+		s.signedIn()
+	}
 	return nil
 }
 
