@@ -88,9 +88,9 @@ smoke: deps-test build ## start the real binary under Xvfb: window, screenshot n
 screenshot: deps-test build ## PNGs of the main screens in docs/screenshots/ (real binary, Xvfb, xdotool)
 	@CARNET_BIN=./$(BIN) scripts/screenshot.sh docs/screenshots
 
-bench: deps-run ## run the benchmarks (COUNT=3) into docs/bench/raw.txt, write BENCHMARKS.md
+bench: deps-test ## run the benchmarks (COUNT=3; Dovecot and mbsync for BenchmarkImport) into docs/bench/raw.txt, write BENCHMARKS.md
 	@mkdir -p docs/bench
-	go test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(if $(BENCHTIME),-benchtime $(BENCHTIME)) \
+	CARNET_REQUIRE_DOVECOT=1 go test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) $(if $(BENCHTIME),-benchtime $(BENCHTIME)) \
 		-timeout 30m ./... | tee docs/bench/raw.txt
 	go run ./scripts/benchreport -in docs/bench/raw.txt -out BENCHMARKS.md
 	@echo "bench: wrote BENCHMARKS.md"

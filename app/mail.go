@@ -210,6 +210,10 @@ type InboxItem struct {
 	Candidates []Candidate     // patients a person may choose from
 	Problems   []ImportProblem // message-level problems
 	CreatedAt  time.Time
+	// Patient is the patient a person attached the report to (attached
+	// items); DecidedAt is when a person attached or rejected it.
+	Patient   PatientID
+	DecidedAt time.Time
 }
 
 // RawMessage is a whole message kept sealed in the vault.
@@ -240,21 +244,12 @@ type MailRecord struct {
 	At        time.Time
 }
 
-// MailBatch is one message's import, written in one transaction: the
-// patient documents and manifests, the manual-queue items, the sealed raw
-// message, the deduplication record and the new sync point. It is the
-// interim form of the Batch fields proposed for record.go (Inbox, MailRaw,
-// MailRecords, MailStates).
-type MailBatch struct {
-	Batch   Batch          // Manifests and Documents of filed reports
-	Inbox   []InboxItem    // added or replaced
-	Raw     []RawMessage   // added
-	Records []MailRecord   // added or replaced
-	States  []MailboxState // replaced
-}
-
-// MailStore is what the import needs of the vault. It is the interim form
-// of the Store methods proposed for ports.go; the vault will implement it.
+// MailStore is what the mail import needs of the vault: the subset of
+// Store that ImportMail uses, so that its tests can run on a small fake
+// (apptest.MailStore). Every Store is a MailStore. A message's import is
+// one Write: the patient documents and manifests, the manual-queue items,
+// the sealed raw message, the deduplication record and the new sync point
+// (Batch.Inbox, MailRaw, MailRecords, MailStates).
 type MailStore interface {
 	// Patients returns the whole directory.
 	Patients(ctx context.Context) ([]Patient, error)
@@ -271,6 +266,8 @@ type MailStore interface {
 	MailRecord(ctx context.Context, key string) (MailRecord, bool, error)
 	// Inbox returns the manual queue and the quarantine, oldest first.
 	Inbox(ctx context.Context) ([]InboxItem, error)
-	// WriteMail applies a message's import in one transaction.
-	WriteMail(ctx context.Context, b *MailBatch) error
+	// Write applies a batch in one transaction.
+	Write(ctx context.Context, b *Batch) error
 }
+
+var _ MailStore = Store(nil)

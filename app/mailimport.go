@@ -35,6 +35,9 @@ type ImportOptions struct {
 	Structure    string
 	Clock        Clock        // SystemClock when nil
 	Log          *slog.Logger // slog.Default() when nil
+	// Progress, when set, receives the running summary after each message
+	// (progress display of `carnet import`).
+	Progress func(ImportSummary)
 }
 
 // ImportSummary counts what an import did.
@@ -47,7 +50,25 @@ type ImportSummary struct {
 	Quarantined  int // messages refused and left untouched on the server
 	MarkFailures int // messages committed but not marked on the server (retried next time)
 	Receipts     int // read receipts sent
+	// Notes say, item by item, what was left for a person or not done:
+	// manual-queue items, quarantined messages and failed marks.
+	Notes []ImportNote
 }
+
+// ImportNote is one thing of an import that was not filed automatically,
+// with its reason. It carries no health data (no name, INS or subject).
+type ImportNote struct {
+	Account string
+	UID     uint32
+	Item    InboxID    // the inbox item, when one was created
+	State   InboxState // pending or quarantined; empty for a failed mark
+	Reason  string     // "904 traits-differ", problem kinds and details, or the mark error
+}
+
+// Incomplete reports whether something could not be done: a message
+// quarantined (left on the server) or not marked imported on the server.
+// Items waiting in the manual queue are not failures: they are kept.
+func (s ImportSummary) Incomplete() bool { return s.Quarantined > 0 || s.MarkFailures > 0 }
 
 // ImportMail imports the new messages of a mailbox: for each message, in UID
 // order, the reports whose patient is identified without doubt (see
@@ -95,7 +116,7 @@ func ImportMail(ctx context.Context, store MailStore, mb Mailbox, opt ImportOpti
 	}
 	if final != state {
 		final.UpdatedAt = opt.Clock.Now()
-		if err := store.WriteMail(ctx, &MailBatch{States: []MailboxState{final}}); err != nil && ferr == nil {
+		if err := store.Write(ctx, &Batch{MailStates: []MailboxState{final}}); err != nil && ferr == nil {
 			ferr = fmt.Errorf("mail import: sync state: %w", err)
 		}
 	}
@@ -112,12 +133,16 @@ type importer struct {
 	blocked  bool         // a message could not be marked: done stays put
 	patients []Patient
 	loaded   bool
+	pending  map[string]bool // pendingKey of the reports already in the queue (loaded once)
 }
 
 // message handles one message (the Fetch callback).
 func (im *importer) message(m Message) error {
 	ctx := context.Background()
 	im.sum.Messages++
+	if im.opt.Progress != nil {
+		defer func() { im.opt.Progress(*im.sum) }()
+	}
 	if m.Ref.UIDValidity != im.done.UIDValidity {
 		// UIDVALIDITY changed: the old UIDs mean nothing any more.
 		im.done.UIDValidity, im.done.LastUID, im.done.HighestModSeq = m.Ref.UIDValidity, 0, 0
@@ -145,8 +170,14 @@ func (im *importer) message(m Message) error {
 	if err != nil {
 		return err
 	}
-	if err := im.store.WriteMail(ctx, b); err != nil {
+	if err := im.store.Write(ctx, b); err != nil {
 		return fmt.Errorf("mail import: commit: %w", err)
+	}
+	for _, it := range b.Inbox {
+		if it.Report != nil {
+			im.pending[pendingKey(*it.Report)] = true
+		}
+		im.sum.Notes = append(im.sum.Notes, ImportNote{Account: im.opt.Account, UID: m.Ref.UID, Item: it.ID, State: it.State, Reason: noteReason(it)})
 	}
 	for _, e := range events {
 		if err := im.store.Record(ctx, e); err != nil {
@@ -178,6 +209,7 @@ func (im *importer) mark(ctx context.Context, m Message) error {
 			return err
 		}
 		im.sum.MarkFailures++
+		im.sum.Notes = append(im.sum.Notes, ImportNote{Account: im.opt.Account, UID: m.Ref.UID, Reason: "not marked on the server: " + err.Error()})
 		im.blocked = true
 		im.opt.Log.Warn("mail import: mark imported failed", "uid", m.Ref.UID, "err", err)
 		return nil
@@ -188,7 +220,7 @@ func (im *importer) mark(ctx context.Context, m Message) error {
 
 // receipt sends a read receipt when enabled and safe (RFC 8098: only when
 // Disposition-Notification-To equals Return-Path).
-func (im *importer) receipt(ctx context.Context, m Message, outcome MailOutcome, b *MailBatch) {
+func (im *importer) receipt(ctx context.Context, m Message, outcome MailOutcome, b *Batch) {
 	if !im.opt.ReadReceipts || im.opt.Receipts == nil || m.NotifyTo == "" {
 		return
 	}
@@ -209,11 +241,11 @@ func (im *importer) receipt(ctx context.Context, m Message, outcome MailOutcome,
 
 // build decides the fate of every report of m and returns the batch, the
 // audit events and the message's outcome.
-func (im *importer) build(ctx context.Context, m Message, key string) (*MailBatch, []AuditEvent, MailOutcome, error) {
+func (im *importer) build(ctx context.Context, m Message, key string) (*Batch, []AuditEvent, MailOutcome, error) {
 	now := im.opt.Clock.Now()
-	b := &MailBatch{}
+	b := &Batch{}
 	if len(m.Raw) > 0 {
-		b.Raw = append(b.Raw, RawMessage{Key: key, Ref: m.Ref, Bytes: m.Raw})
+		b.MailRaw = append(b.MailRaw, RawMessage{Key: key, Ref: m.Ref, Bytes: m.Raw})
 	}
 	event := func(p PatientID, result, detail string) AuditEvent {
 		return AuditEvent{Time: now, Practitioner: im.opt.Practitioner, Structure: im.opt.Structure,
@@ -231,14 +263,14 @@ func (im *importer) build(ctx context.Context, m Message, key string) (*MailBatc
 	if m.Quarantined() {
 		b.Inbox = append(b.Inbox, item(0, nil, InboxQuarantined, ReasonQuarantine, nil, m.Problems))
 		rec.Outcome = OutcomeQuarantined
-		b.Records = append(b.Records, rec)
-		b.States = im.states(now)
+		b.MailRecords = append(b.MailRecords, rec)
+		b.MailStates = im.states(now)
 		return b, []AuditEvent{event("", "quarantined", problemKinds(m.Problems))}, OutcomeQuarantined, nil
 	}
-	pending, err := im.pendingDocs(ctx)
-	if err != nil {
+	if err := im.loadPending(ctx); err != nil {
 		return nil, nil, "", err
 	}
+	queued := map[string]bool{} // reports queued from this message
 	manifests := map[PatientID]*Manifest{}
 	var order []PatientID
 	n := 0
@@ -255,10 +287,12 @@ func (im *importer) build(ctx context.Context, m Message, key string) (*MailBatc
 			res.Reason, res.Patient = ReasonSeveralPatients, ""
 		}
 		if !res.Auto() {
-			if pending[pendingKey(rep)] {
+			pk := pendingKey(rep)
+			if im.pending[pk] || queued[pk] {
 				im.sum.Known++
 				continue
 			}
+			queued[pk] = true
 			n++
 			b.Inbox = append(b.Inbox, item(n, &rep, InboxPending, res.Reason, res.Candidates, nil))
 			events = append(events, event("", "manual", string(res.Reason)))
@@ -293,14 +327,14 @@ func (im *importer) build(ctx context.Context, m Message, key string) (*MailBatc
 		if !containsID(order, res.Patient) {
 			order = append(order, res.Patient)
 		}
-		b.Batch.Documents = append(b.Batch.Documents, DocumentContent{Patient: res.Patient, ID: rep.Meta.ID, Bytes: rep.Content})
+		b.Documents = append(b.Documents, DocumentContent{Patient: res.Patient, ID: rep.Meta.ID, Bytes: rep.Content})
 		rec.Documents = append(rec.Documents, rep.Meta.ID)
 		events = append(events, event(res.Patient, "ok", "filed"))
 		im.sum.Filed++
 	}
 	for _, pid := range order {
 		sortDocuments(manifests[pid].Documents)
-		b.Batch.Manifests = append(b.Batch.Manifests, *manifests[pid])
+		b.Manifests = append(b.Manifests, *manifests[pid])
 	}
 	// Message-level problems (PDF-only, encrypted, no attachment, a
 	// document that is not a CDA…): one item so that nothing is lost.
@@ -311,8 +345,8 @@ func (im *importer) build(ctx context.Context, m Message, key string) (*MailBatc
 		outcome = OutcomeManual
 	}
 	rec.Outcome = outcome
-	b.Records = append(b.Records, rec)
-	b.States = im.states(now)
+	b.MailRecords = append(b.MailRecords, rec)
+	b.MailStates = im.states(now)
 	return b, events, outcome, nil
 }
 
@@ -324,26 +358,34 @@ func (im *importer) states(now time.Time) []MailboxState {
 	return []MailboxState{s}
 }
 
-// pendingDocs returns the keys of the reports waiting in the manual queue,
-// so that a report received twice is queued once.
-func (im *importer) pendingDocs(ctx context.Context) (map[string]bool, error) {
+// loadPending reads, once per run, the keys of the reports already in the
+// manual queue or attached by a person, so that a report received twice is
+// queued once.
+func (im *importer) loadPending(ctx context.Context) error {
+	if im.pending != nil {
+		return nil
+	}
 	items, err := im.store.Inbox(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("mail import: inbox: %w", err)
+		return fmt.Errorf("mail import: inbox: %w", err)
 	}
-	keys := map[string]bool{}
+	im.pending = map[string]bool{}
 	for _, it := range items {
-		if it.Report != nil && it.State == InboxPending {
-			keys[pendingKey(*it.Report)] = true
+		if it.Report != nil && (it.State == InboxPending || it.State == InboxAttached) {
+			im.pending[pendingKey(*it.Report)] = true
 		}
 	}
-	return keys, nil
+	return nil
 }
 
 // pendingKey identifies a report's content: its uniqueId (when it has one)
 // and the SHA-1 of its bytes.
 func pendingKey(rep IncomingReport) string {
-	return string(rep.Meta.ID) + "\x00" + contentHash(rep.Content)
+	h := rep.Meta.Hash
+	if len(rep.Content) > 0 || h == "" {
+		h = contentHash(rep.Content)
+	}
+	return string(rep.Meta.ID) + "\x00" + strings.ToLower(h)
 }
 
 // fileResult is what fileInto did.
@@ -431,4 +473,24 @@ func hasOwnItem(ps []ImportProblem) bool {
 		}
 	}
 	return false
+}
+
+// noteReason describes why an inbox item was made: the ANS code and the
+// reason, and the problems of the message (kinds and details, which carry
+// no health data).
+func noteReason(it InboxItem) string {
+	r := string(it.Reason)
+	if c := it.Reason.Code(); c != 0 {
+		r = strconv.Itoa(c) + " " + r
+	}
+	for _, p := range it.Problems {
+		r += "; " + string(p.Kind)
+		if p.Part != "" {
+			r += " (part " + p.Part + ")"
+		}
+		if p.Detail != "" {
+			r += ": " + p.Detail
+		}
+	}
+	return r
 }

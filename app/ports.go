@@ -54,6 +54,19 @@ type Store interface {
 	Cursor(ctx context.Context, id PatientID, stream string) (Cursor, error)
 	// Outbox returns every outbox item, oldest first.
 	Outbox(ctx context.Context) ([]OutboxItem, error)
+
+	// Secure messaging (see mail.go; written through Batch).
+	// MailState returns a mailbox's sync point; the zero state (with
+	// Account and Mailbox set) when none was stored.
+	MailState(ctx context.Context, account, mailbox string) (MailboxState, error)
+	// MailRecord returns the record of a handled message, and whether one
+	// exists.
+	MailRecord(ctx context.Context, key string) (MailRecord, bool, error)
+	// Inbox returns the manual queue and the quarantine, oldest first.
+	Inbox(ctx context.Context) ([]InboxItem, error)
+	// RawMessage returns a sealed raw message (ErrNotFound when absent or
+	// dropped by retention).
+	RawMessage(ctx context.Context, key string) (RawMessage, error)
 	// Write applies a batch in one transaction.
 	Write(ctx context.Context, b *Batch) error
 	// Purge forgets a patient by crypto-shredding: the patient's data key is

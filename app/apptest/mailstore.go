@@ -1,7 +1,9 @@
 package apptest
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"sort"
 	"sync"
 
@@ -16,20 +18,16 @@ var _ app.MailStore = (*MailStore)(nil)
 // applies a batch atomically; FailWrites makes the next writes fail. It is
 // safe for concurrent use.
 type MailStore struct {
-	mu         sync.Mutex
-	patients   []app.Patient
-	manifests  map[app.PatientID]app.Manifest
-	documents  map[app.PatientID]map[app.DocumentID][]byte
-	inbox      map[app.InboxID]app.InboxItem
-	inboxOrder []app.InboxID
-	raw        map[string]app.RawMessage
-	records    map[string]app.MailRecord
-	states     map[string]app.MailboxState
-	audit      []app.AuditEvent
-	// FailWrites, when > 0, makes that many WriteMail calls fail with
+	mu        sync.Mutex
+	patients  []app.Patient
+	manifests map[app.PatientID]app.Manifest
+	documents map[app.PatientID]map[app.DocumentID][]byte
+	mail      mailMaps
+	audit     []app.AuditEvent
+	// FailWrites, when > 0, makes that many Write calls fail with
 	// app.ErrNoSpace (and decrements).
 	FailWrites int
-	// Writes counts successful WriteMail calls.
+	// Writes counts successful Write calls.
 	Writes int
 }
 
@@ -39,10 +37,7 @@ func NewMailStore(patients ...app.Patient) *MailStore {
 		patients:  append([]app.Patient(nil), patients...),
 		manifests: map[app.PatientID]app.Manifest{},
 		documents: map[app.PatientID]map[app.DocumentID][]byte{},
-		inbox:     map[app.InboxID]app.InboxItem{},
-		raw:       map[string]app.RawMessage{},
-		records:   map[string]app.MailRecord{},
-		states:    map[string]app.MailboxState{},
+		mail:      newMailMaps(),
 	}
 }
 
@@ -107,18 +102,14 @@ func (s *MailStore) AuditLog() []app.AuditEvent {
 func (s *MailStore) MailState(_ context.Context, account, mailbox string) (app.MailboxState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, ok := s.states[app.MailboxState{Account: account, Mailbox: mailbox}.Key()]
-	if !ok {
-		return app.MailboxState{Account: account, Mailbox: mailbox}, nil
-	}
-	return st, nil
+	return s.mail.state(account, mailbox), nil
 }
 
 // MailRecord implements app.MailStore.
 func (s *MailStore) MailRecord(_ context.Context, key string) (app.MailRecord, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.records[key]
+	r, ok := s.mail.records[key]
 	return r, ok, nil
 }
 
@@ -127,7 +118,7 @@ func (s *MailStore) Records() []app.MailRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []app.MailRecord
-	for _, r := range s.records {
+	for _, r := range s.mail.records {
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
@@ -138,7 +129,7 @@ func (s *MailStore) Records() []app.MailRecord {
 func (s *MailStore) Raw(key string) (app.RawMessage, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.raw[key]
+	r, ok := s.mail.raw[key]
 	return r, ok
 }
 
@@ -146,46 +137,136 @@ func (s *MailStore) Raw(key string) (app.RawMessage, bool) {
 func (s *MailStore) Inbox(context.Context) ([]app.InboxItem, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]app.InboxItem, 0, len(s.inboxOrder))
-	for _, id := range s.inboxOrder {
-		out = append(out, s.inbox[id])
-	}
-	return out, nil
+	return s.mail.list(), nil
 }
 
-// WriteMail implements app.MailStore: all of the batch or nothing.
-func (s *MailStore) WriteMail(_ context.Context, b *app.MailBatch) error {
+// Write implements app.MailStore: all of the batch or nothing. Patients,
+// cursors and outbox fields are ignored (the import never writes them).
+func (s *MailStore) Write(_ context.Context, b *app.Batch) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.FailWrites > 0 {
 		s.FailWrites--
 		return app.ErrNoSpace
 	}
-	for _, m := range b.Batch.Manifests {
+	for _, m := range b.Manifests {
 		m.Documents = append([]app.DocumentMeta(nil), m.Documents...)
 		s.manifests[m.Patient] = m
 	}
-	for _, d := range b.Batch.Documents {
+	for _, d := range b.Documents {
 		if s.documents[d.Patient] == nil {
 			s.documents[d.Patient] = map[app.DocumentID][]byte{}
 		}
 		s.documents[d.Patient][d.ID] = d.Bytes
 	}
-	for _, it := range b.Inbox {
-		if _, ok := s.inbox[it.ID]; !ok {
-			s.inboxOrder = append(s.inboxOrder, it.ID)
-		}
-		s.inbox[it.ID] = it
-	}
-	for _, r := range b.Raw {
-		s.raw[r.Key] = r
-	}
-	for _, r := range b.Records {
-		s.records[r.Key] = r
-	}
-	for _, st := range b.States {
-		s.states[st.Key()] = st
-	}
+	s.mail.apply(b)
 	s.Writes++
 	return nil
+}
+
+// mailMaps hold the secure-messaging records of a fake store.
+type mailMaps struct {
+	inbox   map[app.InboxID]app.InboxItem
+	order   []app.InboxID
+	raw     map[string]app.RawMessage
+	records map[string]app.MailRecord
+	states  map[string]app.MailboxState
+}
+
+func newMailMaps() mailMaps {
+	return mailMaps{
+		inbox:   map[app.InboxID]app.InboxItem{},
+		raw:     map[string]app.RawMessage{},
+		records: map[string]app.MailRecord{},
+		states:  map[string]app.MailboxState{},
+	}
+}
+
+// apply applies the mail fields of a batch (a RawMessage with nil Bytes
+// removes the message).
+func (m *mailMaps) apply(b *app.Batch) {
+	for _, it := range b.Inbox {
+		if _, ok := m.inbox[it.ID]; !ok {
+			m.order = append(m.order, it.ID)
+		}
+		m.inbox[it.ID] = it
+	}
+	for _, r := range b.MailRaw {
+		if r.Bytes == nil {
+			delete(m.raw, r.Key)
+			continue
+		}
+		r.Bytes = bytes.Clone(r.Bytes)
+		m.raw[r.Key] = r
+	}
+	for _, r := range b.MailRecords {
+		m.records[r.Key] = r
+	}
+	for _, st := range b.MailStates {
+		m.states[st.Key()] = st
+	}
+}
+
+// list returns the inbox items in the order they were first written.
+func (m *mailMaps) list() []app.InboxItem {
+	out := make([]app.InboxItem, 0, len(m.order))
+	for _, id := range m.order {
+		out = append(out, m.inbox[id])
+	}
+	return out
+}
+
+// state returns a sync point, the zero one (account and mailbox set) when
+// none was stored.
+func (m *mailMaps) state(account, mailbox string) app.MailboxState {
+	st, ok := m.states[app.MailboxState{Account: account, Mailbox: mailbox}.Key()]
+	if !ok {
+		return app.MailboxState{Account: account, Mailbox: mailbox}
+	}
+	return st
+}
+
+// MailState implements app.Store.
+func (s *Store) MailState(_ context.Context, account, mailbox string) (app.MailboxState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("mail state"); err != nil {
+		return app.MailboxState{}, err
+	}
+	return s.mail.state(account, mailbox), nil
+}
+
+// MailRecord implements app.Store.
+func (s *Store) MailRecord(_ context.Context, key string) (app.MailRecord, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("mail record"); err != nil {
+		return app.MailRecord{}, false, err
+	}
+	r, ok := s.mail.records[key]
+	return r, ok, nil
+}
+
+// Inbox implements app.Store.
+func (s *Store) Inbox(context.Context) ([]app.InboxItem, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("inbox"); err != nil {
+		return nil, err
+	}
+	return s.mail.list(), nil
+}
+
+// RawMessage implements app.Store.
+func (s *Store) RawMessage(_ context.Context, key string) (app.RawMessage, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("raw message"); err != nil {
+		return app.RawMessage{}, err
+	}
+	r, ok := s.mail.raw[key]
+	if !ok {
+		return app.RawMessage{}, fmt.Errorf("apptest: raw message: %w", app.ErrNotFound)
+	}
+	return r, nil
 }

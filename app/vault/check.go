@@ -43,6 +43,7 @@ func (v *Vault) Check(ctx context.Context) (app.CheckReport, error) {
 		c.patients(ctx)
 		c.outbox()
 		c.settings()
+		c.mail() // mail.go
 		checkAudit(tx, k, &rep)
 		return ctx.Err()
 	})

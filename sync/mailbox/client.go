@@ -247,7 +247,17 @@ func (cl *Client) read(ctx context.Context, c *imapclient.Client, st app.Mailbox
 	if quarantines(problems) || secure(problems) {
 		need = nil
 	}
-	raw, bodies, gone, err := cl.download(ctx, c, meta.UID, need, lim)
+	// The whole message is downloaded anyway (it is sealed in the vault):
+	// when it is within the cap, its parts are taken from it by WalkMIME
+	// instead of being fetched a second time (BINARY.PEEK): half the bytes
+	// on the wire. The BODYSTRUCTURE decisions above still stand (a message
+	// refused by its structure is not walked).
+	walk := len(need) > 0
+	fetch := need
+	if walk {
+		fetch = nil
+	}
+	raw, bodies, gone, err := cl.download(ctx, c, meta.UID, fetch, lim)
 	if err != nil {
 		return nil, err
 	}
@@ -255,6 +265,25 @@ func (cl *Client) read(ctx context.Context, c *imapclient.Client, st app.Mailbox
 		return nil, nil
 	}
 	m.Raw = raw
+	if walk && int64(len(raw)) <= lim.MaxMessageBytes {
+		parts, wprobs, err := WalkMIME(raw, lim)
+		if err != nil {
+			m.Problems = []app.ImportProblem{{Kind: app.ProblemMIME, Detail: "not a mail message"}}
+			return m, nil
+		}
+		if quarantines(wprobs) {
+			m.Problems = wprobs
+			return m, nil
+		}
+		m.Reports, m.Problems = reportsOf(parts, wprobs, readOptions{Demo: cl.acct.Demo, HeaderINS: m.HeaderINS, XDM: xdm.DefaultLimits()})
+		return m, nil
+	}
+	if walk { // raw over the cap (the server lied about RFC822.SIZE): the parts, fetched
+		if raw, bodies, gone, err = cl.download(ctx, c, meta.UID, need, lim); err != nil || gone {
+			return nil, err
+		}
+		m.Raw = nil
+	}
 	for i := range need {
 		need[i].Body = bodies[i]
 		if bodies[i] == nil {

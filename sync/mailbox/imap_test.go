@@ -214,7 +214,7 @@ func TestDovecotAuthAndTrust(t *testing.T) {
 		t.Fatalf("wrong password: %v", err)
 	}
 	untrusted := acct
-	untrusted.RootCAs = d.otherRoot
+	untrusted.RootCAs = d.OtherRoots
 	if _, err := untrusted.dial(ctx, nil); err == nil || !errors.Is(err, app.ErrAccessDenied) {
 		t.Fatalf("untrusted CA: %v", err)
 	}

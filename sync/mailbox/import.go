@@ -83,4 +83,12 @@ func add(t *app.ImportSummary, s app.ImportSummary) {
 	t.Quarantined += s.Quarantined
 	t.MarkFailures += s.MarkFailures
 	t.Receipts += s.Receipts
+	t.Notes = append(t.Notes, s.Notes...)
 }
+
+// Options returns the import options of acct under cfg (account name,
+// folder, demo mode, practitioner).
+func (cfg Config) Options(acct Account) app.ImportOptions { return importOptions(cfg, acct) }
+
+// Add adds s to t (the summary of several accounts or rounds).
+func Add(t *app.ImportSummary, s app.ImportSummary) { add(t, s) }

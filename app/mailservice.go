@@ -1,0 +1,226 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MailPruner is implemented by stores that can drop old raw messages (the
+// vault): the raw copy of every message settled before before (filed,
+// duplicate, or every inbox item attached or rejected) is removed; the
+// deduplication records, sync points and inbox items stay. It returns how
+// many raw messages it dropped.
+type MailPruner interface {
+	PruneMail(ctx context.Context, before time.Time) (int, error)
+}
+
+// mailMu serialises the use cases that read and rewrite manifests and
+// inbox items for the mail import (ImportMail, AttachInboxItem,
+// RejectInboxItem), so that a person's decision and a background import do
+// not overwrite each other's manifest. There is one Service per process.
+var mailMu sync.Mutex
+
+// ImportMail imports the new messages of a mailbox into the vault (see the
+// function ImportMail), then drops the raw messages past retention (see
+// PruneMail). Practitioner and Structure default to the signed-in
+// practitioner's, Clock and Log to the service's.
+func (s *Service) ImportMail(ctx context.Context, mb Mailbox, opt ImportOptions) (ImportSummary, error) {
+	if opt.Clock == nil {
+		opt.Clock = s.clock
+	}
+	if opt.Log == nil {
+		opt.Log = s.log
+	}
+	if opt.Practitioner == "" {
+		if p, ok := s.Practitioner(); ok {
+			opt.Practitioner, opt.Structure = p.RPPS, p.Structure.ID
+		}
+	}
+	mailMu.Lock()
+	sum, err := ImportMail(ctx, s.store, mb, opt)
+	mailMu.Unlock()
+	if err == nil {
+		if _, perr := s.PruneMail(ctx); perr != nil {
+			s.log.Warn("mail retention failed", "err", perr)
+		}
+	}
+	return sum, err
+}
+
+// PruneMail drops the raw messages settled for longer than the retention
+// period (Settings.RetentionDays), when the store supports it (MailPruner).
+func (s *Service) PruneMail(ctx context.Context) (int, error) {
+	p, ok := s.store.(MailPruner)
+	if !ok {
+		return 0, nil
+	}
+	days := s.Settings().RetentionDays
+	if days <= 0 {
+		days = DefaultSettings().RetentionDays
+	}
+	n, err := p.PruneMail(ctx, s.clock.Now().AddDate(0, 0, -days))
+	if err != nil {
+		return 0, fmt.Errorf("mail retention: %w", err)
+	}
+	return n, nil
+}
+
+// Inbox returns the manual queue and the quarantine, oldest first, with
+// the items a person already attached or rejected.
+func (s *Service) Inbox(ctx context.Context) ([]InboxItem, error) {
+	items, err := s.store.Inbox(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("inbox: %w", err)
+	}
+	return items, nil
+}
+
+// inboxItem returns one item of the inbox (ErrNotFound when absent).
+func (s *Service) inboxItem(ctx context.Context, id InboxID) (InboxItem, error) {
+	items, err := s.store.Inbox(ctx)
+	if err != nil {
+		return InboxItem{}, err
+	}
+	for _, it := range items {
+		if it.ID == id {
+			return it, nil
+		}
+	}
+	return InboxItem{}, ErrNotFound
+}
+
+// AttachInboxItem files a pending report into the record of the patient a
+// person chose, after confirmation: the same deduplication as the import
+// (same uniqueId and content, or same content: already there, the item is
+// settled without a new document; same uniqueId with other content:
+// ErrConflict) and the same version ordering. A PDF without uniqueId gets a
+// stable id from its SHA-1. The item becomes attached, its content leaves
+// the inbox (the document is in the record now), and the attach is
+// audited. Refused: an item that is not pending (ErrConflict), an item
+// without a report to file (ErrInvalid: reject it instead), an unknown
+// patient (ErrNotFound), and a report whose INS is a valid INS other than
+// the chosen patient's (ErrConflict: never file to the wrong patient).
+func (s *Service) AttachInboxItem(ctx context.Context, id InboxID, patient PatientID) error {
+	mailMu.Lock()
+	defer mailMu.Unlock()
+	err := s.attachInboxItem(ctx, id, patient)
+	result := resultOf(err)
+	s.audit(ctx, s.mailEvent("mail.attach", patient, result, string(id)))
+	if err != nil {
+		return fmt.Errorf("attach inbox item: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) attachInboxItem(ctx context.Context, id InboxID, patient PatientID) error {
+	it, err := s.inboxItem(ctx, id)
+	if err != nil {
+		return err
+	}
+	if it.State != InboxPending {
+		return ErrConflict
+	}
+	if it.Report == nil || len(it.Report.Content) == 0 {
+		return ErrInvalid
+	}
+	p, err := s.store.Patient(ctx, patient)
+	if err != nil {
+		return err
+	}
+	rep := *it.Report
+	if ins := rep.Identity.INS; p.INS.Matricule != "" {
+		if valid, err := ParseINS(ins.Matricule, ins.OID); err == nil &&
+			(!strings.EqualFold(valid.Matricule, p.INS.Matricule) || valid.OID != p.INS.OID) {
+			return ErrConflict
+		}
+	}
+	man, err := s.store.Manifest(ctx, patient)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	man.Patient = patient
+	man.Documents = append([]DocumentMeta(nil), man.Documents...)
+	if rep.Meta.ID == "" {
+		rep.Meta.ID = DocumentID("urn:carnet:mssante:sha1:" + contentHash(rep.Content))
+	}
+	if rep.Meta.Date.IsZero() {
+		rep.Meta.Date = it.Received
+	}
+	if rep.Meta.Title == "" {
+		rep.Meta.Title = rep.FileName
+	}
+	b := &Batch{}
+	switch fileInto(&man, &rep) {
+	case fileConflict:
+		return ErrConflict
+	case fileAdded:
+		sortDocuments(man.Documents)
+		b.Manifests = []Manifest{man}
+		b.Documents = []DocumentContent{{Patient: patient, ID: rep.Meta.ID, Bytes: rep.Content}}
+	}
+	now := s.clock.Now()
+	it.State, it.Patient, it.DecidedAt = InboxAttached, patient, now
+	settle(&it)
+	b.Inbox = []InboxItem{it}
+	if rec, ok, err := s.store.MailRecord(ctx, it.MessageKey); err != nil {
+		return err
+	} else if ok && len(b.Documents) > 0 {
+		rec.Documents = append(rec.Documents, rep.Meta.ID)
+		b.MailRecords = []MailRecord{rec}
+	}
+	return s.store.Write(ctx, b)
+}
+
+// RejectInboxItem settles a pending or quarantined item without filing
+// anything: its content leaves the inbox (the raw message stays until
+// retention), and the rejection is audited. The message is left as it is
+// on the server.
+func (s *Service) RejectInboxItem(ctx context.Context, id InboxID) error {
+	mailMu.Lock()
+	defer mailMu.Unlock()
+	err := func() error {
+		it, err := s.inboxItem(ctx, id)
+		if err != nil {
+			return err
+		}
+		if it.State != InboxPending && it.State != InboxQuarantined {
+			return ErrConflict
+		}
+		it.State, it.DecidedAt = InboxRejected, s.clock.Now()
+		settle(&it)
+		return s.store.Write(ctx, &Batch{Inbox: []InboxItem{it}})
+	}()
+	s.audit(ctx, s.mailEvent("mail.reject", "", resultOf(err), string(id)))
+	if err != nil {
+		return fmt.Errorf("reject inbox item: %w", err)
+	}
+	return nil
+}
+
+// settle drops the content of a decided item's report, keeping its
+// metadata and hash (for deduplication of a later copy).
+func settle(it *InboxItem) {
+	if it.Report == nil {
+		return
+	}
+	rep := *it.Report
+	if len(rep.Content) > 0 {
+		rep.Meta.Hash = contentHash(rep.Content)
+	}
+	rep.Content = nil
+	it.Report = &rep
+}
+
+// mailEvent is an audit event of a person's inbox decision. detail is the
+// item id (opaque, no health data).
+func (s *Service) mailEvent(action string, p PatientID, result, detail string) AuditEvent {
+	e := AuditEvent{Action: action, Patient: p, Result: result, Detail: "item " + detail}
+	if pr, ok := s.Practitioner(); ok {
+		e.Practitioner, e.Structure = pr.RPPS, pr.Structure.ID
+	}
+	return e
+}

@@ -1,0 +1,174 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/apptest"
+)
+
+const svcPass = "a long enough passphrase 42"
+
+// unlockedService returns a service over an unlocked in-memory store
+// holding patients.
+func unlockedService(t *testing.T, patients ...app.Patient) (*app.Service, *apptest.Store) {
+	t.Helper()
+	store := apptest.NewLockedStore(svcPass, patients...)
+	svc := app.NewService(store, nil, nil)
+	if _, err := svc.Unlock(context.Background(), []byte(svcPass)); err != nil {
+		t.Fatal(err)
+	}
+	return svc, store
+}
+
+func itemBy(t *testing.T, svc *app.Service, r app.MatchReason) app.InboxItem {
+	t.Helper()
+	items, err := svc.Inbox(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.Reason == r {
+			return it
+		}
+	}
+	t.Fatalf("no inbox item with reason %s in %d items", r, len(items))
+	return app.InboxItem{}
+}
+
+func TestServiceImportAttachReject(t *testing.T) {
+	ctx := context.Background()
+	p := qualified(t)
+	q := app.Patient{ID: "p-paul", INS: app.INS{Matricule: matricule(t, "1790275123457"), OID: app.OIDINSNIR},
+		Status: app.IdentityQualified, BirthName: "MARTIN", BirthGivenNames: "PAUL", BirthDate: "1979-02-02", Sex: app.SexMale, BirthPlace: "75056"}
+	svc, store := unlockedService(t, p, q)
+	odd := report(p, "doc-odd", "", 0, "<odd/>")
+	odd.Identity.BirthName = "DURAND"
+	pdf := app.IncomingReport{Content: []byte("%PDF-1.4 ordonnance"), MediaType: "application/pdf", FileName: "ordonnance.pdf"}
+	mb := &fakeMailbox{validity: 1, msgs: []app.Message{
+		msg(1, "m1", report(p, "doc-auto", "", 0, "<auto/>")),
+		msg(2, "m2", odd),
+		{Ref: app.MessageRef{UID: 3, MessageID: "m3"}, Raw: []byte("pdf"), Reports: []app.IncomingReport{pdf},
+			Problems: []app.ImportProblem{{Kind: app.ProblemPDFOnly}}},
+		{Ref: app.MessageRef{UID: 4, MessageID: "m4"}, Raw: []byte("zip"),
+			Problems: []app.ImportProblem{{Kind: app.ProblemArchive, Detail: "xdm: zip-slip"}}},
+	}}
+	sum, err := svc.ImportMail(ctx, mb, app.ImportOptions{Account: "bal"})
+	if err != nil || sum.Filed != 1 || sum.Manual != 2 || sum.Quarantined != 1 {
+		t.Fatalf("import %+v %v", sum, err)
+	}
+
+	// Traits differ: the wrong patient is refused, the right one accepted.
+	it := itemBy(t, svc, app.ReasonTraitsDiffer)
+	if err := svc.AttachInboxItem(ctx, it.ID, q.ID); !errors.Is(err, app.ErrConflict) {
+		t.Fatalf("attach to a patient with another INS: %v", err)
+	}
+	if err := svc.AttachInboxItem(ctx, it.ID, "nobody"); !errors.Is(err, app.ErrNotFound) {
+		t.Fatalf("attach to an unknown patient: %v", err)
+	}
+	if err := svc.AttachInboxItem(ctx, it.ID, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.AttachInboxItem(ctx, it.ID, p.ID); !errors.Is(err, app.ErrConflict) {
+		t.Fatalf("attach twice: %v", err)
+	}
+	man, _ := store.Manifest(ctx, p.ID)
+	if _, ok := man.Document("doc-odd"); !ok {
+		t.Fatalf("attached document not in the manifest: %+v", man.Documents)
+	}
+	if b, err := store.Document(ctx, p.ID, "doc-odd"); err != nil || string(b) != "<odd/>" {
+		t.Fatalf("attached content %q %v", b, err)
+	}
+	settled := itemBy(t, svc, app.ReasonTraitsDiffer)
+	if settled.State != app.InboxAttached || settled.Patient != p.ID || settled.Report.Content != nil || settled.Report.Meta.Hash == "" {
+		t.Fatalf("settled item %+v", settled)
+	}
+	if rec, ok, _ := store.MailRecord(ctx, "mid:m2"); !ok || len(rec.Documents) != 1 {
+		t.Fatalf("mail record %+v", rec)
+	}
+
+	// PDF-only: filed under a stable id derived from its hash.
+	pit := itemBy(t, svc, app.ReasonNoReport)
+	if err := svc.AttachInboxItem(ctx, pit.ID, q.ID); err != nil {
+		t.Fatal(err)
+	}
+	manQ, _ := store.Manifest(ctx, q.ID)
+	if len(manQ.Documents) != 1 || !strings.HasPrefix(string(manQ.Documents[0].ID), "urn:carnet:mssante:sha1:") ||
+		manQ.Documents[0].MediaType != "application/pdf" || manQ.Documents[0].Title != "ordonnance.pdf" {
+		t.Fatalf("pdf manifest %+v", manQ.Documents)
+	}
+
+	// Quarantine: cannot be attached, can be rejected.
+	qit := itemBy(t, svc, app.ReasonQuarantine)
+	if err := svc.AttachInboxItem(ctx, qit.ID, p.ID); !errors.Is(err, app.ErrConflict) {
+		t.Fatalf("attach a quarantined item: %v", err)
+	}
+	if err := svc.RejectInboxItem(ctx, qit.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := itemBy(t, svc, app.ReasonQuarantine); got.State != app.InboxRejected || got.DecidedAt.IsZero() {
+		t.Fatalf("rejected item %+v", got)
+	}
+	if err := svc.RejectInboxItem(ctx, qit.ID); !errors.Is(err, app.ErrConflict) {
+		t.Fatalf("reject twice: %v", err)
+	}
+
+	// The attached report arrives again in another message: not queued again.
+	mb.msgs = append(mb.msgs, msg(5, "m5", odd))
+	if sum, err := svc.ImportMail(ctx, mb, app.ImportOptions{Account: "bal"}); err != nil || sum.Manual != 0 || sum.Known != 1 {
+		t.Fatalf("re-delivery %+v %v", sum, err)
+	}
+
+	actions := map[string]int{}
+	for _, e := range store.Events() {
+		actions[e.Action+"/"+e.Result]++
+		if strings.Contains(e.Detail, "DURAND") || strings.Contains(e.Detail, p.INS.Matricule) {
+			t.Fatalf("health data in the audit log: %+v", e)
+		}
+	}
+	if actions["mail.attach/ok"] != 2 || actions["mail.reject/ok"] != 1 || actions["mail.attach/conflict"] < 2 {
+		t.Fatalf("audit %v", actions)
+	}
+
+	svc.Lock(app.LockSession)
+	if _, err := svc.Inbox(ctx); !errors.Is(err, app.ErrLocked) {
+		t.Fatalf("inbox while locked: %v", err)
+	}
+}
+
+func TestServiceAttachKnownAndMessageLevel(t *testing.T) {
+	ctx := context.Background()
+	p := qualified(t)
+	svc, store := unlockedService(t, p)
+	rep := report(p, "doc-1", "", 0, "<same/>")
+	rep.Identity.INS = app.INS{} // no INS: manual (903)
+	mb := &fakeMailbox{validity: 1, msgs: []app.Message{
+		msg(1, "m1", rep),
+		{Ref: app.MessageRef{UID: 2, MessageID: "m2"}, Raw: []byte("enc"), Problems: []app.ImportProblem{{Kind: app.ProblemEncrypted}}},
+	}}
+	if _, err := svc.ImportMail(ctx, mb, app.ImportOptions{Account: "bal"}); err != nil {
+		t.Fatal(err)
+	}
+	// The same document reached the record meanwhile (central service).
+	if err := store.Write(ctx, &app.Batch{Manifests: []app.Manifest{{Patient: p.ID, Documents: []app.DocumentMeta{{ID: "doc-1", Source: "dmp"}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	it := itemBy(t, svc, app.ReasonNoINS)
+	if err := svc.AttachInboxItem(ctx, it.ID, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if man, _ := store.Manifest(ctx, p.ID); len(man.Documents) != 1 {
+		t.Fatalf("known document filed again: %+v", man.Documents)
+	}
+	// An encrypted mail has nothing to file: attach is refused.
+	enc := itemBy(t, svc, app.ReasonNoReport)
+	if err := svc.AttachInboxItem(ctx, enc.ID, p.ID); !errors.Is(err, app.ErrInvalid) {
+		t.Fatalf("attach without report: %v", err)
+	}
+	if err := svc.AttachInboxItem(ctx, "missing", p.ID); !errors.Is(err, app.ErrNotFound) {
+		t.Fatalf("attach a missing item: %v", err)
+	}
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/cda"
+	"github.com/carnetdesk/carnet/sync/mailbox"
+	"github.com/carnetdesk/carnet/sync/mailbox/mailtest"
+	"github.com/carnetdesk/carnet/sync/mailbox/xdm"
+)
+
+// demoBAL is the demo practitioner's secure mailbox address.
+const demoBAL = "demo@clinique-carnet.mssante.fr"
+
+// startDemoMailbox starts the demo's secure mailbox: go-imap's in-memory
+// server on a loopback port with implicit TLS (a throwaway CA made here),
+// seeded by demoMessages for the demo population. It returns the account
+// that reads it and a function that stops the server.
+func startDemoMailbox(patients []app.Patient, log *slog.Logger) (mailbox.Account, func(), error) {
+	certPEM, keyPEM, _, roots, err := mailtest.TestCA("Carnet demo mailbox CA")
+	if err != nil {
+		return mailbox.Account{}, nil, fmt.Errorf("demo mailbox: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return mailbox.Account{}, nil, fmt.Errorf("demo mailbox: %w", err)
+	}
+	pw := make([]byte, 16)
+	if _, err := rand.Read(pw); err != nil {
+		return mailbox.Account{}, nil, fmt.Errorf("demo mailbox: %w", err)
+	}
+	password := hex.EncodeToString(pw)
+	mem := imapmemserver.New()
+	u := imapmemserver.NewUser(demoBAL, password)
+	if err := u.Create("INBOX", nil); err != nil {
+		return mailbox.Account{}, nil, fmt.Errorf("demo mailbox: %w", err)
+	}
+	msgs, err := demoMessages(patients, time.Now())
+	if err != nil {
+		return mailbox.Account{}, nil, err
+	}
+	for _, raw := range msgs {
+		if _, err := u.Append("INBOX", bytes.NewReader(raw), &imap.AppendOptions{Time: time.Now()}); err != nil {
+			return mailbox.Account{}, nil, fmt.Errorf("demo mailbox: seed: %w", err)
+		}
+	}
+	mem.AddUser(u)
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps:      imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},
+		TLSConfig: tlsCfg,
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return mailbox.Account{}, nil, fmt.Errorf("demo mailbox: %w", err)
+	}
+	go func() {
+		if err := srv.Serve(tls.NewListener(ln, tlsCfg)); err != nil && !errors.Is(err, net.ErrClosed) {
+			log.Warn("demo mailbox stopped", "err", err)
+		}
+	}()
+	acct := mailbox.Account{
+		Name: demoBAL, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Security: mailbox.ImplicitTLS,
+		RootCAs: roots, Username: demoBAL, Password: []byte(password), Demo: true, DialTimeout: 5 * time.Second,
+	}
+	log.Info("demo mailbox ready", "messages", len(msgs))
+	return acct, func() { srv.Close() }, nil
+}
+
+// demoImporter imports the demo mailbox once, in the background, at the
+// first unlock (the demo vault starts locked). Register attaches it to the
+// service.
+type demoImporter struct {
+	acct mailbox.Account
+	log  *slog.Logger
+	once sync.Once
+	done chan struct{} // closed when the import ended (tests)
+	sum  app.ImportSummary
+	err  error
+}
+
+func newDemoImporter(acct mailbox.Account, log *slog.Logger) *demoImporter {
+	return &demoImporter{acct: acct, log: log, done: make(chan struct{})}
+}
+
+// register hooks the import on the service's unlock; it runs off the
+// unlocking goroutine (the UI's) and ends with ctx.
+func (d *demoImporter) register(ctx context.Context, svc *app.Service) {
+	svc.OnUnlock(func(app.UnlockReport) {
+		d.once.Do(func() { go d.run(ctx, svc) })
+	})
+}
+
+func (d *demoImporter) run(ctx context.Context, svc *app.Service) {
+	defer close(d.done)
+	cl, err := mailbox.New(d.acct, d.log)
+	if err != nil {
+		d.err = err
+		return
+	}
+	defer cl.Close()
+	cfg := mailbox.Config{Accounts: []mailbox.Account{d.acct}, Demo: true, Log: d.log}
+	d.sum, d.err = svc.ImportMail(ctx, cl, cfg.Options(d.acct))
+	if d.err != nil {
+		d.log.Warn("demo mailbox import", "err", d.err)
+		return
+	}
+	d.log.Info("demo mailbox imported", "filed", d.sum.Filed, "manual", d.sum.Manual, "quarantined", d.sum.Quarantined)
+}
+
+// demoAuthor is the hospital doctor who sends the demo reports.
+func demoAuthor() cda.Practitioner {
+	return cda.Practitioner{
+		RPPS: "01234567897", Prefix: "MME", Suffix: "DR", Given: "Claire", Family: "VERNIER",
+		Profession: app.Code{Code: "G15_10/SM26", System: cda.OIDProfession, Display: "Médecin - Qualifié en Médecine Générale (SM)"},
+		Structure: cda.Structure{
+			FINESS: "750803447", Name: "Centre hospitalier de démonstration",
+			FacilityType: app.Code{Code: "SA01", System: cda.OIDFacilityType, Display: "Etablissement public de santé"},
+		},
+	}
+}
+
+// demoMessages builds the seed of the demo mailbox from the population:
+// three structured reports (CDA written by cda.WriteNote in an IHE XDM
+// archive) for qualified patients, filed automatically; a PDF-only mail
+// and a report without INS whose patient has a namesake, both for a
+// person; a report forwarded by a secretary (message/rfc822), filed; and a
+// hostile archive (zip-slip), quarantined.
+func demoMessages(patients []app.Patient, now time.Time) ([][]byte, error) {
+	var qual []app.Patient
+	for _, p := range patients {
+		if p.Status == app.IdentityQualified && p.INS.Matricule != "" {
+			if _, err := app.ParseINS(p.INS.Matricule, p.INS.OID); err == nil {
+				qual = append(qual, p)
+			}
+		}
+	}
+	if len(qual) < 6 {
+		return nil, fmt.Errorf("demo mailbox: %d qualified patients, need 6: %w", len(qual), app.ErrInvalid)
+	}
+	created := now.Add(-26 * time.Hour).Truncate(time.Minute)
+	note := func(p app.Patient, title string, n int, text ...string) ([]byte, app.DocumentID, error) {
+		id := app.DocumentID(fmt.Sprintf("1.2.250.1.213.1.1.9.%d.%d", created.Unix(), n))
+		b, err := cda.WriteNote(cda.Note{
+			Patient: p, Author: demoAuthor(), Title: title, Start: created.Add(-time.Hour),
+			Sections: []cda.NoteSection{{Title: "Conclusion", Text: cda.Paragraphs(text...)}},
+		}, cda.WriteOptions{Created: created, ID: id, AllowTestINS: true})
+		return b, id, err
+	}
+	xdmOf := func(p app.Patient, doc []byte, id app.DocumentID) ([]byte, error) {
+		return xdm.Build([]xdm.BuildDoc{{Content: doc, UniqueID: string(id), Patient: p.INS}},
+			xdm.BuildOptions{Submitted: created, Sender: "Centre hospitalier de démonstration"})
+	}
+	hdr := func(n int, subject string) mailtest.Header {
+		return mailtest.Header{From: "Secrétariat CH démo <secretariat@ch-demo.mssante.fr>", To: demoBAL,
+			Subject: subject, MessageID: fmt.Sprintf("demo-%d@ch-demo.mssante.fr", n), Date: created.Add(time.Duration(n) * time.Minute)}
+	}
+	var out [][]byte
+	texts := [][]string{
+		{"Bilan biologique sans particularité.", "Contrôle dans six mois."},
+		{"Consultation de suivi : tension artérielle équilibrée.", "Traitement inchangé."},
+		{"Compte rendu d'hospitalisation de jour : geste réalisé sans complication."},
+	}
+	for i := 0; i < 3; i++ {
+		p := qual[i]
+		doc, id, err := note(p, "Compte rendu", i+1, texts[i]...)
+		if err != nil {
+			return nil, fmt.Errorf("demo mailbox: note: %w", err)
+		}
+		z, err := xdmOf(p, doc, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, mailtest.XDMMail(hdr(i+1, "XDM/1.0/DDM+Compte rendu "+p.BirthName), z, nil))
+	}
+	// PDF-only: a legacy sender without structured document.
+	pdf := mailtest.RandomPDF(4096)
+	out = append(out, mailtest.Message(hdr(4, "Courrier de sortie "+qual[3].BirthName),
+		mailtest.Multipart("mixed", mailtest.Text("Bonjour,\nveuillez trouver le courrier en pièce jointe."),
+			mailtest.Attachment("application/pdf", "courrier.pdf", pdf))))
+	// Ambiguous: no INS, and a namesake in the directory.
+	amb := qual[4]
+	twin := amb
+	twin.INS = app.INS{}
+	doc := mailtest.CDA{ID: fmt.Sprintf("1.2.250.1.213.1.1.9.%d.5", created.Unix()), Patient: twin, NoINS: true}
+	z, err := xdm.Build([]xdm.BuildDoc{{Content: doc.XML(), UniqueID: doc.ID, Patient: app.INS{}}}, xdm.BuildOptions{Submitted: created})
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, mailtest.XDMMail(hdr(5, "XDM/1.0/DDM+CR biologie "+amb.BirthName), z, nil))
+	// Forwarded by a secretary from another box.
+	fp := qual[5]
+	fdoc, fid, err := note(fp, "Compte rendu opératoire", 6, "Intervention réalisée, suites simples.")
+	if err != nil {
+		return nil, fmt.Errorf("demo mailbox: note: %w", err)
+	}
+	fz, err := xdmOf(fp, fdoc, fid)
+	if err != nil {
+		return nil, err
+	}
+	inner := mailtest.XDMMail(hdr(60, "XDM/1.0/DDM+CRO "+fp.BirthName), fz, nil)
+	out = append(out, mailtest.Message(hdr(6, "TR: XDM/1.0/DDM+CRO "+fp.BirthName),
+		mailtest.Multipart("mixed", mailtest.Text("Transféré pour intégration."), mailtest.Forwarded(inner))))
+	// Hostile: an archive entry that climbs out of the archive.
+	var slip bytes.Buffer
+	zw := zip.NewWriter(&slip)
+	for _, name := range []string{"IHE_XDM/SUBSET01/METADATA.XML", "../../../../home/demo/.bashrc"} {
+		w, err := zw.Create(name)
+		if err != nil {
+			return nil, err
+		}
+		_, _ = w.Write([]byte("echo pwned\n"))
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	out = append(out, mailtest.XDMMail(hdr(7, "XDM/1.0/DDM+Résultats"), slip.Bytes(), nil))
+	return out, nil
+}

@@ -1,0 +1,68 @@
+package mailtest_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/sync/mailbox"
+	"github.com/carnetdesk/carnet/sync/mailbox/mailtest"
+)
+
+func patient(t *testing.T) app.Patient {
+	k, err := app.INSKey("2800175123456")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return app.Patient{ID: "p1", INS: app.INS{Matricule: "2800175123456" + k, OID: app.OIDINSNIR}, Status: app.IdentityQualified,
+		BirthName: "DUPONT", BirthGivenNames: "ÉLODIE MARIE", BirthDate: "1980-01-01", Sex: app.SexFemale, BirthPlace: "75112"}
+}
+
+// TestComposeParses checks that what the harness composes is what a
+// compliant sender sends: the parser finds one report with the patient's
+// INS, in a plain and in a forwarded mail.
+func TestComposeParses(t *testing.T) {
+	p := patient(t)
+	z, err := mailtest.XDM(mailtest.CDA{ID: "1.2.250.1.999.1", Patient: p, Payload: mailtest.RandomPDF(2048), MediaType: "application/pdf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := mailtest.XDMMail(mailtest.Header{MessageID: "a@labo", Subject: "XDM/1.0/DDM+CR DUPONT Élodie"}, z, mailtest.RandomPDF(100))
+	fwd := mailtest.Message(mailtest.Header{MessageID: "b@sec"}, mailtest.Multipart("mixed", mailtest.Text("TR"), mailtest.Forwarded(raw)))
+	for _, r := range [][]byte{raw, fwd} {
+		m := mailbox.ParseMessage(r, app.MessageRef{UID: 1}, mailbox.Limits{}, false)
+		if len(m.Reports) != 1 || m.Reports[0].Identity.INS != p.INS || m.Quarantined() {
+			t.Fatalf("reports %d problems %+v", len(m.Reports), m.Problems)
+		}
+	}
+	if m := mailbox.ParseMessage(raw, app.MessageRef{}, mailbox.Limits{}, false); !strings.HasPrefix(m.Subject, "XDM/1.0/DDM+CR DUPONT") {
+		t.Fatalf("subject %q", m.Subject)
+	}
+}
+
+// TestDovecotHarness starts a Dovecot, delivers with doveadm and by
+// Maildir drop, and reads the flags back.
+func TestDovecotHarness(t *testing.T) {
+	s := mailtest.StartDovecot(t)
+	u := s.NewUser()
+	if err := s.Deliver(u, "INBOX", mailtest.Message(mailtest.Header{MessageID: "1@x"}, mailtest.Text("un"))); err != nil {
+		t.Fatal(err)
+	}
+	var raws [][]byte
+	for i := 0; i < 5; i++ {
+		raws = append(raws, mailtest.Message(mailtest.Header{MessageID: "m@x"}, mailtest.Text("deux")))
+	}
+	if err := s.DeliverMaildir(u, raws); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeliverMaildir(u, raws[:2]); err != nil {
+		t.Fatal(err)
+	}
+	flags, err := s.Flags(u, "INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(flags) != 8 {
+		t.Fatalf("%d messages, want 8", len(flags))
+	}
+}
