@@ -164,6 +164,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 		}}
 		defer sg.Close()
 		opt.SignIn, opt.CredentialLabel = sg.SignIn, cfg.CredentialLabel()
+		opt.CentralService = cfg.DMP.URL
 	}
 
 	a := fyneapp.NewWithID(AppID)

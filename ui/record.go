@@ -46,6 +46,7 @@ var recordTabs = []func(r *recordView) recordTab{
 	newMedsTab, // the anesthesiologist's view, second (Ctrl+2)
 	newTracesTab,
 	newRecordAuditTab,
+	newWriteTab, // a note written in Carnet, sent through the outbox (write.go)
 }
 
 // recordView is the patient record page of the shell: it opens the record

@@ -124,7 +124,7 @@ func TestOpenRecord(t *testing.T) {
 	for _, it := range r.tabs.Items {
 		titles = append(titles, it.Text)
 	}
-	if strings.Join(titles, "|") != "Documents|Médicaments|Traces d'accès|Journal local" {
+	if strings.Join(titles, "|") != "Documents|Médicaments|Traces d'accès|Journal local|Rédiger" {
 		t.Errorf("tabs = %q", titles)
 	}
 	d := r.tabList[0].(*documentsTab)

@@ -1,12 +1,17 @@
 package ui
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"strconv"
 	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/storage"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -20,18 +25,29 @@ var languageNames = []struct{ code, name string }{
 	{languageEnglish, "English"},
 }
 
-// settingsView is the settings page of the shell: auto-lock delay, language
-// and passphrase change.
+// settingsView is the settings page of the shell: auto-lock delay,
+// retention and re-validation days, language, theme, passphrase change, the
+// operating-list import and, read-only, the central
+// service and credential.
 type settingsView struct {
 	u      *UI
 	onBack func()
 
-	back     *widget.Button
-	autoLock *entry
-	save     *widget.Button
-	saveMsg  *widget.Label
+	back         *widget.Button
+	autoLock     *entry
+	retention    *entry
+	revalidation *entry
+	save         *widget.Button
+	saveMsg      *widget.Label
 
 	language *widget.RadioGroup
+	theme    *widget.RadioGroup
+
+	importList *widget.Button
+	importing  *taskProgress
+	importMsg  *widget.Label
+	toIdentify *widget.Label
+	picker     dialog.Dialog // the file picker, while shown
 
 	oldPass, newPass, confirm *entry
 	strength                  *strengthHint
@@ -52,18 +68,28 @@ func (v *settingsView) buildUI() fyne.CanvasObject {
 	v.back = widget.NewButtonWithIcon(tr("settings.back"), theme.NavigateBackIcon(), v.onBack)
 	header := container.NewHBox(v.back, heading(tr("settings.title")))
 	return container.NewBorder(header, nil, nil, nil,
-		container.NewVScroll(container.NewVBox(v.buildAutoLock(), v.buildLanguage(), v.buildPassphrase(), v.buildAbout())))
+		container.NewVScroll(container.NewVBox(v.buildAutoLock(), v.buildLanguage(), v.buildTheme(), v.buildPassphrase(),
+			v.buildOperatingList(), v.buildService(), v.buildAbout())))
 }
 
 func (v *settingsView) buildAutoLock() fyne.CanvasObject {
+	st := v.u.svc.Settings()
 	v.autoLock = newEntry(v.u, "5")
-	v.autoLock.SetText(strconv.Itoa(int(v.u.svc.Settings().AutoLock / time.Minute)))
-	v.autoLock.OnSubmitted = func(string) { v.saveSettings() }
+	v.autoLock.SetText(strconv.Itoa(int(st.AutoLock / time.Minute)))
+	v.retention = newEntry(v.u, "30")
+	v.retention.SetText(strconv.Itoa(st.RetentionDays))
+	v.revalidation = newEntry(v.u, "7")
+	v.revalidation.SetText(strconv.Itoa(st.RevalidationDays))
+	for _, e := range []*entry{v.autoLock, v.retention, v.revalidation} {
+		e.OnSubmitted = func(string) { v.saveSettings() }
+	}
 	v.save = widget.NewButtonWithIcon(tr("settings.save"), theme.DocumentSaveIcon(), v.saveSettings)
 	v.saveMsg = newMessage(widget.DangerImportance)
-	form := widget.NewForm(&widget.FormItem{
-		Text: tr("settings.autolock"), Widget: v.autoLock, HintText: tr("settings.autolock.hint"),
-	})
+	form := widget.NewForm(
+		&widget.FormItem{Text: tr("settings.autolock"), Widget: v.autoLock, HintText: tr("settings.autolock.hint")},
+		&widget.FormItem{Text: tr("settings.retention"), Widget: v.retention, HintText: tr("settings.retention.hint")},
+		&widget.FormItem{Text: tr("settings.revalidation"), Widget: v.revalidation, HintText: tr("settings.revalidation.hint")},
+	)
 	return widget.NewCard(tr("settings.security"), "", container.NewVBox(form, container.NewHBox(v.save), v.saveMsg))
 }
 
@@ -116,9 +142,16 @@ func (v *settingsView) buildAbout() fyne.CanvasObject {
 	return widget.NewCard(tr("settings.about"), "", widget.NewLabel(tr("settings.version", map[string]any{"Version": version})))
 }
 
-// dispose clears the passphrase entries.
+// dispose clears the passphrase entries and cancels the import.
 func (v *settingsView) dispose() {
 	v.disposed = true
+	if v.importing != nil {
+		v.importing.dispose()
+	}
+	if v.picker != nil {
+		v.picker.Hide()
+		v.picker = nil
+	}
 	for _, e := range []*entry{v.oldPass, v.newPass, v.confirm} {
 		if e != nil {
 			e.SetText("")
@@ -126,17 +159,32 @@ func (v *settingsView) dispose() {
 	}
 }
 
-// saveSettings validates the auto-lock delay and saves it off the UI
-// goroutine; the service validates the bounds (app.Settings.Validate).
+// saveSettings reads the auto-lock delay, the retention and the
+// re-validation days, and saves them off the UI goroutine; the bounds are
+// app.Settings.Validate's, checked here first for a precise message and
+// again by the service.
 func (v *settingsView) saveSettings() {
 	v.saveMsg.Importance = widget.DangerImportance
-	n, err := strconv.Atoi(strings.TrimSpace(v.autoLock.Text))
-	if err != nil {
-		setMessage(v.saveMsg, tr("settings.autolock.nan"))
-		return
+	var nums [3]int
+	for i, e := range []*entry{v.autoLock, v.retention, v.revalidation} {
+		n, err := strconv.Atoi(strings.TrimSpace(e.Text))
+		if err != nil && i == 0 {
+			setMessage(v.saveMsg, tr("settings.autolock.nan"))
+			return
+		}
+		if err != nil {
+			setMessage(v.saveMsg, tr("settings.days.nan"))
+			return
+		}
+		nums[i] = n
 	}
 	st := v.u.svc.Settings()
-	st.AutoLock = time.Duration(n) * time.Minute
+	st.AutoLock = time.Duration(nums[0]) * time.Minute
+	st.RetentionDays, st.RevalidationDays = nums[1], nums[2]
+	if err := st.Validate(); err != nil {
+		setMessage(v.saveMsg, message(app.ErrInvalid)+" "+settingsHint(st))
+		return
+	}
 	v.save.Disable()
 	ctx, svc := v.u.ctx, v.u.svc
 	v.u.tasks.run(func() func() {
@@ -152,7 +200,7 @@ func (v *settingsView) saved(err error) {
 	v.save.Enable()
 	if err != nil {
 		v.saveMsg.Importance = widget.DangerImportance
-		setMessage(v.saveMsg, message(err)+" "+tr("settings.autolock.hint"))
+		setMessage(v.saveMsg, message(err))
 		return
 	}
 	v.saveMsg.Importance = widget.SuccessImportance
@@ -246,4 +294,153 @@ func (v *settingsView) setBusy(busy bool) {
 		v.progress.Hide()
 	}
 	relayoutCanvasOf(v.progress)
+}
+
+// settingsHint returns the bounds of the first setting of st out of them
+// (the order of app.Settings.Validate).
+func settingsHint(st app.Settings) string {
+	switch {
+	case st.AutoLock < time.Minute || st.AutoLock > time.Hour:
+		return tr("settings.autolock.hint")
+	case st.RetentionDays < 1 || st.RetentionDays > 365:
+		return tr("settings.retention.hint")
+	case st.RevalidationDays < 1 || st.RevalidationDays > 30:
+		return tr("settings.revalidation.hint")
+	}
+	return ""
+}
+
+// buildTheme returns the theme choice: the system's, light or dark.
+func (v *settingsView) buildTheme() fyne.CanvasObject {
+	names := make([]string, len(themeChoices))
+	current := themePreference(v.u.a)
+	for i, c := range themeChoices {
+		names[i] = themeName(c)
+	}
+	v.theme = widget.NewRadioGroup(names, nil)
+	v.theme.Horizontal = true
+	v.theme.Required = true
+	v.theme.Selected = themeName(current)
+	v.theme.OnChanged = v.themeChanged
+	return widget.NewCard(tr("settings.theme"), tr("settings.theme.hint"), v.theme)
+}
+
+// themeName names a theme choice in the current language.
+func themeName(c string) string {
+	switch c {
+	case themeLight:
+		return tr("settings.theme.light")
+	case themeDark:
+		return tr("settings.theme.dark")
+	}
+	return tr("settings.theme.system")
+}
+
+// themeChanged stores the chosen theme and applies it at once.
+func (v *settingsView) themeChanged(name string) {
+	for _, c := range themeChoices {
+		if themeName(c) != name || c == themePreference(v.u.a) {
+			continue
+		}
+		v.u.a.Preferences().SetString(prefTheme, c)
+		applyTheme(v.u.a)
+		return
+	}
+}
+
+// buildOperatingList returns the operating-list import: a CSV (INS and
+// date) or iCalendar file whose patients are prefetched ahead of their
+// intervention.
+func (v *settingsView) buildOperatingList() fyne.CanvasObject {
+	v.importList = widget.NewButtonWithIcon(tr("settings.oplist.choose"), theme.FolderOpenIcon(), v.chooseOperatingList)
+	v.importing = newTaskProgress()
+	v.importMsg = newMessage(widget.SuccessImportance)
+	v.toIdentify = newMessage(widget.WarningImportance)
+	return widget.NewCard(tr("settings.oplist"), tr("settings.oplist.hint"),
+		container.NewVBox(container.NewHBox(v.importList), v.importing.box, v.importMsg, v.toIdentify))
+}
+
+// chooseOperatingList shows the file picker for .csv and .ics files.
+func (v *settingsView) chooseOperatingList() {
+	v.u.svc.Touch()
+	d := dialog.NewFileOpen(func(rc fyne.URIReadCloser, err error) {
+		v.picker = nil
+		if err != nil {
+			v.importMsg.Importance = widget.DangerImportance
+			setMessage(v.importMsg, tr("settings.oplist.unreadable"))
+			return
+		}
+		if rc != nil {
+			v.importOperatingList(rc, rc.URI().Name())
+		}
+	}, v.u.w)
+	d.SetFilter(storage.NewExtensionFileFilter([]string{".csv", ".ics"}))
+	d.Resize(fyne.NewSize(720, 480))
+	v.picker = d
+	d.Show()
+}
+
+// importOperatingList reads the file off the UI goroutine (bounded by
+// app.MaxOperatingListBytes), closes it, and imports it: the patients
+// found are scheduled, the INS not found are listed "to identify".
+func (v *settingsView) importOperatingList(rc io.ReadCloser, name string) {
+	v.importList.Disable()
+	setMessage(v.importMsg, "")
+	setMessage(v.toIdentify, "")
+	svc := v.u.svc
+	runTask(v.u, v.importing, tr("settings.oplist.importing"), func() { v.importList.Enable() }, func() bool { return v.disposed },
+		func(ctx context.Context) func() {
+			data, err := io.ReadAll(io.LimitReader(rc, app.MaxOperatingListBytes+1))
+			_ = rc.Close()
+			var res app.OperatingListResult
+			if err == nil {
+				res, err = svc.ImportOperatingList(ctx, bytes.NewReader(data), name)
+			}
+			return func() { v.imported(res, err) }
+		})
+}
+
+// imported shows the outcome of an import.
+func (v *settingsView) imported(res app.OperatingListResult, err error) {
+	v.importList.Enable()
+	if err != nil {
+		v.importMsg.Importance = widget.DangerImportance
+		setMessage(v.importMsg, message(err))
+		return
+	}
+	n := len(res.Scheduled)
+	if n == 0 && len(res.ToIdentify) == 0 {
+		v.importMsg.Importance = widget.WarningImportance
+		setMessage(v.importMsg, tr("settings.oplist.empty"))
+		return
+	}
+	v.importMsg.Importance = widget.SuccessImportance
+	setMessage(v.importMsg, trN("settings.oplist.scheduled", n, map[string]any{"N": n}))
+	if len(res.ToIdentify) == 0 {
+		return
+	}
+	lines := []string{trN("settings.oplist.toidentify", len(res.ToIdentify), map[string]any{"N": len(res.ToIdentify)})}
+	for _, s := range res.ToIdentify {
+		lines = append(lines, tr("settings.oplist.line", map[string]any{
+			"Line": s.Line, "INS": formatINS(s.Matricule), "Date": formatDate(s.Date)}))
+	}
+	setMessage(v.toIdentify, strings.Join(lines, "\n"))
+}
+
+// buildService shows, read-only, the central service and the credential
+// main was configured with.
+func (v *settingsView) buildService() fyne.CanvasObject {
+	url := v.u.opt.CentralService
+	if url == "" {
+		url = tr("settings.service.none")
+	}
+	cred := v.u.opt.CredentialLabel
+	if cred == "" || v.u.opt.SignIn == nil {
+		cred = tr("settings.credential.none")
+	}
+	form := widget.NewForm(
+		widget.NewFormItem(tr("settings.service.url"), widget.NewLabel(url)),
+		widget.NewFormItem(tr("settings.credential"), widget.NewLabel(cred)),
+	)
+	return widget.NewCard(tr("settings.service"), tr("settings.service.hint"), form)
 }

@@ -14,41 +14,53 @@ import (
 // page is a screen of the shell's content area.
 type page int
 
-// The pages of the shell. Later issues add the inbox…
+// The pages of the shell.
 const (
 	pageSearch page = iota
 	pageSettings
 	pageRecord // a patient's record (record.go)
 	pageAudit  // the local audit log (audit.go)
+	pageOutbox // the outbox and its conflicts (outbox.go)
+	pageInbox  // the secure-messaging inbox (inbox.go)
 )
 
 // shell is the main screen while the vault is unlocked: a top bar (name,
-// patient search, settings, lock), warning banners, a content area whose
-// page the shell swaps, and a status bar. A new shell is built after every
+// patient search, journal, settings, lock), warning banners, a content area
+// whose page the shell swaps, and a status bar (status.go: the sync state,
+// with the ways to the outbox and inbox pages; the idle lock countdown). A new shell is built after every
 // unlock and dropped at every lock, with all the patient data it shows.
 type shell struct {
 	u *UI
 
-	lock       *widget.Button
-	openPrefs  *widget.Button
-	openAudit  *widget.Button
-	root       *fyne.Container
-	banners    *fyne.Container // dismissable warnings
-	area       *fyne.Container // the current page
-	status     *widget.Label
-	search     *searchView
-	signIn     *signInView
-	settings   *settingsView // while the settings page is open
-	record     *recordView   // while a patient's record is open
-	journal    *auditView    // while the journal page is open
-	page       page
+	lock      *widget.Button
+	openPrefs *widget.Button
+	openAudit *widget.Button
+	root      *fyne.Container
+	banners   *fyne.Container // dismissable warnings
+	area      *fyne.Container // the current page
+	status    *widget.Label   // the idle lock countdown
+	bar       *statusBar      // the sync state (status.go)
+	search    *searchView
+	signIn    *signInView
+	settings  *settingsView // while the settings page is open
+	record    *recordView   // while a patient's record is open
+	journal   *auditView    // while the journal page is open
+	outbox    *outboxView   // while the outbox page is open
+	inbox     *inboxView    // while the inbox page is open
+	page      page
+	// written are the notes written in this shell, per patient: the
+	// write tab lists them as sent once they left the outbox, whatever
+	// source the acknowledged manifest gives them.
+	written    map[app.PatientID][]app.DocumentID
 	stopStatus chan struct{}
 	disposed   bool
 }
 
 func newShell(u *UI) *shell {
-	s := &shell{u: u}
+	s := &shell{u: u, written: map[app.PatientID][]app.DocumentID{}}
 	s.search = newSearchView(u)
+	s.bar = newStatusBar(u)
+	s.bar.onOutbox, s.bar.onInbox, s.bar.onSynced = s.openOutboxPage, s.openInboxPage, s.synced
 	s.signIn = newSignInView(u)
 	return s
 }
@@ -78,7 +90,9 @@ func (s *shell) buildUI() fyne.CanvasObject {
 	s.status = widget.NewLabel("")
 	version := widget.NewLabel(s.u.opt.Version)
 	version.Importance = widget.LowImportance
-	bottom := container.NewVBox(widget.NewSeparator(), container.NewBorder(nil, nil, nil, version, s.status))
+	sync := s.bar.buildUI()
+	bottom := container.NewVBox(widget.NewSeparator(), s.bar.progress, sync,
+		container.NewBorder(nil, nil, nil, container.NewHBox(s.status, version), s.bar.msg))
 
 	s.updateStatus()
 	s.startStatus()
@@ -90,6 +104,8 @@ func (s *shell) buildUI() fyne.CanvasObject {
 // holding patient data.
 func (s *shell) dispose() {
 	s.disposed = true
+	s.bar.dispose()
+	s.written = nil
 	if s.stopStatus != nil {
 		close(s.stopStatus)
 		s.stopStatus = nil
@@ -113,6 +129,14 @@ func (s *shell) closePage() {
 	if s.journal != nil {
 		s.journal.dispose()
 		s.journal = nil
+	}
+	if s.outbox != nil {
+		s.outbox.dispose()
+		s.outbox = nil
+	}
+	if s.inbox != nil {
+		s.inbox.dispose()
+		s.inbox = nil
 	}
 }
 
@@ -155,6 +179,74 @@ func (s *shell) openJournal() {
 	s.journal = newAuditView(s.u, "", s.backToSearch)
 	s.setPage(pageAudit, s.journal.buildUI())
 	s.journal.load()
+}
+
+// openOutboxPage shows the outbox and its conflicts.
+func (s *shell) openOutboxPage() {
+	s.u.svc.Touch()
+	s.closePage()
+	s.outbox = newOutboxView(s.u, s.backToSearch)
+	s.setPage(pageOutbox, s.outbox.buildUI())
+	s.outbox.load()
+}
+
+// openInboxPage shows the secure-messaging inbox.
+func (s *shell) openInboxPage() {
+	s.u.svc.Touch()
+	s.closePage()
+	s.inbox = newInboxView(s.u, s.backToSearch)
+	s.setPage(pageInbox, s.inbox.buildUI())
+	s.inbox.load()
+}
+
+// startSync starts a sync now (Ctrl+R).
+func (s *shell) startSync() { s.bar.startSync() }
+
+// synced runs after a sync started here, and after the outbox changed: the
+// pages showing outbox items read them again.
+func (s *shell) synced() {
+	if s.disposed {
+		return
+	}
+	if s.outbox != nil {
+		s.outbox.load()
+	}
+	if s.record != nil {
+		for _, t := range s.record.tabList {
+			if w, ok := t.(*writeTab); ok {
+				w.loadNotes()
+			}
+		}
+	}
+}
+
+// tickWriteTabs lets the record's write tab notice a sign-in or a
+// sign-out.
+func (s *shell) tickWriteTabs() {
+	if s.record == nil {
+		return
+	}
+	for _, t := range s.record.tabList {
+		if w, ok := t.(*writeTab); ok {
+			w.checkSignIn()
+		}
+	}
+}
+
+// outboxChanged runs after an action changed the outbox (a note written,
+// a conflict resolved): the status bar counts again.
+func (s *shell) outboxChanged() {
+	if !s.disposed {
+		s.bar.refresh()
+	}
+}
+
+// noteWritten remembers a note written in this shell (see shell.written).
+func (s *shell) noteWritten(p app.PatientID, id app.DocumentID) {
+	if s.written != nil {
+		s.written[p] = append(s.written[p], id)
+	}
+	s.outboxChanged()
 }
 
 // backToSearch shows the search page with its results and focuses the
@@ -227,6 +319,8 @@ func (s *shell) startStatus() {
 				do(func() {
 					if !s.disposed {
 						s.updateStatus()
+						s.bar.tick()
+						s.tickWriteTabs()
 					}
 				})
 			}

@@ -40,6 +40,17 @@ type Options struct {
 	SignIn          SignInFunc
 	CredentialLabel string
 	DemoPIN         string // demo mode: the PIN of the sandbox credential, shown in the dialog
+
+	// CentralService is the URL of the central record service, shown
+	// read-only in the settings (configured in config.toml).
+	CentralService string
+
+	// Do, when set, replaces fyne.Do for what background work hands to
+	// the UI goroutine. A test that drives the window from its own
+	// goroutine queues the functions and runs them there: Fyne's test
+	// driver runs fyne.Do at once on the calling goroutine. Main leaves it
+	// nil.
+	Do func(func())
 }
 
 // UI is Carnet's main window and the router between its screens: first run,
@@ -92,10 +103,14 @@ func New(a fyne.App, svc *app.Service, opt Options) *UI {
 		a: a, svc: svc, opt: opt, log: slog.Default(),
 		ctx: ctx, cancel: cancel, tick: time.Second, do: fyne.Do,
 	}
+	if opt.Do != nil {
+		u.do = opt.Do
+	}
 	u.tasks.do = func(f func()) { u.do(f) }
 	if err := applyLanguage(languagePreference(a)); err != nil {
 		u.log.Error("load translations", "err", err)
 	}
+	applyTheme(a)
 	if len(assets.IconPNG) > 0 {
 		a.SetIcon(fyne.NewStaticResource("icon.png", assets.IconPNG))
 	}
@@ -257,11 +272,11 @@ func (u *UI) closed() {
 	}
 }
 
-// setupShortcuts registers Ctrl+L (lock), Ctrl+F (search) and Ctrl+,
-// (settings) on the window's canvas. Entries forward them too (see
+// setupShortcuts registers Ctrl+L (lock), Ctrl+F (search), Ctrl+R (sync
+// now), Ctrl+, (settings) and Ctrl+1… (record tabs) on the window's canvas. Entries forward them too (see
 // entry.TypedShortcut).
 func (u *UI) setupShortcuts() {
-	for _, sc := range append([]*desktop.CustomShortcut{shortcutLock, shortcutFind, shortcutSettings}, shortcutTabs...) {
+	for _, sc := range append([]*desktop.CustomShortcut{shortcutLock, shortcutFind, shortcutSync, shortcutSettings}, shortcutTabs...) {
 		u.w.Canvas().AddShortcut(sc, func(s fyne.Shortcut) { u.shortcut(s) })
 	}
 }
@@ -271,6 +286,7 @@ var (
 	shortcutLock     = &desktop.CustomShortcut{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierShortcutDefault}
 	shortcutFind     = &desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}
 	shortcutSettings = &desktop.CustomShortcut{KeyName: fyne.KeyComma, Modifier: fyne.KeyModifierShortcutDefault}
+	shortcutSync     = &desktop.CustomShortcut{KeyName: fyne.KeyR, Modifier: fyne.KeyModifierShortcutDefault}
 	// shortcutTabs select the record's tabs: Ctrl+1 Documents, Ctrl+2 …
 	shortcutTabs = func() []*desktop.CustomShortcut {
 		keys := []fyne.KeyName{fyne.Key1, fyne.Key2, fyne.Key3, fyne.Key4, fyne.Key5, fyne.Key6, fyne.Key7, fyne.Key8, fyne.Key9}
@@ -295,6 +311,10 @@ func (u *UI) shortcut(s fyne.Shortcut) bool {
 	case shortcutSettings.ShortcutName():
 		if u.shell != nil {
 			u.shell.openSettings()
+		}
+	case shortcutSync.ShortcutName():
+		if u.shell != nil {
+			u.shell.startSync()
 		}
 	default:
 		for i, sc := range shortcutTabs {

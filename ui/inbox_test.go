@@ -1,0 +1,98 @@
+package ui
+
+import (
+	"context"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+
+	"github.com/carnetdesk/carnet/app"
+)
+
+// testInbox is a manual-queue item with two candidates, a quarantined
+// message and an item already rejected.
+func testInbox() []app.InboxItem {
+	return []app.InboxItem{
+		{ID: "q1", State: app.InboxPending, From: "labo@test.mssante.fr", Subject: "Résultats", Received: testNow,
+			Reason: app.ReasonTraitsDiffer, Candidates: []app.Candidate{{Patient: "p1", Kind: app.CandidateSameINS}, {Patient: "p3", Kind: app.CandidateNamesake}},
+			Report: &app.IncomingReport{Meta: app.DocumentMeta{ID: "1.2.250.1.999.77", Title: "Compte rendu de biologie", Date: testNow},
+				Content: []byte("title: Compte rendu de biologie\n"), MediaType: "text/xml"}},
+		{ID: "z1", State: app.InboxQuarantined, From: "x@test.mssante.fr", Subject: "Archive", Received: testNow,
+			Reason: app.ReasonQuarantine, Problems: []app.ImportProblem{{Kind: app.ProblemArchive}}},
+		{ID: "r1", State: app.InboxRejected, From: "y@test.mssante.fr", Subject: "Spam", Received: testNow, DecidedAt: testNow,
+			Reason: app.ReasonNoReport},
+	}
+}
+
+func TestInboxPage(t *testing.T) {
+	f, s, _ := newSyncFixture(t)
+	f.seedInbox(testInbox()...)
+	s.openInboxPage()
+	f.wait()
+	v := s.inbox
+	if len(v.items) != 3 {
+		t.Fatalf("inbox lists %d items, want 3", len(v.items))
+	}
+	for _, want := range []string{"À classer (1)", "En quarantaine (1)", "Traités (1)", "Compte rendu de biologie",
+		"Code ANS 904 — L'INS ou les traits d'identité diffèrent de l'identité locale",
+		"Archive IHE XDM refusée (structure dangereuse ou illisible)", "De labo@test.mssante.fr — reçu le 02/03/2026 09:00"} {
+		if !f.shows(want) {
+			t.Errorf("inbox does not show %q", want)
+		}
+	}
+	if got := len(v.attach["q1"]); got != 2 {
+		t.Fatalf("attach buttons = %d, want one per candidate", got)
+	}
+	assertText(t, "attach", v.attach["q1"][0].Text, "Rattacher à MARTIN Hélène (12/03/1979)")
+	if v.reject["z1"] == nil || v.attach["z1"] != nil {
+		t.Error("a quarantined message must be rejectable, never attachable")
+	}
+
+	// Attach after the confirmation.
+	test.Tap(v.attach["q1"][0])
+	if v.confirm == nil {
+		t.Fatal("no confirmation before attaching")
+	}
+	f.tapDialogButton("Annuler")
+	f.wait()
+	if items, _ := f.svc.Inbox(context.Background()); items[0].State != app.InboxPending {
+		t.Fatal("attached without confirmation")
+	}
+	test.Tap(v.attach["q1"][0])
+	f.tapDialogButton("Rattacher")
+	f.wait()
+	items, _ := f.svc.Inbox(context.Background())
+	if items[0].State != app.InboxAttached || items[0].Patient != "p1" {
+		t.Fatalf("item = %+v, want attached to p1", items[0])
+	}
+	if !f.shows("Rattaché au dossier de MARTIN Hélène (12/03/1979)") {
+		t.Error("the attached item is not shown as such")
+	}
+
+	// Reject the quarantined message.
+	test.Tap(v.reject["z1"])
+	f.tapDialogButton("Rejeter")
+	f.wait()
+	items, _ = f.svc.Inbox(context.Background())
+	if items[1].State != app.InboxRejected {
+		t.Fatalf("quarantined item = %q, want rejected", items[1].State)
+	}
+	if v.reject["z1"] != nil || !f.shows("Traités (3)") {
+		t.Error("the rejected item is still offered for a decision")
+	}
+}
+
+func TestInboxReasonsTranslated(t *testing.T) {
+	for r, key := range matchReasonKeys {
+		if tr(key) == key {
+			t.Errorf("reason %q: no translation for %q", r, key)
+		}
+	}
+	for k, key := range problemKeys {
+		if tr(key) == key {
+			t.Errorf("problem %q: no translation for %q", k, key)
+		}
+	}
+	assertText(t, "902", matchReasonText(app.ReasonUnknownPatient), "Code ANS 902 — Patient inconnu : aucune identité locale ne porte cet INS")
+	assertText(t, "no code", matchReasonText(app.ReasonNoReport), "Le message ne contient aucun compte rendu à classer")
+}

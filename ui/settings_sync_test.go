@@ -1,0 +1,97 @@
+package ui
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
+
+	"github.com/carnetdesk/carnet/app"
+)
+
+func TestSettingsRetentionRevalidation(t *testing.T) {
+	f := newLockedFixture(t, Options{Version: "test"})
+	s := f.unlock()
+	s.openSettings()
+	v := s.settings
+	assertText(t, "retention", v.retention.Text, "30")
+	assertText(t, "revalidation", v.revalidation.Text, "7")
+	for _, tc := range []struct{ retention, revalidation, want string }{
+		{"0", "7", "Valeur invalide. De 1 à 365 jours : un dossier non consulté depuis est effacé du poste."},
+		{"400", "7", "Valeur invalide. De 1 à 365 jours : un dossier non consulté depuis est effacé du poste."},
+		{"30", "31", "Valeur invalide. De 1 à 30 jours : au-delà sans vérification en ligne, la copie d'un dossier devient illisible."},
+		{"trente", "7", "Saisissez un nombre entier de jours."},
+		{"90", "14", "Paramètres enregistrés."},
+	} {
+		v.retention.SetText(tc.retention)
+		v.revalidation.SetText(tc.revalidation)
+		test.Tap(v.save)
+		f.wait()
+		assertText(t, "message for "+tc.retention+"/"+tc.revalidation, v.saveMsg.Text, tc.want)
+	}
+	if st := f.svc.Settings(); st.RetentionDays != 90 || st.RevalidationDays != 14 {
+		t.Errorf("settings = %+v, want retention 90 and re-validation 14", st)
+	}
+}
+
+func TestSettingsServiceAndTheme(t *testing.T) {
+	f := newLockedFixture(t, Options{Version: "test", CentralService: "https://dmp.example.test/fhir",
+		CredentialLabel: "carte CPS (PKCS#11)", SignIn: func(context.Context, []byte) error { return nil }})
+	s := f.unlock()
+	s.openSettings()
+	for _, want := range []string{"https://dmp.example.test/fhir", "carte CPS (PKCS#11)"} {
+		if !f.shows(want) {
+			t.Errorf("settings do not show %q", want)
+		}
+	}
+	v := s.settings
+	assertText(t, "theme", v.theme.Selected, "Système")
+	v.theme.SetSelected("Sombre")
+	if got := f.a.Preferences().String(prefTheme); got != themeDark {
+		t.Errorf("theme preference = %q, want dark", got)
+	}
+	th, ok := f.a.Settings().Theme().(*variantTheme)
+	if !ok || th.variant != theme.VariantDark {
+		t.Fatalf("theme = %T, want the dark variant", f.a.Settings().Theme())
+	}
+	if th.Color(theme.ColorNameBackground, theme.VariantLight) != th.Theme.Color(theme.ColorNameBackground, theme.VariantDark) {
+		t.Error("the forced variant is not used")
+	}
+	v.theme.SetSelected("Système")
+	if _, ok := f.a.Settings().Theme().(*variantTheme); ok {
+		t.Error("the system choice still forces a variant")
+	}
+}
+
+func TestSettingsOperatingList(t *testing.T) {
+	f, s, sy := newSyncFixture(t)
+	s.openSettings()
+	v := s.settings
+	known := testPatients(t)[0].INS.Matricule
+	key, err := app.INSKey("1234567890123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown := "1234567890123" + key
+	csv := "INS;Date\n" + known + ";15/03/2027 08:30\n" + unknown + ";16/03/2027\n"
+	v.importOperatingList(io.NopCloser(strings.NewReader(csv)), "bloc.csv")
+	if !v.importing.box.Visible() || !v.importList.Disabled() {
+		t.Error("no progress while importing")
+	}
+	f.wait()
+	if sy.Calls("ImportOperatingList") != 1 {
+		t.Fatalf("ImportOperatingList called %d times", sy.Calls("ImportOperatingList"))
+	}
+	assertText(t, "scheduled", v.importMsg.Text, "1 patient programmé.")
+	assertText(t, "to identify", v.toIdentify.Text,
+		"1 INS à identifier (aucune identité dans le coffre) :\nLigne 3 : INS "+formatINS(unknown)+", le 16/03/2027")
+
+	v.importOperatingList(io.NopCloser(strings.NewReader("rien d'utile")), "bloc.txt")
+	f.wait()
+	if v.importMsg.Text != "Aucune ligne avec un INS et une date n'a été trouvée dans ce fichier." || v.toIdentify.Visible() {
+		t.Errorf("list without entries: message %q", v.importMsg.Text)
+	}
+}
