@@ -251,9 +251,6 @@ func MergeManifest(m Manifest, docs []RemoteDocument) (Manifest, time.Time) {
 		meta.RemoteID, meta.VersionID, meta.URL = rd.RemoteID, rd.VersionID, rd.URL
 		meta.Visibility, meta.LastUpdated = rd.Visibility, rd.LastUpdated
 		meta.Superseded = rd.Status == "superseded"
-		if meta.Source == "" {
-			meta.Source = "dmp"
-		}
 		if rd.LastUpdated.After(newest) {
 			newest = rd.LastUpdated
 		}
@@ -263,8 +260,17 @@ func MergeManifest(m Manifest, docs []RemoteDocument) (Manifest, time.Time) {
 				continue // an older version than the one we have
 			}
 			meta.Cached = old.Cached
+			if meta.Source == "" {
+				meta.Source = old.Source // a note written in Carnet stays one once sent
+			}
+			if meta.Source == "" {
+				meta.Source = "dmp"
+			}
 			out.Documents[i] = meta
 			continue
+		}
+		if meta.Source == "" {
+			meta.Source = "dmp"
 		}
 		index[meta.ID] = len(out.Documents)
 		out.Documents = append(out.Documents, meta)

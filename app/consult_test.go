@@ -338,3 +338,18 @@ func TestReauthLockSignsOut(t *testing.T) {
 		t.Fatal("the 12-hour re-authentication kept the card session")
 	}
 }
+
+func TestMergeManifestKeepsTheSource(t *testing.T) {
+	m := app.Manifest{Documents: []app.DocumentMeta{{ID: "n1", Source: "carnet", Cached: true}}}
+	sent := remoteDoc("n1", serverNow, serverNow)
+	got, _ := app.MergeManifest(m, []app.RemoteDocument{sent, remoteDoc("d2", serverNow, serverNow)})
+	for _, d := range got.Documents {
+		want := map[app.DocumentID]string{"n1": "carnet", "d2": "dmp"}[d.ID]
+		if d.Source != want {
+			t.Errorf("%s: source %q, want %q", d.ID, d.Source, want)
+		}
+		if d.ID == "n1" && !d.Cached {
+			t.Error("the note's content is no longer marked cached")
+		}
+	}
+}
