@@ -416,3 +416,22 @@ func (s *Service) auditRemote(ctx context.Context, acc Access, id PatientID, act
 	}
 	s.audit(ctx, e)
 }
+
+// Patient returns a patient of the vault's directory (the local identity).
+func (s *Service) Patient(ctx context.Context, id PatientID) (Patient, error) {
+	p, err := s.store.Patient(ctx, id)
+	if err != nil {
+		return Patient{}, fmt.Errorf("patient: %w", err)
+	}
+	return p, nil
+}
+
+// CachedManifest returns the patient's document list as the vault holds it,
+// without asking the central service.
+func (s *Service) CachedManifest(ctx context.Context, id PatientID) (Manifest, error) {
+	m, err := s.store.Manifest(ctx, id)
+	if err != nil {
+		return Manifest{}, fmt.Errorf("cached record: %w", err)
+	}
+	return m, nil
+}

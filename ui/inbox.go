@@ -89,7 +89,7 @@ func (v *inboxView) load() {
 					if _, ok := names[id]; ok || id == "" {
 						continue
 					}
-					if p, err := svc.Store().Patient(ctx, id); err == nil {
+					if p, err := svc.Patient(ctx, id); err == nil {
 						names[id] = p.DisplayName() + " (" + formatBirthDate(p.BirthDate) + ")"
 					}
 				}

@@ -108,7 +108,7 @@ func readOutbox(ctx context.Context, svc *app.Service) ([]app.OutboxItem, map[ap
 		}
 		items = append(items, it)
 		if _, ok := names[it.Patient]; !ok {
-			if p, err := svc.Store().Patient(ctx, it.Patient); err == nil {
+			if p, err := svc.Patient(ctx, it.Patient); err == nil {
 				names[it.Patient] = p.DisplayName()
 			} else {
 				names[it.Patient] = tr("outbox.patient.unknown")
@@ -291,7 +291,7 @@ func (v *outboxView) openRecord(id app.PatientID) {
 	if s == nil {
 		return
 	}
-	p, err := v.u.svc.Store().Patient(v.u.ctx, id)
+	p, err := v.u.svc.Patient(v.u.ctx, id)
 	if err != nil {
 		v.msg.Importance = widget.DangerImportance
 		setMessage(v.msg, message(err))

@@ -256,7 +256,7 @@ func readNotes(ctx context.Context, svc *app.Service, id app.PatientID, written 
 	if err != nil {
 		return nil, err
 	}
-	man, err := svc.Store().Manifest(ctx, id)
+	man, err := svc.CachedManifest(ctx, id)
 	if err != nil && !errors.Is(err, app.ErrNotFound) {
 		return nil, err
 	}
