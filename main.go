@@ -27,6 +27,7 @@ import (
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/cda"
+	"github.com/carnetdesk/carnet/app/terms"
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/ui"
@@ -132,6 +133,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	// document is flagged.
 	svc.SetDocumentReader(cda.Reader{Options: cda.Options{Production: !*demo}})
 	svc.SetDocumentWriter(cda.Writer{FacilityType: cfg.facilityType(), AllowTestINS: *demo})
+	svc.SetTerminology(terms.Labels{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go svc.Run(ctx, time.Second)

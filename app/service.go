@@ -48,6 +48,7 @@ type Service struct {
 	session      *Session
 	syncer       Syncer
 	writer       DocumentWriter
+	terms        Terminology
 	reading      documentReading // the document reader and its cache of read documents (reading.go)
 }
 

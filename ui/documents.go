@@ -115,7 +115,7 @@ func (d *documentsTab) recordChanged() {
 			continue
 		}
 		seen[doc.TypeCode] = true
-		label := typeLabel(doc)
+		label := typeLabel(d.r.u.svc, doc)
 		d.typeCodes[label] = doc.TypeCode
 		options = append(options, label)
 	}
@@ -235,12 +235,14 @@ func (f documentFilter) apply(docs []app.DocumentMeta) []app.DocumentMeta {
 	return out
 }
 
-// typeLabel names a document's type in the type filter: its title and
-// its code.
-func typeLabel(d app.DocumentMeta) string {
-	switch {
+// typeLabel names a document's type in the type filter: its French label
+// (JDV_J07) when known, else its title, with its code.
+func typeLabel(svc *app.Service, d app.DocumentMeta) string {
+	switch label := svc.DocumentTypeLabel(d.TypeCode); {
 	case d.TypeCode == "":
 		return tr("documents.type.none")
+	case label != d.TypeCode:
+		return label + " (" + d.TypeCode + ")"
 	case d.Title == "":
 		return d.TypeCode
 	}

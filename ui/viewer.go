@@ -265,7 +265,7 @@ func (v *viewerView) show(c viewerContent) {
 // showHeader fills the header from the metadata and, once read, the
 // document (nil before).
 func (v *viewerView) showHeader(meta app.DocumentMeta, cd *app.ClinicalDocument) {
-	title, typ := meta.Title, meta.TypeCode
+	title, typ := meta.Title, v.u.svc.DocumentTypeLabel(meta.TypeCode)
 	var authors []string
 	if meta.Author != "" {
 		authors = []string{meta.Author}

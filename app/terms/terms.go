@@ -261,3 +261,9 @@ func Concepts(set string) []Concept {
 func Provenance() []Source {
 	return append([]Source(nil), get().sources...)
 }
+
+// Labels implements app.Terminology with these tables.
+type Labels struct{}
+
+// DocumentType implements app.Terminology.
+func (Labels) DocumentType(code string) (string, bool) { return DocumentType(code) }
