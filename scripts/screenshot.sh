@@ -10,6 +10,9 @@
 #   06-record.png    a patient's record, Documents tab (after signing in with the PIN)
 #   07-medications.png  the Médicaments tab: the consolidated list and the timeline
 #   08-traces.png    the Traces d'accès tab
+#   09-write.png     the Rédiger tab: a note with its visibility choices
+#   10-outbox.png    the outbox (Ctrl+Shift+E)
+#   11-inbox.png     the MSSanté inbox with the manual queue (Ctrl+Shift+M)
 #
 # How it drives the app (keyboard only, as a person would, with xdotool):
 #   - `carnet --demo --data DIR` writes DIR/demo-passphrase.txt (0600); the
@@ -131,10 +134,27 @@ sleep 1
 x_shoot "$out/08-traces.png" 10
 shot_ok "$out/08-traces.png" "access traces"
 
+# 9–11. Write a note, the outbox, the inbox.
+xdotool key ctrl+5
+x_shoot_changed "$out/08-traces.png" "$out/09-write.png" 20 || die "the write tab did not show"
+sleep 1
+x_shoot "$out/09-write.png" 10
+shot_ok "$out/09-write.png" "write a note"
+xdotool key ctrl+shift+e
+x_shoot_changed "$out/09-write.png" "$out/10-outbox.png" 20 || die "the outbox did not show"
+sleep 1
+x_shoot "$out/10-outbox.png" 10
+shot_ok "$out/10-outbox.png" "outbox"
+xdotool key ctrl+shift+m
+x_shoot_changed "$out/10-outbox.png" "$out/11-inbox.png" 20 || die "the inbox did not show"
+sleep 2
+x_shoot "$out/11-inbox.png" 10
+shot_ok "$out/11-inbox.png" "inbox"
+
 x_stop_app 10
 if [ "$X_APP_STATUS" != 0 ]; then
 	echo "screenshot: FAIL the app did not exit 0 on SIGTERM (got: $X_APP_STATUS)"
 	failed=$((failed + 1))
 fi
 [ "$failed" -eq 0 ] || exit 1
-echo "screenshot: done, 8 screens in $out/"
+echo "screenshot: done, 11 screens in $out/"

@@ -227,3 +227,19 @@ func TestHooksIgnoredAfterClose(t *testing.T) {
 		t.Error("hooks acted on a closed window, or the shell was not disposed")
 	}
 }
+
+func TestOutboxAndInboxShortcuts(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	s := f.unlock()
+	c := f.u.Window().Canvas().(fyne.Shortcutable)
+	c.TypedShortcut(shortcutOutbox)
+	f.wait()
+	if s.page != pageOutbox {
+		t.Fatalf("Ctrl+Shift+E: page %v, want the outbox", s.page)
+	}
+	c.TypedShortcut(shortcutInbox)
+	f.wait()
+	if s.page != pageInbox {
+		t.Fatalf("Ctrl+Shift+M: page %v, want the inbox", s.page)
+	}
+}

@@ -273,10 +273,11 @@ func (u *UI) closed() {
 }
 
 // setupShortcuts registers Ctrl+L (lock), Ctrl+F (search), Ctrl+R (sync
-// now), Ctrl+, (settings) and Ctrl+1… (record tabs) on the window's canvas. Entries forward them too (see
-// entry.TypedShortcut).
+// now), Ctrl+, (settings), Ctrl+Shift+E (outbox), Ctrl+Shift+M (inbox) and
+// Ctrl+1… (record tabs) on the window's canvas. Entries forward them too
+// (see entry.TypedShortcut).
 func (u *UI) setupShortcuts() {
-	for _, sc := range append([]*desktop.CustomShortcut{shortcutLock, shortcutFind, shortcutSync, shortcutSettings}, shortcutTabs...) {
+	for _, sc := range append([]*desktop.CustomShortcut{shortcutLock, shortcutFind, shortcutSync, shortcutSettings, shortcutOutbox, shortcutInbox}, shortcutTabs...) {
 		u.w.Canvas().AddShortcut(sc, func(s fyne.Shortcut) { u.shortcut(s) })
 	}
 }
@@ -286,6 +287,8 @@ var (
 	shortcutLock     = &desktop.CustomShortcut{KeyName: fyne.KeyL, Modifier: fyne.KeyModifierShortcutDefault}
 	shortcutFind     = &desktop.CustomShortcut{KeyName: fyne.KeyF, Modifier: fyne.KeyModifierShortcutDefault}
 	shortcutSettings = &desktop.CustomShortcut{KeyName: fyne.KeyComma, Modifier: fyne.KeyModifierShortcutDefault}
+	shortcutOutbox   = &desktop.CustomShortcut{KeyName: fyne.KeyE, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift}
+	shortcutInbox    = &desktop.CustomShortcut{KeyName: fyne.KeyM, Modifier: fyne.KeyModifierShortcutDefault | fyne.KeyModifierShift}
 	shortcutSync     = &desktop.CustomShortcut{KeyName: fyne.KeyR, Modifier: fyne.KeyModifierShortcutDefault}
 	// shortcutTabs select the record's tabs: Ctrl+1 Documents, Ctrl+2 …
 	shortcutTabs = func() []*desktop.CustomShortcut {
@@ -311,6 +314,14 @@ func (u *UI) shortcut(s fyne.Shortcut) bool {
 	case shortcutSettings.ShortcutName():
 		if u.shell != nil {
 			u.shell.openSettings()
+		}
+	case shortcutOutbox.ShortcutName():
+		if u.shell != nil {
+			u.shell.openOutboxPage()
+		}
+	case shortcutInbox.ShortcutName():
+		if u.shell != nil {
+			u.shell.openInboxPage()
 		}
 	case shortcutSync.ShortcutName():
 		if u.shell != nil {
