@@ -42,6 +42,15 @@ func benchSandbox(b *testing.B, throttle int64) (*dmptest.Sandbox, []app.Patient
 // download of the same document bytes from the same sandbox (/raw), in the
 // same run; unthrottled and with the sandbox throttled to 100 Mbit/s.
 // MB/s are document bytes.
+//
+// Both talk to the same sandbox with Go's http.Transport, which asks for
+// gzip by itself: the sandbox gzips its FHIR JSON answers (the listings,
+// patient searches, OperationOutcomes) and serves document content
+// (GET Binary/{id} with the document's media type) as stored, to Carnet and
+// to raw alike (dmptest/gzip.go). The throttle paces the bytes on the wire,
+// compressed or not. /raw lists the documents before its timer and only
+// times the downloads; /carnet times its whole cycle (lookups, listings,
+// downloads, verification, encryption, commits).
 func BenchmarkSyncInitial(b *testing.B) {
 	for _, tc := range []struct {
 		name     string

@@ -97,7 +97,13 @@ func (s *Server) authed(h func(http.ResponseWriter, *http.Request, *caller)) htt
 			writeOutcome(w, status, fhir.NewOutcome(code, err.Error()))
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)), c)
+		// The handler answers into a buffer, sent once it has returned:
+		// handlers hold the data lock while they write, and a slow link
+		// (the throttle, a slow client) must not hold it for everyone.
+		bw := &bufferedWriter{header: w.Header()}
+		h(bw, r.WithContext(context.WithValue(r.Context(), callerKey{}, c)), c)
+		w.WriteHeader(bw.status())
+		_, _ = w.Write(bw.body.Bytes())
 	})
 }
 

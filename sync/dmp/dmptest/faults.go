@@ -92,7 +92,8 @@ func (s *Server) pickFault(r *http.Request) Fault {
 	return ""
 }
 
-// withFaults wraps h with latency, fault injection and the throttle.
+// withFaults wraps h with latency, fault injection, compression (gzip.go)
+// and the throttle.
 func (s *Server) withFaults(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if d := s.opt.Faults.Latency; d > 0 {
@@ -104,6 +105,16 @@ func (s *Server) withFaults(h http.Handler) http.Handler {
 		}
 		if s.throttle != nil {
 			w = &throttledWriter{ResponseWriter: w, t: s.throttle}
+		}
+		if !s.opt.NoCompression && acceptsGzip(r) {
+			gw := &gzipWriter{ResponseWriter: w}
+			defer func() {
+				if v := recover(); v != nil {
+					panic(v) // an aborted answer: its gzip stream stays cut
+				}
+				gw.finish()
+			}()
+			w = gw
 		}
 		if !strings.HasSuffix(r.URL.Path, "/metadata") && s.limited(w, r) {
 			return

@@ -32,13 +32,14 @@ type Config struct {
 	DataDir  string // "": records in memory, credentials in a temporary dir
 	Faults   string // ParseFaults spec
 	Throttle string // ParseBandwidth value
+	NoGzip   bool   // no gzip of FHIR JSON answers
 }
 
 // Start starts the sandbox described by cfg and writes its credentials:
 // into DataDir (reusing its CA) or a fresh temporary dir. For demo mode and
 // Main.
 func Start(cfg Config) (*Sandbox, string, error) {
-	opt := Options{Seed: cfg.Seed, Patients: cfg.Patients}
+	opt := Options{Seed: cfg.Seed, Patients: cfg.Patients, NoCompression: cfg.NoGzip}
 	if cfg.Faults != "" {
 		f, err := ParseFaults(cfg.Faults)
 		if err != nil {
@@ -103,6 +104,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.DataDir, "data", "", "directory for credentials and persistent records (default: in memory, credentials in a temporary dir)")
 	fs.StringVar(&cfg.Faults, "faults", "", "fault injection, e.g. 5xx=0.1,429=0.05,reset=0.05,truncate=0.02,badhash=0.02,droppost=0.05,latency=20ms")
 	fs.StringVar(&cfg.Throttle, "throttle", "", "response bandwidth limit, e.g. 100Mbit")
+	fs.BoolVar(&cfg.NoGzip, "no-gzip", false, "do not gzip FHIR JSON answers (document content is never compressed)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

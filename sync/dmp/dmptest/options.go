@@ -22,6 +22,9 @@ type Options struct {
 	RateLimit float64
 	RateBurst float64
 	DataDir   string // persist records in DataDir/sandbox.db (bbolt); "": in memory
+	// NoCompression turns off gzip of FHIR JSON answers (see gzip.go);
+	// document content is never compressed.
+	NoCompression bool
 	// Fixed adds patients with a fixed number of documents (for
 	// benchmarks and paging tests), after the synthetic population.
 	Fixed []FixedPatient

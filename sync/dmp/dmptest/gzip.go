@@ -1,0 +1,126 @@
+package dmptest
+
+import (
+	"compress/gzip"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Compression: like most FHIR servers, the sandbox compresses its FHIR JSON
+// answers (search Bundles, resources, OperationOutcomes, a Binary resource
+// asked for as application/fhir+json) with gzip when the request accepts it
+// (Accept-Encoding: gzip, which Go's http.Transport sends by itself). The
+// content of a document retrieved as such (ITI-68: GET Binary/{id} with the
+// document's own media type) is served as stored, without a
+// Content-Encoding, whatever the request accepts: every client, Carnet or a
+// plain download, gets the same bytes for it. Options.NoCompression turns
+// compression off.
+//
+// Compression sits between the throttle and the fault injection: the
+// throttle paces the compressed bytes (what crosses the link), and the
+// faults are drawn on the identity answer (a truncated answer is a
+// truncated gzip stream).
+
+// gzipMin is the smallest answer compressed (when its length is known).
+const gzipMin = 1024
+
+var gzipPool = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return zw
+}}
+
+// acceptsGzip reports whether the request accepts a gzip answer.
+func acceptsGzip(r *http.Request) bool {
+	if r.Method == http.MethodHead {
+		return false
+	}
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for _, part := range strings.Split(v, ",") {
+			coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+				continue
+			}
+			q := 1.0
+			for _, p := range strings.Split(params, ";") {
+				if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "q") {
+					if f, err := strconv.ParseFloat(v, 64); err == nil {
+						q = f
+					}
+				}
+			}
+			return q > 0
+		}
+	}
+	return false
+}
+
+// compressible reports whether an answer of this Content-Type is compressed:
+// FHIR JSON only (documents keep their stored form).
+func compressible(ctype string) bool {
+	mt, _, err := mime.ParseMediaType(ctype)
+	if err != nil {
+		return false
+	}
+	return mt == "application/fhir+json" || mt == "application/json"
+}
+
+// gzipWriter compresses the answer when its headers allow it, decided at
+// WriteHeader (or at the first Write).
+type gzipWriter struct {
+	http.ResponseWriter
+	zw      *gzip.Writer
+	decided bool
+}
+
+func (g *gzipWriter) WriteHeader(code int) {
+	if !g.decided {
+		g.decided = true
+		h := g.Header()
+		n, lerr := strconv.Atoi(h.Get("Content-Length"))
+		if code >= 200 && code != http.StatusNoContent && code != http.StatusNotModified &&
+			h.Get("Content-Encoding") == "" && compressible(h.Get("Content-Type")) && (lerr != nil || n >= gzipMin) {
+			h.Del("Content-Length")
+			h.Set("Content-Encoding", "gzip")
+			h.Add("Vary", "Accept-Encoding")
+			g.zw = gzipPool.Get().(*gzip.Writer)
+			g.zw.Reset(g.ResponseWriter)
+		}
+	}
+	g.ResponseWriter.WriteHeader(code)
+}
+
+func (g *gzipWriter) Write(p []byte) (int, error) {
+	if !g.decided {
+		if g.Header().Get("Content-Type") == "" {
+			g.Header().Set("Content-Type", http.DetectContentType(p))
+		}
+		g.WriteHeader(http.StatusOK)
+	}
+	if g.zw != nil {
+		return g.zw.Write(p)
+	}
+	return g.ResponseWriter.Write(p)
+}
+
+func (g *gzipWriter) Flush() {
+	if g.zw != nil {
+		_ = g.zw.Flush()
+	}
+	if f, ok := g.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// finish ends the gzip stream of a handler that returned normally (an
+// aborted handler leaves it cut, as the connection).
+func (g *gzipWriter) finish() {
+	if g.zw != nil {
+		_ = g.zw.Close()
+		g.zw.Reset(nil)
+		gzipPool.Put(g.zw)
+		g.zw = nil
+	}
+}
