@@ -54,6 +54,10 @@ type Store interface {
 	Cursor(ctx context.Context, id PatientID, stream string) (Cursor, error)
 	// Outbox returns every outbox item, oldest first.
 	Outbox(ctx context.Context) ([]OutboxItem, error)
+	// Declarations returns the medications the patient declared (see
+	// declare.go; written through Batch.Declarations), oldest first; none
+	// when nothing was declared.
+	Declarations(ctx context.Context, id PatientID) ([]Declaration, error)
 
 	// Secure messaging (see mail.go; written through Batch).
 	// MailState returns a mailbox's sync point; the zero state (with
@@ -203,6 +207,7 @@ type CheckReport struct {
 	Documents int      // cached documents
 	Audit     int      // audit events, chain verified
 	Outbox    int      // outbox items
+	Declared  int      // medications declared by patients
 	Problems  []string // what is wrong, without health data; empty when sound
 }
 

@@ -134,13 +134,16 @@ func (s *Service) MedicationLines(ctx context.Context, id PatientID) (lines []Me
 // ReadMedications reads every current (not superseded) document of the
 // patient's record that is in the vault and collects its medication lines,
 // each with its Source (the document's id always, the other fields from
-// the manifest when the document left them empty). A document with no
+// the manifest when the document left them empty); the medications the
+// patient declared (DeclareMedication) follow, as lines of their own source
+// (Kind MedicationDeclared, no document). A document with no
 // structured line, one not in the vault (Meta.Cached false: the UI offers
 // to fetch it) and one that cannot be read are listed in Unstructured with
 // the reason; package meds decides which of them may hold medication
 // information. Only a locked vault, a cancelled ctx or an unreadable
-// manifest fail the whole reading. Results are kept in memory until the
-// vault locks.
+// manifest or declaration record fail the whole reading. The documents'
+// results are kept in memory until the vault locks; the declarations are
+// read from the vault each time.
 func (s *Service) ReadMedications(ctx context.Context, id PatientID) (MedicationReading, error) {
 	s.Touch()
 	r, gen := s.reading.current()
@@ -149,8 +152,17 @@ func (s *Service) ReadMedications(ctx context.Context, id PatientID) (Medication
 	}
 	m, err := s.store.Manifest(ctx, id)
 	if errors.Is(err, ErrNotFound) {
-		return MedicationReading{}, nil // nothing cached for this patient
+		// Nothing cached for this patient: the declarations only.
+		declared, err := s.declaredLines(ctx, id)
+		if err != nil {
+			return MedicationReading{}, fmt.Errorf("read medications: %w", err)
+		}
+		return MedicationReading{Lines: declared}, nil
 	}
+	if err != nil {
+		return MedicationReading{}, fmt.Errorf("read medications: %w", err)
+	}
+	declared, err := s.declaredLines(ctx, id)
 	if err != nil {
 		return MedicationReading{}, fmt.Errorf("read medications: %w", err)
 	}
@@ -176,7 +188,7 @@ func (s *Service) ReadMedications(ctx context.Context, id PatientID) (Medication
 	for _, res := range results {
 		n += len(res.sum.meds)
 	}
-	out := MedicationReading{Lines: make([]Medication, 0, n)}
+	out := MedicationReading{Lines: make([]Medication, 0, n+len(declared))}
 	for i, meta := range docs {
 		res := results[i]
 		if res.reason == UnstructuredNotCached {
@@ -197,6 +209,7 @@ func (s *Service) ReadMedications(ctx context.Context, id PatientID) (Medication
 			}
 		}
 	}
+	out.Lines = append(out.Lines, declared...) // their own source: no document
 	return out, nil
 }
 

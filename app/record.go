@@ -139,6 +139,9 @@ type Batch struct {
 	MailRaw     []RawMessage
 	MailRecords []MailRecord
 	MailStates  []MailboxState
+
+	// Declarations change the medications patients declared (declare.go).
+	Declarations []DeclarationSet
 }
 
 // DocumentRef names one document of one patient.
@@ -150,7 +153,7 @@ type DocumentRef struct {
 // Empty reports whether the batch holds nothing.
 func (b *Batch) Empty() bool {
 	return len(b.Patients)+len(b.Manifests)+len(b.Documents)+len(b.Cursors)+len(b.Outbox)+len(b.OutboxDone)+len(b.DocumentsGone)+
-		len(b.Inbox)+len(b.MailRaw)+len(b.MailRecords)+len(b.MailStates) == 0
+		len(b.Inbox)+len(b.MailRaw)+len(b.MailRecords)+len(b.MailStates)+len(b.Declarations) == 0
 }
 
 // sortDocuments orders a document list newest act date first, then by id.

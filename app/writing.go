@@ -27,6 +27,18 @@ type WrittenDocument struct {
 // document replaced, or nil.
 type DocumentWriter interface {
 	WriteNote(p Patient, author Practitioner, d NoteDraft, previous *DocumentMeta, at time.Time) (WrittenDocument, error)
+	// WritePreAnesthesia writes the pre-anesthesia consultation report
+	// (LOINC 34749-2) carrying the medication list the anesthesiologist
+	// reconciled, as structured entries (see Service.Reconcile).
+	WritePreAnesthesia(p Patient, author Practitioner, r Reconciliation, at time.Time) (WrittenDocument, error)
+}
+
+// Reconciliation is the medication list an anesthesiologist signs off
+// before surgery: the lines kept from the consolidated list (declared ones
+// keep Kind MedicationDeclared) and the conclusion.
+type Reconciliation struct {
+	Lines      []Medication
+	Conclusion string // free text, paragraphs separated by blank lines; may be empty
 }
 
 // SetDocumentWriter gives the service its document writer (main wires

@@ -7,6 +7,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -23,9 +24,10 @@ import (
 // timeline over 24 months; and the unstructured documents worth reading.
 //
 // The list is read off the UI goroutine (Service.ReadMedications, then
-// meds.Consolidate) with a progress bar and a cancel button. Medications
-// declared by the patient and the "reconciled by" pre-anesthesia document
-// need use cases app does not offer yet.
+// meds.Consolidate) with a progress bar and a cancel button. Below it, the
+// medications declared by the patient (a form, and a remove button each);
+// above it, "Réconcilier et signer", which writes the pre-anesthesia
+// consultation report through the outbox (meds_declare.go).
 type medsView struct {
 	u   *UI
 	rec app.PatientRecord
@@ -33,23 +35,36 @@ type medsView struct {
 	// onOpen opens a document of the record (the record view's viewer);
 	// nil: the view opens its own viewer over the list.
 	onOpen func(app.DocumentID)
+	// onDialog shows a dialog over the record (closed with it); nil: on
+	// the window.
+	onDialog func(dialog.Dialog)
+	// onWritten takes a document written from the view (the
+	// pre-anesthesia report) into the record shown; nil: the view adds it
+	// to its own copy of the record and reads the list again.
+	onWritten func(app.DocumentMeta)
 
-	progress   *taskProgress
-	summary    *widget.Label
-	msg        *widget.Label
-	retry      *widget.Button
-	groups     *fyne.Container
-	timeline   *dispensingTimeline
-	noTimeline *widget.Label
-	toRead     *fyne.Container
-	page       fyne.CanvasObject
-	root       *fyne.Container // the page, or a viewer over it
+	progress    *taskProgress
+	summary     *widget.Label
+	msg         *widget.Label
+	retry       *widget.Button
+	groups      *fyne.Container
+	timeline    *dispensingTimeline
+	noTimeline  *widget.Label
+	toRead      *fyne.Container
+	declared    *declaredPanel
+	reconcile   *widget.Button
+	recProgress *taskProgress
+	recMsg      *widget.Label
+	page        fyne.CanvasObject
+	root        *fyne.Container // the page, or a viewer over it
 
-	list     meds.List
-	reasons  map[app.DocumentID]app.UnstructuredReason
-	viewer   *viewerView
-	loaded   bool // the list was read for the current record
-	disposed bool
+	list        meds.List
+	reasons     map[app.DocumentID]app.UnstructuredReason
+	viewer      *viewerView
+	dialog      dialog.Dialog    // the last dialog shown (tests)
+	reconciling *reconcileDialog // the reconciliation dialog, while shown
+	loaded      bool             // the list was read for the current record
+	disposed    bool
 }
 
 // newMedsView returns the medication view of rec, whose documents are
@@ -70,10 +85,17 @@ func (v *medsView) buildUI() fyne.CanvasObject {
 	v.timeline = newDispensingTimeline()
 	v.noTimeline = newMessage(widget.LowImportance)
 	v.toRead = container.NewVBox()
+	v.declared = newDeclaredPanel(v)
+	v.reconcile = widget.NewButtonWithIcon(tr("meds.reconcile"), theme.ConfirmIcon(), v.openReconcile)
+	v.reconcile.Importance = widget.HighImportance
+	v.reconcile.Disable() // until the list is read
+	v.recProgress = newTaskProgress()
+	v.recMsg = newMessage(widget.DangerImportance)
 	timelineTitle := widget.NewLabelWithStyle(tr("meds.timeline.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	content := container.NewVBox(v.groups, widget.NewSeparator(), timelineTitle,
+	content := container.NewVBox(v.groups, v.declared.box, widget.NewSeparator(), timelineTitle,
 		container.NewHScroll(v.timeline), v.noTimeline, v.toRead)
-	top := container.NewVBox(v.progress.box, v.summary, container.NewBorder(nil, nil, nil, v.retry, v.msg))
+	top := container.NewVBox(v.progress.box, v.summary, container.NewBorder(nil, nil, nil, v.retry, v.msg),
+		container.NewHBox(v.reconcile), v.recProgress.box, v.recMsg)
 	v.page = container.NewBorder(top, nil, nil, nil, container.NewVScroll(container.NewPadded(content)))
 	v.root = container.NewStack(v.page)
 	return v.root
@@ -99,6 +121,12 @@ func (v *medsView) dispose() {
 	}
 	v.disposed = true
 	v.progress.dispose()
+	v.recProgress.dispose()
+	v.declared.dispose()
+	if v.reconciling != nil {
+		v.reconciling.dlg.Hide()
+		v.reconciling = nil
+	}
 	v.closeViewer()
 	v.list, v.reasons, v.rec = meds.List{}, nil, app.PatientRecord{}
 	v.groups.RemoveAll()
@@ -117,14 +145,20 @@ func (v *medsView) load() {
 	v.u.tasks.run(func() func() {
 		reading, err := svc.ReadMedications(ctx, pid)
 		var list meds.List
+		var decls []app.Declaration
 		if err == nil {
 			list = meds.Consolidate(reading.Lines, reading.Metas(), timeNow())
+			decls, err = svc.Declarations(ctx, pid)
 		}
 		return func() {
 			if v.disposed || !v.progress.done(seq) {
 				return
 			}
 			v.show(reading, list, err)
+			if err == nil {
+				v.declared.show(decls)
+				relayoutCanvasOf(v.root)
+			}
 		}
 	})
 }
@@ -146,6 +180,7 @@ func (v *medsView) show(reading app.MedicationReading, list meds.List, err error
 	}
 	v.loaded = true
 	v.list = list
+	v.reconcile.Enable()
 	v.reasons = make(map[app.DocumentID]app.UnstructuredReason, len(reading.Unstructured))
 	for _, u := range reading.Unstructured {
 		v.reasons[u.Meta.ID] = u.Reason
@@ -404,6 +439,8 @@ func newMedsTab(r *recordView) recordTab { return &medsTab{r: r} }
 func (t *medsTab) item() *container.TabItem {
 	t.v = newMedsView(t.r.u, t.r.record(), t.r.access())
 	t.v.onOpen = t.r.openDocument
+	t.v.onDialog = t.r.showDialog
+	t.v.onWritten = t.r.documentWritten
 	t.tab = container.NewTabItemWithIcon(tr("meds.tab"), theme.ListIcon(), t.v.buildUI())
 	return t.tab
 }
@@ -422,3 +459,18 @@ func (t *medsTab) recordChanged() {
 
 // dispose implements recordTab.
 func (t *medsTab) dispose() { t.v.dispose() }
+
+// documentWritten takes a document written in Carnet from a tab (the
+// pre-anesthesia report of the Médicaments tab) into the record shown: it
+// is in the vault and the outbox already, so the manifest shown gains it
+// and every tab hears of the change.
+func (r *recordView) documentWritten(meta app.DocumentMeta) {
+	if r.disposed || !r.shown {
+		return
+	}
+	r.rec.Manifest.Documents = withDocument(r.rec.Manifest.Documents, meta)
+	for _, t := range r.tabList {
+		t.recordChanged()
+	}
+	relayoutCanvasOf(r.root)
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha1" // #nosec G505 -- a stand-in fingerprint, not security
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -52,6 +53,7 @@ type Store struct {
 	documents  map[app.PatientID]map[app.DocumentID][]byte
 	cursors    map[string]app.Cursor
 	outbox     map[app.OutboxID]app.OutboxItem
+	declared   map[app.PatientID][]app.Declaration
 	mail       mailMaps // inbox, raw messages, mail records, sync points (mailstore.go)
 }
 
@@ -63,6 +65,7 @@ func NewStore() *Store {
 		documents: map[app.PatientID]map[app.DocumentID][]byte{},
 		cursors:   map[string]app.Cursor{},
 		outbox:    map[app.OutboxID]app.OutboxItem{},
+		declared:  map[app.PatientID][]app.Declaration{},
 		mail:      newMailMaps(),
 	}
 }
@@ -351,6 +354,9 @@ func (s *Store) Write(_ context.Context, b *app.Batch) error {
 			return fmt.Errorf("apptest: write: document without patient or id: %w", app.ErrInvalid)
 		}
 	}
+	if err := s.checkDeclarations(b); err != nil {
+		return err
+	}
 	s.putPatients(b.Patients)
 	for _, m := range b.Manifests {
 		m.Documents = append([]app.DocumentMeta(nil), m.Documents...)
@@ -376,6 +382,7 @@ func (s *Store) Write(_ context.Context, b *app.Batch) error {
 		delete(s.documents[g.Patient], g.ID)
 	}
 	s.mail.apply(b)
+	s.applyDeclarations(b.Declarations)
 	return nil
 }
 
@@ -393,6 +400,7 @@ func (s *Store) Purge(_ context.Context, id app.PatientID) error {
 	}
 	delete(s.manifests, id)
 	delete(s.documents, id)
+	delete(s.declared, id)
 	for k := range s.cursors {
 		if strings.HasPrefix(k, string(id)+"\x00") {
 			delete(s.cursors, k)
@@ -475,11 +483,14 @@ func (s *Store) Check(context.Context) (app.CheckReport, error) {
 	if err := s.check("check"); err != nil {
 		return app.CheckReport{}, err
 	}
-	docs := 0
+	docs, declared := 0, 0
 	for _, d := range s.documents {
 		docs += len(d)
 	}
-	return app.CheckReport{Patients: s.dir.Len(), Documents: docs, Audit: len(s.audit), Outbox: len(s.outbox)}, nil
+	for _, d := range s.declared {
+		declared += len(d)
+	}
+	return app.CheckReport{Patients: s.dir.Len(), Documents: docs, Audit: len(s.audit), Outbox: len(s.outbox), Declared: declared}, nil
 }
 
 // Compact implements app.Store: nothing to give back.
@@ -512,4 +523,69 @@ func (s *Store) Stats(context.Context) (app.StoreStats, error) {
 func (s *Store) Close() error {
 	s.Lock()
 	return nil
+}
+
+// Declarations implements app.Store: the patient's declarations, oldest
+// first; app.ErrNotFound for a patient not in the directory.
+func (s *Store) Declarations(_ context.Context, id app.PatientID) ([]app.Declaration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("declarations"); err != nil {
+		return nil, err
+	}
+	if _, ok := s.dir.Get(id); !ok {
+		return nil, fmt.Errorf("apptest: declarations: %w", app.ErrNotFound)
+	}
+	return append([]app.Declaration(nil), s.declared[id]...), nil
+}
+
+// checkDeclarations refuses declaration sets the vault refuses: without a
+// patient of the directory (or of the batch), or with an empty id.
+func (s *Store) checkDeclarations(b *app.Batch) error {
+	for _, set := range b.Declarations {
+		_, ok := s.dir.Get(set.Patient)
+		ok = ok || slices.ContainsFunc(b.Patients, func(p app.Patient) bool { return p.ID == set.Patient })
+		if !ok {
+			return fmt.Errorf("apptest: write: declarations of an unknown patient: %w", app.ErrNotFound)
+		}
+		for _, d := range set.Put {
+			if d.ID == "" {
+				return fmt.Errorf("apptest: write: declaration without id: %w", app.ErrInvalid)
+			}
+		}
+		for _, id := range set.Remove {
+			if id == "" {
+				return fmt.Errorf("apptest: write: removed declaration without id: %w", app.ErrInvalid)
+			}
+		}
+	}
+	return nil
+}
+
+// applyDeclarations merges declaration sets, as the vault does.
+func (s *Store) applyDeclarations(sets []app.DeclarationSet) {
+	for _, set := range sets {
+		list := append([]app.Declaration(nil), s.declared[set.Patient]...)
+		for _, p := range set.Put {
+			i := slices.IndexFunc(list, func(d app.Declaration) bool { return d.ID == p.ID })
+			if i >= 0 {
+				list[i] = p
+			} else {
+				list = append(list, p)
+			}
+		}
+		list = slices.DeleteFunc(list, func(d app.Declaration) bool { return slices.Contains(set.Remove, d.ID) })
+		sort.SliceStable(list, func(i, j int) bool {
+			a, b := list[i].Medication.Source.Date, list[j].Medication.Source.Date
+			if !a.Equal(b) {
+				return a.Before(b)
+			}
+			return list[i].ID < list[j].ID
+		})
+		if len(list) == 0 {
+			delete(s.declared, set.Patient)
+		} else {
+			s.declared[set.Patient] = list
+		}
+	}
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // Writer implements app.DocumentWriter with the CDA writer: the notes
-// written in Carnet, as N3 narrative (readable in Carnet's viewer and by
+// and the pre-anesthesia reconciliations written in Carnet, as N3 narrative (readable in Carnet's viewer and by
 // any CDA reader), with the CI-SIS header of the structure it is configured
 // for.
 type Writer struct {
@@ -48,6 +48,49 @@ func (w Writer) WriteNote(p app.Patient, author app.Practitioner, d app.NoteDraf
 		opt.Replaces = &Previous{ID: previous.ID, SetID: previous.SetID, Version: previous.Version}
 	}
 	content, err := WriteNote(note, opt)
+	if err != nil {
+		return app.WrittenDocument{}, err
+	}
+	doc, err := ParseBytes(content, Options{})
+	if err != nil {
+		return app.WrittenDocument{}, err
+	}
+	return app.WrittenDocument{Meta: doc.Meta(), Content: content}, nil
+}
+
+// WritePreAnesthesia writes the pre-anesthesia consultation report
+// (34749-2, N3) of a reconciliation: the conclusion as a narrative section,
+// then the reconciled lines as FR-Traitement entries (LineFrom; the declared
+// ones with the patient as informant). A code of a line that the CDA rules
+// refuse (a CNAM CIP7, a malformed ATC), or an end date before the start,
+// is left out of that line rather than failing the sign-off; the line
+// keeps its name. The signed-in
+// practitioner is author, performer and legal authenticator.
+func (w Writer) WritePreAnesthesia(p app.Patient, author app.Practitioner, r app.Reconciliation, at time.Time) (app.WrittenDocument, error) {
+	a, err := w.practitioner(author)
+	if err != nil {
+		return app.WrittenDocument{}, err
+	}
+	pa := PreAnesthesia{
+		Patient:          p,
+		Anesthesiologist: a,
+		Start:            at,
+		Medications:      make([]MedicationLine, 0, len(r.Lines)),
+	}
+	if c := strings.TrimSpace(r.Conclusion); c != "" {
+		pa.Sections = []NoteSection{{Title: "Conclusion", Text: Paragraphs(strings.Split(c, "\n\n")...)}}
+	}
+	for i, m := range r.Lines {
+		l := LineFrom(m)
+		if probe := l; probe.check(i+1) != nil {
+			l.Product, l.CIP13, l.ATC, l.Route = app.Code{}, "", app.Code{}, app.Code{}
+			if probe := l; probe.check(i+1) != nil && !l.Start.IsZero() && l.End.Before(l.Start) {
+				l.End = time.Time{} // contradictory dates: the start stays
+			}
+		}
+		pa.Medications = append(pa.Medications, l)
+	}
+	content, err := WritePreAnesthesia(pa, WriteOptions{Created: at, AllowTestINS: w.AllowTestINS})
 	if err != nil {
 		return app.WrittenDocument{}, err
 	}

@@ -145,6 +145,7 @@ func (c *checker) patients(ctx context.Context) {
 			c.problem("%s: %d records belong to no patient of the directory (first %x…)", n, orphans, first[:min(4, len(first))])
 		}
 	}
+	c.declarations(ps) // declared.go
 }
 
 func (c *checker) patient(id app.PatientID, seen map[string]map[string]bool) {

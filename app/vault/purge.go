@@ -12,8 +12,8 @@ import (
 
 // Purge forgets a patient by crypto-shredding, in one transaction: the
 // data key is deleted first, then the manifest, the documents it lists,
-// the cursors and the directory entry. A patient with outbox items is
-// refused with app.ErrConflict.
+// the cursors, the declared medications and the directory entry. A
+// patient with outbox items is refused with app.ErrConflict.
 //
 // bbolt keeps deleted values in free pages, where the wrapped data key
 // would still open under the VMK. So the same transaction sets the
@@ -83,6 +83,9 @@ func (v *Vault) Purge(ctx context.Context, id app.PatientID) error {
 			}
 		}
 		if err := tx.Bucket([]byte(bCur)).Delete(bl.Blind(domCur, string(id))); err != nil {
+			return err
+		}
+		if err := purgeDeclarations(tx, bl, id); err != nil { // declared.go
 			return err
 		}
 		if err := tx.Bucket([]byte(bDir)).Delete(bl.Blind(domDir, string(id))); err != nil {

@@ -408,6 +408,9 @@ func writeBatch(tx *bbolt.Tx, k *keys, b *app.Batch, fresh map[string]*dek) erro
 	if err := writeMail(tx, k, b); err != nil { // mail.go
 		return err
 	}
+	if err := writeDeclarations(tx, bl, b.Declarations, dekOf); err != nil { // declared.go
+		return err
+	}
 	return nil
 }
 
