@@ -70,21 +70,37 @@ type ImportNote struct {
 // Items waiting in the manual queue are not failures: they are kept.
 func (s ImportSummary) Incomplete() bool { return s.Quarantined > 0 || s.MarkFailures > 0 }
 
+// Commit units: ImportMail groups consecutive messages into one vault
+// transaction (a unit), closed at unitMessages messages, unitBytes of raw
+// messages and documents, or unitAge after its first message. The fsync
+// of the commit is the dominant cost of an import (offline-crypto §5.1,
+// §7.1): fewer, larger transactions are the lever.
+const (
+	unitMessages = 100
+	unitBytes    = 8 << 20
+	unitAge      = 2 * time.Second
+)
+
 // ImportMail imports the new messages of a mailbox: for each message, in UID
 // order, the reports whose patient is identified without doubt (see
 // MatchPatient) are filed into the patient's record, deduplicated against
 // the documents already there by uniqueId and hash, with versions ordered by
 // setId and versionNumber whatever their arrival order; everything else goes
 // to the manual queue with its reason and candidates; a refused message is
-// quarantined and left untouched on the server. The raw message is sealed,
-// a deduplication record and the sync point are written in the same
-// transaction, the audit log gets one event per outcome, and only then is the
-// message marked imported on the server.
+// quarantined and left untouched on the server.
 //
-// The sync point stored with a message is the last UID fully handled
+// Messages are handled in commit units (up to unitMessages messages,
+// unitBytes or unitAge): the raw messages are sealed, and the documents,
+// manifests, manual-queue items, deduplication records and the sync point
+// of the whole unit are written in one transaction; the audit log then gets
+// one event per outcome, and only then are the unit's messages marked
+// imported on the server, in one command when the mailbox implements
+// MailboxSetMarker.
+//
+// The sync point stored with a unit is the last UID fully handled
 // (committed and marked) before it, so that a crash between the commit and
-// the mark re-delivers the message, which is then recognised as a duplicate
-// and marked. A message is never filed twice.
+// the mark re-delivers the unit's messages, which are then recognised as
+// duplicates and marked. A message is never filed twice.
 func ImportMail(ctx context.Context, store MailStore, mb Mailbox, opt ImportOptions) (ImportSummary, error) {
 	if opt.Mailbox == "" {
 		opt.Mailbox = "INBOX"
@@ -101,8 +117,18 @@ func ImportMail(ctx context.Context, store MailStore, mb Mailbox, opt ImportOpti
 		return sum, fmt.Errorf("mail import: sync state: %w", err)
 	}
 	state.Account, state.Mailbox = opt.Account, opt.Mailbox
-	im := &importer{store: store, mb: mb, opt: opt, sum: &sum, done: state}
+	// The vault and the marks are not interrupted half-way by ctx (as
+	// before units): Fetch stops between messages, and the unit gathered
+	// is committed and marked.
+	im := &importer{ctx: context.WithoutCancel(ctx), store: store, mb: mb, opt: opt, sum: &sum, done: state}
 	reached, ferr := mb.Fetch(ctx, state, im.message)
+	// The messages accepted since the last commit: committed and marked
+	// now, unless the failure came from a commit of this run.
+	if !im.failed {
+		if err := im.flush(); err != nil && ferr == nil {
+			ferr = err
+		}
+	}
 	// The final sync point: everything fully handled, and the server's
 	// HIGHESTMODSEQ when the whole range was handled.
 	final := im.done
@@ -123,74 +149,191 @@ func ImportMail(ctx context.Context, store MailStore, mb Mailbox, opt ImportOpti
 	return sum, ferr
 }
 
+// MailboxSetMarker is implemented by mailboxes that can mark several
+// messages imported in one server command (one UID STORE of a UID set, or
+// one UID MOVE). ImportMail uses it to mark a commit unit at once.
+type MailboxSetMarker interface {
+	// MarkImportedSet marks refs (messages of the same mailbox and
+	// UIDVALIDITY) as MarkImported does, in one command. On error, none of
+	// them may be taken as marked.
+	MarkImportedSet(ctx context.Context, refs []MessageRef) error
+}
+
 // importer is the state of one ImportMail run.
 type importer struct {
+	ctx      context.Context
 	store    MailStore
 	mb       Mailbox
 	opt      ImportOptions
 	sum      *ImportSummary
 	done     MailboxState // last UID fully handled
 	blocked  bool         // a message could not be marked: done stays put
+	failed   bool         // an error stopped the run: the unit gathered is dropped
 	patients []Patient
 	loaded   bool
-	pending  map[string]bool // pendingKey of the reports already in the queue (loaded once)
+	pending  map[string]bool // pendingKey of the reports already in the queue (loaded once, kept up to date)
+	unit     *unit           // the messages accepted and not yet committed
 }
 
-// message handles one message (the Fetch callback).
+// unit is a commit unit being gathered: one vault transaction, then the
+// audit events, then one mark of its messages.
+type unit struct {
+	batch     Batch
+	manifests map[PatientID]*Manifest // manifests read or changed in the unit
+	order     []PatientID             // the manifests changed, in order
+	keys      map[string]MailOutcome  // keys of the new messages of the unit
+	msgs      []unitMessage           // every message of the unit, in UID order
+	events    []AuditEvent
+	bytes     int64
+	started   time.Time
+}
+
+// unitMessage is one message of a unit and what became of it.
+type unitMessage struct {
+	m       Message
+	dup     bool // handled before (outcome is then OutcomeDuplicate or OutcomeQuarantined)
+	outcome MailOutcome
+	reason  MatchReason // of the first inbox item (read receipt)
+	items   []InboxItem // inbox items made from it
+}
+
+// message handles one message (the Fetch callback): it is added to the
+// current unit, which is committed when full. After an error the unit is
+// dropped (a message may be half added to it): its messages were neither
+// committed nor marked, and come again next time.
 func (im *importer) message(m Message) error {
-	ctx := context.Background()
+	if err := im.add(m); err != nil {
+		im.failed = true
+		return err
+	}
+	return nil
+}
+
+func (im *importer) add(m Message) error {
+	ctx := im.ctx
 	im.sum.Messages++
 	if im.opt.Progress != nil {
 		defer func() { im.opt.Progress(*im.sum) }()
 	}
 	if m.Ref.UIDValidity != im.done.UIDValidity {
 		// UIDVALIDITY changed: the old UIDs mean nothing any more.
+		if err := im.flush(); err != nil {
+			return err
+		}
 		im.done.UIDValidity, im.done.LastUID, im.done.HighestModSeq = m.Ref.UIDValidity, 0, 0
 	}
+	u := im.current()
 	key := m.Key()
-	rec, seen, err := im.store.MailRecord(ctx, key)
-	if err != nil {
-		return fmt.Errorf("mail import: dedup: %w", err)
+	outcome, seen := u.keys[key]
+	if !seen {
+		rec, ok, err := im.store.MailRecord(ctx, key)
+		if err != nil {
+			return fmt.Errorf("mail import: dedup: %w", err)
+		}
+		outcome, seen = rec.Outcome, ok
 	}
 	if seen {
 		im.sum.Duplicates++
-		if rec.Outcome == OutcomeQuarantined {
-			im.advance(m.Ref.UID)
-			return nil
+		um := unitMessage{m: Message{Ref: m.Ref}, dup: true, outcome: OutcomeDuplicate}
+		if outcome == OutcomeQuarantined {
+			um.outcome = OutcomeQuarantined
 		}
-		return im.mark(ctx, m)
+		u.msgs = append(u.msgs, um)
+		return im.maybeFlush()
 	}
 	if !im.loaded {
+		var err error
 		if im.patients, err = im.store.Patients(ctx); err != nil {
 			return fmt.Errorf("mail import: patients: %w", err)
 		}
 		im.loaded = true
 	}
-	b, events, outcome, err := im.build(ctx, m, key)
+	um, err := im.build(ctx, u, m, key)
 	if err != nil {
 		return err
 	}
-	if err := im.store.Write(ctx, b); err != nil {
-		return fmt.Errorf("mail import: commit: %w", err)
+	u.keys[key] = um.outcome
+	u.msgs = append(u.msgs, um)
+	return im.maybeFlush()
+}
+
+// current returns the unit being gathered, starting one when needed.
+func (im *importer) current() *unit {
+	if im.unit == nil {
+		im.unit = &unit{manifests: map[PatientID]*Manifest{}, keys: map[string]MailOutcome{}, started: time.Now()}
 	}
-	for _, it := range b.Inbox {
-		if it.Report != nil {
-			im.pending[pendingKey(*it.Report)] = true
+	return im.unit
+}
+
+// maybeFlush commits the current unit when it is full.
+func (im *importer) maybeFlush() error {
+	u := im.unit
+	if u == nil || (len(u.msgs) < unitMessages && u.bytes < unitBytes && time.Since(u.started) < unitAge) {
+		return nil
+	}
+	return im.flush()
+}
+
+// flush commits the current unit in one transaction (with the sync point
+// reached before it), writes its audit events, sends the read receipts,
+// marks its messages on the server, and advances the sync point over the
+// messages both committed and marked.
+func (im *importer) flush() error {
+	u := im.unit
+	im.unit = nil
+	if u == nil || len(u.msgs) == 0 {
+		return nil
+	}
+	ctx := im.ctx
+	b := &u.batch
+	for _, pid := range u.order {
+		sortDocuments(u.manifests[pid].Documents)
+		b.Manifests = append(b.Manifests, *u.manifests[pid])
+	}
+	if !b.Empty() {
+		b.MailStates = im.states(im.opt.Clock.Now())
+		if err := im.store.Write(ctx, b); err != nil {
+			im.failed = true
+			return fmt.Errorf("mail import: commit: %w", err)
 		}
-		im.sum.Notes = append(im.sum.Notes, ImportNote{Account: im.opt.Account, UID: m.Ref.UID, Item: it.ID, State: it.State, Reason: noteReason(it)})
 	}
-	for _, e := range events {
+	for _, um := range u.msgs {
+		for _, it := range um.items {
+			im.sum.Notes = append(im.sum.Notes, ImportNote{Account: im.opt.Account, UID: um.m.Ref.UID, Item: it.ID, State: it.State, Reason: noteReason(it)})
+		}
+	}
+	for _, e := range u.events {
 		if err := im.store.Record(ctx, e); err != nil {
+			im.failed = true
 			return fmt.Errorf("mail import: audit: %w", err)
 		}
 	}
-	if outcome == OutcomeQuarantined {
-		im.sum.Quarantined++
-		im.advance(m.Ref.UID)
-		return nil
+	var refs []MessageRef
+	for _, um := range u.msgs {
+		switch um.outcome {
+		case OutcomeQuarantined:
+			if !um.dup {
+				im.sum.Quarantined++
+			}
+			continue
+		case OutcomeDuplicate:
+		default:
+			im.receipt(ctx, um.m, um.outcome, um.reason)
+		}
+		refs = append(refs, um.m.Ref)
 	}
-	im.receipt(ctx, m, outcome, b)
-	return im.mark(ctx, m)
+	marked, err := im.mark(ctx, refs)
+	if err != nil {
+		return err
+	}
+	for _, um := range u.msgs {
+		if um.outcome == OutcomeQuarantined || marked[um.m.Ref.UID] {
+			im.advance(um.m.Ref.UID)
+		} else {
+			im.blocked = true
+		}
+	}
+	return nil
 }
 
 // advance moves the sync point to uid unless an earlier message is
@@ -201,36 +344,56 @@ func (im *importer) advance(uid uint32) {
 	}
 }
 
-// mark flags the message imported on the server; a failure is counted and
-// blocks the sync point so that the next run retries it.
-func (im *importer) mark(ctx context.Context, m Message) error {
-	if err := im.mb.MarkImported(ctx, m.Ref); err != nil {
-		if ctx.Err() != nil {
-			return err
-		}
-		im.sum.MarkFailures++
-		im.sum.Notes = append(im.sum.Notes, ImportNote{Account: im.opt.Account, UID: m.Ref.UID, Reason: "not marked on the server: " + err.Error()})
-		im.blocked = true
-		im.opt.Log.Warn("mail import: mark imported failed", "uid", m.Ref.UID, "err", err)
-		return nil
+// mark flags the messages imported on the server (in one command when the
+// mailbox can) and returns the UIDs marked; a failure is counted and noted
+// (the sync point stays before the message, so that the next run retries).
+func (im *importer) mark(ctx context.Context, refs []MessageRef) (map[uint32]bool, error) {
+	marked := make(map[uint32]bool, len(refs))
+	if len(refs) == 0 {
+		return marked, nil
 	}
-	im.advance(m.Ref.UID)
-	return nil
+	fail := func(ref MessageRef, err error) {
+		im.sum.MarkFailures++
+		im.sum.Notes = append(im.sum.Notes, ImportNote{Account: im.opt.Account, UID: ref.UID, Reason: "not marked on the server: " + err.Error()})
+	}
+	if sm, ok := im.mb.(MailboxSetMarker); ok && len(refs) > 1 {
+		if err := sm.MarkImportedSet(ctx, refs); err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			for _, ref := range refs {
+				fail(ref, err)
+			}
+			im.opt.Log.Warn("mail import: mark imported failed", "uids", len(refs), "first", refs[0].UID, "err", err)
+			return marked, nil
+		}
+		for _, ref := range refs {
+			marked[ref.UID] = true
+		}
+		return marked, nil
+	}
+	for _, ref := range refs {
+		if err := im.mb.MarkImported(ctx, ref); err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			fail(ref, err)
+			im.opt.Log.Warn("mail import: mark imported failed", "uid", ref.UID, "err", err)
+			continue
+		}
+		marked[ref.UID] = true
+	}
+	return marked, nil
 }
 
 // receipt sends a read receipt when enabled and safe (RFC 8098: only when
 // Disposition-Notification-To equals Return-Path).
-func (im *importer) receipt(ctx context.Context, m Message, outcome MailOutcome, b *Batch) {
+func (im *importer) receipt(ctx context.Context, m Message, outcome MailOutcome, reason MatchReason) {
 	if !im.opt.ReadReceipts || im.opt.Receipts == nil || m.NotifyTo == "" {
 		return
 	}
 	if !strings.EqualFold(strings.Trim(m.NotifyTo, "<> "), strings.Trim(m.ReturnPath, "<> ")) {
 		return // differs from Return-Path: a person decides
-	}
-	reason := MatchAuto
-	for _, it := range b.Inbox {
-		reason = it.Reason
-		break
 	}
 	if err := im.opt.Receipts.SendReceipt(ctx, m, outcome, reason); err != nil {
 		im.opt.Log.Warn("mail import: read receipt failed", "err", err)
@@ -239,41 +402,50 @@ func (im *importer) receipt(ctx context.Context, m Message, outcome MailOutcome,
 	im.sum.Receipts++
 }
 
-// build decides the fate of every report of m and returns the batch, the
-// audit events and the message's outcome.
-func (im *importer) build(ctx context.Context, m Message, key string) (*Batch, []AuditEvent, MailOutcome, error) {
+// build decides the fate of every report of m and adds to the unit its
+// documents, manifests, inbox items, raw message, deduplication record and
+// audit events.
+func (im *importer) build(ctx context.Context, u *unit, m Message, key string) (unitMessage, error) {
 	now := im.opt.Clock.Now()
-	b := &Batch{}
+	b := &u.batch
+	// What the unit keeps of the message once committed: its reference
+	// and what a read receipt needs (not the raw bytes nor the reports).
+	um := unitMessage{m: Message{Ref: m.Ref, From: m.From, Subject: m.Subject, Date: m.Date, Size: m.Size,
+		NotifyTo: m.NotifyTo, ReturnPath: m.ReturnPath, HeaderINS: m.HeaderINS}, reason: MatchAuto}
 	if len(m.Raw) > 0 {
 		b.MailRaw = append(b.MailRaw, RawMessage{Key: key, Ref: m.Ref, Bytes: m.Raw})
+		u.bytes += int64(len(m.Raw))
 	}
 	event := func(p PatientID, result, detail string) AuditEvent {
 		return AuditEvent{Time: now, Practitioner: im.opt.Practitioner, Structure: im.opt.Structure,
 			Patient: p, Action: "mail.import", Result: result, Detail: detail}
 	}
-	item := func(n int, rep *IncomingReport, st InboxState, r MatchReason, c []Candidate, probs []ImportProblem) InboxItem {
+	item := func(n int, rep *IncomingReport, st InboxState, r MatchReason, c []Candidate, probs []ImportProblem) {
 		sum := sha256.Sum256([]byte(key + "#" + strconv.Itoa(n)))
-		return InboxItem{ID: InboxID(hex.EncodeToString(sum[:16])), State: st, Message: m.Ref, MessageKey: key,
+		it := InboxItem{ID: InboxID(hex.EncodeToString(sum[:16])), State: st, Message: m.Ref, MessageKey: key,
 			From: m.From, Subject: m.Subject, Received: m.Date, Report: rep, Reason: r, Candidates: c,
 			Problems: probs, CreatedAt: now}
+		if len(um.items) == 0 {
+			um.reason = r
+		}
+		um.items = append(um.items, it)
+		b.Inbox = append(b.Inbox, it)
 	}
-	var events []AuditEvent
-	outcome := OutcomeFiled
+	um.outcome = OutcomeFiled
 	rec := MailRecord{Key: key, Ref: m.Ref, At: now}
 	if m.Quarantined() {
-		b.Inbox = append(b.Inbox, item(0, nil, InboxQuarantined, ReasonQuarantine, nil, m.Problems))
+		item(0, nil, InboxQuarantined, ReasonQuarantine, nil, m.Problems)
 		rec.Outcome = OutcomeQuarantined
 		b.MailRecords = append(b.MailRecords, rec)
-		b.MailStates = im.states(now)
-		return b, []AuditEvent{event("", "quarantined", problemKinds(m.Problems))}, OutcomeQuarantined, nil
+		u.events = append(u.events, event("", "quarantined", problemKinds(m.Problems)))
+		um.outcome = OutcomeQuarantined
+		return um, nil
 	}
 	if err := im.loadPending(ctx); err != nil {
-		return nil, nil, "", err
+		return um, err
 	}
 	queued := map[string]bool{} // reports queued from this message
-	manifests := map[PatientID]*Manifest{}
-	var order []PatientID
-	n := 0
+	var pks []string            // pendingKey of every report item made
 	for i := range m.Reports {
 		rep := m.Reports[i]
 		res := MatchPatient(rep.Identity, im.patients, im.opt.Demo)
@@ -293,64 +465,65 @@ func (im *importer) build(ctx context.Context, m Message, key string) (*Batch, [
 				continue
 			}
 			queued[pk] = true
-			n++
-			b.Inbox = append(b.Inbox, item(n, &rep, InboxPending, res.Reason, res.Candidates, nil))
-			events = append(events, event("", "manual", string(res.Reason)))
+			pks = append(pks, pk)
+			item(len(um.items)+1, &rep, InboxPending, res.Reason, res.Candidates, nil)
+			u.events = append(u.events, event("", "manual", string(res.Reason)))
 			im.sum.Manual++
-			outcome = OutcomeManual
+			um.outcome = OutcomeManual
 			continue
 		}
-		man, ok := manifests[res.Patient]
+		man, ok := u.manifests[res.Patient]
 		if !ok {
 			got, err := im.store.Manifest(ctx, res.Patient)
 			if err != nil && !errors.Is(err, ErrNotFound) {
-				return nil, nil, "", fmt.Errorf("mail import: manifest: %w", err)
+				return um, fmt.Errorf("mail import: manifest: %w", err)
 			}
 			got.Patient = res.Patient
 			got.Documents = append([]DocumentMeta(nil), got.Documents...)
 			man = &got
-			manifests[res.Patient] = man
+			u.manifests[res.Patient] = man
 		}
 		switch fileInto(man, &rep) {
 		case fileKnown:
 			im.sum.Known++
-			events = append(events, event(res.Patient, "duplicate", "document already in record"))
+			u.events = append(u.events, event(res.Patient, "duplicate", "document already in record"))
 			continue
 		case fileConflict:
-			n++
-			b.Inbox = append(b.Inbox, item(n, &rep, InboxPending, ReasonConflict, []Candidate{{Patient: res.Patient, Kind: CandidateSameINS}}, nil))
-			events = append(events, event(res.Patient, "manual", string(ReasonConflict)))
+			pks = append(pks, pendingKey(rep))
+			item(len(um.items)+1, &rep, InboxPending, ReasonConflict, []Candidate{{Patient: res.Patient, Kind: CandidateSameINS}}, nil)
+			u.events = append(u.events, event(res.Patient, "manual", string(ReasonConflict)))
 			im.sum.Manual++
-			outcome = OutcomeManual
+			um.outcome = OutcomeManual
 			continue
 		}
-		if !containsID(order, res.Patient) {
-			order = append(order, res.Patient)
+		if !containsID(u.order, res.Patient) {
+			u.order = append(u.order, res.Patient)
 		}
 		b.Documents = append(b.Documents, DocumentContent{Patient: res.Patient, ID: rep.Meta.ID, Bytes: rep.Content})
+		u.bytes += int64(len(rep.Content))
 		rec.Documents = append(rec.Documents, rep.Meta.ID)
-		events = append(events, event(res.Patient, "ok", "filed"))
+		u.events = append(u.events, event(res.Patient, "ok", "filed"))
 		im.sum.Filed++
 	}
-	for _, pid := range order {
-		sortDocuments(manifests[pid].Documents)
-		b.Manifests = append(b.Manifests, *manifests[pid])
+	// The reports queued from this message are pending from now on, for
+	// the next messages of the unit too.
+	for _, pk := range pks {
+		im.pending[pk] = true
 	}
 	// Message-level problems (PDF-only, encrypted, no attachment, a
 	// document that is not a CDA…): one item so that nothing is lost.
 	if len(m.Reports) == 0 || hasOwnItem(m.Problems) {
-		b.Inbox = append(b.Inbox, item(0, nil, InboxPending, ReasonNoReport, nil, m.Problems))
-		events = append(events, event("", "manual", "no-report:"+problemKinds(m.Problems)))
+		item(0, nil, InboxPending, ReasonNoReport, nil, m.Problems)
+		u.events = append(u.events, event("", "manual", "no-report:"+problemKinds(m.Problems)))
 		im.sum.Manual++
-		outcome = OutcomeManual
+		um.outcome = OutcomeManual
 	}
-	rec.Outcome = outcome
+	rec.Outcome = um.outcome
 	b.MailRecords = append(b.MailRecords, rec)
-	b.MailStates = im.states(now)
-	return b, events, outcome, nil
+	return um, nil
 }
 
-// states returns the sync point to commit with the current message: the
+// states returns the sync point to commit with the current unit: the
 // last UID fully handled before it.
 func (im *importer) states(now time.Time) []MailboxState {
 	s := im.done

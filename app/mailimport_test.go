@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/carnetdesk/carnet/app"
@@ -233,5 +234,119 @@ func TestImportMailConflictAndSeveralPatients(t *testing.T) {
 	}
 	if !got[app.ReasonConflict] || !got[app.ReasonSeveralPatients] {
 		t.Fatalf("reasons %v", got)
+	}
+}
+
+// setMailbox is a fakeMailbox that marks a commit unit in one call and
+// records the units it was asked to mark; failSets makes that many of
+// those calls fail.
+type setMailbox struct {
+	fakeMailbox
+	sets     [][]uint32
+	failSets int
+	store    *apptest.MailStore
+	writes   []int // store.Writes seen at each mark: the unit was committed first
+}
+
+func (f *setMailbox) MarkImportedSet(_ context.Context, refs []app.MessageRef) error {
+	f.writes = append(f.writes, f.store.Writes)
+	if f.failSets > 0 {
+		f.failSets--
+		return errors.New("connection lost")
+	}
+	var uids []uint32
+	for _, r := range refs {
+		uids = append(uids, r.UID)
+		f.marked = append(f.marked, r.UID)
+	}
+	f.sets = append(f.sets, uids)
+	return nil
+}
+
+func TestImportMailGroupCommit(t *testing.T) {
+	ctx := context.Background()
+	p := qualified(t)
+	store := apptest.NewMailStore(p)
+	mb := &setMailbox{fakeMailbox: fakeMailbox{validity: 3, modseq: 9}, store: store}
+	const n = 250
+	for uid := uint32(1); uid <= n; uid++ {
+		mid := fmt.Sprintf("m%d", uid)
+		if uid == 7 {
+			mid = "m6" // delivered twice, in the same unit
+		}
+		mb.msgs = append(mb.msgs, msg(uid, mid, report(p, app.DocumentID("d-"+mid), "", 0, "<"+mid+"/>")))
+	}
+	// A quarantined message in the middle is neither marked nor blocking.
+	mb.msgs[149] = app.Message{Ref: app.MessageRef{UID: 150, MessageID: "q"}, Raw: []byte("q"),
+		Problems: []app.ImportProblem{{Kind: app.ProblemArchive}}}
+	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Filed != n-2 || sum.Duplicates != 1 || sum.Quarantined != 1 || sum.MarkFailures != 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	// 100 messages a unit: three commits, three marks, each after its commit.
+	if len(mb.sets) != 3 || len(mb.sets[0]) != 100 || len(mb.sets[1]) != 99 || len(mb.sets[2]) != 50 {
+		t.Fatalf("%d mark commands: %v", len(mb.sets), mb.sets)
+	}
+	if store.Writes != 4 || mb.writes[0] != 1 || mb.writes[1] != 2 || mb.writes[2] != 3 { // + the final sync point
+		t.Fatalf("%d writes, marks after writes %v", store.Writes, mb.writes)
+	}
+	if len(mb.marked) != n-1 {
+		t.Fatalf("%d marked, want %d (all but the quarantined one)", len(mb.marked), n-1)
+	}
+	man, _ := store.Manifest(ctx, p.ID)
+	if len(man.Documents) != n-2 {
+		t.Fatalf("%d documents, want %d", len(man.Documents), n-2)
+	}
+	if len(store.AuditLog()) != n-1 {
+		t.Fatalf("%d audit events, want %d", len(store.AuditLog()), n-1)
+	}
+	if st, _ := store.MailState(ctx, "bal", "INBOX"); st.LastUID != n || st.HighestModSeq != 9 {
+		t.Fatalf("state %+v", st)
+	}
+}
+
+func TestImportMailGroupCommitCrashBeforeMark(t *testing.T) {
+	ctx := context.Background()
+	p := qualified(t)
+	store := apptest.NewMailStore(p)
+	mb := &setMailbox{fakeMailbox: fakeMailbox{validity: 1}, store: store}
+	for uid := uint32(1); uid <= 150; uid++ {
+		mid := fmt.Sprintf("m%d", uid)
+		mb.msgs = append(mb.msgs, msg(uid, mid, report(p, app.DocumentID("d-"+mid), "", 0, "<"+mid+"/>")))
+	}
+	// The first unit is committed but its mark fails (as a crash between
+	// the commit and the mark would leave it); the second one is marked.
+	mb.failSets = 1
+	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	if err != nil || sum.Filed != 150 || sum.MarkFailures != 100 {
+		t.Fatalf("%+v %v", sum, err)
+	}
+	if st, _ := store.MailState(ctx, "bal", "INBOX"); st.LastUID != 0 {
+		t.Fatalf("sync point advanced past unmarked messages: %+v", st)
+	}
+	// Next run: everything comes again, nothing is filed twice, all marked.
+	mb.marked, mb.sets = nil, nil
+	sum, err = app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	if err != nil || sum.Filed != 0 || sum.Duplicates != 150 || len(mb.marked) != 150 {
+		t.Fatalf("retry %+v %v marked %d", sum, err, len(mb.marked))
+	}
+	if st, _ := store.MailState(ctx, "bal", "INBOX"); st.LastUID != 150 {
+		t.Fatalf("state %+v", st)
+	}
+	if man, _ := store.Manifest(ctx, p.ID); len(man.Documents) != 150 {
+		t.Fatalf("%d documents", len(man.Documents))
+	}
+	// A failing commit: the unit's messages are neither filed nor marked.
+	store2 := apptest.NewMailStore(p)
+	store2.FailWrites = 1
+	mb2 := &setMailbox{fakeMailbox: fakeMailbox{validity: 1, msgs: mb.msgs[:5]}, store: store2}
+	if _, err := app.ImportMail(ctx, store2, mb2, app.ImportOptions{Account: "bal"}); !errors.Is(err, app.ErrNoSpace) {
+		t.Fatalf("err %v", err)
+	}
+	if len(mb2.marked) != 0 || len(store2.Records()) != 0 {
+		t.Fatal("marked or recorded without the commit")
 	}
 }

@@ -272,7 +272,7 @@ func TestHugeBase64Body(t *testing.T) {
 		// tests of the package blurs it. The two cases below bound it.
 		{"defaults", Options{}, DefaultMaxBytes + 64<<10, 0},
 		// A larger document limit: the N1 body limit stops the text node.
-		// A parser holding the 100 MB input (or its 75 MB decoding) would pass
+		// A parser holding the 100 MB input (or its 75 MB decoding) would exceed
 		// 128 MiB; a streaming one stays far below even under -race.
 		{"body limit", Options{MaxBytes: 1 << 30, MaxBodyBytes: 8 << 20}, 13 << 20, 128 << 20},
 		// Small limits: memory stays small.

@@ -2,6 +2,7 @@ package dmp
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -36,15 +37,20 @@ func (c *Client) ListDocuments(ctx context.Context, acc app.Access, ins app.INS,
 	if err != nil {
 		return fail(op, app.ErrInvalid, err.Error())
 	}
-	return c.follow(ctx, op, acc, ins, first, func(b *fhir.Bundle, ids map[string]app.DocumentID) error {
-		docs, skipped := decodeSearchset(b, f, ids)
-		if skipped > 0 {
-			c.log.Warn("dmp: entries without a usable DocumentReference skipped", "op", op, "count", skipped)
+	return c.follow(ctx, op, acc, ins, first, func(p *searchPage, ids map[string]app.DocumentID) (func() error, error) {
+		docs, skipped, err := decodeSearchset(p, f, ids)
+		if err != nil {
+			return nil, malformed(op, "answer (not the expected FHIR JSON)")
 		}
-		if len(docs) == 0 {
-			return nil
-		}
-		return page(docs)
+		return func() error {
+			if skipped > 0 {
+				c.log.Warn("dmp: entries without a usable DocumentReference skipped", "op", op, "count", skipped)
+			}
+			if len(docs) == 0 {
+				return nil
+			}
+			return page(docs)
+		}, nil
 	})
 }
 
@@ -101,12 +107,74 @@ type errBadQuery string
 // Error implements error.
 func (e errBadQuery) Error() string { return "unusable " + string(e) + " in the query" }
 
-// follow reads a searchset from first and every next link after it, calling
-// handle with each page. The next link is checked before the page is
-// handed over: a link to another origin, or one already followed (a loop),
-// fails the listing with ErrServer. ids maps the resource ids seen so far
-// to uniqueIds (for replacement references).
-func (c *Client) follow(ctx context.Context, op string, acc app.Access, ins app.INS, first string, handle func(*fhir.Bundle, map[string]app.DocumentID) error) error {
+// searchPage is a searchset Bundle as a listing reads it: fhir.Bundle with
+// each entry's resource left as raw JSON, which the caller decodes once,
+// straight into its own type (a page is not decoded into a generic form
+// first and then again into the typed one). Every other field is typed as
+// in fhir.Bundle, so that a page malformed there fails as before.
+type searchPage struct {
+	ResourceType string            `json:"resourceType"`
+	ID           string            `json:"id,omitempty"`
+	Meta         *fhir.Meta        `json:"meta,omitempty"`
+	Identifier   *fhir.Identifier  `json:"identifier,omitempty"`
+	Type         string            `json:"type"`
+	Timestamp    string            `json:"timestamp,omitempty"`
+	Total        *int              `json:"total,omitempty"`
+	Link         []fhir.BundleLink `json:"link,omitempty"`
+	Entry        []searchEntry     `json:"entry,omitempty"`
+}
+
+// searchEntry is fhir.BundleEntry with the resource raw.
+type searchEntry struct {
+	Link     []fhir.BundleLink   `json:"link,omitempty"`
+	FullURL  string              `json:"fullUrl,omitempty"`
+	Resource json.RawMessage     `json:"resource,omitempty"`
+	Search   *fhir.EntrySearch   `json:"search,omitempty"`
+	Request  *fhir.EntryRequest  `json:"request,omitempty"`
+	Response *fhir.EntryResponse `json:"response,omitempty"`
+}
+
+// resource returns the entry's raw resource, nil when absent or null.
+func (e *searchEntry) resource() json.RawMessage {
+	if len(e.Resource) == 0 || string(e.Resource) == "null" {
+		return nil
+	}
+	return e.Resource
+}
+
+// header decodes the entry's resource header as fhir.RawResource does
+// (a resource without a resourceType, or with a resourceType or id that is
+// not a string, makes the whole page malformed). ok is false without a
+// resource.
+func (e *searchEntry) header() (h fhir.RawResource, ok bool, err error) {
+	raw := e.resource()
+	if raw == nil {
+		return h, false, nil
+	}
+	if err := h.UnmarshalJSON(raw); err != nil {
+		return h, false, err
+	}
+	return h, true, nil
+}
+
+// linkURL returns the URL of the link with relation rel, "" when absent.
+func (p *searchPage) linkURL(rel string) string {
+	for _, l := range p.Link {
+		if l.Relation == rel {
+			return l.URL
+		}
+	}
+	return ""
+}
+
+// follow reads a searchset from first and every next link after it. Each
+// page is decoded (decode), then its next link is checked, then the page
+// is handed over (the function decode returned): a page that does not
+// decode, or whose next link goes to another origin or was already followed
+// (a loop), fails the listing with ErrServer and is not handed over. ids
+// maps the resource ids seen so far to uniqueIds (for replacement
+// references).
+func (c *Client) follow(ctx context.Context, op string, acc app.Access, ins app.INS, first string, decode func(*searchPage, map[string]app.DocumentID) (func() error, error)) error {
 	seen := map[string]bool{first: true}
 	ids := map[string]app.DocumentID{}
 	next := first
@@ -114,15 +182,19 @@ func (c *Client) follow(ctx context.Context, op string, acc app.Access, ins app.
 		if pages >= c.maxPages {
 			return fail(op, app.ErrServer, "too many pages")
 		}
-		var b fhir.Bundle
+		var b searchPage
 		if _, err := c.getJSON(ctx, &call{op: op, method: http.MethodGet, url: next, acc: acc, ins: ins}, &b); err != nil {
 			return err
 		}
 		if b.ResourceType != "Bundle" || b.Type != "searchset" {
 			return malformed(op, "answer (not a searchset Bundle)")
 		}
+		deliver, err := decode(&b, ids)
+		if err != nil {
+			return err
+		}
 		next = ""
-		if raw := b.LinkURL("next"); raw != "" {
+		if raw := b.linkURL("next"); raw != "" {
 			u, err := c.resolve(raw)
 			if err != nil {
 				return fail(op, app.ErrServer, "next link refused: "+err.Error())
@@ -137,7 +209,7 @@ func (c *Client) follow(ctx context.Context, op string, acc app.Access, ins app.
 			seen[n] = true
 			next = n
 		}
-		if err := handle(&b, ids); err != nil {
+		if err := deliver(); err != nil {
 			return err
 		}
 	}

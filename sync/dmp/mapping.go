@@ -2,6 +2,7 @@ package dmp
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"encoding/hex"
 	"strings"
 	"time"
@@ -410,23 +411,42 @@ func (f *docFilter) keep(d *fhir.DocumentReference, rd *app.RemoteDocument) bool
 // decodeSearchset maps a searchset page: the DocumentReferences it matches
 // (search mode "match" or absent), in order, with replacements resolved
 // against ids (literal id → uniqueId, filled as entries are seen; may be
-// nil). skipped counts entries that were not usable documents.
-func decodeSearchset(b *fhir.Bundle, f *docFilter, ids map[string]app.DocumentID) (docs []app.RemoteDocument, skipped int) {
+// nil). skipped counts entries that were not usable documents. err is
+// non-nil when an entry's resource has no readable header (no
+// resourceType, or a resourceType or id that is not a string): the page is
+// malformed, as when decoded into a fhir.Bundle.
+//
+// Each resource is decoded once, straight into a DocumentReference; only a
+// resource that does not decode as one has its header decoded too, to tell
+// another resource type or an unusable entry from a malformed page.
+func decodeSearchset(p *searchPage, f *docFilter, ids map[string]app.DocumentID) (docs []app.RemoteDocument, skipped int, err error) {
 	type pending struct {
 		i   int
 		ref string
 	}
 	var unresolved []pending
-	for i := range b.Entry {
-		e := &b.Entry[i]
-		if e.Resource == nil || e.Resource.ResourceType != "DocumentReference" {
-			continue // OperationOutcome warnings, included resources
+	docs = make([]app.RemoteDocument, 0, len(p.Entry))
+	for i := range p.Entry {
+		e := &p.Entry[i]
+		raw := e.resource()
+		if raw == nil {
+			continue
+		}
+		var d fhir.DocumentReference
+		derr := json.Unmarshal(raw, &d)
+		if derr != nil || d.ResourceType != "DocumentReference" {
+			h, _, herr := e.header()
+			if herr != nil {
+				return nil, 0, herr
+			}
+			if h.ResourceType != "DocumentReference" {
+				continue // OperationOutcome warnings, included resources
+			}
 		}
 		if e.Search != nil && e.Search.Mode != "" && e.Search.Mode != "match" {
 			continue
 		}
-		var d fhir.DocumentReference
-		if err := e.Resource.Decode(&d); err != nil {
+		if derr != nil {
 			skipped++
 			continue
 		}
@@ -453,5 +473,5 @@ func decodeSearchset(b *fhir.Bundle, f *docFilter, ids map[string]app.DocumentID
 			docs[p.i].Replaces = ids[id]
 		}
 	}
-	return docs, skipped
+	return docs, skipped, nil
 }

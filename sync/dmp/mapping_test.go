@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -26,12 +27,12 @@ func readSample(t testing.TB, name string) []byte {
 // TestSamplesSearchset: the ANS searchset example decodes into two
 // RemoteDocuments with every mapped field.
 func TestSamplesSearchset(t *testing.T) {
-	var b fhir.Bundle
+	var b searchPage
 	if err := fhir.Unmarshal(readSample(t, "Bundle-example-annexe-searchset-documentreferences.json"), &b); err != nil {
 		t.Fatal(err)
 	}
-	docs, skipped := decodeSearchset(&b, nil, map[string]app.DocumentID{})
-	if len(docs) != 2 || skipped != 0 {
+	docs, skipped, err := decodeSearchset(&b, nil, map[string]app.DocumentID{})
+	if len(docs) != 2 || skipped != 0 || err != nil {
 		t.Fatalf("%d docs, %d skipped", len(docs), skipped)
 	}
 	d := docs[0]
@@ -140,8 +141,8 @@ func TestFilterDropsOtherPatients(t *testing.T) {
 	}
 	b := fhir.Bundle{Type: "searchset", Entry: []fhir.BundleEntry{mk("1", unitINS.Matricule), mk("2", "180000000000099"), mk("", unitINS.Matricule)}}
 	f := &docFilter{ins: unitINS, statuses: map[string]bool{"current": true}}
-	docs, skipped := decodeSearchset(&b, f, nil)
-	if len(docs) != 1 || docs[0].Meta.ID != "1.2.3.1" || skipped != 1 {
+	docs, skipped, err := decodeSearchset(pageOf(t, b), f, nil)
+	if len(docs) != 1 || docs[0].Meta.ID != "1.2.3.1" || skipped != 1 || err != nil {
 		t.Fatalf("%+v skipped %d", docs, skipped)
 	}
 }
@@ -160,13 +161,14 @@ func FuzzDecodeSearchset(f *testing.F) {
 	f.Add([]byte(`{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"https://evil.example/x"}],"entry":[{"resource":{"resourceType":"DocumentReference","contained":[{"resourceType":"PractitionerRole","id":"a","practitioner":{"reference":"#a"}}],"author":[{"reference":"#a"}],"masterIdentifier":{"value":"x"}}}]}`))
 	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome","issue":[]}}, {}, {"resource":null}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var b fhir.Bundle
+		checkSameAsBundle(t, data)
+		var b searchPage
 		if err := fhir.Unmarshal(data, &b); err != nil {
 			return
 		}
 		f := &docFilter{ins: unitINS, statuses: map[string]bool{"current": true, "superseded": true}, actSince: time.Unix(0, 0), types: map[string]bool{"11488-4": true}}
 		for _, filt := range []*docFilter{nil, f} {
-			docs, _ := decodeSearchset(&b, filt, map[string]app.DocumentID{})
+			docs, _, _ := decodeSearchset(&b, filt, map[string]app.DocumentID{})
 			for _, d := range docs {
 				if d.Meta.ID == "" {
 					t.Fatal("document without uniqueId")
@@ -180,4 +182,132 @@ func FuzzDecodeSearchset(f *testing.F) {
 			}
 		}
 	})
+}
+
+// pageOf is b as a listing page reads it.
+func pageOf(t testing.TB, b fhir.Bundle) *searchPage {
+	t.Helper()
+	raw, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p searchPage
+	if err := fhir.Unmarshal(raw, &p); err != nil {
+		t.Fatal(err)
+	}
+	return &p
+}
+
+// checkSameAsBundle: a page decoded as a searchPage with its entries
+// decoded once gives what decoding it into a fhir.Bundle and each entry
+// again gave (bundleDecodeSearchset, the former way): the same failure,
+// the same documents, the same count of skipped entries.
+func checkSameAsBundle(t *testing.T, data []byte) {
+	t.Helper()
+	f := &docFilter{ins: unitINS, statuses: map[string]bool{"current": true, "superseded": true}}
+	var b fhir.Bundle
+	oldErr := fhir.Unmarshal(data, &b)
+	var p searchPage
+	newErr := fhir.Unmarshal(data, &p)
+	var docs []app.RemoteDocument
+	var skipped int
+	if newErr == nil {
+		docs, skipped, newErr = decodeSearchset(&p, f, map[string]app.DocumentID{})
+	}
+	if (oldErr == nil) != (newErr == nil) {
+		t.Fatalf("bundle decode: %v, page decode: %v", oldErr, newErr)
+	}
+	if oldErr != nil {
+		return
+	}
+	want, wantSkipped := bundleDecodeSearchset(&b, f, map[string]app.DocumentID{})
+	if len(want) == 0 && len(docs) == 0 {
+		want, docs = nil, nil
+	}
+	if !reflect.DeepEqual(want, docs) || wantSkipped != skipped {
+		t.Fatalf("page decode:\n%+v (%d skipped)\nbundle decode:\n%+v (%d skipped)", docs, skipped, want, wantSkipped)
+	}
+}
+
+// TestDecodeSearchsetSameAsBundle runs checkSameAsBundle on the samples
+// and on hand-made oddities.
+func TestDecodeSearchsetSameAsBundle(t *testing.T) {
+	var cases [][]byte
+	for _, name := range []string{"Bundle-example-annexe-searchset-documentreferences.json", "Bundle-example-td2-iti65-lot-soumission.json",
+		"Bundle-example-td2-1-remplacement.json", "Bundle-example-annexe-fhir-document.json"} {
+		if b, err := os.ReadFile(filepath.Join(samplesDir, name)); err == nil {
+			cases = append(cases, b)
+		}
+	}
+	doc := `{"resourceType":"DocumentReference","id":"r1","masterIdentifier":{"value":"urn:oid:1.2.3"},"status":"current"}`
+	for _, c := range []string{
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":` + doc + `}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":null},{},{"resource":` + doc + `,"search":{"mode":"include"}}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"id":"x"}}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":5}}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"OperationOutcome","id":5}}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"DocumentReference","id":5,"masterIdentifier":{"value":"x"}}}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"DocumentReference","status":5,"masterIdentifier":{"value":"x"}}}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"DocumentReference","identifier":{"value":"x"},"masterIdentifier":{"value":"x"}}}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"DocumentReference","contained":[{"id":"a"}],"masterIdentifier":{"value":"x"}}}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"DocumentReference","RESOURCETYPE":"Patient","masterIdentifier":{"value":"x"}}}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"DocumentReference","masterIdentifier":{"value":"x"}},"response":{"outcome":{"id":"o"}}}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":5}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":"DocumentReference"}]}`,
+		`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":[]}]}`,
+		`{"resourceType":"Bundle","type":"searchset","total":"3"}`,
+	} {
+		cases = append(cases, []byte(c))
+	}
+	for _, c := range cases {
+		checkSameAsBundle(t, c)
+	}
+}
+
+// bundleDecodeSearchset is decodeSearchset as it was on a fhir.Bundle
+// (every resource's header decoded with the Bundle, then the resource
+// again): the reference of checkSameAsBundle.
+func bundleDecodeSearchset(b *fhir.Bundle, f *docFilter, ids map[string]app.DocumentID) (docs []app.RemoteDocument, skipped int) {
+	type pending struct {
+		i   int
+		ref string
+	}
+	var unresolved []pending
+	for i := range b.Entry {
+		e := &b.Entry[i]
+		if e.Resource == nil || e.Resource.ResourceType != "DocumentReference" {
+			continue
+		}
+		if e.Search != nil && e.Search.Mode != "" && e.Search.Mode != "match" {
+			continue
+		}
+		var d fhir.DocumentReference
+		if err := e.Resource.Decode(&d); err != nil {
+			skipped++
+			continue
+		}
+		rd, ok := mapDocument(&d)
+		if !ok {
+			skipped++
+			continue
+		}
+		if ids != nil && rd.RemoteID != "" && len(ids) < 1<<20 {
+			ids[rd.RemoteID] = rd.Meta.ID
+		}
+		if f != nil && !f.keep(&d, &rd) {
+			continue
+		}
+		if rd.Replaces == "" {
+			if ref := replacedRef(&d); ref != "" {
+				unresolved = append(unresolved, pending{len(docs), ref})
+			}
+		}
+		docs = append(docs, rd)
+	}
+	for _, p := range unresolved {
+		if id := refID(p.ref, "DocumentReference"); id != "" && ids != nil {
+			docs[p.i].Replaces = ids[id]
+		}
+	}
+	return docs, skipped
 }

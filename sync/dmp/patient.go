@@ -159,26 +159,35 @@ func (c *Client) AccessTraces(ctx context.Context, acc app.Access, ins app.INS, 
 	}
 	var out []app.AccessTrace
 	const maxTraces = 100000
-	err := c.follow(ctx, op, acc, ins, c.endpoint("AuditEvent", v), func(b *fhir.Bundle, _ map[string]app.DocumentID) error {
+	err := c.follow(ctx, op, acc, ins, c.endpoint("AuditEvent", v), func(b *searchPage, _ map[string]app.DocumentID) (func() error, error) {
+		res := make([]fhir.RawResource, len(b.Entry))
 		for i := range b.Entry {
-			e := &b.Entry[i]
-			if e.Resource == nil || e.Resource.ResourceType != "AuditEvent" {
-				continue
+			h, _, err := b.Entry[i].header()
+			if err != nil {
+				return nil, malformed(op, "answer (not the expected FHIR JSON)")
 			}
-			var ev fhir.AuditEvent
-			if e.Resource.Decode(&ev) != nil {
-				continue
-			}
-			t := mapTrace(&ev)
-			if !since.IsZero() && !t.Time.IsZero() && t.Time.Before(since) {
-				continue
-			}
-			if len(out) >= maxTraces {
-				return fail(op, app.ErrServer, "too many access traces")
-			}
-			out = append(out, t)
+			res[i] = h
 		}
-		return nil
+		return func() error {
+			for i := range res {
+				if res[i].ResourceType != "AuditEvent" {
+					continue
+				}
+				var ev fhir.AuditEvent
+				if res[i].Decode(&ev) != nil {
+					continue
+				}
+				t := mapTrace(&ev)
+				if !since.IsZero() && !t.Time.IsZero() && t.Time.Before(since) {
+					continue
+				}
+				if len(out) >= maxTraces {
+					return fail(op, app.ErrServer, "too many access traces")
+				}
+				out = append(out, t)
+			}
+			return nil
+		}, nil
 	})
 	if err != nil {
 		return nil, err

@@ -1,12 +1,14 @@
 package mailbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -21,8 +23,18 @@ import (
 
 var _ app.Mailbox = (*Client)(nil)
 
-// fetchBatch is how many messages one FETCH of structures covers.
-const fetchBatch = 50
+// The fetch pipeline's bounds.
+const (
+	// fetchBatch is how many messages one FETCH of structures covers.
+	fetchBatch = 50
+	// rawChunkBytes bounds (by RFC822.SIZE) the messages one FETCH of
+	// whole messages covers (at least one message).
+	rawChunkBytes = 4 << 20
+	// inFlightBytes bounds the messages fetched ahead of the caller:
+	// downloaded or being parsed, and not yet handed over (counted twice
+	// their size: the raw message and the documents taken from it).
+	inFlightBytes = 32 << 20
+)
 
 // Client is one account's IMAP session; it implements app.Mailbox. It
 // connects lazily, reconnects after a failure, and is safe for concurrent
@@ -107,16 +119,21 @@ func (cl *Client) session(ctx context.Context) (*imapclient.Client, *imap.Select
 }
 
 // Fetch implements app.Mailbox. For each new message it fetches, with PEEK
-// only, the structure and a few header fields first, checks the sizes
-// against the limits, then the whole message (to be sealed) and the parts
-// Carnet reads, and builds the reports.
+// only, the structure and a few header fields first (a FETCH per
+// fetchBatch messages), checks the sizes against the limits, then the whole
+// messages (to be sealed; one FETCH per rawChunkBytes) and builds the
+// reports. A producer fetches ahead of the caller, bounded by
+// inFlightBytes, and the messages are parsed on every CPU, while each
+// handles the previous ones; each is called in UID order, without the
+// session's lock held, so that it may call MarkImported (the commands are
+// serialised by the lock, never interleaved).
 func (cl *Client) Fetch(ctx context.Context, state app.MailboxState, each func(app.Message) error) (app.MailboxState, error) {
 	cl.mu.Lock()
-	defer cl.mu.Unlock()
 	// Re-select so that UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ are fresh.
 	cl.selected = ""
 	c, sel, err := cl.session(ctx)
 	if err != nil {
+		cl.mu.Unlock()
 		return state, err
 	}
 	st := state
@@ -124,62 +141,325 @@ func (cl *Client) Fetch(ctx context.Context, state app.MailboxState, each func(a
 	if st.UIDValidity != sel.UIDValidity {
 		st.UIDValidity, st.LastUID, st.HighestModSeq = sel.UIDValidity, 0, 0
 	}
+	modseq := sel.HighestModSeq
 	uids, err := cl.newUIDs(c, st.LastUID)
 	if err != nil {
 		cl.drop()
+		cl.mu.Unlock()
 		return state, err
+	}
+	cl.mu.Unlock()
+	if len(uids) == 0 {
+		st.HighestModSeq = modseq
+		return st, nil
+	}
+
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	budget := newBudget(inFlightBytes)
+	stop := context.AfterFunc(pctx, budget.cancel)
+	defer stop()
+	queue := make(chan *fetchJob, 2*fetchBatch) // in UID order
+	work := make(chan *fetchJob, 2*fetchBatch)  // to the parsers
+	var perr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(queue)
+		defer close(work)
+		perr = cl.produce(pctx, st, uids, budget, queue, work)
+	}()
+	// The parsers leave a CPU to the caller (the vault commit is the
+	// import's critical path) and to the producer.
+	for range max(1, runtime.GOMAXPROCS(0)-1) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				j.msg = j.finish()
+				close(j.done)
+			}
+		}()
+	}
+	// end stops the pipeline and waits for its goroutines.
+	end := func() {
+		cancel()
+		for range queue { // unblock the producer
+		}
+		wg.Wait()
+	}
+	for j := range queue {
+		<-j.done
+		// Nothing touches the job any more: it lets go of the message.
+		m, cost := j.msg, j.cost
+		*j = fetchJob{}
+		if m == nil { // expunged meanwhile
+			budget.release(cost)
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			end()
+			return st, err
+		}
+		err := each(*m)
+		budget.release(cost)
+		if err != nil {
+			end()
+			return st, err
+		}
+		st.LastUID = m.Ref.UID
+	}
+	wg.Wait()
+	if perr != nil {
+		return st, perr
+	}
+	if err := ctx.Err(); err != nil {
+		return st, err
+	}
+	st.HighestModSeq = modseq
+	return st, nil
+}
+
+// fetchJob is one message in the fetch pipeline: planned from its
+// structure, downloaded, then parsed.
+type fetchJob struct {
+	cl     *Client
+	plan   msgPlan
+	raw    []byte
+	bodies [][]byte // the needed parts, when fetched separately
+	split  bool     // the raw message was over the cap: parts fetched separately
+	gone   bool     // expunged meanwhile
+	cost   int64    // bytes reserved in the budget
+	msg    *app.Message
+	done   chan struct{} // closed when msg is set
+}
+
+// produce fetches the structures of uids by fetchBatch, then the whole
+// messages by rawChunkBytes within budget, and hands the jobs over in UID
+// order to queue (the caller) and work (the parsers).
+func (cl *Client) produce(ctx context.Context, st app.MailboxState, uids []imap.UID, budget *budget, queue, work chan<- *fetchJob) error {
+	lim := cl.acct.Limits.withDefaults()
+	send := func(j *fetchJob) error {
+		select {
+		case queue <- j:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		select {
+		case work <- j:
+		case <-ctx.Done():
+			j.msg = nil
+			close(j.done)
+			return ctx.Err()
+		}
+		return nil
 	}
 	for start := 0; start < len(uids); start += fetchBatch {
 		if err := ctx.Err(); err != nil {
-			return st, err
+			return err
 		}
 		batch := uids[start:min(start+fetchBatch, len(uids))]
-		metas, err := c.Fetch(imap.UIDSetNum(batch...), &imap.FetchOptions{
-			UID: true, Flags: true, Envelope: true, RFC822Size: true, InternalDate: true,
-			BodyStructure: &imap.FetchItemBodyStructure{Extended: true},
-			BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true,
-				HeaderFields: headerFields}},
-		}).Collect()
+		var metas []*imapclient.FetchMessageBuffer
+		err := cl.locked(ctx, st, func(c *imapclient.Client) error {
+			var err error
+			metas, err = c.Fetch(imap.UIDSetNum(batch...), &imap.FetchOptions{
+				UID: true, Flags: true, Envelope: true, RFC822Size: true, InternalDate: true,
+				BodyStructure: &imap.FetchItemBodyStructure{Extended: true},
+				BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierHeader, Peek: true,
+					HeaderFields: headerFields}},
+			}).Collect()
+			if err != nil {
+				return fmt.Errorf("mailbox: fetch structure: %v: %w", err, app.ErrOffline)
+			}
+			return nil
+		})
 		if err != nil {
-			cl.drop()
-			return st, fmt.Errorf("mailbox: fetch structure: %v: %w", err, app.ErrOffline)
+			return err
 		}
 		sort.Slice(metas, func(i, j int) bool { return metas[i].UID < metas[j].UID })
+		var jobs []*fetchJob
 		for _, meta := range metas {
 			if meta.UID <= imap.UID(st.LastUID) {
 				continue
 			}
-			m, err := cl.read(ctx, c, st, meta)
-			if err != nil {
-				cl.drop()
-				return st, err
-			}
-			if m == nil {
-				continue // expunged meanwhile
-			}
-			// each may call MarkImported, which uses this session: the
-			// connection is idle between messages.
-			cl.mu.Unlock()
-			err = each(*m)
-			cl.mu.Lock()
-			if err != nil {
-				return st, err
-			}
-			st.LastUID = m.Ref.UID
-			if cl.c != c {
-				// MarkImported dropped a failed connection: reconnect.
-				var sel2 *imap.SelectData
-				if c, sel2, err = cl.session(ctx); err != nil {
-					return st, err
+			jobs = append(jobs, &fetchJob{cl: cl, plan: cl.plan(st, meta, lim), done: make(chan struct{})})
+		}
+		for i := 0; i < len(jobs); {
+			// A chunk: the next messages up to rawChunkBytes (at least one).
+			var chunk []*fetchJob
+			var want []imap.UID
+			var size, cost int64
+			for ; i < len(jobs); i++ {
+				j := jobs[i]
+				if j.plan.final { // nothing to download
+					j.cost = 1
+				} else {
+					if len(want) > 0 && size+j.plan.m.Size > rawChunkBytes {
+						break
+					}
+					size += j.plan.m.Size
+					j.cost = 2*max(j.plan.m.Size, 0) + 1
+					want = append(want, imap.UID(j.plan.m.Ref.UID))
 				}
-				if sel2.UIDValidity != st.UIDValidity {
-					return st, fmt.Errorf("mailbox: UIDVALIDITY changed during fetch: %w", app.ErrConflict)
+				cost += j.cost
+				chunk = append(chunk, j)
+			}
+			if err := budget.acquire(cost); err != nil {
+				return ctx.Err()
+			}
+			if len(want) > 0 {
+				var raws map[imap.UID][]byte
+				err := cl.locked(ctx, st, func(c *imapclient.Client) error {
+					var err error
+					raws, err = downloadRaws(c, want, lim)
+					if err != nil {
+						return err
+					}
+					// A message over the cap although its RFC822.SIZE
+					// was not (the server lied): its parts, fetched.
+					for _, j := range chunk {
+						raw, ok := raws[imap.UID(j.plan.m.Ref.UID)]
+						switch {
+						case j.plan.final:
+						case !ok:
+							j.gone = true
+						case j.plan.walk && int64(len(raw)) > lim.MaxMessageBytes:
+							_, bodies, gone, err := cl.download(ctx, c, imap.UID(j.plan.m.Ref.UID), j.plan.need, lim)
+							if err != nil {
+								return err
+							}
+							j.split, j.bodies, j.gone = true, bodies, gone
+						default:
+							j.raw = raw
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					budget.release(cost)
+					return err
+				}
+			}
+			for _, j := range chunk {
+				if err := send(j); err != nil {
+					return err
 				}
 			}
 		}
 	}
-	st.HighestModSeq = sel.HighestModSeq
-	return st, nil
+	return nil
+}
+
+// locked runs fn with the session's lock held, on a session whose
+// UIDVALIDITY is still st's (reconnecting after a failure of MarkImported).
+// A failure of fn drops the connection.
+func (cl *Client) locked(ctx context.Context, st app.MailboxState, fn func(c *imapclient.Client) error) error {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	c, sel, err := cl.session(ctx)
+	if err != nil {
+		return err
+	}
+	if sel.UIDValidity != st.UIDValidity {
+		return fmt.Errorf("mailbox: UIDVALIDITY changed during fetch: %w", app.ErrConflict)
+	}
+	if err := fn(c); err != nil {
+		cl.drop()
+		return err
+	}
+	return nil
+}
+
+// downloadRaws fetches, in one UID FETCH with PEEK only, the whole
+// messages of uids (each read up to the cap plus one byte). A message
+// expunged meanwhile is absent from the result.
+func downloadRaws(c *imapclient.Client, uids []imap.UID, lim Limits) (map[imap.UID][]byte, error) {
+	fc := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
+	defer fc.Close()
+	out := make(map[imap.UID][]byte, len(uids))
+	for msg := fc.Next(); msg != nil; msg = fc.Next() {
+		var uid imap.UID
+		var raw []byte
+		got := false
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				uid = it.UID
+			case imapclient.FetchItemDataBodySection:
+				if it.Literal == nil || len(it.Section.Part) != 0 || it.Section.Specifier != imap.PartSpecifierNone {
+					continue
+				}
+				var err error
+				if raw, err = readLiteral(it.Literal, lim.MaxMessageBytes+1); err != nil {
+					return nil, fmt.Errorf("mailbox: fetch message: %v: %w", err, app.ErrOffline)
+				}
+				got = true
+			}
+		}
+		if got && uid != 0 {
+			out[uid] = raw
+		}
+	}
+	if err := fc.Close(); err != nil {
+		return nil, fmt.Errorf("mailbox: fetch: %v: %w", err, app.ErrOffline)
+	}
+	return out, nil
+}
+
+// readLiteral reads a literal up to max bytes, in one allocation of its
+// announced size.
+func readLiteral(lit imap.LiteralReader, max int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if n := lit.Size(); n > 0 {
+		buf.Grow(int(min(n, max)) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(io.LimitReader(lit, max))
+	return buf.Bytes(), err
+}
+
+// budget bounds the bytes in flight in the fetch pipeline.
+type budget struct {
+	mu       sync.Mutex
+	cond     *sync.Cond
+	used     int64
+	max      int64
+	canceled bool
+}
+
+func newBudget(max int64) *budget {
+	b := &budget{max: max}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+// acquire reserves n bytes, waiting for releases while over the bound (a
+// reservation alone may exceed it); it fails once canceled.
+func (b *budget) acquire(n int64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for !b.canceled && b.used > 0 && b.used+n > b.max {
+		b.cond.Wait()
+	}
+	if b.canceled {
+		return context.Canceled
+	}
+	b.used += n
+	return nil
+}
+
+func (b *budget) release(n int64) {
+	b.mu.Lock()
+	b.used -= n
+	b.mu.Unlock()
+	b.cond.Broadcast()
+}
+
+func (b *budget) cancel() {
+	b.mu.Lock()
+	b.canceled = true
+	b.mu.Unlock()
+	b.cond.Broadcast()
 }
 
 // newUIDs returns the UIDs above last, ascending. "UID last+1:*" always
@@ -202,15 +482,27 @@ func (cl *Client) newUIDs(c *imapclient.Client, last uint32) ([]imap.UID, error)
 	return out, nil
 }
 
-// read builds the Message of one fetched structure: size checks, then the
-// raw message and the needed parts with BODY.PEEK/BINARY.PEEK.
-func (cl *Client) read(ctx context.Context, c *imapclient.Client, st app.MailboxState, meta *imapclient.FetchMessageBuffer) (*app.Message, error) {
-	lim := cl.acct.Limits.withDefaults()
+// msgPlan is what the structure of a message decides, before any
+// download: its headers, the parts Carnet reads and the problems met.
+type msgPlan struct {
+	m        *app.Message
+	lim      Limits
+	need     []Part              // the parts Carnet reads
+	problems []app.ImportProblem // from the structure
+	walk     bool                // the parts are taken from the raw message (WalkMIME)
+	final    bool                // nothing to download (over the size cap)
+	demo     bool
+}
+
+// plan reads one fetched structure: headers, size checks, and the parts
+// needed.
+func (cl *Client) plan(st app.MailboxState, meta *imapclient.FetchMessageBuffer, lim Limits) msgPlan {
 	m := &app.Message{
 		Ref:  app.MessageRef{Account: st.Account, Mailbox: st.Mailbox, UIDValidity: st.UIDValidity, UID: uint32(meta.UID)},
 		Date: meta.InternalDate,
 		Size: meta.RFC822Size,
 	}
+	p := msgPlan{m: m, lim: lim, demo: cl.acct.Demo}
 	if env := meta.Envelope; env != nil {
 		m.Ref.MessageID, m.Subject = env.MessageID, env.Subject
 		if len(env.From) > 0 {
@@ -229,20 +521,21 @@ func (cl *Client) read(ctx context.Context, c *imapclient.Client, st app.Mailbox
 	}
 	if meta.RFC822Size > lim.MaxMessageBytes {
 		m.Problems = append(m.Problems, app.ImportProblem{Kind: app.ProblemTooLarge, Detail: fmt.Sprintf("message over %d bytes", lim.MaxMessageBytes)})
-		return m, nil
+		p.final = true
+		return p
 	}
 	parts, problems := structureParts(meta.BodyStructure, lim)
 	var need []Part
-	for _, p := range parts {
-		if classify(p) == kindOther || strings.HasPrefix(p.MediaType, "message/") {
+	for _, part := range parts {
+		if classify(part) == kindOther || strings.HasPrefix(part.MediaType, "message/") {
 			continue
 		}
 		// Encoded size from BODYSTRUCTURE: base64 shrinks by a quarter.
-		if dec := p.Size * 3 / 4; dec > lim.MaxPartBytes {
-			problems = append(problems, app.ImportProblem{Kind: app.ProblemTooLarge, Part: p.Section(), Detail: fmt.Sprintf("attachment over %d bytes", lim.MaxPartBytes)})
+		if dec := part.Size * 3 / 4; dec > lim.MaxPartBytes {
+			problems = append(problems, app.ImportProblem{Kind: app.ProblemTooLarge, Part: part.Section(), Detail: fmt.Sprintf("attachment over %d bytes", lim.MaxPartBytes)})
 			continue
 		}
-		need = append(need, p)
+		need = append(need, part)
 	}
 	if quarantines(problems) || secure(problems) {
 		need = nil
@@ -252,50 +545,54 @@ func (cl *Client) read(ctx context.Context, c *imapclient.Client, st app.Mailbox
 	// instead of being fetched a second time (BINARY.PEEK): half the bytes
 	// on the wire. The BODYSTRUCTURE decisions above still stand (a message
 	// refused by its structure is not walked).
-	walk := len(need) > 0
-	fetch := need
-	if walk {
-		fetch = nil
+	p.need, p.problems, p.walk = need, problems, len(need) > 0
+	return p
+}
+
+// finish builds the Message of a downloaded job (CPU only: MIME walk, XDM
+// and CDA reading); nil when the message was expunged meanwhile.
+func (j *fetchJob) finish() *app.Message {
+	p := j.plan
+	m := p.m
+	if p.final {
+		return m
 	}
-	raw, bodies, gone, err := cl.download(ctx, c, meta.UID, fetch, lim)
-	if err != nil {
-		return nil, err
+	if j.gone {
+		return nil
 	}
-	if gone {
-		return nil, nil
-	}
-	m.Raw = raw
-	if walk && int64(len(raw)) <= lim.MaxMessageBytes {
-		parts, wprobs, err := WalkMIME(raw, lim)
+	opt := readOptions{Demo: p.demo, HeaderINS: m.HeaderINS, XDM: xdm.DefaultLimits()}
+	m.Raw = j.raw
+	if p.walk && !j.split {
+		parts, wprobs, err := WalkMIME(j.raw, p.lim)
 		if err != nil {
 			m.Problems = []app.ImportProblem{{Kind: app.ProblemMIME, Detail: "not a mail message"}}
-			return m, nil
+			return m
 		}
 		if quarantines(wprobs) {
 			m.Problems = wprobs
-			return m, nil
+			return m
 		}
-		m.Reports, m.Problems = reportsOf(parts, wprobs, readOptions{Demo: cl.acct.Demo, HeaderINS: m.HeaderINS, XDM: xdm.DefaultLimits()})
-		return m, nil
+		m.Reports, m.Problems = reportsOf(parts, wprobs, opt)
+		return m
 	}
-	if walk { // raw over the cap (the server lied about RFC822.SIZE): the parts, fetched
-		if raw, bodies, gone, err = cl.download(ctx, c, meta.UID, need, lim); err != nil || gone {
-			return nil, err
-		}
+	if j.split { // raw over the cap (the server lied about RFC822.SIZE): the parts, fetched
 		m.Raw = nil
 	}
+	need, problems := p.need, p.problems
 	for i := range need {
-		need[i].Body = bodies[i]
-		if bodies[i] == nil {
+		if i < len(j.bodies) {
+			need[i].Body = j.bodies[i]
+		}
+		if need[i].Body == nil {
 			problems = append(problems, app.ImportProblem{Kind: app.ProblemMIME, Part: need[i].Section(), Detail: "attachment could not be decoded"})
 		}
 	}
 	if quarantines(problems) {
 		m.Problems = problems
-		return m, nil
+		return m
 	}
-	m.Reports, m.Problems = reportsOf(need, problems, readOptions{Demo: cl.acct.Demo, HeaderINS: m.HeaderINS, XDM: xdm.DefaultLimits()})
-	return m, nil
+	m.Reports, m.Problems = reportsOf(need, problems, opt)
+	return m
 }
 
 func secure(ps []app.ImportProblem) bool {
@@ -405,19 +702,37 @@ func samePath(a, b []int) bool {
 // When neither is possible the message is left as is: the vault's record is
 // the only mark, and nil is returned.
 func (cl *Client) MarkImported(ctx context.Context, ref app.MessageRef) error {
+	return cl.MarkImportedSet(ctx, []app.MessageRef{ref})
+}
+
+var _ app.MailboxSetMarker = (*Client)(nil)
+
+// MarkImportedSet implements app.MailboxSetMarker: MarkImported for every
+// message of refs in one command (UID STORE <set> +FLAGS.SILENT, or one
+// UID MOVE <set>).
+func (cl *Client) MarkImportedSet(ctx context.Context, refs []app.MessageRef) error {
+	if len(refs) == 0 {
+		return nil
+	}
 	cl.mu.Lock()
 	defer cl.mu.Unlock()
-	if ref.Mailbox != "" && ref.Mailbox != cl.acct.mailbox() {
-		return fmt.Errorf("mailbox: mark: message of another mailbox: %w", app.ErrInvalid)
+	var set imap.UIDSet
+	for _, ref := range refs {
+		if ref.Mailbox != "" && ref.Mailbox != cl.acct.mailbox() {
+			return fmt.Errorf("mailbox: mark: message of another mailbox: %w", app.ErrInvalid)
+		}
+		if ref.UIDValidity != refs[0].UIDValidity {
+			return fmt.Errorf("mailbox: mark: messages of several UIDVALIDITY: %w", app.ErrInvalid)
+		}
+		set.AddNum(imap.UID(ref.UID))
 	}
 	c, sel, err := cl.session(ctx)
 	if err != nil {
 		return err
 	}
-	if sel.UIDValidity != ref.UIDValidity {
+	if sel.UIDValidity != refs[0].UIDValidity {
 		return fmt.Errorf("mailbox: mark: UIDVALIDITY changed: %w", app.ErrConflict)
 	}
-	set := imap.UIDSetNum(imap.UID(ref.UID))
 	keyword := cl.acct.Mark != MarkMove && permits(sel.PermanentFlags, app.ImportedKeyword)
 	if keyword {
 		err := c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{app.ImportedKeyword}}, nil).Close()

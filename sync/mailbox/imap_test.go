@@ -5,6 +5,7 @@ package mailbox
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
@@ -394,5 +395,58 @@ func TestDovecotWatchIdle(t *testing.T) {
 	}
 	if el := time.Since(start); el > 10*time.Second {
 		t.Fatalf("IDLE took %s", el)
+	}
+}
+
+// TestDovecotManyMessagesPipelined: more messages than a FETCH of
+// structures (fetchBatch) and than a commit unit: the pipelined fetch
+// delivers every message once in UID order, and the units are marked with
+// one UID STORE or one UID MOVE each.
+func TestDovecotManyMessagesPipelined(t *testing.T) {
+	d := startDovecot(t, "")
+	p := testPatient(t, "p1", "2800175123456")
+	const n = 2*fetchBatch + 21
+	raws := make([][]byte, 0, n)
+	for i := 0; i < n; i++ {
+		raws = append(raws, xdmMail(t, fmt.Sprintf("many-%d@labo", i), cdaDoc{ID: fmt.Sprintf("1.2.250.1.999.40.%d", i), Patient: p}, xdmOpts{}))
+	}
+	for _, move := range []bool{false, true} {
+		u := d.newUser()
+		if err := d.DeliverMaildir(u, raws); err != nil {
+			t.Fatal(err)
+		}
+		acct := d.account(u, ImplicitTLS)
+		if move {
+			acct.Mark, acct.ImportedFolder = MarkMove, "Carnet/Imported"
+		}
+		store := apptest.NewMailStore(p)
+		if sum := runImport(t, store, acct); sum.Filed != n || sum.Messages != n || sum.MarkFailures != 0 {
+			t.Fatalf("move %v: summary %+v", move, sum)
+		}
+		if man, _ := store.Manifest(context.Background(), p.ID); len(man.Documents) != n {
+			t.Fatalf("move %v: %d documents", move, len(man.Documents))
+		}
+		inbox, moved := flagsOf(t, d, u, "INBOX"), map[string]string{}
+		if move {
+			moved = flagsOf(t, d, u, "Carnet/Imported")
+			if len(inbox) != 0 || len(moved) != n {
+				t.Fatalf("INBOX holds %d, Imported %d", len(inbox), len(moved))
+			}
+			inbox = moved
+		}
+		if len(inbox) != n {
+			t.Fatalf("%d messages on the server, want %d", len(inbox), n)
+		}
+		for uid, f := range inbox {
+			if strings.Contains(f, `\Seen`) || (!move && !strings.Contains(f, app.ImportedKeyword)) {
+				t.Fatalf("uid %s flags %q", uid, f)
+			}
+		}
+		if st, _ := store.MailState(context.Background(), u, "INBOX"); st.LastUID != n {
+			t.Fatalf("state %+v", st)
+		}
+		if sum := runImport(t, store, acct); sum.Messages != 0 {
+			t.Fatalf("second run %+v", sum)
+		}
 	}
 }

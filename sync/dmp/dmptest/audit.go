@@ -112,8 +112,8 @@ func (s *Server) handleAuditSearch(w http.ResponseWriter, r *http.Request, c *ca
 		}
 	}
 	s.trace(rec, c, "search-type", "AuditEvent", "")
-	s.writePage(w, r, items, func(it pageItem) (*fhir.RawResource, string) {
+	s.writePage(w, r, items, func(it pageItem) ([]byte, string) {
 		t := it.v.(*trace)
-		return fhir.MustWrap(auditEvent(rec, t)), "AuditEvent/" + t.ID
+		return mustJSON(auditEvent(rec, t)), "AuditEvent/" + t.ID
 	})
 }

@@ -172,6 +172,7 @@ func (d *data) generate(seed uint64, rec *record, epoch time.Time) {
 		dc.Author = g.authRPPS
 		if g.masked {
 			dc.Ref.SecurityLabel = fhir.SecurityLabels(app.Visibility{MaskedToProfessionals: true})
+			dc.changed()
 		}
 		dc.Seq = d.nextSeq()
 		dc.stamp(1, g.sub)
@@ -181,6 +182,7 @@ func (d *data) generate(seed uint64, rec *record, epoch time.Time) {
 		if g.replaces >= 0 {
 			old := docs[g.replaces]
 			docs[k].Ref.RelatesTo = []fhir.RelatesTo{{Code: "replaces", Target: fhir.Reference{Reference: "DocumentReference/" + old.Ref.ID}}}
+			docs[k].changed()
 			old.Ref.Status = "superseded"
 			old.stamp(2, docs[k].LastUpdated)
 		}

@@ -100,6 +100,7 @@ func (s *Server) withDoc(uniqueID app.DocumentID, fn func(*doc)) bool {
 		return false
 	}
 	fn(d)
+	d.changed()
 	s.persistLater(d.patient)
 	return true
 }

@@ -196,6 +196,7 @@ func (s *Server) commit(r *http.Request, c *caller, b *fhir.Bundle) (*fhir.Bundl
 		d.stamp(1, now)
 		if pd.replaces != nil {
 			d.Ref.RelatesTo = []fhir.RelatesTo{{Code: "replaces", Target: fhir.Reference{Reference: "DocumentReference/" + pd.replaces.Ref.ID}}}
+			d.changed()
 			pd.replaces.Ref.Status = "superseded"
 			pd.replaces.stamp(pd.replaces.Version+1, now)
 			if i, ok := findPatchEntry(b, pd.replaces.Ref.ID); ok {

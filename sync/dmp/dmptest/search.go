@@ -2,6 +2,7 @@ package dmptest
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"net/http"
@@ -49,8 +50,9 @@ func queryHash(q url.Values) string {
 }
 
 // writePage sorts items, applies the cursor and _count, and writes the
-// searchset Bundle with self and next links.
-func (s *Server) writePage(w http.ResponseWriter, r *http.Request, items []pageItem, render func(pageItem) (*fhir.RawResource, string)) {
+// searchset Bundle with self and next links. render gives an entry's
+// resource as JSON (as json.Marshal writes it) and its location.
+func (s *Server) writePage(w http.ResponseWriter, r *http.Request, items []pageItem, render func(pageItem) ([]byte, string)) {
 	q := r.URL.Query()
 	count := defaultCount
 	if v := q.Get("_count"); v != "" {
@@ -94,12 +96,65 @@ func (s *Server) writePage(w http.ResponseWriter, r *http.Request, items []pageI
 		nq.Set(cursorParam, makeCursor(last.t, last.seq, qh))
 		b.Link = append(b.Link, fhir.BundleLink{Relation: "next", URL: base + "?" + nq.Encode()})
 	}
+	entries := make([]pageEntry, 0, end-start)
 	for _, it := range items[start:end] {
 		res, loc := render(it)
-		b.Entry = append(b.Entry, fhir.BundleEntry{FullURL: s.baseURL(r) + "/" + loc, Resource: res, Search: &fhir.EntrySearch{Mode: "match"}})
+		entries = append(entries, pageEntry{fullURL: s.baseURL(r) + "/" + loc, resource: res})
+	}
+	body, err := searchsetJSON(b, entries)
+	if err != nil {
+		http.Error(w, "encode: "+err.Error(), http.StatusInternalServerError)
+		return
 	}
 	w.Header().Set("Date", s.now().Format(http.TimeFormat))
-	writeJSON(w, http.StatusOK, b)
+	writeBody(w, http.StatusOK, body)
+}
+
+// pageEntry is a match of a searchset page: its fullUrl and its resource,
+// already JSON.
+type pageEntry struct {
+	fullURL  string
+	resource []byte
+}
+
+// searchsetJSON writes b (without entries) with entries as matches: the
+// bytes json.Marshal gives for b with each entry as a fhir.BundleEntry
+// {FullURL, Resource, Search: match}, but each resource is copied as it is
+// rather than encoded (and checked and compacted) again.
+func searchsetJSON(b fhir.Bundle, entries []pageEntry) ([]byte, error) {
+	b.Entry = nil
+	head, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	if len(entries) == 0 {
+		return head, nil
+	}
+	n := len(head) + 16
+	for _, e := range entries {
+		n += len(e.fullURL) + len(e.resource) + 64
+	}
+	out := make([]byte, 0, n)
+	out = append(out, head[:len(head)-1]...) // without its closing brace
+	out = append(out, `,"entry":[`...)
+	for i, e := range entries {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		u, err := json.Marshal(e.fullURL)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, `{"fullUrl":`...)
+		out = append(out, u...)
+		if e.resource != nil {
+			out = append(out, `,"resource":`...)
+			out = append(out, e.resource...)
+		}
+		out = append(out, `,"search":{"mode":"match"}}`...)
+	}
+	out = append(out, "]}"...)
+	return out, nil
 }
 
 func makeCursor(t time.Time, seq uint64, qh string) string {
@@ -265,9 +320,9 @@ func (s *Server) handleDocSearch(w http.ResponseWriter, r *http.Request, c *call
 		items = append(items, pageItem{t: d.LastUpdated, seq: d.Seq, v: d})
 	}
 	s.trace(rec, c, "search-type", "DocumentReference", "")
-	s.writePage(w, r, items, func(it pageItem) (*fhir.RawResource, string) {
+	s.writePage(w, r, items, func(it pageItem) ([]byte, string) {
 		d := it.v.(*doc)
-		return fhir.MustWrap(d.Ref), "DocumentReference/" + d.Ref.ID
+		return d.refBytes(), "DocumentReference/" + d.Ref.ID
 	})
 }
 
@@ -368,7 +423,7 @@ func (s *Server) handleListSearch(w http.ResponseWriter, r *http.Request, c *cal
 		}
 	}
 	s.trace(rec, c, "search-type", "List", "")
-	s.writePage(w, r, items, func(it pageItem) (*fhir.RawResource, string) {
+	s.writePage(w, r, items, func(it pageItem) ([]byte, string) {
 		l := it.v.(*subset)
 		out := l.List
 		out.Entry = nil
@@ -377,7 +432,7 @@ func (s *Server) handleListSearch(w http.ResponseWriter, r *http.Request, c *cal
 				out.Entry = append(out.Entry, fhir.ListEntry{Item: fhir.Reference{Reference: "DocumentReference/" + m.Ref.ID}})
 			}
 		}
-		return fhir.MustWrap(out), "List/" + l.List.ID
+		return mustJSON(out), "List/" + l.List.ID
 	})
 }
 

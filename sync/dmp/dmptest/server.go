@@ -220,10 +220,25 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, "encode: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
+	writeBody(w, status, b)
+}
+
+// writeBody writes b, FHIR JSON, with status.
+func writeBody(w http.ResponseWriter, status int, b []byte) {
 	w.Header().Set("Content-Type", fhir.MediaFHIRJSON+"; charset=utf-8")
 	w.Header().Set("Content-Length", itoa(len(b)))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// mustJSON is json.Marshal for the package's own resources, which always
+// marshal (as fhir.MustWrap).
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
 
 // writeOutcome writes an OperationOutcome with status.

@@ -1,8 +1,12 @@
 package dmptest
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -40,6 +44,7 @@ type doc struct {
 	Author      string // RPPS of the submitter ("" for the Assurance Maladie feed)
 	Deleted     bool
 	patient     *record
+	refJSON     []byte // Ref rendered (refBytes), nil when to be rendered again
 }
 
 // subset is a submission set (List).
@@ -96,7 +101,35 @@ func (d *data) register(rec *record, dc *doc) {
 func (dc *doc) stamp(version int, at time.Time) {
 	dc.Version, dc.LastUpdated = version, at
 	dc.Ref.Meta = &fhir.Meta{VersionID: itoa(version), LastUpdated: fhir.FormatInstant(at)}
+	dc.changed()
 }
+
+// refBytes returns the document's DocumentReference as JSON (json.Marshal
+// of Ref), rendered once and kept until the document changes: a listing
+// page is then mostly the concatenation of these. Every change of Ref must
+// call changed (stamp, setContent and withDoc do); callers hold s.data.mu.
+func (dc *doc) refBytes() []byte {
+	if dc.refJSON != nil && !verifyRefCache {
+		return dc.refJSON
+	}
+	b, err := json.Marshal(dc.Ref)
+	if err != nil {
+		panic(fmt.Sprintf("dmptest: DocumentReference %s: %v", dc.Ref.ID, err))
+	}
+	if verifyRefCache && dc.refJSON != nil && !bytes.Equal(b, dc.refJSON) {
+		panic(fmt.Sprintf("dmptest: DocumentReference %s changed without doc.changed", dc.Ref.ID))
+	}
+	dc.refJSON = b
+	return b
+}
+
+// changed drops the rendered DocumentReference: Ref changed.
+func (dc *doc) changed() { dc.refJSON = nil }
+
+// verifyRefCache makes refBytes check its cache against a fresh rendering
+// and panic when they differ (a change of Ref without changed): on in the
+// package's tests, and with DMPTEST_VERIFY_REF_CACHE=1 in the environment.
+var verifyRefCache = os.Getenv("DMPTEST_VERIFY_REF_CACHE") != ""
 
 // setContent sets the content with its size and SHA-1 in the attachment.
 func (dc *doc) setContent(b []byte, contentType string) {
@@ -109,6 +142,7 @@ func (dc *doc) setContent(b []byte, contentType string) {
 	a := &dc.Ref.Content[0].Attachment
 	a.ContentType, a.Size, a.Hash = contentType, &n, base64.StdEncoding.EncodeToString(sum[:])
 	a.URL = "Binary/" + dc.BinaryID
+	dc.changed()
 }
 
 // visibleTo reports whether a professional sees the document: masked

@@ -58,7 +58,7 @@ func (s *Server) handleDocPatch(w http.ResponseWriter, r *http.Request, c *calle
 		return
 	}
 	d.Ref.SecurityLabel, d.Ref.Extension = next.SecurityLabel, next.Extension
-	d.stamp(d.Version+1, s.now())
+	d.stamp(d.Version+1, s.now()) // and d.changed()
 	s.persistLater(d.patient)
 	w.Header().Set("ETag", fhir.WeakETag(itoa(d.Version)))
 	writeJSON(w, http.StatusOK, d.Ref)

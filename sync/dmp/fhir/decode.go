@@ -76,19 +76,35 @@ func ReadBounded(r io.Reader, maxBytes int64) ([]byte, error) {
 }
 
 // Unmarshal decodes b into v after checking its nesting depth; errors wrap
-// app.ErrInvalid (and ErrTooDeep when too deep).
+// app.ErrInvalid (and ErrTooDeep when too deep). Trailing data after the
+// value is an error too.
+//
+// It decodes from b in place (json.Unmarshal, which rejects trailing data
+// itself): a json.Decoder would copy b into its own growing buffer first.
 func Unmarshal(b []byte, v any) error {
 	if err := checkDepth(b, MaxDepth); err != nil {
 		return err
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	if err := d.Decode(v); err != nil {
+	if err := json.Unmarshal(b, v); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) && len(bytes.TrimSpace(b)) > 0 && trailing(b) {
+			return fmt.Errorf("fhir: decode: trailing data after the json value: %w", app.ErrInvalid)
+		}
 		return fmt.Errorf("fhir: decode: %v: %w", err, app.ErrInvalid)
 	}
-	if _, err := d.Token(); err != io.EOF {
-		return fmt.Errorf("fhir: decode: trailing data after the json value: %w", app.ErrInvalid)
-	}
 	return nil
+}
+
+// trailing reports whether b starts with one complete JSON value followed
+// by more than white space (for the error message only).
+func trailing(b []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(b))
+	var raw json.RawMessage
+	if d.Decode(&raw) != nil {
+		return false
+	}
+	_, err := d.Token()
+	return err != io.EOF
 }
 
 // checkDepth scans b for brackets outside strings.
