@@ -30,7 +30,9 @@ type Mailbox interface {
 	// MarkImported flags a message as imported on the server: the
 	// $CarnetImported keyword where the mailbox permits it, else a MOVE to
 	// the configured folder when the server has MOVE or UIDPLUS. It never
-	// deletes. Call it only after the vault commit.
+	// deletes. Call it only after the vault commit. A mailbox that can
+	// mark several messages in one command also implements
+	// MailboxSetMarker (mailimport.go).
 	MarkImported(ctx context.Context, ref MessageRef) error
 	// Close ends the session.
 	Close() error
@@ -246,10 +248,10 @@ type MailRecord struct {
 
 // MailStore is what the mail import needs of the vault: the subset of
 // Store that ImportMail uses, so that its tests can run on a small fake
-// (apptest.MailStore). Every Store is a MailStore. A message's import is
-// one Write: the patient documents and manifests, the manual-queue items,
-// the sealed raw message, the deduplication record and the new sync point
-// (Batch.Inbox, MailRaw, MailRecords, MailStates).
+// (apptest.MailStore). Every Store is a MailStore. A commit unit of
+// messages is one Write: the patient documents and manifests, the
+// manual-queue items, the sealed raw messages, the deduplication records
+// and the new sync point (Batch.Inbox, MailRaw, MailRecords, MailStates).
 type MailStore interface {
 	// Patients returns the whole directory.
 	Patients(ctx context.Context) ([]Patient, error)

@@ -123,8 +123,8 @@ func (cl *Client) session(ctx context.Context) (*imapclient.Client, *imap.Select
 // fetchBatch messages), checks the sizes against the limits, then the whole
 // messages (to be sealed; one FETCH per rawChunkBytes) and builds the
 // reports. A producer fetches ahead of the caller, bounded by
-// inFlightBytes, and the messages are parsed on every CPU, while each
-// handles the previous ones; each is called in UID order, without the
+// inFlightBytes, and the messages are parsed on all CPUs but one, while
+// each handles the previous ones; each is called in UID order, without the
 // session's lock held, so that it may call MarkImported (the commands are
 // serialised by the lock, never interleaved).
 func (cl *Client) Fetch(ctx context.Context, state app.MailboxState, each func(app.Message) error) (app.MailboxState, error) {
