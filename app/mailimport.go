@@ -290,6 +290,7 @@ func (im *importer) flush() error {
 		sortDocuments(u.manifests[pid].Documents)
 		b.Manifests = append(b.Manifests, *u.manifests[pid])
 	}
+	b.Audit = append(b.Audit, u.events...) // one transaction: data and their audit
 	if !b.Empty() {
 		b.MailStates = im.states(im.opt.Clock.Now())
 		if err := im.store.Write(ctx, b); err != nil {
@@ -302,12 +303,7 @@ func (im *importer) flush() error {
 			im.sum.Notes = append(im.sum.Notes, ImportNote{Account: im.opt.Account, UID: um.m.Ref.UID, Item: it.ID, State: it.State, Reason: noteReason(it)})
 		}
 	}
-	for _, e := range u.events {
-		if err := im.store.Record(ctx, e); err != nil {
-			im.failed = true
-			return fmt.Errorf("mail import: audit: %w", err)
-		}
-	}
+	// The unit's audit events were committed with it (Batch.Audit).
 	var refs []MessageRef
 	for _, um := range u.msgs {
 		switch um.outcome {

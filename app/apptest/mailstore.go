@@ -153,6 +153,10 @@ func (s *MailStore) Write(_ context.Context, b *app.Batch) error {
 		m.Documents = append([]app.DocumentMeta(nil), m.Documents...)
 		s.manifests[m.Patient] = m
 	}
+	for _, e := range b.Audit {
+		e.Seq = uint64(len(s.audit) + 1)
+		s.audit = append(s.audit, e)
+	}
 	for _, d := range b.Documents {
 		if s.documents[d.Patient] == nil {
 			s.documents[d.Patient] = map[app.DocumentID][]byte{}

@@ -357,6 +357,10 @@ func (s *Store) Write(_ context.Context, b *app.Batch) error {
 	if err := s.checkDeclarations(b); err != nil {
 		return err
 	}
+	for _, e := range b.Audit {
+		e.Seq = uint64(len(s.audit) + 1)
+		s.audit = append(s.audit, e)
+	}
 	s.putPatients(b.Patients)
 	for _, m := range b.Manifests {
 		m.Documents = append([]app.DocumentMeta(nil), m.Documents...)

@@ -41,38 +41,42 @@ func (v *Vault) Record(ctx context.Context, e app.AuditEvent) error {
 	if e.Time.IsZero() {
 		e.Time = v.opt.Clock.Now()
 	}
-	return v.write("audit", func(tx *bbolt.Tx, k *keys) error {
-		b, err := bucket(tx, bAudit)
-		if err != nil {
-			return err
+	return v.write("audit", func(tx *bbolt.Tx, k *keys) error { return appendAudit(tx, k, e) })
+}
+
+// appendAudit appends e to the chain inside tx (Record, and the Audit
+// events of a Batch, committed with the data they describe).
+func appendAudit(tx *bbolt.Tx, k *keys, e app.AuditEvent) error {
+	b, err := bucket(tx, bAudit)
+	if err != nil {
+		return err
+	}
+	set, err := bucket(tx, bSet)
+	if err != nil {
+		return err
+	}
+	seq, prev := uint64(1), auditGenesis(k)
+	if lk, lv := b.Cursor().Last(); lk != nil {
+		if len(lk) != 8 {
+			return damaged(bAudit, lk)
 		}
-		set, err := bucket(tx, bSet)
-		if err != nil {
-			return err
-		}
-		seq, prev := uint64(1), auditGenesis(k)
-		if lk, lv := b.Cursor().Last(); lk != nil {
-			if len(lk) != 8 {
-				return damaged(bAudit, lk)
-			}
-			seq, prev = binary.BigEndian.Uint64(lk)+1, crypto.MAC(k.chain, lv)
-		}
-		e.Seq = seq
-		key := seqKey(seq)
-		val, err := sealJSON(k.auditA, bAudit, key, kindAudit, auditRecord{E: e, P: prev})
-		if err != nil {
-			return err
-		}
-		if err := b.Put(key, val); err != nil {
-			return err
-		}
-		hk := k.blinder().Blind(domHead)
-		hv, err := sealJSON(k.auditA, bSet, hk, kindAuditHead, auditHead{Seq: seq, MAC: crypto.MAC(k.chain, val)})
-		if err != nil {
-			return err
-		}
-		return set.Put(hk, hv)
-	})
+		seq, prev = binary.BigEndian.Uint64(lk)+1, crypto.MAC(k.chain, lv)
+	}
+	e.Seq = seq
+	key := seqKey(seq)
+	val, err := sealJSON(k.auditA, bAudit, key, kindAudit, auditRecord{E: e, P: prev})
+	if err != nil {
+		return err
+	}
+	if err := b.Put(key, val); err != nil {
+		return err
+	}
+	hk := k.blinder().Blind(domHead)
+	hv, err := sealJSON(k.auditA, bSet, hk, kindAuditHead, auditHead{Seq: seq, MAC: crypto.MAC(k.chain, val)})
+	if err != nil {
+		return err
+	}
+	return set.Put(hk, hv)
 }
 
 // Audit returns the events matching f, oldest first (the newest f.Limit

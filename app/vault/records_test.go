@@ -86,3 +86,22 @@ func TestWriteRefusesUnknownPatient(t *testing.T) {
 	mustKind(t, v.Write(ctx, b), app.ErrInvalid)
 	checkOK(t, v)
 }
+
+// TestBatchAudit: audit events given with a batch are appended to the chain
+// in the same transaction as the data they describe.
+func TestBatchAudit(t *testing.T) {
+	v, _ := newTestVault(t, testOptions())
+	p := synthPatient(3)
+	mustOK(t, v.Record(ctx, app.AuditEvent{Action: "before"}))
+	b := patientBatch(p, 2, 100)
+	b.Audit = []app.AuditEvent{{Action: "mail.import", Patient: p.ID}, {Action: "mail.import", Patient: p.ID}}
+	mustOK(t, v.Write(ctx, b))
+	evs, err := v.Audit(ctx, app.AuditFilter{})
+	mustOK(t, err)
+	if len(evs) != 3 || evs[1].Seq != 2 || evs[2].Seq != 3 || evs[2].Time.IsZero() {
+		t.Fatalf("audit after the batch: %+v", evs)
+	}
+	if rep := checkOK(t, v); rep.Audit != 3 {
+		t.Fatalf("check counted %d audit events", rep.Audit)
+	}
+}

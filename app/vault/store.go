@@ -227,6 +227,11 @@ func (v *Vault) Write(ctx context.Context, b *app.Batch) error {
 	if err := v.prepare(b); err != nil {
 		return fmt.Errorf("vault: write: %w", err)
 	}
+	for i := range b.Audit {
+		if b.Audit[i].Time.IsZero() {
+			b.Audit[i].Time = v.opt.Clock.Now()
+		}
+	}
 	fresh := map[string]*dek{} // data keys drawn by this batch
 	err = v.update(v.db, func(tx *bbolt.Tx) error { return writeBatch(tx, k, b, fresh) })
 	if err != nil {
@@ -410,6 +415,11 @@ func writeBatch(tx *bbolt.Tx, k *keys, b *app.Batch, fresh map[string]*dek) erro
 	}
 	if err := writeDeclarations(tx, bl, b.Declarations, dekOf); err != nil { // declared.go
 		return err
+	}
+	for _, e := range b.Audit { // audit.go: the events of this change, committed with it
+		if err := appendAudit(tx, k, e); err != nil {
+			return err
+		}
 	}
 	return nil
 }
