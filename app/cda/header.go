@@ -92,6 +92,10 @@ func (p *parser) document() {
 		case "componentOf":
 			p.componentOf()
 		case "component":
+			if p.opt.HeaderOnly {
+				p.err = errHeaderDone
+				return
+			}
 			p.children(func(se *xml.StartElement) {
 				switch hl7(se) {
 				case "nonXMLBody":

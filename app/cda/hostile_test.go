@@ -383,3 +383,29 @@ func TestNarrativeModel(t *testing.T) {
 		t.Error("garbage accepted")
 	}
 }
+
+func TestHeaderOnly(t *testing.T) {
+	b := readSample(t, "DOC_NON_STRUCTURE_CDA-R2-N1.xml")
+	full, err := ParseBytes(b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := ParseBytes(b, Options{HeaderOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if head.ID != full.ID || head.Patient.INS != full.Patient.INS || head.Type != full.Type || head.SetID != full.SetID || !head.Effective.Equal(full.Effective) {
+		t.Fatalf("header-only parse differs: %+v", head.Meta())
+	}
+	if head.Body.NonXML != nil || len(head.Body.Sections) != 0 {
+		t.Fatal("header-only parse read the body")
+	}
+	// A document broken after its header is refused by a full parse only.
+	broken := append(append([]byte{}, b[:len(b)-200]...), []byte("<oops>")...)
+	if _, err := ParseBytes(broken, Options{}); err == nil {
+		t.Fatal("full parse accepted a truncated body")
+	}
+	if _, err := ParseBytes(broken, Options{HeaderOnly: true}); err != nil {
+		t.Fatalf("header-only parse of a document whose body is broken: %v", err)
+	}
+}

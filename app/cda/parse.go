@@ -45,6 +45,11 @@ type Options struct {
 	// Location is the time zone of times written without an offset
 	// (time.Local when nil).
 	Location *time.Location
+	// HeaderOnly stops at the body: the header is read and checked, the
+	// body (sections, entries, an N1 attachment) is neither read nor
+	// validated. For callers that only file a document (the mail import:
+	// identity, ids, type, dates); readers of the content parse it whole.
+	HeaderOnly bool
 }
 
 func (o Options) withDefaults() Options {
@@ -126,12 +131,18 @@ func Parse(r io.Reader, opt Options) (*Document, error) {
 	doc := &Document{}
 	p.doc = doc
 	p.document()
+	if p.err == errHeaderDone {
+		p.err = nil
+	}
 	if p.err != nil {
 		return nil, p.err
 	}
 	p.finish()
 	return doc, nil
 }
+
+// errHeaderDone stops a HeaderOnly parse at the body; Parse clears it.
+var errHeaderDone = &ParseError{Reason: "header read"}
 
 // parser is the state of one streaming read.
 type parser struct {

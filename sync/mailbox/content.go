@@ -165,7 +165,9 @@ func xdmIdentity(d xdm.Document, opt readOptions) app.ReportIdentity {
 
 // cdaReport reads a CDA's header into a report.
 func cdaReport(b []byte, name string, opt readOptions) (app.IncomingReport, *app.ImportProblem) {
-	doc, err := cda.ParseBytes(b, cda.Options{Production: !opt.Demo})
+	// The header is all that filing needs; the body is read (and checked)
+	// when the document is opened.
+	doc, err := cda.ParseBytes(b, cda.Options{Production: !opt.Demo, HeaderOnly: true})
 	if err != nil {
 		detail := "document refused by the CDA reader"
 		var pe *cda.ParseError
