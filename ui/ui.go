@@ -1,16 +1,22 @@
 // Package ui is Carnet's desktop user interface, built with Fyne.
 //
 // One file per screen: first run (firstrun.go), unlock (unlock.go), the main
-// shell with its patient search (shell.go, search.go), the patient record
-// (record.go, the page and its tabs; recordheader.go, its header;
-// access.go, the access-denied screens with the consent and bris de glace
-// dialogs; documents.go, traces.go and audit.go, its tabs), the journal
-// (audit.go) and the settings (settings.go). Each screen is an unexported
-// view struct that keeps its widgets as fields, so that tests can type into
-// them and tap them, and builds its content in buildUI.
+// shell with its patient search, status bar and sign-in (shell.go,
+// search.go, status.go, signin.go), the patient record (record.go, the page
+// and its tabs; recordheader.go, its header; access.go, the access-denied
+// screens with the consent and bris de glace dialogs; documents.go, meds.go
+// and meds_declare.go with timeline.go, traces.go, audit.go and write.go,
+// its tabs; prefetch.go, the background download for offline reading), the
+// document viewer (viewer.go, richtext.go, pdfview.go), the outbox with its
+// conflicts (outbox.go), the MSSanté inbox (inbox.go), the journal
+// (audit.go) and the settings (settings.go, theme.go). Each screen is an
+// unexported view struct that keeps its widgets as fields, so that tests can
+// type into them and tap them, and builds its content in buildUI.
 //
 // The package does no I/O of its own: everything goes through app.Service
-// (the only exception is reading the recovery key file the user picks). Work
+// (the exceptions: the files the user picks — recovery key, operating list —
+// read off the UI goroutine, pdftoppm through pipes, and the private
+// temporary copies of the system-viewer fallback, wiped at lock). Work
 // that may take time runs off the UI goroutine and comes back through
 // fyne.Do. Package ui never imports fyne.io/fyne/v2/app, so its tests run
 // headless with CGO_ENABLED=0.
