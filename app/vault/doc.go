@@ -26,8 +26,15 @@
 //	cur     one cursor record per patient (all its streams), patient DEK;
 //	        global streams under the dir key
 //	out     one outbox item per item id, outbox key; ordered by CreatedAt
-//	audit   the audit log, keyed by big-endian sequence, audit key
+//	audit   the audit log, keyed by big-endian sequence, audit key; events
+//	        may be appended by a Batch, in the transaction of its data
 //	set     the settings (settings key) and the audit head (audit key)
+//	decl    the medications a patient declared, one record per patient,
+//	        patient DEK (declared.go); shredded with the patient
+//	inbox, mraw, mrec, mstate
+//	        the MSSanté manual queue, raw messages, dedup records and IMAP
+//	        sync points, under the mail key "carnet/mail/v1" (mail.go);
+//	        created on first use, raw messages dropped by PruneMail
 //
 // Every key except the audit sequence and the header field names is an
 // opaque 16-byte HMAC (crypto.Blinder with the VMK's blind subkey) of a
