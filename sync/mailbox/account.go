@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -116,6 +118,10 @@ var (
 	ErrNoAuth = fmt.Errorf("mailbox: no usable authentication method: %w", app.ErrCredential)
 	// ErrAuthFailed: the server refused the credentials.
 	ErrAuthFailed = fmt.Errorf("mailbox: authentication failed: %w", app.ErrCredential)
+	// ErrAuthUnavailable: the server could not check the credentials for
+	// now (NO [UNAVAILABLE], e.g. its token introspection endpoint or its
+	// directory is down): they may well be valid, try again later.
+	ErrAuthUnavailable = fmt.Errorf("mailbox: authentication temporarily unavailable: %w", app.ErrServer)
 )
 
 // tlsConfig returns the TLS configuration: TLS 1.2 at least, host name
@@ -148,14 +154,14 @@ func (a Account) dial(ctx context.Context, handler *imapclient.UnilateralDataHan
 		Dialer:                dialer,
 		UnilateralDataHandler: handler,
 	}
-	var c *imapclient.Client
 	switch a.Security {
 	case ImplicitTLS:
 		conn, err := (&tls.Dialer{NetDialer: dialer, Config: a.tlsConfig()}).DialContext(ctx, "tcp", a.address())
 		if err != nil {
 			return nil, connErr("connect", err)
 		}
-		c = imapclient.New(conn, opts)
+		bound := boundSetup(ctx, conn, timeout)
+		return a.setup(ctx, imapclient.New(conn, opts), bound)
 	case StartTLS:
 		conn, err := dialer.DialContext(ctx, "tcp", a.address())
 		if err != nil {
@@ -166,15 +172,76 @@ func (a Account) dial(ctx context.Context, handler *imapclient.UnilateralDataHan
 			conn.Close()
 			return nil, err
 		}
-		if c, err = imapclient.NewStartTLS(replay, opts); err != nil {
-			return nil, connErr("starttls", err)
+		bound := boundSetup(ctx, conn, timeout)
+		c, err := imapclient.NewStartTLS(replay, opts)
+		if err != nil {
+			conn.Close()
+			return nil, bound.err("starttls", err)
 		}
+		return a.setup(ctx, c, bound)
 	}
+	return nil, ErrPlaintext
+}
+
+// setupBound bounds what follows the connection (STARTTLS, greeting,
+// authentication) by the dial timeout and by ctx: a server that accepts
+// the connection and then stalls, or never answers AUTHENTICATE, must not
+// hang the import. The connection is closed when the bound is reached
+// (read deadlines would not do: the IMAP client sets its own).
+type setupBound struct {
+	ctx     context.Context // the caller's
+	timeout time.Duration
+	stop    func() bool
+	cancel  context.CancelFunc
+	fired   atomic.Bool
+}
+
+func boundSetup(ctx context.Context, conn net.Conn, timeout time.Duration) *setupBound {
+	b := &setupBound{ctx: ctx, timeout: timeout}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	b.cancel = cancel
+	b.stop = context.AfterFunc(tctx, func() {
+		b.fired.Store(true)
+		_ = conn.Close()
+	})
+	return b
+}
+
+// lift ends the bound; it reports whether the bound was reached.
+func (b *setupBound) lift() bool {
+	fired := !b.stop()
+	b.cancel()
+	return fired || b.fired.Load()
+}
+
+// err is the error of step op: the end of the caller's context or the
+// timeout when the bound was reached, else err (nil stays nil; a network
+// error is wrapped by connErr, except for "authenticate", whose errors
+// authenticate already built).
+func (b *setupBound) err(op string, err error) error {
+	if b.lift() {
+		if b.ctx.Err() != nil {
+			return fmt.Errorf("mailbox: %s: %w: %w", op, b.ctx.Err(), app.ErrOffline)
+		}
+		return fmt.Errorf("mailbox: %s: no answer from the server within %v: %w", op, b.timeout, app.ErrOffline)
+	}
+	if err == nil || op == "authenticate" {
+		return err
+	}
+	return connErr(op, err)
+}
+
+// setup waits for the greeting and authenticates within the bound.
+func (a Account) setup(ctx context.Context, c *imapclient.Client, bound *setupBound) (*imapclient.Client, error) {
 	if err := c.WaitGreeting(); err != nil {
 		c.Close()
-		return nil, connErr("greeting", err)
+		return nil, bound.err("greeting", err)
 	}
 	if err := a.authenticate(ctx, c); err != nil {
+		c.Close()
+		return nil, bound.err("authenticate", err)
+	}
+	if err := bound.err("authenticate", nil); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -300,6 +367,7 @@ func (a Account) authenticate(ctx context.Context, c *imapclient.Client) error {
 		}
 	}
 	var err error
+	var challenge *string // the OAuth error challenge, for the error text
 	switch method {
 	case AuthLogin:
 		err = c.Login(a.Username, string(a.Password)).Wait()
@@ -318,10 +386,14 @@ func (a Account) authenticate(ctx context.Context, c *imapclient.Client) error {
 		if method == AuthOAuthBearer {
 			host, port, _ := net.SplitHostPort(a.address())
 			p, _ := strconv.Atoi(port)
-			err = c.Authenticate(&oauthBearer{Client: sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{
-				Username: a.Username, Token: tok, Host: host, Port: p})})
+			ob := &oauthBearer{Client: sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{
+				Username: a.Username, Token: tok, Host: host, Port: p})}
+			challenge = &ob.challenge
+			err = c.Authenticate(ob)
 		} else {
-			err = c.Authenticate(&xoauth2{user: a.Username, token: tok})
+			x := &xoauth2{user: a.Username, token: tok}
+			challenge = &x.challenge
+			err = c.Authenticate(x)
 		}
 	default:
 		return ErrNoAuth
@@ -329,18 +401,49 @@ func (a Account) authenticate(ctx context.Context, c *imapclient.Client) error {
 	if err != nil {
 		var ie *imap.Error
 		if errors.As(err, &ie) {
-			return ErrAuthFailed
+			return authRefused(method, ie, challenge)
 		}
 		return connErr("authenticate", err)
 	}
 	return nil
 }
 
+// authRefused is the error of a NO (or BAD) answer to the authentication:
+// ErrAuthFailed, or ErrAuthUnavailable when the server says it could not
+// check the credentials. The text names the mechanism and carries the
+// server's answer and, for OAuth, the status of its error challenge
+// (never a credential).
+func authRefused(method AuthMethod, ie *imap.Error, challenge *string) error {
+	kind := ErrAuthFailed
+	if ie.Code == imap.ResponseCodeUnavailable {
+		kind = ErrAuthUnavailable
+	}
+	detail := fmt.Sprintf("%s refused", method)
+	if ie.Code != "" {
+		detail += fmt.Sprintf(" [%s]", ie.Code)
+	}
+	if ie.Text != "" {
+		detail += fmt.Sprintf(" %q", ie.Text)
+	}
+	if challenge != nil && *challenge != "" {
+		var ch struct {
+			Status string `json:"status"`
+		}
+		if json.Unmarshal([]byte(*challenge), &ch) == nil && ch.Status != "" {
+			detail += fmt.Sprintf(", token status %q", ch.Status)
+		}
+	}
+	return fmt.Errorf("%w (%s)", kind, detail)
+}
+
 // oauthBearer wraps go-sasl's OAUTHBEARER client: on the server's JSON
 // error challenge, go-sasl returns an error and go-imap leaves the
 // AUTHENTICATE command waiting for a reply, so the connection hangs until
-// the server times out. RFC 7628 §3.2.3: answer the challenge with 0x01;
-// the server then fails the command cleanly (NO [AUTHENTICATIONFAILED]).
+// the server times out (with go-imap v2.0.0-beta.8 against Dovecot 2.3 the
+// command fails instead with go-sasl's error, which would read as a
+// network failure). RFC 7628 §3.2.3: answer the challenge with 0x01; the
+// server then fails the command cleanly (NO [AUTHENTICATIONFAILED]);
+// TestDovecotOAuth checks both.
 type oauthBearer struct {
 	sasl.Client
 	challenge string // the server's error challenge (JSON), for diagnostics
@@ -355,7 +458,10 @@ func (o *oauthBearer) Next(challenge []byte) ([]byte, error) {
 // xoauth2 is the XOAUTH2 mechanism (not in go-sasl). Its error challenge
 // is answered with 0x01 too: an empty reply is encoded "=", which Dovecot
 // rejects as invalid base64.
-type xoauth2 struct{ user, token string }
+type xoauth2 struct {
+	user, token string
+	challenge   string // the server's error challenge (JSON), for diagnostics
+}
 
 // Start implements sasl.Client.
 func (x *xoauth2) Start() (string, []byte, error) {
@@ -363,4 +469,7 @@ func (x *xoauth2) Start() (string, []byte, error) {
 }
 
 // Next implements sasl.Client.
-func (x *xoauth2) Next([]byte) ([]byte, error) { return []byte{0x01}, nil }
+func (x *xoauth2) Next(challenge []byte) ([]byte, error) {
+	x.challenge = string(challenge)
+	return []byte{0x01}, nil
+}

@@ -60,9 +60,13 @@ type Server struct {
 	OtherRoots *x509.CertPool // a CA that did not sign it
 	CAFile     string         // the test CA in PEM (for a config's ca_file)
 	RunAs      string         // the account Dovecot's processes run as
-	cmd        *exec.Cmd
-	users      atomic.Int64
-	drops      atomic.Int64 // Maildir files dropped (unique names)
+	// ClientCA issues the client certificates the server accepts for SASL
+	// EXTERNAL (Options.External; nil otherwise); ClientCAFile is its PEM.
+	ClientCA     *ClientCA
+	ClientCAFile string
+	cmd          *exec.Cmd
+	users        atomic.Int64
+	drops        atomic.Int64 // Maildir files dropped (unique names)
 }
 
 // Available reports why Dovecot cannot be used here, nil when it can.
@@ -109,12 +113,55 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// Options selects a Dovecot variant. The zero value is the default server
+// every test relies on: PLAIN and LOGIN against the users file, TLS
+// without client certificates, the full Debian capability list.
+type Options struct {
+	// Caps, when not empty, replaces the capability list (e.g.
+	// "IMAP4rev1 AUTH=PLAIN" to emulate a poorer server).
+	Caps string
+	// External adds a TLS client certificate CA (reference §4.7): the
+	// server asks for a client certificate, verifies it against a CA of
+	// its own (ClientCert issues from it; no CRL is required) and offers
+	// SASL EXTERNAL, the username being the certificate's CN (the mailbox
+	// address). PLAIN and LOGIN still work without a certificate.
+	External bool
+	// RequireClientCert (with External) makes Dovecot refuse any
+	// authentication, whatever the mechanism, without a valid client
+	// certificate (auth_ssl_require_client_cert).
+	RequireClientCert bool
+	// OAuth2IntrospectionURL, when not empty, adds OAUTHBEARER and XOAUTH2
+	// (reference §4.6): Dovecot's oauth2 passdb validates each token with
+	// a GET of this URL carrying "Authorization: Bearer <token>"
+	// (introspection_mode = auth). Serve an Introspector there (httptest
+	// on loopback).
+	OAuth2IntrospectionURL string
+}
+
 // Launch starts a Dovecot. caps, when not empty, replaces the capability
 // list (e.g. "IMAP4rev1 AUTH=PLAIN" to emulate a poorer server). The
 // caller stops it with Stop.
-func Launch(caps string) (*Server, error) {
+func Launch(caps string) (*Server, error) { return LaunchOptions(Options{Caps: caps}) }
+
+// StartDovecotOptions is StartDovecot for a variant (see Options).
+func StartDovecotOptions(t TB, o Options) *Server {
+	t.Helper()
+	Require(t)
+	s, err := LaunchOptions(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// LaunchOptions starts a Dovecot variant. The caller stops it with Stop.
+func LaunchOptions(o Options) (*Server, error) {
 	if err := Available(); err != nil {
 		return nil, err
+	}
+	if o.RequireClientCert && !o.External {
+		return nil, errors.New("mailtest: RequireClientCert needs External")
 	}
 	runAs := "dovecot"
 	if os.Geteuid() != 0 {
@@ -152,9 +199,64 @@ func Launch(caps string) (*Server, error) {
 	for i := 0; i < Users; i++ {
 		fmt.Fprintf(&users, "u%d@clinique.mssante.fr:{PLAIN}%s\n", i, Password)
 	}
+	files := map[string][]byte{"cert.pem": certPEM, "key.pem": keyPEM, "users": []byte(users.String()), "ca.pem": caPEM}
 	capLine := ""
-	if caps != "" {
-		capLine = "imap_capability = " + caps
+	if o.Caps != "" {
+		capLine = "imap_capability = " + o.Caps
+	}
+	mechs := "plain login"
+	// Mechanism-specific passdbs come first; the passwd-file passdb keeps
+	// no "mechanisms =" line, or doveadm's user lookups (static userdb)
+	// fail with "All password databases were skipped" (reference §4.6).
+	var extra, passdbs strings.Builder
+	if o.External || o.OAuth2IntrospectionURL != "" {
+		// Why an authentication failed, in dovecot.log (Server.Log).
+		extra.WriteString("auth_verbose = yes\n")
+	}
+	if o.External {
+		ca, err := NewClientCA("Carnet test IGC-Santé-like CA")
+		if err != nil {
+			return fail(err)
+		}
+		s.ClientCA = ca
+		s.ClientCAFile = filepath.Join(dir, "clientca.pem")
+		files["clientca.pem"] = ca.PEM
+		mechs += " external"
+		fmt.Fprintf(&extra, `ssl_ca = <%[1]s/clientca.pem
+ssl_verify_client_cert = yes
+# default "yes": a CA without a CRL makes every client certificate invalid
+ssl_require_crl = no
+auth_ssl_username_from_cert = yes
+ssl_cert_username_field = commonName
+`, dir)
+		if o.RequireClientCert {
+			extra.WriteString("auth_ssl_require_client_cert = yes\n")
+		}
+		passdbs.WriteString(`passdb {
+  driver = static
+  args = nopassword=y
+  mechanisms = external
+}
+`)
+	}
+	if o.OAuth2IntrospectionURL != "" {
+		mechs += " oauthbearer xoauth2"
+		files["dovecot-oauth2.conf.ext"] = []byte(fmt.Sprintf(`introspection_mode = auth
+introspection_url = %s
+username_attribute = email
+active_attribute = active
+active_value = true
+force_introspection = yes
+`, o.OAuth2IntrospectionURL))
+		fmt.Fprintf(&passdbs, `passdb {
+  driver = oauth2
+  mechanisms = oauthbearer xoauth2
+  args = %s/dovecot-oauth2.conf.ext
+  # a refused token is final: without it the token is then tried as the
+  # password of the passwd-file passdb
+  result_failure = return-fail
+}
+`, dir)
 	}
 	conf := fmt.Sprintf(`base_dir = %[1]s/run
 state_dir = %[1]s/state
@@ -168,10 +270,10 @@ first_valid_uid = 1
 ssl = required
 ssl_cert = <%[1]s/cert.pem
 ssl_key = <%[1]s/key.pem
-auth_mechanisms = plain login
+auth_mechanisms = %[6]s
 auth_failure_delay = 0
 %[5]s
-passdb {
+%[7]s%[8]spassdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%%u %[1]s/users
 }
@@ -202,8 +304,9 @@ service anvil {
     mode = 0
   }
 }
-`, dir, runAs, s.IMAPS, s.IMAP, capLine)
-	for name, b := range map[string][]byte{"dovecot.conf": []byte(conf), "cert.pem": certPEM, "key.pem": keyPEM, "users": []byte(users.String()), "ca.pem": caPEM} {
+`, dir, runAs, s.IMAPS, s.IMAP, capLine, mechs, extra.String(), passdbs.String())
+	files["dovecot.conf"] = []byte(conf)
+	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			return fail(err)
 		}
