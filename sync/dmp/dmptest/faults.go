@@ -110,6 +110,7 @@ func (s *Server) withFaults(h http.Handler) http.Handler {
 			gw := &gzipWriter{ResponseWriter: w}
 			defer func() {
 				if v := recover(); v != nil {
+					gw.abort()
 					panic(v) // an aborted answer: its gzip stream stays cut
 				}
 				gw.finish()

@@ -1,6 +1,7 @@
 package dmptest
 
 import (
+	"bufio"
 	"compress/gzip"
 	"mime"
 	"net/http"
@@ -27,10 +28,20 @@ import (
 // gzipMin is the smallest answer compressed (when its length is known).
 const gzipMin = 1024
 
+// gzipChunk is the size of the writes of compressed bytes to the layers
+// below (the throttle): compress/flate hands its output over a couple of
+// hundred bytes at a time, and the throttle, which queues every write
+// behind all those already reserved, would charge a 5 kB answer twenty
+// trips through the queue where a link charges about one. It is the
+// throttle's own chunk.
+const gzipChunk = 16 << 10
+
 var gzipPool = sync.Pool{New: func() any {
 	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
 	return zw
 }}
+
+var gzipBufPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, gzipChunk) }}
 
 // acceptsGzip reports whether the request accepts a gzip answer.
 func acceptsGzip(r *http.Request) bool {
@@ -72,6 +83,7 @@ func compressible(ctype string) bool {
 type gzipWriter struct {
 	http.ResponseWriter
 	zw      *gzip.Writer
+	bw      *bufio.Writer // between zw and ResponseWriter
 	decided bool
 }
 
@@ -85,8 +97,10 @@ func (g *gzipWriter) WriteHeader(code int) {
 			h.Del("Content-Length")
 			h.Set("Content-Encoding", "gzip")
 			h.Add("Vary", "Accept-Encoding")
+			g.bw = gzipBufPool.Get().(*bufio.Writer)
+			g.bw.Reset(g.ResponseWriter)
 			g.zw = gzipPool.Get().(*gzip.Writer)
-			g.zw.Reset(g.ResponseWriter)
+			g.zw.Reset(g.bw)
 		}
 	}
 	g.ResponseWriter.WriteHeader(code)
@@ -108,19 +122,37 @@ func (g *gzipWriter) Write(p []byte) (int, error) {
 func (g *gzipWriter) Flush() {
 	if g.zw != nil {
 		_ = g.zw.Flush()
+		_ = g.bw.Flush()
 	}
 	if f, ok := g.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
 }
 
-// finish ends the gzip stream of a handler that returned normally (an
-// aborted handler leaves it cut, as the connection).
+// finish ends the gzip stream of a handler that returned normally.
 func (g *gzipWriter) finish() {
 	if g.zw != nil {
 		_ = g.zw.Close()
+		_ = g.bw.Flush()
 		g.zw.Reset(nil)
 		gzipPool.Put(g.zw)
 		g.zw = nil
+		g.release()
 	}
+}
+
+// abort sends what the compressor has put out so far, without ending the
+// stream: an aborted handler leaves it cut, as the connection.
+func (g *gzipWriter) abort() {
+	if g.zw != nil {
+		_ = g.bw.Flush()
+		g.zw = nil // not reused: it holds the cut stream's state
+		g.release()
+	}
+}
+
+func (g *gzipWriter) release() {
+	g.bw.Reset(nil)
+	gzipBufPool.Put(g.bw)
+	g.bw = nil
 }

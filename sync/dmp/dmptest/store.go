@@ -95,6 +95,7 @@ func (d *data) register(rec *record, dc *doc) {
 	d.docs[dc.Ref.ID] = dc
 	d.binaries[dc.BinaryID] = dc
 	d.unique[dc.Ref.UniqueID()] = dc
+	dc.refBytes() // rendered with the record, not by its first listing
 }
 
 // stamp sets the document's version metadata.
