@@ -2,8 +2,8 @@ package dmp
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"time"
 
