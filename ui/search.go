@@ -24,7 +24,9 @@ type searchView struct {
 	content fyne.CanvasObject
 
 	results []app.Patient
-	seq     uint64 // number of the latest search; older answers are ignored
+	notes   map[app.PatientID]string // watch list: offline readiness, shown instead of the INS
+	heading *widget.Label            // "Liste opératoire et patients suivis", over the watch list
+	seq     uint64                   // number of the latest search; older answers are ignored
 
 	onOpen func(app.Patient) // a patient was chosen: the shell opens the record
 }
@@ -43,6 +45,9 @@ func (v *searchView) buildUI() fyne.CanvasObject {
 		func(id widget.ListItemID, o fyne.CanvasObject) {
 			if id < len(v.results) {
 				updatePatientRow(o, v.results[id])
+				if note, ok := v.notes[v.results[id].ID]; ok {
+					o.(*patientRow).ins.SetText(note)
+				}
 			}
 		})
 	v.list.OnSelected = func(id widget.ListItemID) {
@@ -51,9 +56,52 @@ func (v *searchView) buildUI() fyne.CanvasObject {
 	}
 	v.empty = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Italic: true})
 	v.empty.Wrapping = fyne.TextWrapWord
-	v.content = container.NewStack(v.list, container.NewVBox(v.empty))
+	v.heading = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	v.heading.Hide()
+	v.content = container.NewBorder(v.heading, nil, nil, nil, container.NewStack(v.list, container.NewVBox(v.empty)))
 	v.showEmpty(tr("search.empty.start"))
+	v.loadWatchList()
 	return v.content
+}
+
+// loadWatchList shows, while the search is empty, the patients the sync
+// engine keeps ready — tomorrow's operating list first — with how ready
+// each record is for offline reading.
+func (v *searchView) loadWatchList() {
+	v.seq++
+	seq := v.seq
+	ctx, svc := v.u.ctx, v.u.svc
+	v.u.tasks.run(func() func() {
+		list, err := svc.WatchList(ctx)
+		return func() {
+			if seq != v.seq || err != nil || len(list) == 0 {
+				return // a search was started, or nothing to show: the hint stays
+			}
+			ready, ps, notes := 0, make([]app.Patient, len(list)), map[app.PatientID]string{}
+			for i, e := range list {
+				ps[i] = e.Patient
+				notes[e.Patient.ID] = watchNote(e)
+				if e.Ready() {
+					ready++
+				}
+			}
+			v.notes = notes
+			v.setResults(ps)
+			v.showEmpty("")
+			v.heading.SetText(tr("search.watch.heading", map[string]any{"Ready": ready, "Total": len(list)}))
+			v.heading.Show()
+		}
+	})
+}
+
+// watchNote says when a patient is scheduled and how much of the record is
+// readable offline.
+func watchNote(e app.WatchEntry) string {
+	ready := tr("search.watch.docs", map[string]any{"Cached": e.Cached, "Total": e.Documents})
+	if e.Patient.Scheduled.IsZero() {
+		return ready
+	}
+	return e.Patient.Scheduled.Local().Format("02/01 15:04") + " · " + ready
 }
 
 // choose opens the record of result i.
@@ -81,9 +129,12 @@ func (v *searchView) dispose() {
 func (v *searchView) queryChanged(q string) {
 	v.seq++
 	seq := v.seq
+	v.notes = nil
+	v.heading.Hide()
 	if strings.TrimSpace(q) == "" {
 		v.setResults(nil)
 		v.showEmpty(tr("search.empty.start"))
+		v.loadWatchList()
 		return
 	}
 	ctx, svc := v.u.ctx, v.u.svc

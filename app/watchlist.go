@@ -1,0 +1,81 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// DefaultWatchLead is how long ahead of its date a patient of the operating
+// list is watched (prefetched), as the sync engine does by default.
+const DefaultWatchLead = 48 * time.Hour
+
+// watchListMax bounds the home screen's watch list.
+const watchListMax = 100
+
+// WatchEntry is a patient of the home screen's watch list, with how ready
+// the record is for offline reading.
+type WatchEntry struct {
+	Patient   Patient
+	Documents int       // documents of the record (superseded ones left out)
+	Cached    int       // of which readable offline
+	CheckedAt time.Time // last check with the central service; zero if never
+}
+
+// Ready reports whether every document of the record is readable offline.
+func (e WatchEntry) Ready() bool { return e.Documents > 0 && e.Cached == e.Documents }
+
+// WatchList returns the patients the sync engine keeps ready — the imported
+// operating list first (by date), then pinned patients, then those opened
+// in the last DefaultWatchDays — with their offline readiness.
+func (s *Service) WatchList(ctx context.Context) ([]WatchEntry, error) {
+	ps, err := s.store.Patients(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch list: %w", err)
+	}
+	now := s.clock.Now()
+	var out []WatchEntry
+	for _, p := range ps {
+		if !Watched(p, now, DefaultWatchDays, DefaultWatchLead) {
+			continue
+		}
+		e := WatchEntry{Patient: p}
+		m, err := s.store.Manifest(ctx, p.ID)
+		switch {
+		case err == nil:
+			e.CheckedAt = m.CheckedAt
+			for _, d := range m.Documents {
+				if d.Superseded {
+					continue
+				}
+				e.Documents++
+				if d.Cached {
+					e.Cached++
+				}
+			}
+		case errors.Is(err, ErrNotFound), errors.Is(err, ErrAccessDenied):
+			// never synced, or unreadable until re-validated: 0 ready
+		default:
+			return nil, fmt.Errorf("watch list: %w", err)
+		}
+		out = append(out, e)
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].Patient, out[j].Patient
+		switch {
+		case !a.Scheduled.IsZero() && !b.Scheduled.IsZero():
+			return a.Scheduled.Before(b.Scheduled)
+		case !a.Scheduled.IsZero() || !b.Scheduled.IsZero():
+			return !a.Scheduled.IsZero()
+		case a.Pinned != b.Pinned:
+			return a.Pinned
+		}
+		return a.LastAccess.After(b.LastAccess)
+	})
+	if len(out) > watchListMax {
+		out = out[:watchListMax]
+	}
+	return out, nil
+}

@@ -1,0 +1,44 @@
+package ui
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carnetdesk/carnet/app"
+)
+
+// TestHomeShowsTheWatchList: with an empty search, the home screen lists
+// tomorrow's operating list and the watched patients with how ready each
+// record is offline; typing a search replaces it, erasing brings it back.
+func TestHomeShowsTheWatchList(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	s := f.unlock()
+	ps, err := f.store.Patients(context.Background())
+	if err != nil || len(ps) == 0 {
+		t.Fatal(err)
+	}
+	p := ps[0]
+	p.Scheduled = f.clock.Now().Add(20 * time.Hour)
+	m := app.Manifest{Patient: p.ID, Documents: []app.DocumentMeta{{ID: "a"}, {ID: "b"}}}
+	if err := f.store.Write(context.Background(), &app.Batch{Patients: []app.Patient{p}, Manifests: []app.Manifest{m},
+		Documents: []app.DocumentContent{{Patient: p.ID, ID: "a", Bytes: []byte("x")}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.search.query.SetText("x")
+	f.wait()
+	s.search.query.SetText("")
+	f.wait()
+	v := s.search
+	if len(v.results) != 1 || v.results[0].ID != p.ID || !v.heading.Visible() {
+		t.Fatalf("watch list not shown: %d results, heading %q", len(v.results), v.heading.Text)
+	}
+	if !strings.Contains(v.heading.Text, "0 dossier(s) sur 1") || !strings.Contains(v.notes[p.ID], "1/2") {
+		t.Errorf("heading %q, note %q", v.heading.Text, v.notes[p.ID])
+	}
+	f.typeAndWait(v.query, "zz")
+	if v.heading.Visible() || v.notes != nil {
+		t.Error("the watch list stays over search results")
+	}
+}
