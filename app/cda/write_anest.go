@@ -203,21 +203,8 @@ func WritePreAnesthesia(pa PreAnesthesia, opt WriteOptions) ([]byte, error) {
 	w.writeHeader(h)
 	w.open("component")
 	w.open("structuredBody")
-	for _, s := range pa.Sections {
-		sid, err := h.ids.entryID()
-		if err != nil {
-			return nil, err
-		}
-		w.open("component")
-		w.open("section")
-		w.leaf("id", "root", sid)
-		if !s.Code.IsZero() {
-			w.code("code", s.Code, "")
-		}
-		w.text("title", s.Title)
-		w.writeNarrative(s.Text)
-		w.close()
-		w.close()
+	if err := w.writeSections(&h.ids, pa.Sections); err != nil {
+		return nil, err
 	}
 	if err := w.writeMedications(&h.ids, lines); err != nil {
 		return nil, err

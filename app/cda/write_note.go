@@ -132,21 +132,8 @@ func WriteNote(n Note, opt WriteOptions) ([]byte, error) {
 		w.close()
 	} else {
 		w.open("structuredBody")
-		for _, s := range n.Sections {
-			sid, err := h.ids.entryID()
-			if err != nil {
-				return nil, err
-			}
-			w.open("component")
-			w.open("section")
-			w.leaf("id", "root", sid)
-			if !s.Code.IsZero() {
-				w.code("code", s.Code, "")
-			}
-			w.text("title", s.Title)
-			w.writeNarrative(s.Text)
-			w.close()
-			w.close()
+		if err := w.writeSections(&h.ids, n.Sections); err != nil {
+			return nil, err
 		}
 		w.close()
 	}
@@ -395,4 +382,26 @@ func (w *xw) styled(s Style, body func()) {
 	for i := len(closers) - 1; i >= 0; i-- {
 		w.b.WriteString(closers[i])
 	}
+}
+
+// writeSections writes titled narrative sections (component/section with a
+// fresh id, the optional code, the title and the narrative).
+func (w *xw) writeSections(ids *ids, sections []NoteSection) error {
+	for _, s := range sections {
+		sid, err := ids.entryID()
+		if err != nil {
+			return err
+		}
+		w.open("component")
+		w.open("section")
+		w.leaf("id", "root", sid)
+		if !s.Code.IsZero() {
+			w.code("code", s.Code, "")
+		}
+		w.text("title", s.Title)
+		w.writeNarrative(s.Text)
+		w.close()
+		w.close()
+	}
+	return nil
 }
