@@ -18,9 +18,12 @@ import (
 )
 
 // newEngine builds the sync engine over the vault, reaching the central
-// service through the service's session.
+// service through the service's session. Every cycle lists each watched
+// record in full (ReconcileEvery < 0): a document masked or deleted on the
+// central service vanishes from a delta listing without a trace, and must
+// leave the vault within one sync cycle.
 func newEngine(store app.Store, svc *app.Service, log *slog.Logger) (*engine.Engine, error) {
-	return engine.New(engine.Config{Store: store, Records: svc.Records, Logger: log})
+	return engine.New(engine.Config{Store: store, Records: svc.Records, Logger: log, ReconcileEvery: -1})
 }
 
 // runEngine runs a sync cycle every interval while the vault is unlocked
