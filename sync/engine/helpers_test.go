@@ -172,8 +172,11 @@ func (c *countingService) enter() {
 	defer c.mu.Unlock()
 	c.calls++
 	// A call that passed the engine's gate just before another
-	// goroutine received the 429 is not early: allow 20 ms for that race.
-	if now := time.Now(); now.Before(c.until) && now.Sub(c.untilSet) > 20*time.Millisecond {
+	// goroutine received the 429 is not early: allow 100 ms for that race
+	// (goroutines wait that long to run under -race on 2 busy cores). An
+	// engine that ignored Retry-After would retry after its own back-off
+	// (≥ 125 ms) and again and again: it is still caught.
+	if now := time.Now(); now.Before(c.until) && now.Sub(c.untilSet) > 100*time.Millisecond {
 		c.early++
 	}
 }
