@@ -68,6 +68,11 @@ func (e *Engine) backoff(try int) time.Duration {
 	return time.Duration(float64(d) * (0.5 + e.cfg.Jitter()))
 }
 
+// maxThrottles × Tries is how many 429 answers one request waits through
+// before it fails (the job back-off then takes over): with Retry-After of a
+// second or so, about a minute of a crowded service.
+const maxThrottles = 12
+
 // call runs one request with the per-request retry policy: up to Tries
 // attempts for retryable failures, exponential back-off with jitter, and a
 // Retry-After holding the whole engine. A context error or a refusal is
@@ -97,7 +102,7 @@ func (e *Engine) call(ctx context.Context, fn func(context.Context) error) error
 			e.setOnline(true)
 		}
 		var we *app.WaitError
-		if errors.As(err, &we) && errors.Is(err, app.ErrThrottled) && throttled < 4*e.cfg.Tries {
+		if errors.As(err, &we) && errors.Is(err, app.ErrThrottled) && throttled < maxThrottles*e.cfg.Tries {
 			// A throttle is the service pacing its clients, not a
 			// failure: it does not use up the attempts (up to a bound).
 			throttled++
