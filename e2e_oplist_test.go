@@ -3,17 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/carnetdesk/carnet/app"
-	"github.com/carnetdesk/carnet/app/cda"
-	"github.com/carnetdesk/carnet/app/vault"
-	"github.com/carnetdesk/carnet/crypto"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/engine"
 )
@@ -24,34 +18,9 @@ import (
 // reach; every scheduled patient's record and medication list still open
 // from the vault; a note is written; back online, it lands once.
 func TestOperatingListOfflineDay(t *testing.T) {
-	dir := t.TempDir()
-	sb, sbDir, err := dmptest.Start(dmptest.Config{Listen: "127.0.0.1:0", Patients: 40, Seed: 11, DataDir: filepath.Join(dir, "sandbox")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	an := sb.PKI.Credentials[dmptest.KeyAnesthetist].Practitioner
-	var cfg Config
-	cfg.DMP.URL, cfg.DMP.CAFile = sb.URL, filepath.Join(sbDir, "ca.pem")
-	cfg.Credential.PKCS12File = an.P12Path
-
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	light := crypto.LightParams()
-	v, err := vault.Open(filepath.Join(dir, "vault.db"), vault.Options{KDF: &light, Keyring: crypto.NoKeyring{}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
+	world := newE2EWorld(t, 11)
+	sb, an, cfg, v, svc, log := world.sb, world.an, world.cfg, world.v, world.svc, world.log
 	ctx := context.Background()
-	svc := app.NewService(v, nil, log)
-	svc.SetDocumentReader(cda.Reader{})
-	svc.SetDocumentWriter(cda.Writer{FacilityType: cfg.facilityType(), AllowTestINS: true})
-	if err := svc.Create(ctx, []byte("une phrase de passe assez longue"), app.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := v.Write(ctx, &app.Batch{Patients: sb.Population()}); err != nil {
-		t.Fatal(err)
-	}
 	sg := &signer{cfg: cfg, log: log, svc: svc}
 	defer sg.Close()
 	if err := sg.SignIn(ctx, []byte(an.PIN)); err != nil {

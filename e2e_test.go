@@ -23,6 +23,67 @@ type laterClock struct{ skip time.Duration }
 
 func (c *laterClock) Now() time.Time { return time.Now().Add(c.skip) }
 
+// e2ePass is the passphrase of the end-to-end tests' vaults.
+const e2ePass = "une phrase de passe assez longue"
+
+// e2eWorld is what the end-to-end tests run on: the sandbox started as
+// `carnet sandbox` starts it, a configuration pointing at it with the
+// anesthesiologist's PKCS#12 file, and a real vault (light KDF, device
+// secret in a file) holding the sandbox's patients, created and unlocked,
+// with the real CDA reader and writer wired.
+type e2eWorld struct {
+	sb  *dmptest.Sandbox
+	an  dmptest.Practitioner
+	cfg Config
+	v   *vault.Vault
+	svc *app.Service
+	log *slog.Logger
+}
+
+func newE2EWorld(t *testing.T, seed uint64) *e2eWorld {
+	t.Helper()
+	dir := t.TempDir()
+	sb, sbDir, err := dmptest.Start(dmptest.Config{Listen: "127.0.0.1:0", Patients: 40, Seed: seed, DataDir: filepath.Join(dir, "sandbox")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sb.Close)
+	w := &e2eWorld{sb: sb, an: sb.PKI.Credentials[dmptest.KeyAnesthetist].Practitioner,
+		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	w.cfg.DMP.URL, w.cfg.DMP.CAFile = sb.URL, filepath.Join(sbDir, "ca.pem")
+	w.cfg.Credential.PKCS12File = w.an.P12Path
+	light := crypto.LightParams()
+	w.v, err = vault.Open(filepath.Join(dir, "vault.db"), vault.Options{KDF: &light, Keyring: crypto.NoKeyring{}, Logger: w.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.v.Close() })
+	ctx := context.Background()
+	w.svc = app.NewService(w.v, nil, w.log)
+	if err := w.svc.Create(ctx, []byte(e2ePass), app.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.v.Write(ctx, &app.Batch{Patients: sb.Population()}); err != nil {
+		t.Fatal(err)
+	}
+	w.svc.SetDocumentReader(cda.Reader{})
+	w.svc.SetDocumentWriter(cda.Writer{FacilityType: w.cfg.facilityType(), AllowTestINS: true})
+	return w
+}
+
+// authorised returns a patient with a record the anesthesiologist may
+// open, with a qualified identity (so that notes can be sent).
+func (w *e2eWorld) authorised(t *testing.T) app.Patient {
+	t.Helper()
+	p, ok := w.sb.FindPatient(func(p app.Patient, exists, closed bool, authz, blocked map[string]bool) bool {
+		return exists && !closed && authz[dmptest.KeyAnesthetist] && !blocked[dmptest.KeyAnesthetist] && p.Status == app.IdentityQualified
+	})
+	if !ok {
+		t.Fatal("no suitable synthetic patient")
+	}
+	return p
+}
+
 // TestSandboxCredentialEndToEnd is the central-service issue's "done when":
 // `carnet sandbox` (dmptest.Start is what it runs) writes its CA and the
 // practitioners' PKCS#12 files; a credential it wrote signs in through the
@@ -30,33 +91,9 @@ func (c *laterClock) Now() time.Time { return time.Now().Add(c.skip) }
 // practitioner finds a patient, opens the record, retrieves a document
 // (verified, then cached in a real vault), pushes a note, and finds it.
 func TestSandboxCredentialEndToEnd(t *testing.T) {
-	dir := t.TempDir()
-	sb, sbDir, err := dmptest.Start(dmptest.Config{Listen: "127.0.0.1:0", Patients: 40, Seed: 7, DataDir: filepath.Join(dir, "sandbox")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	an := sb.PKI.Credentials[dmptest.KeyAnesthetist].Practitioner
-	var cfg Config
-	cfg.DMP.URL, cfg.DMP.CAFile = sb.URL, filepath.Join(sbDir, "ca.pem")
-	cfg.Credential.PKCS12File = an.P12Path
-
-	// A real vault holding the sandbox's patients.
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	light := crypto.LightParams()
-	v, err := vault.Open(filepath.Join(dir, "vault.db"), vault.Options{KDF: &light, Keyring: crypto.NoKeyring{}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
+	world := newE2EWorld(t, 7)
+	sb, an, cfg, v, svc, log := world.sb, world.an, world.cfg, world.v, world.svc, world.log
 	ctx := context.Background()
-	svc := app.NewService(v, nil, log)
-	if err := svc.Create(ctx, []byte("une phrase de passe assez longue"), app.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := v.Write(ctx, &app.Batch{Patients: sb.Population()}); err != nil {
-		t.Fatal(err)
-	}
 
 	sg := &signer{cfg: cfg, log: log, svc: svc}
 	defer sg.Close()

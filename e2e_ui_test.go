@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -18,8 +15,6 @@ import (
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/cda"
-	"github.com/carnetdesk/carnet/app/vault"
-	"github.com/carnetdesk/carnet/crypto"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/engine"
 	"github.com/carnetdesk/carnet/ui"
@@ -34,34 +29,10 @@ import (
 // note is written → the sandbox comes back → Ctrl+R → the note is sent
 // once and shows as sent.
 func TestE2EUI(t *testing.T) {
-	dir := t.TempDir()
-	sb, sbDir, err := dmptest.Start(dmptest.Config{Listen: "127.0.0.1:0", Patients: 40, Seed: 7, DataDir: filepath.Join(dir, "sandbox")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sb.Close()
-	an := sb.PKI.Credentials[dmptest.KeyAnesthetist].Practitioner
-	var cfg Config
-	cfg.DMP.URL, cfg.DMP.CAFile = sb.URL, filepath.Join(sbDir, "ca.pem")
-	cfg.Credential.PKCS12File = an.P12Path
-
-	// A real vault holding the sandbox's patients, locked.
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	light := crypto.LightParams()
-	v, err := vault.Open(filepath.Join(dir, "vault.db"), vault.Options{KDF: &light, Keyring: crypto.NoKeyring{}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
+	world := newE2EWorld(t, 7)
+	sb, an, cfg, v, svc, log := world.sb, world.an, world.cfg, world.v, world.svc, world.log
 	ctx := context.Background()
-	const pass = "une phrase de passe assez longue"
-	svc := app.NewService(v, nil, log)
-	if err := svc.Create(ctx, []byte(pass), app.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := v.Write(ctx, &app.Batch{Patients: sb.Population()}); err != nil {
-		t.Fatal(err)
-	}
+	const pass = e2ePass
 	svc.Lock(app.LockByUser)
 	svc.SetDocumentReader(cda.Reader{})
 	svc.SetDocumentWriter(cda.Writer{FacilityType: app.Code{Code: "SA04", System: "1.2.250.1.71.4.2.4"}, AllowTestINS: true})
