@@ -199,6 +199,7 @@ func newPatientRow() fyne.CanvasObject {
 		ins:    widget.NewLabelWithStyle("", fyne.TextAlignTrailing, fyne.TextStyle{Monospace: true}),
 	}
 	r.name.Truncation = fyne.TextTruncateEllipsis
+	r.ins.Truncation = fyne.TextTruncateEllipsis // the watch list's note must not spill over the status
 	r.ExtendBaseWidget(r)
 	return r
 }
