@@ -23,124 +23,107 @@ import (
 )
 
 // MailboxConfig is one [[mailbox]] table of config.toml: an MSSanté secure
-// mailbox (BAL) that `carnet import` reads. No secret lives here: the
-// password (or access token) comes from a 0600 file (--password-file) or
-// the terminal, the client certificate from the [credential] table.
+// mailbox (BAL) that `carnet import` and the desktop application read. No
+// secret lives here: the password (or access token) is sealed in the vault
+// by the settings screen, or comes from a 0600 file (--password-file) or
+// the terminal; the client certificate from the [credential] table.
 //
 //	[[mailbox]]
 //	host     = "imap.operateur.mssante.fr"
 //	port     = 993                       # 993 (implicit) or 143 (starttls) when omitted
 //	security = "implicit"                # implicit | starttls (no plaintext)
-//	ca_file  = "/etc/carnet/igc-sante.pem"  # authorities trusted for the server (PEM); system roots when omitted
+//	ca_file  = "/etc/carnet/igc-sante.pem"  # authorities trusted for the servers (PEM); system roots when omitted
 //	username = "dr.martin@clinique.mssante.fr"  # the BAL address
 //	auth     = "plain"                   # plain | login | external | oauthbearer; chosen from the server when omitted
 //	mailbox  = "INBOX"                   # the folder imported
 //	mark     = "keyword"                 # keyword ($CarnetImported) | move (to folder)
 //	folder   = "Carnet/Importés"         # MOVE target (mark = "move")
+//	# read receipts (RFC 8098), off by default, sent through SMTP submission:
+//	read_receipts = true
+//	smtp_host     = "smtp.operateur.mssante.fr"
+//	smtp_port     = 587                  # 587 (starttls) or 465 (implicit) when omitted
+//	smtp_security = "starttls"           # starttls (default) | implicit
 type MailboxConfig struct {
-	Host     string `toml:"host"`
-	Port     int    `toml:"port"`
-	Security string `toml:"security"`
-	CAFile   string `toml:"ca_file"`
-	Username string `toml:"username"`
-	Auth     string `toml:"auth"`
-	Mailbox  string `toml:"mailbox"`
-	Mark     string `toml:"mark"`
-	Folder   string `toml:"folder"`
+	Host         string `toml:"host"`
+	Port         int    `toml:"port,omitempty"`
+	Security     string `toml:"security"`
+	CAFile       string `toml:"ca_file,omitempty"`
+	Username     string `toml:"username"`
+	Auth         string `toml:"auth,omitempty"`
+	Mailbox      string `toml:"mailbox,omitempty"`
+	Mark         string `toml:"mark,omitempty"`
+	Folder       string `toml:"folder,omitempty"`
+	ReadReceipts bool   `toml:"read_receipts,omitempty"`
+	SMTPHost     string `toml:"smtp_host,omitempty"`
+	SMTPPort     int    `toml:"smtp_port,omitempty"`
+	SMTPSecurity string `toml:"smtp_security,omitempty"`
 }
 
-// validateMailboxes checks the [[mailbox]] tables (loadConfig calls it).
-func validateMailboxes(ms []MailboxConfig) error {
-	seen := map[string]bool{}
-	for i, m := range ms {
-		where := fmt.Sprintf("mailbox %d", i+1)
-		switch {
-		case m.Host == "":
-			return fmt.Errorf("%s: host is required", where)
-		case m.Username == "":
-			return fmt.Errorf("%s: username (the BAL address) is required", where)
-		case m.Port < 0 || m.Port > 65535:
-			return fmt.Errorf("%s: port %d out of range", where, m.Port)
-		}
-		switch m.Security {
-		case "implicit", "starttls":
-		case "":
-			return fmt.Errorf("%s: security is required (implicit or starttls)", where)
-		default:
-			return fmt.Errorf("%s: security %q: want implicit or starttls (plaintext is refused)", where, m.Security)
-		}
-		switch strings.ToLower(m.Auth) {
-		case "", "plain", "login", "external", "oauthbearer":
-		default:
-			return fmt.Errorf("%s: auth %q: want plain, login, external or oauthbearer", where, m.Auth)
-		}
-		switch m.Mark {
-		case "", "keyword":
-		case "move":
-			if m.Folder == "" {
-				return fmt.Errorf("%s: mark = \"move\" needs a folder", where)
-			}
-		default:
-			return fmt.Errorf("%s: mark %q: want keyword or move", where, m.Mark)
-		}
-		key := strings.ToLower(m.Username) + "\x00" + m.folder()
-		if seen[key] {
-			return fmt.Errorf("%s: the same mailbox is listed twice", where)
-		}
-		seen[key] = true
+// mailAccount is the table as the application sees it.
+func (m MailboxConfig) mailAccount() app.MailAccount {
+	return app.MailAccount{
+		Address: m.Username, Host: m.Host, Port: m.Port, Security: app.MailSecurity(m.Security), CAFile: m.CAFile,
+		Auth: app.MailAuth(strings.ToLower(m.Auth)), Folder: m.Mailbox, Mark: m.Mark, MoveTo: m.Folder,
+		SMTPHost: m.SMTPHost, SMTPPort: m.SMTPPort, SMTPSecurity: app.MailSecurity(m.SMTPSecurity), ReadReceipts: m.ReadReceipts,
 	}
-	return nil
 }
 
-func (m MailboxConfig) folder() string {
-	if m.Mailbox == "" {
-		return "INBOX"
+// mailboxConfig is the [[mailbox]] table of an account.
+func mailboxConfig(a app.MailAccount) MailboxConfig {
+	return MailboxConfig{
+		Host: a.Host, Port: a.Port, Security: string(a.Security), CAFile: a.CAFile, Username: a.Address,
+		Auth: string(a.Auth), Mailbox: a.Folder, Mark: a.Mark, Folder: a.MoveTo,
+		ReadReceipts: a.ReadReceipts, SMTPHost: a.SMTPHost, SMTPPort: a.SMTPPort, SMTPSecurity: string(a.SMTPSecurity),
 	}
-	return m.Mailbox
 }
 
-// needsPassword reports whether the account needs a password (or token).
-func (m MailboxConfig) needsPassword() bool { return !strings.EqualFold(m.Auth, "external") }
-
-// account builds the mailbox account. secret is the password (plain,
-// login, automatic) or the access token (oauthbearer); cert the client
-// certificate for external.
-func (m MailboxConfig) account(secret []byte, cert *tls.Certificate) (mailbox.Account, error) {
+// mailboxAccount builds the adapter's account of m. secret is the password
+// (plain, login, automatic) or the access token (oauthbearer); cert the
+// client certificate for external.
+func mailboxAccount(m app.MailAccount, secret []byte, cert *tls.Certificate) (mailbox.Account, error) {
 	a := mailbox.Account{
-		Name: m.Username, Host: m.Host, Port: m.Port, Username: m.Username,
-		Mailbox: m.folder(), Mark: mailbox.MarkMode(m.Mark), ImportedFolder: m.Folder,
+		Name: m.Address, Host: m.Host, Port: m.Port, Username: m.Address,
+		Mailbox: m.ImportedFolder(), Mark: mailbox.MarkMode(m.Mark), ImportedFolder: m.MoveTo,
 	}
 	switch m.Security {
-	case "implicit":
+	case app.MailImplicitTLS:
 		a.Security = mailbox.ImplicitTLS
-	case "starttls":
+	case app.MailStartTLS:
 		a.Security = mailbox.StartTLS
 	}
 	if m.CAFile != "" {
 		pem, err := os.ReadFile(m.CAFile)
 		if err != nil {
-			return a, fmt.Errorf("mailbox %s: trusted authorities: %w", m.Username, err)
+			return a, fmt.Errorf("mailbox %s: trusted authorities: %w", m.Address, err)
 		}
 		a.RootCAs = x509.NewCertPool()
 		if !a.RootCAs.AppendCertsFromPEM(pem) {
-			return a, fmt.Errorf("mailbox %s: %s holds no PEM certificate: %w", m.Username, m.CAFile, app.ErrInvalid)
+			return a, fmt.Errorf("mailbox %s: %s holds no PEM certificate: %w", m.Address, m.CAFile, app.ErrInvalid)
 		}
 	}
-	switch strings.ToLower(m.Auth) {
-	case "plain":
+	switch m.Auth {
+	case app.MailAuthPlain:
 		a.Auth, a.Password = mailbox.AuthPlain, secret
-	case "login":
+	case app.MailAuthLogin:
 		a.Auth, a.Password = mailbox.AuthLogin, secret
-	case "oauthbearer":
+	case app.MailAuthOAuthBearer:
 		tok := string(secret)
 		a.Auth, a.Token = mailbox.AuthOAuthBearer, func(context.Context) (string, error) { return tok, nil }
-	case "external":
+	case app.MailAuthExternal:
 		a.Auth = mailbox.AuthExternal
 	default:
 		a.Password = secret
 	}
 	if cert != nil {
 		a.ClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
+	}
+	if m.ReadReceipts && m.SMTPHost != "" {
+		sec := mailbox.StartTLS
+		if m.SMTPSecurity == app.MailImplicitTLS {
+			sec = mailbox.ImplicitTLS
+		}
+		a.Submission = &mailbox.Submission{Host: m.SMTPHost, Port: m.SMTPPort, Security: sec}
+		a.ReadReceipts = true
 	}
 	return a, nil
 }
@@ -212,11 +195,13 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 		return importFailed
 	}
 	secrets := secretSource{stderr: stderr}
-	accts, closeCred, err := importAccounts(cfg, f, secrets)
-	defer closeCred()
-	if err != nil {
-		fmt.Fprintln(stderr, "carnet import:", err)
-		return importFailed
+	// A password file is read first: a bad one fails before the vault.
+	var fileSecret []byte
+	if f.pwFile != "" {
+		if fileSecret, err = readSecretFile(f.pwFile); err != nil {
+			fmt.Fprintln(stderr, "carnet import:", err)
+			return importFailed
+		}
 	}
 	opt := vault.Options{Logger: log}
 	if f.noKeyring {
@@ -238,6 +223,12 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 		fmt.Fprintln(stderr, "carnet import:", err)
 		return importFailed
 	}
+	accts, closeCred, err := importAccounts(ctx, svc, cfg, f, fileSecret, secrets)
+	defer closeCred()
+	if err != nil {
+		fmt.Fprintln(stderr, "carnet import:", err)
+		return importFailed
+	}
 	mcfg := mailbox.Config{Accounts: accts, Interval: f.watch, Log: log}
 	if f.watch > 0 {
 		return watchImport(ctx, svc, mcfg, stderr)
@@ -246,39 +237,53 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	return importReport(stderr, sum, errs)
 }
 
-// importAccounts builds the accounts, reading the secrets they need once.
-// close closes the credential opened for EXTERNAL, if any.
-func importAccounts(cfg Config, f importFlags, secrets secretSource) (accts []mailbox.Account, close func(), err error) {
+// importAccounts builds the accounts. The password of an account is the
+// one of --password-file when given, else the one sealed in the vault by
+// the settings screen, else asked once on the terminal for all the accounts
+// that have none. close closes the credential opened for EXTERNAL, if any.
+func importAccounts(ctx context.Context, svc *app.Service, cfg Config, f importFlags, fileSecret []byte, secrets secretSource) (accts []mailbox.Account, close func(), err error) {
 	var (
-		secret []byte
-		cert   *tls.Certificate
+		asked []byte
+		cert  *tls.Certificate
 	)
 	close = func() {}
-	for _, m := range cfg.Mailboxes {
-		if m.needsPassword() && secret == nil {
-			s, err := secrets.get(f.pwFile, "Mailbox password for "+m.Username, false)
-			if err != nil {
-				return nil, close, err
+	for _, m := range cfg.connection().Mailboxes {
+		var secret []byte
+		switch {
+		case !m.NeedsPassword():
+			if cert == nil {
+				pin, err := secrets.get(f.pinFile, "Credential PIN", false)
+				if err != nil {
+					return nil, close, err
+				}
+				cred, err := openCredential(cfg, pin)
+				app.Wipe(pin)
+				if err != nil {
+					return nil, close, err
+				}
+				close = func() { cred.Close() }
+				c := cred.Certificate()
+				cert = &c
 			}
-			secret = s
+		case fileSecret != nil:
+			secret = fileSecret
+		default:
+			sealed, err := svc.MailPassword(ctx, m.Address)
+			switch {
+			case err == nil:
+				secret = sealed
+			case !errors.Is(err, app.ErrNotFound):
+				return nil, close, err
+			case asked == nil:
+				if asked, err = secrets.get("", "Mailbox password for "+m.Address, false); err != nil {
+					return nil, close, err
+				}
+				secret = asked
+			default:
+				secret = asked
+			}
 		}
-		if !m.needsPassword() && cert == nil {
-			pin, err := secrets.get(f.pinFile, "Credential PIN", false)
-			if err != nil {
-				return nil, close, err
-			}
-			cred, err := openCredential(cfg, pin)
-			app.Wipe(pin)
-			if err != nil {
-				return nil, close, err
-			}
-			close = func() { cred.Close() }
-			c := cred.Certificate()
-			cert = &c
-		}
-	}
-	for _, m := range cfg.Mailboxes {
-		a, err := m.account(secret, cert)
+		a, err := mailboxAccount(m, secret, cert)
 		if err != nil {
 			return nil, close, err
 		}

@@ -26,15 +26,22 @@ func newEngine(store app.Store, svc *app.Service, log *slog.Logger) (*engine.Eng
 	return engine.New(engine.Config{Store: store, Records: svc.Records, Logger: log, ReconcileEvery: -1})
 }
 
-// runEngine runs a sync cycle every interval while the vault is unlocked
-// and a practitioner signed in, and at once when woken (after a sign-in);
-// it waits otherwise.
-func runEngine(ctx context.Context, eng *engine.Engine, svc *app.Service, interval time.Duration, wake <-chan struct{}, log *slog.Logger) {
+// runEngine runs the desktop sync cycle every interval while the vault is
+// unlocked, and at once when woken (after an unlock, a sign-in, a change of
+// the connection): the engine's cycle when a practitioner is signed in,
+// the mail import in any case. It waits otherwise.
+func runEngine(ctx context.Context, sy *deskSyncer, svc *app.Service, interval time.Duration, wake <-chan struct{}, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		if _, ok := svc.Practitioner(); ok && !svc.Locked() {
-			if _, err := eng.Once(ctx); err != nil && !errors.Is(err, app.ErrLocked) && ctx.Err() == nil {
+		if !svc.Locked() {
+			var err error
+			if _, ok := svc.Practitioner(); ok {
+				_, err = sy.Once(ctx)
+			} else if _, merr := sy.mail.Once(ctx); merr != nil && !onlyNotConfigured(merr) {
+				err = merr
+			}
+			if err != nil && !errors.Is(err, app.ErrLocked) && ctx.Err() == nil {
 				log.Warn("background sync", "err", err)
 			}
 		}
@@ -112,7 +119,7 @@ func runSync(args []string, stderr io.Writer, log *slog.Logger) int {
 		fmt.Fprintln(stderr, "carnet sync:", err)
 		return 1
 	}
-	sg := &signer{cfg: cfg, log: log, svc: svc}
+	sg := &signer{config: fixedConfig(cfg), log: log, svc: svc}
 	defer sg.Close()
 	if err := sg.SignIn(ctx, pin); err != nil {
 		fmt.Fprintln(stderr, "carnet sync:", err)

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -35,37 +38,29 @@ import (
 //	interval = "5m"          # background sync of the desktop app
 type Config struct {
 	DMP struct {
-		URL    string `toml:"url"`
-		CAFile string `toml:"ca_file"`
+		URL    string `toml:"url,omitempty"`
+		CAFile string `toml:"ca_file,omitempty"`
 	} `toml:"dmp"`
 	Credential struct {
-		PKCS12File   string `toml:"pkcs12_file"`
-		PKCS11Module string `toml:"pkcs11_module"`
-		PKCS11Slot   string `toml:"pkcs11_slot"`
+		PKCS12File   string `toml:"pkcs12_file,omitempty"`
+		PKCS11Module string `toml:"pkcs11_module,omitempty"`
+		PKCS11Slot   string `toml:"pkcs11_slot,omitempty"`
 	} `toml:"credential"`
 	Structure struct {
-		FacilityType string `toml:"facility_type"` // TRE_R02 code of the documents written here (default SA04)
+		FacilityType string `toml:"facility_type,omitempty"` // TRE_R02 code of the documents written here (default SA04)
 	} `toml:"structure"`
 	Sync struct {
-		Interval string `toml:"interval"` // background sync period in the desktop app (default "5m")
+		Interval string `toml:"interval,omitempty"` // background sync period in the desktop app (default "5m")
 	} `toml:"sync"`
 	// Mailboxes are the MSSanté secure mailboxes `carnet import` reads
 	// ([[mailbox]] tables, see MailboxConfig in cli_import.go).
-	Mailboxes []MailboxConfig `toml:"mailbox"`
+	Mailboxes []MailboxConfig `toml:"mailbox,omitempty"`
 }
 
 // Configured reports whether the central service and a credential are set:
 // without them Carnet works on its vault alone.
 func (c Config) Configured() bool {
 	return c.DMP.URL != "" && (c.Credential.PKCS12File != "" || c.Credential.PKCS11Module != "")
-}
-
-// CredentialLabel names the credential for the sign-in screen.
-func (c Config) CredentialLabel() string {
-	if c.Credential.PKCS11Module != "" {
-		return "carte CPS"
-	}
-	return filepath.Base(c.Credential.PKCS12File)
 }
 
 // defaultConfigPath is config.toml in the user config directory.
@@ -98,7 +93,7 @@ func loadConfig(path string) (Config, error) {
 	if c.Credential.PKCS12File != "" && c.Credential.PKCS11Module != "" {
 		return Config{}, fmt.Errorf("config %s: give either pkcs12_file or pkcs11_module, not both", path)
 	}
-	if err := validateMailboxes(c.Mailboxes); err != nil {
+	if err := c.connection().Validate(); err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
@@ -106,8 +101,10 @@ func loadConfig(path string) (Config, error) {
 
 // facilityType returns the configured TRE_R02 facility type of the
 // documents written in Carnet (default SA04, établissement privé non PSPH).
-func (c Config) facilityType() app.Code {
-	code := c.Structure.FacilityType
+func (c Config) facilityType() app.Code { return facilityCode(c.Structure.FacilityType) }
+
+// facilityCode is the TRE_R02 code of a facility type, SA04 when empty.
+func facilityCode(code string) app.Code {
 	if code == "" {
 		code = "SA04"
 	}
@@ -124,4 +121,145 @@ func (c Config) syncInterval() (time.Duration, error) {
 		return 0, fmt.Errorf("config: sync interval %q: at least 30s", c.Sync.Interval)
 	}
 	return d, nil
+}
+
+// connection is the configuration as the application sees it.
+func (c Config) connection() app.Connection {
+	conn := app.Connection{ServiceURL: c.DMP.URL, ServiceCA: c.DMP.CAFile, FacilityType: c.Structure.FacilityType}
+	switch {
+	case c.Credential.PKCS11Module != "":
+		conn.Credential = app.CredentialConfig{Kind: app.CredentialCard, Module: c.Credential.PKCS11Module, Slot: c.Credential.PKCS11Slot}
+	case c.Credential.PKCS12File != "":
+		conn.Credential = app.CredentialConfig{Kind: app.CredentialFile, File: c.Credential.PKCS12File}
+	}
+	for _, m := range c.Mailboxes {
+		conn.Mailboxes = append(conn.Mailboxes, m.mailAccount())
+	}
+	return conn
+}
+
+// setConnection replaces the sections of c that the connection holds
+// ([dmp], [credential], [structure], [[mailbox]]); [sync] stays.
+func (c *Config) setConnection(conn app.Connection) {
+	c.DMP.URL, c.DMP.CAFile = conn.ServiceURL, conn.ServiceCA
+	c.Credential.PKCS11Module, c.Credential.PKCS11Slot, c.Credential.PKCS12File = "", "", ""
+	switch conn.Credential.Kind {
+	case app.CredentialCard:
+		c.Credential.PKCS11Module, c.Credential.PKCS11Slot = conn.Credential.Module, conn.Credential.Slot
+	case app.CredentialFile:
+		c.Credential.PKCS12File = conn.Credential.File
+	}
+	c.Structure.FacilityType = conn.FacilityType
+	c.Mailboxes = nil
+	for _, m := range conn.Mailboxes {
+		c.Mailboxes = append(c.Mailboxes, mailboxConfig(m))
+	}
+}
+
+// configFile keeps the connection in a config.toml file (the desktop
+// application's app.ConnectionStore). Saving rewrites the whole file
+// atomically with mode 0600, keeping the sections the connection does not
+// hold.
+type configFile struct {
+	path string
+	mu   sync.Mutex
+}
+
+// Connection implements app.ConnectionStore.
+func (f *configFile) Connection(context.Context) (app.Connection, error) {
+	c, err := f.load()
+	if err != nil {
+		return app.Connection{}, err
+	}
+	return c.connection(), nil
+}
+
+// load reads the file.
+func (f *configFile) load() (Config, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return loadConfig(f.path)
+}
+
+// SaveConnection implements app.ConnectionStore.
+func (f *configFile) SaveConnection(_ context.Context, conn app.Connection) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.path == "" {
+		return fmt.Errorf("save configuration: no configuration file: %w", app.ErrInvalid)
+	}
+	c, err := loadConfig(f.path)
+	if err != nil {
+		return err
+	}
+	c.setConnection(conn)
+	var buf bytes.Buffer
+	buf.WriteString("# Carnet configuration: the central record service, the practitioner's\n" +
+		"# credential, the structure and the secure mailboxes. No secret lives here.\n" +
+		"# Written by Carnet's settings screen; the clinic's IT may deploy it.\n\n")
+	enc := toml.NewEncoder(&buf)
+	enc.Indent = ""
+	if err := enc.Encode(c); err != nil {
+		return fmt.Errorf("save configuration: %w", err)
+	}
+	return writeFileAtomic(f.path, buf.Bytes())
+}
+
+// writeFileAtomic writes data to path through a temporary file of mode
+// 0600 in the same directory (created 0700), synced then renamed: a crash
+// leaves the old file or the new one, never half of one.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("save configuration: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".config-*.toml")
+	if err != nil {
+		return fmt.Errorf("save configuration: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename: no such file
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save configuration: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save configuration: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save configuration: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save configuration: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save configuration: %w", err)
+	}
+	return nil
+}
+
+// memConnection keeps the connection in memory (demo mode: the sandbox's
+// address changes at every start, nothing is written).
+type memConnection struct {
+	mu   sync.Mutex
+	conn app.Connection
+}
+
+// Connection implements app.ConnectionStore.
+func (m *memConnection) Connection(context.Context) (app.Connection, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := m.conn
+	c.Mailboxes = append([]app.MailAccount(nil), c.Mailboxes...)
+	return c, nil
+}
+
+// SaveConnection implements app.ConnectionStore.
+func (m *memConnection) SaveConnection(_ context.Context, c app.Connection) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c.Mailboxes = append([]app.MailAccount(nil), c.Mailboxes...)
+	m.conn = c
+	return nil
 }

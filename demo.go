@@ -32,11 +32,11 @@ var demoWords = []string{"carnet", "tilleul", "verveine", "garance", "lavande", 
 // credentials.
 type demoEnv struct {
 	vault      *vault.Vault
-	passphrase string        // shown on the unlock screen
-	cfg        Config        // the sandbox's URL, CA and the anesthesiologist's PKCS#12 file
-	pin        string        // its PIN, shown in the sign-in dialog
-	close      func()        // stops the sandbox; removes a temporary data directory
-	mail       *demoImporter // imports the demo mailbox at the first unlock (demo_mail.go)
+	passphrase string      // shown on the unlock screen
+	cfg        Config      // the sandbox's URL, CA and the anesthesiologist's PKCS#12 file
+	pin        string      // its PIN, shown in the sign-in dialog
+	close      func()      // stops the sandbox; removes a temporary data directory
+	mail       demoMailbox // the demo's secure mailbox, also in cfg (demo_mail.go)
 }
 
 // openDemo prepares demo mode in dataDir (a new temporary directory when
@@ -82,13 +82,14 @@ func openDemo(dataDir string, log *slog.Logger) (*demoEnv, error) {
 		env.close()
 		return nil, err
 	}
-	acct, stopMail, err := startDemoMailbox(sb.Population(), log)
+	mb, stopMail, err := startDemoMailbox(sb.Population(), filepath.Join(dataDir, "mailbox"), log)
 	if err != nil {
 		env.close()
 		return nil, err
 	}
 	cleanups = append(cleanups, stopMail)
-	env.mail = newDemoImporter(acct, log)
+	env.mail = mb
+	env.cfg.Mailboxes = []MailboxConfig{mailboxConfig(mb.account)}
 	if err := writeDemoHints(dataDir, sb, env.pin); err != nil {
 		env.close()
 		return nil, err

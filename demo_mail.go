@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -20,7 +22,6 @@ import (
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/cda"
-	"github.com/carnetdesk/carnet/sync/mailbox"
 	"github.com/carnetdesk/carnet/sync/mailbox/mailtest"
 	"github.com/carnetdesk/carnet/sync/mailbox/xdm"
 )
@@ -28,36 +29,51 @@ import (
 // demoBAL is the demo practitioner's secure mailbox address.
 const demoBAL = "demo@clinique-carnet.mssante.fr"
 
+// demoMailbox is the demo's secure mailbox as the connection lists it,
+// and its password (sealed in the vault at the first unlock).
+type demoMailbox struct {
+	account  app.MailAccount
+	password []byte
+}
+
 // startDemoMailbox starts the demo's secure mailbox: go-imap's in-memory
-// server on a loopback port with implicit TLS (a throwaway CA made here),
-// seeded by demoMessages for the demo population. It returns the account
-// that reads it and a function that stops the server.
-func startDemoMailbox(patients []app.Patient, log *slog.Logger) (mailbox.Account, func(), error) {
-	certPEM, keyPEM, _, roots, err := mailtest.TestCA("Carnet demo mailbox CA")
+// server on a loopback port with implicit TLS (a throwaway CA made here and
+// written to dir/mailbox-ca.pem), seeded by demoMessages for the demo
+// population. It returns the account and its password, and a function
+// that stops the server.
+func startDemoMailbox(patients []app.Patient, dir string, log *slog.Logger) (demoMailbox, func(), error) {
+	certPEM, keyPEM, caPEM, _, err := mailtest.TestCA("Carnet demo mailbox CA")
 	if err != nil {
-		return mailbox.Account{}, nil, fmt.Errorf("demo mailbox: %w", err)
+		return demoMailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
+	}
+	caFile := filepath.Join(dir, "mailbox-ca.pem")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return demoMailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
+	}
+	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
+		return demoMailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return mailbox.Account{}, nil, fmt.Errorf("demo mailbox: %w", err)
+		return demoMailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
 	}
 	pw := make([]byte, 16)
 	if _, err := rand.Read(pw); err != nil {
-		return mailbox.Account{}, nil, fmt.Errorf("demo mailbox: %w", err)
+		return demoMailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
 	}
 	password := hex.EncodeToString(pw)
 	mem := imapmemserver.New()
 	u := imapmemserver.NewUser(demoBAL, password)
 	if err := u.Create("INBOX", nil); err != nil {
-		return mailbox.Account{}, nil, fmt.Errorf("demo mailbox: %w", err)
+		return demoMailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
 	}
 	msgs, err := demoMessages(patients, time.Now())
 	if err != nil {
-		return mailbox.Account{}, nil, err
+		return demoMailbox{}, nil, err
 	}
 	for _, raw := range msgs {
 		if _, err := u.Append("INBOX", bytes.NewReader(raw), &imap.AppendOptions{Time: time.Now()}); err != nil {
-			return mailbox.Account{}, nil, fmt.Errorf("demo mailbox: seed: %w", err)
+			return demoMailbox{}, nil, fmt.Errorf("demo mailbox: seed: %w", err)
 		}
 	}
 	mem.AddUser(u)
@@ -71,60 +87,41 @@ func startDemoMailbox(patients []app.Patient, log *slog.Logger) (mailbox.Account
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return mailbox.Account{}, nil, fmt.Errorf("demo mailbox: %w", err)
+		return demoMailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
 	}
 	go func() {
 		if err := srv.Serve(tls.NewListener(ln, tlsCfg)); err != nil && !errors.Is(err, net.ErrClosed) {
 			log.Warn("demo mailbox stopped", "err", err)
 		}
 	}()
-	acct := mailbox.Account{
-		Name: demoBAL, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Security: mailbox.ImplicitTLS,
-		RootCAs: roots, Username: demoBAL, Password: []byte(password), Demo: true, DialTimeout: 5 * time.Second,
+	acct := app.MailAccount{
+		Address: demoBAL, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Security: app.MailImplicitTLS,
+		CAFile: caFile, Auth: app.MailAuthPlain,
 	}
 	log.Info("demo mailbox ready", "messages", len(msgs))
-	return acct, func() { srv.Close() }, nil
+	return demoMailbox{account: acct, password: []byte(password)}, func() { srv.Close() }, nil
 }
 
-// demoImporter imports the demo mailbox once, in the background, at the
-// first unlock (the demo vault starts locked). Register attaches it to the
-// service.
-type demoImporter struct {
-	acct mailbox.Account
-	log  *slog.Logger
-	once sync.Once
-	done chan struct{} // closed when the import ended (tests)
-	sum  app.ImportSummary
-	err  error
-}
-
-func newDemoImporter(acct mailbox.Account, log *slog.Logger) *demoImporter {
-	return &demoImporter{acct: acct, log: log, done: make(chan struct{})}
-}
-
-// register hooks the import on the service's unlock; it runs off the
-// unlocking goroutine (the UI's) and ends with ctx.
-func (d *demoImporter) register(ctx context.Context, svc *app.Service) {
+// sealDemoPassword seals the demo mailbox's password in the vault at the
+// first unlock (the demo vault starts locked), as a clinic's IT does once
+// in the settings screen, then wakes the sync loop, which imports it.
+func sealDemoPassword(svc *app.Service, mb demoMailbox, wake func(), log *slog.Logger) {
+	var once sync.Once
 	svc.OnUnlock(func(app.UnlockReport) {
-		d.once.Do(func() { go d.run(ctx, svc) })
+		once.Do(func() { go sealOnce(svc, mb, wake, log) })
 	})
 }
 
-func (d *demoImporter) run(ctx context.Context, svc *app.Service) {
-	defer close(d.done)
-	cl, err := mailbox.New(d.acct, d.log)
-	if err != nil {
-		d.err = err
-		return
+// sealOnce seals the password unless one is already sealed, then wakes
+// the sync loop.
+func sealOnce(svc *app.Service, mb demoMailbox, wake func(), log *slog.Logger) {
+	ctx := context.Background()
+	if set, err := svc.MailPasswordSet(ctx, mb.account.Address); err == nil && !set {
+		if err := svc.SetMailPassword(ctx, mb.account.Address, mb.password); err != nil {
+			log.Warn("demo mailbox: seal password", "err", err)
+		}
 	}
-	defer cl.Close()
-	cfg := mailbox.Config{Accounts: []mailbox.Account{d.acct}, Demo: true, Log: d.log}
-	d.sum, d.err = svc.ImportMail(ctx, cl, cfg.Options(d.acct))
-	if d.err != nil {
-		d.log.Warn("demo mailbox import", "err", d.err)
-		return
-	}
-	d.log.Info("demo mailbox imported", "filed", d.sum.Filed, "manual", d.sum.Manual, "quarantined", d.sum.Quarantined)
+	wake()
 }
 
 // demoAuthor is the hospital doctor who sends the demo reports.
@@ -167,7 +164,7 @@ func demoMessages(patients []app.Patient, now time.Time) ([][]byte, error) {
 		return b, id, err
 	}
 	xdmOf := func(p app.Patient, doc []byte, id app.DocumentID) ([]byte, error) {
-		return xdm.Build([]xdm.BuildDoc{{Content: doc, UniqueID: string(id), Patient: p.INS}},
+		return xdm.Build([]xdm.BuildDoc{{Content: doc, UniqueID: string(id), Patient: p.INS, Class: app.ClassReport}},
 			xdm.BuildOptions{Submitted: created, Sender: "Centre hospitalier de démonstration"})
 	}
 	hdr := func(n int, subject string) mailtest.Header {

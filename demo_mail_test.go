@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"testing"
 	"time"
 
@@ -11,12 +13,14 @@ import (
 )
 
 // TestDemoMailbox imports the demo mailbox (go-imap's in-memory server)
-// as demo mode does, after the first unlock: the structured reports and the
-// forwarded one land on their patients, the PDF-only mail and the report
-// without INS wait for a person, the hostile archive is quarantined.
+// as the desktop application does: the mailbox is in the connection, its
+// password sealed in the vault at the first unlock, and the sync cycle's
+// mail import reads it. The structured reports and the forwarded one land
+// on their patients, the PDF-only mail and the report without INS wait for
+// a person, the hostile archive is quarantined.
 func TestDemoMailbox(t *testing.T) {
 	pop := dmptest.Patients(demoSeed, demoPatients)
-	acct, stop, err := startDemoMailbox(pop, quiet())
+	mb, stop, err := startDemoMailbox(pop, t.TempDir(), quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,21 +29,33 @@ func TestDemoMailbox(t *testing.T) {
 	svc := app.NewService(store, nil, quiet())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	d := newDemoImporter(acct, quiet())
-	d.register(ctx, svc)
+	if err := svc.SetConnectionStore(ctx, &memConnection{conn: app.Connection{Mailboxes: []app.MailAccount{mb.account}}}); err != nil {
+		t.Fatal(err)
+	}
+	d := &deskMail{svc: svc, cert: func() *tls.Certificate { return nil }, demo: true, log: quiet()}
+	woken := make(chan struct{}, 1)
+	sealDemoPassword(svc, mb, func() { woken <- struct{}{} }, quiet())
+	// Locked: nothing is imported, nothing fails.
+	if sum, err := d.Once(ctx); err != nil || sum.Messages != 0 {
+		t.Fatalf("locked import: %+v %v", sum, err)
+	}
 	if _, err := svc.Unlock(ctx, []byte(importPass)); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-d.done:
+	case <-woken:
 	case <-ctx.Done():
-		t.Fatal("demo import did not end")
+		t.Fatal("the password was not sealed")
 	}
-	if d.err != nil {
-		t.Fatal(d.err)
+	sum, err := d.Once(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if d.sum.Messages != 7 || d.sum.Filed != 4 || d.sum.Manual != 2 || d.sum.Quarantined != 1 {
-		t.Fatalf("summary %+v", d.sum)
+	if sum.Messages != 7 || sum.Filed != 4 || sum.Manual != 2 || sum.Quarantined != 1 {
+		t.Fatalf("summary %+v", sum)
+	}
+	if running, _ := d.status(); running {
+		t.Fatal("the import still shows as running")
 	}
 	items, err := svc.Inbox(ctx)
 	if err != nil {
@@ -49,7 +65,7 @@ func TestDemoMailbox(t *testing.T) {
 	for _, it := range items {
 		reasons[it.Reason]++
 	}
-	if reasons[app.ReasonNoReport] != 1 || reasons[app.ReasonNoINS] != 1 || reasons[app.ReasonQuarantine] != 1 {
+	if reasons[app.ReasonPDFOnly] != 1 || reasons[app.ReasonNoINS] != 1 || reasons[app.ReasonQuarantine] != 1 {
 		t.Fatalf("inbox reasons %v", reasons)
 	}
 	for _, it := range items {
@@ -57,9 +73,35 @@ func TestDemoMailbox(t *testing.T) {
 			t.Fatal("the report without INS has no candidate patient")
 		}
 	}
-	// A second unlock does not import again.
-	svc.Lock(app.LockSession)
-	if _, err := svc.Unlock(ctx, []byte(importPass)); err != nil {
+	// The reports filed carry the class of their XDM metadata (a CDA
+	// header has none).
+	classed := 0
+	for _, p := range pop {
+		man, err := store.Manifest(ctx, p.ID)
+		if err != nil {
+			continue
+		}
+		for _, d := range man.Documents {
+			if d.Source == "mssante" {
+				if d.ClassCode != app.ClassReport {
+					t.Errorf("imported document class %q, want %q", d.ClassCode, app.ClassReport)
+				}
+				classed++
+			}
+		}
+	}
+	if classed == 0 {
+		t.Error("no imported document found in the records")
+	}
+	// The next cycle imports nothing again.
+	if sum, err := d.Once(ctx); err != nil || sum.Messages != 0 || sum.Filed != 0 {
+		t.Fatalf("second cycle: %+v %v", sum, err)
+	}
+	// Without a sealed password the mailbox is "not configured", not a failure.
+	if err := svc.SetMailPassword(ctx, mb.account.Address, nil); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := d.Once(ctx); !errors.Is(err, app.ErrNotConfigured) || !onlyNotConfigured(err) {
+		t.Fatalf("no password: %v", err)
 	}
 }

@@ -21,7 +21,7 @@ func TestOperatingListOfflineDay(t *testing.T) {
 	world := newE2EWorld(t, 11)
 	sb, an, cfg, v, svc, log := world.sb, world.an, world.cfg, world.v, world.svc, world.log
 	ctx := context.Background()
-	sg := &signer{cfg: cfg, log: log, svc: svc}
+	sg := &signer{config: fixedConfig(cfg), log: log, svc: svc}
 	defer sg.Close()
 	if err := sg.SignIn(ctx, []byte(an.PIN)); err != nil {
 		t.Fatal(err)

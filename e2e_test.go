@@ -95,7 +95,7 @@ func TestSandboxCredentialEndToEnd(t *testing.T) {
 	sb, an, cfg, v, svc, log := world.sb, world.an, world.cfg, world.v, world.svc, world.log
 	ctx := context.Background()
 
-	sg := &signer{cfg: cfg, log: log, svc: svc}
+	sg := &signer{config: fixedConfig(cfg), log: log, svc: svc}
 	defer sg.Close()
 	if err := sg.SignIn(ctx, []byte("0000")); !errors.Is(err, app.ErrCredential) {
 		t.Fatalf("sign in with a wrong PIN = %v, want ErrCredential", err)

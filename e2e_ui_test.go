@@ -42,7 +42,7 @@ func TestE2EUI(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc.SetSyncer(eng)
-	sg := &signer{cfg: cfg, log: log, svc: svc}
+	sg := &signer{config: fixedConfig(cfg), log: log, svc: svc}
 	defer sg.Close()
 
 	p, ok := sb.FindPatient(func(p app.Patient, exists, closed bool, authz, blocked map[string]bool) bool {
@@ -57,8 +57,10 @@ func TestE2EUI(t *testing.T) {
 	// goroutine.
 	pending := make(chan func(), 1<<14)
 	a := test.NewTempApp(t)
-	u := ui.New(a, svc, ui.Options{Version: "e2e", SignIn: sg.SignIn, CredentialLabel: "certificat de test", CentralService: sb.URL,
-		Do: func(f func()) { pending <- f }})
+	if err := svc.SetConnectionStore(context.Background(), &memConnection{conn: cfg.connection()}); err != nil {
+		t.Fatal(err)
+	}
+	u := ui.New(a, svc, ui.Options{Version: "e2e", SignIn: sg.SignIn, Do: func(f func()) { pending <- f }})
 	w := u.Window()
 	d := &driver{t: t, w: w, pending: pending}
 	defer w.Close()

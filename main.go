@@ -107,7 +107,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 		cfg      Config
 		opt      = ui.Options{Version: Version}
 		err      error
-		demoMail *demoImporter
+		demoMail *demoMailbox
 	)
 	if *demo {
 		env, derr := openDemo(*dataDir, log)
@@ -116,7 +116,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 			return 1
 		}
 		defer env.close()
-		store, cfg, demoMail = env.vault, env.cfg, env.mail
+		store, cfg, demoMail = env.vault, env.cfg, &env.mail
 		opt.Demo, opt.DemoPassphrase, opt.DemoPIN = true, env.passphrase, env.pin
 	} else {
 		if cfg, err = loadConfig(*configPath); err == nil {
@@ -129,20 +129,32 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	}
 
 	svc := app.NewService(store, nil, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// The connection (central service, credential, structure, mailboxes):
+	// config.toml, edited by the settings screen; in memory in demo mode.
+	var conns app.ConnectionStore = &configFile{path: *configPath}
+	if *demo {
+		conns = &memConnection{conn: cfg.connection()}
+	}
+	if err := svc.SetConnectionStore(ctx, conns); err != nil {
+		fmt.Fprintln(stderr, "carnet:", err)
+		return 1
+	}
 	// Demo patients carry test INS; outside demo mode a test or demo INS in a
 	// document is flagged.
 	svc.SetDocumentReader(cda.Reader{Options: cda.Options{Production: !*demo}})
-	svc.SetDocumentWriter(cda.Writer{FacilityType: cfg.facilityType(), AllowTestINS: *demo})
-	svc.SetTerminology(terms.Labels{})
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go svc.Run(ctx, time.Second)
-	if demoMail != nil {
-		demoMail.register(ctx, svc) // the demo mailbox, imported after the first unlock
+	setWriter := func(c app.Connection) {
+		svc.SetDocumentWriter(cda.Writer{FacilityType: facilityCode(c.FacilityType), AllowTestINS: *demo})
 	}
+	setWriter(svc.Connection())
+	svc.OnConnection(setWriter)
+	svc.SetTerminology(terms.Labels{})
+	go svc.Run(ctx, time.Second)
 
 	// The sync engine: push the outbox, pull the watched patients, purge,
-	// in the background while a practitioner is signed in (Ctrl+R: now).
+	// then import the secure mailboxes, in the background while the vault
+	// is unlocked (Ctrl+R: now).
 	interval, err := cfg.syncInterval()
 	if err != nil {
 		fmt.Fprintln(stderr, "carnet:", err)
@@ -153,21 +165,25 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 		fmt.Fprintln(stderr, "carnet:", err)
 		return 1
 	}
-	svc.SetSyncer(eng)
 	wake := make(chan struct{}, 1)
-	go runEngine(ctx, eng, svc, interval, wake, log)
-
-	if cfg.Configured() {
-		sg := &signer{cfg: cfg, log: log, svc: svc, signedIn: func() {
-			select {
-			case wake <- struct{}{}:
-			default:
-			}
-		}}
-		defer sg.Close()
-		opt.SignIn, opt.CredentialLabel = sg.SignIn, cfg.CredentialLabel()
-		opt.CentralService = cfg.DMP.URL
+	wakeUp := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
 	}
+	sg := &signer{config: func() Config { return configOf(svc.Connection()) }, log: log, svc: svc, signedIn: wakeUp}
+	defer sg.Close()
+	opt.SignIn = sg.SignIn
+	mail := &deskMail{svc: svc, cert: sg.Certificate, demo: *demo, log: log}
+	sy := &deskSyncer{Engine: eng, mail: mail}
+	svc.SetSyncer(sy)
+	svc.OnUnlock(func(app.UnlockReport) { wakeUp() })   // the mailboxes at once
+	svc.OnConnection(func(app.Connection) { wakeUp() }) // a new mailbox at once
+	if demoMail != nil {
+		sealDemoPassword(svc, *demoMail, wakeUp, log) // at the first unlock
+	}
+	go runEngine(ctx, sy, svc, interval, wake, log)
 
 	a := fyneapp.NewWithID(AppID)
 	u := ui.New(a, svc, opt)

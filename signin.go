@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"sync"
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/crypto/credential"
@@ -17,10 +19,13 @@ import (
 // session with the central record service. It keeps the credential open
 // until Close (a card session).
 type signer struct {
-	cfg Config
-	log *slog.Logger
-	svc *app.Service
+	// config returns the configuration at sign-in time: the settings
+	// screen may have changed the service or the credential since start.
+	config func() Config
+	log    *slog.Logger
+	svc    *app.Service
 
+	mu   sync.Mutex // guards cred
 	cred *credential.Credential
 
 	// signedIn, when set, runs after each successful sign-in (main wakes
@@ -31,17 +36,26 @@ type signer struct {
 // SignIn opens the credential with pin (wiped) and starts the session.
 func (s *signer) SignIn(ctx context.Context, pin []byte) error {
 	defer app.Wipe(pin)
-	cred, err := openCredential(s.cfg, pin)
+	cfg := s.config()
+	if !cfg.Configured() {
+		return fmt.Errorf("sign in: the central service or the credential is not set: %w", app.ErrNotConfigured)
+	}
+	cred, err := openCredential(cfg, pin)
 	if err != nil {
 		return err
 	}
-	sess, err := newSession(s.cfg, cred, s.log)
+	sess, err := newSession(cfg, cred, s.log)
 	if err != nil {
 		cred.Close()
 		return err
 	}
-	s.Close()
+	s.mu.Lock()
+	old := s.cred
 	s.cred = cred
+	s.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
 	s.svc.SignIn(sess)
 	if s.signedIn != nil {
 		s.signedIn()
@@ -49,8 +63,22 @@ func (s *signer) SignIn(ctx context.Context, pin []byte) error {
 	return nil
 }
 
+// Certificate returns the certificate of the open credential (EXTERNAL
+// authentication to a mailbox), or nil when none is open.
+func (s *signer) Certificate() *tls.Certificate {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cred == nil {
+		return nil
+	}
+	c := s.cred.Certificate()
+	return &c
+}
+
 // Close ends the card session.
 func (s *signer) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.cred != nil {
 		s.cred.Close()
 		s.cred = nil
@@ -123,4 +151,15 @@ func practitioner(id credential.Identity) app.Practitioner {
 		Structure:  app.Structure(id.Structure),
 		Roles:      append([]string(nil), id.Roles...),
 	}
+}
+
+// fixedConfig is the config function of a signer whose configuration does
+// not change (the command line).
+func fixedConfig(cfg Config) func() Config { return func() Config { return cfg } }
+
+// configOf is the configuration of a connection (the [sync] table empty).
+func configOf(conn app.Connection) Config {
+	var c Config
+	c.setConnection(conn)
+	return c
 }

@@ -270,7 +270,7 @@ func TestReconcileCDA(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the written report does not parse: %v", err)
 	}
-	if doc.Type.Code != "34749-2" || doc.ID != item.Meta.ID || item.Meta.TypeCode != "34749-2" {
+	if doc.Type.Code != "34749-2" || doc.ID != item.Meta.ID || item.Meta.TypeCode != "34749-2" || item.Meta.ClassCode != app.ClassReport {
 		t.Fatalf("type %+v id %q, item %+v", doc.Type, doc.ID, item.Meta)
 	}
 	if len(doc.Medications) != 4 {

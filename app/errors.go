@@ -74,6 +74,10 @@ var (
 	// file beside the vault is gone). Not a failed passphrase attempt; the
 	// recovery key can reset it.
 	ErrDeviceSecret = errors.New("device secret unavailable")
+	// ErrNotConfigured: what is asked needs a setting that is not set yet
+	// (the central service, the credential, a mailbox password); the
+	// settings screen sets it.
+	ErrNotConfigured = errors.New("not configured")
 )
 
 // WaitError says that an operation was refused for now and may be retried
@@ -97,6 +101,7 @@ var kinds = []error{
 	ErrWeakPassphrase, ErrDamaged, ErrNewerFormat, ErrInUse, ErrNotFound, ErrInvalid,
 	ErrOffline, ErrAccessDenied, ErrConflict, ErrNoSpace, ErrInsecureFile, ErrPrivateKey,
 	ErrWithdrawn, ErrThrottled, ErrServer, ErrIntegrity, ErrCredential, ErrDeviceSecret,
+	ErrNotConfigured,
 }
 
 // Kinds returns every error kind, for tests that check each has a message.

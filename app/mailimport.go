@@ -15,9 +15,43 @@ import (
 
 // ReceiptSender sends a read receipt (an RFC 8098 MDN in the ANS format) for
 // a message whose sender asked for one. Implemented by the mailbox adapter's
-// SMTP side; ImportMail calls it only when ImportOptions.ReadReceipts is set.
+// SMTP side (mailbox.ReceiptSender); ImportMail calls it only when
+// ImportOptions.ReadReceipts is set, once per message.
 type ReceiptSender interface {
-	SendReceipt(ctx context.Context, m Message, outcome MailOutcome, reason MatchReason) error
+	SendReceipt(ctx context.Context, r Receipt) error
+}
+
+// Receipt is a read receipt to send: the message it answers and what
+// became of it.
+type Receipt struct {
+	// Message is the message answered: its reference (Message-ID), From,
+	// Subject, Date, NotifyTo and ReturnPath, and Raw when it was kept
+	// (the ANS format re-attaches the original IHE_XDM.zip and PDF; nil
+	// for a quarantined message, whose content is not trusted).
+	Message Message
+	Outcome MailOutcome // OutcomeFiled, OutcomeManual or OutcomeQuarantined
+	Reason  MatchReason // MatchAuto when filed; else the reason of the first item made
+	// Manual is set when a person asked for the receipt (a message whose
+	// Disposition-Notification-To differs from its Return-Path): it is
+	// then "manual-action/MDN-sent-manually".
+	Manual bool
+}
+
+// Failed reports whether the receipt reports an error (ANS
+// "processed/Error: code^libellé"): the message, or one of its reports,
+// went to the manual queue or to the quarantine.
+func (r Receipt) Failed() bool { return r.Outcome != OutcomeFiled }
+
+// ReceiptWanted reports whether m asks for a read receipt that may be sent
+// automatically: it has a Disposition-Notification-To, equal (addresses
+// compared case-insensitively) to its Return-Path (RFC 8098 §2.1, restated
+// by the ANS volet: otherwise a person decides).
+func ReceiptWanted(m Message) (asked, automatic bool) {
+	to := strings.Trim(m.NotifyTo, "<> \t")
+	if to == "" {
+		return false, false
+	}
+	return true, strings.EqualFold(to, strings.Trim(m.ReturnPath, "<> \t"))
 }
 
 // ImportOptions tune ImportMail.
@@ -51,7 +85,8 @@ type ImportSummary struct {
 	MarkFailures int // messages committed but not marked on the server (retried next time)
 	Receipts     int // read receipts sent
 	// Notes say, item by item, what was left for a person or not done:
-	// manual-queue items, quarantined messages and failed marks.
+	// manual-queue items, quarantined messages, failed marks, and read
+	// receipts requested but not sent (loop rule, no sender, failure).
 	Notes []ImportNote
 }
 
@@ -193,7 +228,7 @@ type unitMessage struct {
 	m       Message
 	dup     bool // handled before (outcome is then OutcomeDuplicate or OutcomeQuarantined)
 	outcome MailOutcome
-	reason  MatchReason // of the first inbox item (read receipt)
+	reason  MatchReason // of the first inbox item (read receipt); MatchAuto when filed
 	items   []InboxItem // inbox items made from it
 }
 
@@ -306,15 +341,14 @@ func (im *importer) flush() error {
 	// The unit's audit events were committed with it (Batch.Audit).
 	var refs []MessageRef
 	for _, um := range u.msgs {
-		switch um.outcome {
-		case OutcomeQuarantined:
+		if !um.dup {
+			im.receipt(ctx, um)
+		}
+		if um.outcome == OutcomeQuarantined {
 			if !um.dup {
 				im.sum.Quarantined++
 			}
 			continue
-		case OutcomeDuplicate:
-		default:
-			im.receipt(ctx, um.m, um.outcome, um.reason)
 		}
 		refs = append(refs, um.m.Ref)
 	}
@@ -382,17 +416,33 @@ func (im *importer) mark(ctx context.Context, refs []MessageRef) (map[uint32]boo
 	return marked, nil
 }
 
-// receipt sends a read receipt when enabled and safe (RFC 8098: only when
-// Disposition-Notification-To equals Return-Path).
-func (im *importer) receipt(ctx context.Context, m Message, outcome MailOutcome, reason MatchReason) {
-	if !im.opt.ReadReceipts || im.opt.Receipts == nil || m.NotifyTo == "" {
+// receipt sends the read receipt of a message handled for the first time,
+// when enabled and asked for. It is sent after the commit, at most once
+// per message: a message handled before is a duplicate and gets none.
+// What keeps a receipt from going is noted (without health data) so that
+// a person sees it: a Disposition-Notification-To that differs from the
+// Return-Path (RFC 8098 loop rule: a person decides), no sender
+// configured, or the failure of the sending.
+func (im *importer) receipt(ctx context.Context, um unitMessage) {
+	asked, auto := ReceiptWanted(um.m)
+	if !im.opt.ReadReceipts || !asked {
 		return
 	}
-	if !strings.EqualFold(strings.Trim(m.NotifyTo, "<> "), strings.Trim(m.ReturnPath, "<> ")) {
-		return // differs from Return-Path: a person decides
+	note := func(reason string) {
+		im.sum.Notes = append(im.sum.Notes, ImportNote{Account: im.opt.Account, UID: um.m.Ref.UID, Reason: reason})
 	}
-	if err := im.opt.Receipts.SendReceipt(ctx, m, outcome, reason); err != nil {
-		im.opt.Log.Warn("mail import: read receipt failed", "err", err)
+	if !auto {
+		note("read receipt requested, not sent: Disposition-Notification-To differs from Return-Path (RFC 8098); a person decides")
+		return
+	}
+	if im.opt.Receipts == nil {
+		note("read receipt requested, not sent: no submission server configured")
+		return
+	}
+	r := Receipt{Message: um.m, Outcome: um.outcome, Reason: um.reason}
+	if err := im.opt.Receipts.SendReceipt(ctx, r); err != nil {
+		note("read receipt not sent: " + err.Error())
+		im.opt.Log.Warn("mail import: read receipt failed", "uid", um.m.Ref.UID, "err", err)
 		return
 	}
 	im.sum.Receipts++
@@ -405,9 +455,13 @@ func (im *importer) build(ctx context.Context, u *unit, m Message, key string) (
 	now := im.opt.Clock.Now()
 	b := &u.batch
 	// What the unit keeps of the message once committed: its reference
-	// and what a read receipt needs (not the raw bytes nor the reports).
+	// and what a read receipt needs (not the reports; the raw bytes, which
+	// the unit's batch holds anyway, only for a receipt to send).
 	um := unitMessage{m: Message{Ref: m.Ref, From: m.From, Subject: m.Subject, Date: m.Date, Size: m.Size,
 		NotifyTo: m.NotifyTo, ReturnPath: m.ReturnPath, HeaderINS: m.HeaderINS}, reason: MatchAuto}
+	if _, auto := ReceiptWanted(m); auto && im.opt.ReadReceipts && im.opt.Receipts != nil && !m.Quarantined() {
+		um.m.Raw = m.Raw
+	}
 	if len(m.Raw) > 0 {
 		b.MailRaw = append(b.MailRaw, RawMessage{Key: key, Ref: m.Ref, Bytes: m.Raw})
 		u.bytes += int64(len(m.Raw))
@@ -447,7 +501,7 @@ func (im *importer) build(ctx context.Context, u *unit, m Message, key string) (
 		res := MatchPatient(rep.Identity, im.patients, im.opt.Demo)
 		switch {
 		case rep.Meta.ID == "" || !strings.EqualFold(rep.MediaType, "text/xml"):
-			res.Reason, res.Patient = ReasonNoReport, ""
+			res.Reason, res.Patient = unstructuredReason(rep), ""
 		case rep.NoAuto:
 			if res.Auto() {
 				res.Candidates = append(res.Candidates, Candidate{Patient: res.Patient, Kind: CandidateSameINS})

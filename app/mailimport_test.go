@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/carnetdesk/carnet/app"
@@ -47,12 +48,24 @@ func (f *fakeMailbox) MarkImported(_ context.Context, ref app.MessageRef) error 
 
 func (f *fakeMailbox) Close() error { return nil }
 
-type countingReceipts struct{ n int }
+// countingReceipts records the receipts ImportMail sends; err, when set,
+// is the failure of every sending.
+type countingReceipts struct {
+	n   int
+	got []app.Receipt
+	err error
+}
 
-func (c *countingReceipts) SendReceipt(context.Context, app.Message, app.MailOutcome, app.MatchReason) error {
+func (c *countingReceipts) SendReceipt(_ context.Context, r app.Receipt) error {
+	if c.err != nil {
+		return c.err
+	}
 	c.n++
+	c.got = append(c.got, r)
 	return nil
 }
+
+var _ app.ReceiptSender = (*countingReceipts)(nil)
 
 func report(p app.Patient, id app.DocumentID, setID string, version int, content string) app.IncomingReport {
 	return app.IncomingReport{
@@ -169,7 +182,7 @@ func TestImportMailManualQuarantineAndReceipts(t *testing.T) {
 			t.Fatalf("quarantine state %s", it.State)
 		}
 	}
-	if reasons[app.ReasonTraitsDiffer] != 1 || reasons[app.ReasonQuarantine] != 1 || reasons[app.ReasonNoReport] < 2 {
+	if reasons[app.ReasonTraitsDiffer] != 1 || reasons[app.ReasonQuarantine] != 1 || reasons[app.ReasonNoReport] != 1 || reasons[app.ReasonPDFOnly] != 1 {
 		t.Fatalf("reasons %v", reasons)
 	}
 	for _, e := range store.AuditLog() {
@@ -348,5 +361,128 @@ func TestImportMailGroupCommitCrashBeforeMark(t *testing.T) {
 	}
 	if len(mb2.marked) != 0 || len(store2.Records()) != 0 {
 		t.Fatal("marked or recorded without the commit")
+	}
+}
+
+// TestImportMailReceipts: a read receipt goes once per message that asks
+// for one, only when enabled and when Disposition-Notification-To equals
+// Return-Path; it reports the outcome (filed, manual with its reason,
+// quarantined), carries the raw message for a filed one, and is not sent
+// again when the message comes back; what keeps it from going is noted.
+func TestImportMailReceipts(t *testing.T) {
+	ctx := context.Background()
+	p := qualified(t)
+	odd := report(p, "doc-odd", "", 0, "<odd/>")
+	odd.Identity.BirthName = "DURAND"
+	asking := func(m app.Message, to, rp string) app.Message { m.NotifyTo, m.ReturnPath = to, rp; return m }
+	msgs := func() []app.Message {
+		return []app.Message{
+			asking(msg(1, "filed", report(p, "d1", "", 0, "<a/>")), "labo@x", "<Labo@X>"),
+			msg(2, "silent", report(p, "d2", "", 0, "<b/>")),
+			asking(msg(3, "manual", odd), "labo@x", "labo@x"),
+			asking(msg(4, "loop", report(p, "d4", "", 0, "<d/>")), "other@y", "labo@x"),
+			asking(app.Message{Ref: app.MessageRef{UID: 5, MessageID: "bad"}, Raw: []byte("zip bomb"),
+				Problems: []app.ImportProblem{{Kind: app.ProblemArchive, Detail: "xdm: ratio"}}}, "labo@x", "labo@x"),
+		}
+	}
+	notes := func(sum app.ImportSummary, uid uint32) []string {
+		var r []string
+		for _, n := range sum.Notes {
+			if n.UID == uid && n.Item == "" {
+				r = append(r, n.Reason)
+			}
+		}
+		return r
+	}
+
+	t.Run("off", func(t *testing.T) {
+		rec := &countingReceipts{}
+		sum, err := app.ImportMail(ctx, apptest.NewMailStore(p), &fakeMailbox{validity: 1, msgs: msgs()}, app.ImportOptions{Account: "bal", Receipts: rec})
+		if err != nil || rec.n != 0 || sum.Receipts != 0 || len(notes(sum, 4)) != 0 {
+			t.Fatalf("receipts %d, summary %+v, err %v", rec.n, sum, err)
+		}
+	})
+
+	t.Run("on", func(t *testing.T) {
+		rec := &countingReceipts{}
+		store := apptest.NewMailStore(p)
+		mb := &fakeMailbox{validity: 1, msgs: msgs()}
+		opt := app.ImportOptions{Account: "bal", ReadReceipts: true, Receipts: rec}
+		sum, err := app.ImportMail(ctx, store, mb, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.n != 3 || sum.Receipts != 3 {
+			t.Fatalf("receipts %d (summary %d), want 3: filed, manual, quarantined", rec.n, sum.Receipts)
+		}
+		want := []struct {
+			id      string
+			outcome app.MailOutcome
+			reason  app.MatchReason
+			failed  bool
+			raw     bool
+		}{
+			{"filed", app.OutcomeFiled, app.MatchAuto, false, true},
+			{"manual", app.OutcomeManual, app.ReasonTraitsDiffer, true, true},
+			{"bad", app.OutcomeQuarantined, app.ReasonQuarantine, true, false},
+		}
+		for i, w := range want {
+			r := rec.got[i]
+			if r.Message.Ref.MessageID != w.id || r.Outcome != w.outcome || r.Reason != w.reason || r.Failed() != w.failed ||
+				(len(r.Message.Raw) > 0) != w.raw || r.Manual || r.Message.Reports != nil {
+				t.Errorf("receipt %d = {%s %s %s failed=%v raw=%d}, want %+v", i, r.Message.Ref.MessageID, r.Outcome, r.Reason, r.Failed(), len(r.Message.Raw), w)
+			}
+		}
+		if n := notes(sum, 4); len(n) != 1 || !strings.Contains(n[0], "differs from Return-Path") {
+			t.Fatalf("notes of the loop-rule message %q", n)
+		}
+		for _, n := range sum.Notes {
+			if strings.Contains(n.Reason, "other@y") || strings.Contains(n.Reason, "DURAND") {
+				t.Fatalf("note carries an address or identity: %q", n.Reason)
+			}
+		}
+		// The same messages again (another delivery, UIDVALIDITY reset):
+		// duplicates, no second receipt.
+		mb.validity = 2
+		sum, err = app.ImportMail(ctx, store, mb, opt)
+		if err != nil || sum.Duplicates != 5 || rec.n != 3 || sum.Receipts != 0 {
+			t.Fatalf("re-import sent receipts: %d, summary %+v, err %v", rec.n, sum, err)
+		}
+	})
+
+	t.Run("failure and no sender are noted", func(t *testing.T) {
+		rec := &countingReceipts{err: fmt.Errorf("mailbox: submit: connect: %w", app.ErrOffline)}
+		sum, err := app.ImportMail(ctx, apptest.NewMailStore(p), &fakeMailbox{validity: 1, msgs: msgs()[:1]},
+			app.ImportOptions{Account: "bal", ReadReceipts: true, Receipts: rec})
+		if err != nil || sum.Receipts != 0 || sum.Filed != 1 {
+			t.Fatalf("summary %+v, err %v", sum, err)
+		}
+		if n := notes(sum, 1); len(n) != 1 || !strings.Contains(n[0], "read receipt not sent") {
+			t.Fatalf("notes %q", n)
+		}
+		sum, err = app.ImportMail(ctx, apptest.NewMailStore(p), &fakeMailbox{validity: 1, msgs: msgs()[:1]},
+			app.ImportOptions{Account: "bal", ReadReceipts: true})
+		if n := notes(sum, 1); err != nil || len(n) != 1 || !strings.Contains(n[0], "no submission server") {
+			t.Fatalf("notes %q, err %v", n, err)
+		}
+	})
+}
+
+func TestReceiptWanted(t *testing.T) {
+	for _, tc := range []struct {
+		to, rp      string
+		asked, auto bool
+	}{
+		{"", "", false, false},
+		{"", "a@x", false, false},
+		{"a@x", "", true, false},
+		{"a@x", "<a@x>", true, true},
+		{"<A@X>", "a@x", true, true},
+		{"a@x", "b@x", true, false},
+	} {
+		asked, auto := app.ReceiptWanted(app.Message{NotifyTo: tc.to, ReturnPath: tc.rp})
+		if asked != tc.asked || auto != tc.auto {
+			t.Errorf("ReceiptWanted(%q, %q) = %v, %v, want %v, %v", tc.to, tc.rp, asked, auto, tc.asked, tc.auto)
+		}
 	}
 }

@@ -47,8 +47,13 @@ const (
 	ReasonIncomplete MatchReason = "incomplete-traits"
 
 	// ReasonNoReport: the message holds no report that can be matched
-	// (PDF-only, encrypted, no attachment): see the message's problems.
+	// (encrypted, no attachment, a document that is neither a CDA nor a
+	// PDF): see the message's problems.
 	ReasonNoReport MatchReason = "no-report"
+	// ReasonPDFOnly: the report is a PDF without structured document (a
+	// legacy sender): it carries no identity to match, and a person
+	// attaches it to the right patient.
+	ReasonPDFOnly MatchReason = "pdf-only"
 	// ReasonQuarantine: the message was refused (broken or hostile archive,
 	// unreadable MIME, too large): see its problems.
 	ReasonQuarantine MatchReason = "quarantine"
@@ -100,12 +105,24 @@ func (r MatchReason) Text() string {
 		return "INS incomplete: identity traits missing"
 	case ReasonNoReport:
 		return "no structured report"
+	case ReasonPDFOnly:
+		return "PDF without structured document: to attach by hand"
 	case ReasonQuarantine:
 		return "message refused"
 	case ReasonConflict:
 		return "same document id with different content"
 	}
 	return string(r)
+}
+
+// unstructuredReason is why a report that is not a structured document
+// (no uniqueId, or not a CDA) cannot be filed: ReasonPDFOnly for a PDF,
+// which a person attaches by hand, ReasonNoReport otherwise.
+func unstructuredReason(rep IncomingReport) MatchReason {
+	if strings.EqualFold(strings.TrimSpace(rep.MediaType), "application/pdf") {
+		return ReasonPDFOnly
+	}
+	return ReasonNoReport
 }
 
 // CandidateKind says why a patient is proposed for a report.

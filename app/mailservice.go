@@ -76,6 +76,12 @@ func (s *Service) Inbox(ctx context.Context) ([]InboxItem, error) {
 	if err != nil {
 		return nil, fmt.Errorf("inbox: %w", err)
 	}
+	// The PDF items stored before ReasonPDFOnly existed say ReasonNoReport.
+	for i, it := range items {
+		if it.Reason == ReasonNoReport && it.Report != nil {
+			items[i].Reason = unstructuredReason(*it.Report)
+		}
+	}
 	return items, nil
 }
 
@@ -223,4 +229,34 @@ func (s *Service) mailEvent(action string, p PatientID, result, detail string) A
 		e.Practitioner, e.Structure = pr.RPPS, pr.Structure.ID
 	}
 	return e
+}
+
+// ReadInboxItem reads the report of an inbox item, so that a person can
+// see which patient it concerns before attaching it: its narrative, or its
+// attachment (a PDF-only mail). Reading is audited; the item is unchanged.
+// ErrNotFound when the item is gone, ErrInvalid when it holds no report
+// (quarantined, or settled and its content dropped).
+func (s *Service) ReadInboxItem(ctx context.Context, id InboxID) (ClinicalDocument, error) {
+	s.Touch()
+	r, _ := s.reading.current()
+	if r == nil {
+		return ClinicalDocument{}, errNoReader
+	}
+	it, err := s.inboxItem(ctx, id)
+	if err != nil {
+		return ClinicalDocument{}, fmt.Errorf("read inbox item: %w", err)
+	}
+	if it.Report == nil || len(it.Report.Content) == 0 {
+		return ClinicalDocument{}, fmt.Errorf("read inbox item: no report to read: %w", ErrInvalid)
+	}
+	meta := it.Report.Meta
+	if meta.MediaType == "" {
+		meta.MediaType = it.Report.MediaType
+	}
+	cd, err := r.Read(it.Report.Content, meta)
+	s.audit(ctx, s.mailEvent("mail.read", "", resultOf(err), string(id)))
+	if err != nil {
+		return ClinicalDocument{}, fmt.Errorf("read inbox item: %w", err)
+	}
+	return cd, nil
 }

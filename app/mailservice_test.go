@@ -90,8 +90,12 @@ func TestServiceImportAttachReject(t *testing.T) {
 		t.Fatalf("mail record %+v", rec)
 	}
 
-	// PDF-only: filed under a stable id derived from its hash.
-	pit := itemBy(t, svc, app.ReasonNoReport)
+	// PDF-only: a report to attach by hand (not "no report"), filed under
+	// a stable id derived from its hash.
+	pit := itemBy(t, svc, app.ReasonPDFOnly)
+	if pit.Report == nil || pit.Report.MediaType != "application/pdf" || pit.State != app.InboxPending {
+		t.Fatalf("pdf item %+v", pit)
+	}
 	if err := svc.AttachInboxItem(ctx, pit.ID, q.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -171,4 +175,81 @@ func TestServiceAttachKnownAndMessageLevel(t *testing.T) {
 	if err := svc.AttachInboxItem(ctx, "missing", p.ID); !errors.Is(err, app.ErrNotFound) {
 		t.Fatalf("attach a missing item: %v", err)
 	}
+}
+
+// TestInboxPDFReason checks that the PDF items stored before ReasonPDFOnly
+// existed read as PDF-only, and that the message-level items keep
+// ReasonNoReport.
+func TestInboxPDFReason(t *testing.T) {
+	ctx := context.Background()
+	svc, store := unlockedService(t, qualified(t))
+	pdf := &app.IncomingReport{Content: []byte("%PDF"), MediaType: "application/pdf", FileName: "courrier.pdf"}
+	if err := store.Write(ctx, &app.Batch{Inbox: []app.InboxItem{
+		{ID: "old-pdf", State: app.InboxPending, Reason: app.ReasonNoReport, Report: pdf},
+		{ID: "encrypted", State: app.InboxPending, Reason: app.ReasonNoReport, Problems: []app.ImportProblem{{Kind: app.ProblemEncrypted}}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	items, err := svc.Inbox(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[app.InboxID]app.MatchReason{}
+	for _, it := range items {
+		got[it.ID] = it.Reason
+	}
+	if got["old-pdf"] != app.ReasonPDFOnly || got["encrypted"] != app.ReasonNoReport {
+		t.Errorf("reasons = %v, want the PDF as %q and the encrypted mail as %q", got, app.ReasonPDFOnly, app.ReasonNoReport)
+	}
+}
+
+// TestReadInboxItem: a person reads a pending report before choosing its
+// patient; the reading is audited, the item is unchanged; an item without
+// report cannot be read.
+func TestReadInboxItem(t *testing.T) {
+	ctx := context.Background()
+	svc, store := unlockedService(t, qualified(t))
+	pdf := &app.IncomingReport{Content: []byte("%PDF-1.4 courrier"), MediaType: "application/pdf", FileName: "courrier.pdf"}
+	if err := store.Write(ctx, &app.Batch{Inbox: []app.InboxItem{
+		{ID: "pdf", State: app.InboxPending, Reason: app.ReasonPDFOnly, Report: pdf},
+		{ID: "quarantined", State: app.InboxQuarantined, Reason: app.ReasonQuarantine},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.ReadInboxItem(ctx, "pdf"); err == nil {
+		t.Fatal("read without a document reader")
+	}
+	svc.SetDocumentReader(rawReader{})
+	cd, err := svc.ReadInboxItem(ctx, "pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cd.Attachment == nil || cd.Attachment.MediaType != "application/pdf" || string(cd.Attachment.Data) != "%PDF-1.4 courrier" {
+		t.Fatalf("read %+v", cd.Attachment)
+	}
+	for _, tc := range []struct {
+		id   app.InboxID
+		kind error
+	}{{"quarantined", app.ErrInvalid}, {"gone", app.ErrNotFound}} {
+		if _, err := svc.ReadInboxItem(ctx, tc.id); !errors.Is(err, tc.kind) {
+			t.Errorf("%s: %v, want %v", tc.id, err, tc.kind)
+		}
+	}
+	events, err := svc.Audit(ctx, app.AuditFilter{Action: "mail.read"})
+	if err != nil || len(events) != 1 || events[0].Result != "ok" {
+		t.Fatalf("audit %v %+v", err, events)
+	}
+	items, _ := svc.Inbox(ctx)
+	for _, it := range items {
+		if it.ID == "pdf" && (it.State != app.InboxPending || it.Report == nil) {
+			t.Fatal("reading changed the item")
+		}
+	}
+}
+
+// rawReader reads any content as an attachment of its declared type.
+type rawReader struct{}
+
+func (rawReader) Read(content []byte, meta app.DocumentMeta) (app.ClinicalDocument, error) {
+	return app.ClinicalDocument{Meta: meta, Attachment: &app.Attachment{MediaType: meta.MediaType, Data: content}}, nil
 }

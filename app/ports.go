@@ -71,6 +71,12 @@ type Store interface {
 	// RawMessage returns a sealed raw message (ErrNotFound when absent or
 	// dropped by retention).
 	RawMessage(ctx context.Context, key string) (RawMessage, error)
+	// MailSecret returns the password or access token sealed for a
+	// secure mailbox account (the BAL address); ErrNotFound when none.
+	MailSecret(ctx context.Context, account string) ([]byte, error)
+	// SaveMailSecret seals the secret of a mailbox account; an empty
+	// secret forgets it.
+	SaveMailSecret(ctx context.Context, account string, secret []byte) error
 	// Write applies a batch in one transaction.
 	Write(ctx context.Context, b *Batch) error
 	// Purge forgets a patient by crypto-shredding: the patient's data key is

@@ -314,7 +314,7 @@ func withSource(l Medication, meta DocumentMeta) Medication {
 // metadata a reader completed from the document itself).
 func completeMeta(m, read DocumentMeta) DocumentMeta {
 	for _, f := range []struct{ dst, src *string }{
-		{&m.SetID, &read.SetID}, {&m.TypeCode, &read.TypeCode}, {&m.Title, &read.Title},
+		{&m.SetID, &read.SetID}, {&m.TypeCode, &read.TypeCode}, {&m.ClassCode, &read.ClassCode}, {&m.Title, &read.Title},
 		{&m.Author, &read.Author}, {&m.Organisation, &read.Organisation},
 		{&m.Confidentiality, &read.Confidentiality}, {&m.MediaType, &read.MediaType},
 	} {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -17,6 +18,7 @@ type DocumentMeta struct {
 	SetID           string    // the setId shared by the versions of a document
 	Version         int       // its versionNumber within the set
 	TypeCode        string    // LOINC type code (JDV_J07)
+	ClassCode       string    // class code (TRE_A03, JDV_J06): "10" Compte rendu …; empty when unknown
 	Title           string    // document title
 	Date            time.Time // act date (service start, or creation)
 	Author          string    // author's display name
@@ -36,6 +38,35 @@ type DocumentMeta struct {
 	URL         string     // attachment URL
 	Visibility  Visibility // masking and visibility flags
 	LastUpdated time.Time  // server time of the metadata version
+}
+
+// OIDClassCode is the code system of document class codes: TRE_A03
+// ClasseDocument (XDS classCode, value set JDV_J06; the DMP's subset is
+// JDV_J57).
+const OIDClassCode = "1.2.250.1.213.1.1.4.1"
+
+// The document classes Carnet itself assigns (TRE_A03).
+const (
+	// ClassReport is TRE_A03 "10" Compte rendu: the class of the notes and
+	// the pre-anesthesia reports written in Carnet.
+	ClassReport = "10"
+)
+
+// CleanClassCode returns a class code as received from outside (the
+// central service, an XDM archive), trimmed, or "" when it cannot be one: a
+// code of more than 64 bytes or with characters other than printable ASCII
+// is dropped rather than shown or stored.
+func CleanClassCode(code string) string {
+	code = strings.TrimSpace(code)
+	if len(code) > 64 {
+		return ""
+	}
+	for i := 0; i < len(code); i++ {
+		if c := code[i]; c <= ' ' || c > '~' {
+			return ""
+		}
+	}
+	return code
 }
 
 // Manifest is a patient's document list as cached in the vault, with the time

@@ -50,6 +50,9 @@ type Service struct {
 	writer       DocumentWriter
 	terms        Terminology
 	reading      documentReading // the document reader and its cache of read documents (reading.go)
+	conns        ConnectionStore // where the connection is kept (connection.go)
+	conn         Connection      // the connection as loaded or last saved
+	onConn       []func(Connection)
 }
 
 // NewService returns the use cases over store. clock and log may be nil (the

@@ -73,6 +73,7 @@ const (
 	PhasePush  SyncPhase = "push"  // sending the outbox
 	PhasePull  SyncPhase = "pull"  // reading the watched patients' records
 	PhasePurge SyncPhase = "purge" // purge, retention and re-validation
+	PhaseMail  SyncPhase = "mail"  // importing the secure mailboxes (desktop cycle)
 	PhaseDone  SyncPhase = "done"
 )
 
@@ -117,6 +118,7 @@ type SyncSummary struct {
 	Unreadable        int // patients unreadable until re-validated
 	ToIdentify        []Scheduled
 	Failures          []SyncFailure
+	Mail              ImportSummary // the mailboxes imported in the cycle (desktop application)
 }
 
 // OK reports whether everything that was to be done was done.
@@ -131,6 +133,17 @@ type SyncStatus struct {
 	LastSync time.Time // last successful sync; zero if never
 	Pending  int       // outbox items not yet acknowledged
 	Progress SyncProgress
+	// Mailboxes are the last import of each secure mailbox (desktop
+	// cycle), in the connection's order; none before the first import.
+	Mailboxes []MailboxStatus
+}
+
+// MailboxStatus is the outcome of the last import of one secure mailbox.
+type MailboxStatus struct {
+	Account string    // the BAL address
+	At      time.Time // when it ended
+	Summary ImportSummary
+	Err     error // nil when the import ran; classified (ErrNotConfigured, ErrOffline, ErrAccessDenied…)
 }
 
 // Syncer is the sync loop as the UI and the command line see it

@@ -29,28 +29,32 @@ var documentPeriods = []struct {
 
 // documentsTab is the Documents tab of the record: a virtualised list
 // (date, title and type code, author, organisation, visibility flags,
-// offline availability, superseded versions marked), filters by type, date
-// and text, and the "last two years" notice with its widen action.
+// offline availability, superseded versions marked), filters by type,
+// class, date and text, and the "last two years" notice with its widen
+// action.
 //
-// Type labels: package ui cannot read the terminology tables (app/terms),
-// so the type filter and the rows show the document's own title and its
-// LOINC type code.
+// Labels: package ui cannot read the terminology tables (app/terms); it
+// asks the service (DocumentTypeLabel, DocumentClassLabel), which answers
+// with the code itself when no terminology is wired. The type filter then
+// shows the document's own title and its type code.
 type documentsTab struct {
 	r *recordView
 
-	typeFilter *widget.Select
-	period     *widget.Select
-	query      *entry
-	count      *widget.Label
-	list       *navList
-	empty      *widget.Label
-	notice     *fyne.Container
-	widen      *widget.Button
-	widenMsg   *widget.Label
-	progress   *taskProgress
+	typeFilter  *widget.Select
+	classFilter *widget.Select
+	period      *widget.Select
+	query       *entry
+	count       *widget.Label
+	list        *navList
+	empty       *widget.Label
+	notice      *fyne.Container
+	widen       *widget.Button
+	widenMsg    *widget.Label
+	progress    *taskProgress
 
-	typeCodes map[string]string // type filter option → type code
-	shown     []app.DocumentMeta
+	typeCodes  map[string]string // type filter option → type code
+	classCodes map[string]string // class filter option → class code ("" unclassified)
+	shown      []app.DocumentMeta
 }
 
 func newDocumentsTab(r *recordView) recordTab { return &documentsTab{r: r} }
@@ -58,6 +62,7 @@ func newDocumentsTab(r *recordView) recordTab { return &documentsTab{r: r} }
 // item implements recordTab.
 func (d *documentsTab) item() *container.TabItem {
 	d.typeFilter = widget.NewSelect(nil, func(string) { d.filter() })
+	d.classFilter = widget.NewSelect(nil, func(string) { d.filter() })
 	d.period = widget.NewSelect(nil, func(string) { d.filter() })
 	for _, p := range documentPeriods {
 		d.period.Options = append(d.period.Options, tr(p.key))
@@ -68,7 +73,8 @@ func (d *documentsTab) item() *container.TabItem {
 	d.count = widget.NewLabel("")
 	d.count.Importance = widget.LowImportance
 	filters := container.NewBorder(nil, nil,
-		container.NewHBox(container.New(fixedWidth(260), d.typeFilter), container.New(fixedWidth(190), d.period)),
+		container.NewHBox(container.New(fixedWidth(260), d.typeFilter), container.New(fixedWidth(220), d.classFilter),
+			container.New(fixedWidth(190), d.period)),
 		d.count, d.query)
 
 	d.list = newNavList(d.r.u, func() int { return len(d.shown) }, newDocumentRow, func(id widget.ListItemID, o fyne.CanvasObject) {
@@ -101,8 +107,8 @@ func (d *documentsTab) item() *container.TabItem {
 // selected implements recordTab: the documents are already in memory.
 func (d *documentsTab) selected() {}
 
-// recordChanged implements recordTab: the type choices, the list and the
-// notice follow the record.
+// recordChanged implements recordTab: the type and class choices, the list
+// and the notice follow the record.
 func (d *documentsTab) recordChanged() {
 	docs := d.r.record().Manifest.Documents
 	selectedCode := d.typeCodes[d.typeFilter.Selected]
@@ -129,6 +135,7 @@ func (d *documentsTab) recordChanged() {
 	}
 	d.typeFilter.Selected = selected // SetSelected would filter twice
 	d.typeFilter.Refresh()
+	d.classChoices(docs)
 	if d.r.window.Limited() {
 		d.notice.Show()
 	} else {
@@ -143,8 +150,9 @@ func (d *documentsTab) dispose() {
 		return
 	}
 	d.progress.dispose()
-	d.shown, d.typeCodes = nil, nil
+	d.shown, d.typeCodes, d.classCodes = nil, nil, nil
 	d.typeFilter.Options, d.typeFilter.Selected = nil, ""
+	d.classFilter.Options, d.classFilter.Selected = nil, ""
 	d.query.OnChanged = nil
 	d.query.SetText("")
 	d.list.Refresh()
@@ -152,13 +160,16 @@ func (d *documentsTab) dispose() {
 
 // filter shows the documents that pass the filters.
 func (d *documentsTab) filter() {
-	if d.list == nil || d.typeCodes == nil {
+	if d.list == nil || d.typeCodes == nil || d.classCodes == nil {
 		return // building, or disposed
 	}
 	d.r.u.svc.Touch()
 	f := documentFilter{Query: d.query.Text}
 	if sel := d.typeFilter.Selected; sel != "" && sel != tr("documents.type.all") {
 		f.Type, f.ByType = d.typeCodes[sel], true
+	}
+	if code, ok := d.classCodes[d.classFilter.Selected]; ok {
+		f.Class, f.ByClass = code, true
 	}
 	if i := d.period.SelectedIndex(); i > 0 {
 		f.Since = timeNow().AddDate(0, -documentPeriods[i].months, 0)
@@ -177,6 +188,46 @@ func (d *documentsTab) filter() {
 	default:
 		d.showEmpty("")
 	}
+}
+
+// classChoices fills the class filter with the classes of docs, sorted by
+// label, after "every class" and before "unclassified" (when a document
+// has no class); the chosen class stays chosen while the record has it.
+func (d *documentsTab) classChoices(docs []app.DocumentMeta) {
+	prev, hadPrev := d.classCodes[d.classFilter.Selected]
+	d.classCodes = map[string]string{}
+	byCode := map[string]string{} // class code → option
+	unclassified := false
+	var options []string
+	for _, doc := range docs {
+		code := doc.ClassCode
+		if code == "" {
+			unclassified = true
+			continue
+		}
+		if _, seen := byCode[code]; seen {
+			continue
+		}
+		label := d.r.u.svc.DocumentClassLabel(code)
+		if _, taken := d.classCodes[label]; taken || label == tr("documents.class.all") || label == tr("documents.class.none") {
+			label += " (" + code + ")" // two codes, one label: both stay choosable
+		}
+		byCode[code], d.classCodes[label] = label, code
+		options = append(options, label)
+	}
+	sort.Strings(options)
+	options = append([]string{tr("documents.class.all")}, options...)
+	if unclassified {
+		none := tr("documents.class.none")
+		byCode[""], d.classCodes[none] = none, ""
+		options = append(options, none)
+	}
+	d.classFilter.Options = options
+	d.classFilter.Selected = options[0]
+	if label, ok := byCode[prev]; ok && hadPrev {
+		d.classFilter.Selected = label
+	}
+	d.classFilter.Refresh()
 }
 
 // showEmpty shows text instead of the list (empty: the list).
@@ -210,13 +261,16 @@ func (d *documentsTab) widenRecord() {
 	})
 }
 
-// documentFilter selects documents: by type code (when ByType), by act
-// date (Since, when not zero), and by text in the title or the author.
+// documentFilter selects documents: by type code (when ByType), by class
+// code (when ByClass; "" is the documents without class), by act date
+// (Since, when not zero), and by text in the title or the author.
 type documentFilter struct {
-	Type   string
-	ByType bool
-	Since  time.Time
-	Query  string
+	Type    string
+	ByType  bool
+	Class   string
+	ByClass bool
+	Since   time.Time
+	Query   string
 }
 
 // apply returns the documents of docs that pass f, in order.
@@ -226,6 +280,7 @@ func (f documentFilter) apply(docs []app.DocumentMeta) []app.DocumentMeta {
 	for _, d := range docs {
 		switch {
 		case f.ByType && d.TypeCode != f.Type:
+		case f.ByClass && d.ClassCode != f.Class:
 		case !f.Since.IsZero() && d.Date.Before(f.Since):
 		case q != "" && !strings.Contains(app.Fold(d.Title), q) && !strings.Contains(app.Fold(d.Author), q):
 		default:

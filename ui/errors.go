@@ -33,6 +33,7 @@ var errorKeys = map[error]string{
 	app.ErrIntegrity:       "error.integrity",
 	app.ErrCredential:      "error.credential",
 	app.ErrDeviceSecret:    "error.device-secret",
+	app.ErrNotConfigured:   "error.not-configured",
 }
 
 // denialKeys maps each reason the central service gives for a refusal to

@@ -2,12 +2,10 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"strconv"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -22,93 +20,63 @@ import (
 // show their reason. The reports a person already attached or rejected are
 // listed last, with the patient they were filed to.
 type inboxView struct {
-	u      *UI
+	listPage
 	onBack func()
 
-	back     *widget.Button
-	reload   *widget.Button
-	progress *taskProgress
-	msg      *widget.Label
-	list     *fyne.Container
+	items     []app.InboxItem
+	names     map[app.PatientID]string
+	attach    map[app.InboxID][]*widget.Button // per item, one per candidate
+	reject    map[app.InboxID]*widget.Button
+	reviewBtn map[app.InboxID]*widget.Button // "read and choose the patient", per pending report
 
-	items   []app.InboxItem
-	names   map[app.PatientID]string
-	attach  map[app.InboxID][]*widget.Button // per item, one per candidate
-	reject  map[app.InboxID]*widget.Button
-	confirm dialog.Dialog // the confirmation shown, if any
-
-	disposed bool
+	reviewing *inboxReview // the review dialog, while shown (inbox_review.go)
 }
 
 func newInboxView(u *UI, onBack func()) *inboxView {
-	return &inboxView{u: u, onBack: onBack}
+	return &inboxView{listPage: listPage{u: u}, onBack: onBack}
 }
 
 // buildUI returns the page; load reads the inbox.
 func (v *inboxView) buildUI() fyne.CanvasObject {
-	v.back = widget.NewButtonWithIcon(tr("inbox.back"), theme.NavigateBackIcon(), v.onBack)
-	v.reload = widget.NewButtonWithIcon(tr("inbox.reload"), theme.ViewRefreshIcon(), v.load)
-	v.progress = newTaskProgress()
-	v.msg = newMessage(widget.MediumImportance)
-	v.list = container.NewVBox()
-	header := container.NewBorder(nil, nil, container.NewHBox(v.back, heading(tr("inbox.title"))), v.reload)
-	top := container.NewVBox(header, paragraph(tr("inbox.intro")), v.progress.box, v.msg)
-	return container.NewBorder(top, nil, nil, nil, container.NewVScroll(container.NewPadded(v.list)))
+	return v.build(listTexts{back: tr("inbox.back"), reload: tr("inbox.reload"), title: tr("inbox.title"), intro: tr("inbox.intro")},
+		v.onBack, v.load)
 }
 
 // dispose cancels the reading and drops the items.
 func (v *inboxView) dispose() {
-	v.disposed = true
-	v.progress.dispose()
-	if v.confirm != nil {
-		v.confirm.Hide()
-		v.confirm = nil
+	if v.reviewing != nil {
+		v.reviewing.dialog.Hide()
+		v.reviewing.dispose()
 	}
-	v.items, v.names, v.attach, v.reject = nil, nil, nil, nil
-	v.list.RemoveAll()
+	v.listPage.dispose()
+	v.items, v.names, v.attach, v.reject, v.reviewBtn = nil, nil, nil, nil, nil
 }
 
 // load reads the inbox and the names of the patients it mentions off the
 // UI goroutine.
 func (v *inboxView) load() {
-	if v.disposed {
-		return
-	}
-	v.reload.Disable()
 	svc := v.u.svc
-	runTask(v.u, v.progress, tr("inbox.loading"), func() { v.reload.Enable() }, func() bool { return v.disposed },
-		func(ctx context.Context) func() {
-			items, err := svc.Inbox(ctx)
-			names := map[app.PatientID]string{}
-			for _, it := range items {
-				ids := []app.PatientID{it.Patient}
-				for _, c := range it.Candidates {
-					ids = append(ids, c.Patient)
-				}
-				for _, id := range ids {
-					if _, ok := names[id]; ok || id == "" {
-						continue
-					}
-					if p, err := svc.Patient(ctx, id); err == nil {
-						names[id] = p.DisplayName() + " (" + formatBirthDate(p.BirthDate) + ")"
-					}
-				}
+	v.read(tr("inbox.loading"), func(ctx context.Context) func() {
+		items, err := svc.Inbox(ctx)
+		var ids []app.PatientID
+		for _, it := range items {
+			ids = append(ids, it.Patient)
+			for _, c := range it.Candidates {
+				ids = append(ids, c.Patient)
 			}
-			return func() {
-				v.reload.Enable()
-				v.show(items, names, err)
-			}
-		})
+		}
+		names := patientNames(ctx, svc, ids, patientLabel, "")
+		return func() { v.show(items, names, err) }
+	})
 }
 
 // show shows the items in three groups: to file, quarantined, decided.
 func (v *inboxView) show(items []app.InboxItem, names map[app.PatientID]string, err error) {
 	v.items, v.names = items, names
 	v.attach, v.reject = map[app.InboxID][]*widget.Button{}, map[app.InboxID]*widget.Button{}
-	v.list.RemoveAll()
 	if err != nil {
-		v.msg.Importance = widget.DangerImportance
-		setMessage(v.msg, message(err))
+		v.setItems(nil)
+		v.setMessage(widget.DangerImportance, message(err))
 		return
 	}
 	groups := []struct {
@@ -119,7 +87,7 @@ func (v *inboxView) show(items []app.InboxItem, names map[app.PatientID]string, 
 		{tr("inbox.group.quarantined"), []app.InboxState{app.InboxQuarantined}},
 		{tr("inbox.group.decided"), []app.InboxState{app.InboxAttached, app.InboxRejected}},
 	}
-	shown := 0
+	var blocks []fyne.CanvasObject
 	for _, g := range groups {
 		var box []fyne.CanvasObject
 		for _, it := range items {
@@ -132,22 +100,18 @@ func (v *inboxView) show(items []app.InboxItem, names map[app.PatientID]string, 
 		if len(box) == 0 {
 			continue
 		}
-		shown += len(box)
 		title := widget.NewLabelWithStyle(g.title+" ("+strconv.Itoa(len(box))+")", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-		v.list.Add(title)
+		blocks = append(blocks, title)
 		for _, o := range box {
-			v.list.Add(o)
-			v.list.Add(widget.NewSeparator())
+			blocks = append(blocks, o, widget.NewSeparator())
 		}
 	}
-	if shown == 0 {
-		v.msg.Importance = widget.SuccessImportance
-		setMessage(v.msg, tr("inbox.empty"))
+	if len(blocks) == 0 {
+		v.setMessage(widget.SuccessImportance, tr("inbox.empty"))
 	} else {
 		setMessage(v.msg, "")
 	}
-	v.list.Refresh()
-	relayoutCanvasOf(v.list)
+	v.setItems(blocks)
 }
 
 // itemUI returns the block of an item: what, from whom, why, and the
@@ -185,7 +149,11 @@ func (v *inboxView) itemUI(it app.InboxItem) fyne.CanvasObject {
 	}
 	var buttons []fyne.CanvasObject
 	if it.State == app.InboxPending && it.Report != nil {
-		if len(it.Candidates) == 0 {
+		switch {
+		case len(it.Candidates) > 0:
+		case it.Reason == app.ReasonPDFOnly:
+			box.Add(paragraph(tr("inbox.candidates.pdf"))) // nothing was compared
+		default:
 			box.Add(widget.NewLabel(tr("inbox.candidates.none")))
 		}
 		for _, c := range it.Candidates {
@@ -201,6 +169,15 @@ func (v *inboxView) itemUI(it app.InboxItem) fyne.CanvasObject {
 			buttons = append(buttons, b)
 		}
 	}
+	if it.State == app.InboxPending && it.Report != nil {
+		item := it
+		read := widget.NewButtonWithIcon(tr("inbox.review"), theme.SearchIcon(), func() { v.review(item) })
+		if v.reviewBtn == nil {
+			v.reviewBtn = map[app.InboxID]*widget.Button{}
+		}
+		v.reviewBtn[it.ID] = read
+		buttons = append(buttons, read)
+	}
 	id := it.ID
 	rej := widget.NewButtonWithIcon(tr("inbox.reject"), theme.DeleteIcon(), func() { v.confirmReject(id) })
 	v.reject[it.ID] = rej
@@ -211,52 +188,27 @@ func (v *inboxView) itemUI(it app.InboxItem) fyne.CanvasObject {
 
 // confirmAttach asks before filing a report into a patient's record.
 func (v *inboxView) confirmAttach(id app.InboxID, patient app.PatientID, name string) {
-	v.u.svc.Touch()
 	v.showConfirm(tr("inbox.attach.title"), tr("inbox.attach.confirm", map[string]any{"Patient": name}), tr("inbox.attach.ok"),
-		func() {
+		widget.HighImportance, func() {
 			v.decide(id, func(ctx context.Context) error { return v.u.svc.AttachInboxItem(ctx, id, patient) })
 		})
 }
 
 // confirmReject asks before rejecting an item.
 func (v *inboxView) confirmReject(id app.InboxID) {
-	v.u.svc.Touch()
-	v.showConfirm(tr("inbox.reject.title"), tr("inbox.reject.confirm"), tr("inbox.reject"),
+	v.showConfirm(tr("inbox.reject.title"), tr("inbox.reject.confirm"), tr("inbox.reject"), widget.HighImportance,
 		func() { v.decide(id, func(ctx context.Context) error { return v.u.svc.RejectInboxItem(ctx, id) }) })
-}
-
-// showConfirm shows a confirmation dialog that runs ok when confirmed.
-func (v *inboxView) showConfirm(title, text, confirm string, ok func()) {
-	d := dialog.NewConfirm(title, text, func(yes bool) {
-		v.confirm = nil
-		if yes {
-			ok()
-		}
-	}, v.u.w)
-	d.SetConfirmText(confirm)
-	d.SetDismissText(tr("dialog.cancel"))
-	v.confirm = d
-	d.Show()
 }
 
 // decide applies a decision off the UI goroutine, then reads the inbox
 // again.
 func (v *inboxView) decide(id app.InboxID, do func(ctx context.Context) error) {
-	runTask(v.u, v.progress, tr("inbox.saving"), nil, func() bool { return v.disposed },
-		func(ctx context.Context) func() {
-			err := do(ctx)
-			return func() {
-				if err != nil && !errors.Is(err, context.Canceled) {
-					v.msg.Importance = widget.DangerImportance
-					setMessage(v.msg, message(err))
-					return
-				}
-				v.load()
-				if s := v.u.shell; s != nil {
-					s.outboxChanged() // the status bar counts the inbox again
-				}
-			}
-		})
+	v.listPage.decide(tr("inbox.saving"), nil, do, func() {
+		v.load()
+		if s := v.u.shell; s != nil {
+			s.outboxChanged() // the status bar counts the inbox again
+		}
+	})
 }
 
 // matchReasonText says why a report was not filed: the ANS code and its
@@ -294,6 +246,7 @@ var matchReasonKeys = map[app.MatchReason]string{
 	app.ReasonTestINS:         "inbox.reason.test-ins",
 	app.ReasonIncomplete:      "inbox.reason.incomplete-traits",
 	app.ReasonNoReport:        "inbox.reason.no-report",
+	app.ReasonPDFOnly:         "inbox.reason.pdf-only",
 	app.ReasonQuarantine:      "inbox.reason.quarantine",
 	app.ReasonConflict:        "inbox.reason.conflict",
 }

@@ -2,9 +2,12 @@ package ui
 
 import (
 	"context"
+	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/carnetdesk/carnet/app"
 )
@@ -95,4 +98,64 @@ func TestInboxReasonsTranslated(t *testing.T) {
 	}
 	assertText(t, "902", matchReasonText(app.ReasonUnknownPatient), "Code ANS 902 — Patient inconnu : aucune identité locale ne porte cet INS")
 	assertText(t, "no code", matchReasonText(app.ReasonNoReport), "Le message ne contient aucun compte rendu à classer")
+	assertText(t, "pdf", matchReasonText(app.ReasonPDFOnly), "Courrier PDF sans document structuré : à rattacher manuellement au bon patient")
+}
+
+// TestInboxPDFOnly checks that a PDF without structured document is shown
+// as a report to attach by hand, with its candidates, never as "no report":
+// one from an archive that names its patient, one from a legacy sender
+// that names none (stored before ReasonPDFOnly, as ReasonNoReport).
+func TestInboxPDFOnly(t *testing.T) {
+	f, s, _ := newSyncFixture(t)
+	pdf := func(name string) *app.IncomingReport {
+		return &app.IncomingReport{Content: []byte("%PDF-1.4"), MediaType: "application/pdf", FileName: name,
+			Meta: app.DocumentMeta{Title: name, MediaType: "application/pdf"}}
+	}
+	f.seedInbox(
+		app.InboxItem{ID: "a1", State: app.InboxPending, From: "ch@test.mssante.fr", Subject: "Courrier", Received: testNow,
+			Reason: app.ReasonPDFOnly, Candidates: []app.Candidate{{Patient: "p2", Kind: app.CandidateSameINS}}, Report: pdf("sortie.pdf")},
+		app.InboxItem{ID: "l1", State: app.InboxPending, From: "cabinet@test.mssante.fr", Subject: "Courrier", Received: testNow,
+			Reason: app.ReasonNoReport, Report: pdf("courrier.pdf")},
+	)
+	s.openInboxPage()
+	f.wait()
+	v := s.inbox
+	if len(v.items) != 2 {
+		t.Fatalf("inbox lists %d items, want 2", len(v.items))
+	}
+	const reason = "Courrier PDF sans document structuré : à rattacher manuellement au bon patient"
+	n := 0
+	for _, o := range v.list.Objects {
+		for _, text := range textsOf(o) {
+			if strings.Contains(text, "aucun compte rendu") || strings.Contains(text, "Aucun patient du coffre ne correspond") {
+				t.Errorf("a PDF item shows %q", text)
+			}
+		}
+		if box, ok := o.(*fyne.Container); ok {
+			for _, c := range box.Objects {
+				if l, ok := c.(*widget.Label); ok && l.Text == reason {
+					n++
+				}
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("the PDF reason is shown by %d items, want 2", n)
+	}
+	if got := len(v.attach["a1"]); got != 1 {
+		t.Fatalf("attach buttons of the PDF with a candidate = %d, want 1", got)
+	}
+	assertText(t, "attach", v.attach["a1"][0].Text, "Rattacher à DUPONT Jean (02/11/1950)")
+	if v.attach["l1"] != nil || !f.shows("Aucun patient proposé : le PDF ne porte pas d'identité que Carnet sache lire.") {
+		t.Error("the PDF naming no patient does not say that none is proposed")
+	}
+	test.Tap(v.attach["a1"][0])
+	f.tapDialogButton("Rattacher")
+	f.wait()
+	items, _ := f.svc.Inbox(context.Background())
+	for _, it := range items {
+		if it.ID == "a1" && (it.State != app.InboxAttached || it.Patient != "p2") {
+			t.Fatalf("PDF item = %+v, want attached to p2", it)
+		}
+	}
 }

@@ -2,14 +2,12 @@ package ui
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"strconv"
 	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -25,21 +23,12 @@ import (
 // discard mine (after a confirmation). A conflict is never resolved
 // automatically (Service.Resolve).
 type outboxView struct {
-	u      *UI
+	listPage
 	onBack func()
-
-	back     *widget.Button
-	reload   *widget.Button
-	progress *taskProgress
-	msg      *widget.Label
-	list     *fyne.Container
 
 	items   []app.OutboxItem
 	names   map[app.PatientID]string
 	actions map[app.OutboxID]*conflictActions
-	confirm dialog.Dialog // the discard confirmation, while shown
-
-	disposed bool
 }
 
 // conflictActions are the buttons of an item in conflict.
@@ -48,49 +37,28 @@ type conflictActions struct {
 }
 
 func newOutboxView(u *UI, onBack func()) *outboxView {
-	return &outboxView{u: u, onBack: onBack}
+	return &outboxView{listPage: listPage{u: u}, onBack: onBack}
 }
 
 // buildUI returns the page; load reads the outbox.
 func (v *outboxView) buildUI() fyne.CanvasObject {
-	v.back = widget.NewButtonWithIcon(tr("outbox.back"), theme.NavigateBackIcon(), v.onBack)
-	v.reload = widget.NewButtonWithIcon(tr("outbox.reload"), theme.ViewRefreshIcon(), v.load)
-	v.progress = newTaskProgress()
-	v.msg = newMessage(widget.MediumImportance)
-	v.list = container.NewVBox()
-	header := container.NewBorder(nil, nil, container.NewHBox(v.back, heading(tr("outbox.title"))), v.reload)
-	intro := paragraph(tr("outbox.intro"))
-	top := container.NewVBox(header, intro, v.progress.box, v.msg)
-	return container.NewBorder(top, nil, nil, nil, container.NewVScroll(container.NewPadded(v.list)))
+	return v.build(listTexts{back: tr("outbox.back"), reload: tr("outbox.reload"), title: tr("outbox.title"), intro: tr("outbox.intro")},
+		v.onBack, v.load)
 }
 
 // dispose cancels the reading and drops the items.
 func (v *outboxView) dispose() {
-	v.disposed = true
-	v.progress.dispose()
-	if v.confirm != nil {
-		v.confirm.Hide()
-		v.confirm = nil
-	}
+	v.listPage.dispose()
 	v.items, v.names, v.actions = nil, nil, nil
-	v.list.RemoveAll()
 }
 
 // load reads the outbox and the names of its patients off the UI goroutine.
 func (v *outboxView) load() {
-	if v.disposed {
-		return
-	}
-	v.reload.Disable()
 	svc := v.u.svc
-	runTask(v.u, v.progress, tr("outbox.loading"), func() { v.reload.Enable() }, func() bool { return v.disposed },
-		func(ctx context.Context) func() {
-			items, names, err := readOutbox(ctx, svc)
-			return func() {
-				v.reload.Enable()
-				v.show(items, names, err)
-			}
-		})
+	v.read(tr("outbox.loading"), func(ctx context.Context) func() {
+		items, names, err := readOutbox(ctx, svc)
+		return func() { v.show(items, names, err) }
+	})
 }
 
 // readOutbox returns the items not acknowledged, oldest first, and the
@@ -100,48 +68,39 @@ func readOutbox(ctx context.Context, svc *app.Service) ([]app.OutboxItem, map[ap
 	if err != nil {
 		return nil, nil, err
 	}
-	names := map[app.PatientID]string{}
 	var items []app.OutboxItem
+	var ids []app.PatientID
 	for _, it := range all {
 		if it.State == app.OutboxAcked {
 			continue
 		}
 		items = append(items, it)
-		if _, ok := names[it.Patient]; !ok {
-			if p, err := svc.Patient(ctx, it.Patient); err == nil {
-				names[it.Patient] = p.DisplayName()
-			} else {
-				names[it.Patient] = tr("outbox.patient.unknown")
-			}
-		}
+		ids = append(ids, it.Patient)
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].CreatedAt.Before(items[j].CreatedAt) })
-	return items, names, nil
+	return items, patientNames(ctx, svc, ids, app.Patient.DisplayName, tr("outbox.patient.unknown")), nil
 }
 
 // show shows the items read, or why they could not be.
 func (v *outboxView) show(items []app.OutboxItem, names map[app.PatientID]string, err error) {
 	v.items, v.names = items, names
 	v.actions = map[app.OutboxID]*conflictActions{}
-	v.list.RemoveAll()
 	switch {
 	case err != nil:
-		v.msg.Importance = widget.DangerImportance
-		setMessage(v.msg, message(err))
+		v.setMessage(widget.DangerImportance, message(err))
 	case len(items) == 0:
-		v.msg.Importance = widget.SuccessImportance
-		setMessage(v.msg, tr("outbox.empty"))
+		v.setMessage(widget.SuccessImportance, tr("outbox.empty"))
 	default:
 		setMessage(v.msg, "")
 	}
+	var blocks []fyne.CanvasObject
 	for i, it := range items {
 		if i > 0 {
-			v.list.Add(widget.NewSeparator())
+			blocks = append(blocks, widget.NewSeparator())
 		}
-		v.list.Add(v.itemUI(it))
+		blocks = append(blocks, v.itemUI(it))
 	}
-	v.list.Refresh()
-	relayoutCanvasOf(v.list)
+	v.setItems(blocks)
 }
 
 // itemUI returns the block of an item: what and whose, its state, and for
@@ -235,17 +194,8 @@ func joinNonEmpty(ss ...string) string {
 
 // confirmDiscard asks before dropping the draft for good.
 func (v *outboxView) confirmDiscard(id app.OutboxID) {
-	v.u.svc.Touch()
-	v.confirm = dialog.NewConfirm(tr("outbox.discard.title"), tr("outbox.discard.confirm"), func(ok bool) {
-		v.confirm = nil
-		if ok {
-			v.resolve(id, app.DiscardMine)
-		}
-	}, v.u.w)
-	v.confirm.(*dialog.ConfirmDialog).SetConfirmText(tr("outbox.discard"))
-	v.confirm.(*dialog.ConfirmDialog).SetDismissText(tr("dialog.cancel"))
-	v.confirm.(*dialog.ConfirmDialog).SetConfirmImportance(widget.DangerImportance)
-	v.confirm.Show()
+	v.showConfirm(tr("outbox.discard.title"), tr("outbox.discard.confirm"), tr("outbox.discard"), widget.DangerImportance,
+		func() { v.resolve(id, app.DiscardMine) })
 }
 
 // resolve applies a decision off the UI goroutine, then reads the outbox
@@ -253,20 +203,14 @@ func (v *outboxView) confirmDiscard(id app.OutboxID) {
 func (v *outboxView) resolve(id app.OutboxID, r app.Resolution) {
 	v.setBusy(true)
 	svc := v.u.svc
-	runTask(v.u, v.progress, tr("outbox.resolving"), func() { v.setBusy(false) }, func() bool { return v.disposed },
-		func(ctx context.Context) func() {
-			err := svc.Resolve(ctx, id, r, r == app.DiscardMine)
-			return func() {
-				v.setBusy(false)
-				if err != nil && !errors.Is(err, context.Canceled) {
-					v.msg.Importance = widget.DangerImportance
-					setMessage(v.msg, message(err))
-					return
-				}
-				v.load()
-				if s := v.u.shell; s != nil {
-					s.outboxChanged()
-				}
+	v.decide(tr("outbox.resolving"), func() { v.setBusy(false) },
+		func(ctx context.Context) error {
+			return svc.Resolve(ctx, id, r, r == app.DiscardMine)
+		},
+		func() {
+			v.load()
+			if s := v.u.shell; s != nil {
+				s.outboxChanged()
 			}
 		})
 }
@@ -293,8 +237,7 @@ func (v *outboxView) openRecord(id app.PatientID) {
 	}
 	p, err := v.u.svc.Patient(v.u.ctx, id)
 	if err != nil {
-		v.msg.Importance = widget.DangerImportance
-		setMessage(v.msg, message(err))
+		v.setMessage(widget.DangerImportance, message(err))
 		return
 	}
 	s.openRecord(p)

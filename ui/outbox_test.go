@@ -26,7 +26,8 @@ func conflictNote() app.OutboxItem {
 	return it
 }
 
-// tapDialogButton taps the button labelled text in the dialog shown.
+// tapDialogButton taps the visible button labelled text in the top
+// dialog.
 func (f *fixture) tapDialogButton(text string) {
 	f.t.Helper()
 	top := f.u.Window().Canvas().Overlays().Top()
@@ -38,7 +39,7 @@ func (f *fixture) tapDialogButton(text string) {
 	walk = func(o fyne.CanvasObject) {
 		switch o := o.(type) {
 		case *widget.Button:
-			if o.Text == text {
+			if o.Text == text && o.Visible() {
 				found = o
 			}
 		case *fyne.Container:

@@ -203,7 +203,7 @@ func (r *recordView) opened(mode app.AccessMode, justification string, rec app.P
 	r.rec, r.window = rec, win
 	r.mode, r.justification = mode, justification
 	_, signedIn := r.u.svc.Practitioner()
-	r.header.show(r.patient, r.access(), rec, signedIn, r.u.opt.SignIn != nil)
+	r.header.show(r.patient, r.access(), rec, signedIn, r.u.canSignIn())
 	if signedIn && !rec.Offline {
 		defer r.prefetch()
 	}
@@ -291,7 +291,7 @@ func (r *recordView) recordWidened(rec app.PatientRecord) {
 
 // signIn opens the sign-in dialog of the shell (offline record hint).
 func (r *recordView) signIn() {
-	if r.u.shell != nil && r.u.opt.SignIn != nil {
+	if r.u.shell != nil && r.u.canSignIn() {
 		r.u.shell.signIn.open()
 	}
 }

@@ -3,13 +3,16 @@ package ui
 import (
 	"context"
 	"fmt"
+	"image/color"
 	"strings"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/carnetdesk/carnet/app"
@@ -344,38 +347,11 @@ func TestRecordHeaderGoldens(t *testing.T) {
 	}
 }
 
-// tapDialogButton taps the button labelled text in the top dialog.
+// tapDialogButton taps the button labelled text in the top dialog (see
+// fixture.tapDialogButton).
 func tapDialogButton(t *testing.T, f *fixture, text string) {
 	t.Helper()
-	top := f.u.Window().Canvas().Overlays().Top()
-	if top == nil {
-		t.Fatal("no dialog shown")
-	}
-	var found *widget.Button
-	var walk func(o fyne.CanvasObject)
-	walk = func(o fyne.CanvasObject) {
-		switch o := o.(type) {
-		case *widget.Button:
-			if o.Text == text && o.Visible() {
-				found = o
-			}
-		case *fyne.Container:
-			for _, c := range o.Objects {
-				walk(c)
-			}
-			return
-		}
-		if w, ok := o.(fyne.Widget); ok {
-			for _, c := range test.WidgetRenderer(w).Objects() {
-				walk(c)
-			}
-		}
-	}
-	walk(top)
-	if found == nil {
-		t.Fatalf("no button %q in the dialog", text)
-	}
-	test.Tap(found)
+	f.tapDialogButton(text)
 }
 
 func TestIdleLockDropsRecord(t *testing.T) {
@@ -417,5 +393,103 @@ func TestDemoOffersSignInAfterUnlock(t *testing.T) {
 	s := f.unlock()
 	if s.signIn.dialog == nil || s.signIn.demoPIN == nil {
 		t.Fatal("demo mode did not offer the sign-in with the PIN after unlock")
+	}
+}
+
+// labelColor returns the colour the label's text is drawn in.
+func labelColor(t *testing.T, l *widget.Label) color.Color {
+	t.Helper()
+	var found color.Color
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch o := o.(type) {
+		case *canvas.Text:
+			if found == nil {
+				found = o.Color
+			}
+		case fyne.Widget:
+			for _, c := range test.WidgetRenderer(o).Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(l)
+	if found == nil {
+		t.Fatal("the label draws no text")
+	}
+	return found
+}
+
+func TestEmergencyBannerFollowsTheme(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	s := f.unlock()
+	rec := noAuthorization()
+	rec.AccessTracesFn = func(app.Access, app.INS, time.Time) ([]app.AccessTrace, error) { return nil, nil }
+	f.signIn(testDoctor, rec)
+	r := f.openRecord(s, "mart")
+	breakGlass(t, f, r, "urgence vitale, patient inconscient")
+	h := r.header
+	if !h.emergency.Visible() {
+		t.Fatal("no bris de glace banner")
+	}
+	fills := map[string]color.Color{}
+	// Light, dark, then light again: the banner built under one theme
+	// follows every change, as the settings page makes it.
+	for _, choice := range []string{themeLight, themeDark, themeLight} {
+		f.a.Preferences().SetString(prefTheme, choice)
+		applyTheme(f.a)
+		f.wait()
+		th := f.a.Settings().Theme()
+		v := th.(*variantTheme).variant
+		fill := test.WidgetRenderer(h.banner).Objects()[0].(*canvas.Rectangle).FillColor
+		if want := emergencyColor(th, v); fill != want {
+			t.Errorf("%s: banner filled with %v, want %v", choice, fill, want)
+		}
+		text := labelColor(t, h.justification)
+		if want := th.Color(theme.ColorNameForegroundOnError, v); text != want {
+			t.Errorf("%s: banner text in %v, want the theme's %v", choice, text, want)
+		}
+		if c := contrast(text, fill); c < minContrast {
+			t.Errorf("%s: banner text contrast %.2f:1, want at least %.1f:1", choice, c, minContrast)
+		}
+		if old, ok := fills[choice]; ok && old != fill {
+			t.Errorf("%s: banner filled with %v, then %v", choice, old, fill)
+		}
+		fills[choice] = fill
+	}
+	if fills[themeLight] == fills[themeDark] {
+		t.Errorf("the banner keeps the colour %v in both themes", fills[themeLight])
+	}
+}
+
+func TestFillFor(t *testing.T) {
+	white := color.NRGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xff}
+	black := color.NRGBA{A: 0xff}
+	red := color.NRGBA{R: 0xf4, G: 0x43, B: 0x36, A: 0xff} // Fyne's error colour
+	if got := contrast(black, white); got < 20.99 || got > 21.01 {
+		t.Errorf("contrast(black, white) = %.2f, want 21", got)
+	}
+	for _, tc := range []struct {
+		name       string
+		fill, text color.Color
+		darker     bool // the fill must be darkened
+		same       bool // the fill is kept
+	}{
+		{"white on red", red, white, true, false},
+		{"dark on red", red, color.NRGBA{R: 0x17, G: 0x17, B: 0x18, A: 0xff}, false, true},
+		{"dark on dark red", color.NRGBA{R: 0x80, A: 0xff}, black, false, false},
+	} {
+		got := fillFor(tc.fill, tc.text)
+		if c := contrast(got, tc.text); c < minContrast {
+			t.Errorf("%s: fillFor = %v, contrast %.2f:1, want at least %.1f:1", tc.name, got, c, minContrast)
+		}
+		switch {
+		case tc.same && got != tc.fill:
+			t.Errorf("%s: fillFor = %v, want %v kept", tc.name, got, tc.fill)
+		case !tc.same && tc.darker && luminance(got) >= luminance(tc.fill):
+			t.Errorf("%s: fillFor = %v, want darker than %v", tc.name, got, tc.fill)
+		case !tc.same && !tc.darker && luminance(got) <= luminance(tc.fill):
+			t.Errorf("%s: fillFor = %v, want lighter than %v", tc.name, got, tc.fill)
+		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"image/color"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -25,6 +24,7 @@ type recordHeader struct {
 	back     *widget.Button
 
 	emergency     *fyne.Container // the red banner
+	banner        *colorBox       // its background
 	justification *widget.Label
 	offline       *widget.Label
 	signIn        *widget.Button // offline without a session: sign in
@@ -51,11 +51,12 @@ func newRecordHeader(onRefresh, onBack, onSignIn func()) *recordHeader {
 
 	h.justification = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	h.justification.Wrapping = fyne.TextWrapWord
-	bg := canvas.NewRectangle(theme.Color(theme.ColorNameError))
-	bg.CornerRadius = theme.InputRadiusSize()
+	// The banner's colours are read from the theme when drawn, never kept:
+	// a change of theme in the settings repaints it at once.
+	h.banner = newColorBox(emergencyColor)
 	icon := widget.NewIcon(theme.NewThemedResource(theme.WarningIcon()))
-	h.emergency = container.NewStack(bg, container.NewThemeOverride(
-		container.NewPadded(container.NewBorder(nil, nil, icon, nil, h.justification)), onErrorTheme{base: theme.Current()}))
+	h.emergency = container.NewStack(h.banner, container.NewThemeOverride(
+		container.NewPadded(container.NewBorder(nil, nil, icon, nil, h.justification)), onErrorTheme{}))
 	h.emergency.Hide()
 
 	top := container.NewBorder(nil, nil, h.back, container.NewHBox(h.mode, h.refresh), h.name)
@@ -169,24 +170,34 @@ func statusMeaning(s app.IdentityStatus) string {
 }
 
 // onErrorTheme is a theme with the foreground in the contrast colour of the
-// error colour: the text of the red bris de glace banner. Inside a theme
-// override theme.Current() is the override itself, so the base theme is
-// captured when the banner is built.
-type onErrorTheme struct{ base fyne.Theme }
+// error colour: the text and icon of the red bris de glace banner. It
+// reads the application's theme at every call, never a copy taken when the
+// banner was built, so that it follows a change of theme. (Inside a theme
+// override theme.Current() may be the override itself: the application's
+// settings are asked instead.)
+type onErrorTheme struct{}
+
+// base returns the application's theme.
+func (onErrorTheme) base() fyne.Theme {
+	if a := fyne.CurrentApp(); a != nil && a.Settings().Theme() != nil {
+		return a.Settings().Theme()
+	}
+	return theme.DefaultTheme()
+}
 
 // Color implements fyne.Theme.
 func (t onErrorTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
 	if n == theme.ColorNameForeground {
 		n = theme.ColorNameForegroundOnError
 	}
-	return t.base.Color(n, v)
+	return t.base().Color(n, v)
 }
 
 // Font implements fyne.Theme.
-func (t onErrorTheme) Font(s fyne.TextStyle) fyne.Resource { return t.base.Font(s) }
+func (t onErrorTheme) Font(s fyne.TextStyle) fyne.Resource { return t.base().Font(s) }
 
 // Icon implements fyne.Theme.
-func (t onErrorTheme) Icon(n fyne.ThemeIconName) fyne.Resource { return t.base.Icon(n) }
+func (t onErrorTheme) Icon(n fyne.ThemeIconName) fyne.Resource { return t.base().Icon(n) }
 
 // Size implements fyne.Theme.
-func (t onErrorTheme) Size(n fyne.ThemeSizeName) float32 { return t.base.Size(n) }
+func (t onErrorTheme) Size(n fyne.ThemeSizeName) float32 { return t.base().Size(n) }

@@ -27,8 +27,8 @@ var languageNames = []struct{ code, name string }{
 
 // settingsView is the settings page of the shell: auto-lock delay,
 // retention and re-validation days, language, theme, passphrase change, the
-// operating-list import and, read-only, the central
-// service and credential.
+// operating-list import, the central service, credential and structure,
+// and the secure mailboxes.
 type settingsView struct {
 	u      *UI
 	onBack func()
@@ -56,11 +56,14 @@ type settingsView struct {
 	progress                  *widget.ProgressBarInfinite
 	passMsg                   *widget.Label
 
+	conn *connectionCard // settings_connection.go
+	mail *mailboxCard    // settings_mailbox.go
+
 	disposed bool
 }
 
 func newSettingsView(u *UI, onBack func()) *settingsView {
-	return &settingsView{u: u, onBack: onBack}
+	return &settingsView{u: u, onBack: onBack, conn: newConnectionCard(u), mail: newMailboxCard(u)}
 }
 
 // buildUI returns the settings page.
@@ -69,7 +72,7 @@ func (v *settingsView) buildUI() fyne.CanvasObject {
 	header := container.NewHBox(v.back, heading(tr("settings.title")))
 	return container.NewBorder(header, nil, nil, nil,
 		container.NewVScroll(container.NewVBox(v.buildAutoLock(), v.buildLanguage(), v.buildTheme(), v.buildPassphrase(),
-			v.buildOperatingList(), v.buildService(), v.buildAbout())))
+			v.buildOperatingList(), v.conn.buildUI(), v.mail.buildUI(), v.buildAbout())))
 }
 
 func (v *settingsView) buildAutoLock() fyne.CanvasObject {
@@ -145,6 +148,8 @@ func (v *settingsView) buildAbout() fyne.CanvasObject {
 // dispose clears the passphrase entries and cancels the import.
 func (v *settingsView) dispose() {
 	v.disposed = true
+	v.conn.dispose()
+	v.mail.dispose()
 	if v.importing != nil {
 		v.importing.dispose()
 	}
@@ -425,22 +430,4 @@ func (v *settingsView) imported(res app.OperatingListResult, err error) {
 			"Line": s.Line, "INS": formatINS(s.Matricule), "Date": formatDate(s.Date)}))
 	}
 	setMessage(v.toIdentify, strings.Join(lines, "\n"))
-}
-
-// buildService shows, read-only, the central service and the credential
-// main was configured with.
-func (v *settingsView) buildService() fyne.CanvasObject {
-	url := v.u.opt.CentralService
-	if url == "" {
-		url = tr("settings.service.none")
-	}
-	cred := v.u.opt.CredentialLabel
-	if cred == "" || v.u.opt.SignIn == nil {
-		cred = tr("settings.credential.none")
-	}
-	form := widget.NewForm(
-		widget.NewFormItem(tr("settings.service.url"), widget.NewLabel(url)),
-		widget.NewFormItem(tr("settings.credential"), widget.NewLabel(cred)),
-	)
-	return widget.NewCard(tr("settings.service"), tr("settings.service.hint"), form)
 }

@@ -37,16 +37,10 @@ func TestSettingsRetentionRevalidation(t *testing.T) {
 	}
 }
 
-func TestSettingsServiceAndTheme(t *testing.T) {
-	f := newLockedFixture(t, Options{Version: "test", CentralService: "https://dmp.example.test/fhir",
-		CredentialLabel: "carte CPS (PKCS#11)", SignIn: func(context.Context, []byte) error { return nil }})
+func TestSettingsTheme(t *testing.T) {
+	f := newLockedFixture(t, Options{Version: "test", SignIn: func(context.Context, []byte) error { return nil }})
 	s := f.unlock()
 	s.openSettings()
-	for _, want := range []string{"https://dmp.example.test/fhir", "carte CPS (PKCS#11)"} {
-		if !f.shows(want) {
-			t.Errorf("settings do not show %q", want)
-		}
-	}
 	v := s.settings
 	assertText(t, "theme", v.theme.Selected, "Système")
 	v.theme.SetSelected("Sombre")

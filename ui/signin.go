@@ -48,7 +48,7 @@ func (v *signInView) refresh() {
 		return
 	}
 	v.who.Hide()
-	if v.u.opt.SignIn == nil {
+	if !v.u.canSignIn() {
 		v.who.SetText(tr("signin.none"))
 		v.who.Show()
 		v.button.Hide()
@@ -66,7 +66,7 @@ func (v *signInView) open() {
 	v.submit = widget.NewButtonWithIcon(tr("signin.submit"), theme.ConfirmIcon(), v.signIn)
 	v.submit.Importance = widget.HighImportance
 	items := []fyne.CanvasObject{
-		paragraph(tr("signin.explain", map[string]any{"Credential": v.u.opt.CredentialLabel})),
+		paragraph(tr("signin.explain", map[string]any{"Credential": v.u.credentialLabel()})),
 	}
 	if v.u.opt.DemoPIN != "" {
 		v.demoPIN = widget.NewLabelWithStyle(tr("signin.demo-pin", map[string]any{"PIN": v.u.opt.DemoPIN}),
@@ -83,7 +83,7 @@ func (v *signInView) open() {
 
 // signIn opens the credential with the PIN off the UI goroutine.
 func (v *signInView) signIn() {
-	if v.busy || v.u.opt.SignIn == nil {
+	if v.busy || !v.u.canSignIn() {
 		return
 	}
 	pin := []byte(v.pin.Text)
@@ -113,3 +113,19 @@ func (v *signInView) done(err error) {
 // session with the central record service (main provides it; ui cannot
 // reach the card itself). It must wipe pin.
 type SignInFunc func(ctx context.Context, pin []byte) error
+
+// canSignIn reports whether a sign-in can be offered: main gave a sign-in
+// function and, when the service manages the connection, the central
+// service and a credential are set.
+func (u *UI) canSignIn() bool {
+	return u.opt.SignIn != nil && (!u.svc.CanEditConnection() || u.svc.Connection().Configured())
+}
+
+// credentialLabel names the configured credential ("carte CPS", or the
+// certificate file's name).
+func (u *UI) credentialLabel() string {
+	if l := credentialLabel(u.svc.Connection().Credential); l != "" {
+		return l
+	}
+	return tr("signin.credential.card")
+}

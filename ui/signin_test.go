@@ -15,8 +15,7 @@ func TestSignInWithPIN(t *testing.T) {
 	var f *fixture
 	var gotPIN string
 	opt := Options{
-		CredentialLabel: "carte CPS",
-		DemoPIN:         "1234",
+		DemoPIN: "1234",
 		SignIn: func(_ context.Context, pin []byte) error {
 			gotPIN = string(pin)
 			if string(pin) != "1234" {

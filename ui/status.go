@@ -264,6 +264,8 @@ func (b *statusBar) showProgress(p app.SyncProgress) {
 		text += fmt.Sprintf(" (%d/%d)", p.Items, p.ItemsN)
 	case p.Phase == app.PhasePull && p.PatientsN > 0:
 		text += fmt.Sprintf(" (%d/%d)", p.Patient, p.PatientsN)
+	case p.Phase == app.PhaseMail && p.Resources > 0:
+		text += " — " + trN("status.sync.mail.messages", p.Resources, map[string]any{"N": p.Resources})
 	}
 	if p.ETA > 0 {
 		text += " — " + tr("status.sync.eta", map[string]any{"Seconds": seconds(p.ETA)})
@@ -281,6 +283,8 @@ func phaseLabel(p app.SyncPhase) string {
 		return tr("status.sync.pull")
 	case app.PhasePurge:
 		return tr("status.sync.purge")
+	case app.PhaseMail:
+		return tr("status.sync.mail")
 	case app.PhaseDone:
 		return tr("status.sync.done")
 	}

@@ -132,6 +132,12 @@ func TestSyncShortcutProgressCancel(t *testing.T) {
 	}
 	test.AssertRendersToMarkup(t, "status_syncing.xml", f.u.Window().Canvas())
 
+	// The mail phase of the desktop cycle: the messages read so far.
+	b.showProgress(app.SyncProgress{Phase: app.PhaseMail, Resources: 12, Percent: 50})
+	assertText(t, "mail phase", b.phase.Text, "Messagerie sécurisée — 12 messages")
+	b.showProgress(app.SyncProgress{Phase: app.PhaseMail})
+	assertText(t, "mail phase", b.phase.Text, "Messagerie sécurisée")
+
 	f.syncShortcut() // a second Ctrl+R while the sync runs: ignored
 	test.Tap(b.cancel)
 	f.wait()

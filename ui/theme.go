@@ -2,6 +2,7 @@ package ui
 
 import (
 	"image/color"
+	"math"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/theme"
@@ -61,4 +62,58 @@ type variantTheme struct {
 // variant.
 func (t *variantTheme) Color(n fyne.ThemeColorName, _ fyne.ThemeVariant) color.Color {
 	return t.Theme.Color(n, t.variant)
+}
+
+// minContrast is the contrast ratio WCAG 2 level AA asks of body text
+// against its background.
+const minContrast = 4.5
+
+// contrast returns the WCAG 2 contrast ratio of two colours, from 1 (the
+// same luminance) to 21 (black on white).
+func contrast(a, b color.Color) float64 {
+	la, lb := luminance(a), luminance(b)
+	if la < lb {
+		la, lb = lb, la
+	}
+	return (la + 0.05) / (lb + 0.05)
+}
+
+// luminance returns the WCAG 2 relative luminance of c, from 0 (black) to
+// 1 (white).
+func luminance(c color.Color) float64 {
+	n := color.NRGBAModel.Convert(c).(color.NRGBA)
+	lin := func(v uint8) float64 {
+		s := float64(v) / 255
+		if s <= 0.04045 {
+			return s / 12.92
+		}
+		return math.Pow((s+0.055)/1.055, 2.4)
+	}
+	return 0.2126*lin(n.R) + 0.7152*lin(n.G) + 0.0722*lin(n.B)
+}
+
+// fillFor returns fill, darkened or lightened just enough for text to
+// reach minContrast on it: darkened under a light text, lightened under a
+// dark one. Fyne's light theme writes white on its error red at 3.7:1.
+func fillFor(fill, text color.Color) color.Color {
+	toward := color.NRGBA{A: 0xff} // black, under a light text
+	if luminance(text) < luminance(fill) {
+		toward = color.NRGBA{R: 0xff, G: 0xff, B: 0xff, A: 0xff}
+	}
+	f := color.NRGBAModel.Convert(fill).(color.NRGBA)
+	f.A = 0xff
+	mix := func(a, b uint8, t float64) uint8 { return uint8(math.Round(float64(a) + (float64(b)-float64(a))*t)) }
+	out := f
+	for i := 0; i <= 20 && contrast(out, text) < minContrast; i++ {
+		t := float64(i) / 20
+		out = color.NRGBA{R: mix(f.R, toward.R, t), G: mix(f.G, toward.G, t), B: mix(f.B, toward.B, t), A: 0xff}
+	}
+	return out
+}
+
+// emergencyColor is the fill of the red bris de glace banner in th and
+// variant v: the theme's error colour, adjusted so that the banner's text
+// (the theme's foreground-on-error colour) stays readable.
+func emergencyColor(th fyne.Theme, v fyne.ThemeVariant) color.Color {
+	return fillFor(th.Color(theme.ColorNameError, v), th.Color(theme.ColorNameForegroundOnError, v))
 }

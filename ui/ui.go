@@ -41,15 +41,10 @@ type Options struct {
 	DemoPassphrase string // the passphrase of the demo vault
 	Version        string // Carnet's version, shown in the settings
 
-	// SignIn, when set, signs the practitioner in with their card or
-	// certificate file and a PIN; CredentialLabel names it ("carte CPS").
-	SignIn          SignInFunc
-	CredentialLabel string
-	DemoPIN         string // demo mode: the PIN of the sandbox credential, shown in the dialog
-
-	// CentralService is the URL of the central record service, shown
-	// read-only in the settings (configured in config.toml).
-	CentralService string
+	// SignIn, when set, signs the practitioner in with the credential of
+	// the service's connection (app.Service.Connection) and a PIN.
+	SignIn  SignInFunc
+	DemoPIN string // demo mode: the PIN of the sandbox credential, shown in the dialog
 
 	// Do, when set, replaces fyne.Do for what background work hands to
 	// the UI goroutine. A test that drives the window from its own
@@ -224,7 +219,7 @@ func (u *UI) unlocked(rep app.UnlockReport) {
 	u.showShell(rep.Warnings)
 	// Demo mode: offer the sign-in at once, with the sandbox PIN shown, so
 	// that a newcomer reaches real-looking records without looking for it.
-	if u.opt.Demo && u.opt.SignIn != nil && u.shell != nil {
+	if u.opt.Demo && u.canSignIn() && u.shell != nil {
 		if _, ok := u.svc.Practitioner(); !ok {
 			u.shell.signIn.open()
 		}

@@ -181,6 +181,13 @@ func prepare(ctx context.Context, svc *app.Service, pid app.PatientID, id app.Do
 	if err != nil {
 		return viewerContent{err: err}
 	}
+	return contentOf(cd)
+}
+
+// contentOf does the heavy part of showing a document read (off the UI
+// goroutine): the narrative's segments, the image's decoding, finding a
+// PDF renderer, or why it cannot be shown in Carnet.
+func contentOf(cd app.ClinicalDocument) viewerContent {
 	c := viewerContent{doc: cd}
 	a := cd.Attachment
 	switch {

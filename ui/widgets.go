@@ -1,8 +1,14 @@
 package ui
 
 import (
+	"context"
+	"errors"
+	"image/color"
+
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -237,4 +243,198 @@ func (w fixedWidth) Layout(objects []fyne.CanvasObject, size fyne.Size) {
 		o.Move(fyne.NewPos(0, 0))
 		o.Resize(size)
 	}
+}
+
+// colorBox is a rounded rectangle filled with a colour of the theme. The
+// colour is read again at every refresh, and Fyne refreshes every widget
+// when the theme changes (light or dark in the settings), so the box
+// follows the theme live, where a canvas.Rectangle keeps the colour it was
+// built with.
+type colorBox struct {
+	widget.BaseWidget
+	fill func(th fyne.Theme, v fyne.ThemeVariant) color.Color
+}
+
+// newColorBox returns a box filled with fill's colour in the widget's
+// theme and the app's variant.
+func newColorBox(fill func(th fyne.Theme, v fyne.ThemeVariant) color.Color) *colorBox {
+	b := &colorBox{fill: fill}
+	b.ExtendBaseWidget(b)
+	return b
+}
+
+// CreateRenderer implements fyne.Widget.
+func (b *colorBox) CreateRenderer() fyne.WidgetRenderer {
+	r := &colorBoxRenderer{b: b, rect: canvas.NewRectangle(color.Transparent)}
+	r.update()
+	return r
+}
+
+// colorBoxRenderer draws a colorBox.
+type colorBoxRenderer struct {
+	b    *colorBox
+	rect *canvas.Rectangle
+}
+
+// update reads the colour and the corner radius from the current theme.
+func (r *colorBoxRenderer) update() {
+	th := r.b.Theme()
+	r.rect.FillColor = r.b.fill(th, fyne.CurrentApp().Settings().ThemeVariant())
+	r.rect.CornerRadius = th.Size(theme.SizeNameInputRadius)
+}
+
+func (r *colorBoxRenderer) Destroy() {}
+
+func (r *colorBoxRenderer) Layout(size fyne.Size) { r.rect.Resize(size) }
+
+func (r *colorBoxRenderer) MinSize() fyne.Size { return fyne.Size{} }
+
+func (r *colorBoxRenderer) Objects() []fyne.CanvasObject { return []fyne.CanvasObject{r.rect} }
+
+func (r *colorBoxRenderer) Refresh() {
+	r.update()
+	r.rect.Refresh()
+}
+
+// listPage is the frame of the pages that list items waiting for a
+// decision, the inbox and the outbox: a back button, the title and a reload
+// button on top, an introduction, the progress of the reading or of a
+// decision, a message, and the items. The views embed it (with u set) and
+// fill list through setItems.
+type listPage struct {
+	u        *UI
+	back     *widget.Button
+	reload   *widget.Button
+	progress *taskProgress
+	msg      *widget.Label
+	list     *fyne.Container
+	confirm  dialog.Dialog // the confirmation shown, if any
+
+	disposed bool
+}
+
+// listTexts are the texts of a listPage.
+type listTexts struct {
+	back, reload, title, intro string
+}
+
+// build returns the page with the texts t; back runs onBack, reload
+// onReload.
+func (p *listPage) build(t listTexts, onBack, onReload func()) fyne.CanvasObject {
+	p.back = widget.NewButtonWithIcon(t.back, theme.NavigateBackIcon(), onBack)
+	p.reload = widget.NewButtonWithIcon(t.reload, theme.ViewRefreshIcon(), onReload)
+	p.progress = newTaskProgress()
+	p.msg = newMessage(widget.MediumImportance)
+	p.list = container.NewVBox()
+	header := container.NewBorder(nil, nil, container.NewHBox(p.back, heading(t.title)), p.reload)
+	top := container.NewVBox(header, paragraph(t.intro), p.progress.box, p.msg)
+	return container.NewBorder(top, nil, nil, nil, container.NewVScroll(container.NewPadded(p.list)))
+}
+
+// dispose cancels the work under way, closes the confirmation and empties
+// the list.
+func (p *listPage) dispose() {
+	p.disposed = true
+	p.progress.dispose()
+	if p.confirm != nil {
+		p.confirm.Hide()
+		p.confirm = nil
+	}
+	p.list.RemoveAll()
+}
+
+// gone reports whether the page was disposed of.
+func (p *listPage) gone() bool { return p.disposed }
+
+// read runs work off the UI goroutine, showing text and disabling the
+// reload button meanwhile; the function work returns shows the result on
+// the UI goroutine.
+func (p *listPage) read(text string, work func(ctx context.Context) (show func())) {
+	if p.disposed {
+		return
+	}
+	p.reload.Disable()
+	runTask(p.u, p.progress, text, p.reload.Enable, p.gone, func(ctx context.Context) func() {
+		show := work(ctx)
+		return func() {
+			p.reload.Enable()
+			show()
+		}
+	})
+}
+
+// decide applies a decision off the UI goroutine, showing text meanwhile.
+// settled, when not nil, runs on the UI goroutine once the decision is
+// over, whether the person cancelled it, it failed or it was applied; then
+// the decision's error is shown, or done runs.
+func (p *listPage) decide(text string, settled func(), do func(ctx context.Context) error, done func()) {
+	runTask(p.u, p.progress, text, settled, p.gone, func(ctx context.Context) func() {
+		err := do(ctx)
+		return func() {
+			if settled != nil {
+				settled()
+			}
+			if err != nil && !errors.Is(err, context.Canceled) {
+				p.setMessage(widget.DangerImportance, message(err))
+				return
+			}
+			done()
+		}
+	})
+}
+
+// showConfirm shows a confirmation dialog whose confirm button, labelled
+// confirm and of importance imp, runs ok.
+func (p *listPage) showConfirm(title, text, confirm string, imp widget.Importance, ok func()) {
+	p.u.svc.Touch()
+	d := dialog.NewConfirm(title, text, func(yes bool) {
+		p.confirm = nil
+		if yes {
+			ok()
+		}
+	}, p.u.w)
+	d.SetConfirmText(confirm)
+	d.SetDismissText(tr("dialog.cancel"))
+	d.SetConfirmImportance(imp)
+	p.confirm = d
+	d.Show()
+}
+
+// setMessage shows text with the importance imp, or hides the message when
+// text is empty.
+func (p *listPage) setMessage(imp widget.Importance, text string) {
+	p.msg.Importance = imp
+	setMessage(p.msg, text)
+}
+
+// setItems replaces the items shown with blocks.
+func (p *listPage) setItems(blocks []fyne.CanvasObject) {
+	p.list.Objects = blocks
+	p.list.Refresh()
+	relayoutCanvasOf(p.list)
+}
+
+// patientNames looks up each patient of ids once (empty ids are skipped)
+// and returns how it is shown: name(p), or unknown when the vault does not
+// hold it (left out when unknown is empty). It reads the vault: call it off
+// the UI goroutine.
+func patientNames(ctx context.Context, svc *app.Service, ids []app.PatientID, name func(app.Patient) string, unknown string) map[app.PatientID]string {
+	names := map[app.PatientID]string{}
+	for _, id := range ids {
+		if _, ok := names[id]; ok || id == "" {
+			continue
+		}
+		if p, err := svc.Patient(ctx, id); err == nil {
+			names[id] = name(p)
+		} else if unknown != "" {
+			names[id] = unknown
+		}
+	}
+	return names
+}
+
+// patientLabel shows a patient where the name alone could be mistaken:
+// "MARTIN Hélène (12/03/1979)".
+func patientLabel(p app.Patient) string {
+	return p.DisplayName() + " (" + formatBirthDate(p.BirthDate) + ")"
 }

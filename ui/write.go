@@ -129,7 +129,7 @@ func (t *writeTab) refreshSignIn() {
 		t.signInHint.Hide()
 	} else {
 		t.signInHint.Show()
-		if t.r.u.opt.SignIn == nil {
+		if !t.r.u.canSignIn() {
 			t.signIn.Hide()
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/carnetdesk/carnet/app"
@@ -175,6 +176,7 @@ type mailMaps struct {
 	raw     map[string]app.RawMessage
 	records map[string]app.MailRecord
 	states  map[string]app.MailboxState
+	secrets map[string][]byte // by lower-case account
 }
 
 func newMailMaps() mailMaps {
@@ -182,6 +184,7 @@ func newMailMaps() mailMaps {
 		inbox:   map[app.InboxID]app.InboxItem{},
 		raw:     map[string]app.RawMessage{},
 		records: map[string]app.MailRecord{},
+		secrets: map[string][]byte{},
 		states:  map[string]app.MailboxState{},
 	}
 }
@@ -238,6 +241,35 @@ func (s *Store) MailState(_ context.Context, account, mailbox string) (app.Mailb
 		return app.MailboxState{}, err
 	}
 	return s.mail.state(account, mailbox), nil
+}
+
+// MailSecret implements app.Store.
+func (s *Store) MailSecret(_ context.Context, account string) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("mailbox secret"); err != nil {
+		return nil, err
+	}
+	sec, ok := s.mail.secrets[strings.ToLower(account)]
+	if !ok {
+		return nil, fmt.Errorf("mailbox secret: %w", app.ErrNotFound)
+	}
+	return append([]byte(nil), sec...), nil
+}
+
+// SaveMailSecret implements app.Store.
+func (s *Store) SaveMailSecret(_ context.Context, account string, secret []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("save mailbox secret"); err != nil {
+		return err
+	}
+	if len(secret) == 0 {
+		delete(s.mail.secrets, strings.ToLower(account))
+		return nil
+	}
+	s.mail.secrets[strings.ToLower(account)] = append([]byte(nil), secret...)
+	return nil
 }
 
 // MailRecord implements app.Store.

@@ -41,7 +41,7 @@ func (w *Writer) WriteNote(p app.Patient, author app.Practitioner, d app.NoteDra
 	}
 	meta := app.DocumentMeta{
 		ID: app.DocumentID(fmt.Sprintf("urn:apptest:note:%d", n)), SetID: fmt.Sprintf("urn:apptest:set:%d", n), Version: 1,
-		TypeCode: "11488-4", Title: title, Date: at, Author: author.Name, Organisation: author.Structure.Name,
+		TypeCode: "11488-4", ClassCode: app.ClassReport, Title: title, Date: at, Author: author.Name, Organisation: author.Structure.Name,
 		MediaType: "text/xml",
 	}
 	if previous != nil {
@@ -71,7 +71,7 @@ func (w *Writer) WritePreAnesthesia(p app.Patient, author app.Practitioner, r ap
 	const title = "CR de consultation pré-anesthésique"
 	meta := app.DocumentMeta{
 		ID: app.DocumentID(fmt.Sprintf("urn:apptest:cpa:%d", n)), SetID: fmt.Sprintf("urn:apptest:set:%d", n), Version: 1,
-		TypeCode: "34749-2", Title: title, Date: at, Author: author.Name, Organisation: author.Structure.Name,
+		TypeCode: "34749-2", ClassCode: app.ClassReport, Title: title, Date: at, Author: author.Name, Organisation: author.Structure.Name,
 		MediaType: "text/xml",
 	}
 	var b strings.Builder

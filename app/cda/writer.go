@@ -51,11 +51,7 @@ func (w Writer) WriteNote(p app.Patient, author app.Practitioner, d app.NoteDraf
 	if err != nil {
 		return app.WrittenDocument{}, err
 	}
-	doc, err := ParseBytes(content, Options{})
-	if err != nil {
-		return app.WrittenDocument{}, err
-	}
-	return app.WrittenDocument{Meta: doc.Meta(), Content: content}, nil
+	return written(content)
 }
 
 // WritePreAnesthesia writes the pre-anesthesia consultation report
@@ -94,11 +90,21 @@ func (w Writer) WritePreAnesthesia(p app.Patient, author app.Practitioner, r app
 	if err != nil {
 		return app.WrittenDocument{}, err
 	}
+	return written(content)
+}
+
+// written returns a document written here with its metadata, read back
+// from the document; its class is TRE_A03 "10" Compte rendu (app.ClassReport),
+// which the CDA header does not carry: the notes and the pre-anesthesia
+// reports Carnet writes are reports.
+func written(content []byte) (app.WrittenDocument, error) {
 	doc, err := ParseBytes(content, Options{})
 	if err != nil {
 		return app.WrittenDocument{}, err
 	}
-	return app.WrittenDocument{Meta: doc.Meta(), Content: content}, nil
+	meta := doc.Meta()
+	meta.ClassCode = app.ClassReport
+	return app.WrittenDocument{Meta: meta, Content: content}, nil
 }
 
 // practitioner turns the signed-in practitioner into the CDA author: the

@@ -267,3 +267,7 @@ type Labels struct{}
 
 // DocumentType implements app.Terminology.
 func (Labels) DocumentType(code string) (string, bool) { return DocumentType(code) }
+
+// DocumentClass implements app.Terminology: the TRE_A03 label of a class
+// code (DocumentClass).
+func (Labels) DocumentClass(code string) (string, bool) { return DocumentClass(code) }

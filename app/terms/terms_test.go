@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/terms"
 )
 
@@ -51,6 +52,35 @@ func TestLookups(t *testing.T) {
 	}
 	if _, ok := terms.DocumentClass("77"); ok {
 		t.Error("DocumentClass(77) found")
+	}
+}
+
+// TestLabelsTerminology: Labels answers the app.Terminology questions from
+// the tables, TRE_A03 classes included, and every class has its source.
+func TestLabelsTerminology(t *testing.T) {
+	var l app.Terminology = terms.Labels{}
+	if got, ok := l.DocumentClass("31"); !ok || got != "Imagerie médicale" {
+		t.Errorf("DocumentClass(31) = %q, %v", got, ok)
+	}
+	if got, ok := l.DocumentClass(""); ok {
+		t.Errorf("DocumentClass(\"\") = %q", got)
+	}
+	if got, ok := l.DocumentType("11490-0"); !ok || got == "" {
+		t.Errorf("DocumentType(11490-0) = %q, %v", got, ok)
+	}
+	found := false
+	for _, s := range terms.Provenance() {
+		if s.Set == terms.SetDocumentClass {
+			found = s.ID == app.OIDClassCode && s.Concepts == len(terms.Concepts(terms.SetDocumentClass))
+		}
+	}
+	if !found {
+		t.Error("TRE_A03 has no provenance matching its code system and concept count")
+	}
+	for _, c := range terms.Concepts(terms.SetDocumentClass) {
+		if c.System != app.OIDClassCode {
+			t.Errorf("class %s in system %s", c.Code, c.System)
+		}
 	}
 }
 

@@ -43,7 +43,8 @@ func (v *Vault) Check(ctx context.Context) (app.CheckReport, error) {
 		c.patients(ctx)
 		c.outbox()
 		c.settings()
-		c.mail() // mail.go
+		c.mail()        // mail.go
+		c.mailSecrets() // secret.go
 		checkAudit(tx, k, &rep)
 		return ctx.Err()
 	})

@@ -51,6 +51,7 @@ func mapDocument(d *fhir.DocumentReference) (rd app.RemoteDocument, ok bool) {
 	if d.Type != nil {
 		m.TypeCode = typeCode(d.Type)
 	}
+	m.ClassCode = classCode(d.Category)
 	var att *fhir.Attachment
 	if len(d.Content) > 0 {
 		att = &d.Content[0].Attachment
@@ -126,6 +127,32 @@ func typeCode(c *fhir.CodeableConcept) string {
 	for _, cd := range c.Coding {
 		if cd.Code != "" {
 			return cd.Code
+		}
+	}
+	return ""
+}
+
+// classSystems are the names the class code system (TRE_A03) goes by in a
+// DocumentReference.category coding: its FHIR address, the usual one, and
+// its OID.
+var classSystems = []string{fhir.SystemClassCode, "urn:oid:" + app.OIDClassCode}
+
+// classCode picks the class code (TRE_A03) of a DocumentReference's
+// categories: the first usable coding in the class code system. A coding
+// in another system is not a class, and a category without one leaves the
+// class empty: the central service's type→class correspondence is not among
+// Carnet's tables, so none is guessed.
+func classCode(cats []fhir.CodeableConcept) string {
+	for _, sys := range classSystems {
+		for i := range cats {
+			for _, cd := range cats[i].Coding {
+				if cd.System != sys {
+					continue
+				}
+				if code := app.CleanClassCode(cd.Code); code != "" {
+					return code
+				}
+			}
 		}
 	}
 	return ""

@@ -160,6 +160,14 @@ func FuzzDecodeSearchset(f *testing.F) {
 	f.Add([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"DocumentReference","masterIdentifier":{"value":"urn:oid:1.2"},"content":[{"attachment":{"hash":"%%%","size":-1}}],"relatesTo":[{"code":"replaces","target":{"reference":"DocumentReference/"}}]}}]}`))
 	f.Add([]byte(`{"resourceType":"Bundle","type":"searchset","link":[{"relation":"next","url":"https://evil.example/x"}],"entry":[{"resource":{"resourceType":"DocumentReference","contained":[{"resourceType":"PractitionerRole","id":"a","practitioner":{"reference":"#a"}}],"author":[{"reference":"#a"}],"masterIdentifier":{"value":"x"}}}]}`))
 	f.Add([]byte(`{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"OperationOutcome","issue":[]}}, {}, {"resource":null}]}`))
+	f.Add([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"DocumentReference","masterIdentifier":{"value":"urn:oid:1.2"},"category":[{"coding":[{"system":"x","code":"10"},{"system":"https://mos.esante.gouv.fr/NOS/TRE_A03-ClasseDocument/FHIR/TRE-A03-ClasseDocument","code":" 1\u00000 "}]},{"coding":[{"system":"urn:oid:1.2.250.1.213.1.1.4.1","code":"31"}]},{"text":"x"},null]}}]}`))
+	f.Add([]byte(`{"resourceType":"Bundle","type":"searchset","entry":[{"resource":{"resourceType":"DocumentReference","masterIdentifier":{"value":"urn:oid:1.2"},"category":{"coding":[]}}}]}`))
+	for _, tc := range classTests {
+		d := fhir.DocumentReference{ResourceType: "DocumentReference", MasterIdentifier: &fhir.Identifier{Value: "urn:oid:1.2"}, Category: tc.cats}
+		if b, err := json.Marshal(fhir.Bundle{ResourceType: "Bundle", Type: "searchset", Entry: []fhir.BundleEntry{{Resource: fhir.MustWrap(d)}}}); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkSameAsBundle(t, data)
 		var b searchPage
@@ -175,6 +183,9 @@ func FuzzDecodeSearchset(f *testing.F) {
 				}
 				if h := d.Meta.Hash; h != "" && h != invalidHash && len(h) != 40 {
 					t.Fatalf("hash %q", h)
+				}
+				if c := d.Meta.ClassCode; app.CleanClassCode(c) != c {
+					t.Fatalf("class code %q", c)
 				}
 				if _, err := json.Marshal(d); err != nil {
 					t.Fatal(err)

@@ -123,7 +123,19 @@ func keepLocal(m *app.RemoteDocument, sent app.RemoteDocument) {
 	if m.Meta.Size == 0 {
 		m.Meta.Size = sent.Meta.Size
 	}
+	if m.Meta.ClassCode == "" {
+		m.Meta.ClassCode = sent.Meta.ClassCode
+	}
 	m.Meta.SetID, m.Meta.Version = sent.Meta.SetID, sent.Meta.Version
+}
+
+// category is the DocumentReference.category of a class code (TRE_A03, in
+// its FHIR system), nil when the document has no class.
+func category(class string) []fhir.CodeableConcept {
+	if class = app.CleanClassCode(class); class == "" {
+		return nil
+	}
+	return []fhir.CodeableConcept{fhir.Concept(fhir.SystemClassCode, class, "")}
 }
 
 // provided is how a document of the request maps to entries.
@@ -196,6 +208,7 @@ func (c *Client) provideBundle(acc app.Access, ins app.INS, docs []app.NewDocume
 			Identifier:       []fhir.Identifier{{Use: "usual", System: fhir.SystemRFC3986, Value: docURN}},
 			Status:           "current",
 			Type:             &fhir.CodeableConcept{Coding: []fhir.Coding{{System: typeSystem(nd.Meta.TypeCode), Code: nd.Meta.TypeCode}}},
+			Category:         category(nd.Meta.ClassCode),
 			Subject:          subject,
 			Date:             fhir.FormatInstant(now),
 			Author:           []fhir.Reference{author},

@@ -86,6 +86,20 @@ type Account struct {
 	Limits         Limits
 	Demo           bool          // accept test and demo INS domains
 	DialTimeout    time.Duration // 15 s when 0
+	// Submission is the account's SMTP submission server, with the same
+	// credentials, authentication, RootCAs and client certificate as the
+	// IMAP side; nil: no SMTP, read receipts cannot be sent.
+	Submission *Submission
+	// ReadReceipts sends this account's read receipts (see
+	// Config.ReadReceipts, which turns them on for every account).
+	ReadReceipts bool
+}
+
+// Submission is the SMTP submission server of an account (MSSanté: STARTTLS on 587, or implicit TLS on 465), used only to send read receipts.
+type Submission struct {
+	Host     string
+	Port     int      // 0: 465 for ImplicitTLS, 587 for StartTLS
+	Security Security // ImplicitTLS or StartTLS; anything else is refused
 }
 
 func (a Account) mailbox() string {
@@ -135,19 +149,30 @@ func (a Account) tlsConfig() *tls.Config {
 	}
 }
 
-// dial connects and authenticates. handler receives unilateral data.
-func (a Account) dial(ctx context.Context, handler *imapclient.UnilateralDataHandler) (*imapclient.Client, error) {
-	if a.Security != ImplicitTLS && a.Security != StartTLS {
+// netDialer checks that a connection of the account (IMAP or SMTP) is
+// protected and has a host, and returns the dialer with the account's
+// timeout (15 s when unset). op names the side in the error.
+func (a Account) netDialer(sec Security, host, op string) (*net.Dialer, error) {
+	if sec != ImplicitTLS && sec != StartTLS {
 		return nil, ErrPlaintext
 	}
-	if a.Host == "" {
-		return nil, fmt.Errorf("mailbox: no host: %w", app.ErrInvalid)
+	if host == "" {
+		return nil, fmt.Errorf("%s: no host: %w", op, app.ErrInvalid)
 	}
 	timeout := a.DialTimeout
 	if timeout <= 0 {
 		timeout = 15 * time.Second
 	}
-	dialer := &net.Dialer{Timeout: timeout}
+	return &net.Dialer{Timeout: timeout}, nil
+}
+
+// dial connects and authenticates. handler receives unilateral data.
+func (a Account) dial(ctx context.Context, handler *imapclient.UnilateralDataHandler) (*imapclient.Client, error) {
+	dialer, err := a.netDialer(a.Security, a.Host, "mailbox")
+	if err != nil {
+		return nil, err
+	}
+	timeout := dialer.Timeout
 	opts := &imapclient.Options{
 		TLSConfig:             a.tlsConfig(),
 		WordDecoder:           &mime.WordDecoder{CharsetReader: charset.Reader},
@@ -426,14 +451,23 @@ func authRefused(method AuthMethod, ie *imap.Error, challenge *string) error {
 		detail += fmt.Sprintf(" %q", ie.Text)
 	}
 	if challenge != nil && *challenge != "" {
-		var ch struct {
-			Status string `json:"status"`
-		}
-		if json.Unmarshal([]byte(*challenge), &ch) == nil && ch.Status != "" {
-			detail += fmt.Sprintf(", token status %q", ch.Status)
+		if st := challengeStatus(*challenge); st != "" {
+			detail += fmt.Sprintf(", token status %q", st)
 		}
 	}
 	return fmt.Errorf("%w (%s)", kind, detail)
+}
+
+// challengeStatus returns the status of an OAuth error challenge (RFC 7628
+// JSON), "" when it has none.
+func challengeStatus(challenge string) string {
+	var ch struct {
+		Status string `json:"status"`
+	}
+	if json.Unmarshal([]byte(challenge), &ch) != nil {
+		return ""
+	}
+	return ch.Status
 }
 
 // oauthBearer wraps go-sasl's OAUTHBEARER client: on the server's JSON

@@ -135,6 +135,9 @@ func archiveReports(p Part, opt readOptions) ([]app.IncomingReport, []app.Import
 		if rep.Meta.TypeCode == "" {
 			rep.Meta.TypeCode = xm.TypeCode
 		}
+		if rep.Meta.ClassCode == "" {
+			rep.Meta.ClassCode = xm.ClassCode // a CDA header carries no class: the XDM metadata does
+		}
 		if rep.Meta.Author == "" {
 			rep.Meta.Author = xm.Author
 		}

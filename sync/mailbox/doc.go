@@ -18,6 +18,12 @@
 // with sizes checked before download. Archives are read by package xdm,
 // CDA headers by app/cda. Signed or encrypted mail goes to a person.
 //
+// ReceiptSender sends read receipts (RFC 8098 MDNs in the ANS format,
+// mdn.go) through the account's SMTP submission server (Account.Submission)
+// with github.com/emersion/go-smtp, under the same rules: TLS only, a
+// STARTTLS that must be advertised, the same trust store, credentials and
+// mechanisms, every step bounded by the dial timeout and the context.
+//
 // WalkMIME and ParseMessage do the same from a whole message without IMAP
 // (demo mailbox, re-processing a sealed message, fuzzing).
 //

@@ -19,6 +19,12 @@ type Config struct {
 	Structure    string
 	Interval     time.Duration // polling interval of Watch (and IDLE refresh); 5 min when 0
 	Log          *slog.Logger
+	// ReadReceipts sends read receipts (RFC 8098, ANS format) through each
+	// account's Submission server, for the messages that ask for one and
+	// whose Disposition-Notification-To equals their Return-Path. Off by
+	// default; an account without a submission server sends none (and
+	// the import notes it).
+	ReadReceipts bool
 }
 
 // Import runs one import of every account of cfg into store (the
@@ -48,11 +54,30 @@ func importAccount(ctx context.Context, store app.MailStore, cfg Config, acct Ac
 }
 
 func importOptions(cfg Config, acct Account) app.ImportOptions {
-	return app.ImportOptions{
+	opt := app.ImportOptions{
 		Account: acct.Name, Mailbox: acct.mailbox(), Demo: cfg.Demo || acct.Demo,
 		Practitioner: cfg.Practitioner, Structure: cfg.Structure, Log: cfg.Log,
+		ReadReceipts: cfg.ReadReceipts || acct.ReadReceipts,
 	}
+	if opt.ReadReceipts && acct.Submission != nil {
+		rs, err := NewReceiptSender(acct, cfg.Log)
+		if err != nil {
+			// A submission server that cannot be used: every receipt
+			// fails with the reason, which the import notes.
+			opt.Receipts = failedSender{err}
+		} else {
+			opt.Receipts = rs
+		}
+	}
+	return opt
 }
+
+// failedSender is the receipt sender of an account whose submission
+// server cannot be used: it fails with the reason.
+type failedSender struct{ err error }
+
+// SendReceipt implements app.ReceiptSender.
+func (f failedSender) SendReceipt(context.Context, app.Receipt) error { return f.err }
 
 // Watch imports one account continuously (the `carnet import --watch`
 // entry): at start, then on every new message (IDLE) or every
@@ -87,7 +112,8 @@ func add(t *app.ImportSummary, s app.ImportSummary) {
 }
 
 // Options returns the import options of acct under cfg (account name,
-// folder, demo mode, practitioner).
+// folder, demo mode, practitioner, and the read-receipt sender of the
+// account's submission server when cfg.ReadReceipts is set).
 func (cfg Config) Options(acct Account) app.ImportOptions { return importOptions(cfg, acct) }
 
 // Add adds s to t (the summary of several accounts or rounds).

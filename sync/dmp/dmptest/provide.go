@@ -152,6 +152,13 @@ func (s *Server) commit(r *http.Request, c *caller, b *fhir.Bundle) (*fhir.Bundl
 		if att.Size != nil && *att.Size != int64(len(pd.content)) {
 			return nil, txFail(http.StatusUnprocessableEntity, "invalid", "attachment size does not match the content")
 		}
+		for _, cat := range pd.ref.Category {
+			for _, cd := range cat.Coding {
+				if cd.System == fhir.SystemClassCode && strings.TrimSpace(cd.Code) == "" {
+					return nil, txFail(http.StatusUnprocessableEntity, "required", "category coding without class code")
+				}
+			}
+		}
 		if v := fhir.VisibilityOf(pd.ref.SecurityLabel); v.MaskedToProfessionals && v.HiddenFromPatient {
 			return nil, txFail(http.StatusUnprocessableEntity, "business-rule", "a document cannot be both masked to professionals and invisible to the patient")
 		}

@@ -1,7 +1,9 @@
 // Package mailtest is the test harness of the MSSanté import: a real
 // Dovecot 2.3 started on loopback with TLS (reference mssante-imap.md §4),
 // and builders of the messages a sender of the secure messaging space
-// produces (CDA, IHE XDM archive, MIME). It is used by the tests of
+// produces (CDA, IHE XDM archive, MIME); with Options.SubmissionRelay the
+// same Dovecot also runs its SMTP submission service, relaying to a Sink
+// (an SMTP server of the test). It is used by the tests of
 // sync/mailbox, the kill -9 test and the import benchmark of the carnet
 // command. It does not import package testing (TB is the subset it needs),
 // and never package sync/mailbox (whose own tests use it).
@@ -64,9 +66,14 @@ type Server struct {
 	// EXTERNAL (Options.External; nil otherwise); ClientCAFile is its PEM.
 	ClientCA     *ClientCA
 	ClientCAFile string
-	cmd          *exec.Cmd
-	users        atomic.Int64
-	drops        atomic.Int64 // Maildir files dropped (unique names)
+	// Submission and Submissions are the SMTP submission ports (STARTTLS
+	// and implicit TLS) on 127.0.0.1 when Options.SubmissionRelay is set,
+	// 0 otherwise.
+	Submission  int
+	Submissions int
+	cmd         *exec.Cmd
+	users       atomic.Int64
+	drops       atomic.Int64 // Maildir files dropped (unique names)
 }
 
 // Available reports why Dovecot cannot be used here, nil when it can.
@@ -136,6 +143,13 @@ type Options struct {
 	// (introspection_mode = auth). Serve an Introspector there (httptest
 	// on loopback).
 	OAuth2IntrospectionURL string
+	// SubmissionRelay, when not empty ("127.0.0.1:port", a Sink's Addr),
+	// adds Dovecot's submission service (package dovecot-submissiond):
+	// SMTP submission with STARTTLS (Server.Submission) and implicit TLS
+	// (Server.Submissions), the same TLS certificate, mechanisms and
+	// passdbs as IMAP, relaying every accepted message to this SMTP
+	// server without TLS nor authentication.
+	SubmissionRelay string
 }
 
 // Launch starts a Dovecot. caps, when not empty, replaces the capability
@@ -163,6 +177,11 @@ func LaunchOptions(o Options) (*Server, error) {
 	if o.RequireClientCert && !o.External {
 		return nil, errors.New("mailtest: RequireClientCert needs External")
 	}
+	if o.SubmissionRelay != "" {
+		if err := SubmissionAvailable(); err != nil {
+			return nil, err
+		}
+	}
 	runAs := "dovecot"
 	if os.Geteuid() != 0 {
 		u, err := user.Current()
@@ -185,6 +204,13 @@ func LaunchOptions(o Options) (*Server, error) {
 	}
 	if s.IMAP, err = freePort(); err != nil {
 		return fail(err)
+	}
+	protocols, submission := "imap", ""
+	if o.SubmissionRelay != "" {
+		if submission, err = s.submissionConf(o.SubmissionRelay); err != nil {
+			return fail(err)
+		}
+		protocols += " submission"
 	}
 	certPEM, keyPEM, caPEM, roots, err := TestCA("Carnet test CA")
 	if err != nil {
@@ -261,7 +287,7 @@ force_introspection = yes
 	conf := fmt.Sprintf(`base_dir = %[1]s/run
 state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
-protocols = imap
+protocols = %[9]s
 listen = 127.0.0.1
 default_login_user = %[2]s
 default_internal_user = %[2]s
@@ -304,7 +330,7 @@ service anvil {
     mode = 0
   }
 }
-`, dir, runAs, s.IMAPS, s.IMAP, capLine, mechs, extra.String(), passdbs.String())
+%[10]s`, dir, runAs, s.IMAPS, s.IMAP, capLine, mechs, extra.String(), passdbs.String(), protocols, submission)
 	files["dovecot.conf"] = []byte(conf)
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
@@ -327,11 +353,18 @@ service anvil {
 		return fail(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
+	addrs := []string{s.Addr()}
+	if a := s.SubmissionAddr(); a != "" {
+		addrs = append(addrs, a)
+	}
 	for {
-		c, err := net.DialTimeout("tcp", s.Addr(), 200*time.Millisecond)
+		c, err := net.DialTimeout("tcp", addrs[0], 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return s, nil
+			if addrs = addrs[1:]; len(addrs) == 0 {
+				return s, nil
+			}
+			continue
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "dovecot.log"))

@@ -1,8 +1,14 @@
 package mailtest_test
 
 import (
+	"bytes"
+	"crypto/tls"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/sync/mailbox"
@@ -64,5 +70,33 @@ func TestDovecotHarness(t *testing.T) {
 	}
 	if len(flags) != 8 {
 		t.Fatalf("%d messages, want 8", len(flags))
+	}
+}
+
+// TestDovecotSubmission starts Dovecot's submission service relaying to a
+// sink, submits a message over implicit TLS with AUTH PLAIN (go-smtp's
+// client, not Carnet's) and finds it in the sink.
+func TestDovecotSubmission(t *testing.T) {
+	mailtest.RequireSubmission(t)
+	sink := mailtest.StartSink(t, mailtest.SinkOptions{})
+	s := mailtest.StartDovecotOptions(t, mailtest.Options{SubmissionRelay: sink.Addr})
+	u := s.NewUser()
+	c, err := smtp.DialTLS(s.SubmissionAddr(), &tls.Config{ServerName: "localhost", RootCAs: s.Roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", u, mailtest.Password)); err != nil {
+		t.Fatalf("auth: %v\n%s", err, s.Log())
+	}
+	msg := mailtest.Message(mailtest.Header{MessageID: "sub@x"}, mailtest.Text("relayed"))
+	if err := c.SendMail(u, []string{"labo@labo.mssante.fr"}, bytes.NewReader(msg)); err != nil {
+		t.Fatalf("send: %v\n%s", err, s.Log())
+	}
+	_ = c.Quit()
+	got := sink.Wait(1, 10*time.Second)
+	if len(got) != 1 || got[0].From != u || len(got[0].To) != 1 || got[0].To[0] != "labo@labo.mssante.fr" ||
+		!bytes.Contains(got[0].Data, []byte("relayed")) {
+		t.Fatalf("sink got %+v\n%s", got, s.Log())
 	}
 }

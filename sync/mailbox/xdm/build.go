@@ -20,6 +20,7 @@ type BuildDoc struct {
 	UniqueID string  // the document's uniqueId (the CDA id root)
 	Patient  app.INS // written as the patientId CX (matricule^^^&OID&ISO^NH)
 	Title    string  // optional
+	Class    string  // optional: the classCode (TRE_A03), e.g. app.ClassReport
 }
 
 // BuildOptions shape an archive made by Build.
@@ -32,7 +33,7 @@ type BuildOptions struct {
 // Build writes a minimal, valid IHE XDM archive (ITI-32) holding docs in one
 // submission set: README.TXT, IHE_XDM/SUBSET01/METADATA.XML (one
 // DocumentEntry per document with URI, SHA-1 hash, size, creationTime,
-// patientId and uniqueId) and IHE_XDM/SUBSET01/DOCnnnnn.XML. It is what the
+// patientId and uniqueId, and its classCode when given) and IHE_XDM/SUBSET01/DOCnnnnn.XML. It is what the
 // demo mailbox and the tests send; Read accepts it.
 func Build(docs []BuildDoc, opt BuildOptions) ([]byte, error) {
 	if len(docs) == 0 {
@@ -76,6 +77,11 @@ func Build(docs []BuildDoc, opt BuildOptions) ([]byte, error) {
 		md.WriteString(slot("creationTime", when))
 		if d.Title != "" {
 			md.WriteString(`   <rim:Name><rim:LocalizedString value="` + e(d.Title) + `"/></rim:Name>` + "\n")
+		}
+		if d.Class != "" {
+			fmt.Fprintf(&md, `   <rim:Classification id="%s.c" classifiedObject="%s" classificationScheme="%s" nodeRepresentation="%s">`+"\n", id, id, schemeClass, e(d.Class))
+			md.WriteString(slot("codingScheme", app.OIDClassCode))
+			md.WriteString("   </rim:Classification>\n")
 		}
 		fmt.Fprintf(&md, `   <rim:ExternalIdentifier id="%s.p" registryObject="%s" identificationScheme="%s" value="%s"/>`+"\n", id, id, schemeDocPatientID, e(cx(d.Patient)))
 		fmt.Fprintf(&md, `   <rim:ExternalIdentifier id="%s.u" registryObject="%s" identificationScheme="%s" value="%s"/>`+"\n", id, id, schemeDocUniqueID, e(d.UniqueID))

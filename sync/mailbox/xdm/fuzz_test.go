@@ -7,6 +7,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/carnetdesk/carnet/app"
 )
 
 // fuzzLimits keep each fuzz run small.
@@ -61,6 +63,9 @@ func FuzzXDM(f *testing.F) {
 				}
 				if !strings.HasPrefix(strings.ToUpper(d.Path), rootDir+"/") {
 					t.Fatalf("document outside %s/", rootDir)
+				}
+				if c := d.Meta().ClassCode; app.CleanClassCode(c) != c {
+					t.Fatalf("class code %q", c)
 				}
 			}
 		}

@@ -202,7 +202,7 @@ type Document struct {
 	SourcePatientID   string
 	SourcePatientInfo SourcePatientInfo
 	Type              app.Code // typeCode (LOINC in France)
-	Class             app.Code
+	Class             app.Code // classCode (TRE_A03, codingScheme 1.2.250.1.213.1.1.4.1)
 	Format            app.Code
 	Confidentiality   []app.Code
 	FacilityType      app.Code
@@ -216,11 +216,13 @@ type Document struct {
 
 // Meta returns the document's metadata as the record shows it, with Source
 // "mssante". SetID and Version are left empty: they come from the CDA
-// header, not from XDM metadata.
+// header, not from XDM metadata. ClassCode is the classCode when its coding
+// scheme is TRE_A03 (or not given), else empty.
 func (d Document) Meta() app.DocumentMeta {
 	m := app.DocumentMeta{
 		ID:        app.DocumentID(d.UniqueID),
 		TypeCode:  d.Type.Code,
+		ClassCode: d.ClassCode(),
 		Title:     d.Title,
 		Date:      d.ServiceStart,
 		MediaType: d.MimeType,
@@ -246,6 +248,17 @@ func (d Document) Meta() app.DocumentMeta {
 		m.Confidentiality = d.Confidentiality[0].Code
 	}
 	return m
+}
+
+// ClassCode returns the document's class code (TRE_A03): the classCode
+// when its codingScheme is TRE_A03's OID or absent, trimmed; "" when the
+// archive gives none, gives one in another scheme, or one that cannot be a
+// code (see app.CleanClassCode).
+func (d Document) ClassCode() string {
+	if s := strings.TrimSpace(d.Class.System); s != "" && s != app.OIDClassCode {
+		return ""
+	}
+	return app.CleanClassCode(d.Class.Code)
 }
 
 // parseDTM reads an HL7 DTM time (YYYY[MM[DD[hh[mm[ss]]]]], UTC unless an

@@ -77,7 +77,7 @@ func TestReadValid(t *testing.T) {
 		t.Errorf("authors = %+v", d.Authors)
 	}
 	m := d.Meta()
-	want := app.DocumentMeta{ID: "1.2.250.1.999.1.SUBSET01.1", TypeCode: "11490-0", Title: "CR de cholecystectomie",
+	want := app.DocumentMeta{ID: "1.2.250.1.999.1.SUBSET01.1", TypeCode: "11490-0", ClassCode: "10", Title: "CR de cholecystectomie",
 		Date: d.ServiceStart, Author: "Paul MARTIN", Organisation: "Clinique du Parc", Confidentiality: "N",
 		MediaType: "text/xml", Size: int64(len(tinyCDA)), Hash: sha1hex(tinyCDA), Source: "mssante"}
 	if m != want {

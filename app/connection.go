@@ -1,0 +1,343 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"strings"
+)
+
+// Connection is how this desk reaches the outside world: the central
+// record service, the practitioner's credential, the structure the
+// documents written here belong to, and the secure mailboxes (BAL) whose
+// reports are imported. It holds no secret: the PIN is asked for at each
+// sign-in, mailbox passwords are sealed in the vault (SetMailPassword). A
+// clinic's IT may deploy it as a file; the settings screen edits it
+// (ConnectionStore).
+type Connection struct {
+	ServiceURL   string // FHIR base of the central record service (https)
+	ServiceCA    string // PEM file of the authorities trusted for it; system roots when empty
+	Credential   CredentialConfig
+	FacilityType string // TRE_R02 code of the structure (SA04 when empty)
+	Mailboxes    []MailAccount
+}
+
+// CredentialKind is where the practitioner's certificate and key live.
+type CredentialKind string
+
+// The credential kinds.
+const (
+	CredentialNone CredentialKind = ""       // no credential: Carnet works on its vault alone
+	CredentialCard CredentialKind = "pkcs11" // a CPS card (or any PKCS#11 token)
+	CredentialFile CredentialKind = "pkcs12" // a PKCS#12 file (software certificate)
+)
+
+// CredentialConfig locates the practitioner's credential.
+type CredentialConfig struct {
+	Kind   CredentialKind
+	Module string // PKCS#11 module (CredentialCard)
+	Slot   string // slot number or token label (CredentialCard); the first token when empty
+	File   string // PKCS#12 file (CredentialFile)
+}
+
+// MailSecurity is how a mail connection is protected. There is no
+// plaintext choice.
+type MailSecurity string
+
+// The mail securities.
+const (
+	MailImplicitTLS MailSecurity = "implicit" // TLS from the first byte (IMAPS 993, SMTPS 465)
+	MailStartTLS    MailSecurity = "starttls" // STARTTLS, required (IMAP 143, submission 587)
+)
+
+// MailAuth is how Carnet authenticates to a mailbox.
+type MailAuth string
+
+// The mailbox authentications.
+const (
+	MailAuthAuto        MailAuth = ""            // chosen from the server's capabilities
+	MailAuthPlain       MailAuth = "plain"       // password, SASL PLAIN over TLS
+	MailAuthLogin       MailAuth = "login"       // password, LOGIN over TLS
+	MailAuthExternal    MailAuth = "external"    // the practitioner's client certificate
+	MailAuthOAuthBearer MailAuth = "oauthbearer" // an OAuth access token
+)
+
+// The post-import marks of a message on the server.
+const (
+	MarkKeyword = "keyword" // the $CarnetImported keyword (the default)
+	MarkMove    = "move"    // MOVE to a folder
+)
+
+// MailAccount is one secure mailbox (BAL) whose reports are imported.
+type MailAccount struct {
+	Address  string       // the BAL address, also the login
+	Host     string       // IMAP server
+	Port     int          // 993 (implicit) or 143 (starttls) when 0
+	Security MailSecurity // no plaintext
+	CAFile   string       // PEM file of the authorities trusted for the servers; system roots when empty
+	Auth     MailAuth
+	Folder   string // the folder imported; INBOX when empty
+	Mark     string // MarkKeyword (or empty) or MarkMove
+	MoveTo   string // the folder of MarkMove
+
+	// SMTP submission, used only for read receipts.
+	SMTPHost     string
+	SMTPPort     int          // 465 (implicit) or 587 (starttls) when 0
+	SMTPSecurity MailSecurity // MailStartTLS when empty
+	// ReadReceipts sends a read receipt (RFC 8098) when a message asks for
+	// one. Off by default; needs SMTPHost.
+	ReadReceipts bool
+}
+
+// ImportedFolder returns the folder imported: Folder, or INBOX.
+func (m MailAccount) ImportedFolder() string {
+	if m.Folder == "" {
+		return "INBOX"
+	}
+	return m.Folder
+}
+
+// NeedsPassword reports whether the account needs a password or token
+// (everything but EXTERNAL).
+func (m MailAccount) NeedsPassword() bool { return m.Auth != MailAuthExternal }
+
+// Configured reports whether the central service and a credential are set:
+// without them Carnet works on its vault alone.
+func (c Connection) Configured() bool {
+	return c.ServiceURL != "" && c.Credential.Kind != CredentialNone
+}
+
+// Validate checks a connection before it is saved; the error names the
+// first field at fault and wraps ErrInvalid.
+func (c Connection) Validate() error {
+	if c.ServiceURL != "" {
+		if err := checkServiceURL(c.ServiceURL); err != nil {
+			return err
+		}
+	}
+	switch c.Credential.Kind {
+	case CredentialNone:
+	case CredentialCard:
+		if strings.TrimSpace(c.Credential.Module) == "" {
+			return errorf("connection: a card credential needs its PKCS#11 module: %w", ErrInvalid)
+		}
+	case CredentialFile:
+		if strings.TrimSpace(c.Credential.File) == "" {
+			return errorf("connection: a certificate-file credential needs its PKCS#12 file: %w", ErrInvalid)
+		}
+	default:
+		return errorf("connection: credential kind %q: want pkcs11 or pkcs12: %w", string(c.Credential.Kind), ErrInvalid)
+	}
+	if f := c.FacilityType; f != "" && !isFacilityType(f) {
+		return errorf("connection: facility type %q is not a TRE_R02 code (SA04…): %w", f, ErrInvalid)
+	}
+	seen := map[string]bool{}
+	for i, m := range c.Mailboxes {
+		if err := m.Validate(); err != nil {
+			return fmt.Errorf("mailbox %d: %w", i+1, err)
+		}
+		key := strings.ToLower(m.Address) + "\x00" + m.ImportedFolder()
+		if seen[key] {
+			return errorf("mailbox %d: the same mailbox is listed twice: %w", i+1, ErrInvalid)
+		}
+		seen[key] = true
+	}
+	return nil
+}
+
+// checkServiceURL accepts an https URL with a host (http only on loopback,
+// for a local test service).
+func checkServiceURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return errorf("connection: service URL %q: want https://host/path: %w", s, ErrInvalid)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if ip, err := netip.ParseAddr(u.Hostname()); err != nil || !ip.IsLoopback() {
+			return errorf("connection: service URL %q: https is required: %w", s, ErrInvalid)
+		}
+	default:
+		return errorf("connection: service URL %q: want https://host/path: %w", s, ErrInvalid)
+	}
+	return nil
+}
+
+// isFacilityType reports whether s looks like a TRE_R02 code: two upper
+// case letters and two digits.
+func isFacilityType(s string) bool {
+	return len(s) == 4 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' &&
+		s[2] >= '0' && s[2] <= '9' && s[3] >= '0' && s[3] <= '9'
+}
+
+// Validate checks one mailbox account; the error wraps ErrInvalid.
+func (m MailAccount) Validate() error {
+	switch {
+	case strings.TrimSpace(m.Host) == "":
+		return errorf("host is required: %w", ErrInvalid)
+	case strings.ContainsAny(m.Host, " /:@"):
+		return errorf("host %q: a host name, without scheme or port: %w", m.Host, ErrInvalid)
+	case !strings.Contains(m.Address, "@") || strings.ContainsAny(m.Address, " \r\n<>"):
+		return errorf("address %q: the BAL address (name@domain) is required: %w", m.Address, ErrInvalid)
+	case m.Port < 0 || m.Port > 65535:
+		return errorf("port %d out of range: %w", m.Port, ErrInvalid)
+	case m.SMTPPort < 0 || m.SMTPPort > 65535:
+		return errorf("SMTP port %d out of range: %w", m.SMTPPort, ErrInvalid)
+	}
+	for _, s := range []struct {
+		what string
+		sec  MailSecurity
+		need bool
+	}{{"security", m.Security, true}, {"SMTP security", m.SMTPSecurity, false}} {
+		switch s.sec {
+		case MailImplicitTLS, MailStartTLS:
+		case "":
+			if s.need {
+				return errorf("%s is required (implicit or starttls): %w", s.what, ErrInvalid)
+			}
+		default:
+			return errorf("%s %q: want implicit or starttls (plaintext is refused): %w", s.what, string(s.sec), ErrInvalid)
+		}
+	}
+	switch m.Auth {
+	case MailAuthAuto, MailAuthPlain, MailAuthLogin, MailAuthExternal, MailAuthOAuthBearer:
+	default:
+		return errorf("auth %q: want plain, login, external or oauthbearer: %w", string(m.Auth), ErrInvalid)
+	}
+	switch m.Mark {
+	case "", MarkKeyword:
+	case MarkMove:
+		if m.MoveTo == "" {
+			return errorf("mark %q needs a folder: %w", MarkMove, ErrInvalid)
+		}
+	default:
+		return errorf("mark %q: want keyword or move: %w", m.Mark, ErrInvalid)
+	}
+	if m.ReadReceipts && strings.TrimSpace(m.SMTPHost) == "" {
+		return errorf("read receipts need the SMTP submission server: %w", ErrInvalid)
+	}
+	return nil
+}
+
+// ConnectionStore keeps the connection (implemented by the main package
+// over config.toml, and in memory in demo mode).
+type ConnectionStore interface {
+	// Connection returns the connection; the zero one when none is set.
+	Connection(ctx context.Context) (Connection, error)
+	// SaveConnection replaces the connection.
+	SaveConnection(ctx context.Context, c Connection) error
+}
+
+// SetConnectionStore sets where the connection is kept and loads it. Without
+// a store the connection is empty and cannot be edited.
+func (s *Service) SetConnectionStore(ctx context.Context, cs ConnectionStore) error {
+	c, err := cs.Connection(ctx)
+	s.mu.Lock()
+	s.conns, s.conn = cs, c
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("read connection: %w", err)
+	}
+	return nil
+}
+
+// OnConnection registers f, called after each saved change of the
+// connection, on the saving goroutine.
+func (s *Service) OnConnection(f func(Connection)) {
+	s.mu.Lock()
+	s.onConn = append(s.onConn, f)
+	s.mu.Unlock()
+}
+
+// CanEditConnection reports whether the connection can be edited here.
+func (s *Service) CanEditConnection() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns != nil
+}
+
+// Connection returns the current connection (as loaded or last saved; no
+// I/O). Its Mailboxes slice is the caller's.
+func (s *Service) Connection() Connection {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.conn
+	c.Mailboxes = append([]MailAccount(nil), c.Mailboxes...)
+	return c
+}
+
+// SaveConnection validates and saves the connection, writes the audit log
+// and tells the listeners (OnConnection). The vault must be unlocked: who
+// changed where patient data goes is audited.
+func (s *Service) SaveConnection(ctx context.Context, c Connection) error {
+	s.Touch()
+	if s.store.Locked() {
+		return fmt.Errorf("save connection: %w", ErrLocked)
+	}
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("save connection: %w", err)
+	}
+	s.mu.Lock()
+	cs, listeners := s.conns, append([]func(Connection){}, s.onConn...)
+	s.mu.Unlock()
+	if cs == nil {
+		return fmt.Errorf("save connection: the connection is not editable here: %w", ErrInvalid)
+	}
+	c.Mailboxes = append([]MailAccount(nil), c.Mailboxes...)
+	if err := cs.SaveConnection(ctx, c); err != nil {
+		return fmt.Errorf("save connection: %w", err)
+	}
+	s.mu.Lock()
+	s.conn = c
+	s.mu.Unlock()
+	s.audit(ctx, AuditEvent{Action: "settings.connection", Result: "ok",
+		Detail: fmt.Sprintf("service=%t credential=%s mailboxes=%d", c.ServiceURL != "", c.Credential.Kind, len(c.Mailboxes))})
+	for _, f := range listeners {
+		f(c)
+	}
+	return nil
+}
+
+// MailPasswordSet reports whether a password (or token) is sealed in the
+// vault for a mailbox account.
+func (s *Service) MailPasswordSet(ctx context.Context, account string) (bool, error) {
+	sec, err := s.store.MailSecret(ctx, account)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("mailbox password: %w", err)
+	}
+	Wipe(sec)
+	return true, nil
+}
+
+// SetMailPassword seals the password (or access token) of a mailbox
+// account in the vault, so that the import runs in the background; an
+// empty secret forgets it. The audit log records the change, not the
+// secret.
+func (s *Service) SetMailPassword(ctx context.Context, account string, secret []byte) error {
+	s.Touch()
+	if err := s.store.SaveMailSecret(ctx, account, secret); err != nil {
+		return fmt.Errorf("save mailbox password: %w", err)
+	}
+	result := "set"
+	if len(secret) == 0 {
+		result = "forgotten"
+	}
+	s.audit(ctx, AuditEvent{Action: "settings.mailbox-password", Result: result})
+	return nil
+}
+
+// MailPassword returns the secret sealed for a mailbox account (for the
+// import; the caller wipes it); ErrNotFound when none.
+func (s *Service) MailPassword(ctx context.Context, account string) ([]byte, error) {
+	sec, err := s.store.MailSecret(ctx, account)
+	if err != nil {
+		return nil, fmt.Errorf("mailbox password: %w", err)
+	}
+	return sec, nil
+}

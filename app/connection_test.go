@@ -1,0 +1,188 @@
+package app_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/carnetdesk/carnet/app"
+)
+
+// goodMail is a valid mailbox account.
+func goodMail() app.MailAccount {
+	return app.MailAccount{Address: "dr.martin@clinique.mssante.fr", Host: "imap.operateur.mssante.fr", Security: app.MailImplicitTLS}
+}
+
+func TestConnectionValidate(t *testing.T) {
+	card := app.CredentialConfig{Kind: app.CredentialCard, Module: "/usr/lib/libcps3_pkcs11_lux.so"}
+	mail := func(f func(*app.MailAccount)) app.Connection {
+		m := goodMail()
+		f(&m)
+		return app.Connection{Mailboxes: []app.MailAccount{m}}
+	}
+	cases := []struct {
+		name string
+		c    app.Connection
+		want string // "" when valid
+	}{
+		{"empty", app.Connection{}, ""},
+		{"full", app.Connection{ServiceURL: "https://dmp.example/fhir", Credential: card, FacilityType: "SA01", Mailboxes: []app.MailAccount{goodMail()}}, ""},
+		{"loopback http", app.Connection{ServiceURL: "http://127.0.0.1:8443/fhir"}, ""},
+		{"remote http", app.Connection{ServiceURL: "http://dmp.example/fhir"}, "https is required"},
+		{"no host", app.Connection{ServiceURL: "https:///fhir"}, "want https://host/path"},
+		{"user info", app.Connection{ServiceURL: "https://u:p@dmp.example/fhir"}, "want https://host/path"},
+		{"ftp", app.Connection{ServiceURL: "ftp://dmp.example/"}, "want https://host/path"},
+		{"garbage", app.Connection{ServiceURL: "%zz"}, "want https://host/path"},
+		{"card without module", app.Connection{Credential: app.CredentialConfig{Kind: app.CredentialCard}}, "PKCS#11 module"},
+		{"file without file", app.Connection{Credential: app.CredentialConfig{Kind: app.CredentialFile}}, "PKCS#12 file"},
+		{"unknown credential", app.Connection{Credential: app.CredentialConfig{Kind: "floppy"}}, "want pkcs11 or pkcs12"},
+		{"facility", app.Connection{FacilityType: "sa4"}, "TRE_R02"},
+		{"mail no host", mail(func(m *app.MailAccount) { m.Host = "" }), "host is required"},
+		{"mail host with scheme", mail(func(m *app.MailAccount) { m.Host = "imaps://x" }), "without scheme"},
+		{"mail no address", mail(func(m *app.MailAccount) { m.Address = "dr" }), "BAL address"},
+		{"mail address injection", mail(func(m *app.MailAccount) { m.Address = "a@b\r\nBcc: c@d" }), "BAL address"},
+		{"mail plaintext", mail(func(m *app.MailAccount) { m.Security = "none" }), "plaintext is refused"},
+		{"mail no security", mail(func(m *app.MailAccount) { m.Security = "" }), "security is required"},
+		{"mail port", mail(func(m *app.MailAccount) { m.Port = 70000 }), "out of range"},
+		{"mail auth", mail(func(m *app.MailAccount) { m.Auth = "cram-md5" }), "want plain, login"},
+		{"mail move without folder", mail(func(m *app.MailAccount) { m.Mark = app.MarkMove }), "needs a folder"},
+		{"mail mark", mail(func(m *app.MailAccount) { m.Mark = "delete" }), "want keyword or move"},
+		{"receipts without smtp", mail(func(m *app.MailAccount) { m.ReadReceipts = true }), "SMTP submission"},
+		{"smtp plaintext", mail(func(m *app.MailAccount) { m.SMTPHost, m.SMTPSecurity = "smtp.x", "none" }), "plaintext is refused"},
+		{"receipts", mail(func(m *app.MailAccount) { m.ReadReceipts, m.SMTPHost = true, "smtp.operateur.mssante.fr" }), ""},
+		{"twice", app.Connection{Mailboxes: []app.MailAccount{goodMail(), func() app.MailAccount {
+			m := goodMail()
+			m.Address = strings.ToUpper(m.Address)
+			return m
+		}()}}, "listed twice"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.c.Validate()
+			if tc.want == "" {
+				if err != nil {
+					t.Fatalf("valid connection refused: %v", err)
+				}
+				return
+			}
+			if !errors.Is(err, app.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want ErrInvalid with %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// memConns is an in-memory app.ConnectionStore that counts saves.
+type memConns struct {
+	c     app.Connection
+	saves int
+	err   error
+}
+
+func (m *memConns) Connection(context.Context) (app.Connection, error) { return m.c, nil }
+func (m *memConns) SaveConnection(_ context.Context, c app.Connection) error {
+	if m.err != nil {
+		return m.err
+	}
+	m.c, m.saves = c, m.saves+1
+	return nil
+}
+
+func TestSaveConnection(t *testing.T) {
+	svc, store := unlockedService(t)
+	ctx := context.Background()
+	if svc.CanEditConnection() {
+		t.Fatal("editable without a store")
+	}
+	if err := svc.SaveConnection(ctx, app.Connection{}); !errors.Is(err, app.ErrInvalid) {
+		t.Fatalf("save without a store: %v", err)
+	}
+	cs := &memConns{c: app.Connection{ServiceURL: "https://dmp.example/fhir"}}
+	if err := svc.SetConnectionStore(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	if !svc.CanEditConnection() || svc.Connection().ServiceURL != "https://dmp.example/fhir" {
+		t.Fatalf("loaded connection %+v", svc.Connection())
+	}
+	var heard []app.Connection
+	svc.OnConnection(func(c app.Connection) { heard = append(heard, c) })
+
+	// Invalid: nothing saved, nobody told.
+	bad := app.Connection{ServiceURL: "http://dmp.example"}
+	if err := svc.SaveConnection(ctx, bad); !errors.Is(err, app.ErrInvalid) || cs.saves != 0 || len(heard) != 0 {
+		t.Fatalf("invalid connection: %v, %d saves, %d told", err, cs.saves, len(heard))
+	}
+	// Valid: saved, cached, told, audited (without the URL or the address).
+	good := app.Connection{ServiceURL: "https://dmp2.example/fhir", Credential: app.CredentialConfig{Kind: app.CredentialFile, File: "/home/dr/cps.p12"},
+		Mailboxes: []app.MailAccount{goodMail()}}
+	if err := svc.SaveConnection(ctx, good); err != nil {
+		t.Fatal(err)
+	}
+	got := svc.Connection()
+	if cs.saves != 1 || len(heard) != 1 || got.ServiceURL != good.ServiceURL || len(got.Mailboxes) != 1 {
+		t.Fatalf("after save: %d saves, %d told, %+v", cs.saves, len(heard), got)
+	}
+	got.Mailboxes[0].Host = "changed" // the caller's copy
+	if svc.Connection().Mailboxes[0].Host == "changed" {
+		t.Fatal("Connection shares its mailboxes")
+	}
+	events, err := svc.Audit(ctx, app.AuditFilter{Action: "settings.connection"})
+	if err != nil || len(events) != 1 {
+		t.Fatalf("audit: %v, %d events", err, len(events))
+	}
+	if d := events[0].Detail; strings.Contains(d, "dmp2") || strings.Contains(d, "dr.martin") {
+		t.Fatalf("audit detail leaks the connection: %q", d)
+	}
+	// A failing store: the cache keeps the saved connection.
+	cs.err = errors.New("disk full")
+	if err := svc.SaveConnection(ctx, app.Connection{}); err == nil || svc.Connection().ServiceURL != good.ServiceURL {
+		t.Fatalf("failed save: %v, cache %+v", err, svc.Connection())
+	}
+	// Locked: refused.
+	store.Lock()
+	cs.err = nil
+	if err := svc.SaveConnection(ctx, good); !errors.Is(err, app.ErrLocked) {
+		t.Fatalf("locked: %v", err)
+	}
+}
+
+func TestMailPassword(t *testing.T) {
+	svc, store := unlockedService(t)
+	ctx := context.Background()
+	const acct = "dr.martin@clinique.mssante.fr"
+	if set, err := svc.MailPasswordSet(ctx, acct); set || err != nil {
+		t.Fatalf("set before: %v %v", set, err)
+	}
+	if _, err := svc.MailPassword(ctx, acct); !errors.Is(err, app.ErrNotFound) {
+		t.Fatalf("password before: %v", err)
+	}
+	if err := svc.SetMailPassword(ctx, acct, []byte("s3cret-canary")); err != nil {
+		t.Fatal(err)
+	}
+	if set, err := svc.MailPasswordSet(ctx, acct); !set || err != nil {
+		t.Fatalf("set after: %v %v", set, err)
+	}
+	if pw, err := svc.MailPassword(ctx, acct); err != nil || string(pw) != "s3cret-canary" {
+		t.Fatalf("password: %q %v", pw, err)
+	}
+	events, err := svc.Audit(ctx, app.AuditFilter{Action: "settings.mailbox-password"})
+	if err != nil || len(events) != 1 {
+		t.Fatalf("audit: %v %d", err, len(events))
+	}
+	for _, e := range events {
+		if strings.Contains(e.Detail+e.Result, "canary") {
+			t.Fatal("the audit log holds the secret")
+		}
+	}
+	if err := svc.SetMailPassword(ctx, acct, nil); err != nil {
+		t.Fatal(err)
+	}
+	if set, _ := svc.MailPasswordSet(ctx, acct); set {
+		t.Fatal("forgotten password still set")
+	}
+	store.Lock()
+	if _, err := svc.MailPasswordSet(ctx, acct); !errors.Is(err, app.ErrLocked) {
+		t.Fatalf("locked: %v", err)
+	}
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/sync/mailbox"
+)
+
+// TestConfigFileRoundTrip saves a connection into a config.toml that has a
+// [sync] table and reads it back: the connection is whole, [sync] stays,
+// the file is 0600, no temporary file is left beside it.
+func TestConfigFileRoundTrip(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "carnet")
+	path := filepath.Join(dir, "config.toml")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte("[sync]\ninterval = \"2m\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := &configFile{path: path}
+	ctx := context.Background()
+	conn := app.Connection{
+		ServiceURL: "https://dmp.example/fhir", ServiceCA: "/etc/carnet/igc-sante.pem",
+		Credential:   app.CredentialConfig{Kind: app.CredentialCard, Module: "/usr/lib/libcps3_pkcs11_lux.so", Slot: "CPS"},
+		FacilityType: "SA01",
+		Mailboxes: []app.MailAccount{
+			{Address: "dr.martin@clinique.mssante.fr", Host: "imap.op.mssante.fr", Security: app.MailImplicitTLS, Auth: app.MailAuthPlain,
+				Mark: app.MarkMove, MoveTo: "Carnet/Importés", ReadReceipts: true, SMTPHost: "smtp.op.mssante.fr", SMTPSecurity: app.MailStartTLS},
+			{Address: "secretariat@clinique.mssante.fr", Host: "imap.op.mssante.fr", Port: 143, Security: app.MailStartTLS, Auth: app.MailAuthExternal},
+		},
+	}
+	if err := f.SaveConnection(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.Connection(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, conn) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, conn)
+	}
+	cfg, err := loadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := cfg.syncInterval(); err != nil || d.Minutes() != 2 {
+		t.Fatalf("[sync] lost: %v %v", d, err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v", st.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("files beside config.toml: %v", entries)
+	}
+	// Switching to a certificate file drops the card's keys; an empty
+	// connection empties the file's sections.
+	conn.Credential = app.CredentialConfig{Kind: app.CredentialFile, File: "/home/dr/cps.p12"}
+	conn.Mailboxes = nil
+	if err := f.SaveConnection(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(path)
+	if strings.Contains(string(raw), "pkcs11_") || strings.Contains(string(raw), "[[mailbox]]") {
+		t.Fatalf("stale keys:\n%s", raw)
+	}
+	if got, _ := f.Connection(ctx); !reflect.DeepEqual(got, conn) {
+		t.Fatalf("second round trip: %+v", got)
+	}
+}
+
+// TestConfigFileRefusals: a configuration file that does not load is not
+// overwritten by a save (the IT's file is never clobbered), and no path
+// means not editable.
+func TestConfigFileRefusals(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	bad := "[dmp]\nurl = \"https://dmp.example\"\ntypo = 1\n"
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := &configFile{path: path}
+	if err := f.SaveConnection(context.Background(), app.Connection{}); err == nil || !strings.Contains(err.Error(), "unknown key") {
+		t.Fatalf("save over a broken file: %v", err)
+	}
+	if raw, _ := os.ReadFile(path); string(raw) != bad {
+		t.Fatal("the broken file was overwritten")
+	}
+	if err := (&configFile{}).SaveConnection(context.Background(), app.Connection{}); !errors.Is(err, app.ErrInvalid) {
+		t.Fatalf("no path: %v", err)
+	}
+	// A missing file is an empty connection, created by the first save.
+	f = &configFile{path: filepath.Join(t.TempDir(), "new", "config.toml")}
+	if c, err := f.Connection(context.Background()); err != nil || c.Configured() {
+		t.Fatalf("missing file: %+v %v", c, err)
+	}
+	if err := f.SaveConnection(context.Background(), app.Connection{ServiceURL: "https://dmp.example/fhir"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMailboxAccount maps a mailbox of the connection to the adapter's
+// account: read receipts need the setting and a submission server.
+func TestMailboxAccount(t *testing.T) {
+	base := app.MailAccount{Address: "dr@clinique.mssante.fr", Host: "imap.op.mssante.fr", Security: app.MailStartTLS, Auth: app.MailAuthLogin}
+	cases := []struct {
+		name       string
+		edit       func(*app.MailAccount)
+		submission *mailbox.Submission
+		auth       mailbox.AuthMethod
+	}{
+		{"receipts off", func(m *app.MailAccount) { m.SMTPHost = "smtp.op.mssante.fr" }, nil, mailbox.AuthLogin},
+		{"receipts on", func(m *app.MailAccount) { m.ReadReceipts, m.SMTPHost = true, "smtp.op.mssante.fr" },
+			&mailbox.Submission{Host: "smtp.op.mssante.fr", Security: mailbox.StartTLS}, mailbox.AuthLogin},
+		{"receipts on implicit", func(m *app.MailAccount) {
+			m.ReadReceipts, m.SMTPHost, m.SMTPPort, m.SMTPSecurity, m.Auth = true, "smtp.op.mssante.fr", 465, app.MailImplicitTLS, app.MailAuthPlain
+		}, &mailbox.Submission{Host: "smtp.op.mssante.fr", Port: 465, Security: mailbox.ImplicitTLS}, mailbox.AuthPlain},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := base
+			tc.edit(&m)
+			a, err := mailboxAccount(m, []byte("pw"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Security != mailbox.StartTLS || a.Username != m.Address || a.Mailbox != "INBOX" || a.Auth != tc.auth || string(a.Password) != "pw" {
+				t.Fatalf("account %+v", a)
+			}
+			if !reflect.DeepEqual(a.Submission, tc.submission) || a.ReadReceipts != (tc.submission != nil) {
+				t.Fatalf("submission %+v receipts %v, want %+v", a.Submission, a.ReadReceipts, tc.submission)
+			}
+		})
+	}
+	m := base
+	m.CAFile = filepath.Join(t.TempDir(), "missing.pem")
+	if _, err := mailboxAccount(m, nil, nil); err == nil {
+		t.Fatal("a missing CA file was accepted")
+	}
+}

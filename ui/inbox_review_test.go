@@ -1,0 +1,73 @@
+package ui
+
+import (
+	"context"
+	"testing"
+
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/apptest"
+)
+
+// TestInboxReview: a report naming no patient is read in Carnet, its
+// patient is searched and chosen, and after confirmation it is filed in
+// that patient's record.
+func TestInboxReview(t *testing.T) {
+	f, s, _ := newSyncFixture(t)
+	f.svc.SetDocumentReader(&apptest.Reader{ReadFn: func(_ []byte, meta app.DocumentMeta) (app.ClinicalDocument, error) {
+		return app.ClinicalDocument{Meta: meta, Title: "Courrier de sortie", Sections: []app.Section{
+			{Title: "Identité", Text: app.Narrative{Blocks: []app.Block{npara(ntext("Patient : DUPONT Jean, né le 02/11/1950", 0))}}},
+		}}, nil
+	}})
+	f.seedInbox(app.InboxItem{ID: "l1", State: app.InboxPending, From: "cabinet@test.mssante.fr", Subject: "Courrier", Received: testNow,
+		Reason: app.ReasonPDFOnly, Report: &app.IncomingReport{Content: []byte("courrier"), MediaType: "text/xml", FileName: "courrier.xml",
+			Meta: app.DocumentMeta{ID: "1.2.3.4", Title: "Courrier de sortie", MediaType: "text/xml"}}})
+	s.openInboxPage()
+	f.wait()
+	v := s.inbox
+	b := v.reviewBtn["l1"]
+	if b == nil {
+		t.Fatal("no review button on a pending report")
+	}
+	test.Tap(b)
+	f.wait()
+	r := v.reviewing
+	if r == nil {
+		t.Fatal("no review dialog")
+	}
+	if !f.shows("Patient : DUPONT Jean, né le 02/11/1950") {
+		t.Fatal("the report is not shown in the review")
+	}
+	test.Type(r.search, "zzzz")
+	f.wait()
+	assertText(t, "nobody", r.msg.Text, "Aucun patient du coffre ne correspond.")
+	r.search.SetText("dupont")
+	f.wait()
+	if len(r.results.Objects) == 0 {
+		t.Fatal("no patient found")
+	}
+	pick := r.results.Objects[0].(*widget.Button)
+	assertText(t, "pick", pick.Text, "Rattacher à DUPONT Jean (02/11/1950)")
+	test.Tap(pick)
+	if v.reviewing != nil || !r.disposed {
+		t.Fatal("the review stays open under the confirmation")
+	}
+	f.tapDialogButton("Rattacher")
+	f.wait()
+	items, err := f.svc.Inbox(context.Background())
+	if err != nil || len(items) != 1 || items[0].State != app.InboxAttached || items[0].Patient != "p2" {
+		t.Fatalf("after attach: %v %+v", err, items)
+	}
+	man, err := f.store.Manifest(context.Background(), "p2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := man.Document("1.2.3.4"); !ok {
+		t.Fatal("the report is not in the chosen patient's record")
+	}
+	if ev, _ := f.svc.Audit(context.Background(), app.AuditFilter{Action: "mail.read"}); len(ev) != 1 {
+		t.Fatalf("%d reading events audited", len(ev))
+	}
+}
