@@ -207,8 +207,27 @@ func (f *configFile) SaveConnection(_ context.Context, conn app.Connection) erro
 
 // writeFileAtomic writes data to path through a temporary file of mode
 // 0600 in the same directory (created 0700), synced then renamed: a crash
-// leaves the old file or the new one, never half of one.
+// leaves the old file or the new one, never half of one. A path that is a
+// symbolic link (a file the clinic's IT deploys elsewhere) is written
+// through the link, not replaced by a regular file; a read-only file (no
+// owner write permission) or anything but a regular file is refused
+// rather than replaced.
 func writeFileAtomic(path string, data []byte) error {
+	real, err := filepath.EvalSymlinks(path)
+	switch {
+	case err == nil:
+		path = real
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("save configuration: %w", err)
+	}
+	if st, err := os.Stat(path); err == nil {
+		if !st.Mode().IsRegular() {
+			return fmt.Errorf("save configuration: %s is not a regular file", path)
+		}
+		if st.Mode().Perm()&0o200 == 0 {
+			return fmt.Errorf("save configuration: %s is read-only (deployed by the clinic's IT?): not replaced", path)
+		}
+	}
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("save configuration: %w", err)
@@ -235,6 +254,11 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("save configuration: %w", err)
+	}
+	// The rename itself survives a crash once the directory is synced.
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
 	}
 	return nil
 }

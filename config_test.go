@@ -149,3 +149,44 @@ func TestMailboxAccount(t *testing.T) {
 		t.Fatal("a missing CA file was accepted")
 	}
 }
+
+// TestConfigFileDeployed: a config.toml deployed by the clinic's IT as a
+// symbolic link is written through the link (the link stays, the file it
+// names changes), and a read-only one is refused, not replaced.
+func TestConfigFileDeployed(t *testing.T) {
+	dir := t.TempDir()
+	deployed := filepath.Join(dir, "deployed.toml")
+	if err := os.WriteFile(deployed, []byte("[sync]\ninterval = \"2m\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "carnet", "config.toml")
+	if err := os.MkdirAll(filepath.Dir(link), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(deployed, link); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn := app.Connection{ServiceURL: "https://dmp.example/fhir"}
+	if err := (&configFile{path: link}).SaveConnection(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", st.Mode(), err)
+	}
+	if got, err := (&configFile{path: deployed}).Connection(ctx); err != nil || got.ServiceURL != conn.ServiceURL {
+		t.Fatalf("the deployed file: %+v %v", got, err)
+	}
+
+	ro := filepath.Join(dir, "readonly.toml")
+	orig := "[dmp]\nurl = \"https://dmp.example/fhir\"\n"
+	if err := os.WriteFile(ro, []byte(orig), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&configFile{path: ro}).SaveConnection(ctx, app.Connection{ServiceURL: "https://other.example/fhir"}); err == nil {
+		t.Fatal("a read-only configuration was replaced")
+	}
+	if raw, _ := os.ReadFile(ro); string(raw) != orig {
+		t.Fatalf("read-only file changed:\n%s", raw)
+	}
+}

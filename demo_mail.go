@@ -112,15 +112,20 @@ func sealDemoPassword(svc *app.Service, mb demoMailbox, wake func(), log *slog.L
 	})
 }
 
-// sealOnce seals the password unless one is already sealed, then wakes
-// the sync loop.
+// sealOnce seals the password unless the same one is already sealed (a
+// demo vault kept in --data from an earlier run holds the password of that
+// run's mailbox, which changes at every start), then wakes the sync loop.
 func sealOnce(svc *app.Service, mb demoMailbox, wake func(), log *slog.Logger) {
 	ctx := context.Background()
-	if set, err := svc.MailPasswordSet(ctx, mb.account.Address); err == nil && !set {
-		if err := svc.SetMailPassword(ctx, mb.account.Address, mb.password); err != nil {
-			log.Warn("demo mailbox: seal password", "err", err)
+	old, err := svc.MailPassword(ctx, mb.account.Address)
+	if err == nil || errors.Is(err, app.ErrNotFound) {
+		if !bytes.Equal(old, mb.password) {
+			if err := svc.SetMailPassword(ctx, mb.account.Address, mb.password); err != nil {
+				log.Warn("demo mailbox: seal password", "err", err)
+			}
 		}
 	}
+	app.Wipe(old)
 	wake()
 }
 

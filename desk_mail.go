@@ -85,8 +85,16 @@ func (d *deskMail) account(ctx context.Context, m app.MailAccount, progress func
 		}
 		secret = s
 		defer app.Wipe(secret)
-	} else if cert = d.cert(); cert == nil {
-		return app.ImportSummary{}, fmt.Errorf("mail import: the mailbox authenticates with the card: sign in first: %w", app.ErrNotConfigured)
+	} else {
+		// The card is used only while its practitioner is signed in: after
+		// a re-authentication lock the session is gone but the credential
+		// may still be open, and must not be used behind the next user.
+		if _, ok := d.svc.Practitioner(); ok {
+			cert = d.cert()
+		}
+		if cert == nil {
+			return app.ImportSummary{}, fmt.Errorf("mail import: the mailbox authenticates with the card: sign in first: %w", app.ErrNotConfigured)
+		}
 	}
 	acct, err := mailboxAccount(m, secret, cert)
 	if err != nil {

@@ -186,6 +186,8 @@ func (m MailAccount) Validate() error {
 		return errorf("port %d out of range: %w", m.Port, ErrInvalid)
 	case m.SMTPPort < 0 || m.SMTPPort > 65535:
 		return errorf("SMTP port %d out of range: %w", m.SMTPPort, ErrInvalid)
+	case strings.ContainsAny(m.SMTPHost, " /:@"):
+		return errorf("SMTP host %q: a host name, without scheme or port: %w", m.SMTPHost, ErrInvalid)
 	}
 	for _, s := range []struct {
 		what string
@@ -287,14 +289,17 @@ func (s *Service) SaveConnection(ctx context.Context, c Connection) error {
 		return fmt.Errorf("save connection: the connection is not editable here: %w", ErrInvalid)
 	}
 	c.Mailboxes = append([]MailAccount(nil), c.Mailboxes...)
+	s.connSave.Lock()
 	if err := cs.SaveConnection(ctx, c); err != nil {
+		s.connSave.Unlock()
 		return fmt.Errorf("save connection: %w", err)
 	}
 	s.mu.Lock()
 	s.conn = c
 	s.mu.Unlock()
+	s.connSave.Unlock()
 	s.audit(ctx, AuditEvent{Action: "settings.connection", Result: "ok",
-		Detail: fmt.Sprintf("service=%t credential=%s mailboxes=%d", c.ServiceURL != "", c.Credential.Kind, len(c.Mailboxes))})
+		Detail: connectionDetail(c)})
 	for _, f := range listeners {
 		f(c)
 	}
@@ -328,7 +333,7 @@ func (s *Service) SetMailPassword(ctx context.Context, account string, secret []
 	if len(secret) == 0 {
 		result = "forgotten"
 	}
-	s.audit(ctx, AuditEvent{Action: "settings.mailbox-password", Result: result})
+	s.audit(ctx, AuditEvent{Action: "settings.mailbox-password", Result: result, Detail: "mailbox " + account})
 	return nil
 }
 
@@ -340,4 +345,16 @@ func (s *Service) MailPassword(ctx context.Context, account string) ([]byte, err
 		return nil, fmt.Errorf("mailbox password: %w", err)
 	}
 	return sec, nil
+}
+
+// connectionDetail is the audit detail of a saved connection: where patient
+// data now goes (the service's address, the credential's kind, the
+// mailboxes). No secret, no patient data: the audit log is sealed in the
+// vault, and a clinic's IT must be able to tell who pointed Carnet where.
+func connectionDetail(c Connection) string {
+	var boxes []string
+	for _, m := range c.Mailboxes {
+		boxes = append(boxes, m.Address)
+	}
+	return fmt.Sprintf("service=%q credential=%s mailboxes=[%s]", c.ServiceURL, c.Credential.Kind, strings.Join(boxes, " "))
 }

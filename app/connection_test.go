@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/carnetdesk/carnet/app"
 )
@@ -51,6 +53,7 @@ func TestConnectionValidate(t *testing.T) {
 		{"receipts without smtp", mail(func(m *app.MailAccount) { m.ReadReceipts = true }), "SMTP submission"},
 		{"smtp plaintext", mail(func(m *app.MailAccount) { m.SMTPHost, m.SMTPSecurity = "smtp.x", "none" }), "plaintext is refused"},
 		{"receipts", mail(func(m *app.MailAccount) { m.ReadReceipts, m.SMTPHost = true, "smtp.operateur.mssante.fr" }), ""},
+		{"smtp host with scheme", mail(func(m *app.MailAccount) { m.ReadReceipts, m.SMTPHost = true, "smtps://smtp.x:465" }), "SMTP host"},
 		{"twice", app.Connection{Mailboxes: []app.MailAccount{goodMail(), func() app.MailAccount {
 			m := goodMail()
 			m.Address = strings.ToUpper(m.Address)
@@ -131,8 +134,8 @@ func TestSaveConnection(t *testing.T) {
 	if err != nil || len(events) != 1 {
 		t.Fatalf("audit: %v, %d events", err, len(events))
 	}
-	if d := events[0].Detail; strings.Contains(d, "dmp2") || strings.Contains(d, "dr.martin") {
-		t.Fatalf("audit detail leaks the connection: %q", d)
+	if d := events[0].Detail; d != `service="https://dmp2.example/fhir" credential=pkcs12 mailboxes=[dr.martin@clinique.mssante.fr]` {
+		t.Fatalf("audit detail %q does not say where patient data goes", d)
 	}
 	// A failing store: the cache keeps the saved connection.
 	cs.err = errors.New("disk full")
@@ -184,5 +187,58 @@ func TestMailPassword(t *testing.T) {
 	store.Lock()
 	if _, err := svc.MailPasswordSet(ctx, acct); !errors.Is(err, app.ErrLocked) {
 		t.Fatalf("locked: %v", err)
+	}
+}
+
+// slowConns is a ConnectionStore whose first save lingers after writing,
+// so that a second save can overtake it.
+type slowConns struct {
+	mu      sync.Mutex
+	c       app.Connection
+	n       int
+	entered chan struct{}
+}
+
+func (s *slowConns) Connection(context.Context) (app.Connection, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.c, nil
+}
+
+func (s *slowConns) SaveConnection(_ context.Context, c app.Connection) error {
+	s.mu.Lock()
+	s.c, s.n = c, s.n+1
+	first := s.n == 1
+	s.mu.Unlock()
+	if first {
+		close(s.entered)
+		time.Sleep(150 * time.Millisecond)
+	}
+	return nil
+}
+
+// TestSaveConnectionConcurrent: two saves at once leave the cached
+// connection equal to the one stored (the last written), not the older.
+func TestSaveConnectionConcurrent(t *testing.T) {
+	svc, _ := unlockedService(t)
+	ctx := context.Background()
+	cs := &slowConns{entered: make(chan struct{})}
+	if err := svc.SetConnectionStore(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	a := app.Connection{ServiceURL: "https://a.example/fhir"}
+	b := app.Connection{ServiceURL: "https://b.example/fhir"}
+	done := make(chan error, 1)
+	go func() { done <- svc.SaveConnection(ctx, a) }()
+	<-cs.entered
+	if err := svc.SaveConnection(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	stored, _ := cs.Connection(ctx)
+	if got := svc.Connection().ServiceURL; got != stored.ServiceURL {
+		t.Fatalf("cached %q, stored %q", got, stored.ServiceURL)
 	}
 }

@@ -138,10 +138,23 @@ func (s *Service) attachInboxItem(ctx context.Context, id InboxID, patient Patie
 		return err
 	}
 	rep := *it.Report
-	if ins := rep.Identity.INS; p.INS.Matricule != "" {
-		if valid, err := ParseINS(ins.Matricule, ins.OID); err == nil &&
-			(!strings.EqualFold(valid.Matricule, p.INS.Matricule) || valid.OID != p.INS.OID) {
+	if valid, err := ParseINS(rep.Identity.INS.Matricule, rep.Identity.INS.OID); err == nil {
+		// The report names a valid INS: it may go to the patient holding
+		// it, never to another one (with another INS, or without one
+		// while a local patient holds the report's).
+		if p.INS.Matricule != "" && (!strings.EqualFold(valid.Matricule, p.INS.Matricule) || valid.OID != p.INS.OID) {
 			return ErrConflict
+		}
+		if p.INS.Matricule == "" {
+			holders, err := s.store.SearchPatients(ctx, valid.Matricule, 0)
+			if err != nil {
+				return err
+			}
+			for _, h := range holders {
+				if h.ID != patient && strings.EqualFold(h.INS.Matricule, valid.Matricule) && h.INS.OID == valid.OID {
+					return ErrConflict
+				}
+			}
 		}
 	}
 	man, err := s.store.Manifest(ctx, patient)

@@ -253,3 +253,30 @@ type rawReader struct{}
 func (rawReader) Read(content []byte, meta app.DocumentMeta) (app.ClinicalDocument, error) {
 	return app.ClinicalDocument{Meta: meta, Attachment: &app.Attachment{MediaType: meta.MediaType, Data: content}}, nil
 }
+
+// TestAttachRefusesAnotherPatientsINS: a report whose valid INS belongs to
+// a local patient cannot be attached to another patient, even one without
+// INS; it can to the holder.
+func TestAttachRefusesAnotherPatientsINS(t *testing.T) {
+	ctx := context.Background()
+	holder := qualified(t)
+	other := app.Patient{ID: "p-sans-ins", Status: app.IdentityProvisional, BirthName: "DUPONT", BirthGivenNames: "ÉLODIE",
+		BirthDate: "1980-01-01", Sex: app.SexFemale}
+	svc, _ := unlockedService(t, holder, other)
+	rep := report(holder, "doc-9", "", 0, "<cr/>")
+	rep.Identity.BirthName = "DUPOND" // traits differ: manual (904)
+	mb := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "m9", rep)}}
+	if _, err := svc.ImportMail(ctx, mb, app.ImportOptions{Account: "bal"}); err != nil {
+		t.Fatal(err)
+	}
+	items, err := svc.Inbox(ctx)
+	if err != nil || len(items) != 1 || items[0].State != app.InboxPending {
+		t.Fatalf("inbox %v %+v", err, items)
+	}
+	if err := svc.AttachInboxItem(ctx, items[0].ID, other.ID); !errors.Is(err, app.ErrConflict) {
+		t.Fatalf("attach to a patient without INS while another holds it: %v", err)
+	}
+	if err := svc.AttachInboxItem(ctx, items[0].ID, holder.ID); err != nil {
+		t.Fatalf("attach to the holder: %v", err)
+	}
+}

@@ -53,6 +53,7 @@ type Service struct {
 	conns        ConnectionStore // where the connection is kept (connection.go)
 	conn         Connection      // the connection as loaded or last saved
 	onConn       []func(Connection)
+	connSave     sync.Mutex // one SaveConnection at a time: the store and conn change together
 }
 
 // NewService returns the use cases over store. clock and log may be nil (the

@@ -13,6 +13,8 @@
 #   09-write.png     the Rédiger tab: a note with its visibility choices
 #   10-outbox.png    the outbox (Ctrl+Shift+E)
 #   11-inbox.png     the MSSanté inbox with the manual queue (Ctrl+Shift+M)
+#   12-settings-connection.png  the settings scrolled down: central service,
+#                    credential, structure and the secure mailboxes
 #
 # How it drives the app (keyboard only, as a person would, with xdotool):
 #   - `carnet --demo --data DIR` writes DIR/demo-passphrase.txt (0600); the
@@ -112,6 +114,16 @@ if ! x_shoot_changed "$out/03-search.png" "$out/04-settings.png" 5; then
 fi
 shot_ok "$out/04-settings.png" "settings"
 
+# 12. The settings scrolled to the connection and the mailboxes (mouse
+# wheel over the page).
+x_focus
+xdotool mousemove --window "$X_WID" 30 540 # over labels: an entry under the pointer takes the wheel
+xdotool click --repeat 40 --delay 30 5
+x_shoot_changed "$out/04-settings.png" "$out/12-settings-connection.png" 15 || die "the settings did not scroll"
+sleep 0.5
+x_shoot "$out/12-settings-connection.png" 10
+shot_ok "$out/12-settings-connection.png" "settings: connection and mailboxes"
+
 # 6–8. A patient's record: search the demo patient's INS, open it, its tabs.
 x_focus
 xdotool key ctrl+f ctrl+a
@@ -157,4 +169,4 @@ if [ "$X_APP_STATUS" != 0 ]; then
 	failed=$((failed + 1))
 fi
 [ "$failed" -eq 0 ] || exit 1
-echo "screenshot: done, 11 screens in $out/"
+echo "screenshot: done, 12 screens in $out/"

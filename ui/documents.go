@@ -79,7 +79,7 @@ func (d *documentsTab) item() *container.TabItem {
 
 	d.list = newNavList(d.r.u, func() int { return len(d.shown) }, newDocumentRow, func(id widget.ListItemID, o fyne.CanvasObject) {
 		if id < len(d.shown) {
-			o.(*documentRow).update(d.shown[id])
+			o.(*documentRow).update(d.shown[id], d.r.u.svc.DocumentTypeLabel(d.shown[id].TypeCode))
 		}
 	})
 	d.list.OnSelected = func(id widget.ListItemID) {
@@ -321,7 +321,7 @@ func visibilityFlags(v app.Visibility) string {
 
 // The widths of the document list's columns.
 const (
-	colDate, colCode, colAuthor, colOrg, colFlags, colOffline = 100, 90, 150, 150, 150, 40
+	colDate, colCode, colAuthor, colOrg, colFlags, colOffline = 100, 170, 140, 140, 120, 40
 )
 
 // documentColumns returns the titles of the list's columns.
@@ -368,7 +368,9 @@ func (r *documentRow) CreateRenderer() fyne.WidgetRenderer {
 	return widget.NewSimpleRenderer(documentCells(r.date, r.title, r.code, r.author, r.org, r.flags, r.offline))
 }
 
-func (r *documentRow) update(d app.DocumentMeta) {
+// update shows d; typeName is its type's French label (JDV_J07), or its
+// code when the terminology does not know it (then shown as a code).
+func (r *documentRow) update(d app.DocumentMeta, typeName string) {
 	r.date.SetText(formatDate(d.Date))
 	title := d.Title
 	r.title.Importance = widget.MediumImportance
@@ -377,7 +379,11 @@ func (r *documentRow) update(d app.DocumentMeta) {
 		r.title.Importance = widget.LowImportance
 	}
 	r.title.SetText(title)
-	r.code.SetText(d.TypeCode)
+	r.code.TextStyle = fyne.TextStyle{Monospace: typeName == "" || typeName == d.TypeCode}
+	if typeName == "" {
+		typeName = d.TypeCode
+	}
+	r.code.SetText(typeName)
 	r.author.SetText(d.Author)
 	r.org.SetText(d.Organisation)
 	r.flags.SetText(visibilityFlags(d.Visibility))

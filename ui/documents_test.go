@@ -113,14 +113,22 @@ func TestDocumentRow(t *testing.T) {
 	newLockedFixture(t, Options{}) // the test app, in French
 	r := newDocumentRow().(*documentRow)
 	r.update(app.DocumentMeta{Title: "CR", TypeCode: "11490-0", Date: testNow, Superseded: true, Cached: true,
-		Visibility: app.Visibility{MaskedToProfessionals: true, HiddenFromPatient: true, HiddenFromLegalReps: true}})
+		Visibility: app.Visibility{MaskedToProfessionals: true, HiddenFromPatient: true, HiddenFromLegalReps: true}},
+		"Lettre de liaison à la sortie d'un établissement de soins")
 	assertText(t, "title", r.title.Text, "CR (remplacé)")
+	assertText(t, "type", r.code.Text, "Lettre de liaison à la sortie d'un établissement de soins")
+	if r.code.TextStyle.Monospace {
+		t.Error("a French type label shown as a code")
+	}
 	assertText(t, "flags", r.flags.Text, "Masqué aux PS · Invisible patient · Invisible représentants légaux")
 	assertText(t, "date", r.date.Text, "02/03/2026")
 	if r.offline.Resource == nil {
 		t.Error("cached document without the offline icon")
 	}
-	r.update(app.DocumentMeta{Title: "CR"})
+	r.update(app.DocumentMeta{Title: "CR", TypeCode: "X-LOCAL"}, "X-LOCAL") // unknown type: its code
+	if !r.code.TextStyle.Monospace || r.code.Text != "X-LOCAL" {
+		t.Errorf("unknown type shown as %q", r.code.Text)
+	}
 	if r.offline.Resource != nil || r.flags.Text != "" || r.title.Text != "CR" {
 		t.Error("a row kept the previous document's marks")
 	}

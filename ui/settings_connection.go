@@ -227,8 +227,8 @@ var connectionProblems = []struct{ marker, key string }{
 	{"SMTP port", "settings.problem.port"},
 	{"SMTP security", "settings.problem.security"},
 	{"listed twice", "settings.problem.twice"},
+	{"BAL address", "settings.problem.address"}, // before "host": an address such as "localhost" is quoted in the text
 	{"host", "settings.problem.host"},
-	{"BAL address", "settings.problem.address"},
 	{"port", "settings.problem.port"},
 	{"security", "settings.problem.security"},
 	{"needs a folder", "settings.problem.folder"},

@@ -255,3 +255,80 @@ func TestSettingsMailboxStates(t *testing.T) {
 		}
 	}
 }
+
+// TestSettingsMailboxPasswordBeforeWake: the password of a new mailbox is
+// sealed before the connection is saved, since saving wakes the sync cycle
+// whose import must find it (else the mailbox waits a whole interval).
+func TestSettingsMailboxPasswordBeforeWake(t *testing.T) {
+	f, s, _ := connectionFixture(t, app.Connection{})
+	const addr = "dr.martin@clinique.mssante.fr"
+	var mu sync.Mutex
+	var sealedAtSave []bool
+	f.svc.OnConnection(func(app.Connection) {
+		ok, _ := f.svc.MailPasswordSet(context.Background(), addr)
+		mu.Lock()
+		sealedAtSave = append(sealedAtSave, ok)
+		mu.Unlock()
+	})
+	m := s.settings.mail
+	test.Tap(m.add)
+	d := m.edit
+	d.address.SetText(addr)
+	d.host.SetText("imap.op.mssante.fr")
+	test.Type(d.password, "mot-de-passe-bal")
+	test.Tap(d.save)
+	f.wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(sealedAtSave) != 1 || !sealedAtSave[0] {
+		t.Fatalf("password sealed when the connection changed: %v", sealedAtSave)
+	}
+}
+
+// TestSettingsMailboxRemoveKeepsSharedPassword: one account may be listed
+// with two folders; removing one of them keeps the password the other
+// still uses.
+func TestSettingsMailboxRemoveKeepsSharedPassword(t *testing.T) {
+	const addr = "dr.martin@clinique.mssante.fr"
+	accounts := []app.MailAccount{
+		{Address: addr, Host: "imap.op.mssante.fr", Security: app.MailImplicitTLS},
+		{Address: addr, Host: "imap.op.mssante.fr", Security: app.MailImplicitTLS, Folder: "Résultats"},
+	}
+	f, s, _ := connectionFixture(t, app.Connection{Mailboxes: accounts})
+	ctx := context.Background()
+	if err := f.svc.SetMailPassword(ctx, addr, []byte("mot-de-passe-bal")); err != nil {
+		t.Fatal(err)
+	}
+	m := s.settings.mail
+	m.confirmRemove(1)
+	f.tapDialogButton("Retirer")
+	f.wait()
+	if n := len(f.svc.Connection().Mailboxes); n != 1 {
+		t.Fatalf("%d mailboxes after removal", n)
+	}
+	if sec, err := f.store.MailSecret(ctx, addr); err != nil || string(sec) != "mot-de-passe-bal" {
+		t.Fatalf("the password the remaining mailbox uses: %q %v", sec, err)
+	}
+	// Renaming the remaining one (the old address no longer listed)
+	// forgets the old password.
+	m.showDialog(0)
+	m.edit.address.SetText("secretariat@clinique.mssante.fr")
+	test.Tap(m.edit.save)
+	f.wait()
+	if _, err := f.store.MailSecret(ctx, addr); !errors.Is(err, app.ErrNotFound) {
+		t.Fatalf("old password after renaming: %v", err)
+	}
+}
+
+// TestConnectionProblemNamesTheField: the field named is the one at fault,
+// whatever the value quoted in the error (an address "localhost" is not a
+// server problem; an SMTP host with a scheme is a server problem).
+func TestConnectionProblemNamesTheField(t *testing.T) {
+	newLockedFixture(t, Options{}) // the test app, in French
+	mb := app.MailAccount{Address: "localhost", Host: "imap.op.mssante.fr", Security: app.MailImplicitTLS}
+	err := app.Connection{Mailboxes: []app.MailAccount{mb}}.Validate()
+	assertText(t, "address", connectionProblem(err), "Adresse de messagerie invalide : nom@domaine.mssante.fr attendu.")
+	mb.Address, mb.ReadReceipts, mb.SMTPHost = "dr@clinique.mssante.fr", true, "smtps://smtp.op.mssante.fr"
+	err = app.Connection{Mailboxes: []app.MailAccount{mb}}.Validate()
+	assertText(t, "smtp host", connectionProblem(err), "Serveur invalide : un nom d'hôte, sans protocole ni port.")
+}

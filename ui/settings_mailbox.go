@@ -110,7 +110,7 @@ func (c *mailboxCard) showRows(accounts []app.MailAccount, sealed []bool) {
 			edit.Disable()
 			remove.Disable()
 		}
-		c.rows.Add(container.NewBorder(nil, nil, nil, container.NewHBox(edit, remove),
+		c.rows.Add(container.NewBorder(nil, nil, nil, container.NewVBox(container.NewHBox(edit, remove)),
 			container.NewVBox(title, detail, pw, outcome)))
 	}
 	c.rows.Refresh()
@@ -169,15 +169,23 @@ func (c *mailboxCard) confirmRemove(i int) {
 	d.Show()
 }
 
-// saveConnection saves conn, then seals secret for account (forgets it
-// when forget), off the UI goroutine; done runs on the UI goroutine with
-// the error.
+// saveConnection seals secret for account, then saves conn (forgets the
+// password after saving when forget and no other mailbox of conn uses the
+// account), off the UI goroutine; done runs on the UI goroutine with the
+// error. The password is sealed first: saving the connection wakes the
+// sync cycle, whose import of a new mailbox must find it.
 func (c *mailboxCard) saveConnection(conn app.Connection, account string, secret []byte, forget bool, done func(error)) {
 	ctx, svc := c.u.ctx, c.u.svc
 	c.u.tasks.run(func() func() {
-		err := svc.SaveConnection(ctx, conn)
-		if err == nil && (len(secret) > 0 || forget) {
+		var err error
+		if len(secret) > 0 {
 			err = svc.SetMailPassword(ctx, account, secret)
+		}
+		if err == nil {
+			err = svc.SaveConnection(ctx, conn)
+		}
+		if err == nil && forget && !listsAccount(conn, account) {
+			err = svc.SetMailPassword(ctx, account, nil)
 		}
 		app.Wipe(secret)
 		return func() {
@@ -440,11 +448,23 @@ func (d *mailboxDialog) submit() {
 			setMessage(d.msg, connectionProblem(err))
 			return
 		}
-		if renamed {
+		if renamed && !listsAccount(conn, d.orig.Address) {
 			card.forget(d.orig.Address)
 		}
 		d.close()
 	})
+}
+
+// listsAccount reports whether a mailbox of conn logs in as account (the
+// sealed passwords are per account, and one account may be listed with
+// several folders).
+func listsAccount(conn app.Connection, account string) bool {
+	for _, m := range conn.Mailboxes {
+		if strings.EqualFold(strings.TrimSpace(m.Address), strings.TrimSpace(account)) {
+			return true
+		}
+	}
+	return false
 }
 
 // forget forgets the sealed password of an account no longer listed.

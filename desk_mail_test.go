@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/apptest"
+)
+
+// TestDeskMailExternalNeedsSession: a mailbox that authenticates with the
+// practitioner's card is not imported while nobody is signed in, even when
+// the signer still holds the card open (after a re-authentication lock the
+// service drops the session, the signer keeps the credential).
+func TestDeskMailExternalNeedsSession(t *testing.T) {
+	store := apptest.NewLockedStore(importPass)
+	svc := app.NewService(store, nil, quiet())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	acct := app.MailAccount{Address: "dr@clinique.mssante.fr", Host: "127.0.0.1", Port: 1, Security: app.MailImplicitTLS, Auth: app.MailAuthExternal}
+	if err := svc.SetConnectionStore(ctx, &memConnection{conn: app.Connection{Mailboxes: []app.MailAccount{acct}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Unlock(ctx, []byte(importPass)); err != nil {
+		t.Fatal(err)
+	}
+	used := false
+	d := &deskMail{svc: svc, log: quiet(), cert: func() *tls.Certificate {
+		used = true
+		return &tls.Certificate{}
+	}}
+	_, err := d.Once(ctx)
+	if used {
+		t.Fatal("the card's certificate was used with no practitioner signed in")
+	}
+	if !errors.Is(err, app.ErrNotConfigured) {
+		t.Fatalf("err %v, want ErrNotConfigured", err)
+	}
+}
+
+// TestDemoPasswordResealed: a demo vault kept from an earlier run (--data)
+// holds the password of that run's mailbox; the new run's password, which
+// changes at every start, replaces it at the first unlock.
+func TestDemoPasswordResealed(t *testing.T) {
+	store := apptest.NewLockedStore(importPass)
+	svc := app.NewService(store, nil, quiet())
+	ctx := context.Background()
+	if _, err := svc.Unlock(ctx, []byte(importPass)); err != nil {
+		t.Fatal(err)
+	}
+	mb := demoMailbox{account: app.MailAccount{Address: demoBAL}, password: []byte("new-run-password")}
+	if err := svc.SetMailPassword(ctx, demoBAL, []byte("earlier-run-password")); err != nil {
+		t.Fatal(err)
+	}
+	woken := false
+	sealOnce(svc, mb, func() { woken = true }, quiet())
+	got, err := svc.MailPassword(ctx, demoBAL)
+	if err != nil || string(got) != "new-run-password" || !woken {
+		t.Fatalf("sealed %q %v (woken %v)", got, err, woken)
+	}
+}
