@@ -26,7 +26,10 @@ type deskMail struct {
 	demo bool                    // accept the test INS domains
 	log  *slog.Logger
 
-	run sync.Mutex // one import at a time (background cycle, Ctrl+R)
+	// one import at a time (background cycle, Ctrl+R): a token in a
+	// channel, so that waiting for it ends with ctx (the cancel button).
+	runOnce sync.Once
+	run     chan struct{}
 
 	mu       sync.Mutex
 	running  bool
@@ -44,8 +47,13 @@ func (d *deskMail) Once(ctx context.Context) (app.ImportSummary, error) {
 	if len(accounts) == 0 || d.svc.Locked() {
 		return total, nil
 	}
-	d.run.Lock()
-	defer d.run.Unlock()
+	d.runOnce.Do(func() { d.run = make(chan struct{}, 1) })
+	select {
+	case d.run <- struct{}{}:
+		defer func() { <-d.run }()
+	case <-ctx.Done():
+		return total, ctx.Err()
+	}
 	d.setProgress(true, app.SyncProgress{Phase: app.PhaseMail, ItemsN: len(accounts), Online: true})
 	defer d.setProgress(false, app.SyncProgress{})
 	var errs []error
@@ -171,6 +179,12 @@ func (s *deskSyncer) Once(ctx context.Context) (app.SyncSummary, error) {
 		err = errors.Join(err, merr)
 	}
 	return sum, err
+}
+
+// ImportMailboxes imports the mailboxes alone (app.MailSyncer: Ctrl+R
+// while nobody is signed in).
+func (s *deskSyncer) ImportMailboxes(ctx context.Context) (app.ImportSummary, error) {
+	return s.mail.Once(ctx)
 }
 
 // Status is the engine's, with the mail phase while an import runs.

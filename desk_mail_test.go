@@ -62,3 +62,37 @@ func TestDemoPasswordResealed(t *testing.T) {
 		t.Fatalf("sealed %q %v (woken %v)", got, err, woken)
 	}
 }
+
+// TestDeskMailWaitEndsWithContext: while an import runs, a second one
+// (Ctrl+R) waits for it, and its cancel button ends the wait.
+func TestDeskMailWaitEndsWithContext(t *testing.T) {
+	store := apptest.NewLockedStore(importPass)
+	svc := app.NewService(store, nil, quiet())
+	ctx := context.Background()
+	acct := app.MailAccount{Address: "dr@clinique.mssante.fr", Host: "127.0.0.1", Port: 1, Security: app.MailImplicitTLS}
+	if err := svc.SetConnectionStore(ctx, &memConnection{conn: app.Connection{Mailboxes: []app.MailAccount{acct}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Unlock(ctx, []byte(importPass)); err != nil {
+		t.Fatal(err)
+	}
+	d := &deskMail{svc: svc, log: quiet(), cert: func() *tls.Certificate { return nil }}
+	d.runOnce.Do(func() { d.run = make(chan struct{}, 1) })
+	d.run <- struct{}{} // an import runs
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Once(cctx)
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the wait did not end with its context")
+	}
+	<-d.run
+}

@@ -242,3 +242,33 @@ func TestSaveConnectionConcurrent(t *testing.T) {
 		t.Fatalf("cached %q, stored %q", got, stored.ServiceURL)
 	}
 }
+
+// mailSyncer is a syncer whose cycle also imports mailboxes.
+type mailSyncer struct {
+	app.Syncer
+	calls int
+}
+
+func (m *mailSyncer) ImportMailboxes(context.Context) (app.ImportSummary, error) {
+	m.calls++
+	return app.ImportSummary{Filed: 1}, nil
+}
+
+func TestImportMailboxes(t *testing.T) {
+	svc, _ := unlockedService(t)
+	ctx := context.Background()
+	if _, err := svc.ImportMailboxes(ctx); err == nil {
+		t.Fatal("imported without a syncer")
+	}
+	sy := &mailSyncer{}
+	svc.SetSyncer(sy)
+	if _, err := svc.ImportMailboxes(ctx); !errors.Is(err, app.ErrNotConfigured) || sy.calls != 0 {
+		t.Fatalf("no mailbox: %v, %d calls", err, sy.calls)
+	}
+	if err := svc.SetConnectionStore(ctx, &memConns{c: app.Connection{Mailboxes: []app.MailAccount{goodMail()}}}); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := svc.ImportMailboxes(ctx); err != nil || sum.Filed != 1 || sy.calls != 1 {
+		t.Fatalf("import: %+v %v %d", sum, err, sy.calls)
+	}
+}

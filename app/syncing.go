@@ -106,3 +106,26 @@ func (s *Service) ImportOperatingList(ctx context.Context, r io.Reader, name str
 	}
 	return res, nil
 }
+
+// MailSyncer is implemented by the syncers whose cycle also imports the
+// secure mailboxes (the desktop application's).
+type MailSyncer interface {
+	// ImportMailboxes imports every mailbox of the connection once.
+	ImportMailboxes(ctx context.Context) (ImportSummary, error)
+}
+
+// ImportMailboxes imports the secure mailboxes now, without the central
+// service: no sign-in is needed (Ctrl+R while nobody is signed in). It
+// fails with ErrNotConfigured when this desk imports no mailbox.
+func (s *Service) ImportMailboxes(ctx context.Context) (ImportSummary, error) {
+	s.Touch()
+	sy, err := s.currentSyncer()
+	if err != nil {
+		return ImportSummary{}, err
+	}
+	ms, ok := sy.(MailSyncer)
+	if !ok || len(s.Connection().Mailboxes) == 0 {
+		return ImportSummary{}, fmt.Errorf("import mailboxes: no mailbox on this desk: %w", ErrNotConfigured)
+	}
+	return ms.ImportMailboxes(ctx)
+}

@@ -293,16 +293,35 @@ func phaseLabel(p app.SyncPhase) string {
 
 // startSync starts a sync now (Ctrl+R) off the UI goroutine, with the
 // progress bar and its cancel button; a sync already started here is left
-// to finish.
+// to finish. Nobody signed in: the secure mailboxes alone are imported
+// (they need no card), or the sign-in is asked for.
 func (b *statusBar) startSync() {
 	b.u.svc.Touch()
 	if b.disposed || b.stopSync != nil {
 		return
 	}
-	if _, ok := b.u.svc.Practitioner(); !ok {
-		b.setMessage(tr("status.sync.signin"), widget.WarningImportance)
+	svc := b.u.svc
+	if _, ok := svc.Practitioner(); !ok {
+		if len(svc.Connection().Mailboxes) == 0 {
+			b.setMessage(tr("status.sync.signin"), widget.WarningImportance)
+			return
+		}
+		b.runSync(func(ctx context.Context) func() {
+			sum, err := svc.ImportMailboxes(ctx)
+			return func() { b.mailSynced(ctx, sum, err) }
+		})
 		return
 	}
+	b.runSync(func(ctx context.Context) func() {
+		sum, err := svc.Sync(ctx)
+		return func() { b.synced(ctx, sum, err) }
+	})
+}
+
+// runSync runs work off the UI goroutine with the progress bar, its
+// cancel button and the progress shown more often than the shell's tick;
+// work returns what to show when it ends.
+func (b *statusBar) runSync(work func(ctx context.Context) func()) {
 	ctx, stop := context.WithCancel(b.u.ctx)
 	b.stopSync = stop
 	b.setMessage("", widget.MediumImportance)
@@ -310,8 +329,6 @@ func (b *statusBar) startSync() {
 	b.bar.SetValue(0)
 	b.showSync(b.u.svc.SyncStatus())
 
-	// While the sync runs, its progress is shown more often than the
-	// shell's tick.
 	done := make(chan struct{})
 	if every := b.u.tick / 4; every > 0 {
 		go func() {
@@ -331,12 +348,37 @@ func (b *statusBar) startSync() {
 			}
 		}()
 	}
-	svc := b.u.svc
 	b.u.tasks.run(func() func() {
-		sum, err := svc.Sync(ctx)
+		show := work(ctx)
 		close(done)
-		return func() { b.synced(ctx, sum, err) }
+		return show
 	})
+}
+
+// mailSynced shows the outcome of a mail import started here while nobody
+// is signed in.
+func (b *statusBar) mailSynced(ctx context.Context, sum app.ImportSummary, err error) {
+	if b.disposed {
+		return
+	}
+	b.stopSync = nil
+	toFile := sum.Manual + sum.Quarantined
+	switch {
+	case ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)):
+		b.setMessage(tr("status.sync.cancelled"), widget.WarningImportance)
+	case err != nil:
+		b.setMessage(message(err), widget.DangerImportance)
+	default:
+		imp := widget.SuccessImportance
+		if toFile > 0 {
+			imp = widget.WarningImportance
+		}
+		b.setMessage(tr("status.sync.mail.done", map[string]any{"Filed": sum.Filed, "Manual": toFile}), imp)
+	}
+	b.refresh()
+	if b.onSynced != nil {
+		b.onSynced()
+	}
 }
 
 // cancelSync cancels the sync started here (the cancel button).

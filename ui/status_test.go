@@ -228,3 +228,43 @@ func TestNewReportsNotification(t *testing.T) {
 		f.wait()
 	})
 }
+
+// mailSyncer is a fake engine whose cycle also imports the mailboxes.
+type mailSyncer struct {
+	*apptest.Syncer
+	calls int
+	sum   app.ImportSummary
+}
+
+func (m *mailSyncer) ImportMailboxes(context.Context) (app.ImportSummary, error) {
+	m.calls++
+	return m.sum, nil
+}
+
+// TestSyncShortcutMailWithoutSignIn: Ctrl+R while nobody is signed in
+// imports the secure mailboxes (no card needed) and says the DMP needs a
+// sign-in; without mailboxes it asks for the sign-in.
+func TestSyncShortcutMailWithoutSignIn(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	sy := &mailSyncer{Syncer: &apptest.Syncer{Store: f.store}, sum: app.ImportSummary{Filed: 2, Manual: 1}}
+	f.svc.SetSyncer(sy)
+	s := f.unlock()
+	f.syncShortcut()
+	f.wait()
+	if sy.calls != 0 {
+		t.Fatal("mail imported without any mailbox")
+	}
+	assertText(t, "no mailbox", s.bar.msg.Text, "Connectez-vous avec votre carte pour synchroniser.")
+
+	cs := &memConnections{c: app.Connection{Mailboxes: []app.MailAccount{
+		{Address: "dr@clinique.mssante.fr", Host: "imap.op.mssante.fr", Security: app.MailImplicitTLS}}}}
+	if err := f.svc.SetConnectionStore(context.Background(), cs); err != nil {
+		t.Fatal(err)
+	}
+	f.syncShortcut()
+	f.wait()
+	if sy.calls != 1 || sy.Calls("Once") != 0 {
+		t.Fatalf("mail imports %d, engine cycles %d", sy.calls, sy.Calls("Once"))
+	}
+	assertText(t, "mail", s.bar.msg.Text, "Messagerie importée : 2 compte(s) rendu(s) classé(s), 1 à traiter. Connectez-vous pour synchroniser le DMP.")
+}
