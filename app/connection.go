@@ -121,17 +121,17 @@ func (c Connection) Validate() error {
 	case CredentialNone:
 	case CredentialCard:
 		if strings.TrimSpace(c.Credential.Module) == "" {
-			return errorf("connection: a card credential needs its PKCS#11 module: %w", ErrInvalid)
+			return refuse(FieldModule, "connection: a card credential needs its PKCS#11 module")
 		}
 	case CredentialFile:
 		if strings.TrimSpace(c.Credential.File) == "" {
-			return errorf("connection: a certificate-file credential needs its PKCS#12 file: %w", ErrInvalid)
+			return refuse(FieldP12, "connection: a certificate-file credential needs its PKCS#12 file")
 		}
 	default:
-		return errorf("connection: credential kind %q: want pkcs11 or pkcs12: %w", string(c.Credential.Kind), ErrInvalid)
+		return refuse(FieldCredential, "connection: credential kind %q: want pkcs11 or pkcs12", string(c.Credential.Kind))
 	}
 	if f := c.FacilityType; f != "" && !isFacilityType(f) {
-		return errorf("connection: facility type %q is not a TRE_R02 code (SA04…): %w", f, ErrInvalid)
+		return refuse(FieldFacility, "connection: facility type %q is not a TRE_R02 code (SA04…)", f)
 	}
 	seen := map[string]bool{}
 	for i, m := range c.Mailboxes {
@@ -140,7 +140,7 @@ func (c Connection) Validate() error {
 		}
 		key := strings.ToLower(m.Address) + "\x00" + m.ImportedFolder()
 		if seen[key] {
-			return errorf("mailbox %d: the same mailbox is listed twice: %w", i+1, ErrInvalid)
+			return refuse(FieldTwice, "mailbox %d: the same mailbox is listed twice", i+1)
 		}
 		seen[key] = true
 	}
@@ -152,16 +152,16 @@ func (c Connection) Validate() error {
 func checkServiceURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return errorf("connection: service URL %q: want https://host/path: %w", s, ErrInvalid)
+		return refuse(FieldServiceURL, "connection: service URL %q: want https://host/path", s)
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if ip, err := netip.ParseAddr(u.Hostname()); err != nil || !ip.IsLoopback() {
-			return errorf("connection: service URL %q: https is required: %w", s, ErrInvalid)
+			return refuse(FieldHTTPS, "connection: service URL %q: https is required", s)
 		}
 	default:
-		return errorf("connection: service URL %q: want https://host/path: %w", s, ErrInvalid)
+		return refuse(FieldServiceURL, "connection: service URL %q: want https://host/path", s)
 	}
 	return nil
 }
@@ -177,17 +177,17 @@ func isFacilityType(s string) bool {
 func (m MailAccount) Validate() error {
 	switch {
 	case strings.TrimSpace(m.Host) == "":
-		return errorf("host is required: %w", ErrInvalid)
+		return refuse(FieldHost, "host is required")
 	case strings.ContainsAny(m.Host, " /:@"):
-		return errorf("host %q: a host name, without scheme or port: %w", m.Host, ErrInvalid)
+		return refuse(FieldHost, "host %q: a host name, without scheme or port", m.Host)
 	case !strings.Contains(m.Address, "@") || strings.ContainsAny(m.Address, " \r\n<>"):
-		return errorf("address %q: the BAL address (name@domain) is required: %w", m.Address, ErrInvalid)
+		return refuse(FieldAddress, "address %q: the BAL address (name@domain) is required", m.Address)
 	case m.Port < 0 || m.Port > 65535:
-		return errorf("port %d out of range: %w", m.Port, ErrInvalid)
+		return refuse(FieldPort, "port %d out of range", m.Port)
 	case m.SMTPPort < 0 || m.SMTPPort > 65535:
-		return errorf("SMTP port %d out of range: %w", m.SMTPPort, ErrInvalid)
+		return refuse(FieldPort, "SMTP port %d out of range", m.SMTPPort)
 	case strings.ContainsAny(m.SMTPHost, " /:@"):
-		return errorf("SMTP host %q: a host name, without scheme or port: %w", m.SMTPHost, ErrInvalid)
+		return refuse(FieldHost, "SMTP host %q: a host name, without scheme or port", m.SMTPHost)
 	}
 	for _, s := range []struct {
 		what string
@@ -198,30 +198,72 @@ func (m MailAccount) Validate() error {
 		case MailImplicitTLS, MailStartTLS:
 		case "":
 			if s.need {
-				return errorf("%s is required (implicit or starttls): %w", s.what, ErrInvalid)
+				return refuse(FieldSecurity, "%s is required (implicit or starttls)", s.what)
 			}
 		default:
-			return errorf("%s %q: want implicit or starttls (plaintext is refused): %w", s.what, string(s.sec), ErrInvalid)
+			return refuse(FieldSecurity, "%s %q: want implicit or starttls (plaintext is refused)", s.what, string(s.sec))
 		}
 	}
 	switch m.Auth {
 	case MailAuthAuto, MailAuthPlain, MailAuthLogin, MailAuthExternal, MailAuthOAuthBearer:
 	default:
-		return errorf("auth %q: want plain, login, external or oauthbearer: %w", string(m.Auth), ErrInvalid)
+		return refuse(FieldAuth, "auth %q: want plain, login, external or oauthbearer", string(m.Auth))
 	}
 	switch m.Mark {
 	case "", MarkKeyword:
 	case MarkMove:
 		if m.MoveTo == "" {
-			return errorf("mark %q needs a folder: %w", MarkMove, ErrInvalid)
+			return refuse(FieldFolder, "mark %q needs a folder", MarkMove)
 		}
 	default:
-		return errorf("mark %q: want keyword or move: %w", m.Mark, ErrInvalid)
+		return refuse(FieldMark, "mark %q: want keyword or move", m.Mark)
 	}
 	if m.ReadReceipts && strings.TrimSpace(m.SMTPHost) == "" {
-		return errorf("read receipts need the SMTP submission server: %w", ErrInvalid)
+		return refuse(FieldSMTP, "read receipts need the SMTP submission server")
 	}
 	return nil
+}
+
+// ConnectionField is the field of a connection that Validate refused, so
+// that the settings screen says which one in the user's language.
+type ConnectionField string
+
+// The fields Validate refuses.
+const (
+	FieldServiceURL ConnectionField = "service-url" // not an https://host/path URL
+	FieldHTTPS      ConnectionField = "https"       // plain http to a remote service
+	FieldModule     ConnectionField = "module"      // a card without its PKCS#11 module
+	FieldP12        ConnectionField = "p12"         // a certificate file credential without its file
+	FieldCredential ConnectionField = "credential"  // an unknown credential kind
+	FieldFacility   ConnectionField = "facility"    // not a TRE_R02 code
+	FieldTwice      ConnectionField = "twice"       // the same mailbox listed twice
+	FieldHost       ConnectionField = "host"        // a mailbox's IMAP or SMTP host
+	FieldAddress    ConnectionField = "address"     // a mailbox's BAL address
+	FieldPort       ConnectionField = "port"        // an IMAP or SMTP port
+	FieldSecurity   ConnectionField = "security"    // plaintext, or no security chosen
+	FieldAuth       ConnectionField = "auth"        // an unknown authentication
+	FieldMark       ConnectionField = "mark"        // an unknown post-import mark
+	FieldFolder     ConnectionField = "folder"      // MOVE without its folder
+	FieldSMTP       ConnectionField = "smtp"        // read receipts without a submission server
+)
+
+// ConnectionError is a connection Validate refused: the field at fault and
+// what is wrong with it (English, for logs and the command line). It wraps
+// ErrInvalid.
+type ConnectionError struct {
+	Field  ConnectionField
+	Detail string
+}
+
+// Error implements error.
+func (e *ConnectionError) Error() string { return e.Detail + ": " + ErrInvalid.Error() }
+
+// Unwrap returns ErrInvalid.
+func (e *ConnectionError) Unwrap() error { return ErrInvalid }
+
+// refuse returns the ConnectionError of field.
+func refuse(field ConnectionField, format string, args ...any) error {
+	return &ConnectionError{Field: field, Detail: fmt.Sprintf(format, args...)}
 }
 
 // ConnectionStore keeps the connection (implemented by the main package

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 
@@ -200,38 +201,32 @@ func (c *connectionCard) saved(err error) {
 func (c *connectionCard) dispose() { c.disposed = true }
 
 // connectionProblem translates a refused connection: which field is at
-// fault, in the current language. app.Connection.Validate names the field
-// in its (English) error; the UI maps it to a French sentence.
+// fault (app.ConnectionError), in the current language.
 func connectionProblem(err error) string {
-	if app.KindOf(err) != app.ErrInvalid {
-		return message(err)
-	}
-	text := err.Error()
-	for _, p := range connectionProblems {
-		if strings.Contains(text, p.marker) {
-			return tr(p.key)
+	var ce *app.ConnectionError
+	if errors.As(err, &ce) {
+		if key, ok := connectionProblems[ce.Field]; ok {
+			return tr(key)
 		}
 	}
 	return message(err)
 }
 
-// connectionProblems maps the markers of app.Connection.Validate's errors
-// to their messages, the most specific first.
-var connectionProblems = []struct{ marker, key string }{
-	{"https is required", "settings.problem.https"},
-	{"service URL", "settings.problem.url"},
-	{"PKCS#11 module", "settings.problem.module"},
-	{"PKCS#12 file", "settings.problem.p12"},
-	{"facility type", "settings.problem.facility"},
-	{"read receipts need", "settings.problem.smtp"},
-	{"SMTP port", "settings.problem.port"},
-	{"SMTP security", "settings.problem.security"},
-	{"listed twice", "settings.problem.twice"},
-	{"BAL address", "settings.problem.address"}, // before "host": an address such as "localhost" is quoted in the text
-	{"host", "settings.problem.host"},
-	{"port", "settings.problem.port"},
-	{"security", "settings.problem.security"},
-	{"needs a folder", "settings.problem.folder"},
+// connectionProblems are the messages of the fields a person can get
+// wrong in the settings (the others are never offered there).
+var connectionProblems = map[app.ConnectionField]string{
+	app.FieldHTTPS:      "settings.problem.https",
+	app.FieldServiceURL: "settings.problem.url",
+	app.FieldModule:     "settings.problem.module",
+	app.FieldP12:        "settings.problem.p12",
+	app.FieldFacility:   "settings.problem.facility",
+	app.FieldSMTP:       "settings.problem.smtp",
+	app.FieldTwice:      "settings.problem.twice",
+	app.FieldAddress:    "settings.problem.address",
+	app.FieldHost:       "settings.problem.host",
+	app.FieldPort:       "settings.problem.port",
+	app.FieldSecurity:   "settings.problem.security",
+	app.FieldFolder:     "settings.problem.folder",
 }
 
 // show shows or hides o.

@@ -374,54 +374,19 @@ func (a Account) authenticate(ctx context.Context, c *imapclient.Client) error {
 		return nil // PREAUTH over TLS (certificate-authenticated)
 	}
 	has := func(m AuthMethod) bool { return caps.Has(imap.AuthCap(string(m))) }
-	method := a.Auth
-	if method == AuthAuto {
-		switch {
-		case a.ClientCertificate != nil && has(AuthExternal):
-			method = AuthExternal
-		case a.Token != nil && has(AuthOAuthBearer):
-			method = AuthOAuthBearer
-		case a.Token != nil && has(AuthXOAUTH2):
-			method = AuthXOAUTH2
-		case len(a.Password) > 0 && has(AuthPlain):
-			method = AuthPlain
-		case len(a.Password) > 0 && !caps.Has(imap.CapLoginDisabled):
-			method = AuthLogin
-		default:
-			return ErrNoAuth
-		}
+	method, err := a.chooseAuth(has, !caps.Has(imap.CapLoginDisabled))
+	if err != nil {
+		return err
 	}
-	var err error
 	var challenge *string // the OAuth error challenge, for the error text
-	switch method {
-	case AuthLogin:
-		err = c.Login(a.Username, string(a.Password)).Wait()
-	case AuthPlain:
-		err = c.Authenticate(sasl.NewPlainClient("", a.Username, string(a.Password)))
-	case AuthExternal:
-		err = c.Authenticate(sasl.NewExternalClient(""))
-	case AuthOAuthBearer, AuthXOAUTH2:
-		if a.Token == nil {
-			return ErrNoAuth
+	if method == AuthLogin {
+		err = c.Login(a.Username, string(a.Password)).Wait() // IMAP LOGIN, not SASL
+	} else {
+		var client sasl.Client
+		if client, challenge, err = a.saslClient(ctx, method, a.address()); err != nil {
+			return err
 		}
-		tok, terr := a.Token(ctx)
-		if terr != nil {
-			return fmt.Errorf("mailbox: access token: %v: %w", terr, app.ErrCredential)
-		}
-		if method == AuthOAuthBearer {
-			host, port, _ := net.SplitHostPort(a.address())
-			p, _ := strconv.Atoi(port)
-			ob := &oauthBearer{Client: sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{
-				Username: a.Username, Token: tok, Host: host, Port: p})}
-			challenge = &ob.challenge
-			err = c.Authenticate(ob)
-		} else {
-			x := &xoauth2{user: a.Username, token: tok}
-			challenge = &x.challenge
-			err = c.Authenticate(x)
-		}
-	default:
-		return ErrNoAuth
+		err = c.Authenticate(client)
 	}
 	if err != nil {
 		var ie *imap.Error
@@ -431,6 +396,61 @@ func (a Account) authenticate(ctx context.Context, c *imapclient.Client) error {
 		return connErr("authenticate", err)
 	}
 	return nil
+}
+
+// chooseAuth returns the configured mechanism, or, when automatic, the
+// first the server offers (has) and the account can use: the client
+// certificate, a token, then the password (LOGIN when loginOK).
+func (a Account) chooseAuth(has func(AuthMethod) bool, loginOK bool) (AuthMethod, error) {
+	if a.Auth != AuthAuto {
+		return a.Auth, nil
+	}
+	switch {
+	case a.ClientCertificate != nil && has(AuthExternal):
+		return AuthExternal, nil
+	case a.Token != nil && has(AuthOAuthBearer):
+		return AuthOAuthBearer, nil
+	case a.Token != nil && has(AuthXOAUTH2):
+		return AuthXOAUTH2, nil
+	case len(a.Password) > 0 && has(AuthPlain):
+		return AuthPlain, nil
+	case len(a.Password) > 0 && loginOK:
+		return AuthLogin, nil
+	}
+	return "", ErrNoAuth
+}
+
+// saslClient builds the SASL client of method for the server at addr
+// (host:port, for OAUTHBEARER), fetching the token for the OAuth
+// mechanisms; challenge receives the OAuth error challenge, for the error
+// text.
+func (a Account) saslClient(ctx context.Context, method AuthMethod, addr string) (client sasl.Client, challenge *string, err error) {
+	switch method {
+	case AuthPlain:
+		return sasl.NewPlainClient("", a.Username, string(a.Password)), nil, nil
+	case AuthLogin:
+		return sasl.NewLoginClient(a.Username, string(a.Password)), nil, nil
+	case AuthExternal:
+		return sasl.NewExternalClient(""), nil, nil
+	case AuthOAuthBearer, AuthXOAUTH2:
+		if a.Token == nil {
+			return nil, nil, ErrNoAuth
+		}
+		tok, err := a.Token(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mailbox: access token: %v: %w", err, app.ErrCredential)
+		}
+		if method == AuthOAuthBearer {
+			host, port, _ := net.SplitHostPort(addr)
+			p, _ := strconv.Atoi(port)
+			ob := &oauthBearer{Client: sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{
+				Username: a.Username, Token: tok, Host: host, Port: p})}
+			return ob, &ob.challenge, nil
+		}
+		x := &xoauth2{user: a.Username, token: tok}
+		return x, &x.challenge, nil
+	}
+	return nil, nil, ErrNoAuth
 }
 
 // authRefused is the error of a NO (or BAD) answer to the authentication:

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/sync/mailbox/mailtest"
 )
 
 // testPatient is a synthetic qualified identity with a valid test-domain
@@ -38,50 +39,9 @@ type cdaDoc struct {
 	NoINS     bool
 }
 
-// xml returns the CDA.
+// xml returns the CDA (mailtest.CDA's document).
 func (d cdaDoc) xml() []byte {
-	p := d.Patient
-	if d.SetID == "" {
-		d.SetID = d.ID + ".0"
-	}
-	if d.Version == 0 {
-		d.Version = 1
-	}
-	id := ""
-	if !d.NoINS {
-		id = fmt.Sprintf(`<id root="%s" extension="%s"/>`, p.INS.OID, p.INS.Matricule)
-	}
-	rel := ""
-	if d.Replaces != "" {
-		rel = fmt.Sprintf(`<relatedDocument typeCode="RPLC"><parentDocument><id root="%s"/></parentDocument></relatedDocument>`, d.Replaces)
-	}
-	first, _, _ := strings.Cut(p.BirthGivenNames, " ")
-	e := html.EscapeString
-	return []byte(fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
-<ClinicalDocument xmlns="urn:hl7-org:v3">
-  <typeId root="2.16.840.1.113883.1.3" extension="POCD_HD000040"/>
-  <id root="%s"/>
-  <code code="11502-2" codeSystem="2.16.840.1.113883.6.1" displayName="CR d'examens biologiques"/>
-  <title>Compte rendu de biologie</title>
-  <effectiveTime value="20261120093000+0100"/>
-  <confidentialityCode code="N" codeSystem="2.16.840.1.113883.5.25"/>
-  <setId root="%s"/>
-  <versionNumber value="%d"/>
-  <recordTarget><patientRole>%s<patient>
-    <name><family qualifier="BR">%s</family><given>%s</given><given qualifier="BR">%s</given></name>
-    <administrativeGenderCode code="%s" codeSystem="2.16.840.1.113883.5.1"/>
-    <birthTime value="%s"/>
-    <birthplace><place><addr><county>%s</county></addr></place></birthplace>
-  </patient></patientRole></recordTarget>
-  <author><time value="20261120093000+0100"/><assignedAuthor><id root="1.2.250.1.71.4.2.1" extension="810000000001"/>
-    <assignedPerson><name><given>Anne</given><family>BIOLO</family></name></assignedPerson>
-    <representedOrganization><name>Laboratoire X</name></representedOrganization></assignedAuthor></author>
-  <custodian><assignedCustodian><representedCustodianOrganization><id root="1.2.250.1.71.4.2.2" extension="1234"/><name>Laboratoire X</name></representedCustodianOrganization></assignedCustodian></custodian>
-  %s
-  <component><nonXMLBody><text mediaType="text/plain" representation="B64">%s</text></nonXMLBody></component>
-</ClinicalDocument>
-`, d.ID, d.SetID, d.Version, id, e(p.BirthName), e(p.BirthGivenNames), e(first), p.Sex,
-		strings.ReplaceAll(p.BirthDate, "-", ""), p.BirthPlace, rel, base64.StdEncoding.EncodeToString([]byte("Résultats normaux."))))
+	return mailtest.CDA{ID: d.ID, SetID: d.SetID, Version: d.Version, Replaces: d.Replaces, Patient: d.Patient, NoINS: d.NoINS}.XML()
 }
 
 // xdmOpts shape a test archive.

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/carnetdesk/carnet/app"
@@ -284,52 +283,13 @@ func (a Account) smtpAuth(ctx context.Context, c *smtp.Client) error {
 		return fmt.Errorf("%w (the submission server offers no AUTH)", ErrNoAuth)
 	}
 	has := func(m AuthMethod) bool { return hasAtomFold(list, string(m)) }
-	method := a.Auth
-	if method == AuthAuto {
-		switch {
-		case a.ClientCertificate != nil && has(AuthExternal):
-			method = AuthExternal
-		case a.Token != nil && has(AuthOAuthBearer):
-			method = AuthOAuthBearer
-		case a.Token != nil && has(AuthXOAUTH2):
-			method = AuthXOAUTH2
-		case len(a.Password) > 0 && has(AuthPlain):
-			method = AuthPlain
-		case len(a.Password) > 0 && has(AuthLogin):
-			method = AuthLogin
-		default:
-			return ErrNoAuth
-		}
+	method, err := a.chooseAuth(has, has(AuthLogin))
+	if err != nil {
+		return err
 	}
-	var client sasl.Client
-	var challenge *string
-	switch method {
-	case AuthPlain:
-		client = sasl.NewPlainClient("", a.Username, string(a.Password))
-	case AuthLogin:
-		client = sasl.NewLoginClient(a.Username, string(a.Password))
-	case AuthExternal:
-		client = sasl.NewExternalClient("")
-	case AuthOAuthBearer, AuthXOAUTH2:
-		if a.Token == nil {
-			return ErrNoAuth
-		}
-		tok, err := a.Token(ctx)
-		if err != nil {
-			return fmt.Errorf("mailbox: access token: %v: %w", err, app.ErrCredential)
-		}
-		if method == AuthOAuthBearer {
-			host, port, _ := net.SplitHostPort(a.Submission.address())
-			p, _ := strconv.Atoi(port)
-			ob := &oauthBearer{Client: sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{
-				Username: a.Username, Token: tok, Host: host, Port: p})}
-			challenge, client = &ob.challenge, ob
-		} else {
-			x := &xoauth2{user: a.Username, token: tok}
-			challenge, client = &x.challenge, x
-		}
-	default:
-		return ErrNoAuth
+	client, challenge, err := a.saslClient(ctx, method, a.Submission.address())
+	if err != nil {
+		return err
 	}
 	if err := c.Auth(client); err != nil {
 		var se *smtp.SMTPError

@@ -21,6 +21,7 @@ type CDA struct {
 	Version   int         // 1 when 0
 	Patient   app.Patient // traits and INS written in recordTarget
 	NoINS     bool        // leave the INS out (903)
+	Replaces  string      // the id of the document this version replaces (RPLC); none when empty
 	Payload   []byte      // the body's content (a PDF in real life); a short text when nil
 	MediaType string      // of the payload; "text/plain" when empty
 }
@@ -44,6 +45,10 @@ func (d CDA) XML() []byte {
 	if !d.NoINS {
 		id = fmt.Sprintf(`<id root="%s" extension="%s"/>`, p.INS.OID, p.INS.Matricule)
 	}
+	rel := ""
+	if d.Replaces != "" {
+		rel = fmt.Sprintf(`<relatedDocument typeCode="RPLC"><parentDocument><id root="%s"/></parentDocument></relatedDocument>`, html.EscapeString(d.Replaces))
+	}
 	first, _, _ := strings.Cut(p.BirthGivenNames, " ")
 	e := html.EscapeString
 	return []byte(fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8"?>
@@ -66,10 +71,11 @@ func (d CDA) XML() []byte {
     <assignedPerson><name><given>Anne</given><family>BIOLO</family></name></assignedPerson>
     <representedOrganization><name>Laboratoire X</name></representedOrganization></assignedAuthor></author>
   <custodian><assignedCustodian><representedCustodianOrganization><id root="1.2.250.1.71.4.2.2" extension="1234"/><name>Laboratoire X</name></representedCustodianOrganization></assignedCustodian></custodian>
+  %s
   <component><nonXMLBody><text mediaType="%s" representation="B64">%s</text></nonXMLBody></component>
 </ClinicalDocument>
 `, d.ID, d.SetID, d.Version, id, e(p.BirthName), e(p.BirthGivenNames), e(first), p.Sex,
-		strings.ReplaceAll(p.BirthDate, "-", ""), p.BirthPlace, e(d.MediaType), base64.StdEncoding.EncodeToString(d.Payload)))
+		strings.ReplaceAll(p.BirthDate, "-", ""), p.BirthPlace, rel, e(d.MediaType), base64.StdEncoding.EncodeToString(d.Payload)))
 }
 
 // RandomPDF returns n bytes that look like a PDF to a sniffer and do not
