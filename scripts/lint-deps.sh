@@ -25,6 +25,7 @@ read -r -d '' builtin_rules <<'EOF' || true
 # PACKAGES                ; DENY                                                  ; ALLOW                        ; WHY
 app                       ; ^[^/]*\.                                              ;                              ; app: standard library only
 app/cda                   ; ^[^/]*\.|^net$|^net/http                              ; ^@/(app|assets|app/terms)$|^github\.com/go-pdf/fpdf$ ; app/cda: app, app/terms, assets, the standard library and fpdf (N1 notes as PDF), no network
+app/storetest             ; ^[^/]*\.|^net$|^net/http                              ; ^@/app$                      ; app/storetest: the contract of app's store ports, over app and the standard library only
 app/meds app/terms        ; ^[^/]*\.|^net$|^net/http                              ; ^@/(app|assets|app/terms)$   ; app/meds, app/terms: app, app/terms, assets and the standard library only, no network
 crypto crypto/credential  ; ^@/app(/|$)|^fyne\.io/                                ;                              ; crypto, crypto/credential: never app, never fyne
 app/vault                 ; ^fyne\.io/|^@/sync/                                   ;                              ; app/vault: never fyne, never sync/*

@@ -172,7 +172,6 @@ func (s *MailStore) Write(_ context.Context, b *app.Batch) error {
 // mailMaps hold the secure-messaging records of a fake store.
 type mailMaps struct {
 	inbox   map[app.InboxID]app.InboxItem
-	order   []app.InboxID
 	raw     map[string]app.RawMessage
 	records map[string]app.MailRecord
 	states  map[string]app.MailboxState
@@ -193,9 +192,6 @@ func newMailMaps() mailMaps {
 // removes the message).
 func (m *mailMaps) apply(b *app.Batch) {
 	for _, it := range b.Inbox {
-		if _, ok := m.inbox[it.ID]; !ok {
-			m.order = append(m.order, it.ID)
-		}
 		m.inbox[it.ID] = it
 	}
 	for _, r := range b.MailRaw {
@@ -214,12 +210,19 @@ func (m *mailMaps) apply(b *app.Batch) {
 	}
 }
 
-// list returns the inbox items in the order they were first written.
+// list returns the inbox items oldest first (by CreatedAt, then id), as
+// the vault does.
 func (m *mailMaps) list() []app.InboxItem {
-	out := make([]app.InboxItem, 0, len(m.order))
-	for _, id := range m.order {
-		out = append(out, m.inbox[id])
+	out := make([]app.InboxItem, 0, len(m.inbox))
+	for _, it := range m.inbox {
+		out = append(out, it)
 	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].CreatedAt.Before(out[j].CreatedAt)
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out
 }
 

@@ -39,6 +39,7 @@ type Store struct {
 	Compactions int
 
 	unlockCalls int
+	drawn       int // patient ids drawn by Write
 
 	mu         sync.Mutex
 	exists     bool
@@ -285,9 +286,12 @@ func (s *Store) Manifest(_ context.Context, id app.PatientID) (app.Manifest, err
 	if err := s.check("manifest"); err != nil {
 		return app.Manifest{}, err
 	}
-	m, ok := s.manifests[id]
-	if !ok {
+	if _, known := s.dir.Get(id); !known {
 		return app.Manifest{}, fmt.Errorf("apptest: manifest: %w", app.ErrNotFound)
+	}
+	m, ok := s.manifests[id]
+	if !ok { // like the vault: an empty manifest for a patient without one
+		return app.Manifest{Patient: id}, nil
 	}
 	m.Documents = append([]app.DocumentMeta(nil), m.Documents...)
 	for i := range m.Documents { // like the vault: Cached says whether the content is here
@@ -349,10 +353,8 @@ func (s *Store) Write(_ context.Context, b *app.Batch) error {
 	if err := s.check("write"); err != nil {
 		return err
 	}
-	for _, d := range b.Documents {
-		if d.Patient == "" || d.ID == "" {
-			return fmt.Errorf("apptest: write: document without patient or id: %w", app.ErrInvalid)
-		}
+	if err := s.checkBatch(b); err != nil {
+		return err
 	}
 	if err := s.checkDeclarations(b); err != nil {
 		return err
@@ -390,12 +392,73 @@ func (s *Store) Write(_ context.Context, b *app.Batch) error {
 	return nil
 }
 
+// checkBatch refuses what the vault refuses (app/vault's prepare): records
+// of a patient that is neither in the directory nor in the batch, records
+// without an id, a cursor without a stream. A patient without an id gets a
+// fresh one, written back into the batch.
+func (s *Store) checkBatch(b *app.Batch) error {
+	known := map[app.PatientID]bool{}
+	for i := range b.Patients {
+		if b.Patients[i].ID == "" {
+			s.drawn++
+			b.Patients[i].ID = app.PatientID(fmt.Sprintf("apptest-%04d", s.drawn))
+		}
+		known[b.Patients[i].ID] = true
+	}
+	patient := func(id app.PatientID, what string) error {
+		if known[id] {
+			return nil
+		}
+		if _, ok := s.dir.Get(id); ok {
+			return nil
+		}
+		return fmt.Errorf("apptest: write: %s for a patient not in the directory: %w", what, app.ErrInvalid)
+	}
+	for _, m := range b.Manifests {
+		if err := patient(m.Patient, "manifest"); err != nil {
+			return err
+		}
+	}
+	for _, d := range b.Documents {
+		if d.ID == "" {
+			return fmt.Errorf("apptest: write: document without id: %w", app.ErrInvalid)
+		}
+		if err := patient(d.Patient, "document"); err != nil {
+			return err
+		}
+	}
+	for _, g := range b.DocumentsGone {
+		if g.ID == "" || g.Patient == "" {
+			return fmt.Errorf("apptest: write: removed document without patient or id: %w", app.ErrInvalid)
+		}
+	}
+	for _, c := range b.Cursors {
+		if c.Stream == "" {
+			return fmt.Errorf("apptest: write: cursor without stream: %w", app.ErrInvalid)
+		}
+		if c.Patient != "" {
+			if err := patient(c.Patient, "cursor"); err != nil {
+				return err
+			}
+		}
+	}
+	for _, it := range b.Outbox {
+		if it.ID == "" {
+			return fmt.Errorf("apptest: write: outbox item without id: %w", app.ErrInvalid)
+		}
+	}
+	return nil
+}
+
 // Purge implements app.Store.
 func (s *Store) Purge(_ context.Context, id app.PatientID) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.check("purge"); err != nil {
 		return err
+	}
+	if _, ok := s.dir.Get(id); !ok {
+		return fmt.Errorf("apptest: purge: %w", app.ErrNotFound)
 	}
 	for _, it := range s.outbox {
 		if it.Patient == id {
@@ -547,6 +610,9 @@ func (s *Store) Declarations(_ context.Context, id app.PatientID) ([]app.Declara
 // patient of the directory (or of the batch), or with an empty id.
 func (s *Store) checkDeclarations(b *app.Batch) error {
 	for _, set := range b.Declarations {
+		if set.Patient == "" {
+			return fmt.Errorf("apptest: write: declarations without patient: %w", app.ErrInvalid)
+		}
 		_, ok := s.dir.Get(set.Patient)
 		ok = ok || slices.ContainsFunc(b.Patients, func(p app.Patient) bool { return p.ID == set.Patient })
 		if !ok {
