@@ -27,7 +27,7 @@ func TestDemoMailbox(t *testing.T) {
 	defer stop()
 	store := apptest.NewLockedStore(importPass, pop...)
 	svc := app.NewService(store, nil, quiet())
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := svc.SetConnectionStore(ctx, &memConnection{conn: app.Connection{Mailboxes: []app.MailAccount{mb.account}}}); err != nil {
 		t.Fatal(err)

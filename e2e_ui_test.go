@@ -163,7 +163,7 @@ func (d *driver) run() {
 // what background work hands to the UI goroutine.
 func (d *driver) waitFor(what string, cond func() bool) {
 	d.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute) // a hang guard: slow runs under load pass
 	for d.run(); !cond(); d.run() {
 		if time.Now().After(deadline) {
 			d.t.Fatalf("timed out waiting for %s; the window shows %q", what, d.texts())

@@ -41,7 +41,7 @@ func (e *env) client(key string, tweak ...func(*Config)) (*Client, app.Access) {
 		e.t.Fatalf("no credential %s", key)
 	}
 	cfg := Config{BaseURL: e.sb.URL, Certificate: cr.TLS, Signer: cr.Signer, RootCAs: e.sb.PKI.Pool(),
-		SoftwareName: "Carnet", SoftwareVersion: "test", Timeout: 10 * time.Second}
+		SoftwareName: "Carnet", SoftwareVersion: "test", Timeout: 2 * time.Minute}
 	for _, f := range tweak {
 		f(&cfg)
 	}

@@ -331,8 +331,8 @@ func TestAuthStallBounded(t *testing.T) {
 					t.Fatalf("err %v, want %v", err, tc.want)
 				}
 				t.Logf("after %v: %v", time.Since(start).Round(time.Millisecond), err)
-			case <-time.After(10 * time.Second):
-				t.Fatal("dial still blocked after 10 s")
+			case <-time.After(2 * time.Minute): // a hang guard, not a deadline
+				t.Fatal("dial still blocked after 2 minutes")
 			}
 		})
 	}

@@ -39,7 +39,7 @@ func flagsOf(t *testing.T, d *dovecot, user, folder string) map[string]string {
 
 func runImport(t *testing.T, store *apptest.MailStore, acct Account) app.ImportSummary {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	sum, err := Import(ctx, store, Config{Accounts: []Account{acct}, Demo: true})
 	if err != nil {
@@ -373,7 +373,7 @@ func TestDovecotWatchIdle(t *testing.T) {
 	u := d.newUser()
 	p := testPatient(t, "p1", "2800175123456")
 	store := apptest.NewMailStore(p)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var filed atomic.Int64
 	rounds := make(chan struct{}, 10)

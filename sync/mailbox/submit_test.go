@@ -66,7 +66,7 @@ func sendReceipt(t *testing.T, a Account, r app.Receipt) error {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	return rs.SendReceipt(ctx, r)
 }
@@ -366,7 +366,7 @@ func TestDovecotImportReceipts(t *testing.T) {
 	t.Run("off", func(t *testing.T) {
 		u := d.newUser()
 		d.deliver(t, u, "INBOX", askingMail(t, "101@labo", p, labo, labo))
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		sum, err := Import(ctx, apptest.NewMailStore(p), Config{Accounts: []Account{submitAccount(d, u, StartTLS)}, Demo: true})
 		if err != nil || sum.Filed != 1 || sum.Receipts != 0 {
@@ -389,7 +389,7 @@ func TestDovecotImportReceipts(t *testing.T) {
 		}
 		store := apptest.NewMailStore(p)
 		cfg := Config{Accounts: []Account{submitAccount(d, u, StartTLS)}, Demo: true, ReadReceipts: true}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		sum, err := Import(ctx, store, cfg)
 		if err != nil || sum.Filed != 3 || sum.Manual != 1 || sum.Receipts != 2 {
