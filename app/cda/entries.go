@@ -20,6 +20,9 @@ const (
 	tplFRProblem      = "1.2.250.1.213.1.1.3.37"
 	tplImmunization   = "1.3.6.1.4.1.19376.1.5.3.1.4.12"
 	tplFRVaccination  = "1.2.250.1.213.1.1.3.45"
+	// tplFRPlannedVaccination is FR-Vaccination-prevue (IHE Immunization
+	// Recommendation, …4.12.2, is matched by the immunization prefix).
+	tplFRPlannedVaccination = "1.2.250.1.213.1.1.3.47"
 )
 
 // maxEntryDepth bounds how deep the reader follows nested clinical
@@ -217,6 +220,8 @@ func (p *parser) finishMed(ml *medLine) {
 			m.Name = "ATC " + m.ATC.Code
 		case m.Product.Code != "":
 			m.Name = m.Product.Code
+		case usable(m.Form) != "":
+			m.Name = m.Form // a preparation named only by its form
 		default:
 			m.Name = "?"
 			p.flag(FlagMissing, "substanceAdministration/consumable name")
@@ -232,6 +237,13 @@ func (p *parser) finishMed(ml *medLine) {
 // libre)").
 func usable(s string) string {
 	s = strings.TrimSpace(s)
+	// "Oui : (texte libre)", "Non : détail": the answer is not the name
+	if w, rest, ok := strings.Cut(s, ":"); ok {
+		switch strings.ToLower(strings.TrimSpace(w)) {
+		case "oui", "non", "yes", "no":
+			s = strings.TrimSpace(rest)
+		}
+	}
 	switch strings.ToLower(strings.Trim(s, " .:")) {
 	case "", "oui", "non", "yes", "no", "true", "false", "vrai", "faux", "-", "--", "?", "na", "nc", "(texte libre)", "texte libre", "inconnu":
 		return ""
@@ -280,7 +292,7 @@ func (p *parser) sbadmBody(ml *medLine, sub bool, c stmtCtx) {
 		switch hl7(se) {
 		case "templateId":
 			switch root := attr(se, "root"); {
-			case root == tplImmunization || root == tplFRVaccination:
+			case strings.HasPrefix(root, tplImmunization), root == tplFRVaccination, root == tplFRPlannedVaccination:
 				ml.immuniz = true
 			case strings.HasPrefix(root, "1.2.840.10008.9."), // DICOM procedural medication
 				root == "1.2.250.1.213.1.1.3.151", root == "1.2.250.1.213.1.1.3.173": // FR-DICOM administration
@@ -392,7 +404,7 @@ func (p *parser) quantity(se *xml.StartElement) string {
 			return ""
 		}
 		u := strings.Trim(strings.TrimSpace(attr(se, "unit")), "{}")
-		if u == "" || u == "1" {
+		if u == "" || u == "1" || digits(u) { // a numeric unit is an EDQM packaging code, not a word
 			return v
 		}
 		return v + " " + u

@@ -18,6 +18,7 @@ const (
 	nsHL7   = "urn:hl7-org:v3"
 	nsPharm = "urn:ihe:pharm:medication"
 	nsXSI   = "http://www.w3.org/2001/XMLSchema-instance"
+	nsXSL   = "http://www.w3.org/1999/XSL/Transform"
 )
 
 // Default limits of Options.
@@ -163,7 +164,7 @@ type parser struct {
 	refs  map[string]string // narrative ID → plain text, for entry references
 	// mediaBytes is the decoded size of the observationMedia read so far.
 	mediaBytes int64
-	sawRT bool              // a recordTarget was read
+	sawRT      bool // a recordTarget was read
 }
 
 func newParser(r io.Reader, opt Options) *parser {
