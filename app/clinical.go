@@ -26,9 +26,7 @@ func PrecisionOf(ts string) DatePrecision {
 	switch {
 	case n >= 12:
 		return PrecisionMinute
-	case n >= 10: // an hour alone reads as the day
-		return PrecisionDay
-	case n >= 8:
+	case n >= 8: // an hour without minutes reads as the day
 		return PrecisionDay
 	case n >= 6:
 		return PrecisionMonth
@@ -72,4 +70,32 @@ type Device struct {
 	Precision DatePrecision // how much of Date the document gave
 	Negated   bool          // the document says it was NOT implanted or used
 	Text      string        // the narrative text of the entry, when referenced
+	// Conflict is the narrative's name of the device when it contradicts
+	// the code (Name is the code's): shown flagged.
+	Conflict string
+}
+
+// PresentProblems returns the problems a patient has: those the document
+// does not negate, in order. A negated problem ("hypertension: non") is
+// never shown in a problem list.
+func PresentProblems(ps []Problem) []Problem {
+	out := make([]Problem, 0, len(ps))
+	for _, p := range ps {
+		if !p.Negated {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// PresentAllergies returns the allergies a patient has: those the document
+// does not negate, in order.
+func PresentAllergies(as []Allergy) []Allergy {
+	out := make([]Allergy, 0, len(as))
+	for _, a := range as {
+		if !a.Negated {
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -344,11 +344,18 @@ func (p *parser) deviceParticipant() (d app.Device, ok bool) {
 									brand = t
 								case "C43383": // NCIT model
 									model = t
+								default:
+									if d.Type.Code == "" && c.Code != "" {
+										d.Type = c // a device coded only in a translation (LPP in CNAM-HR)
+									}
 								}
 							}
 						})
 						d.Name = firstUsable(d.Type.Display, orig)
 						d.Text = orig
+						if usable(d.Type.Display) != "" && orig != "" && !agree(d.Type.Display, orig) {
+							d.Conflict = orig // the narrative names another device: the code wins, flagged
+						}
 						if m := strings.TrimSpace(brand + " " + model); m != "" && d.Model == "" {
 							d.Model = m
 						}
