@@ -73,6 +73,7 @@ type Device struct {
 	// Conflict is the narrative's name of the device when it contradicts
 	// the code (Name is the code's): shown flagged.
 	Conflict string
+	Source   MedicationSource // the document it was read from (ReadMedications fills it)
 }
 
 // PresentProblems returns the problems a patient has: those the document

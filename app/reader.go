@@ -117,6 +117,7 @@ type Allergy struct {
 	ReactionNegated bool          // the reaction is recorded as NOT observed
 	StartPrecision  DatePrecision // how much of Start the document gave
 	EndPrecision    DatePrecision
+	Source          MedicationSource // the document it was read from (ReadMedications fills it)
 }
 
 // Problem is a problem, diagnosis or history entry of a document.
@@ -131,4 +132,5 @@ type Problem struct {
 	Negated        bool          // the document says the patient does NOT have it (negationInd)
 	StartPrecision DatePrecision // how much of Start the document gave
 	EndPrecision   DatePrecision
+	Source         MedicationSource // the document it was read from (ReadMedications fills it)
 }

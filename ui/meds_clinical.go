@@ -1,0 +1,132 @@
+package ui
+
+import (
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/meds"
+)
+
+// showClinical fills the clinical panel of the anesthesiologist's view,
+// above the medication list: the allergies, the problems and the implanted
+// devices the cached documents record, and the medications they record as
+// NOT given. What a document negates is never listed as present: a
+// negated allergy or problem is left out, a drug not given is listed as
+// such. Each line says its date at the precision the document gave and
+// opens its document.
+func (v *medsView) showClinical(reading app.MedicationReading, list meds.List) {
+	var objs []fyne.CanvasObject
+	section := func(title string, lines []fyne.CanvasObject) {
+		if len(lines) == 0 {
+			return
+		}
+		t := widget.NewLabelWithStyle(title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		t.SizeName = theme.SizeNameSubHeadingText
+		objs = append(objs, t)
+		objs = append(objs, lines...)
+		objs = append(objs, widget.NewSeparator())
+	}
+	var lines []fyne.CanvasObject
+	for _, a := range app.PresentAllergies(reading.Allergies) {
+		text := a.Text
+		if a.Reaction != "" {
+			key := "clinical.allergy.reaction"
+			if a.ReactionNegated {
+				key = "clinical.allergy.reaction.not"
+			}
+			text += " — " + tr(key, map[string]any{"Reaction": a.Reaction})
+		}
+		lines = append(lines, v.clinicalLine(text, app.FormatDate(a.Start, a.StartPrecision), a.Source, widget.DangerImportance))
+	}
+	section(tr("clinical.allergies"), lines)
+
+	lines = nil
+	for _, p := range app.PresentProblems(reading.Problems) {
+		lines = append(lines, v.clinicalLine(p.Text, app.FormatDate(p.Start, p.StartPrecision), p.Source, widget.MediumImportance))
+	}
+	section(tr("clinical.problems"), lines)
+
+	lines = nil
+	for _, d := range reading.Devices {
+		text := d.Name
+		if d.Model != "" {
+			text += " (" + d.Model + ")"
+		}
+		if d.Negated {
+			text = tr("clinical.device.not", map[string]any{"Name": text})
+		}
+		if d.Conflict != "" {
+			text += " — " + tr("clinical.conflict", map[string]any{"Text": d.Conflict})
+		}
+		lines = append(lines, v.clinicalLine(text, app.FormatDate(d.Date, d.Precision), d.Source, widget.WarningImportance))
+	}
+	section(tr("clinical.devices"), lines)
+
+	lines = nil
+	for _, m := range list.NotGiven {
+		text := tr("clinical.notgiven.line", map[string]any{"Name": m.Name})
+		lines = append(lines, v.clinicalLine(text, medDate(&m), m.Source, widget.LowImportance))
+	}
+	section(tr("clinical.notgiven"), lines)
+
+	v.clinical.Objects = objs
+	v.clinical.Refresh()
+}
+
+// clinicalLine is one fact: its text, its date as the document gave it,
+// and a button to its document.
+func (v *medsView) clinicalLine(text, date string, src app.MedicationSource, imp widget.Importance) fyne.CanvasObject {
+	if date != "" {
+		text += " · " + date
+	}
+	l := widget.NewLabel(text)
+	l.Wrapping = fyne.TextWrapWord
+	l.Importance = imp
+	if src.Document == "" {
+		return l
+	}
+	title := src.Title
+	if title == "" {
+		title = tr("viewer.untitled")
+	}
+	id := src.Document
+	open := widget.NewButtonWithIcon(title, theme.DocumentIcon(), func() { v.open(id) })
+	open.Importance = widget.LowImportance
+	return container.NewBorder(nil, nil, nil, open, l)
+}
+
+// medDate is the date of a medication line at the precision its document
+// gave: the dispensing, else the start.
+func medDate(m *app.Medication) string {
+	if !m.Dispensed.IsZero() {
+		return app.FormatDate(m.Dispensed, m.DispensedPrecision)
+	}
+	return app.FormatDate(m.Start, m.StartPrecision)
+}
+
+// lineStatuses says what each line of an entry records, with its date at
+// the document's precision: "donné 03/2019 · prescrit 12/2023".
+func lineStatuses(e *meds.Entry) string {
+	var parts []string
+	for i := range e.Lines {
+		if i == 6 {
+			parts = append(parts, "…")
+			break
+		}
+		m := &e.Lines[i]
+		s := tr("clinical.status." + string(m.LineStatus()))
+		if d := medDate(m); d != "" {
+			s += " " + d
+		}
+		if m.Conflict != "" {
+			s += " (" + tr("clinical.conflict", map[string]any{"Text": m.Conflict}) + ")"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " · ")
+}
