@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -109,24 +111,46 @@ func medDate(m *app.Medication) string {
 	return app.FormatDate(m.Start, m.StartPrecision)
 }
 
-// lineStatuses says what each line of an entry records, with its date at
-// the document's precision: "donné 03/2019 · prescrit 12/2023".
+// lineStatuses says what the lines of an entry record, one part per
+// status in the order of the most recent line, with the latest date at the
+// document's precision and the count: "délivré 05/02/2026 (×12) · prescrit
+// 12/2023"; a free text that contradicts the code is shown.
 func lineStatuses(e *meds.Entry) string {
-	var parts []string
-	for i := range e.Lines {
-		if i == 6 {
-			parts = append(parts, "…")
-			break
-		}
-		m := &e.Lines[i]
-		s := tr("clinical.status." + string(m.LineStatus()))
-		if d := medDate(m); d != "" {
-			s += " " + d
-		}
-		if m.Conflict != "" {
-			s += " (" + tr("clinical.conflict", map[string]any{"Text": m.Conflict}) + ")"
-		}
-		parts = append(parts, s)
+	type part struct {
+		date string
+		n    int
 	}
-	return strings.Join(parts, " · ")
+	var order []app.MedicationStatus
+	parts := map[app.MedicationStatus]*part{}
+	var conflicts []string
+	for i := range e.Lines {
+		m := &e.Lines[i]
+		st := m.LineStatus()
+		p := parts[st]
+		if p == nil {
+			p = &part{date: medDate(m)}
+			parts[st] = p
+			order = append(order, st)
+		}
+		p.n++
+		if m.Conflict != "" && !slices.Contains(conflicts, m.Conflict) {
+			conflicts = append(conflicts, m.Conflict)
+		}
+	}
+	var out []string
+	for _, st := range order {
+		p := parts[st]
+		s := tr("clinical.status." + string(st))
+		if p.date != "" {
+			s += " " + p.date
+		}
+		if p.n > 1 {
+			s += fmt.Sprintf(" (×%d)", p.n)
+		}
+		out = append(out, s)
+	}
+	for _, c := range conflicts {
+		out = append(out, tr("clinical.conflict", map[string]any{"Text": c}))
+	}
+	return strings.Join(out, " · ")
 }
