@@ -77,10 +77,10 @@ func TestViewerEmbeddedMedia(t *testing.T) {
 	if v.flow == nil || v.pdf != nil {
 		t.Fatal("the narrative is not shown first")
 	}
-	if !f.shows("Pièces jointes :") || !f.shows("CR Echo-Doppler (application/pdf)") {
+	if !f.shows("Pièces jointes :") || !f.shows("CR Echo-Doppler (DOC-001, application/pdf)") {
 		t.Fatal("no attachment button")
 	}
-	open := buttonWith(v.root, "CR Echo-Doppler (application/pdf)")
+	open := buttonWith(v.root, "CR Echo-Doppler (DOC-001, application/pdf)")
 	if open == nil {
 		t.Fatal("no attachment button")
 	}

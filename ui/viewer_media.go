@@ -1,6 +1,8 @@
 package ui
 
 import (
+	"strings"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
@@ -25,8 +27,15 @@ func (v *viewerView) mediaBar() fyne.CanvasObject {
 		if label == "" {
 			label = tr("clinical.media.untitled", map[string]any{"N": i + 1})
 		}
-		if a.MediaType != "" {
-			label += " (" + a.MediaType + ")"
+		// the ID is what the narrative's media placeholder names
+		var what []string
+		for _, w := range []string{a.ID, a.MediaType} {
+			if w != "" {
+				what = append(what, w)
+			}
+		}
+		if len(what) > 0 {
+			label += " (" + strings.Join(what, ", ") + ")"
 		}
 		b := widget.NewButtonWithIcon(label, theme.FileIcon(), func() { v.openMedia(i) })
 		b.Importance = widget.LowImportance

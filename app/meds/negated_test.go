@@ -48,3 +48,20 @@ func TestConsolidateNegatedAndNames(t *testing.T) {
 		t.Errorf("entries = %v", names)
 	}
 }
+
+// TestConsolidatePlanned: a planned vaccination is no activity and its
+// window's end is no stop.
+func TestConsolidatePlanned(t *testing.T) {
+	now := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	src := app.MedicationSource{Document: "d1", Date: now.AddDate(0, -1, 0)}
+	atc := app.Code{Code: "J07AN01", System: app.SystemATC}
+	list := Consolidate([]app.Medication{{Kind: app.MedicationPlanned, Name: "BCG", ATC: atc, Source: src,
+		Start: now.AddDate(0, 1, 0), End: now.AddDate(0, 2, 0)}}, nil, now)
+	if list.Entries != 1 {
+		t.Fatalf("%d entries", list.Entries)
+	}
+	e := list.Groups[0].Entries[0]
+	if !e.Stopped.IsZero() || e.Basis == BasisStart {
+		t.Errorf("planned line: stopped %v, basis %s", e.Stopped, e.Basis)
+	}
+}
