@@ -128,7 +128,7 @@ func (p *parser) observation(c stmtCtx) string {
 			}
 		}
 	}
-	negated := c.negated || o.boolValue == "false"
+	negated := c.negated || o.boolValue == "false" || absence(o.value) || absence(o.code)
 	for _, d := range o.devices {
 		d.Negated = d.Negated || negated
 		if d.Date.IsZero() {

@@ -2,6 +2,7 @@ package cda
 
 import (
 	"encoding/xml"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,11 +130,25 @@ type medLine struct {
 	codes      []app.Code
 	immuniz    bool
 	procedural bool
-	declared   bool   // informant is the patient
-	name       string // manufacturedMaterial/name
-	origText   string // the product code's originalText (resolved)
-	ingrConf   string // a free-text ingredient name that contradicts its code
+	declared   bool     // informant is the patient
+	name       string   // manufacturedMaterial/name
+	origText   string   // the product code's originalText (resolved)
+	ingrConf   string   // a free-text ingredient name that contradicts its code
+	act        app.Code // the substanceAdministration's own code (DRUG, IMMUNIZ …)
 }
+
+// absentCodes are the codes that say there is nothing to list: no known
+// medication, no known allergy (SNOMED CT, and the IPS absent/unknown
+// codes).
+var absentCodes = map[string]bool{
+	"182849000": true, "787481004": true, "716186003": true, "409137002": true, "428607008": true, "429625007": true,
+	"no-medication-info": true, "no-known-medications": true, "no-allergy-info": true, "no-known-allergies": true,
+	"no-drug-therapy": true, "no-known-medication-allergies": true,
+}
+
+// absence reports whether c says "nothing known" rather than naming
+// something.
+func absence(c app.Code) bool { return absentCodes[strings.TrimSpace(c.Code)] }
 
 // supply is one dispensing (CNAM-HR, dispensation) of a medication line.
 type supply struct {
@@ -168,6 +183,11 @@ func (p *parser) substanceAdministration(se *xml.StartElement, c stmtCtx) []app.
 	ml.m.Negated = c.negated
 	p.sbadmBody(&ml, false, c)
 	m := &ml.m
+	if absence(ml.act) || slices.ContainsFunc(ml.codes, absence) {
+		// "no known medication": a statement about the record, not a line;
+		// the document is then listed among those to read
+		return nil
+	}
 	p.finishMed(&ml)
 	if ml.immuniz && m.Kind == app.MedicationPrescribed {
 		// a vaccination "intended" is a planned one, not a prescription to dispense
@@ -305,6 +325,10 @@ func (p *parser) sbadmBody(ml *medLine, sub bool, c stmtCtx) {
 		case "statusCode":
 			if m.Status == "" {
 				m.Status = strings.TrimSpace(attr(se, "code"))
+			}
+		case "code":
+			if !sub {
+				ml.act = code(se)
 			}
 		case "effectiveTime":
 			p.medTime(m, se)

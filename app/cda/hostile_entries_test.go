@@ -191,6 +191,19 @@ var hostileEntries = []struct {
 				t.Errorf("dates %s %s", app.FormatDate(m.Start, m.StartPrecision), app.FormatDate(m.End, m.EndPrecision))
 			}
 		}},
+	{name: "no known medication, no known allergy",
+		in: entries("", `<entry><substanceAdministration moodCode="EVN"><code code="no-medication-info" codeSystem="2.16.840.1.113883.5.1150.1"/>
+<consumable><manufacturedProduct><manufacturedMaterial><code code="787481004" codeSystem="2.16.840.1.113883.6.96" displayName="No known medications"/></manufacturedMaterial></manufacturedProduct></consumable></substanceAdministration></entry>
+<entry><observation moodCode="EVN"><templateId root="1.3.6.1.4.1.19376.1.5.3.1.4.6"/><code code="ASSERTION" codeSystem="2.16.840.1.113883.5.4"/>
+<value xsi:type="CD" code="716186003" codeSystem="2.16.840.1.113883.6.96" displayName="Aucune allergie connue"/></observation></entry>`),
+		check: func(t *testing.T, d *Document) {
+			if len(d.Medications) != 0 {
+				t.Errorf("a 'no known medication' statement became lines: %+v", d.Medications)
+			}
+			if len(d.Allergies) != 1 || !d.Allergies[0].Negated || len(app.PresentAllergies(d.Allergies)) != 0 {
+				t.Errorf("allergies %+v", d.Allergies)
+			}
+		}},
 	{name: "planned vaccination", in: entries("", strings.Replace(`<entry>`+vaccine(``, ``)+`</entry>`, `moodCode="EVN"`, `moodCode="INT"`, 1)+
 		strings.Replace(`<entry>`+vaccine(``, ``)+`</entry>`, `moodCode="EVN"`, `moodCode="RQO"`, 1)),
 		check: func(t *testing.T, d *Document) {
