@@ -192,8 +192,8 @@ var hostileEntries = []struct {
 			}
 		}},
 	{name: "no known medication, no known allergy",
-		in: entries("", `<entry><substanceAdministration moodCode="EVN"><code code="no-medication-info" codeSystem="2.16.840.1.113883.5.1150.1"/>
-<consumable><manufacturedProduct><manufacturedMaterial><code code="787481004" codeSystem="2.16.840.1.113883.6.96" displayName="No known medications"/></manufacturedMaterial></manufacturedProduct></consumable></substanceAdministration></entry>
+		in: entries("", `<entry><substanceAdministration moodCode="EVN"><code code="DRUG" codeSystem="2.16.840.1.113883.5.4"/>
+<consumable><manufacturedProduct><manufacturedMaterial><code code="no-known-medications" codeSystem="2.16.840.1.113883.5.1150.1" displayName="No known medications"/></manufacturedMaterial></manufacturedProduct></consumable></substanceAdministration></entry>
 <entry><observation moodCode="EVN"><templateId root="1.3.6.1.4.1.19376.1.5.3.1.4.6"/><code code="ASSERTION" codeSystem="2.16.840.1.113883.5.4"/>
 <value xsi:type="CD" code="716186003" codeSystem="2.16.840.1.113883.6.96" displayName="Aucune allergie connue"/></observation></entry>`),
 		check: func(t *testing.T, d *Document) {
