@@ -140,7 +140,7 @@ func lineStatuses(e *meds.Entry) string {
 	var out []string
 	for _, st := range order {
 		p := parts[st]
-		s := tr("clinical.status." + string(st))
+		s := statusLabel(st)
 		if p.date != "" {
 			s += " " + p.date
 		}
@@ -153,4 +153,23 @@ func lineStatuses(e *meds.Entry) string {
 		out = append(out, tr("clinical.conflict", map[string]any{"Text": c}))
 	}
 	return strings.Join(out, " · ")
+}
+
+// statusLabel is the French word of a line status.
+func statusLabel(st app.MedicationStatus) string {
+	switch st {
+	case app.StatusPrescribed:
+		return tr("clinical.status.prescribed")
+	case app.StatusDispensed:
+		return tr("clinical.status.dispensed")
+	case app.StatusPlanned:
+		return tr("clinical.status.planned")
+	case app.StatusNotGiven:
+		return tr("clinical.status.not-given")
+	case app.StatusStopped:
+		return tr("clinical.status.stopped")
+	case app.StatusDeclared:
+		return tr("clinical.status.declared")
+	}
+	return tr("clinical.status.given")
 }
