@@ -252,3 +252,27 @@ func TestLargeObservationMedia(t *testing.T) {
 		t.Errorf("media %d", len(d.Media))
 	}
 }
+
+// TestSampleSelfPresenting reads the self-presenting lab report through its
+// XSL wrapper: the header of the ClinicalDocument inside (checked by eye in
+// the sample: id, type, title, effectiveTime, the test INS) and its body.
+func TestSampleSelfPresenting(t *testing.T) {
+	d := parseSample(t, "BIO-CR-BIO_2021.01_Auto-Presentable.xml")
+	if d.ID != "1.2.250.1.213.1.1.1.55.2021.1.1" || d.Type.Code != "11502-2" || d.Title != "Compte rendu d'examens biologiques" ||
+		d.Effective.Format(tsLayout) != "20210401171000+0100" || d.Version != 1 {
+		t.Errorf("header = %s %v %q %v", d.ID, d.Type, d.Title, d.Effective)
+	}
+	if d.Patient.INS.Matricule != "279035121518989" || d.Patient.INSStatus != INSTest || d.Patient.BirthName != "PAT-TROIS" {
+		t.Errorf("patient = %+v", d.Patient)
+	}
+	if len(d.Body.Sections) == 0 {
+		t.Error("no sections read inside the wrapper")
+	}
+	if _, err := (Reader{}).Read(readSample(t, "BIO-CR-BIO_2021.01_Auto-Presentable.xml"), app.DocumentMeta{}); err != nil {
+		t.Errorf("Reader refuses the self-presenting document: %v", err)
+	}
+	h, err := ParseBytes(readSample(t, "BIO-CR-BIO_2021.01_Auto-Presentable.xml"), Options{HeaderOnly: true})
+	if err != nil || h.ID != d.ID {
+		t.Errorf("header only: %v %v", h, err)
+	}
+}
