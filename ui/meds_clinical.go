@@ -15,13 +15,19 @@ import (
 )
 
 // showClinical fills the clinical panel of the anesthesiologist's view,
-// above the medication list: the allergies, the problems and the implanted
-// devices the cached documents record, and the medications they record as
-// NOT given. What a document negates is never listed as present: a
-// negated allergy or problem is left out, a drug not given is listed as
-// such. Each line says its date at the precision the document gave and
-// opens its document.
+// above the medication list (see clinicalObjects).
 func (v *medsView) showClinical(reading app.MedicationReading, list meds.List) {
+	v.clinical.Objects = clinicalObjects(reading, list.NotGiven, v.open)
+	v.clinical.Refresh()
+}
+
+// clinicalObjects shows the allergies, the problems and the implanted
+// devices the cached documents record, and the medications they record as
+// NOT given (notGiven). What a document negates is never listed as
+// present: a negated allergy or problem is left out, a drug not given is
+// listed as such. Each line says its date at the precision the document
+// gave and opens its document (open).
+func clinicalObjects(reading app.MedicationReading, notGiven []app.Medication, open func(app.DocumentID)) []fyne.CanvasObject {
 	var objs []fyne.CanvasObject
 	section := func(title string, lines []fyne.CanvasObject) {
 		if len(lines) == 0 {
@@ -43,13 +49,13 @@ func (v *medsView) showClinical(reading app.MedicationReading, list meds.List) {
 			}
 			text += " — " + tr(key, map[string]any{"Reaction": a.Reaction})
 		}
-		lines = append(lines, v.clinicalLine(text, app.FormatDate(a.Start, a.StartPrecision), a.Source, widget.DangerImportance))
+		lines = append(lines, clinicalLine(text, app.FormatDate(a.Start, a.StartPrecision), a.Source, widget.DangerImportance, open))
 	}
 	section(tr("clinical.allergies"), lines)
 
 	lines = nil
 	for _, p := range app.PresentProblems(reading.Problems) {
-		lines = append(lines, v.clinicalLine(p.Text, app.FormatDate(p.Start, p.StartPrecision), p.Source, widget.MediumImportance))
+		lines = append(lines, clinicalLine(p.Text, app.FormatDate(p.Start, p.StartPrecision), p.Source, widget.MediumImportance, open))
 	}
 	section(tr("clinical.problems"), lines)
 
@@ -65,31 +71,29 @@ func (v *medsView) showClinical(reading app.MedicationReading, list meds.List) {
 		if d.Conflict != "" {
 			text += " — " + tr("clinical.conflict", map[string]any{"Text": d.Conflict})
 		}
-		lines = append(lines, v.clinicalLine(text, app.FormatDate(d.Date, d.Precision), d.Source, widget.WarningImportance))
+		lines = append(lines, clinicalLine(text, app.FormatDate(d.Date, d.Precision), d.Source, widget.WarningImportance, open))
 	}
 	section(tr("clinical.devices"), lines)
 
 	lines = nil
-	for _, m := range list.NotGiven {
+	for _, m := range notGiven {
 		text := tr("clinical.notgiven.line", map[string]any{"Name": m.Name})
-		lines = append(lines, v.clinicalLine(text, medDate(&m), m.Source, widget.LowImportance))
+		lines = append(lines, clinicalLine(text, medDate(&m), m.Source, widget.LowImportance, open))
 	}
 	section(tr("clinical.notgiven"), lines)
-
-	v.clinical.Objects = objs
-	v.clinical.Refresh()
+	return objs
 }
 
 // clinicalLine is one fact: its text, its date as the document gave it,
 // and a button to its document.
-func (v *medsView) clinicalLine(text, date string, src app.MedicationSource, imp widget.Importance) fyne.CanvasObject {
+func clinicalLine(text, date string, src app.MedicationSource, imp widget.Importance, open func(app.DocumentID)) fyne.CanvasObject {
 	if date != "" {
 		text += " · " + date
 	}
 	l := widget.NewLabel(text)
 	l.Wrapping = fyne.TextWrapWord
 	l.Importance = imp
-	if src.Document == "" {
+	if src.Document == "" || open == nil {
 		return l
 	}
 	title := src.Title
@@ -97,9 +101,9 @@ func (v *medsView) clinicalLine(text, date string, src app.MedicationSource, imp
 		title = tr("viewer.untitled")
 	}
 	id := src.Document
-	open := widget.NewButtonWithIcon(title, theme.DocumentIcon(), func() { v.open(id) })
-	open.Importance = widget.LowImportance
-	return container.NewBorder(nil, nil, nil, open, l)
+	b := widget.NewButtonWithIcon(title, theme.DocumentIcon(), func() { open(id) })
+	b.Importance = widget.LowImportance
+	return container.NewBorder(nil, nil, nil, b, l)
 }
 
 // medDate is the date of a medication line at the precision its document

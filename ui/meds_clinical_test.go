@@ -102,3 +102,50 @@ func TestViewerEmbeddedMedia(t *testing.T) {
 	}
 	v.dispose()
 }
+
+// TestClinicalTabInRecord: the record's "Allergies, problèmes,
+// dispositifs" tab reads the cached documents when shown, leaves the
+// negated facts out, and opens a fact's document.
+func TestClinicalTabInRecord(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	docs, cds := medsDocuments()
+	synth := cds[synthMeta.ID]
+	synth.Allergies = []app.Allergy{{Text: "Latex", Start: time.Date(2001, 5, 1, 0, 0, 0, 0, time.UTC), StartPrecision: app.PrecisionMonth}}
+	synth.Problems = []app.Problem{{Text: "Hypertension essentielle", Negated: true}, {Text: "Diabète de type 2"}}
+	synth.Devices = []app.Device{{Name: "STIMULATEUR CARDIAQUE IMPLANTABLE TRIPLE CHAMBRE", Date: time.Date(2019, 8, 11, 0, 0, 0, 0, time.UTC), Precision: app.PrecisionDay}}
+	cds[synthMeta.ID] = synth
+	seedRecord(f, docs, cds)
+	r := f.openRecord(f.u.shell, "mart")
+	var tab *clinicalTab
+	for i, rt := range r.tabList {
+		if ct, ok := rt.(*clinicalTab); ok {
+			tab = ct
+			r.tabs.SelectIndex(i)
+		}
+	}
+	if tab == nil {
+		t.Fatal("no clinical tab")
+	}
+	f.wait()
+	relayout(r.root)
+	if !tab.loaded {
+		t.Fatal("not read when shown")
+	}
+	for _, want := range []string{"Latex · 05/2001", "Diabète de type 2", "STIMULATEUR CARDIAQUE IMPLANTABLE TRIPLE CHAMBRE · 11/08/2019"} {
+		if !f.shows(want) {
+			t.Errorf("the clinical tab does not show %q", want)
+		}
+	}
+	if f.shows("Hypertension essentielle") {
+		t.Error("a negated problem is shown")
+	}
+	b := buttonWith(tab.box, "Synthèse médicale")
+	if b == nil {
+		t.Fatal("no source button")
+	}
+	test.Tap(b)
+	f.wait()
+	if r.viewer == nil || r.viewer.id != synthMeta.ID {
+		t.Error("the source button does not open the document")
+	}
+}
