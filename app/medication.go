@@ -36,6 +36,7 @@ const (
 	MedicationDispensed  MedicationKind = "dispensed"  // a dispensing by a pharmacy (CNAM-HR supply, dispensation)
 	MedicationAdminister MedicationKind = "administered"
 	MedicationDeclared   MedicationKind = "declared" // declared by the patient, entered by staff in Carnet
+	MedicationPlanned    MedicationKind = "planned"  // planned, not yet given (moodCode INT/RQO/PRP of a vaccination or administration)
 )
 
 // Medication is one medication line found in a document, or declared by the
@@ -55,11 +56,68 @@ type Medication struct {
 	Start      time.Time
 	End        time.Time
 	Quantity   string    // dispensed quantity (boxes, units)
-	Dispensed  time.Time // dispensing date (CNAM-HR performer/time)
+	Dispensed  time.Time // dispensing date (CNAM-HR performer/time, supply effectiveTime)
+	Dispenser  string    // the pharmacy (or pharmacist) that dispensed it, when given
 	Prescriber string    // prescriber's name (and RPPS when known)
 	Indication string
 	Text       string // free text of the line when it is not structured
 	Source     MedicationSource
+
+	// Negated: the document records that this was NOT given, taken or
+	// dispensed (negationInd="true"): a vaccination not done, a treatment
+	// not taken. Such a line is never shown nor consolidated as given.
+	Negated bool
+	// Status is the entry's statusCode as written ("completed", "active",
+	// "aborted", "suspended", "cancelled" …); empty when absent.
+	Status string
+	// StartPrecision, EndPrecision and DispensedPrecision say how much of
+	// Start, End and Dispensed the document gave (a year, a month, a day …):
+	// "1975" is the year 1975, not the 1st of January.
+	StartPrecision     DatePrecision
+	EndPrecision       DatePrecision
+	DispensedPrecision DatePrecision
+	// Conflict is the free-text name of the substance when it contradicts
+	// the coded product (the coded one is Name): the line is shown with
+	// its code's name and flagged.
+	Conflict string
+}
+
+// MedicationStatus is what a medication line says happened, as the UI
+// shows it.
+type MedicationStatus string
+
+// The statuses of a medication line.
+const (
+	StatusGiven      MedicationStatus = "given"      // administered, or a treatment taken
+	StatusPrescribed MedicationStatus = "prescribed" // prescribed
+	StatusDispensed  MedicationStatus = "dispensed"  // dispensed by a pharmacy
+	StatusPlanned    MedicationStatus = "planned"    // planned, not given yet
+	StatusNotGiven   MedicationStatus = "not-given"  // the document says it was not given (negated)
+	StatusStopped    MedicationStatus = "stopped"    // stopped, aborted or cancelled
+	StatusDeclared   MedicationStatus = "declared"   // declared by the patient
+)
+
+// LineStatus returns what the line says happened: not given when negated,
+// stopped when its statusCode says so, else from its kind.
+func (m *Medication) LineStatus() MedicationStatus {
+	if m.Negated {
+		return StatusNotGiven
+	}
+	switch m.Status {
+	case "aborted", "cancelled", "suspended", "obsolete", "nullified":
+		return StatusStopped
+	}
+	switch m.Kind {
+	case MedicationPrescribed:
+		return StatusPrescribed
+	case MedicationDispensed:
+		return StatusDispensed
+	case MedicationPlanned:
+		return StatusPlanned
+	case MedicationDeclared:
+		return StatusDeclared
+	}
+	return StatusGiven
 }
 
 // MedicationSource is where a medication line came from.

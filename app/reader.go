@@ -41,8 +41,14 @@ type ClinicalDocument struct {
 	Medications []Medication
 	// Allergies are the allergy and intolerance entries.
 	Allergies []Allergy
-	// Problems are the problem, diagnosis and history entries.
+	// Problems are the problem, diagnosis and history entries, negated
+	// ones included (Problem.Negated): the problem list leaves them out.
 	Problems []Problem
+	// Devices are the implanted or used medical devices the entries name.
+	Devices []Device
+	// Media are the objects embedded in a structured body
+	// (observationMedia: PDFs, images), each with its ID.
+	Media []Attachment
 	// Flags are what the reader noticed without refusing the document:
 	// machine codes (the ReadFlag… constants), each once, in the order
 	// first seen. The UI translates them.
@@ -88,6 +94,14 @@ type Attachment struct {
 	MediaType    string // the media type told by the bytes ("application/pdf" …), or DeclaredType when they tell nothing
 	DeclaredType string // the media type the document declared
 	Data         []byte // the decoded bytes
+	// ID is the observationMedia's ID the narrative refers to
+	// (renderMultiMedia); empty for a document body.
+	ID string
+	// Title is what the document calls an embedded object (its narrative
+	// caption or its organizer's text), when it says; empty otherwise.
+	Title string
+	// Mismatch: the declared media type does not match the bytes.
+	Mismatch bool
 }
 
 // Allergy is an allergy or intolerance entry of a document.
@@ -98,6 +112,12 @@ type Allergy struct {
 	Start    time.Time // onset
 	End      time.Time // resolution
 	Text     string    // the name or text as written
+
+	Negated         bool          // the document says there is NO such allergy (negationInd)
+	ReactionNegated bool          // the reaction is recorded as NOT observed
+	StartPrecision  DatePrecision // how much of Start the document gave
+	EndPrecision    DatePrecision
+	Source          MedicationSource // the document it was read from (ReadMedications fills it)
 }
 
 // Problem is a problem, diagnosis or history entry of a document.
@@ -108,4 +128,9 @@ type Problem struct {
 	End    time.Time // resolution
 	Text   string    // the text as written
 	Status string    // the entry's status code ("completed", "active" …)
+
+	Negated        bool          // the document says the patient does NOT have it (negationInd)
+	StartPrecision DatePrecision // how much of Start the document gave
+	EndPrecision   DatePrecision
+	Source         MedicationSource // the document it was read from (ReadMedications fills it)
 }

@@ -48,6 +48,12 @@ type UnstructuredDocument struct {
 type MedicationReading struct {
 	Lines        []Medication           // every structured line, each with its Source
 	Unstructured []UnstructuredDocument // in manifest order (newest first)
+	// The allergies, problems and implanted devices of the same documents,
+	// each with its Source, in manifest order; negated ones included
+	// (PresentProblems, PresentAllergies leave them out).
+	Allergies []Allergy
+	Problems  []Problem
+	Devices   []Device
 }
 
 // Metas returns the metadata of the unstructured documents.
@@ -208,6 +214,21 @@ func (s *Service) ReadMedications(ctx context.Context, id PatientID) (Medication
 				out.Lines = append(out.Lines, withSource(l, meta))
 			}
 		}
+		if res.reason == "" && !res.sum.unreadable {
+			src := withSource(Medication{}, meta).Source
+			for _, a := range res.sum.allergies {
+				a.Source = src
+				out.Allergies = append(out.Allergies, a)
+			}
+			for _, p := range res.sum.problems {
+				p.Source = src
+				out.Problems = append(out.Problems, p)
+			}
+			for _, d := range res.sum.devices {
+				d.Source = src
+				out.Devices = append(out.Devices, d)
+			}
+		}
 	}
 	out.Lines = append(out.Lines, declared...) // their own source: no document
 	return out, nil
@@ -348,14 +369,17 @@ func keyOf(id PatientID, m DocumentMeta) readKey {
 type medSummary struct {
 	meta       DocumentMeta // as completed by the reader
 	meds       []Medication // as read (Source not yet completed)
-	unreadable bool         // the reader refused the document
+	allergies  []Allergy
+	problems   []Problem
+	devices    []Device
+	unreadable bool // the reader refused the document
 }
 
 func summarise(cd ClinicalDocument, err error) medSummary {
 	if err != nil {
 		return medSummary{unreadable: true}
 	}
-	return medSummary{meta: cd.Meta, meds: cd.Medications}
+	return medSummary{meta: cd.Meta, meds: cd.Medications, allergies: cd.Allergies, problems: cd.Problems, devices: cd.Devices}
 }
 
 // documentReading is the Service's document reader and the memory of what

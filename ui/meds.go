@@ -48,6 +48,7 @@ type medsView struct {
 	msg         *widget.Label
 	retry       *widget.Button
 	groups      *fyne.Container
+	clinical    *fyne.Container // allergies, problems, devices, not given (meds_clinical.go)
 	timeline    *dispensingTimeline
 	noTimeline  *widget.Label
 	toRead      *fyne.Container
@@ -82,6 +83,7 @@ func (v *medsView) buildUI() fyne.CanvasObject {
 	v.retry = widget.NewButtonWithIcon(tr("meds.retry"), theme.ViewRefreshIcon(), v.load)
 	v.retry.Hide()
 	v.groups = container.NewVBox()
+	v.clinical = container.NewVBox()
 	v.timeline = newDispensingTimeline()
 	v.noTimeline = newMessage(widget.LowImportance)
 	v.toRead = container.NewVBox()
@@ -92,7 +94,7 @@ func (v *medsView) buildUI() fyne.CanvasObject {
 	v.recProgress = newTaskProgress()
 	v.recMsg = newMessage(widget.DangerImportance)
 	timelineTitle := widget.NewLabelWithStyle(tr("meds.timeline.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	content := container.NewVBox(v.groups, v.declared.box, widget.NewSeparator(), timelineTitle,
+	content := container.NewVBox(v.clinical, v.groups, v.declared.box, widget.NewSeparator(), timelineTitle,
 		container.NewHScroll(v.timeline), v.noTimeline, v.toRead)
 	top := container.NewVBox(v.progress.box, v.summary, container.NewBorder(nil, nil, nil, v.retry, v.msg),
 		container.NewHBox(v.reconcile), v.recProgress.box, v.recMsg)
@@ -130,6 +132,7 @@ func (v *medsView) dispose() {
 	v.closeViewer()
 	v.list, v.reasons, v.rec = meds.List{}, nil, app.PatientRecord{}
 	v.groups.RemoveAll()
+	v.clinical.RemoveAll()
 	v.toRead.RemoveAll()
 	v.timeline.set(v.timeline.now, nil)
 	v.summary.SetText("")
@@ -206,6 +209,7 @@ func (v *medsView) show(reading app.MedicationReading, list meds.List, err error
 	}
 	v.groups.Objects = objs
 	v.groups.Refresh()
+	v.showClinical(reading, list)
 	v.timeline.set(list.Now, rows)
 	if len(rows) == 0 {
 		v.timeline.Hide()
@@ -305,6 +309,11 @@ func (v *medsView) entryBox(e *meds.Entry) fyne.CanvasObject {
 		f.Importance = widget.HighImportance
 	}
 	box.Add(f)
+	if st := lineStatuses(e); st != "" {
+		sl := widget.NewLabel(st)
+		sl.Wrapping = fyne.TextWrapWord
+		box.Add(sl)
+	}
 
 	for _, n := range e.Notes {
 		l := widget.NewLabel(n)

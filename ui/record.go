@@ -46,7 +46,8 @@ var recordTabs = []func(r *recordView) recordTab{
 	newMedsTab, // the anesthesiologist's view, second (Ctrl+2)
 	newTracesTab,
 	newRecordAuditTab,
-	newWriteTab, // a note written in Carnet, sent through the outbox (write.go)
+	newWriteTab,    // a note written in Carnet, sent through the outbox (write.go)
+	newClinicalTab, // allergies, problems, implanted devices (record_clinical.go)
 }
 
 // recordView is the patient record page of the shell: it opens the record

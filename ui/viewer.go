@@ -81,8 +81,10 @@ type viewerView struct {
 	pdf      *pdfView
 	image    *canvas.Image
 	text     *widget.Label
-	external *widget.Button // open in the system viewer
-	opened   string         // path of the last copy opened in the system viewer
+	external *widget.Button    // open in the system viewer
+	att      *app.Attachment   // the attachment shown: the body, or an embedded object (viewer_media.go)
+	docBody  fyne.CanvasObject // the narrative body, while an embedded object is shown
+	opened   string            // path of the last copy opened in the system viewer
 	disposed bool
 }
 
@@ -130,7 +132,7 @@ func (v *viewerView) dispose() {
 	if v.pdf != nil {
 		v.pdf.dispose()
 	}
-	v.doc, v.pdf, v.flow, v.image, v.text = app.ClinicalDocument{}, nil, nil, nil, nil
+	v.doc, v.pdf, v.flow, v.image, v.text, v.att, v.docBody = app.ClinicalDocument{}, nil, nil, nil, nil, nil, nil
 	v.rec = app.PatientRecord{}
 	v.body.RemoveAll()
 	for _, l := range []*widget.Label{v.title, v.details, v.visibility, v.warning, v.msg} {
@@ -230,8 +232,8 @@ func (v *viewerView) show(c viewerContent) {
 	}
 	v.doc = c.doc
 	v.showHeader(c.doc.Meta, &c.doc)
-	var body fyne.CanvasObject
 	a := c.doc.Attachment
+	var body fyne.CanvasObject
 	switch {
 	case a == nil && len(c.parts) == 0:
 		setMessage(v.msg, tr("viewer.empty"))
@@ -239,12 +241,31 @@ func (v *viewerView) show(c viewerContent) {
 	case a == nil:
 		v.flow = renderFlow(c.parts)
 		body = container.NewVScroll(container.NewPadded(v.flow))
+		if bar := v.mediaBar(); bar != nil {
+			body = container.NewBorder(bar, nil, nil, nil, body)
+		}
+		v.docBody = body
+	default:
+		body = v.attachmentBody(c)
+	}
+	v.body.Objects = []fyne.CanvasObject{body}
+	v.body.Refresh()
+	relayoutCanvasOf(v.root)
+}
+
+// attachmentBody shows an attachment (the document's body, or an object
+// embedded in it): the pages of a PDF rendered in memory, an image, a
+// plain text, or why Carnet does not show it and the system viewer button.
+func (v *viewerView) attachmentBody(c viewerContent) fyne.CanvasObject {
+	a := c.doc.Attachment
+	v.att = a
+	switch {
 	case c.why != "":
-		body = v.externalBox(c.why)
+		return v.externalBox(c.why)
 	case c.pdf != nil:
 		v.pdf = newPDFView(v.u, c.pdf, a.Data)
-		body = v.pdf.box
 		v.pdf.start()
+		return v.pdf.box
 	case c.image != nil:
 		v.image = canvas.NewImageFromImage(c.image)
 		v.image.FillMode = canvas.ImageFillContain
@@ -254,19 +275,16 @@ func (v *viewerView) show(c viewerContent) {
 			w, h = viewerImageWidth, h*viewerImageWidth/w
 		}
 		v.image.SetMinSize(fyne.NewSize(w, h))
-		body = container.NewScroll(container.NewCenter(v.image))
-	default: // plain text
-		data := a.Data
-		if len(data) > viewerMaxTextBytes {
-			data = data[:viewerMaxTextBytes]
-		}
-		v.text = widget.NewLabelWithStyle(strings.ToValidUTF8(string(data), "\uFFFD"), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
-		v.text.Wrapping = fyne.TextWrapWord
-		body = container.NewVScroll(v.text)
+		return container.NewScroll(container.NewCenter(v.image))
 	}
-	v.body.Objects = []fyne.CanvasObject{body}
-	v.body.Refresh()
-	relayoutCanvasOf(v.root)
+	// plain text
+	data := a.Data
+	if len(data) > viewerMaxTextBytes {
+		data = data[:viewerMaxTextBytes]
+	}
+	v.text = widget.NewLabelWithStyle(strings.ToValidUTF8(string(data), "\uFFFD"), fyne.TextAlignLeading, fyne.TextStyle{Monospace: true})
+	v.text.Wrapping = fyne.TextWrapWord
+	return container.NewVScroll(v.text)
 }
 
 // showHeader fills the header from the metadata and, once read, the
@@ -368,7 +386,7 @@ func (v *viewerView) externalBox(why string) fyne.CanvasObject {
 // openExternal writes the temporary copy off the UI goroutine and asks the
 // system to open it.
 func (v *viewerView) openExternal() {
-	a := v.doc.Attachment
+	a := v.att
 	if a == nil || v.u.copies == nil {
 		return
 	}

@@ -15,52 +15,15 @@ func (p *parser) nonXMLBody() {
 		if !is(se, "text") {
 			return
 		}
-		att := &Attachment{DeclaredType: strings.ToLower(strings.TrimSpace(attr(se, "mediaType")))}
-		b64 := strings.EqualFold(attr(se, "representation"), "B64")
-		var raw []byte // compacted base64 (or plain text)
-		limit := p.opt.MaxBodyBytes
-		if b64 {
-			limit = int64(base64.StdEncoding.EncodedLen(int(p.opt.MaxBodyBytes)))
+		att, over := p.encapsulated(se, p.opt.MaxBodyBytes, "nonXMLBody/text")
+		if over {
+			p.fail(KindTooLarge, "N1 body larger than the size limit")
+			return
 		}
-		base := p.depth - 1
-		for p.depth > base {
-			switch t := p.next().(type) {
-			case nil:
-				return
-			case xml.CharData:
-				if b64 {
-					raw = appendBase64(raw, t)
-				} else {
-					raw = append(raw, t...)
-				}
-				if int64(len(raw)) > limit {
-					p.fail(KindTooLarge, "N1 body larger than the size limit")
-					return
-				}
-			case xml.StartElement:
-				if is(&t, "reference") {
-					p.flag(FlagUnsupported, "nonXMLBody/text/reference")
-				}
-			}
+		if att == nil {
+			return
 		}
-		if b64 {
-			out := make([]byte, max(base64.StdEncoding.DecodedLen(len(raw)), base64.RawStdEncoding.DecodedLen(len(raw))))
-			n, err := base64.StdEncoding.Decode(out, raw)
-			if err != nil {
-				// Accept a body whose padding was dropped.
-				n, err = base64.RawStdEncoding.Decode(out, bytes.TrimRight(raw, "="))
-			}
-			if err != nil {
-				p.fail(KindBody, "N1 body is not valid base64")
-				return
-			}
-			att.Data = out[:n]
-		} else {
-			att.Data = raw
-		}
-		att.MediaType = att.DeclaredType
 		if det := sniff(att.Data); det != "" {
-			att.MediaType = det
 			if !sameMedia(det, att.DeclaredType) {
 				p.flag(FlagMediaMismatch, "nonXMLBody/text/@mediaType")
 			}
@@ -69,6 +32,74 @@ func (p *parser) nonXMLBody() {
 		}
 		p.doc.Body.NonXML = att
 	})
+}
+
+// encapsulated reads an ED element just started (nonXMLBody/text,
+// observationMedia/value): its declared media type and its base64 (or
+// plain) content, decoded. Content over limit bytes is not kept: over is
+// true and the element is consumed. A nil attachment with over false means
+// the content could not be decoded (a KindBody error is recorded for the
+// N1 body; detail names the element).
+func (p *parser) encapsulated(se *xml.StartElement, limit int64, detail string) (att *Attachment, over bool) {
+	att = &Attachment{DeclaredType: strings.ToLower(strings.TrimSpace(attr(se, "mediaType")))}
+	b64 := strings.EqualFold(attr(se, "representation"), "B64")
+	var raw []byte // compacted base64 (or plain text)
+	if b64 {
+		limit = int64(base64.StdEncoding.EncodedLen(int(limit)))
+	}
+	base := p.depth - 1
+	for p.depth > base {
+		switch t := p.next().(type) {
+		case nil:
+			return nil, false
+		case xml.CharData:
+			if over {
+				continue
+			}
+			if b64 {
+				raw = appendBase64(raw, t)
+			} else {
+				raw = append(raw, t...)
+			}
+			if int64(len(raw)) > limit {
+				over, raw = true, nil
+			}
+		case xml.StartElement:
+			if is(&t, "reference") {
+				p.flag(FlagUnsupported, detail+"/reference")
+			}
+		}
+	}
+	if over {
+		return nil, true
+	}
+	if b64 {
+		out := make([]byte, max(base64.StdEncoding.DecodedLen(len(raw)), base64.RawStdEncoding.DecodedLen(len(raw))))
+		n, err := base64.StdEncoding.Decode(out, raw)
+		if err != nil {
+			// Accept a body whose padding was dropped.
+			n, err = base64.RawStdEncoding.Decode(out, bytes.TrimRight(raw, "="))
+		}
+		if err != nil {
+			if detail == "nonXMLBody/text" {
+				p.fail(KindBody, "N1 body is not valid base64")
+			} else {
+				p.flag(FlagUnsupported, detail+" (not valid base64)")
+			}
+			return nil, false
+		}
+		att.Data = out[:n]
+	} else {
+		att.Data = raw
+	}
+	att.MediaType = att.DeclaredType
+	if det := sniff(att.Data); det != "" {
+		att.MediaType = det
+		att.Mismatch = !sameMedia(det, att.DeclaredType)
+	} else if len(att.Data) > 0 {
+		att.Mismatch = true
+	}
+	return att, false
 }
 
 // appendBase64 appends the base64 characters of t to dst, dropping white
@@ -162,6 +193,10 @@ func (p *parser) section() Section {
 			s.Title = p.text()
 		case "text":
 			s.Text = p.narrative()
+		case "author":
+			// the section's author: the dispenser of a dispensation section
+			a := p.author("section/author")
+			ctx.author = &a
 		case "entry":
 			ctx.section = &s
 			p.entry(&ctx)

@@ -2,14 +2,20 @@ package cda
 
 import (
 	"encoding/xml"
-	"time"
+	"strings"
 
 	"github.com/carnetdesk/carnet/app"
 )
 
+// Template ids of allergy-like entries beyond the IHE ones.
+const (
+	tplFRAdverseEffect = "1.2.250.1.213.1.1.3.210" // FR-Effet-indesirable: an intolerance to a drug
+)
+
 // concern reads an act entry: an allergy or problem concern whose
-// observations (entryRelationship SUBJ) become Allergies or Problems.
-func (p *parser) concern() {
+// observations (entryRelationship SUBJ) become Allergies or Problems; the
+// statements nested in any other act are read as entries of their own.
+func (p *parser) concern(c stmtCtx) {
 	kind := ""
 	p.children(func(se *xml.StartElement) {
 		switch hl7(se) {
@@ -23,11 +29,11 @@ func (p *parser) concern() {
 				}
 			}
 		case "entryRelationship":
-			p.children(func(se *xml.StartElement) {
-				if is(se, "observation") {
-					p.observation(kind)
-				}
-			})
+			cc := c
+			if kind != "" {
+				cc.kind = kind
+			}
+			p.related(se, cc)
 		}
 	})
 }
@@ -38,20 +44,30 @@ type clinicalObs struct {
 	code      app.Code
 	value     app.Code
 	valueText string
+	boolValue string // "true" or "false" for a BL value; "" otherwise
 	text      string
 	status    string
 	agent     app.Code
 	agentName string
 	reaction  string
-	start     time.Time
-	end       time.Time
+	reactNeg  bool
+	start     pdate
+	end       pdate
+	devices   []app.Device
+	meds      int // index in doc.Medications where the nested medications start
 }
 
-// observation reads an observation entry; kind ("allergy", "problem" or "")
-// comes from the enclosing concern, else from the observation's templates.
-// Observations of neither kind are skipped.
-func (p *parser) observation(kind string) {
+// observation reads an observation; kind ("allergy", "problem" or "") comes
+// from the enclosing concern, else from the observation's templates.
+// Observations of neither kind give no entry, but the statements nested in
+// them are read, and their device participants are Devices. A BL value is
+// a presence (true) or an absence (false), never a name. It returns the
+// observation's narrative text.
+func (p *parser) observation(c stmtCtx) string {
 	var o clinicalObs
+	o.meds = len(p.doc.Medications)
+	inner := c
+	inner.kind = ""
 	p.children(func(se *xml.StartElement) {
 		switch hl7(se) {
 		case "templateId":
@@ -60,77 +76,51 @@ func (p *parser) observation(kind string) {
 			o.code = code(se)
 			p.children(func(se *xml.StartElement) {
 				if is(se, "originalText") && o.text == "" {
-					o.text = p.refText()
+					o.text = usable(p.refText())
 				}
 			})
 		case "text":
-			if t := p.refText(); t != "" {
+			if t := usable(p.refText()); t != "" {
 				o.text = t
 			}
 		case "statusCode":
 			o.status = attr(se, "code")
 		case "effectiveTime":
-			o.start, o.end = p.ivl(se, "observation/effectiveTime")
+			o.start, o.end = p.ivlp(se, "observation/effectiveTime")
 		case "value":
+			if xsiType(se) == "BL" {
+				o.boolValue = strings.TrimSpace(attr(se, "value"))
+				return
+			}
 			o.value = code(se)
 			p.children(func(se *xml.StartElement) {
 				if is(se, "originalText") {
-					o.valueText = p.refText()
+					o.valueText = usable(p.refText())
 				}
 			})
 		case "participant":
-			p.children(func(se *xml.StartElement) {
-				if !is(se, "participantRole") {
-					return
+			if attr(se, "typeCode") == "DEV" {
+				if d, ok := p.deviceParticipant(); ok {
+					o.devices = append(o.devices, d)
 				}
-				p.children(func(se *xml.StartElement) {
-					if !is(se, "playingEntity") {
-						return
-					}
-					p.children(func(se *xml.StartElement) {
-						switch hl7(se) {
-						case "code":
-							o.agent = code(se)
-							p.children(func(se *xml.StartElement) {
-								if is(se, "originalText") && o.agentName == "" {
-									o.agentName = p.refText()
-								}
-							})
-						case "name":
-							if n := p.text(); n != "" {
-								o.agentName = n
-							}
-						}
-					})
-				})
-			})
+				return
+			}
+			p.agent(&o)
 		case "entryRelationship":
-			if attr(se, "typeCode") == "MFST" {
-				p.children(func(se *xml.StartElement) {
-					if is(se, "observation") {
-						var r clinicalObs
-						p.children(func(se *xml.StartElement) {
-							switch hl7(se) {
-							case "value":
-								r.value = code(se)
-							case "text":
-								r.text = p.refText()
-							}
-						})
-						if o.reaction == "" {
-							o.reaction = r.value.Display
-							if o.reaction == "" {
-								o.reaction = r.text
-							}
-						}
-					}
-				})
+			switch typ := attr(se, "typeCode"); {
+			case typ == "MFST":
+				p.reaction(&o, negationOf(se))
+			case typ == "SUBJ" && attr(se, "inversionInd") == "true":
+				// severity, comments, status: not entries of their own
+			default:
+				p.related(se, inner)
 			}
 		}
 	})
+	kind := c.kind
 	for _, t := range o.templates {
 		switch t {
-		case tplAllergyEntry, tplFRAllergy:
+		case tplAllergyEntry, tplFRAllergy, tplFRAdverseEffect:
 			kind = "allergy"
 		case tplProblemEntry, tplFRProblem:
 			if kind == "" {
@@ -138,24 +128,256 @@ func (p *parser) observation(kind string) {
 			}
 		}
 	}
+	negated := c.negated || o.boolValue == "false" || absence(o.value) || absence(o.code)
+	for _, d := range o.devices {
+		d.Negated = d.Negated || negated
+		if d.Date.IsZero() {
+			d.Date, d.Precision = o.start.t, o.start.p
+		}
+		if d.Name == "" {
+			d.Name = firstUsable(o.text, o.code.Display)
+		}
+		p.addDevice(d)
+	}
 	switch kind {
 	case "allergy":
-		a := Allergy{Code: o.code, Agent: o.agent, Reaction: o.reaction, Start: o.start, End: o.end, Text: o.agentName}
-		if a.Agent.Display != "" && a.Text == "" {
-			a.Text = a.Agent.Display
+		a := Allergy{Code: o.code, Agent: o.agent, Reaction: o.reaction, ReactionNegated: o.reactNeg,
+			Start: o.start.t, End: o.end.t, StartPrecision: o.start.p, EndPrecision: o.end.p, Negated: negated}
+		a.Text = firstUsable(o.agentName, a.Agent.Display)
+		if a.Text == "" && a.Agent.IsZero() {
+			// an intolerance to a drug named by its nested medication
+			for _, m := range p.doc.Medications[o.meds:] {
+				a.Text = m.Name
+				if !m.ATC.IsZero() {
+					a.Agent = m.ATC
+				} else {
+					a.Agent = m.Product
+				}
+				break
+			}
 		}
 		if a.Text == "" {
-			a.Text = o.text
+			a.Text = firstUsable(o.valueText, o.text, o.value.Display, o.code.Display)
+		}
+		if a.Text == "" {
+			a.Text = "?"
 		}
 		p.doc.Allergies = append(p.doc.Allergies, a)
 	case "problem":
-		pr := Problem{Code: o.value, Kind: o.code, Start: o.start, End: o.end, Status: o.status, Text: o.valueText}
+		pr := Problem{Code: o.value, Kind: o.code, Start: o.start.t, End: o.end.t, StartPrecision: o.start.p, EndPrecision: o.end.p,
+			Status: o.status, Negated: negated}
+		if o.boolValue != "" {
+			// "hypertension: yes/no": the code names the problem, the value says whether
+			pr.Code, pr.Kind = o.code, app.Code{}
+		}
+		pr.Text = firstUsable(o.valueText, o.text, pr.Code.Display, o.code.Display)
 		if pr.Text == "" {
-			pr.Text = o.text
+			pr.Text = firstUsable(pr.Code.Code)
 		}
 		if pr.Text == "" {
-			pr.Text = pr.Code.Display
+			pr.Text = "?"
 		}
 		p.doc.Problems = append(p.doc.Problems, pr)
 	}
+	return firstUsable(o.text, o.valueText)
+}
+
+// firstUsable returns the first usable name of ss, or "".
+func firstUsable(ss ...string) string {
+	for _, s := range ss {
+		if s = usable(s); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// agent reads an allergy's participant/participantRole/playingEntity.
+func (p *parser) agent(o *clinicalObs) {
+	p.children(func(se *xml.StartElement) {
+		if !is(se, "participantRole") {
+			return
+		}
+		p.children(func(se *xml.StartElement) {
+			if !is(se, "playingEntity") {
+				return
+			}
+			p.children(func(se *xml.StartElement) {
+				switch hl7(se) {
+				case "code":
+					o.agent = code(se)
+					p.children(func(se *xml.StartElement) {
+						if is(se, "originalText") && o.agentName == "" {
+							o.agentName = usable(p.refText())
+						}
+					})
+				case "name":
+					if n := usable(p.text()); n != "" {
+						o.agentName = n
+					}
+				}
+			})
+		})
+	})
+}
+
+// reaction reads an allergy's MFST observation: the reaction, and whether
+// it is recorded as not observed.
+func (p *parser) reaction(o *clinicalObs, relNeg bool) {
+	p.children(func(se *xml.StartElement) {
+		if !is(se, "observation") {
+			return
+		}
+		neg := relNeg || negationOf(se)
+		var value app.Code
+		var text, bl string
+		p.children(func(se *xml.StartElement) {
+			switch hl7(se) {
+			case "value":
+				if xsiType(se) == "BL" {
+					bl = attr(se, "value")
+					return
+				}
+				value = code(se)
+			case "text":
+				text = usable(p.refText())
+			}
+		})
+		if o.reaction == "" {
+			o.reaction = firstUsable(value.Display, text)
+			o.reactNeg = neg || bl == "false"
+		}
+	})
+}
+
+// procedure reads a procedure entry: its device participants are Devices
+// (an implantation), its nested statements entries of their own.
+func (p *parser) procedure(se *xml.StartElement, c stmtCtx) {
+	var proc app.Code
+	var text string
+	var when pdate
+	var devs []app.Device
+	inner := c
+	inner.kind = ""
+	p.children(func(se *xml.StartElement) {
+		switch hl7(se) {
+		case "code":
+			proc = code(se)
+			p.children(func(se *xml.StartElement) {
+				if is(se, "originalText") && text == "" {
+					text = usable(p.refText())
+				}
+			})
+		case "text":
+			if t := usable(p.refText()); t != "" {
+				text = t
+			}
+		case "effectiveTime":
+			lo, hi := p.ivlp(se, "procedure/effectiveTime")
+			when = lo
+			if when.t.IsZero() {
+				when = hi
+			}
+		case "participant":
+			if attr(se, "typeCode") == "DEV" {
+				if d, ok := p.deviceParticipant(); ok {
+					devs = append(devs, d)
+				}
+			}
+		case "entryRelationship":
+			p.related(se, inner)
+		}
+	})
+	for _, d := range devs {
+		d.Procedure = proc
+		d.Negated = d.Negated || c.negated
+		if d.Date.IsZero() {
+			d.Date, d.Precision = when.t, when.p
+		}
+		d.Text = text
+		if d.Name == "" {
+			d.Name = firstUsable(text, proc.Display, proc.Code)
+		}
+		p.addDevice(d)
+	}
+}
+
+// deviceParticipant reads a participant's participantRole: its id and its
+// playingDevice (code, originalText, brand and model translations,
+// manufacturerModelName). ok is false for a participant that is no
+// device.
+func (p *parser) deviceParticipant() (d app.Device, ok bool) {
+	p.children(func(se *xml.StartElement) {
+		if !is(se, "participantRole") {
+			return
+		}
+		if cc := attr(se, "classCode"); cc != "" && cc != "MANU" {
+			return
+		}
+		ok = true
+		p.children(func(se *xml.StartElement) {
+			switch hl7(se) {
+			case "id":
+				if d.ID == "" && attr(se, "nullFlavor") == "" {
+					d.ID = ii(se).String()
+				}
+			case "playingDevice":
+				p.children(func(se *xml.StartElement) {
+					switch hl7(se) {
+					case "code":
+						d.Type = code(se)
+						var brand, model, orig string
+						p.children(func(se *xml.StartElement) {
+							switch hl7(se) {
+							case "originalText":
+								orig = usable(p.refText())
+							case "translation":
+								c := code(se)
+								var t string
+								p.children(func(se *xml.StartElement) {
+									if is(se, "originalText") {
+										t = usable(p.refText())
+									}
+								})
+								switch c.Code {
+								case "C101668": // NCIT brand
+									brand = t
+								case "C43383": // NCIT model
+									model = t
+								default:
+									if d.Type.Code == "" && c.Code != "" {
+										d.Type = c // a device coded only in a translation (LPP in CNAM-HR)
+									}
+								}
+							}
+						})
+						d.Name = firstUsable(d.Type.Display, orig)
+						d.Text = orig
+						if usable(d.Type.Display) != "" && orig != "" && !agree(d.Type.Display, orig) {
+							d.Conflict = orig // the narrative names another device: the code wins, flagged
+						}
+						if m := strings.TrimSpace(brand + " " + model); m != "" && d.Model == "" {
+							d.Model = m
+						}
+					case "manufacturerModelName":
+						if m := usable(p.text()); m != "" {
+							d.Model = m
+						}
+					}
+				})
+			}
+		})
+	})
+	return d, ok
+}
+
+// addDevice appends a device, named at least by its type code.
+func (p *parser) addDevice(d app.Device) {
+	if d.Name == "" {
+		d.Name = firstUsable(d.Model, d.Type.Code)
+	}
+	if d.Name == "" {
+		d.Name = "?"
+	}
+	p.doc.Devices = append(p.doc.Devices, d)
 }

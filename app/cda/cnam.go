@@ -76,18 +76,23 @@ func (p *parser) supply() supply {
 			s.quantity = p.quantity(se)
 		case "effectiveTime":
 			if s.date.IsZero() {
-				lo, hi := p.ivl(se, "supply/effectiveTime")
-				s.date = lo
-				if s.date.IsZero() {
-					s.date = hi
+				lo, hi := p.ivlp(se, "supply/effectiveTime")
+				if lo.t.IsZero() {
+					lo = hi
 				}
+				s.date, s.prec = lo.t, lo.p
 			}
 		case "performer":
 			p.children(func(se *xml.StartElement) {
-				if is(se, "time") {
-					if t := p.ts(se, "supply/performer/time"); !t.IsZero() {
-						s.date = t
+				switch hl7(se) {
+				case "time":
+					if t := p.tsp(se, "supply/performer/time"); !t.t.IsZero() {
+						s.date, s.prec = t.t, t.p
 					}
+				case "assignedEntity":
+					var a Author
+					p.assigned(&a)
+					s.dispenser = dispenser(a)
 				}
 			})
 		case "author":

@@ -2,6 +2,7 @@ package cda
 
 import (
 	"encoding/xml"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,24 +20,106 @@ const (
 	tplProblemEntry   = "1.3.6.1.4.1.19376.1.5.3.1.4.5"
 	tplFRProblem      = "1.2.250.1.213.1.1.3.37"
 	tplImmunization   = "1.3.6.1.4.1.19376.1.5.3.1.4.12"
+	tplFRVaccination  = "1.2.250.1.213.1.1.3.45"
+	// tplFRPlannedVaccination is FR-Vaccination-prevue (IHE Immunization
+	// Recommendation, …4.12.2, is matched by the immunization prefix).
+	tplFRPlannedVaccination = "1.2.250.1.213.1.1.3.47"
 )
 
-// entryCtx is what an entry needs to know of where it is.
+// maxEntryDepth bounds how deep the reader follows nested clinical
+// statements (entryRelationship, organizer/component): deeper ones are
+// skipped and flagged, never read unbounded.
+const maxEntryDepth = 12
+
+// entryCtx is what an entry needs to know of where it is: its section and
+// the section's author (the dispenser of a dispensation section).
 type entryCtx struct {
 	section *Section
+	author  *Author
+}
+
+// stmtCtx is what a clinical statement inherits from the statements
+// around it.
+type stmtCtx struct {
+	entry   *entryCtx
+	depth   int    // nesting below the entry
+	negated bool   // an enclosing statement or relationship is negated
+	kind    string // "allergy" or "problem" from an enclosing concern
+}
+
+// negationOf reports whether se carries negationInd="true".
+func negationOf(se *xml.StartElement) bool {
+	v := strings.TrimSpace(attr(se, "negationInd"))
+	return v == "true" || v == "1"
 }
 
 // entry reads one entry of a section.
 func (p *parser) entry(ctx *entryCtx) {
 	p.children(func(se *xml.StartElement) {
-		switch hl7(se) {
-		case "substanceAdministration":
-			p.doc.Medications = append(p.doc.Medications, p.substanceAdministration(se)...)
-		case "act":
-			p.concern()
-		case "observation":
-			p.observation("")
+		p.statement(se, stmtCtx{entry: ctx})
+	})
+}
+
+// statement reads one clinical statement (the child of an entry, an
+// entryRelationship or an organizer's component). A statement that is
+// negated, or inside a negated one, is read as negated: a negation never
+// turns back into a positive fact.
+// It returns the narrative text of an observation ("" for the others),
+// which titles an attached document.
+func (p *parser) statement(se *xml.StartElement, c stmtCtx) string {
+	if c.depth > maxEntryDepth {
+		p.flag(FlagUnsupported, "entryRelationship nested deeper than the limit")
+		return ""
+	}
+	c.negated = c.negated || negationOf(se)
+	switch hl7(se) {
+	case "substanceAdministration":
+		p.doc.Medications = append(p.doc.Medications, p.substanceAdministration(se, c)...)
+	case "supply":
+		p.supplyEntry(se, c)
+	case "act", "encounter":
+		p.concern(c)
+	case "observation":
+		return p.observation(c)
+	case "procedure":
+		p.procedure(se, c)
+	case "organizer":
+		p.organizer(c)
+	case "observationMedia":
+		p.observationMedia(se, "")
+	}
+	return ""
+}
+
+// related reads the statements under an entryRelationship or a component,
+// one level deeper.
+func (p *parser) related(rel *xml.StartElement, c stmtCtx) {
+	c.depth++
+	c.negated = c.negated || negationOf(rel)
+	p.children(func(se *xml.StartElement) { p.statement(se, c) })
+}
+
+// organizer reads an organizer's components (batteries, clusters,
+// attached documents): an attached document's type observation gives its
+// title to the observationMedia that follow it.
+func (p *parser) organizer(c stmtCtx) {
+	title := ""
+	c.depth++
+	p.children(func(se *xml.StartElement) {
+		if !is(se, "component") {
+			return
 		}
+		cc := c
+		cc.negated = c.negated || negationOf(se)
+		p.children(func(ch *xml.StartElement) {
+			if is(ch, "observationMedia") {
+				p.observationMedia(ch, title)
+				return
+			}
+			if t := p.statement(ch, cc); title == "" {
+				title = t
+			}
+		})
 	})
 }
 
@@ -47,33 +130,55 @@ type medLine struct {
 	codes      []app.Code
 	immuniz    bool
 	procedural bool
-	declared   bool // informant is the patient
+	declared   bool     // informant is the patient
+	name       string   // manufacturedMaterial/name
+	origText   string   // the product code's originalText (resolved)
+	ingrConf   string   // a free-text ingredient name that contradicts its code
+	act        app.Code // the substanceAdministration's own code (DRUG, IMMUNIZ …)
 }
 
 // supply is one dispensing (CNAM-HR, dispensation) of a medication line.
 type supply struct {
 	date       time.Time
+	prec       app.DatePrecision
 	quantity   string
 	prescriber string
+	dispenser  string
+}
+
+// medKind returns the kind of a substanceAdministration by its moodCode:
+// EVN a treatment (given or taken), INT a prescription, RQO/PRP/ARQ/APT a
+// plan.
+func medKind(se *xml.StartElement) app.MedicationKind {
+	switch strings.TrimSpace(attr(se, "moodCode")) {
+	case "INT":
+		return app.MedicationPrescribed
+	case "RQO", "PRP", "ARQ", "APT", "PRMS":
+		return app.MedicationPlanned
+	}
+	return app.MedicationTreatment
 }
 
 // substanceAdministration reads a medication (FR-Traitement,
 // FR-Traitement-prescrit, FR-Vaccination …) and returns its lines: one per
-// dispensing when the entry records dispensings, else one.
-func (p *parser) substanceAdministration(se *xml.StartElement) []app.Medication {
+// dispensing when the entry records dispensings, else one. Statements
+// nested in it (other than its dose steps, dispensings and indication) are
+// read as entries of their own.
+func (p *parser) substanceAdministration(se *xml.StartElement, c stmtCtx) []app.Medication {
 	var ml medLine
-	ml.m.Kind = app.MedicationTreatment
-	if attr(se, "moodCode") == "INT" {
-		ml.m.Kind = app.MedicationPrescribed
-	}
-	p.sbadmBody(&ml, false)
+	ml.m.Kind = medKind(se)
+	ml.m.Negated = c.negated
+	p.sbadmBody(&ml, false, c)
 	m := &ml.m
-	classify(m, ml.codes)
-	if m.Name == "" {
-		m.Name = m.Product.Display
+	if absence(ml.act) || slices.ContainsFunc(ml.codes, absence) {
+		// "no known medication": a statement about the record, not a line;
+		// the document is then listed among those to read
+		return nil
 	}
-	if m.Name == "" {
-		m.Name = m.Text
+	p.finishMed(&ml)
+	if ml.immuniz && m.Kind == app.MedicationPrescribed {
+		// a vaccination "intended" is a planned one, not a prescription to dispense
+		m.Kind = app.MedicationPlanned
 	}
 	if (ml.immuniz || ml.procedural) && m.Kind == app.MedicationTreatment && len(ml.supplies) == 0 {
 		m.Kind = app.MedicationAdminister
@@ -88,9 +193,10 @@ func (p *parser) substanceAdministration(se *xml.StartElement) []app.Medication 
 	for _, s := range ml.supplies {
 		d := *m
 		d.Kind = app.MedicationDispensed
-		d.Dispensed = s.date
+		d.Dispensed, d.DispensedPrecision = s.date, s.prec
 		d.Quantity = s.quantity
 		d.Prescriber = s.prescriber
+		d.Dispenser = s.dispenser
 		d.Codes = append([]app.Code(nil), m.Codes...)
 		out = append(out, d)
 	}
@@ -100,21 +206,29 @@ func (p *parser) substanceAdministration(se *xml.StartElement) []app.Medication 
 // sbadmBody reads the children of a substanceAdministration into ml; sub is
 // true for a subordinate one (dose steps), whose product and relations are
 // the parent's.
-func (p *parser) sbadmBody(ml *medLine, sub bool) {
+func (p *parser) sbadmBody(ml *medLine, sub bool, c stmtCtx) {
 	m := &ml.m
 	p.children(func(se *xml.StartElement) {
 		switch hl7(se) {
 		case "templateId":
 			switch root := attr(se, "root"); {
-			case root == tplImmunization:
+			case strings.HasPrefix(root, tplImmunization), root == tplFRVaccination, root == tplFRPlannedVaccination:
 				ml.immuniz = true
 			case strings.HasPrefix(root, "1.2.840.10008.9."), // DICOM procedural medication
 				root == "1.2.250.1.213.1.1.3.151", root == "1.2.250.1.213.1.1.3.173": // FR-DICOM administration
 				ml.procedural = true
 			}
 		case "text":
-			if t := p.refText(); t != "" && m.Text == "" {
+			if t := usable(p.refText()); t != "" && m.Text == "" {
 				m.Text = t
+			}
+		case "statusCode":
+			if m.Status == "" {
+				m.Status = strings.TrimSpace(attr(se, "code"))
+			}
+		case "code":
+			if !sub {
+				ml.act = code(se)
 			}
 		case "effectiveTime":
 			p.medTime(m, se)
@@ -138,7 +252,7 @@ func (p *parser) sbadmBody(ml *medLine, sub bool) {
 				p.consumable(ml)
 			}
 		case "entryRelationship":
-			p.medRelationship(ml, attr(se, "typeCode"), sub)
+			p.medRelationship(ml, se, sub, c)
 		}
 	})
 }
@@ -154,6 +268,9 @@ func (p *parser) medTime(m *app.Medication, se *xml.StartElement) {
 	case "SXPR_TS":
 		p.children(func(se *xml.StartElement) {
 			if is(se, "comp") {
+				if xsiType(se) == "IVL_TS" || xsiType(se) == "" {
+					return // the frequency's phase, not the treatment period
+				}
 				p.medTime(m, se)
 			}
 		})
@@ -164,12 +281,12 @@ func (p *parser) medTime(m *app.Medication, se *xml.StartElement) {
 			}
 		})
 	default: // IVL_TS, TS, or untyped
-		lo, hi := p.ivl(se, "substanceAdministration/effectiveTime")
+		lo, hi := p.ivlp(se, "substanceAdministration/effectiveTime")
 		if m.Start.IsZero() {
-			m.Start = lo
+			m.Start, m.StartPrecision = lo.t, lo.p
 		}
 		if m.End.IsZero() {
-			m.End = hi
+			m.End, m.EndPrecision = hi.t, hi.p
 		}
 	}
 }
@@ -211,7 +328,7 @@ func (p *parser) quantity(se *xml.StartElement) string {
 			return ""
 		}
 		u := strings.Trim(strings.TrimSpace(attr(se, "unit")), "{}")
-		if u == "" || u == "1" {
+		if u == "" || u == "1" || digits(u) { // a numeric unit is an EDQM packaging code, not a word
 			return v
 		}
 		return v + " " + u
@@ -239,9 +356,9 @@ func (p *parser) quantity(se *xml.StartElement) string {
 	return lo + " à " + hi
 }
 
-// consumable reads consumable/manufacturedProduct/manufacturedMaterial.
+// consumable reads consumable/manufacturedProduct/manufacturedMaterial
+// (and a supply's product, the same).
 func (p *parser) consumable(ml *medLine) {
-	m := &ml.m
 	p.children(func(se *xml.StartElement) {
 		if !is(se, "manufacturedProduct") {
 			return
@@ -255,10 +372,10 @@ func (p *parser) consumable(ml *medLine) {
 				case nsHL7:
 					switch se.Name.Local {
 					case "code":
-						ml.codes = p.codeTree(se, ml.codes, &m.Text)
+						ml.codes = p.codeTree(se, ml.codes, &ml.origText)
 					case "name":
 						if attr(se, "nullFlavor") == "" {
-							m.Name = p.text()
+							ml.name = p.text()
 						}
 					}
 				case nsPharm:
@@ -322,14 +439,19 @@ func (p *parser) pharm(ml *medLine, se *xml.StartElement) {
 				}
 				switch se.Name.Local {
 				case "name":
-					name = p.text()
+					name = usable(p.text())
 				case "code":
 					if c := code(se); c.Code != "" {
 						ml.codes = append(ml.codes, c)
-						display = c.Display
+						display = usable(c.Display)
 					}
 				}
 			})
+			// the coded substance wins over a free-text name that contradicts it
+			if name != "" && display != "" && !agree(name, display) {
+				ml.ingrConf = name
+				name = display
+			}
 			if name == "" {
 				name = display
 			}
@@ -350,34 +472,58 @@ func joinSubst(a, b string) string {
 
 // medRelationship reads an entryRelationship of a substanceAdministration:
 // the indication (RSON), the dispensings (REFR supply), the dose steps
-// (COMP substanceAdministration).
-func (p *parser) medRelationship(ml *medLine, typeCode string, sub bool) {
+// (COMP substanceAdministration). Any other statement under it is read as
+// an entry of its own, one level deeper.
+func (p *parser) medRelationship(ml *medLine, rel *xml.StartElement, sub bool, c stmtCtx) {
 	m := &ml.m
+	typeCode := attr(rel, "typeCode")
+	relNeg := negationOf(rel)
 	p.children(func(se *xml.StartElement) {
 		switch {
 		case typeCode == "RSON" && (is(se, "act") || is(se, "observation")):
 			ind := p.indication()
-			if ind != "" && m.Indication == "" {
+			if ind != "" && m.Indication == "" && !relNeg {
 				m.Indication = ind
 			}
 		case typeCode == "REFR" && is(se, "supply") && !sub:
-			if attr(se, "moodCode") == "EVN" || attr(se, "moodCode") == "" {
-				ml.supplies = append(ml.supplies, p.supply())
+			if mood := attr(se, "moodCode"); mood == "EVN" || mood == "" {
+				s := p.supply()
+				if !relNeg && !negationOf(se) {
+					ml.supplies = append(ml.supplies, s)
+				}
 			}
 		case typeCode == "COMP" && is(se, "substanceAdministration") && !sub:
 			var step medLine
-			p.sbadmBody(&step, true)
-			if m.Dose == "" {
-				m.Dose = step.m.Dose
-			}
-			if m.Frequency == "" {
-				m.Frequency = step.m.Frequency
-			}
-			if m.Route.IsZero() {
-				m.Route = step.m.Route
-			}
+			p.sbadmBody(&step, true, c)
+			p.mergeStep(m, &step.m)
+		case typeCode == "SUBJ" && attr(rel, "inversionInd") == "true" && is(se, "act"):
+			// a comment or an instruction: its text is in the narrative
+		default:
+			cc := c
+			cc.depth++
+			cc.negated = c.negated || relNeg
+			p.statement(se, cc)
 		}
 	})
+}
+
+// mergeStep completes m with what a dose step gives.
+func (p *parser) mergeStep(m, step *app.Medication) {
+	if m.Dose == "" {
+		m.Dose = step.Dose
+	}
+	if m.Frequency == "" {
+		m.Frequency = step.Frequency
+	}
+	if m.Route.IsZero() {
+		m.Route = step.Route
+	}
+	if m.Start.IsZero() {
+		m.Start, m.StartPrecision = step.Start, step.StartPrecision
+	}
+	if m.End.IsZero() {
+		m.End, m.EndPrecision = step.End, step.EndPrecision
+	}
 }
 
 // indication reads the act or observation of an RSON relationship.
@@ -421,9 +567,8 @@ func (p *parser) refText() string {
 			own = append(own, t...)
 		case xml.StartElement:
 			if is(&t, "reference") {
-				v := attr(&t, "value")
-				if strings.HasPrefix(v, "#") {
-					ref = p.refs[v[1:]]
+				if v := strings.TrimPrefix(strings.TrimSpace(attr(&t, "value")), "#"); v != "" {
+					ref = p.refs[v] // a missing ID gives "": the element's own text, if any
 				}
 			}
 		}

@@ -16,6 +16,9 @@ func FuzzParseCDA(f *testing.F) {
 			f.Add([]byte(tc.in))
 		}
 	}
+	for _, tc := range hostileEntries {
+		f.Add([]byte(tc.in))
+	}
 	f.Add([]byte(doc(insTest, n3(`<paragraph>a<content ID="x">b</content></paragraph>`))))
 	if dir, err := findSamples(); err == nil {
 		for _, name := range []string{"VSM_1.4_2022.01.xml", "LDL-SES_2022.01.xml"} {
@@ -36,6 +39,62 @@ func FuzzParseCDA(f *testing.F) {
 		_ = d.Meta()
 		for _, s := range d.Body.Sections {
 			_ = s.Text.PlainText()
+		}
+	})
+}
+
+// FuzzEntries feeds arbitrary entry content (statements, nested
+// relationships, supplies, devices, observationMedia) to the entry readers
+// inside a valid document: a document or a *ParseError, never a panic, and
+// never a medication, allergy, problem or device without a name.
+func FuzzEntries(f *testing.F) {
+	for _, s := range []string{
+		vaccine(`negationInd="true"`, ""),
+		nest(20, vaccine(``, `<entryRelationship typeCode="REFR"><supply moodCode="EVN"><effectiveTime value="2019"/></supply></entryRelationship>`)),
+		`<supply moodCode="EVN"><quantity value="2" unit="30009000"/><product><manufacturedProduct><manufacturedMaterial><code nullFlavor="NA"/><name>Oui</name></manufacturedMaterial></manufacturedProduct></product></supply>`,
+		`<supply moodCode="EVN"><participant typeCode="DEV"><participantRole classCode="MANU"><playingDevice><code><translation code="1" displayName="Non"/></code></playingDevice></participantRole></participant></supply>`,
+		`<organizer negationInd="true"><component>` + problemObs(`negationInd="true"`, `<value xsi:type="BL" value="false"/>`) + `</component></organizer>`,
+		`<act><templateId root="1.3.6.1.4.1.19376.1.5.3.1.4.5.3"/><entryRelationship typeCode="SUBJ"><observation><entryRelationship typeCode="MFST" negationInd="true"><observation/></entryRelationship></observation></entryRelationship></act>`,
+		`<observationMedia ID="m"><value mediaType="image/png" representation="B64">iVBORw0KGgo=</value></observationMedia>`,
+		`<procedure><participant typeCode="DEV"><participantRole><playingDevice><manufacturerModelName>M</manufacturerModelName></playingDevice></participantRole></participant></procedure>`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseBytes([]byte(entries(`<content ID="a">Oui</content>`, `<entry>`+s+`</entry>`)), Options{MaxDepth: 96, MaxElements: 20000, MaxMediaBytes: 1 << 16})
+		if err != nil {
+			var pe *ParseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		for _, m := range d.Medications {
+			if m.Name == "" || m.Name == "Oui" || m.Name == "Non" {
+				t.Errorf("medication named %q", m.Name)
+			}
+		}
+		for _, a := range d.Allergies {
+			if a.Text == "" {
+				t.Error("allergy without a name")
+			}
+		}
+		for _, p := range d.Problems {
+			if p.Text == "" {
+				t.Error("problem without a name")
+			}
+		}
+		for _, v := range d.Devices {
+			if v.Name == "" {
+				t.Error("device without a name")
+			}
+		}
+		var total int
+		for _, m := range d.Media {
+			total += len(m.Data)
+		}
+		if total > 1<<16 {
+			t.Errorf("%d bytes of media over the limit", total)
 		}
 	})
 }

@@ -30,10 +30,55 @@ func (p *parser) document() {
 			}
 		}
 	}
-	if root.Name.Local != "ClinicalDocument" || root.Name.Space != nsHL7 {
+	switch {
+	case root.Name.Local == "ClinicalDocument" && root.Name.Space == nsHL7:
+		p.clinicalDocument()
+	case (root.Name.Local == "stylesheet" || root.Name.Local == "transform") && root.Name.Space == nsXSL:
+		p.xslWrapper()
+	default:
 		p.fail(KindStructure, "root element is not an urn:hl7-org:v3 ClinicalDocument")
 		return
 	}
+	if p.err != nil {
+		return
+	}
+	p.trailer()
+}
+
+// xslWrapper finds the ClinicalDocument of a self-presenting document: an
+// XSL stylesheet root holding the document, as a child or a grandchild
+// (inside one container element), beside the templates that present it.
+// The stylesheet is never run: its own elements are skipped unread. No
+// ClinicalDocument, or more than one, is refused.
+func (p *parser) xslWrapper() {
+	found := 0
+	var visit func(level int)
+	visit = func(level int) {
+		p.children(func(se *xml.StartElement) {
+			switch {
+			case se.Name.Local == "ClinicalDocument" && se.Name.Space == nsHL7:
+				found++
+				if found > 1 {
+					p.fail(KindStructure, "the XSL wrapper holds more than one ClinicalDocument")
+					return
+				}
+				p.clinicalDocument()
+			case se.Name.Space == nsXSL:
+				// templates, variables, parameters: never read
+			case level < 2:
+				visit(level + 1)
+			}
+		})
+	}
+	visit(1)
+	if p.err == nil && found == 0 {
+		p.fail(KindStructure, "the XSL wrapper holds no ClinicalDocument")
+	}
+}
+
+// clinicalDocument reads the children of the ClinicalDocument element just
+// started.
+func (p *parser) clinicalDocument() {
 	d := p.doc
 	p.children(func(se *xml.StartElement) {
 		switch hl7(se) {
@@ -106,9 +151,10 @@ func (p *parser) document() {
 			})
 		}
 	})
-	if p.err != nil {
-		return
-	}
+}
+
+// trailer reads what follows the root element.
+func (p *parser) trailer() {
 	// Whatever follows the root (comments, processing instructions) is
 	// read to the end so that trailing garbage is refused.
 	for {
@@ -140,7 +186,7 @@ func (p *parser) document() {
 		p.fail(KindStructure, "no recordTarget: the patient is not identified")
 		return
 	}
-	if d.ID == "" {
+	if p.doc.ID == "" {
 		p.flag(FlagMissing, "id")
 	}
 }

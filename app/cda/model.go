@@ -49,7 +49,9 @@ type Document struct {
 
 	Medications []app.Medication // medication lines, each with Source filled from the header
 	Allergies   []Allergy        // allergies and intolerances
-	Problems    []Problem        // problems, diagnoses, history
+	Problems    []Problem        // problems, diagnoses, history (negated ones marked)
+	Devices     []app.Device     // implanted or used medical devices
+	Media       []Attachment     // observationMedia of the structured body, each with its ID
 
 	Flags []Flag // what the reader noticed but did not refuse
 }

@@ -18,6 +18,7 @@ const (
 	nsHL7   = "urn:hl7-org:v3"
 	nsPharm = "urn:ihe:pharm:medication"
 	nsXSI   = "http://www.w3.org/2001/XMLSchema-instance"
+	nsXSL   = "http://www.w3.org/1999/XSL/Transform"
 )
 
 // Default limits of Options.
@@ -45,6 +46,10 @@ type Options struct {
 	// Location is the time zone of times written without an offset
 	// (time.Local when nil).
 	Location *time.Location
+	// MaxMediaBytes bounds the decoded size of the observationMedia of a
+	// structured body, all together (DefaultMaxMediaBytes when 0): what
+	// goes over is left out and flagged.
+	MaxMediaBytes int64
 	// HeaderOnly stops at the body: the header is read and checked, the
 	// body (sections, entries, an N1 attachment) is neither read nor
 	// validated. For callers that only file a document (the mail import:
@@ -61,6 +66,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxDepth <= 0 {
 		o.MaxDepth = DefaultMaxDepth
+	}
+	if o.MaxMediaBytes <= 0 {
+		o.MaxMediaBytes = DefaultMaxMediaBytes
 	}
 	if o.MaxElements <= 0 {
 		o.MaxElements = DefaultMaxElements
@@ -154,7 +162,9 @@ type parser struct {
 	depth int
 	elems int
 	refs  map[string]string // narrative ID → plain text, for entry references
-	sawRT bool              // a recordTarget was read
+	// mediaBytes is the decoded size of the observationMedia read so far.
+	mediaBytes int64
+	sawRT      bool // a recordTarget was read
 }
 
 func newParser(r io.Reader, opt Options) *parser {

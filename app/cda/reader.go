@@ -71,6 +71,8 @@ func clinical(d *Document, meta app.DocumentMeta) app.ClinicalDocument {
 		Medications: d.Medications,
 		Allergies:   d.Allergies,
 		Problems:    d.Problems,
+		Devices:     d.Devices,
+		Media:       d.Media,
 	}
 	if cd.Title == "" {
 		cd.Title = meta.Title

@@ -353,3 +353,29 @@ func BenchmarkMedicationLines(b *testing.B) {
 		}
 	})
 }
+
+// TestClinicalFactsFromSamples: ReadMedications also gives the allergies,
+// problems and devices of the cached documents, each with its source.
+func TestClinicalFactsFromSamples(t *testing.T) {
+	svc, ids := cachedPatient(t)
+	r, err := svc.ReadMedications(context.Background(), "p1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Allergies) != 1 || r.Allergies[0].Text != "Paracétamol" || r.Allergies[0].Source.Document != ids[sampleVSM] || r.Allergies[0].Source.Title == "" {
+		t.Errorf("allergies = %+v", r.Allergies)
+	}
+	var pbs []string
+	for _, p := range app.PresentProblems(r.Problems) {
+		if p.Source.Document != ids[sampleVSM] {
+			t.Errorf("problem %s from %s", p.Code.Code, p.Source.Document)
+		}
+		pbs = append(pbs, p.Code.Code)
+	}
+	if strings.Join(pbs, " ") != "G45.9 I20.0 N10 I21.1" {
+		t.Errorf("problems = %v", pbs)
+	}
+	if len(r.Devices) != 2 || r.Devices[0].Source.Document != ids[sampleCNAM] || r.Devices[0].Type.Code != "3408693" {
+		t.Errorf("devices = %+v", r.Devices)
+	}
+}

@@ -244,8 +244,8 @@ func dates(e *Entry, sorted []*line, now time.Time) {
 				lastPrescription, lastPrescriptionBy = d, m.Prescriber
 			}
 		}
-		if !m.End.IsZero() && m.End.After(e.Stopped) {
-			e.Stopped = m.End
+		if !m.End.IsZero() && m.End.After(e.Stopped) && m.Kind != app.MedicationPlanned {
+			e.Stopped = m.End // a plan's end is the end of its window, not a stop
 		}
 	}
 	if e.LastPrescriber == "" {
@@ -261,6 +261,9 @@ func dates(e *Entry, sorted []*line, now time.Time) {
 
 	e.LastActivity, e.Basis = e.LastDispensed, BasisDispensing
 	for _, l := range sorted {
+		if l.m.Kind == app.MedicationPlanned {
+			continue // a plan is no activity yet
+		}
 		if !l.m.Start.IsZero() && l.m.Start.After(e.LastActivity) {
 			e.LastActivity, e.Basis = l.m.Start, BasisStart
 		}

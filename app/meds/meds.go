@@ -17,6 +17,8 @@
 package meds
 
 import (
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/carnetdesk/carnet/app"
@@ -127,6 +129,11 @@ type List struct {
 	Entries      int
 	Flagged      int // entries with at least one flag
 	Divergent    int // entries whose sources disagree
+	// NotGiven are the lines the documents record as NOT given, taken or
+	// dispensed (app.Medication.Negated: a vaccination not done): kept
+	// apart, most recent document first, never merged into an entry nor
+	// shown as given.
+	NotGiven []app.Medication
 }
 
 // Consolidate builds the medication list from every medication line of a
@@ -135,7 +142,26 @@ type List struct {
 // lines in any order give the same list.
 func Consolidate(lines []app.Medication, unstructured []app.DocumentMeta, now time.Time) List {
 	list := List{Now: now, Lines: len(lines)}
-	entries := merge(lines, now)
+	given := make([]app.Medication, 0, len(lines))
+	for _, m := range lines {
+		m.Name = lineName(&m)
+		if m.Negated {
+			list.NotGiven = append(list.NotGiven, m)
+			continue
+		}
+		given = append(given, m)
+	}
+	sort.SliceStable(list.NotGiven, func(i, j int) bool {
+		a, b := &list.NotGiven[i], &list.NotGiven[j]
+		if !a.Source.Date.Equal(b.Source.Date) {
+			return a.Source.Date.After(b.Source.Date)
+		}
+		if a.Source.Document != b.Source.Document {
+			return a.Source.Document < b.Source.Document
+		}
+		return a.Name < b.Name
+	})
+	entries := merge(given, now)
 	list.Groups = group(entries)
 	list.Entries = len(entries)
 	for i := range entries {
@@ -148,4 +174,25 @@ func Consolidate(lines []app.Medication, unstructured []app.DocumentMeta, now ti
 	}
 	list.Unstructured = pending(unstructured)
 	return list
+}
+
+// lineName returns the name a line is listed under: its name, unless it is
+// empty or a boolean word ("Oui", "Non"), then its substance, its coded
+// product's or ATC code's display, its free text, its codes; never "".
+func lineName(m *app.Medication) string {
+	for _, n := range []string{m.Name, m.Substance, m.Product.Display, m.ATC.Display, m.Text} {
+		n = strings.TrimSpace(n)
+		switch strings.ToLower(n) {
+		case "", "oui", "non", "yes", "no", "true", "false", "vrai", "faux", "-":
+			continue
+		}
+		return n
+	}
+	switch {
+	case m.ATC.Code != "":
+		return "ATC " + m.ATC.Code
+	case m.Product.Code != "":
+		return m.Product.Code
+	}
+	return "?"
 }

@@ -1,0 +1,179 @@
+package ui
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/meds"
+)
+
+// showClinical fills the clinical panel of the anesthesiologist's view,
+// above the medication list (see clinicalObjects).
+func (v *medsView) showClinical(reading app.MedicationReading, list meds.List) {
+	v.clinical.Objects = clinicalObjects(reading, list.NotGiven, v.open)
+	v.clinical.Refresh()
+}
+
+// clinicalObjects shows the allergies, the problems and the implanted
+// devices the cached documents record, and the medications they record as
+// NOT given (notGiven). What a document negates is never listed as
+// present: a negated allergy or problem is left out, a drug not given is
+// listed as such. Each line says its date at the precision the document
+// gave and opens its document (open).
+func clinicalObjects(reading app.MedicationReading, notGiven []app.Medication, open func(app.DocumentID)) []fyne.CanvasObject {
+	var objs []fyne.CanvasObject
+	section := func(title string, lines []fyne.CanvasObject) {
+		if len(lines) == 0 {
+			return
+		}
+		t := widget.NewLabelWithStyle(title, fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+		t.SizeName = theme.SizeNameSubHeadingText
+		objs = append(objs, t)
+		objs = append(objs, lines...)
+		objs = append(objs, widget.NewSeparator())
+	}
+	var lines []fyne.CanvasObject
+	for _, a := range app.PresentAllergies(reading.Allergies) {
+		text := a.Text
+		if a.Reaction != "" {
+			key := "clinical.allergy.reaction"
+			if a.ReactionNegated {
+				key = "clinical.allergy.reaction.not"
+			}
+			text += " — " + tr(key, map[string]any{"Reaction": a.Reaction})
+		}
+		lines = append(lines, clinicalLine(text, app.FormatDate(a.Start, a.StartPrecision), a.Source, widget.DangerImportance, open))
+	}
+	section(tr("clinical.allergies"), lines)
+
+	lines = nil
+	for _, p := range app.PresentProblems(reading.Problems) {
+		lines = append(lines, clinicalLine(p.Text, app.FormatDate(p.Start, p.StartPrecision), p.Source, widget.MediumImportance, open))
+	}
+	section(tr("clinical.problems"), lines)
+
+	lines = nil
+	for _, d := range reading.Devices {
+		text := d.Name
+		if d.Model != "" {
+			text += " (" + d.Model + ")"
+		}
+		if d.Negated {
+			text = tr("clinical.device.not", map[string]any{"Name": text})
+		}
+		if d.Conflict != "" {
+			text += " — " + tr("clinical.conflict", map[string]any{"Text": d.Conflict})
+		}
+		lines = append(lines, clinicalLine(text, app.FormatDate(d.Date, d.Precision), d.Source, widget.WarningImportance, open))
+	}
+	section(tr("clinical.devices"), lines)
+
+	lines = nil
+	for _, m := range notGiven {
+		text := tr("clinical.notgiven.line", map[string]any{"Name": m.Name})
+		lines = append(lines, clinicalLine(text, medDate(&m), m.Source, widget.LowImportance, open))
+	}
+	section(tr("clinical.notgiven"), lines)
+	return objs
+}
+
+// clinicalLine is one fact: its text, its date as the document gave it,
+// and a button to its document.
+func clinicalLine(text, date string, src app.MedicationSource, imp widget.Importance, open func(app.DocumentID)) fyne.CanvasObject {
+	if date != "" {
+		text += " · " + date
+	}
+	l := widget.NewLabel(text)
+	l.Wrapping = fyne.TextWrapWord
+	l.Importance = imp
+	if src.Document == "" || open == nil {
+		return l
+	}
+	title := src.Title
+	if title == "" {
+		title = tr("viewer.untitled")
+	}
+	id := src.Document
+	b := widget.NewButtonWithIcon(title, theme.DocumentIcon(), func() { open(id) })
+	b.Importance = widget.LowImportance
+	return container.NewBorder(nil, nil, nil, b, l)
+}
+
+// medDate is the date of a medication line at the precision its document
+// gave: the dispensing, else the start.
+func medDate(m *app.Medication) string {
+	if !m.Dispensed.IsZero() {
+		return app.FormatDate(m.Dispensed, m.DispensedPrecision)
+	}
+	return app.FormatDate(m.Start, m.StartPrecision)
+}
+
+// lineStatuses says what the lines of an entry record, one part per
+// status in the order of the most recent line, with the latest date at the
+// document's precision and the count: "délivré 05/02/2026 (×12) · prescrit
+// 12/2023"; a free text that contradicts the code is shown.
+func lineStatuses(e *meds.Entry) string {
+	type part struct {
+		date string
+		n    int
+	}
+	var order []app.MedicationStatus
+	parts := map[app.MedicationStatus]*part{}
+	var conflicts []string
+	for i := range e.Lines {
+		m := &e.Lines[i]
+		st := m.LineStatus()
+		p := parts[st]
+		if p == nil {
+			p = &part{date: medDate(m)}
+			parts[st] = p
+			order = append(order, st)
+		}
+		p.n++
+		if m.Conflict != "" && !slices.Contains(conflicts, m.Conflict) {
+			conflicts = append(conflicts, m.Conflict)
+		}
+	}
+	var out []string
+	for _, st := range order {
+		p := parts[st]
+		s := statusLabel(st)
+		if p.date != "" {
+			s += " " + p.date
+		}
+		if p.n > 1 {
+			s += fmt.Sprintf(" (×%d)", p.n)
+		}
+		out = append(out, s)
+	}
+	for _, c := range conflicts {
+		out = append(out, tr("clinical.conflict", map[string]any{"Text": c}))
+	}
+	return strings.Join(out, " · ")
+}
+
+// statusLabel is the French word of a line status.
+func statusLabel(st app.MedicationStatus) string {
+	switch st {
+	case app.StatusPrescribed:
+		return tr("clinical.status.prescribed")
+	case app.StatusDispensed:
+		return tr("clinical.status.dispensed")
+	case app.StatusPlanned:
+		return tr("clinical.status.planned")
+	case app.StatusNotGiven:
+		return tr("clinical.status.not-given")
+	case app.StatusStopped:
+		return tr("clinical.status.stopped")
+	case app.StatusDeclared:
+		return tr("clinical.status.declared")
+	}
+	return tr("clinical.status.given")
+}
