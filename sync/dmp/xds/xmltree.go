@@ -134,7 +134,7 @@ func parseXML(r io.Reader, limit int64) (*node, error) {
 			if lr.over {
 				return nil, fmt.Errorf("%w: message larger than %d bytes: %w", ErrHostileXML, limit, app.ErrServer)
 			}
-			return nil, fmt.Errorf("xds: malformed XML: %v: %w", err, app.ErrServer)
+			return nil, fmt.Errorf("xds: malformed XML: %w: %w", err, app.ErrServer)
 		}
 		switch t := tok.(type) {
 		case xml.Directive:
