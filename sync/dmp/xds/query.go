@@ -118,6 +118,7 @@ type Entry struct {
 	RepositoryID string
 	AuthorPerson string
 	AuthorInst   string
+	node         *node // the ExtrinsicObject as received (for ITI-57 metadata updates)
 }
 
 // Association is an ebRIM association from a query response.
@@ -191,7 +192,7 @@ func slotValue(n *node, name string) string {
 
 // readEntry reads a DocumentEntry ExtrinsicObject.
 func readEntry(n *node) (Entry, error) {
-	e := Entry{EntryUUID: n.attr("id"), LogicalID: n.attr("lid"), Status: n.attr("status"), MimeType: n.attr("mimeType")}
+	e := Entry{node: n, EntryUUID: n.attr("id"), LogicalID: n.attr("lid"), Status: n.attr("status"), MimeType: n.attr("mimeType")}
 	if e.EntryUUID == "" {
 		return Entry{}, fmt.Errorf("xds: document entry without id: %w", app.ErrServer)
 	}
