@@ -118,6 +118,9 @@ func (f *Fault) Error() string {
 func (f *Fault) Unwrap() error {
 	code := localPart(f.Code)
 	sub := strings.ToLower(f.Subcode + " " + f.Reason)
+	if r, ok := strings.CutPrefix(localPart(f.Subcode), FaultDenialPrefix); ok {
+		return &app.AccessError{Reason: app.DenialReason(r)}
+	}
 	switch {
 	case code == "Sender" && (strings.Contains(sub, "security") || strings.Contains(sub, "vihf") ||
 		strings.Contains(sub, "authentif") || strings.Contains(sub, "assertion")):
@@ -128,6 +131,12 @@ func (f *Fault) Unwrap() error {
 		return app.ErrServer
 	}
 }
+
+// FaultDenialPrefix starts the SOAP fault subcode of an access refusal with
+// its reason (ACCES_REFUSE.no_authorization …). It is Carnet's convention,
+// spoken by the sandbox: the DMP's own refusal codes are not public (open
+// question §14.11); map them here once known.
+const FaultDenialPrefix = "ACCES_REFUSE."
 
 // Expired reports whether the fault says the VIHF assertion expired (or is
 // not yet valid): the client then signs a fresh one and tries once more.
