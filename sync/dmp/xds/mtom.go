@@ -2,7 +2,6 @@ package xds
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
@@ -279,23 +278,30 @@ func ReadRetrieve(body io.Reader, contentType, relatesTo string, want Expect, ro
 // readPart reads one attachment into a single buffer of the expected size,
 // refusing more than the metadata's size (or MaxSize when unknown).
 func readPart(p io.Reader, want Expect) ([]byte, error) {
-	limit := want.MaxSize
-	if want.Size >= 0 && want.Size < limit {
-		limit = want.Size
-	}
-	var buf []byte
 	if want.Size >= 0 && want.Size <= want.MaxSize {
-		buf = make([]byte, 0, want.Size)
+		// The size is known: one buffer of exactly that size, then one
+		// byte more must not come.
+		buf := make([]byte, want.Size)
+		if _, err := io.ReadFull(p, buf); err != nil {
+			if err == io.ErrUnexpectedEOF || err == io.EOF {
+				return nil, fmt.Errorf("%w: part shorter than the metadata says: %w", ErrMTOM, app.ErrIntegrity)
+			}
+			return nil, fmt.Errorf("%w: reading the part: %v: %w", ErrMTOM, err, app.ErrOffline)
+		}
+		var one [1]byte
+		if n, _ := io.ReadFull(p, one[:]); n > 0 {
+			return nil, fmt.Errorf("%w: part larger than the metadata says: %w", ErrMTOM, app.ErrIntegrity)
+		}
+		return buf, nil
 	}
-	b := bytes.NewBuffer(buf)
-	n, err := b.ReadFrom(io.LimitReader(p, limit+1))
+	data, err := io.ReadAll(io.LimitReader(p, want.MaxSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading the part: %v: %w", ErrMTOM, err, app.ErrOffline)
 	}
-	if n > limit {
-		return nil, fmt.Errorf("%w: part larger than the metadata says: %w", ErrMTOM, app.ErrIntegrity)
+	if int64(len(data)) > want.MaxSize {
+		return nil, fmt.Errorf("%w: part larger than %d bytes: %w", ErrMTOM, want.MaxSize, app.ErrIntegrity)
 	}
-	return b.Bytes(), nil
+	return data, nil
 }
 
 // noMoreParts checks that the multipart body ends here.

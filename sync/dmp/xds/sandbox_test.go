@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -169,7 +170,9 @@ func TestSandboxEndToEnd(t *testing.T) {
 	e := newEnv(t, dmptest.KeyGP)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	p := e.patient(t, func(exists, closed, authorised, blocked bool) bool { return exists && !closed && authorised && !blocked })
+	p := e.patient(t, func(exists, closed, authorised, blocked bool) bool {
+		return exists && !closed && authorised && !blocked
+	})
 
 	st, err := e.client.FindPatient(ctx, e.acc, p.INS)
 	if err != nil || !st.Exists || st.Authorization != app.AuthorizationGranted {
@@ -276,7 +279,9 @@ func TestSandboxRefusals(t *testing.T) {
 	e := newEnv(t, dmptest.KeyGP)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	p := e.patient(t, func(exists, closed, authorised, blocked bool) bool { return exists && !closed && !authorised && !blocked })
+	p := e.patient(t, func(exists, closed, authorised, blocked bool) bool {
+		return exists && !closed && !authorised && !blocked
+	})
 	list := func(acc app.Access) error {
 		return e.client.ListDocuments(ctx, acc, p.INS, app.DocumentQuery{}, func([]app.RemoteDocument) error { return nil })
 	}
@@ -307,7 +312,9 @@ func TestSandboxRefusals(t *testing.T) {
 func TestSandboxVIHFExpiry(t *testing.T) {
 	e := newEnv(t, dmptest.KeyGP)
 	ctx := context.Background()
-	p := e.patient(t, func(exists, closed, authorised, blocked bool) bool { return exists && !closed && authorised && !blocked })
+	p := e.patient(t, func(exists, closed, authorised, blocked bool) bool {
+		return exists && !closed && authorised && !blocked
+	})
 	// The client's clock is an hour late: its first VIHF is expired for the
 	// sandbox, which refuses it; the client signs again (still late) and
 	// reports the refusal after that one retry.
@@ -332,4 +339,84 @@ func TestSandboxVIHFExpiry(t *testing.T) {
 	if !errors.Is(err, app.ErrAccessDenied) {
 		t.Fatalf("foreign VIHF: %v", err)
 	}
+}
+
+// dropper loses the response of every other ITI-41 after the sandbox has
+// processed the request: the client sees a network failure.
+type dropper struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	n    int
+}
+
+func (d *dropper) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := d.next.RoundTrip(req)
+	if err != nil || !strings.HasPrefix(req.Header.Get("Content-Type"), "multipart/related") {
+		return resp, err
+	}
+	d.mu.Lock()
+	d.n++
+	lose := d.n%2 == 1
+	d.mu.Unlock()
+	if lose {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return nil, errors.New("connection reset (test: response lost)")
+	}
+	return resp, nil
+}
+
+// Pushes whose responses are lost, retried: never a duplicate in the
+// registry (the uniqueId lookup is an ITI-18 GetDocuments).
+func TestSandboxLostResponsesNoDuplicates(t *testing.T) {
+	e := newEnv(t, dmptest.KeyGP)
+	drop := &dropper{next: e.rec.next}
+	e.client.cfg.HTTP = &http.Client{Transport: drop}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	p := e.patient(t, func(exists, closed, authorised, blocked bool) bool {
+		return exists && !closed && authorised && !blocked
+	})
+	pushes := 1000
+	if testing.Short() {
+		pushes = 100
+	}
+	for i := 0; i < pushes; i++ {
+		nd := app.NewDocument{Meta: app.DocumentMeta{ID: app.DocumentID("1.2.250.1.999.1.2." + strconv.Itoa(i)), TypeCode: "11506-3", Title: "Note",
+			MediaType: "text/xml"}, Content: []byte("<ClinicalDocument>" + strconv.Itoa(i) + "</ClinicalDocument>")}
+		var err error
+		for attempt := 0; attempt < 3; attempt++ {
+			if _, err = e.client.Provide(ctx, e.acc, p.INS, []app.NewDocument{nd}); err == nil {
+				break
+			}
+			if !errors.Is(err, app.ErrOffline) {
+				t.Fatalf("push %d: %v", i, err)
+			}
+		}
+		if err != nil {
+			t.Fatalf("push %d never succeeded: %v", i, err)
+		}
+	}
+	seen := map[app.DocumentID]int{}
+	if err := e.client.ListDocuments(ctx, e.acc, p.INS, app.DocumentQuery{}, func(page []app.RemoteDocument) error {
+		for _, d := range page {
+			seen[d.Meta.ID]++
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dups, pushed := 0, 0
+	for id, n := range seen {
+		if strings.HasPrefix(string(id), "1.2.250.1.999.1.2.") {
+			pushed++
+			if n > 1 {
+				dups++
+			}
+		}
+	}
+	if dups != 0 || pushed != pushes {
+		t.Fatalf("%d documents in the registry for %d pushes, %d duplicated", pushed, pushes, dups)
+	}
+	t.Logf("%d pushes, %d responses lost, 0 duplicates", pushes, (drop.n+1)/2)
 }

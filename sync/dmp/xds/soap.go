@@ -52,6 +52,7 @@ func newUUID() string {
 // that the VIHF inside keeps the exclusive canonical form it was signed in.
 func writeEnvelope(w io.Writer, h Header, body func(w *bytes.Buffer)) error {
 	var b bytes.Buffer
+	b.Grow(len(h.Security) + 4096)
 	b.WriteString(`<soap:Envelope xmlns:soap="` + NSSOAP + `" xmlns:wsa="` + NSWSA + `">`)
 	b.WriteString(`<soap:Header>`)
 	b.WriteString(`<wsa:MessageID>`)
