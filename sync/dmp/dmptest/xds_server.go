@@ -407,8 +407,9 @@ func xesc(s string) string {
 
 // registryFailure is an ebRS failure answer body of element el.
 func registryFailure(el, code, context string) string {
+	tag, _, _ := strings.Cut(el, " ")
 	return `<` + el + ` status="` + xFailure + `"><rs:RegistryErrorList><rs:RegistryError errorCode="` + code + `" codeContext="` + xesc(context) +
-		`" severity="` + xSevError + `"/></rs:RegistryErrorList></` + el + `>`
+		`" severity="` + xSevError + `"/></rs:RegistryErrorList></` + tag + `>`
 }
 
 func hexSHA1(b []byte) string { s := sha1.Sum(b); return hex.EncodeToString(s[:]) }

@@ -1,6 +1,9 @@
 package dmptest
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -114,11 +117,16 @@ func (s *Server) xdsProvide(r *soapReq, c *caller) (string, string, []xPart, err
 		return fail("XDSRegistryMetadataError", "Aucun AuthorInstitution ne correspond à l'utilisateur du VIHF")
 	}
 	replaces := map[string]string{}
+	signs := map[string]string{}
 	for _, a := range list.SelectElements("Association") {
-		if a.SelectAttrValue("associationType", "") == xAssocRPLC {
+		switch a.SelectAttrValue("associationType", "") {
+		case xAssocRPLC:
 			replaces[a.SelectAttrValue("sourceObject", "")] = a.SelectAttrValue("targetObject", "")
+		case "urn:ihe:iti:2007:AssociationType:signs":
+			signs[a.SelectAttrValue("sourceObject", "")] = a.SelectAttrValue("targetObject", "")
 		}
 	}
+	var signature []byte
 	type pending struct {
 		d   *doc
 		old *doc
@@ -131,6 +139,14 @@ func (s *Server) xdsProvide(r *soapReq, c *caller) (string, string, []xPart, err
 		content, ok := docs[id]
 		if !ok || content == nil {
 			return fail("XDSMissingDocument", "no document for an entry")
+		}
+		if cc := codes(eo, xSchClass); len(cc) == 1 && cc[0] == xSignatureClass {
+			// The submission set signature (XAdES): kept apart, checked below.
+			if pkg := list.SelectElement("RegistryPackage"); signature != nil || pkg == nil || signs[id] != pkg.SelectAttrValue("id", "") {
+				return fail("XDSRegistryMetadataError", "the signature must sign the submission set, once")
+			}
+			signature = content
+			continue
 		}
 		uid := extID(eo, xIDUnique)
 		if uid == "" || seen[uid] {
@@ -195,6 +211,15 @@ func (s *Server) xdsProvide(r *soapReq, c *caller) (string, string, []xPart, err
 	}
 	if len(todo) == 0 {
 		return fail("XDSRepositoryMetadataError", "no document entry")
+	}
+	if msg := checkManifest(signature, todo[0].d, func(yield func(*doc) bool) {
+		for _, p := range todo {
+			if !yield(p.d) {
+				return
+			}
+		}
+	}); msg != "" {
+		return fail("XDSRegistryMetadataError", msg)
 	}
 	var members []*doc
 	for _, p := range todo {
@@ -343,4 +368,37 @@ func setArchived(exts []fhir.Extension, archived bool) []fhir.Extension {
 		}
 	}
 	return append(out, fhir.BoolExtension(fhir.ExtIsArchived, archived))
+}
+
+// xSignatureClass is the classCode of the submission set signature entry.
+const xSignatureClass = "urn:oid:1.3.6.1.4.1.19376.1.2.1.1.1"
+
+// checkManifest checks that the XAdES signature's IHE Manifest holds the
+// SHA-256 of every document of the submission (the cryptographic check of
+// the signature itself is xmlsec1's, in the client's tests). "" when good.
+func checkManifest(sig []byte, _ *doc, docs func(func(*doc) bool)) string {
+	if sig == nil {
+		return "the submission set is not signed (XAdES)"
+	}
+	if bytes.Contains(sig, []byte("<!DOCTYPE")) {
+		return "DTD in the signature"
+	}
+	d := etree.NewDocument()
+	if err := d.ReadFromBytes(sig); err != nil || d.Root() == nil || d.Root().Tag != "Signature" {
+		return "the signature is not an XML-DSig Signature"
+	}
+	digests := map[string]string{}
+	for _, r := range d.Root().FindElements(".//Manifest/Reference") {
+		digests[r.SelectAttrValue("URI", "")] = strings.TrimSpace(textAt(r, "./DigestValue"))
+	}
+	ok := ""
+	docs(func(dc *doc) bool {
+		sum := sha256.Sum256(dc.Content)
+		if digests["urn:oid:"+uniqueOf(dc)] != base64.StdEncoding.EncodeToString(sum[:]) {
+			ok = "the signature's manifest does not match a document"
+			return false
+		}
+		return true
+	})
+	return ok
 }

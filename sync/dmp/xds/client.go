@@ -322,7 +322,8 @@ func (c *Client) Provide(ctx context.Context, acc app.Access, ins app.INS, docs 
 	for _, e := range have.Entries {
 		present[e.UniqueID] = true
 	}
-	sub := Submission{INS: ins, Author: acc.Practitioner, SourceOID: c.cfg.SourceOID, Sector: c.cfg.Sector, Time: c.cfg.Now(), ReplacesUUID: map[int]string{}}
+	sub := Submission{INS: ins, Author: acc.Practitioner, SourceOID: c.cfg.SourceOID, Sector: c.cfg.Sector, Time: c.cfg.Now(),
+		ReplacesUUID: map[int]string{}, Signer: c.cfg.Signer}
 	for _, d := range docs {
 		if present[string(d.Meta.ID)] {
 			continue

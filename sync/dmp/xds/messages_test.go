@@ -15,6 +15,9 @@ import (
 func TestRequestsValidate(t *testing.T) {
 	doc := app.NewDocument{Meta: app.DocumentMeta{ID: "1.2.250.1.999.1.2.3", TypeCode: "11488-4", Title: "Compte rendu <test> & co",
 		Date: testTime, MediaType: "text/xml"}, Content: []byte("<ClinicalDocument/>"), Visibility: app.Visibility{MaskedToProfessionals: true}}
+	doc2 := doc
+	doc2.Meta.ID = "1.2.250.1.999.1.2.4"
+	sgn, _, _ := testSigner(t)
 	cases := []struct {
 		name   string
 		action string
@@ -32,7 +35,7 @@ func TestRequestsValidate(t *testing.T) {
 		}},
 		{"ITI-41 provide", ActionProvideAndRegister, func(t *testing.T, b *bytes.Buffer) []Attachment {
 			atts, err := writeProvide(b, Submission{INS: testINS, Author: testPractitioner, SourceOID: "1.2.250.1.999.9", Time: testTime,
-				Documents: []app.NewDocument{doc, doc}, ReplacesUUID: map[int]string{1: "urn:uuid:0b4c1f0c-0000-4000-8000-000000000001"}})
+				Documents: []app.NewDocument{doc, doc2}, Signer: sgn, ReplacesUUID: map[int]string{1: "urn:uuid:0b4c1f0c-0000-4000-8000-000000000001"}})
 			if err != nil {
 				t.Fatal(err)
 			}

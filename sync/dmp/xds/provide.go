@@ -39,6 +39,9 @@ type Submission struct {
 	Time         time.Time
 	Documents    []app.NewDocument
 	ReplacesUUID map[int]string // index in Documents → entryUUID of the replaced entry (TD2.1)
+	// Signer, when set, signs the submission set (XAdES, reference §9.1):
+	// the signature travels as one more document with a "signs" association.
+	Signer *VIHFSigner
 }
 
 // Attachment is an MTOM part of a request: its Content-ID (without <>) and
@@ -143,9 +146,54 @@ func writeProvide(b *bytes.Buffer, s Submission) ([]Attachment, error) {
 		}
 		atts = append(atts, Attachment{ContentID: id + "@carnet.invalid", Data: d.Content})
 	}
+	ids := make([]string, len(atts))
+	for i := range atts {
+		ids[i] = docID(i)
+	}
+	if s.Signer != nil {
+		signed := make([]SignedDoc, len(s.Documents))
+		for i, d := range s.Documents {
+			signed[i] = SignedDoc{UniqueID: string(d.Meta.ID), Content: d.Content}
+		}
+		sig, err := s.Signer.SignSubmission(s.UniqueID, signed, s.Time)
+		if err != nil {
+			return nil, err
+		}
+		const id = "Signature01"
+		sum := sha1.Sum(sig)
+		b.WriteString(`<rim:ExtrinsicObject id="` + id + `" mimeType="text/xml" objectType="` + ObjectTypeDocumentEntry + `">`)
+		writeSlot(b, "creationTime", now)
+		writeSlot(b, "hash", hex.EncodeToString(sum[:]))
+		writeSlot(b, "languageCode", "art")
+		writeSlot(b, "legalAuthenticator", AuthorXCN(s.Author))
+		writeSlot(b, "serviceStartTime", now)
+		writeSlot(b, "serviceStopTime", now)
+		writeSlot(b, "size", strconv.Itoa(len(sig)))
+		writeSlot(b, "sourcePatientId", pid)
+		writeName(b, "Source")
+		writeAuthor(b, SchemeDEAuthor, id, "urn:uuid:"+newUUID(), s.Author)
+		writeCoded(b, SchemeDEClassCode, id, SignatureClassCode, "URN", "Digital Signature")
+		for _, c := range confidentialityCodes(app.Visibility{MaskedToProfessionals: true, HiddenFromPatient: true}) {
+			writeCoded(b, SchemeDEConfidentiality, id, c.code, c.system, c.code)
+		}
+		writeCoded(b, SchemeDEEventCode, id, SignatureEventCode, "1.2.840.10065.1.12", "Source")
+		writeCoded(b, SchemeDEFormatCode, id, SignatureFormatCode, "URN", "Default Signature Style")
+		writeCoded(b, SchemeDEHealthcareFacility, id, s.Sector, OIDSecteurActivite, s.Sector)
+		writeCoded(b, SchemeDEPracticeSetting, id, DefaultPracticeSet, OIDPracticeSetting, DefaultPracticeSet)
+		writeCoded(b, SchemeDETypeCode, id, SignatureTypeCode, "ASTM", "Full Document")
+		writeExtID(b, IdentifierDEPatientID, id, pid, "XDSDocumentEntry.patientId")
+		writeExtID(b, IdentifierDEUniqueID, id, uuidOID(), "XDSDocumentEntry.uniqueId")
+		b.WriteString(`</rim:ExtrinsicObject>`)
+		b.WriteString(`<rim:Association id="urn:uuid:` + newUUID() + `" associationType="` + AssocHasMember + `" sourceObject="` + symbolicSubmissionID + `" targetObject="` + id + `">`)
+		writeSlot(b, "SubmissionSetStatus", "Original")
+		b.WriteString(`</rim:Association>`)
+		b.WriteString(`<rim:Association id="urn:uuid:` + newUUID() + `" associationType="` + AssocSigns + `" sourceObject="` + id + `" targetObject="` + symbolicSubmissionID + `"/>`)
+		atts = append(atts, Attachment{ContentID: id + "@carnet.invalid", Data: sig})
+		ids = append(ids, id)
+	}
 	b.WriteString(`</rim:RegistryObjectList></lcm:SubmitObjectsRequest>`)
 	for i, a := range atts {
-		b.WriteString(`<xdsb:Document id="` + docID(i) + `"><xop:Include href="cid:` + attrEsc(a.ContentID) + `"/></xdsb:Document>`)
+		b.WriteString(`<xdsb:Document id="` + ids[i] + `"><xop:Include href="cid:` + attrEsc(a.ContentID) + `"/></xdsb:Document>`)
 	}
 	b.WriteString(`</xdsb:ProvideAndRegisterDocumentSetRequest>`)
 	return atts, nil

@@ -271,6 +271,9 @@ func TestSandboxEndToEnd(t *testing.T) {
 	if n := e.client.Signatures(); n != 1 {
 		t.Fatalf("%d VIHF signatures for one patient context", n)
 	}
+	if n := e.client.cfg.Signer.SubmissionSignatures(); n != 2 {
+		t.Fatalf("%d submission sets signed for two sent", n)
+	}
 	e.checkSchemas(t)
 }
 

@@ -95,10 +95,14 @@ type VIHFSigner struct {
 	Signer crypto.Signer
 	Cert   *x509.Certificate
 	count  atomic.Int64
+	xades  atomic.Int64
 }
 
-// Signatures returns how many signatures s made.
+// Signatures returns how many VIHF signatures s made.
 func (s *VIHFSigner) Signatures() int64 { return s.count.Load() }
+
+// SubmissionSignatures returns how many submission sets s signed (XAdES).
+func (s *VIHFSigner) SubmissionSignatures() int64 { return s.xades.Load() }
 
 // accessModeCode returns the TRE_R248 code and display of a mode.
 func accessModeCode(m app.AccessMode) (string, string) {
