@@ -3,8 +3,10 @@ package dmptest
 import (
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"fmt"
+	"math/big"
 	"strings"
 	"time"
 
@@ -58,6 +60,19 @@ func verifyVIHF(a *etree.Element, roots *x509.CertPool, now time.Time) (*vihf, e
 	// Validate a standalone copy: the signature covers the assertion only.
 	doc := etree.NewDocument()
 	doc.SetRoot(a.Copy())
+	if strings.HasSuffix(sig.FindElement("./SignedInfo/SignatureMethod").SelectAttrValue("Algorithm", ""), "ecdsa-sha256") {
+		// XML-DSig carries ECDSA as r‖s; goxmldsig checks ASN.1.
+		if sv := doc.Root().FindElement("./Signature/SignatureValue"); sv != nil {
+			raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(sv.Text()), ""))
+			if err != nil || len(raw)%2 != 0 {
+				return nil, bad("bad ECDSA signature value")
+			}
+			var v struct{ R, S *big.Int }
+			v.R, v.S = new(big.Int).SetBytes(raw[:len(raw)/2]), new(big.Int).SetBytes(raw[len(raw)/2:])
+			der, _ := asn1.Marshal(v)
+			sv.SetText(base64.StdEncoding.EncodeToString(der))
+		}
+	}
 	ctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{cert}})
 	ctx.IdAttribute = "ID"
 	ctx.Clock = dsig.NewFakeClockAt(now)

@@ -3,7 +3,10 @@ package xds
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/asn1"
+	"encoding/base64"
 	"fmt"
+	"math/big"
 	"strings"
 	"time"
 
@@ -49,8 +52,8 @@ func VerifyVIHF(assertion []byte, roots *x509.CertPool, now time.Time) (*VIHF, e
 	if sigEl == nil || sigEl.NamespaceURI() != NSDSig {
 		return nil, fmt.Errorf("xds: vihf: unsigned: %w", &app.AccessError{Reason: app.DeniedOther})
 	}
-	if sm := sigEl.FindElement("./SignedInfo/SignatureMethod"); sm == nil || sm.SelectAttrValue("Algorithm", "") != algRSASHA256 {
-		return nil, fmt.Errorf("xds: vihf: signature method is not RSA-SHA256: %w", &app.AccessError{Reason: app.DeniedOther})
+	if sm := sigEl.FindElement("./SignedInfo/SignatureMethod"); sm == nil || (sm.SelectAttrValue("Algorithm", "") != algRSASHA256 && sm.SelectAttrValue("Algorithm", "") != algECDSASHA256) {
+		return nil, fmt.Errorf("xds: vihf: signature method is not RSA-SHA256 or ECDSA-SHA256: %w", &app.AccessError{Reason: app.DeniedOther})
 	}
 	if idx := indexOfChild(root, sigEl); idx != 1 || localOf(root.ChildElements()[0]) != "Issuer" {
 		return nil, fmt.Errorf("xds: vihf: the signature is not right after Issuer: %w", app.ErrInvalid)
@@ -66,6 +69,18 @@ func VerifyVIHF(assertion []byte, roots *x509.CertPool, now time.Time) (*VIHF, e
 	}
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return nil, fmt.Errorf("xds: vihf: signing certificate not trusted: %v: %w", err, &app.AccessError{Reason: app.DeniedOther})
+	}
+	if sm := sigEl.FindElement("./SignedInfo/SignatureMethod"); sm.SelectAttrValue("Algorithm", "") == algECDSASHA256 {
+		// XML-DSig carries ECDSA as r‖s; goxmldsig wants ASN.1.
+		if sv := sigEl.FindElement("./SignatureValue"); sv != nil {
+			if raw, err := decodeB64(sv.Text()); err == nil && len(raw)%2 == 0 {
+				var v struct{ R, S *big.Int }
+				v.R, v.S = new(big.Int).SetBytes(raw[:len(raw)/2]), new(big.Int).SetBytes(raw[len(raw)/2:])
+				if der, err := asn1.Marshal(v); err == nil {
+					sv.SetText(base64.StdEncoding.EncodeToString(der))
+				}
+			}
+		}
 	}
 	ctx := dsig.NewDefaultValidationContext(&dsig.MemoryX509CertificateStore{Roots: []*x509.Certificate{leaf}})
 	ctx.IdAttribute = "ID"

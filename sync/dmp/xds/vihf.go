@@ -3,12 +3,15 @@ package xds
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/base64"
 	"fmt"
+	"math/big"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -122,8 +125,9 @@ func (s *VIHFSigner) Sign(r VIHFRequest) ([]byte, string, error) {
 	if s == nil || s.Signer == nil || s.Cert == nil {
 		return nil, "", fmt.Errorf("xds: vihf: no signing credential: %w", app.ErrCredential)
 	}
-	if _, ok := s.Signer.Public().(*rsa.PublicKey); !ok {
-		return nil, "", fmt.Errorf("xds: vihf: the signing key is not RSA: %w", app.ErrCredential)
+	sigAlg, err := signatureMethod(s.Signer)
+	if err != nil {
+		return nil, "", err
 	}
 	if err := r.Access.Validate(); err != nil {
 		return nil, "", err
@@ -221,7 +225,7 @@ func (s *VIHFSigner) Sign(r VIHFRequest) ([]byte, string, error) {
 	h.Write(rest.Bytes())
 	digest := base64.StdEncoding.EncodeToString(h.Sum(nil))
 	signedInfo := `<ds:SignedInfo><ds:CanonicalizationMethod Algorithm="` + algExcC14N + `"></ds:CanonicalizationMethod>` +
-		`<ds:SignatureMethod Algorithm="` + algRSASHA256 + `"></ds:SignatureMethod><ds:Reference URI="#` + id + `"><ds:Transforms>` +
+		`<ds:SignatureMethod Algorithm="` + sigAlg + `"></ds:SignatureMethod><ds:Reference URI="#` + id + `"><ds:Transforms>` +
 		`<ds:Transform Algorithm="` + algEnveloped + `"></ds:Transform><ds:Transform Algorithm="` + algExcC14N + `">` +
 		`<ec:InclusiveNamespaces xmlns:ec="` + algExcC14N + `" PrefixList="` + VIHFPrefixList + `"></ec:InclusiveNamespaces></ds:Transform>` +
 		`</ds:Transforms><ds:DigestMethod Algorithm="` + algSHA256 + `"></ds:DigestMethod><ds:DigestValue>` + digest +
@@ -229,9 +233,9 @@ func (s *VIHFSigner) Sign(r VIHFRequest) ([]byte, string, error) {
 	// Canonical SignedInfo: the apex renders the ds namespace it uses.
 	canonSI := `<ds:SignedInfo xmlns:ds="` + NSDSig + `">` + strings.TrimPrefix(signedInfo, `<ds:SignedInfo>`)
 	siHash := sha256.Sum256([]byte(canonSI))
-	sig, err := s.Signer.Sign(rand.Reader, siHash[:], crypto.SHA256)
+	sig, err := signDigest(s.Signer, siHash[:])
 	if err != nil {
-		return nil, "", fmt.Errorf("xds: vihf: signing: %v: %w", err, app.ErrCredential)
+		return nil, "", err
 	}
 	s.count.Add(1)
 	var out bytes.Buffer
@@ -242,6 +246,45 @@ func (s *VIHFSigner) Sign(r VIHFRequest) ([]byte, string, error) {
 		`</ds:X509Certificate></ds:X509Data></ds:KeyInfo></ds:Signature>`)
 	out.Write(rest.Bytes())
 	return out.Bytes(), id, nil
+}
+
+// algECDSASHA256 is the XML-DSig ECDSA-SHA256 signature method.
+const algECDSASHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+
+// signatureMethod returns the XML-DSig signature method of the key: RSA-SHA256
+// (the ANS example; CPS cards and IGC-Santé seals are RSA), or ECDSA-SHA256
+// for EC keys (test credentials; open question whether the DMP accepts it).
+func signatureMethod(s crypto.Signer) (string, error) {
+	switch s.Public().(type) {
+	case *rsa.PublicKey:
+		return algRSASHA256, nil
+	case *ecdsa.PublicKey:
+		return algECDSASHA256, nil
+	default:
+		return "", fmt.Errorf("xds: the signing key is neither RSA nor ECDSA: %w", app.ErrCredential)
+	}
+}
+
+// signDigest signs a SHA-256 digest: PKCS#1 v1.5 for RSA, and for ECDSA the
+// raw r‖s form XML-DSig wants (crypto.Signer gives ASN.1).
+func signDigest(s crypto.Signer, digest []byte) ([]byte, error) {
+	sig, err := s.Sign(rand.Reader, digest, crypto.SHA256)
+	if err != nil {
+		return nil, fmt.Errorf("xds: signing: %v: %w", err, app.ErrCredential)
+	}
+	pub, ok := s.Public().(*ecdsa.PublicKey)
+	if !ok {
+		return sig, nil
+	}
+	var v struct{ R, S *big.Int }
+	if _, err := asn1.Unmarshal(sig, &v); err != nil {
+		return nil, fmt.Errorf("xds: ECDSA signature: %v: %w", err, app.ErrCredential)
+	}
+	n := (pub.Curve.Params().BitSize + 7) / 8
+	out := make([]byte, 2*n)
+	v.R.FillBytes(out[:n])
+	v.S.FillBytes(out[n:])
+	return out, nil
 }
 
 // VIHFCache keeps one signed assertion per session and patient context and

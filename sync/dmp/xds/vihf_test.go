@@ -62,6 +62,32 @@ func xmlsec1Verify(t *testing.T, msg []byte, caPEM []byte) error {
 	return nil
 }
 
+// An ECDSA key signs too (ecdsa-sha256, r‖s), verified by xmlsec1.
+func TestVIHFECDSAVerifiesWithXmlsec1(t *testing.T) {
+	ca, err := credtest.NewCA("Carnet test CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := ca.IssuePractitionerWith(credential.Identity{RPPS: "810100012345", Name: "Marie DURAND"}, credtest.Options{ECDSA: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &VIHFSigner{Signer: is.Key, Cert: is.Cert}
+	a, _, err := s.Sign(testVIHFRequest(app.AccessNormal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := envelope(t, Header{To: "https://dmp.test/registry", Action: ActionRegistryStoredQuery, Security: a}, func(b *bytes.Buffer) {
+		writeQuery(b, FindDocumentsQuery(testINS, nil, time.Time{}, nil))
+	})
+	if err := xmlsec1Verify(t, msg, ca.CertPEM); err != nil {
+		t.Fatalf("xmlsec1 refuses the ECDSA VIHF: %v", err)
+	}
+	if _, err := VerifyVIHF(a, ca.Pool(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Carnet's VIHF, inside a real request, passes the official schemas and
 // verifies with xmlsec1 (an independent implementation) and goxmldsig.
 func TestVIHFVerifiesWithXmlsec1(t *testing.T) {

@@ -2,8 +2,6 @@ package xds
 
 import (
 	"bytes"
-	"crypto"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -45,6 +43,10 @@ func (s *VIHFSigner) SignSubmission(submissionSetUID string, docs []SignedDoc, n
 	if s == nil || s.Signer == nil || s.Cert == nil {
 		return nil, fmt.Errorf("xds: xades: no signing credential: %w", app.ErrCredential)
 	}
+	sigAlg, err := signatureMethod(s.Signer)
+	if err != nil {
+		return nil, err
+	}
 	sigID := "S" + newUUID()
 	ds := `xmlns:ds="` + NSDSig + `"`
 	b64 := base64.StdEncoding.EncodeToString
@@ -79,13 +81,13 @@ func (s *VIHFSigner) SignSubmission(submissionSetUID string, docs []SignedDoc, n
 			digest + `</ds:DigestValue></ds:Reference>`
 	}
 	signedInfo := `<ds:SignedInfo ` + ds + `><ds:CanonicalizationMethod Algorithm="` + algExcC14N + `"></ds:CanonicalizationMethod>` +
-		`<ds:SignatureMethod Algorithm="` + algRSASHA256 + `"></ds:SignatureMethod>` +
+		`<ds:SignatureMethod Algorithm="` + sigAlg + `"></ds:SignatureMethod>` +
 		reference("#IHEManifest", manifestType, sum(manifest.Bytes())) +
 		reference("#S0-SignedProperties", xadesSignedPropsType, sum(props.Bytes())) + `</ds:SignedInfo>`
 	h := sha256.Sum256([]byte(signedInfo))
-	sig, err := s.Signer.Sign(rand.Reader, h[:], crypto.SHA256)
+	sig, err := signDigest(s.Signer, h[:])
 	if err != nil {
-		return nil, fmt.Errorf("xds: xades: signing: %v: %w", err, app.ErrCredential)
+		return nil, err
 	}
 	s.xades.Add(1)
 	var out bytes.Buffer
