@@ -82,6 +82,30 @@ func TestSandboxEndToEndXDS(t *testing.T) {
 		t.Fatalf("the note is %d times on the server, want once", n)
 	}
 
+	// Mask the note just sent (its author may), then widen the listing.
+	if err := w.svc.SetVisibility(ctx, p.ID, item.Meta.ID, app.Visibility{MaskedToProfessionals: true}); err != nil {
+		t.Fatalf("mask: %v", err)
+	}
+	if m, err := w.v.Manifest(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	} else if d, ok := m.Document(item.Meta.ID); !ok || !d.Visibility.MaskedToProfessionals {
+		t.Fatalf("the mask is not in the manifest: %+v", d)
+	}
+	wide, err := w.svc.WidenRecord(ctx, p.ID, app.Access{Mode: app.AccessNormal}, time.Now().AddDate(-10, 0, 0))
+	if err != nil || len(wide.Manifest.Documents) < len(rec.Manifest.Documents) {
+		t.Fatalf("widen: %d documents (first open %d), %v", len(wide.Manifest.Documents), len(rec.Manifest.Documents), err)
+	}
+
+	// The record closes: the next sync purges it from the vault.
+	w.sb.CloseRecord(p.INS)
+	clock.skip = 2 * time.Hour
+	if sum, err := eng.Once(ctx); err != nil || sum.Purged != 1 {
+		t.Fatalf("sync after closure: %+v, %v", sum, err)
+	}
+	if _, err := w.v.Manifest(ctx, p.ID); err == nil {
+		t.Fatal("the closed record is still readable in the vault")
+	}
+
 	// A record without authorisation: refused in normal mode, open in bris
 	// de glace with a justification.
 	q, ok := w.sb.FindPatient(func(p app.Patient, exists, closed bool, authz, blocked map[string]bool) bool {

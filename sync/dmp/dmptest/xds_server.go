@@ -300,7 +300,7 @@ func (s *Server) xdsAuthenticate(r *http.Request, req *soapReq) (*caller, error)
 		return nil, senderFault("wsse:InvalidSecurity", "no VIHF in wsse:Security")
 	}
 	tlsID := credential.ParseIdentity(r.TLS.PeerCertificates[0])
-	v, err := verifyVIHF(req.assertion, s.xdsRoots(r), s.now())
+	v, err := s.cachedVIHF(req.assertion, s.xdsRoots(r), s.now())
 	if err != nil {
 		return nil, err
 	}

@@ -2,12 +2,14 @@ package dmptest
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
 	"fmt"
 	"math/big"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -17,6 +19,47 @@ import (
 // vihf is what the sandbox takes from a verified VIHF.
 type vihf struct {
 	nameID, subject, structure, profession, mode, justification, patient string
+	notAfter                                                             time.Time // zero: no Conditions
+}
+
+// vihfCache remembers verified assertions (by their exact bytes) until
+// they expire, as a server keeps a session: the signature is checked once
+// per assertion, not once per request. One cache per sandbox.
+type vihfCache struct {
+	mu   sync.Mutex
+	byID map[[32]byte]*vihf
+}
+
+var vihfCaches sync.Map // *Server → *vihfCache
+
+// cachedVIHF verifies a (or finds it verified) and checks its window at now.
+func (s *Server) cachedVIHF(a *etree.Element, roots *x509.CertPool, now time.Time) (*vihf, error) {
+	d := etree.NewDocument()
+	d.SetRoot(a.Copy())
+	raw, err := d.WriteToBytes()
+	if err != nil {
+		return nil, senderFault("wsse:InvalidSecurity", "VIHF: unreadable")
+	}
+	key := sha256.Sum256(raw)
+	ci, _ := vihfCaches.LoadOrStore(s, &vihfCache{byID: map[[32]byte]*vihf{}})
+	c := ci.(*vihfCache)
+	c.mu.Lock()
+	v, ok := c.byID[key]
+	c.mu.Unlock()
+	if ok && (v.notAfter.IsZero() || now.Add(-clockSkew).Before(v.notAfter)) {
+		return v, nil
+	}
+	v, err = verifyVIHF(a, roots, now)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if len(c.byID) > 10000 {
+		clear(c.byID)
+	}
+	c.byID[key] = v
+	c.mu.Unlock()
+	return v, nil
 }
 
 // VIHF attribute names, as the sandbox requires them (reference §10.2).
@@ -82,6 +125,7 @@ func verifyVIHF(a *etree.Element, roots *x509.CertPool, now time.Time) (*vihf, e
 	if iss := strings.TrimSpace(kids[0].Text()); iss != cert.Subject.String() {
 		return nil, bad("Issuer is not the signing certificate's subject")
 	}
+	var notAfter time.Time
 	if c := a.FindElement("./Conditions"); c != nil {
 		nb, e1 := time.Parse(time.RFC3339, c.SelectAttrValue("NotBefore", ""))
 		na, e2 := time.Parse(time.RFC3339, c.SelectAttrValue("NotOnOrAfter", ""))
@@ -91,8 +135,9 @@ func verifyVIHF(a *etree.Element, roots *x509.CertPool, now time.Time) (*vihf, e
 		if now.Add(clockSkew).Before(nb) || !now.Add(-clockSkew).Before(na) {
 			return nil, bad("expired assertion")
 		}
+		notAfter = na
 	}
-	v := &vihf{nameID: strings.TrimSpace(textAt(a, "./Subject/NameID"))}
+	v := &vihf{nameID: strings.TrimSpace(textAt(a, "./Subject/NameID")), notAfter: notAfter}
 	attrs := map[string][]*etree.Element{}
 	for _, at := range a.FindElements("./AttributeStatement/Attribute") {
 		attrs[at.SelectAttrValue("Name", "")] = at.SelectElements("AttributeValue")

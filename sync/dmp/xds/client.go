@@ -380,22 +380,24 @@ func (c *Client) updateStatus(ctx context.Context, acc app.Access, ins app.INS, 
 // (TD3.3d, ITI-57 UpdateAvailabilityStatus) and visibility (TD3.3a/b, ITI-57
 // Update DocumentEntry Metadata with the new confidentiality codes).
 func (c *Client) UpdateMetadata(ctx context.Context, acc app.Access, ins app.INS, doc app.RemoteDocument, ch app.MetadataChange) (app.RemoteDocument, error) {
-	if ch.Visibility != nil && *ch.Visibility != doc.Visibility {
+	if ch.Visibility != nil {
 		if err := c.updateVisibility(ctx, acc, ins, doc, *ch.Visibility); err != nil {
 			return app.RemoteDocument{}, fmt.Errorf("xds: visibility: %w", err)
 		}
 	}
-	if ch.Archived != nil && *ch.Archived != doc.Archived {
-		to := StatusApproved
-		if *ch.Archived {
-			to = StatusArchived
-		}
+	if ch.Archived != nil {
 		cur, err := c.current(ctx, acc, ins, doc.Meta.ID)
 		if err != nil {
 			return app.RemoteDocument{}, fmt.Errorf("xds: archive: %w", err)
 		}
-		if err := c.updateStatus(ctx, acc, ins, cur, to); err != nil {
-			return app.RemoteDocument{}, fmt.Errorf("xds: archive: %w", err)
+		if cur.Archived != *ch.Archived { // the registry's state decides, not the caller's copy
+			to := StatusApproved
+			if *ch.Archived {
+				to = StatusArchived
+			}
+			if err := c.updateStatus(ctx, acc, ins, cur, to); err != nil {
+				return app.RemoteDocument{}, fmt.Errorf("xds: archive: %w", err)
+			}
 		}
 	}
 	out, err := c.current(ctx, acc, ins, doc.Meta.ID)

@@ -428,7 +428,9 @@ func TestSandboxLostResponsesNoDuplicates(t *testing.T) {
 func TestSandboxECDSACredential(t *testing.T) {
 	e := newEnv(t, dmptest.KeyAnesthetist)
 	ctx := context.Background()
-	p := e.patient(t, func(exists, closed, authorised, blocked bool) bool { return exists && !closed && authorised && !blocked })
+	p := e.patient(t, func(exists, closed, authorised, blocked bool) bool {
+		return exists && !closed && authorised && !blocked
+	})
 	n := 0
 	if err := e.client.ListDocuments(ctx, e.acc, p.INS, app.DocumentQuery{}, func(d []app.RemoteDocument) error { n += len(d); return nil }); err != nil || n == 0 {
 		t.Fatalf("%d documents, %v", n, err)

@@ -30,6 +30,9 @@ func (c *Client) updateVisibility(ctx context.Context, acc app.Access, ins app.I
 	if doc.VersionID != "" && cur.Version != "" && doc.VersionID != cur.Version {
 		return fmt.Errorf("xds: the entry changed meanwhile: %w", app.ErrConflict)
 	}
+	if cur.RemoteDocument("").Visibility == v {
+		return nil // already so: nothing to send
+	}
 	env, err := c.exchange(ctx, request{service: ServiceRegistry, action: ActionUpdateDocumentSet, acc: acc, ins: &ins,
 		body: func(b *bytes.Buffer) ([]Attachment, error) {
 			return nil, writeMetadataUpdate(b, acc.Practitioner, c.cfg.SourceOID, ins, *cur, v)
