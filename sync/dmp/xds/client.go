@@ -128,6 +128,7 @@ func (c *Client) post(ctx context.Context, r request, assertion []byte) (*http.R
 	}
 	var body io.Reader
 	var ctype string
+	var pipe *io.PipeReader
 	if len(atts) == 0 {
 		body = bytes.NewReader(env.Bytes())
 		ctype = `application/soap+xml; charset=UTF-8; action="` + r.action + `"`
@@ -135,7 +136,7 @@ func (c *Client) post(ctx context.Context, r request, assertion []byte) (*http.R
 		pr, pw := io.Pipe()
 		boundary := NewBoundary()
 		go func() { pw.CloseWithError(WriteMTOM(pw, boundary, r.action, env.Bytes(), atts)) }()
-		body = pr
+		body, pipe = pr, pr
 		ctype = MTOMContentType(boundary, r.action)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.BaseURL+r.service, body)
@@ -145,6 +146,14 @@ func (c *Client) post(ctx context.Context, r request, assertion []byte) (*http.R
 	req.Header.Set("Content-Type", ctype)
 	req.Header.Set("Accept", "application/soap+xml, multipart/related")
 	resp, err := c.cfg.HTTP.Do(req)
+	if pipe != nil {
+		// However the exchange ends, the MTOM writer goroutine ends with it.
+		if err != nil {
+			pipe.CloseWithError(err)
+		} else {
+			resp.Body = &closeBoth{ReadCloser: resp.Body, also: func() { pipe.CloseWithError(io.ErrClosedPipe) }}
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, "", ctx.Err()
@@ -439,4 +448,16 @@ var ErrNoAccessTraces = fmt.Errorf("xds: access traces are not offered by the DM
 // audit log remains the source of truth.
 func (c *Client) AccessTraces(ctx context.Context, acc app.Access, ins app.INS, since time.Time) ([]app.AccessTrace, error) {
 	return nil, ErrNoAccessTraces
+}
+
+// closeBoth closes a response body and releases the request's pipe.
+type closeBoth struct {
+	io.ReadCloser
+	also func()
+}
+
+func (c *closeBoth) Close() error {
+	err := c.ReadCloser.Close()
+	c.also()
+	return err
 }
