@@ -2,6 +2,7 @@ package dmptest
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/base64"
@@ -13,6 +14,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -135,10 +137,10 @@ func (s *Server) soap(ops map[string]xdsOp) http.Handler {
 			if !errors.As(err, &f) {
 				f = &xdsFault{status: http.StatusInternalServerError, code: "soap:Receiver", subcode: "dmp:ERREUR_INTERNE", reason: "internal error"}
 			}
-			writeSOAP(w, f.status, "http://www.w3.org/2005/08/addressing/soap/fault", msgID(req), faultBody(f), nil)
+			writeSOAP(w, r, f.status, "http://www.w3.org/2005/08/addressing/soap/fault", msgID(req), faultBody(f), nil)
 			return
 		}
-		writeSOAP(w, http.StatusOK, action, req.messageID, body, parts)
+		writeSOAP(w, r, http.StatusOK, action, req.messageID, body, parts)
 	})
 }
 
@@ -160,7 +162,11 @@ func faultBody(f *xdsFault) string {
 }
 
 // writeSOAP writes an envelope, as MTOM when there are parts.
-func writeSOAP(w http.ResponseWriter, status int, action, relatesTo, body string, parts []xPart) {
+//
+// A plain SOAP answer is gzipped when the request accepts it (registry
+// listings are large and compress well; whether the DMP compresses is not
+// public: the client accepts either). MTOM answers are sent as they are.
+func writeSOAP(w http.ResponseWriter, r *http.Request, status int, action, relatesTo, body string, parts []xPart) {
 	var env bytes.Buffer
 	env.WriteString(`<soap:Envelope xmlns:soap="` + xNSSOAP + `" xmlns:wsa="` + xNSWSA + `"><soap:Header>`)
 	env.WriteString(`<wsa:Action soap:mustUnderstand="true">` + xesc(action) + `</wsa:Action>`)
@@ -171,6 +177,17 @@ func writeSOAP(w http.ResponseWriter, status int, action, relatesTo, body string
 	env.WriteString(`</soap:Header><soap:Body>` + body + `</soap:Body></soap:Envelope>`)
 	if len(parts) == 0 {
 		w.Header().Set("Content-Type", `application/soap+xml; charset=UTF-8`)
+		if env.Len() >= 1024 && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.Header().Add("Vary", "Accept-Encoding")
+			w.WriteHeader(status)
+			zw := xdsGzipPool.Get().(*gzip.Writer)
+			zw.Reset(w)
+			_, _ = zw.Write(env.Bytes())
+			_ = zw.Close()
+			xdsGzipPool.Put(zw)
+			return
+		}
 		w.WriteHeader(status)
 		_, _ = w.Write(env.Bytes())
 		return
@@ -190,6 +207,9 @@ func writeSOAP(w http.ResponseWriter, status int, action, relatesTo, body string
 	}
 	_ = mw.Close()
 }
+
+// xdsGzipPool holds gzip writers (each costs ~1 MB to allocate).
+var xdsGzipPool = sync.Pool{New: func() any { zw, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed); return zw }}
 
 // readSOAP reads a SOAP 1.2 request, plain or MTOM, with its parts.
 func readSOAP(r *http.Request) (*soapReq, error) {
