@@ -51,16 +51,28 @@ func newUUID() string {
 // body writes. The envelope declares only the prefixes soap, wsa and wsse, so
 // that the VIHF inside keeps the exclusive canonical form it was signed in.
 func writeEnvelope(w io.Writer, h Header, body func(w *bytes.Buffer)) error {
+	if bb, ok := w.(*bytes.Buffer); ok { // written in place: no second copy
+		bb.Grow(len(h.Security) + 4096)
+		envelopeTo(bb, h, body)
+		return nil
+	}
 	var b bytes.Buffer
 	b.Grow(len(h.Security) + 4096)
+	envelopeTo(&b, h, body)
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// envelopeTo writes the envelope into b.
+func envelopeTo(b *bytes.Buffer, h Header, body func(w *bytes.Buffer)) {
 	b.WriteString(`<soap:Envelope xmlns:soap="` + NSSOAP + `" xmlns:wsa="` + NSWSA + `">`)
 	b.WriteString(`<soap:Header>`)
 	b.WriteString(`<wsa:MessageID>`)
-	escape(&b, h.MessageID)
+	escape(b, h.MessageID)
 	b.WriteString(`</wsa:MessageID><wsa:To>`)
-	escape(&b, h.To)
+	escape(b, h.To)
 	b.WriteString(`</wsa:To><wsa:Action soap:mustUnderstand="true">`)
-	escape(&b, h.Action)
+	escape(b, h.Action)
 	b.WriteString(`</wsa:Action>`)
 	if len(h.Security) > 0 {
 		b.WriteString(`<wsse:Security xmlns:wsse="` + NSWSSE + `">`)
@@ -68,10 +80,8 @@ func writeEnvelope(w io.Writer, h Header, body func(w *bytes.Buffer)) error {
 		b.WriteString(`</wsse:Security>`)
 	}
 	b.WriteString(`</soap:Header><soap:Body>`)
-	body(&b)
+	body(b)
 	b.WriteString(`</soap:Body></soap:Envelope>`)
-	_, err := w.Write(b.Bytes())
-	return err
 }
 
 // escape writes s as XML character data (also safe in attribute values).
