@@ -130,7 +130,12 @@ func (f *Fault) Unwrap() error {
 	code := localPart(f.Code)
 	sub := strings.ToLower(f.Subcode + " " + f.Reason)
 	if r, ok := strings.CutPrefix(localPart(f.Subcode), FaultDenialPrefix); ok {
-		return &app.AccessError{Reason: app.DenialReason(r)}
+		switch d := app.DenialReason(r); d {
+		case app.DeniedBlocked, app.DeniedNoAuthorization, app.DeniedClosed, app.DeniedNoRecord, app.DeniedProfession,
+			app.DeniedJustification, app.DeniedNotRegulator, app.DeniedNotAuthor, app.DeniedNotQualified:
+			return &app.AccessError{Reason: d}
+		}
+		return &app.AccessError{Reason: app.DeniedOther}
 	}
 	switch {
 	case code == "Sender" && (strings.Contains(sub, "security") || strings.Contains(sub, "vihf") ||
