@@ -33,7 +33,7 @@ DEBS_RUN    := $(DEBS_BUILD) libgl1-mesa-dri poppler-utils
 # PKCS#11 token (SoftHSM2) for the practitioner's card; a real IMAP server
 # (Dovecot) for the MSSanté import; the IMAP baseline of the import
 # benchmark (mbsync, Debian isync).
-DEBS_TEST   := $(DEBS_RUN) xvfb xauth imagemagick xdotool x11-apps softhsm2 dovecot-imapd dovecot-submissiond isync
+DEBS_TEST   := $(DEBS_RUN) xvfb xauth imagemagick xdotool x11-apps softhsm2 dovecot-imapd dovecot-submissiond isync libxml2-utils xmlsec1
 DEBS_FUTURE :=
 
 .PHONY: help deps-run deps-test build run lint lint-deps test go-test smoke screenshot \

@@ -22,8 +22,13 @@ import (
 // asked for, or read from a 0600 file given with --pin-file.
 //
 //	[dmp]
-//	url     = "https://dmp.example/fhir"   # FHIR base of the central service
-//	ca_file = "/etc/carnet/igc-sante.pem"  # authorities trusted for it (PEM)
+//	protocol     = "xds"   # "xds": the DMP's production SOAP interface (XDS.b + VIHF);
+//	                       # "fhir": the PDSm FHIR API (draft; the default when absent)
+//	url          = "https://lps.dev9.dmp.gouv.fr/si-dmp-server/v2/services"  # xds: services base; fhir: FHIR base
+//	ca_file      = "/etc/carnet/igc-sante.pem"  # authorities trusted for it (PEM)
+//	source_oid   = "1.2.250.1.999.1"            # xds: the LPS OID (submission sets, TD0.2)
+//	homologation = "CAR-2026-tmp1"              # xds: the CNAM homologation id (VIHF LPS_ID_HOMOLOGATION_DMP)
+//	auth_mode    = "indirecte"                  # xds: "directe" (CPS card) or "indirecte" (organisation certificate)
 //
 //	[credential]
 //	pkcs11_module = "/usr/lib/x86_64-linux-gnu/libcps3_pkcs11_lux.so"  # CPS card
@@ -40,6 +45,12 @@ type Config struct {
 	DMP struct {
 		URL    string `toml:"url,omitempty"`
 		CAFile string `toml:"ca_file,omitempty"`
+		// Protocol is "xds" (SOAP, XDS.b, VIHF: sync/dmp/xds) or "fhir"
+		// (sync/dmp); empty means "fhir".
+		Protocol     string `toml:"protocol,omitempty"`
+		SourceOID    string `toml:"source_oid,omitempty"`
+		Homologation string `toml:"homologation,omitempty"`
+		AuthMode     string `toml:"auth_mode,omitempty"`
 	} `toml:"dmp"`
 	Credential struct {
 		PKCS12File   string `toml:"pkcs12_file,omitempty"`

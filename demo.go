@@ -20,6 +20,12 @@ import (
 // demoPatients is the size of the demo population.
 const demoPatients = 60
 
+// The demo's LPS identifiers on the XDS side (test values, not issued).
+const (
+	demoSourceOID    = "1.2.250.1.999.77.1"
+	demoHomologation = "CARNET-DEMO-tmp1"
+)
+
 // demoSeed makes the demo population the same at every start.
 const demoSeed = 1
 
@@ -45,7 +51,7 @@ type demoEnv struct {
 // sandbox's synthetic patients, locked. The passphrase is shown on the
 // unlock screen and written to dataDir/demo-passphrase.txt (0600) for
 // scripts. The device secret lives in a file: no OS keyring is touched.
-func openDemo(dataDir string, log *slog.Logger) (*demoEnv, error) {
+func openDemo(dataDir, protocol string, log *slog.Logger) (*demoEnv, error) {
 	var cleanups []func()
 	env := &demoEnv{close: func() {
 		for i := len(cleanups) - 1; i >= 0; i-- {
@@ -73,6 +79,13 @@ func openDemo(dataDir string, log *slog.Logger) (*demoEnv, error) {
 	cleanups = append(cleanups, sb.Close)
 	cred := sb.PKI.Credentials[dmptest.KeyAnesthetist].Practitioner
 	env.cfg.DMP.URL = sb.URL
+	if protocol == ProtocolXDS {
+		// The same sandbox, its XDS.b/SOAP side (the demo's test OIDs).
+		env.cfg.DMP.Protocol = ProtocolXDS
+		env.cfg.DMP.URL = strings.TrimSuffix(sb.URL, sb.BasePath()) + dmptest.XDSBasePath
+		env.cfg.DMP.SourceOID = demoSourceOID
+		env.cfg.DMP.Homologation = demoHomologation
+	}
 	env.cfg.DMP.CAFile = filepath.Join(sbDir, "ca.pem")
 	env.cfg.Credential.PKCS12File = cred.P12Path
 	env.pin = cred.PIN

@@ -74,7 +74,8 @@ func usage(w io.Writer) {
 
 Usage:
   carnet [--data DIR]                the desktop application
-  carnet --demo [--data DIR]         demo mode: a fresh vault with synthetic patients
+  carnet --demo [--data DIR] [--protocol fhir|xds]
+                                     demo mode: a fresh vault with synthetic patients
   carnet vault init [flags]          create the vault
   carnet vault check [flags]         open every record and verify the vault
   carnet vault passwd [flags]        change the passphrase (rewrites one key slot)
@@ -98,7 +99,12 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	dataDir := fs.String("data", "", "data directory (default: the user data directory)")
 	configPath := fs.String("config", defaultConfigPath(), "configuration file (central service and credential)")
 	demo := fs.Bool("demo", false, "demo mode: a fresh vault with synthetic patients and the sandbox central service")
+	protocol := fs.String("protocol", ProtocolFHIR, "demo mode: the central service's protocol, \"fhir\" or \"xds\" (SOAP, XDS.b, VIHF)")
 	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *protocol != ProtocolFHIR && *protocol != ProtocolXDS {
+		fmt.Fprintf(stderr, "carnet: --protocol %q: want %q or %q\n", *protocol, ProtocolFHIR, ProtocolXDS)
 		return 2
 	}
 
@@ -110,7 +116,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 		demoMail *demoMailbox
 	)
 	if *demo {
-		env, derr := openDemo(*dataDir, log)
+		env, derr := openDemo(*dataDir, *protocol, log)
 		if derr != nil {
 			fmt.Fprintln(stderr, "carnet:", derr)
 			return 1

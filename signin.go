@@ -123,6 +123,12 @@ func newSession(cfg Config, cred *credential.Credential, log *slog.Logger) (app.
 			return app.Session{}, fmt.Errorf("sign in: %s holds no PEM certificate: %w", cfg.DMP.CAFile, app.ErrInvalid)
 		}
 	}
+	if cfg.DMP.Protocol == ProtocolXDS {
+		return newXDSSession(cfg, cred, roots)
+	}
+	if cfg.DMP.Protocol != "" && cfg.DMP.Protocol != ProtocolFHIR {
+		return app.Session{}, fmt.Errorf("sign in: [dmp] protocol %q is neither %q nor %q: %w", cfg.DMP.Protocol, ProtocolXDS, ProtocolFHIR, app.ErrInvalid)
+	}
 	client, err := dmp.New(dmp.Config{
 		BaseURL:         cfg.DMP.URL,
 		Certificate:     cred.Certificate(),

@@ -30,6 +30,7 @@ app/meds app/terms        ; ^[^/]*\.|^net$|^net/http                            
 crypto crypto/credential  ; ^@/app(/|$)|^fyne\.io/                                ;                              ; crypto, crypto/credential: never app, never fyne
 app/vault                 ; ^fyne\.io/|^@/sync/                                   ;                              ; app/vault: never fyne, never sync/*
 sync/dmp sync/dmp/fhir    ; ^fyne\.io/|^@/app/vault(/|$)|^@/sync/                 ; ^@/sync/dmp(/fhir)?$         ; sync/dmp, sync/dmp/fhir: never fyne, app/vault or another sync/* package
+sync/dmp/xds/...          ; ^fyne\.io/|^@/app/vault(/|$)|^@/sync/|^@/crypto$       ; ^@/sync/dmp/xds(/|$)          ; sync/dmp/xds: app, app/cda, crypto/credential, an XML-DSig library; never fyne, app/vault, sync/dmp or another sync/* package
 sync/dmp/dmptest          ; ^fyne\.io/|^@/sync/dmp$                               ;                              ; sync/dmp/dmptest: never fyne, never the client sync/dmp
 sync/mailbox/...          ; ^fyne\.io/|^@/app/vault(/|$)|^@/sync/dmp(/|$)         ;                              ; sync/mailbox/...: never fyne, app/vault or sync/dmp
 sync/engine/...           ; ^fyne\.io/|^@/                                        ; ^@/app$|^@/sync/engine(/|$)  ; sync/engine: among our packages only app (adapters arrive as app interfaces), never fyne

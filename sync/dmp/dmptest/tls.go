@@ -208,7 +208,7 @@ func startWith(opt Options, addr string, pki *PKI) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	hs := httptest.NewUnstartedServer(s.Handler())
+	hs := httptest.NewUnstartedServer(s.BothHandler()) // FHIR and XDS.b/SOAP (xds_tls.go)
 	if addr != "" {
 		l, err := listen(addr)
 		if err != nil {
