@@ -33,7 +33,8 @@ DEBS_RUN    := $(DEBS_BUILD) libgl1-mesa-dri poppler-utils
 # PKCS#11 token (SoftHSM2) for the practitioner's card; a real IMAP server
 # (Dovecot) for the MSSanté import; the IMAP baseline of the import
 # benchmark (mbsync, Debian isync).
-DEBS_TEST   := $(DEBS_RUN) xvfb xauth imagemagick xdotool x11-apps softhsm2 dovecot-imapd dovecot-submissiond isync libxml2-utils xmlsec1
+DEBS_TEST   := $(DEBS_RUN) xvfb xauth imagemagick xdotool x11-apps softhsm2 dovecot-imapd dovecot-submissiond isync libxml2-utils xmlsec1 \
+               default-jre-headless libsaxonhe-java
 DEBS_FUTURE :=
 
 .PHONY: help deps-run deps-test build run lint lint-deps test go-test smoke screenshot \
@@ -80,7 +81,7 @@ lint-deps: ## only the dependency-direction check (and its self-test)
 test: deps-test lint go-test smoke ## everything CI runs: deps, lint, go test -race ./..., smoke run under Xvfb
 
 go-test: deps-test ## go test -race -timeout 20m ./... (TEST_FLAGS to change)
-	CARNET_REQUIRE_SOFTHSM=1 CARNET_REQUIRE_DOVECOT=1 go test $(TEST_FLAGS) ./...
+	CARNET_REQUIRE_SOFTHSM=1 CARNET_REQUIRE_DOVECOT=1 CARNET_REQUIRE_CDACHECK=1 go test $(TEST_FLAGS) ./...
 
 smoke: deps-test build ## start the real binary under Xvfb: window, screenshot not blank, clean SIGTERM
 	@CARNET_BIN=./$(BIN) scripts/smoke.sh
