@@ -91,18 +91,44 @@ func (m Message) Quarantined() bool {
 	return false
 }
 
-// Key returns the deduplication key of the message: its Message-ID when it
-// has one, else the SHA-256 of the raw message, else its server reference.
+// Key returns the deduplication key of the message: its Message-ID (when
+// it has one) and the SHA-256 of the raw message (when kept), else its
+// server reference. Two messages are the same only when both agree: a new
+// message reusing an earlier Message-ID has another key (see IDKey).
 func (m Message) Key() string {
-	if id := strings.TrimSpace(m.Ref.MessageID); id != "" {
-		return "mid:" + id
-	}
+	id := strings.TrimSpace(m.Ref.MessageID)
 	if len(m.Raw) > 0 {
 		sum := sha256.Sum256(m.Raw)
-		return "sha256:" + hex.EncodeToString(sum[:])
+		h := "sha256:" + hex.EncodeToString(sum[:])
+		if id != "" {
+			return "mid:" + id + " " + h
+		}
+		return h
+	}
+	if id != "" {
+		return "mid:" + id
 	}
 	r := m.Ref
 	return "uid:" + r.Account + "/" + r.Mailbox + "/" + strconv.FormatUint(uint64(r.UIDValidity), 10) + "/" + strconv.FormatUint(uint64(r.UID), 10)
+}
+
+// IDKey returns the key under which the import remembers a Message-ID
+// (a MailRecord whose Content is the Key of the message that used it
+// first), "" when the message has none.
+func (m Message) IDKey() string {
+	if id := strings.TrimSpace(m.Ref.MessageID); id != "" {
+		return "msgid:" + id
+	}
+	return ""
+}
+
+// legacyKey is the key of the records written before the content hash
+// joined the key (Message-ID alone).
+func (m Message) legacyKey() string {
+	if id := strings.TrimSpace(m.Ref.MessageID); id != "" && len(m.Raw) > 0 {
+		return "mid:" + id
+	}
+	return ""
 }
 
 // IncomingReport is one document found in a message: a CDA from an IHE XDM
@@ -117,8 +143,13 @@ type IncomingReport struct {
 	SetID     string         // setId (also in Meta)
 	Version   int            // versionNumber (also in Meta)
 	// NoAuto forbids automatic filing whatever the match: the archive held
-	// several patients or submission sets (ReasonSeveralPatients).
+	// several patients or submission sets (ReasonSeveralPatients, unless
+	// Hold says otherwise).
 	NoAuto bool
+	// Hold, when set, sends the report to the manual queue with this
+	// reason whatever the match (ReasonRepeatedIdentity,
+	// ReasonPartsDisagree, ReasonMessageIDReused …).
+	Hold MatchReason
 }
 
 // ReportIdentity is the patient identity a report carries: the INS and
@@ -134,6 +165,10 @@ type ReportIdentity struct {
 	Sex        Sex
 	BirthPlace string // INSEE COG code
 	HeaderINS  string // X-MSS-INS header of the message
+	// Repeated lists the identity elements the document gives twice under
+	// its one recordTarget (cda.Patient.Repeated): it designates no single
+	// patient (ReasonRepeatedIdentity).
+	Repeated []string
 }
 
 // FirstGivenName returns the first birth given name as written.
@@ -159,6 +194,8 @@ const (
 	ProblemNotCDA       ProblemKind = "not-cda"       // an archive document that is not a CDA
 	ProblemCDA          ProblemKind = "cda"           // a CDA that cannot be read
 	ProblemSeveral      ProblemKind = "several"       // several archives, subsets or patients
+	ProblemUnlisted     ProblemKind = "unlisted"      // an archive document not listed in METADATA.XML
+	ProblemReusedID     ProblemKind = "reused-id"     // a Message-ID already used by a message with other content
 
 	ProblemArchive  ProblemKind = "archive"   // an IHE XDM archive refused by the reader
 	ProblemMIME     ProblemKind = "mime"      // a MIME structure that cannot be read safely
@@ -244,6 +281,9 @@ type MailRecord struct {
 	Outcome   MailOutcome
 	Documents []DocumentID // documents filed from it
 	At        time.Time
+	// Content is, for a Message-ID record (Message.IDKey), the Key of the
+	// message that used the Message-ID first.
+	Content string
 }
 
 // MailStore is what the mail import needs of the vault: the subset of

@@ -217,6 +217,7 @@ type unit struct {
 	manifests map[PatientID]*Manifest // manifests read or changed in the unit
 	order     []PatientID             // the manifests changed, in order
 	keys      map[string]MailOutcome  // keys of the new messages of the unit
+	ids       map[string]string       // IDKey → Key of the new Message-IDs of the unit
 	msgs      []unitMessage           // every message of the unit, in UID order
 	events    []AuditEvent
 	bytes     int64
@@ -267,6 +268,17 @@ func (im *importer) add(m Message) error {
 		}
 		outcome, seen = rec.Outcome, ok
 	}
+	if !seen {
+		// A record of the Message-ID alone, from before the content hash
+		// joined the key: the same message.
+		if lk := m.legacyKey(); lk != "" {
+			rec, ok, err := im.store.MailRecord(ctx, lk)
+			if err != nil {
+				return fmt.Errorf("mail import: dedup: %w", err)
+			}
+			outcome, seen = rec.Outcome, ok
+		}
+	}
 	if seen {
 		im.sum.Duplicates++
 		um := unitMessage{m: Message{Ref: m.Ref}, dup: true, outcome: OutcomeDuplicate}
@@ -283,9 +295,30 @@ func (im *importer) add(m Message) error {
 		}
 		im.loaded = true
 	}
-	um, err := im.build(ctx, u, m, key)
+	// The same Message-ID with other content: a new message that must
+	// not be taken for the first (nor lost as its duplicate).
+	reused := false
+	idKey := m.IDKey()
+	if idKey != "" {
+		first, ok := u.ids[idKey]
+		if !ok {
+			rec, found, err := im.store.MailRecord(ctx, idKey)
+			if err != nil {
+				return fmt.Errorf("mail import: dedup: %w", err)
+			}
+			first, ok = rec.Content, found
+		}
+		reused = ok && first != key
+	}
+	um, err := im.build(ctx, u, m, key, reused)
 	if err != nil {
 		return err
+	}
+	if idKey != "" && !reused {
+		if _, ok := u.ids[idKey]; !ok {
+			u.ids[idKey] = key
+			u.batch.MailRecords = append(u.batch.MailRecords, MailRecord{Key: idKey, Ref: m.Ref, Outcome: um.outcome, At: im.opt.Clock.Now(), Content: key})
+		}
 	}
 	u.keys[key] = um.outcome
 	u.msgs = append(u.msgs, um)
@@ -295,7 +328,7 @@ func (im *importer) add(m Message) error {
 // current returns the unit being gathered, starting one when needed.
 func (im *importer) current() *unit {
 	if im.unit == nil {
-		im.unit = &unit{manifests: map[PatientID]*Manifest{}, keys: map[string]MailOutcome{}, started: time.Now()}
+		im.unit = &unit{manifests: map[PatientID]*Manifest{}, keys: map[string]MailOutcome{}, ids: map[string]string{}, started: time.Now()}
 	}
 	return im.unit
 }
@@ -451,7 +484,12 @@ func (im *importer) receipt(ctx context.Context, um unitMessage) {
 // build decides the fate of every report of m and adds to the unit its
 // documents, manifests, inbox items, raw message, deduplication record and
 // audit events.
-func (im *importer) build(ctx context.Context, u *unit, m Message, key string) (unitMessage, error) {
+//
+// A message that reuses an earlier Message-ID with other content (reused)
+// files nothing: each report waits in the manual queue with
+// ReasonMessageIDReused and a note. When its reports are about different
+// patients (partsDisagree), none is filed: ReasonPartsDisagree.
+func (im *importer) build(ctx context.Context, u *unit, m Message, key string, reused bool) (unitMessage, error) {
 	now := im.opt.Clock.Now()
 	b := &u.batch
 	// What the unit keeps of the message once committed: its reference
@@ -496,17 +534,36 @@ func (im *importer) build(ctx context.Context, u *unit, m Message, key string) (
 	}
 	queued := map[string]bool{} // reports queued from this message
 	var pks []string            // pendingKey of every report item made
+	var reuse []ImportProblem
+	if reused {
+		reuse = []ImportProblem{{Kind: ProblemReusedID, Detail: "Message-ID already used by a message with other content"}}
+	}
+	disagree := partsDisagree(m.Reports)
 	for i := range m.Reports {
 		rep := m.Reports[i]
 		res := MatchPatient(rep.Identity, im.patients, im.opt.Demo)
+		// What forbids filing whatever the match, most specific last.
+		hold := rep.Hold
+		if hold == "" && rep.NoAuto {
+			hold = ReasonSeveralPatients
+		}
+		if hold == "" && disagree && res.Auto() {
+			hold = ReasonPartsDisagree
+		}
+		if reused {
+			hold = ReasonMessageIDReused
+		}
 		switch {
 		case rep.Meta.ID == "" || !strings.EqualFold(rep.MediaType, "text/xml"):
 			res.Reason, res.Patient = unstructuredReason(rep), ""
-		case rep.NoAuto:
+			if reused {
+				res.Reason = hold
+			}
+		case hold != "":
 			if res.Auto() {
 				res.Candidates = append(res.Candidates, Candidate{Patient: res.Patient, Kind: CandidateSameINS})
 			}
-			res.Reason, res.Patient = ReasonSeveralPatients, ""
+			res.Reason, res.Patient = hold, ""
 		}
 		if !res.Auto() {
 			pk := pendingKey(rep)
@@ -516,7 +573,7 @@ func (im *importer) build(ctx context.Context, u *unit, m Message, key string) (
 			}
 			queued[pk] = true
 			pks = append(pks, pk)
-			item(len(um.items)+1, &rep, InboxPending, res.Reason, res.Candidates, nil)
+			item(len(um.items)+1, &rep, InboxPending, res.Reason, res.Candidates, reuse)
 			u.events = append(u.events, event("", "manual", string(res.Reason)))
 			im.sum.Manual++
 			um.outcome = OutcomeManual
@@ -563,7 +620,11 @@ func (im *importer) build(ctx context.Context, u *unit, m Message, key string) (
 	// Message-level problems (PDF-only, encrypted, no attachment, a
 	// document that is not a CDA…): one item so that nothing is lost.
 	if len(m.Reports) == 0 || hasOwnItem(m.Problems) {
-		item(0, nil, InboxPending, ReasonNoReport, nil, m.Problems)
+		r := ReasonNoReport
+		if reused {
+			r = ReasonMessageIDReused
+		}
+		item(0, nil, InboxPending, r, nil, append(append([]ImportProblem(nil), m.Problems...), reuse...))
 		u.events = append(u.events, event("", "manual", "no-report:"+problemKinds(m.Problems)))
 		im.sum.Manual++
 		um.outcome = OutcomeManual
@@ -716,4 +777,34 @@ func noteReason(it InboxItem) string {
 		}
 	}
 	return r
+}
+
+// partsDisagree reports whether the reports of one message (its parts,
+// or the documents of its archives) are about different patients: two
+// INS, two archive patient ids, or two birth names or birth dates that
+// differ. Reports without identity (a PDF) do not count.
+func partsDisagree(reps []IncomingReport) bool {
+	var ins, birth, name string
+	differs := func(seen *string, v string) bool {
+		if v == "" {
+			return false
+		}
+		if *seen == "" {
+			*seen = v
+			return false
+		}
+		return *seen != v
+	}
+	for _, r := range reps {
+		id := r.Identity
+		for _, x := range []INS{id.INS, id.XDMPatient} {
+			if m := strings.ToUpper(strings.TrimSpace(x.Matricule)); m != "" && differs(&ins, m) {
+				return true
+			}
+		}
+		if differs(&name, Fold(squash(id.BirthName))) || differs(&birth, strings.TrimSpace(id.BirthDate)) {
+			return true
+		}
+	}
+	return false
 }

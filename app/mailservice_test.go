@@ -86,7 +86,7 @@ func TestServiceImportAttachReject(t *testing.T) {
 	if settled.State != app.InboxAttached || settled.Patient != p.ID || settled.Report.Content != nil || settled.Report.Meta.Hash == "" {
 		t.Fatalf("settled item %+v", settled)
 	}
-	if rec, ok, _ := store.MailRecord(ctx, "mid:m2"); !ok || len(rec.Documents) != 1 {
+	if rec, ok, _ := store.MailRecord(ctx, msg(2, "m2").Key()); !ok || len(rec.Documents) != 1 {
 		t.Fatalf("mail record %+v", rec)
 	}
 
