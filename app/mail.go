@@ -91,45 +91,37 @@ func (m Message) Quarantined() bool {
 	return false
 }
 
-// Key returns the deduplication key of the message: its Message-ID (when
-// it has one) and the SHA-256 of the raw message (when kept), else its
-// server reference. Two messages are the same only when both agree: a new
-// message reusing an earlier Message-ID has another key (see IDKey).
+// Key returns the deduplication key of the message: its Message-ID when it
+// has one, else the SHA-256 of the raw message, else its server reference.
+// The Message-ID alone does not make two messages the same: the import
+// also compares the content hash (ContentHash, kept in the MailRecord), and
+// a new message that reuses an earlier Message-ID is kept under
+// ReuseKey.
 func (m Message) Key() string {
-	id := strings.TrimSpace(m.Ref.MessageID)
-	if len(m.Raw) > 0 {
-		sum := sha256.Sum256(m.Raw)
-		h := "sha256:" + hex.EncodeToString(sum[:])
-		if id != "" {
-			return "mid:" + id + " " + h
-		}
-		return h
-	}
-	if id != "" {
+	if id := strings.TrimSpace(m.Ref.MessageID); id != "" {
 		return "mid:" + id
+	}
+	if len(m.Raw) > 0 {
+		return "sha256:" + m.ContentHash()
 	}
 	r := m.Ref
 	return "uid:" + r.Account + "/" + r.Mailbox + "/" + strconv.FormatUint(uint64(r.UIDValidity), 10) + "/" + strconv.FormatUint(uint64(r.UID), 10)
 }
 
-// IDKey returns the key under which the import remembers a Message-ID
-// (a MailRecord whose Content is the Key of the message that used it
-// first), "" when the message has none.
-func (m Message) IDKey() string {
-	if id := strings.TrimSpace(m.Ref.MessageID); id != "" {
-		return "msgid:" + id
+// ContentHash returns the SHA-256 (hex) of the raw message, "" when the
+// raw message was not kept (over the size cap).
+func (m Message) ContentHash() string {
+	if len(m.Raw) == 0 {
+		return ""
 	}
-	return ""
+	sum := sha256.Sum256(m.Raw)
+	return hex.EncodeToString(sum[:])
 }
 
-// legacyKey is the key of the records written before the content hash
-// joined the key (Message-ID alone).
-func (m Message) legacyKey() string {
-	if id := strings.TrimSpace(m.Ref.MessageID); id != "" && len(m.Raw) > 0 {
-		return "mid:" + id
-	}
-	return ""
-}
+// ReuseKey returns the key of a message whose Message-ID an earlier
+// message with other content already used: the Message-ID and the
+// content hash.
+func (m Message) ReuseKey() string { return m.Key() + " sha256:" + m.ContentHash() }
 
 // IncomingReport is one document found in a message: a CDA from an IHE XDM
 // archive or a bare CDA attachment, or a PDF of a legacy sender.
@@ -281,9 +273,10 @@ type MailRecord struct {
 	Outcome   MailOutcome
 	Documents []DocumentID // documents filed from it
 	At        time.Time
-	// Content is, for a Message-ID record (Message.IDKey), the Key of the
-	// message that used the Message-ID first.
-	Content string
+	// Hash is the SHA-256 of the raw message (Message.ContentHash): the
+	// same Message-ID with another hash is another message. Empty in the
+	// records written before it was kept (taken as the same message).
+	Hash string
 }
 
 // MailStore is what the mail import needs of the vault: the subset of

@@ -217,7 +217,7 @@ type unit struct {
 	manifests map[PatientID]*Manifest // manifests read or changed in the unit
 	order     []PatientID             // the manifests changed, in order
 	keys      map[string]MailOutcome  // keys of the new messages of the unit
-	ids       map[string]string       // IDKey → Key of the new Message-IDs of the unit
+	hashes    map[string]string       // content hash of the new messages of the unit, by key
 	msgs      []unitMessage           // every message of the unit, in UID order
 	events    []AuditEvent
 	bytes     int64
@@ -259,25 +259,21 @@ func (im *importer) add(m Message) error {
 		im.done.UIDValidity, im.done.LastUID, im.done.HighestModSeq = m.Ref.UIDValidity, 0, 0
 	}
 	u := im.current()
-	key := m.Key()
-	outcome, seen := u.keys[key]
-	if !seen {
-		rec, ok, err := im.store.MailRecord(ctx, key)
-		if err != nil {
-			return fmt.Errorf("mail import: dedup: %w", err)
-		}
-		outcome, seen = rec.Outcome, ok
+	key, hash := m.Key(), m.ContentHash()
+	seen, prev, outcome, err := im.handled(u, key)
+	if err != nil {
+		return err
 	}
-	if !seen {
-		// A record of the Message-ID alone, from before the content hash
-		// joined the key: the same message.
-		if lk := m.legacyKey(); lk != "" {
-			rec, ok, err := im.store.MailRecord(ctx, lk)
-			if err != nil {
-				return fmt.Errorf("mail import: dedup: %w", err)
-			}
-			outcome, seen = rec.Outcome, ok
+	// The same Message-ID with other content: a new message that must be
+	// neither taken for the first nor lost as its duplicate. It is kept
+	// under its own key (the Message-ID and its hash).
+	reused := false
+	if seen && hash != "" && prev != "" && prev != hash && !strings.HasPrefix(key, "sha256:") {
+		key = m.ReuseKey()
+		if seen, _, outcome, err = im.handled(u, key); err != nil {
+			return err
 		}
+		reused = !seen
 	}
 	if seen {
 		im.sum.Duplicates++
@@ -295,40 +291,34 @@ func (im *importer) add(m Message) error {
 		}
 		im.loaded = true
 	}
-	// The same Message-ID with other content: a new message that must
-	// not be taken for the first (nor lost as its duplicate).
-	reused := false
-	idKey := m.IDKey()
-	if idKey != "" {
-		first, ok := u.ids[idKey]
-		if !ok {
-			rec, found, err := im.store.MailRecord(ctx, idKey)
-			if err != nil {
-				return fmt.Errorf("mail import: dedup: %w", err)
-			}
-			first, ok = rec.Content, found
-		}
-		reused = ok && first != key
-	}
-	um, err := im.build(ctx, u, m, key, reused)
+	um, err := im.build(ctx, u, m, key, hash, reused)
 	if err != nil {
 		return err
 	}
-	if idKey != "" && !reused {
-		if _, ok := u.ids[idKey]; !ok {
-			u.ids[idKey] = key
-			u.batch.MailRecords = append(u.batch.MailRecords, MailRecord{Key: idKey, Ref: m.Ref, Outcome: um.outcome, At: im.opt.Clock.Now(), Content: key})
-		}
-	}
+	u.hashes[key] = hash
 	u.keys[key] = um.outcome
 	u.msgs = append(u.msgs, um)
 	return im.maybeFlush()
 }
 
+// handled reports whether a message of this key was handled before (in
+// the unit or in an earlier run), with the content hash and the outcome
+// recorded.
+func (im *importer) handled(u *unit, key string) (seen bool, hash string, outcome MailOutcome, err error) {
+	if o, ok := u.keys[key]; ok {
+		return true, u.hashes[key], o, nil
+	}
+	rec, ok, err := im.store.MailRecord(im.ctx, key)
+	if err != nil {
+		return false, "", "", fmt.Errorf("mail import: dedup: %w", err)
+	}
+	return ok, rec.Hash, rec.Outcome, nil
+}
+
 // current returns the unit being gathered, starting one when needed.
 func (im *importer) current() *unit {
 	if im.unit == nil {
-		im.unit = &unit{manifests: map[PatientID]*Manifest{}, keys: map[string]MailOutcome{}, ids: map[string]string{}, started: time.Now()}
+		im.unit = &unit{manifests: map[PatientID]*Manifest{}, keys: map[string]MailOutcome{}, hashes: map[string]string{}, started: time.Now()}
 	}
 	return im.unit
 }
@@ -489,7 +479,7 @@ func (im *importer) receipt(ctx context.Context, um unitMessage) {
 // files nothing: each report waits in the manual queue with
 // ReasonMessageIDReused and a note. When its reports are about different
 // patients (partsDisagree), none is filed: ReasonPartsDisagree.
-func (im *importer) build(ctx context.Context, u *unit, m Message, key string, reused bool) (unitMessage, error) {
+func (im *importer) build(ctx context.Context, u *unit, m Message, key, hash string, reused bool) (unitMessage, error) {
 	now := im.opt.Clock.Now()
 	b := &u.batch
 	// What the unit keeps of the message once committed: its reference
@@ -520,7 +510,7 @@ func (im *importer) build(ctx context.Context, u *unit, m Message, key string, r
 		b.Inbox = append(b.Inbox, it)
 	}
 	um.outcome = OutcomeFiled
-	rec := MailRecord{Key: key, Ref: m.Ref, At: now}
+	rec := MailRecord{Key: key, Ref: m.Ref, At: now, Hash: hash}
 	if m.Quarantined() {
 		item(0, nil, InboxQuarantined, ReasonQuarantine, nil, m.Problems)
 		rec.Outcome = OutcomeQuarantined

@@ -97,7 +97,7 @@ func TestImportMessageIDReused(t *testing.T) {
 	if !noted {
 		t.Fatalf("no note of the reuse: %+v", sum.Notes)
 	}
-	if _, ok := store.Raw(second.Key()); !ok {
+	if _, ok := store.Raw(second.ReuseKey()); !ok {
 		t.Fatal("raw of the second message not kept apart")
 	}
 	if _, ok := store.Raw(first.Key()); !ok {

@@ -121,7 +121,7 @@ func TestImportMailFilesDedupsAndMarks(t *testing.T) {
 	if st.UIDValidity != 7 || st.LastUID != 6 || st.HighestModSeq != 42 {
 		t.Fatalf("state %+v", st)
 	}
-	if _, ok := store.Raw(msg(1, "a@x").Key()); !ok {
+	if _, ok := store.Raw("mid:a@x"); !ok {
 		t.Fatal("raw message not sealed")
 	}
 	// Run again: nothing new. Then the server resets UIDVALIDITY: every

@@ -82,7 +82,43 @@ func (s *Service) Inbox(ctx context.Context) ([]InboxItem, error) {
 			items[i].Reason = unstructuredReason(*it.Report)
 		}
 	}
+	// Only qualified identities are proposed for an attach (their status
+	// as it is now, not when the message came).
+	qualified, err := s.qualifiedIDs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("inbox: %w", err)
+	}
+	for i := range items {
+		items[i].Candidates = qualifiedCandidates(items[i].Candidates, qualified)
+	}
 	return items, nil
+}
+
+// qualifiedIDs returns the patients of the directory whose identity is
+// qualified.
+func (s *Service) qualifiedIDs(ctx context.Context) (map[PatientID]bool, error) {
+	ps, err := s.store.Patients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := make(map[PatientID]bool, len(ps))
+	for _, p := range ps {
+		if p.Status == IdentityQualified {
+			q[p.ID] = true
+		}
+	}
+	return q, nil
+}
+
+// qualifiedCandidates keeps the candidates whose identity is qualified.
+func qualifiedCandidates(cs []Candidate, qualified map[PatientID]bool) []Candidate {
+	var out []Candidate
+	for _, c := range cs {
+		if qualified[c.Patient] {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // inboxItem returns one item of the inbox (ErrNotFound when absent).
@@ -108,7 +144,8 @@ func (s *Service) inboxItem(ctx context.Context, id InboxID) (InboxItem, error) 
 // the inbox (the document is in the record now), and the attach is
 // audited. Refused: an item that is not pending (ErrConflict), an item
 // without a report to file (ErrInvalid: reject it instead), an unknown
-// patient (ErrNotFound), and a report whose INS is a valid INS other than
+// patient (ErrNotFound), a patient whose identity is not qualified
+// (*AccessError DeniedNotQualified), and a report whose INS is a valid INS other than
 // the chosen patient's (ErrConflict: never file to the wrong patient).
 func (s *Service) AttachInboxItem(ctx context.Context, id InboxID, patient PatientID) error {
 	mailMu.Lock()
@@ -136,6 +173,11 @@ func (s *Service) attachInboxItem(ctx context.Context, id InboxID, patient Patie
 	p, err := s.store.Patient(ctx, patient)
 	if err != nil {
 		return err
+	}
+	if p.Status != IdentityQualified {
+		// A report goes into a record under the patient's INS: never to a
+		// provisional, recovered or validated identity.
+		return &AccessError{Reason: DeniedNotQualified}
 	}
 	rep := *it.Report
 	if valid, err := ParseINS(rep.Identity.INS.Matricule, rep.Identity.INS.OID); err == nil {

@@ -86,7 +86,7 @@ func TestServiceImportAttachReject(t *testing.T) {
 	if settled.State != app.InboxAttached || settled.Patient != p.ID || settled.Report.Content != nil || settled.Report.Meta.Hash == "" {
 		t.Fatalf("settled item %+v", settled)
 	}
-	if rec, ok, _ := store.MailRecord(ctx, msg(2, "m2").Key()); !ok || len(rec.Documents) != 1 {
+	if rec, ok, _ := store.MailRecord(ctx, "mid:m2"); !ok || len(rec.Documents) != 1 {
 		t.Fatalf("mail record %+v", rec)
 	}
 
@@ -273,10 +273,44 @@ func TestAttachRefusesAnotherPatientsINS(t *testing.T) {
 	if err != nil || len(items) != 1 || items[0].State != app.InboxPending {
 		t.Fatalf("inbox %v %+v", err, items)
 	}
-	if err := svc.AttachInboxItem(ctx, items[0].ID, other.ID); !errors.Is(err, app.ErrConflict) {
+	// A patient without INS is not qualified: refused before the INS
+	// check (which refuses it too).
+	if err := svc.AttachInboxItem(ctx, items[0].ID, other.ID); app.Denial(err) != app.DeniedNotQualified {
 		t.Fatalf("attach to a patient without INS while another holds it: %v", err)
 	}
 	if err := svc.AttachInboxItem(ctx, items[0].ID, holder.ID); err != nil {
 		t.Fatalf("attach to the holder: %v", err)
+	}
+}
+
+// TestInboxCandidatesQualifiedOnly: the manual queue proposes only
+// qualified identities, and attaching to a provisional one is refused,
+// even when it carries the report's INS.
+func TestInboxCandidatesQualifiedOnly(t *testing.T) {
+	ctx := context.Background()
+	p := qualified(t)
+	prov := p
+	prov.ID, prov.Status = "p-prov", app.IdentityProvisional
+	namesake := app.Patient{ID: "p-namesake", Status: app.IdentityQualified, BirthName: p.BirthName, BirthGivenNames: p.BirthGivenNames,
+		BirthDate: p.BirthDate, Sex: p.Sex, INS: app.INS{Matricule: matricule(t, "2800175999999"), OID: app.OIDINSNIR}}
+	svc, _ := unlockedService(t, prov, namesake)
+	mb := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "m-prov", report(p, "doc-prov", "", 0, "<cr/>"))}}
+	if _, err := svc.ImportMail(ctx, mb, app.ImportOptions{Account: "bal"}); err != nil {
+		t.Fatal(err)
+	}
+	items, err := svc.Inbox(ctx)
+	if err != nil || len(items) != 1 || items[0].Reason != app.ReasonNotQualified {
+		t.Fatalf("inbox %v %+v", err, items)
+	}
+	for _, c := range items[0].Candidates {
+		if c.Patient == prov.ID {
+			t.Fatalf("provisional identity proposed: %+v", items[0].Candidates)
+		}
+	}
+	if len(items[0].Candidates) != 1 || items[0].Candidates[0].Patient != namesake.ID {
+		t.Fatalf("candidates %+v, want the qualified namesake only", items[0].Candidates)
+	}
+	if err := svc.AttachInboxItem(ctx, items[0].ID, prov.ID); app.Denial(err) != app.DeniedNotQualified {
+		t.Fatalf("attach to the provisional identity: %v", err)
 	}
 }

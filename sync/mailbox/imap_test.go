@@ -65,11 +65,7 @@ func TestDovecotImportFilesAndKeepsUnseen(t *testing.T) {
 	if strings.Contains(fl["1"], `\Seen`) || !strings.Contains(fl["1"], app.ImportedKeyword) {
 		t.Fatalf("flags %q: want $CarnetImported and no \\Seen", fl["1"])
 	}
-	idx, ok, _ := store.MailRecord(context.Background(), "msgid:one@labo")
-	if !ok || !strings.HasPrefix(idx.Content, "mid:one@labo sha256:") {
-		t.Fatalf("Message-ID record %+v", idx)
-	}
-	if _, ok := store.Raw(idx.Content); !ok {
+	if _, ok := store.Raw("mid:one@labo"); !ok {
 		t.Fatal("raw message not sealed")
 	}
 	// Nothing new: nothing fetched.
