@@ -249,6 +249,10 @@ var matchReasonKeys = map[app.MatchReason]string{
 	app.ReasonPDFOnly:         "inbox.reason.pdf-only",
 	app.ReasonQuarantine:      "inbox.reason.quarantine",
 	app.ReasonConflict:        "inbox.reason.conflict",
+	// Identity vigilance (issue 14).
+	app.ReasonRepeatedIdentity: "vigilance.reason.repeated-identity",
+	app.ReasonPartsDisagree:    "vigilance.reason.parts-disagree",
+	app.ReasonMessageIDReused:  "vigilance.reason.message-id-reused",
 }
 
 // problemKeys map each problem kind to the key of its meaning.
@@ -263,6 +267,8 @@ var problemKeys = map[app.ProblemKind]string{
 	app.ProblemArchive:      "inbox.problem.archive",
 	app.ProblemMIME:         "inbox.problem.mime",
 	app.ProblemTooLarge:     "inbox.problem.too-large",
+	app.ProblemUnlisted:     "vigilance.problem.unlisted",
+	app.ProblemReusedID:     "vigilance.problem.reused-id",
 }
 
 // firstNonEmpty returns the first non-empty string.

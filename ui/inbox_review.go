@@ -150,6 +150,15 @@ func (r *inboxReview) showResults(ps []app.Patient, err error) {
 	setMessage(r.msg, "")
 	for _, p := range ps {
 		name, pid, id := patientLabel(p), p.ID, r.it.ID
+		if p.Status != app.IdentityQualified {
+			// Found, so that the person sees why it is not offered: only a
+			// qualified identity receives a document.
+			b := widget.NewButtonWithIcon(name+" — "+string(p.Status)+" : "+tr("vigilance.notattachable"), theme.MailAttachmentIcon(), nil)
+			b.Alignment = widget.ButtonAlignLeading
+			b.Disable()
+			r.results.Add(b)
+			continue
+		}
 		b := widget.NewButtonWithIcon(tr("inbox.attach", map[string]any{"Patient": name}), theme.MailAttachmentIcon(), func() {
 			r.dialog.Hide() // dispose runs; the confirmation follows
 			r.v.confirmAttach(id, pid, name)

@@ -43,13 +43,19 @@ func TestInboxReview(t *testing.T) {
 	test.Type(r.search, "zzzz")
 	f.wait()
 	assertText(t, "nobody", r.msg.Text, "Aucun patient du coffre ne correspond.")
+	// A validated (VALI) identity is found but cannot be chosen.
 	r.search.SetText("dupont")
+	f.wait()
+	if len(r.results.Objects) != 1 || !r.results.Objects[0].(*widget.Button).Disabled() {
+		t.Fatal("a VALI identity is offered for an attach")
+	}
+	r.search.SetText("martin")
 	f.wait()
 	if len(r.results.Objects) == 0 {
 		t.Fatal("no patient found")
 	}
 	pick := r.results.Objects[0].(*widget.Button)
-	assertText(t, "pick", pick.Text, "Rattacher à DUPONT Jean (02/11/1950)")
+	assertText(t, "pick", pick.Text, "Rattacher à MARTIN Hélène (12/03/1979)")
 	test.Tap(pick)
 	if v.reviewing != nil || !r.disposed {
 		t.Fatal("the review stays open under the confirmation")
@@ -57,10 +63,10 @@ func TestInboxReview(t *testing.T) {
 	f.tapDialogButton("Rattacher")
 	f.wait()
 	items, err := f.svc.Inbox(context.Background())
-	if err != nil || len(items) != 1 || items[0].State != app.InboxAttached || items[0].Patient != "p2" {
+	if err != nil || len(items) != 1 || items[0].State != app.InboxAttached || items[0].Patient != "p1" {
 		t.Fatalf("after attach: %v %+v", err, items)
 	}
-	man, err := f.store.Manifest(context.Background(), "p2")
+	man, err := f.store.Manifest(context.Background(), "p1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,8 +43,9 @@ func TestInboxPage(t *testing.T) {
 			t.Errorf("inbox does not show %q", want)
 		}
 	}
-	if got := len(v.attach["q1"]); got != 2 {
-		t.Fatalf("attach buttons = %d, want one per candidate", got)
+	// p3's identity is recovered (RECUP), not qualified: not proposed.
+	if got := len(v.attach["q1"]); got != 1 {
+		t.Fatalf("attach buttons = %d, want one per qualified candidate", got)
 	}
 	assertText(t, "attach", v.attach["q1"][0].Text, "Rattacher à MARTIN Hélène (12/03/1979)")
 	if v.reject["z1"] == nil || v.attach["z1"] != nil {
@@ -113,7 +114,7 @@ func TestInboxPDFOnly(t *testing.T) {
 	}
 	f.seedInbox(
 		app.InboxItem{ID: "a1", State: app.InboxPending, From: "ch@test.mssante.fr", Subject: "Courrier", Received: testNow,
-			Reason: app.ReasonPDFOnly, Candidates: []app.Candidate{{Patient: "p2", Kind: app.CandidateSameINS}}, Report: pdf("sortie.pdf")},
+			Reason: app.ReasonPDFOnly, Candidates: []app.Candidate{{Patient: "p1", Kind: app.CandidateSameINS}}, Report: pdf("sortie.pdf")},
 		app.InboxItem{ID: "l1", State: app.InboxPending, From: "cabinet@test.mssante.fr", Subject: "Courrier", Received: testNow,
 			Reason: app.ReasonNoReport, Report: pdf("courrier.pdf")},
 	)
@@ -145,7 +146,7 @@ func TestInboxPDFOnly(t *testing.T) {
 	if got := len(v.attach["a1"]); got != 1 {
 		t.Fatalf("attach buttons of the PDF with a candidate = %d, want 1", got)
 	}
-	assertText(t, "attach", v.attach["a1"][0].Text, "Rattacher à DUPONT Jean (02/11/1950)")
+	assertText(t, "attach", v.attach["a1"][0].Text, "Rattacher à MARTIN Hélène (12/03/1979)")
 	if v.attach["l1"] != nil || !f.shows("Aucun patient proposé : le PDF ne porte pas d'identité que Carnet sache lire.") {
 		t.Error("the PDF naming no patient does not say that none is proposed")
 	}
@@ -154,8 +155,8 @@ func TestInboxPDFOnly(t *testing.T) {
 	f.wait()
 	items, _ := f.svc.Inbox(context.Background())
 	for _, it := range items {
-		if it.ID == "a1" && (it.State != app.InboxAttached || it.Patient != "p2") {
-			t.Fatalf("PDF item = %+v, want attached to p2", it)
+		if it.ID == "a1" && (it.State != app.InboxAttached || it.Patient != "p1") {
+			t.Fatalf("PDF item = %+v, want attached to p1", it)
 		}
 	}
 }

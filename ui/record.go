@@ -112,6 +112,7 @@ func (r *recordView) buildUI() fyne.CanvasObject {
 	r.progress = newTaskProgress()
 	r.fetching = newTaskProgress()
 	r.header = newRecordHeader(r.refresh, r.onBack, r.signIn)
+	r.header.onBreakGlass(func() { newAccessView(r, app.DeniedNotQualified, nil).openEmergency() })
 	r.header.box.Hide()
 	r.failure = newMessage(widget.DangerImportance)
 	r.body = container.NewStack()
@@ -204,7 +205,7 @@ func (r *recordView) opened(mode app.AccessMode, justification string, rec app.P
 	r.mode, r.justification = mode, justification
 	_, signedIn := r.u.svc.Practitioner()
 	r.header.show(r.patient, r.access(), rec, signedIn, r.u.canSignIn())
-	if signedIn && !rec.Offline {
+	if signedIn && !rec.Offline && !rec.NotQualified {
 		defer r.prefetch()
 	}
 	if r.shown {

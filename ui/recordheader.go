@@ -2,6 +2,7 @@ package ui
 
 import (
 	"image/color"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -28,6 +29,7 @@ type recordHeader struct {
 	justification *widget.Label
 	offline       *widget.Label
 	signIn        *widget.Button // offline without a session: sign in
+	breakGlass    *widget.Button // identity not qualified: bris de glace, justified
 	msg           *widget.Label  // a failed refresh
 
 	box *fyne.Container
@@ -48,6 +50,9 @@ func newRecordHeader(onRefresh, onBack, onSignIn func()) *recordHeader {
 	h.back = widget.NewButtonWithIcon(tr("record.back"), theme.NavigateBackIcon(), onBack)
 	h.signIn = widget.NewButtonWithIcon(tr("signin.button"), theme.AccountIcon(), onSignIn)
 	h.signIn.Hide()
+	h.breakGlass = widget.NewButtonWithIcon(tr("access.emergency.button"), theme.WarningIcon(), nil)
+	h.breakGlass.Importance = widget.DangerImportance
+	h.breakGlass.Hide()
 
 	h.justification = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	h.justification.Wrapping = fyne.TextWrapWord
@@ -62,7 +67,7 @@ func newRecordHeader(onRefresh, onBack, onSignIn func()) *recordHeader {
 	top := container.NewBorder(nil, nil, h.back, container.NewHBox(h.mode, h.refresh), h.name)
 	status := container.NewHBox(h.status, h.meaning)
 	h.box = container.NewVBox(top, container.NewBorder(nil, nil, nil, status, h.identity), h.emergency,
-		container.NewBorder(nil, nil, nil, h.signIn, h.offline), h.msg, widget.NewSeparator())
+		container.NewBorder(nil, nil, nil, container.NewHBox(h.signIn, h.breakGlass), h.offline), h.msg, widget.NewSeparator())
 	return h
 }
 
@@ -101,6 +106,15 @@ func (h *recordHeader) show(p app.Patient, acc app.Access, rec app.PatientRecord
 			offline += " " + tr("record.offline.signin")
 		}
 	}
+	if rec.NotQualified {
+		// Why the DMP was not asked, and what to do.
+		offline = tr("vigilance.notqualified", map[string]any{"Status": string(p.Status), "Meaning": statusMeaning(p.Status)})
+	}
+	if rec.NotQualified && signedIn && h.breakGlass.OnTapped != nil {
+		h.breakGlass.Show()
+	} else {
+		h.breakGlass.Hide()
+	}
 	if rec.Offline && !signedIn && canSignIn {
 		h.signIn.Show()
 	} else {
@@ -111,6 +125,10 @@ func (h *recordHeader) show(p app.Patient, acc app.Access, rec app.PatientRecord
 	h.box.Show()
 }
 
+// onBreakGlass sets what the bris de glace button of a non-qualified
+// identity does (the justification dialog of the access screen).
+func (h *recordHeader) onBreakGlass(f func()) { h.breakGlass.OnTapped = f }
+
 // setMessage shows why a refresh failed.
 func (h *recordHeader) setMessage(text string) { setMessage(h.msg, text) }
 
@@ -120,14 +138,17 @@ func (h *recordHeader) clear() {
 		l.SetText("")
 	}
 	h.emergency.Hide()
+	h.breakGlass.Hide()
 }
 
-// identityLine returns "née MARTIN · 12/03/1979 · Femme · INS 2 79 …": the
-// birth name when the used name differs, and the INS of a QUAL identity
-// only.
+// identityLine returns the full identity a person checks before reading a
+// record: "née MARTIN · prénoms de naissance Élodie Marie · 12/03/1979 ·
+// Femme · INS 2 79 …" — the birth name always, the birth given names, the
+// birth date, the sex, and the INS of a QUAL identity only (the status is
+// shown beside it).
 func identityLine(p app.Patient) string {
 	var parts []string
-	if p.UsedName != "" && !sameName(p.UsedName, p.BirthName) {
+	if p.BirthName != "" {
 		key := "record.born.unknown"
 		switch p.Sex {
 		case app.SexFemale:
@@ -137,6 +158,9 @@ func identityLine(p app.Patient) string {
 		}
 		parts = append(parts, tr(key, map[string]any{"Name": p.BirthName}))
 	}
+	if g := strings.TrimSpace(p.BirthGivenNames); g != "" {
+		parts = append(parts, tr("vigilance.given", map[string]any{"Names": g}))
+	}
 	if p.BirthDate != "" {
 		parts = append(parts, formatBirthDate(p.BirthDate))
 	}
@@ -144,14 +168,7 @@ func identityLine(p app.Patient) string {
 	if p.Status == app.IdentityQualified && p.INS.Matricule != "" {
 		parts = append(parts, "INS "+formatINS(p.INS.Matricule))
 	}
-	out := ""
-	for i, s := range parts {
-		if i > 0 {
-			out += " · "
-		}
-		out += s
-	}
-	return out
+	return strings.Join(parts, " · ")
 }
 
 func sameName(a, b string) bool { return app.Fold(a) == app.Fold(b) }
