@@ -23,6 +23,7 @@ type recordHeader struct {
 	mode     *widget.Label
 	refresh  *widget.Button
 	back     *widget.Button
+	pin      *widget.Button // pin to the watch list, or unpin: an explicit action
 
 	emergency     *fyne.Container // the red banner
 	banner        *colorBox       // its background
@@ -48,6 +49,8 @@ func newRecordHeader(onRefresh, onBack, onSignIn func()) *recordHeader {
 	h.name.Truncation = fyne.TextTruncateEllipsis
 	h.refresh = widget.NewButtonWithIcon(tr("record.refresh"), theme.ViewRefreshIcon(), onRefresh)
 	h.back = widget.NewButtonWithIcon(tr("record.back"), theme.NavigateBackIcon(), onBack)
+	h.pin = widget.NewButtonWithIcon(tr("vigilance.pin"), theme.VisibilityIcon(), nil)
+	h.pin.Hide()
 	h.signIn = widget.NewButtonWithIcon(tr("signin.button"), theme.AccountIcon(), onSignIn)
 	h.signIn.Hide()
 	h.breakGlass = widget.NewButtonWithIcon(tr("access.emergency.button"), theme.WarningIcon(), nil)
@@ -64,7 +67,7 @@ func newRecordHeader(onRefresh, onBack, onSignIn func()) *recordHeader {
 		container.NewPadded(container.NewBorder(nil, nil, icon, nil, h.justification)), onErrorTheme{}))
 	h.emergency.Hide()
 
-	top := container.NewBorder(nil, nil, h.back, container.NewHBox(h.mode, h.refresh), h.name)
+	top := container.NewBorder(nil, nil, h.back, container.NewHBox(h.mode, h.pin, h.refresh), h.name)
 	status := container.NewHBox(h.status, h.meaning)
 	h.box = container.NewVBox(top, container.NewBorder(nil, nil, nil, status, h.identity), h.emergency,
 		container.NewBorder(nil, nil, nil, container.NewHBox(h.signIn, h.breakGlass), h.offline), h.msg, widget.NewSeparator())
@@ -110,6 +113,7 @@ func (h *recordHeader) show(p app.Patient, acc app.Access, rec app.PatientRecord
 		// Why the DMP was not asked, and what to do.
 		offline = tr("vigilance.notqualified", map[string]any{"Status": string(p.Status), "Meaning": statusMeaning(p.Status)})
 	}
+	h.setPinned(p.Pinned)
 	if rec.NotQualified && signedIn && h.breakGlass.OnTapped != nil {
 		h.breakGlass.Show()
 	} else {
@@ -123,6 +127,25 @@ func (h *recordHeader) show(p app.Patient, acc app.Access, rec app.PatientRecord
 	setMessage(h.offline, offline)
 	setMessage(h.msg, "")
 	h.box.Show()
+}
+
+// onPin sets what the pin button does (shown only when set).
+func (h *recordHeader) onPin(f func()) { h.pin.OnTapped = f }
+
+// setPinned shows whether the patient is pinned to the watch list.
+func (h *recordHeader) setPinned(pinned bool) {
+	if h.pin.OnTapped == nil {
+		h.pin.Hide()
+		return
+	}
+	if pinned {
+		h.pin.SetText(tr("vigilance.unpin"))
+		h.pin.SetIcon(theme.VisibilityOffIcon())
+	} else {
+		h.pin.SetText(tr("vigilance.pin"))
+		h.pin.SetIcon(theme.VisibilityIcon())
+	}
+	h.pin.Show()
 }
 
 // onBreakGlass sets what the bris de glace button of a non-qualified
@@ -139,6 +162,7 @@ func (h *recordHeader) clear() {
 	}
 	h.emergency.Hide()
 	h.breakGlass.Hide()
+	h.pin.Hide()
 }
 
 // identityLine returns the full identity a person checks before reading a
