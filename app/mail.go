@@ -245,6 +245,12 @@ type InboxItem struct {
 	// items); DecidedAt is when a person attached or rejected it.
 	Patient   PatientID
 	DecidedAt time.Time
+	// Filed is the document the attach added to the patient's record
+	// (empty when the record held it already): what an undo removes.
+	Filed DocumentID
+	// UndoneAt and UndoReason: the attach was undone (the item waits again).
+	UndoneAt   time.Time
+	UndoReason string
 }
 
 // RawMessage is a whole message kept sealed in the vault.

@@ -170,6 +170,10 @@ func (s *Service) attachInboxItem(ctx context.Context, id InboxID, patient Patie
 	if it.Report == nil || len(it.Report.Content) == 0 {
 		return ErrInvalid
 	}
+	if !s.InboxItemOpened(id) {
+		// A person attaches only a report she has read (ReadInboxItem).
+		return fmt.Errorf("the report was not opened before attaching: %w", ErrInvalid)
+	}
 	p, err := s.store.Patient(ctx, patient)
 	if err != nil {
 		return err
@@ -225,6 +229,12 @@ func (s *Service) attachInboxItem(ctx context.Context, id InboxID, patient Patie
 	}
 	now := s.clock.Now()
 	it.State, it.Patient, it.DecidedAt = InboxAttached, patient, now
+	it.Filed, it.UndoneAt, it.UndoReason = "", time.Time{}, ""
+	if len(b.Documents) > 0 {
+		it.Filed = rep.Meta.ID
+	}
+	settled := rep
+	it.Report = &settled
 	settle(&it)
 	b.Inbox = []InboxItem{it}
 	if rec, ok, err := s.store.MailRecord(ctx, it.MessageKey); err != nil {
@@ -313,5 +323,130 @@ func (s *Service) ReadInboxItem(ctx context.Context, id InboxID) (ClinicalDocume
 	if err != nil {
 		return ClinicalDocument{}, fmt.Errorf("read inbox item: %w", err)
 	}
+	s.mu.Lock()
+	if s.opened == nil {
+		s.opened = map[InboxID]bool{}
+	}
+	s.opened[id] = true
+	s.mu.Unlock()
 	return cd, nil
+}
+
+// InboxItemOpened reports whether a person opened the report of an item
+// (ReadInboxItem) since the vault was unlocked: only then may it be
+// attached.
+func (s *Service) InboxItemOpened(id InboxID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opened[id]
+}
+
+// UndoAttachWindow is how long after an attach it can be undone.
+const UndoAttachWindow = 7 * 24 * time.Hour
+
+// MinUndoReason is the shortest reason an undo accepts.
+const MinUndoReason = 10
+
+// UndoAttach undoes a person's attach within UndoAttachWindow: the
+// document the attach added leaves the patient's record (and the vault),
+// the item waits again in the manual queue with its report, and the audit
+// says who undid it and why (reason, at least MinUndoReason characters).
+// Refused: an item that is not attached (ErrConflict), past the window or
+// without a reason (ErrInvalid).
+func (s *Service) UndoAttach(ctx context.Context, id InboxID, reason string) error {
+	mailMu.Lock()
+	defer mailMu.Unlock()
+	var patient PatientID
+	err := func() error {
+		it, err := s.inboxItem(ctx, id)
+		if err != nil {
+			return err
+		}
+		if it.State != InboxAttached || it.Report == nil {
+			return ErrConflict
+		}
+		reason = strings.TrimSpace(reason)
+		if len([]rune(reason)) < MinUndoReason {
+			return fmt.Errorf("a reason is needed: %w", ErrInvalid)
+		}
+		now := s.clock.Now()
+		if now.Sub(it.DecidedAt) > UndoAttachWindow {
+			return fmt.Errorf("attached more than 7 days ago: %w", ErrInvalid)
+		}
+		patient = it.Patient
+		b := &Batch{}
+		rep := *it.Report
+		if it.Filed != "" {
+			content, err := s.store.Document(ctx, it.Patient, it.Filed)
+			if err != nil {
+				return err
+			}
+			man, err := s.store.Manifest(ctx, it.Patient)
+			if err != nil {
+				return err
+			}
+			man.Documents = unfile(man.Documents, it.Filed, rep)
+			b.Manifests = []Manifest{man}
+			b.DocumentsGone = []DocumentRef{{Patient: it.Patient, ID: it.Filed}}
+			rep.Content = content
+			if rec, ok, err := s.store.MailRecord(ctx, it.MessageKey); err != nil {
+				return err
+			} else if ok {
+				var docs []DocumentID
+				for _, d := range rec.Documents {
+					if d != it.Filed {
+						docs = append(docs, d)
+					}
+				}
+				rec.Documents = docs
+				b.MailRecords = []MailRecord{rec}
+			}
+		} else {
+			// The record held the document already: it stays; the report's
+			// content is taken back from there.
+			content, err := s.store.Document(ctx, it.Patient, rep.Meta.ID)
+			if err != nil {
+				return err
+			}
+			rep.Content = content
+		}
+		it.Report = &rep
+		it.State, it.Patient, it.DecidedAt, it.Filed = InboxPending, "", time.Time{}, ""
+		it.UndoneAt, it.UndoReason = now, reason
+		b.Inbox = []InboxItem{it}
+		return s.store.Write(ctx, b)
+	}()
+	ev := s.mailEvent("mail.attach.undo", patient, resultOf(err), string(id))
+	if err == nil {
+		ev.Detail += ": " + reason
+	}
+	s.audit(ctx, ev)
+	if err != nil {
+		return fmt.Errorf("undo attach: %w", err)
+	}
+	return nil
+}
+
+// unfile removes document id from docs and gives back the current state
+// to the version it had superseded: the document it replaced (RPLC), or
+// the latest remaining version of its set.
+func unfile(docs []DocumentMeta, id DocumentID, rep IncomingReport) []DocumentMeta {
+	out := make([]DocumentMeta, 0, len(docs))
+	for _, d := range docs {
+		if d.ID != id {
+			out = append(out, d)
+		}
+	}
+	latest := -1
+	for i, d := range out {
+		if rep.Meta.SetID != "" && d.SetID == rep.Meta.SetID && (latest < 0 || d.Version > out[latest].Version) {
+			latest = i
+		}
+	}
+	for i := range out {
+		if out[i].ID == rep.Replaces || i == latest {
+			out[i].Superseded = false
+		}
+	}
+	return out
 }

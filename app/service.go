@@ -53,7 +53,8 @@ type Service struct {
 	conns        ConnectionStore // where the connection is kept (connection.go)
 	conn         Connection      // the connection as loaded or last saved
 	onConn       []func(Connection)
-	connSave     sync.Mutex // one SaveConnection at a time: the store and conn change together
+	connSave     sync.Mutex       // one SaveConnection at a time: the store and conn change together
+	opened       map[InboxID]bool // manual-queue reports a person opened (mailservice.go): attachable
 }
 
 // NewService returns the use cases over store. clock and log may be nil (the
