@@ -215,8 +215,12 @@ func (s *Service) attachInboxItem(ctx context.Context, id InboxID, patient Patie
 	if rep.Meta.Date.IsZero() {
 		rep.Meta.Date = it.Received
 	}
-	if rep.Meta.Title == "" {
-		rep.Meta.Title = rep.FileName
+	if rep.Meta.Title == "" || rep.Meta.Title == rep.FileName {
+		// The mail's subject says what it is; a file name only when none.
+		rep.Meta.Title = it.Subject
+		if strings.TrimSpace(rep.Meta.Title) == "" {
+			rep.Meta.Title = rep.FileName
+		}
 	}
 	b := &Batch{}
 	switch fileInto(&man, &rep) {
@@ -449,4 +453,10 @@ func unfile(docs []DocumentMeta, id DocumentID, rep IncomingReport) []DocumentMe
 		}
 	}
 	return out
+}
+
+// CanUndoAttach reports whether an item's attach may still be undone (an
+// attached item, within UndoAttachWindow by the service's clock).
+func (s *Service) CanUndoAttach(it InboxItem) bool {
+	return it.State == InboxAttached && it.Report != nil && s.clock.Now().Sub(it.DecidedAt) <= UndoAttachWindow
 }

@@ -33,7 +33,8 @@ type inboxReview struct {
 	search  *entry
 	results *fyne.Container
 	msg     *widget.Label
-	gen     int // search generation: a late answer to an older query is dropped
+	gen     int  // search generation: a late answer to an older query is dropped
+	loaded  bool // the report was read: the patients found may be chosen
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -85,6 +86,14 @@ func (r *inboxReview) load() {
 				return
 			}
 			r.show(c)
+			// Read: the report may now be attached.
+			r.loaded = true
+			r.v.enableAttach(id)
+			for _, o := range r.results.Objects {
+				if b, ok := o.(*widget.Button); ok && b.OnTapped != nil {
+					b.Enable()
+				}
+			}
 		}
 	})
 }
@@ -164,6 +173,9 @@ func (r *inboxReview) showResults(ps []app.Patient, err error) {
 			r.v.confirmAttach(id, pid, name)
 		})
 		b.Alignment = widget.ButtonAlignLeading
+		if !r.loaded {
+			b.Disable() // enabled once the report is shown
+		}
 		r.results.Add(b)
 	}
 	r.results.Refresh()

@@ -60,7 +60,8 @@ func TestInboxReview(t *testing.T) {
 	if v.reviewing != nil || !r.disposed {
 		t.Fatal("the review stays open under the confirmation")
 	}
-	f.tapDialogButton("Rattacher")
+	f.wait()
+	f.confirmTraits()
 	f.wait()
 	items, err := f.svc.Inbox(context.Background())
 	if err != nil || len(items) != 1 || items[0].State != app.InboxAttached || items[0].Patient != "p1" {
