@@ -44,9 +44,9 @@ func (v *inboxView) buildUI() fyne.CanvasObject {
 
 // dispose cancels the reading and drops the items.
 func (v *inboxView) dispose() {
-	if v.reviewing != nil {
-		v.reviewing.dialog.Hide()
-		v.reviewing.dispose()
+	if r := v.reviewing; r != nil {
+		r.dialog.Hide() // its OnClosed disposes of it and clears v.reviewing
+		r.dispose()
 	}
 	v.listPage.dispose()
 	v.items, v.names, v.attach, v.reject, v.reviewBtn = nil, nil, nil, nil, nil

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
@@ -111,6 +113,14 @@ func (r *inboxReview) show(c viewerContent) {
 		r.pdf = newPDFView(r.v.u, c.pdf, a.Data)
 		r.showBody(r.pdf.box)
 		r.pdf.start()
+	case c.image != nil:
+		img := canvas.NewImageFromImage(c.image)
+		img.FillMode = canvas.ImageFillContain
+		img.SetMinSize(fyne.NewSize(400, 500))
+		r.showBody(container.NewVScroll(img))
+	case strings.HasPrefix(strings.ToLower(strings.TrimSpace(a.MediaType)), "text/plain") && utf8.Valid(a.Data):
+		// A plain-text body (N1 text/plain): shown as is, to be read.
+		r.showBody(container.NewVScroll(container.NewPadded(paragraph(string(a.Data)))))
 	case c.why != "":
 		r.showBody(paragraph(c.why))
 	default:

@@ -78,3 +78,30 @@ func TestInboxReview(t *testing.T) {
 		t.Fatalf("%d reading events audited", len(ev))
 	}
 }
+
+// TestInboxReviewPlainText: a report whose body is plain text (N1
+// text/plain) is shown to be read, not "cannot show text/plain"; its
+// patients may be chosen only once it is shown.
+func TestInboxReviewPlainText(t *testing.T) {
+	f, s, _ := newSyncFixture(t)
+	f.svc.SetDocumentReader(&apptest.Reader{ReadFn: func(content []byte, meta app.DocumentMeta) (app.ClinicalDocument, error) {
+		return app.ClinicalDocument{Meta: meta, Attachment: &app.Attachment{MediaType: "text/plain; charset=utf-8", Data: content}}, nil
+	}})
+	f.seedInbox(app.InboxItem{ID: "t1", State: app.InboxPending, From: "labo@test.mssante.fr", Subject: "CR", Received: testNow,
+		Reason: app.ReasonNoINS, Report: &app.IncomingReport{Content: []byte("Patient : MARTIN Hélène, née le 12/03/1979"), MediaType: "text/xml",
+			Meta: app.DocumentMeta{ID: "1.2.3.9", Title: "CR", MediaType: "text/xml"}}})
+	s.openInboxPage()
+	f.wait()
+	test.Tap(s.inbox.reviewBtn["t1"])
+	r := s.inbox.reviewing
+	if r == nil {
+		t.Fatal("no review dialog")
+	}
+	f.wait()
+	if !f.shows("Patient : MARTIN Hélène, née le 12/03/1979") {
+		t.Fatalf("the plain-text report is not shown: %q", f.texts())
+	}
+	if !r.loaded {
+		t.Fatal("the review does not know the report was shown")
+	}
+}
