@@ -178,6 +178,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	mail := &deskMail{svc: svc, cert: sg.Certificate, demo: *demo, log: log}
 	sy := &deskSyncer{Engine: eng, mail: mail}
 	svc.SetSyncer(sy)
+	svc.OnLock(func(app.LockReason) { sg.Close() })     // a lock ends the card session
 	svc.OnUnlock(func(app.UnlockReport) { wakeUp() })   // the mailboxes at once
 	svc.OnConnection(func(app.Connection) { wakeUp() }) // a new mailbox at once
 	if demoMail != nil {

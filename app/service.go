@@ -226,9 +226,9 @@ func (s *Service) Lock(reason LockReason) {
 	s.audit(context.Background(), AuditEvent{Action: "vault.lock", Result: "ok", Detail: string(reason)})
 	s.store.Lock()
 	s.mu.Lock()
-	if reason == LockReauth || reason == LockShutdown {
-		s.session = nil // the card must be presented again
-	}
+	// Every lock ends the card session: after the unlock, the PIN is
+	// asked again (the main program closes the credential on lock).
+	s.session = nil
 	hooks := append([]func(LockReason){}, s.onLock...)
 	s.mu.Unlock()
 	s.log.Info("vault locked", "reason", string(reason))
