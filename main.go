@@ -30,6 +30,7 @@ import (
 	"github.com/carnetdesk/carnet/app/terms"
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
+	"github.com/carnetdesk/carnet/sync/mailbox"
 	"github.com/carnetdesk/carnet/ui"
 )
 
@@ -144,6 +145,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	// Demo patients carry test INS; outside demo mode a test or demo INS in a
 	// document is flagged.
 	svc.SetDocumentReader(cda.Reader{Options: cda.Options{Production: !*demo}})
+	svc.SetMessageReader(mailbox.MessageViewer{}) // the manual queue shows the message itself
 	setWriter := func(c app.Connection) {
 		svc.SetDocumentWriter(cda.Writer{FacilityType: facilityCode(c.FacilityType), AllowTestINS: *demo})
 	}

@@ -55,6 +55,7 @@ type Service struct {
 	onConn       []func(Connection)
 	connSave     sync.Mutex       // one SaveConnection at a time: the store and conn change together
 	opened       map[InboxID]bool // manual-queue reports a person opened (mailservice.go): attachable
+	msgReader    MessageReader    // reads the sealed raw messages of the manual queue (mailview.go)
 }
 
 // NewService returns the use cases over store. clock and log may be nil (the

@@ -37,6 +37,8 @@ type inboxReview struct {
 	msg     *widget.Label
 	gen     int  // search generation: a late answer to an older query is dropped
 	loaded  bool // the report was read: the patients found may be chosen
+	mail    *fyne.Container // the message: sender, subject, date, text, parts (inbox_vigilance.go)
+	report  viewerContent   // the report as read, to show again after a part
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -57,7 +59,8 @@ func (v *inboxView) review(it app.InboxItem) {
 		container.NewVBox(widget.NewLabelWithStyle(tr("inbox.review.choose"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 			paragraph(tr("inbox.review.hint")), r.search),
 		r.msg, nil, nil, container.NewVScroll(r.results))
-	split := container.NewHSplit(r.body, picker)
+	r.mail = container.NewVBox()
+	split := container.NewHSplit(container.NewBorder(r.mail, nil, nil, nil, r.body), picker)
 	split.Offset = 0.62
 	r.dialog = dialog.NewCustom(tr("inbox.review.title"), tr("dialog.close"), split, v.u.w)
 	r.dialog.SetOnClosed(r.dispose)
@@ -66,6 +69,7 @@ func (v *inboxView) review(it app.InboxItem) {
 	r.dialog.Show()
 	v.u.w.Canvas().Focus(r.search)
 	r.load()
+	r.loadMessage()
 }
 
 // load reads the report off the UI goroutine and shows it.
@@ -87,6 +91,7 @@ func (r *inboxReview) load() {
 				}
 				return
 			}
+			r.report = c
 			r.show(c)
 			// Read: the report may now be attached.
 			r.loaded = true
@@ -103,6 +108,10 @@ func (r *inboxReview) load() {
 // show shows the document read: its narrative, its PDF pages, or why it
 // cannot be shown here.
 func (r *inboxReview) show(c viewerContent) {
+	if r.pdf != nil {
+		r.pdf.dispose()
+		r.pdf = nil
+	}
 	a := c.doc.Attachment
 	switch {
 	case a == nil && len(c.parts) == 0:

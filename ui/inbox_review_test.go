@@ -105,3 +105,49 @@ func TestInboxReviewPlainText(t *testing.T) {
 		t.Fatal("the review does not know the report was shown")
 	}
 }
+
+// fakeMessages is a MessageReader answering one view.
+type fakeMessages struct{ view app.MailView }
+
+func (f fakeMessages) ReadMessage([]byte) (app.MailView, error) { return f.view, nil }
+
+// TestInboxReviewShowsMessage: the review shows the message the report
+// came with — sender, subject, date, the text written — and each part,
+// shown in place of the report on a tap.
+func TestInboxReviewShowsMessage(t *testing.T) {
+	f, s, _ := newSyncFixture(t)
+	f.svc.SetDocumentReader(&apptest.Reader{ReadFn: func(content []byte, meta app.DocumentMeta) (app.ClinicalDocument, error) {
+		return app.ClinicalDocument{Meta: meta, Attachment: &app.Attachment{MediaType: "text/plain", Data: content}}, nil
+	}})
+	f.svc.SetMessageReader(fakeMessages{app.MailView{From: "cabinet@test.mssante.fr", Subject: "Courrier pour Mme MARTIN Hélène", Date: testNow,
+		Text: "Bonjour, voici le courrier de Mme MARTIN, née le 12/03/1979.",
+		Parts: []app.MailPart{{Section: "2", MediaType: "text/plain", Name: "lettre.txt", Content: []byte("Contenu de la pièce jointe")}}}})
+	if err := f.store.Write(context.Background(), &app.Batch{MailRaw: []app.RawMessage{{Key: "mid:m@x", Bytes: []byte("raw")}}}); err != nil {
+		t.Fatal(err)
+	}
+	f.seedInbox(app.InboxItem{ID: "m1", State: app.InboxPending, MessageKey: "mid:m@x", From: "cabinet@test.mssante.fr", Subject: "Courrier",
+		Received: testNow, Reason: app.ReasonPDFOnly, Report: &app.IncomingReport{Content: []byte("Le compte rendu"), MediaType: "text/xml",
+			Meta: app.DocumentMeta{ID: "1.2.3.8", MediaType: "text/xml"}}})
+	s.openInboxPage()
+	f.wait()
+	test.Tap(s.inbox.reviewBtn["m1"])
+	f.wait()
+	for _, want := range []string{"Objet : Courrier pour Mme MARTIN Hélène", "Bonjour, voici le courrier de Mme MARTIN, née le 12/03/1979.",
+		"De cabinet@test.mssante.fr — reçu le 02/03/2026 09:00", "Le compte rendu"} {
+		if !f.shows(want) {
+			t.Errorf("the review does not show %q", want)
+		}
+	}
+	part := findButton(f.u.Window().Canvas().Overlays().Top(), "Pièce 1 · text/plain · 27 o")
+	if part == nil {
+		t.Fatalf("no button for the part: %q", f.texts())
+	}
+	test.Tap(part)
+	f.wait()
+	if !f.shows("Contenu de la pièce jointe") {
+		t.Fatal("the part is not shown")
+	}
+	if ev, _ := f.svc.Audit(context.Background(), app.AuditFilter{Action: "mail.read.message"}); len(ev) != 1 {
+		t.Fatalf("%d message readings audited", len(ev))
+	}
+}

@@ -2,6 +2,8 @@ package ui
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -170,4 +172,90 @@ func (v *inboxView) confirmUndo(id app.InboxID) {
 	v.confirm = d
 	d.Show()
 	v.u.w.Canvas().Focus(reason)
+}
+
+// loadMessage reads the message the item came from (sender, subject,
+// date, text, parts) off the UI goroutine and shows it above the report:
+// the identity clues a person needs before choosing the patient.
+func (r *inboxReview) loadMessage() {
+	ctx, svc, id := r.ctx, r.v.u.svc, r.it.ID
+	r.v.u.tasks.run(func() func() {
+		m, err := svc.InboxMessage(ctx, id)
+		return func() {
+			if r.disposed {
+				return
+			}
+			if err != nil {
+				if !errors.Is(err, app.ErrNotConfigured) && !errors.Is(err, context.Canceled) {
+					r.mail.Objects = []fyne.CanvasObject{paragraph(message(err))}
+					r.mail.Refresh()
+				}
+				return
+			}
+			r.showMessage(m)
+		}
+	})
+}
+
+// showMessage fills the message block: who, what, when, the text written,
+// and one button per part that shows it in place of the report.
+func (r *inboxReview) showMessage(m app.MailView) {
+	head := widget.NewLabelWithStyle(tr("vigilance.subject", map[string]any{"Subject": orDash(m.Subject)}), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	head.Wrapping = fyne.TextWrapWord
+	objs := []fyne.CanvasObject{head,
+		widget.NewLabel(tr("inbox.item.from", map[string]any{"From": orDash(m.From), "Date": formatDateTime(m.Date)}))}
+	if t := strings.TrimSpace(m.Text); t != "" {
+		text := paragraph(t)
+		scroll := container.NewVScroll(text)
+		scroll.SetMinSize(fyne.NewSize(0, 90))
+		objs = append(objs, scroll)
+	}
+	if len(m.Parts) > 0 {
+		buttons := []fyne.CanvasObject{widget.NewButtonWithIcon(tr("vigilance.part.report"), theme.DocumentIcon(), func() { r.show(r.report) })}
+		for i, p := range m.Parts {
+			part := p
+			label := tr("vigilance.part", map[string]any{"N": i + 1, "Type": part.MediaType, "Size": humanSize(len(part.Content))})
+			buttons = append(buttons, widget.NewButton(label, func() { r.showPart(part) }))
+		}
+		objs = append(objs, container.NewGridWrap(fyne.NewSize(230, 36), buttons...))
+	}
+	objs = append(objs, widget.NewSeparator())
+	r.mail.Objects = objs
+	r.mail.Refresh()
+	relayoutCanvasOf(r.mail)
+}
+
+// showPart reads one part of the message with the document reader and
+// shows it in place of the report (a CDA rendered, PDF pages, an image,
+// a text).
+func (r *inboxReview) showPart(p app.MailPart) {
+	svc := r.v.u.svc
+	r.v.u.tasks.run(func() func() {
+		cd, err := svc.ReadMailPart(p)
+		var c viewerContent
+		if err == nil {
+			c = contentOf(cd)
+		}
+		return func() {
+			if r.disposed {
+				return
+			}
+			if err != nil {
+				r.showBody(paragraph(message(err)))
+				return
+			}
+			r.show(c)
+		}
+	})
+}
+
+// humanSize says a size in Ko or Mo.
+func humanSize(n int) string {
+	switch {
+	case n >= 1<<20:
+		return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " Mo"
+	case n >= 1<<10:
+		return strconv.Itoa(n>>10) + " Ko"
+	}
+	return strconv.Itoa(n) + " o"
 }
