@@ -35,8 +35,8 @@ type inboxReview struct {
 	search  *entry
 	results *fyne.Container
 	msg     *widget.Label
-	gen     int  // search generation: a late answer to an older query is dropped
-	loaded  bool // the report was read: the patients found may be chosen
+	gen     int             // search generation: a late answer to an older query is dropped
+	loaded  bool            // the report was read: the patients found may be chosen
 	mail    *fyne.Container // the message: sender, subject, date, text, parts (inbox_vigilance.go)
 	report  viewerContent   // the report as read, to show again after a part
 

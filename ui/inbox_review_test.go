@@ -120,7 +120,7 @@ func TestInboxReviewShowsMessage(t *testing.T) {
 		return app.ClinicalDocument{Meta: meta, Attachment: &app.Attachment{MediaType: "text/plain", Data: content}}, nil
 	}})
 	f.svc.SetMessageReader(fakeMessages{app.MailView{From: "cabinet@test.mssante.fr", Subject: "Courrier pour Mme MARTIN Hélène", Date: testNow,
-		Text: "Bonjour, voici le courrier de Mme MARTIN, née le 12/03/1979.",
+		Text:  "Bonjour, voici le courrier de Mme MARTIN, née le 12/03/1979.",
 		Parts: []app.MailPart{{Section: "2", MediaType: "text/plain", Name: "lettre.txt", Content: []byte("Contenu de la pièce jointe")}}}})
 	if err := f.store.Write(context.Background(), &app.Batch{MailRaw: []app.RawMessage{{Key: "mid:m@x", Bytes: []byte("raw")}}}); err != nil {
 		t.Fatal(err)
