@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/go-pdf/fpdf"
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/cda"
@@ -194,16 +195,30 @@ func demoMessages(patients []app.Patient, now time.Time) ([][]byte, error) {
 		}
 		out = append(out, mailtest.XDMMail(hdr(i+1, "XDM/1.0/DDM+Compte rendu "+p.BirthName), z, nil))
 	}
-	// PDF-only: a legacy sender without structured document.
-	pdf := mailtest.RandomPDF(4096)
-	out = append(out, mailtest.Message(hdr(4, "Courrier de sortie "+qual[3].BirthName),
-		mailtest.Multipart("mixed", mailtest.Text("Bonjour,\nveuillez trouver le courrier en pièce jointe."),
+	// PDF-only: a legacy sender without structured document. A real,
+	// readable letter: the person who files it reads the identity there.
+	lp := qual[3]
+	pdf, err := demoPDF("Courrier de sortie", demoIdentity(lp),
+		"Le patient est sorti ce jour après une hospitalisation de trois jours.",
+		"Traitement de sortie : paracétamol 1 g trois fois par jour si douleur.",
+		"Revoir le médecin traitant dans quinze jours.")
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, mailtest.Message(hdr(4, "Courrier de sortie "+lp.BirthName),
+		mailtest.Multipart("mixed", mailtest.Text("Bonjour,\nveuillez trouver le courrier de sortie de "+lp.DisplayName()+" en pièce jointe."),
 			mailtest.Attachment("application/pdf", "courrier.pdf", pdf))))
-	// Ambiguous: no INS, and a namesake in the directory.
+	// Ambiguous: no INS, and a namesake in the directory. Its body is a
+	// readable PDF too.
 	amb := qual[4]
 	twin := amb
 	twin.INS = app.INS{}
-	doc := mailtest.CDA{ID: fmt.Sprintf("1.2.250.1.213.1.1.9.%d.5", created.Unix()), Patient: twin, NoINS: true}
+	ambPDF, err := demoPDF("Compte rendu de biologie", demoIdentity(twin), "Hémogramme normal.", "Ionogramme sanguin normal.")
+	if err != nil {
+		return nil, err
+	}
+	doc := mailtest.CDA{ID: fmt.Sprintf("1.2.250.1.213.1.1.9.%d.5", created.Unix()), Patient: twin, NoINS: true,
+		Payload: ambPDF, MediaType: "application/pdf"}
 	z, err := xdm.Build([]xdm.BuildDoc{{Content: doc.XML(), UniqueID: doc.ID, Patient: app.INS{}}}, xdm.BuildOptions{Submitted: created})
 	if err != nil {
 		return nil, err
@@ -237,4 +252,61 @@ func demoMessages(patients []app.Patient, now time.Time) ([][]byte, error) {
 	}
 	out = append(out, mailtest.XDMMail(hdr(7, "XDM/1.0/DDM+Résultats"), slip.Bytes(), nil))
 	return out, nil
+}
+
+// demoIdentity is the identity block a letter prints: the traits a person
+// compares before attaching it.
+func demoIdentity(p app.Patient) []string {
+	sex := "Sexe : indéterminé"
+	switch p.Sex {
+	case app.SexFemale:
+		sex = "Sexe : féminin"
+	case app.SexMale:
+		sex = "Sexe : masculin"
+	}
+	born := p.BirthDate
+	if len(born) == 10 {
+		born = born[8:10] + "/" + born[5:7] + "/" + born[0:4]
+	}
+	lines := []string{
+		"Nom de naissance : " + p.BirthName,
+		"Prénoms : " + p.BirthGivenNames,
+		"Né(e) le : " + born,
+		sex,
+	}
+	if p.INS.Matricule != "" {
+		lines = append(lines, "INS : "+p.INS.Matricule)
+	}
+	return lines
+}
+
+// demoPDF writes a one-page letter (A4, Helvetica, Windows-1252 text) with
+// a title, the patient's identity block and paragraphs: what the demo
+// mailbox's legacy senders attach, readable in any PDF viewer.
+func demoPDF(title string, identity []string, paragraphs ...string) ([]byte, error) {
+	pdf := fpdf.New("P", "mm", "A4", "")
+	pdf.SetTitle(title, true)
+	pdf.SetCreator("Carnet (démonstration)", true)
+	tr := pdf.UnicodeTranslatorFromDescriptor("")
+	pdf.AddPage()
+	pdf.SetFont("Helvetica", "B", 11)
+	pdf.CellFormat(0, 6, tr("Centre hospitalier de démonstration"), "", 1, "L", false, 0, "")
+	pdf.Ln(6)
+	pdf.SetFont("Helvetica", "B", 16)
+	pdf.CellFormat(0, 10, tr(title), "", 1, "L", false, 0, "")
+	pdf.Ln(2)
+	pdf.SetFont("Helvetica", "", 11)
+	for _, l := range identity {
+		pdf.CellFormat(0, 6, tr(l), "", 1, "L", false, 0, "")
+	}
+	pdf.Ln(6)
+	for _, p := range paragraphs {
+		pdf.MultiCell(0, 6, tr(p), "", "L", false)
+		pdf.Ln(2)
+	}
+	var b bytes.Buffer
+	if err := pdf.Output(&b); err != nil {
+		return nil, fmt.Errorf("demo mailbox: pdf: %w", err)
+	}
+	return b.Bytes(), nil
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/carnetdesk/carnet/app/terms"
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
+	"github.com/carnetdesk/carnet/sync/mailbox"
 	"github.com/carnetdesk/carnet/ui"
 )
 
@@ -150,6 +151,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	// Demo patients carry test INS; outside demo mode a test or demo INS in a
 	// document is flagged.
 	svc.SetDocumentReader(cda.Reader{Options: cda.Options{Production: !*demo}})
+	svc.SetMessageReader(mailbox.MessageViewer{}) // the manual queue shows the message itself
 	setWriter := func(c app.Connection) {
 		svc.SetDocumentWriter(cda.Writer{FacilityType: facilityCode(c.FacilityType), AllowTestINS: *demo})
 	}
@@ -184,6 +186,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	mail := &deskMail{svc: svc, cert: sg.Certificate, demo: *demo, log: log}
 	sy := &deskSyncer{Engine: eng, mail: mail}
 	svc.SetSyncer(sy)
+	svc.OnLock(func(app.LockReason) { sg.Close() })     // a lock ends the card session
 	svc.OnUnlock(func(app.UnlockReport) { wakeUp() })   // the mailboxes at once
 	svc.OnConnection(func(app.Connection) { wakeUp() }) // a new mailbox at once
 	if demoMail != nil {

@@ -36,6 +36,9 @@ type signer struct {
 // SignIn opens the credential with pin (wiped) and starts the session.
 func (s *signer) SignIn(ctx context.Context, pin []byte) error {
 	defer app.Wipe(pin)
+	if len(pin) == 0 {
+		return fmt.Errorf("sign in: %w", &app.PINError{Empty: true})
+	}
 	cfg := s.config()
 	if !cfg.Configured() {
 		return fmt.Errorf("sign in: the central service or the credential is not set: %w", app.ErrNotConfigured)
@@ -104,9 +107,29 @@ func openCredential(cfg Config, pin []byte) (*credential.Credential, error) {
 		if errors.Is(err, credential.ErrFileMode) {
 			return nil, fmt.Errorf("sign in: %w: %w", app.ErrInsecureFile, err)
 		}
+		if pe := pinError(err, pin); pe != nil {
+			return nil, fmt.Errorf("sign in: %w", pe)
+		}
 		return nil, fmt.Errorf("sign in: %w: %w", app.ErrCredential, err)
 	}
 	return cred, nil
+}
+
+// pinError says what the card or file said of the PIN: locked, wrong with
+// one try left (the token's final-try flag), wrong, or missing; nil when
+// the error is not about the PIN.
+func pinError(err error, pin []byte) *app.PINError {
+	switch {
+	case errors.Is(err, credential.ErrPINLocked):
+		return &app.PINError{Locked: true}
+	case len(pin) == 0 && errors.Is(err, credential.ErrPIN):
+		return &app.PINError{Empty: true}
+	case errors.Is(err, credential.ErrPINFinalTry):
+		return &app.PINError{TriesLeft: 1}
+	case errors.Is(err, credential.ErrPIN):
+		return &app.PINError{}
+	}
+	return nil
 }
 
 // newSession builds the central-service client with the credential and

@@ -33,11 +33,24 @@ type PatientRecord struct {
 	Access    Access
 	Offline   bool      // the central service could not be reached: this is the cached copy
 	CheckedAt time.Time // last successful check with the central service
+	// NotQualified: the identity is not qualified (PROV, RECUP, VALI) and
+	// the access is normal: the central service was not asked, this is the
+	// local copy. What to do: qualify the identity in the clinic's identity
+	// system, then re-import it; or open in bris de glace, justified.
+	NotQualified bool
 }
 
 // SignIn starts a session: from now on the record use cases reach the
 // central service as this practitioner.
+//
+// The session's central service is gated (gate.go): no call about a
+// patient whose local identity is not qualified, except in bris de glace.
 func (s *Service) SignIn(sess Session) {
+	if sess.Records != nil {
+		if _, done := sess.Records.(gatedRecords); !done {
+			sess.Records = gatedRecords{RecordService: sess.Records, patients: s.store.Patients}
+		}
+	}
 	s.mu.Lock()
 	s.session = &sess
 	s.mu.Unlock()
@@ -162,6 +175,12 @@ func (s *Service) OpenPatient(ctx context.Context, id PatientID, mode AccessMode
 	}
 	if p.INS.Matricule == "" {
 		rec.Offline = true
+		return rec, nil
+	}
+	if !MayReachCentral(p.Status, mode) {
+		rec.NotQualified = true
+		s.audit(ctx, AuditEvent{Action: "dmp.open", Practitioner: sess.Practitioner.RPPS, Structure: sess.Practitioner.Structure.ID,
+			Patient: id, Mode: mode, Result: "refused", Detail: "identity not qualified: " + string(p.Status)})
 		return rec, nil
 	}
 	online, err := s.refresh(ctx, sess, acc, p, cached)

@@ -321,17 +321,21 @@ func TestRemoteCallsAudited(t *testing.T) {
 	}
 }
 
-func TestReauthLockSignsOut(t *testing.T) {
+func TestLockSignsOut(t *testing.T) {
 	svc, _, clock := signedIn(t, &apptest.Records{})
 	if _, ok := svc.Practitioner(); !ok {
 		t.Fatal("not signed in")
 	}
 	clock.Advance(5 * time.Minute)
-	svc.Tick() // idle lock keeps the card session
-	if _, ok := svc.Practitioner(); !ok {
-		t.Fatal("an idle lock signed the practitioner out")
+	svc.Tick() // an idle lock ends the card session too: the PIN is asked again
+	if _, ok := svc.Practitioner(); ok {
+		t.Fatal("an idle lock kept the card session")
 	}
 	svc.Unlock(context.Background(), []byte(pass))
+	if _, ok := svc.Practitioner(); ok {
+		t.Fatal("the unlock restored the card session without the PIN")
+	}
+	svc.SignIn(app.Session{Practitioner: app.Practitioner{RPPS: "1"}, Records: &apptest.Records{}})
 	clock.Advance(12 * time.Hour)
 	svc.Tick()
 	if _, ok := svc.Practitioner(); ok {

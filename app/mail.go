@@ -93,17 +93,35 @@ func (m Message) Quarantined() bool {
 
 // Key returns the deduplication key of the message: its Message-ID when it
 // has one, else the SHA-256 of the raw message, else its server reference.
+// The Message-ID alone does not make two messages the same: the import
+// also compares the content hash (ContentHash, kept in the MailRecord), and
+// a new message that reuses an earlier Message-ID is kept under
+// ReuseKey.
 func (m Message) Key() string {
 	if id := strings.TrimSpace(m.Ref.MessageID); id != "" {
 		return "mid:" + id
 	}
 	if len(m.Raw) > 0 {
-		sum := sha256.Sum256(m.Raw)
-		return "sha256:" + hex.EncodeToString(sum[:])
+		return "sha256:" + m.ContentHash()
 	}
 	r := m.Ref
 	return "uid:" + r.Account + "/" + r.Mailbox + "/" + strconv.FormatUint(uint64(r.UIDValidity), 10) + "/" + strconv.FormatUint(uint64(r.UID), 10)
 }
+
+// ContentHash returns the SHA-256 (hex) of the raw message, "" when the
+// raw message was not kept (over the size cap).
+func (m Message) ContentHash() string {
+	if len(m.Raw) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(m.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// ReuseKey returns the key of a message whose Message-ID an earlier
+// message with other content already used: the Message-ID and the
+// content hash.
+func (m Message) ReuseKey() string { return m.Key() + " sha256:" + m.ContentHash() }
 
 // IncomingReport is one document found in a message: a CDA from an IHE XDM
 // archive or a bare CDA attachment, or a PDF of a legacy sender.
@@ -117,8 +135,13 @@ type IncomingReport struct {
 	SetID     string         // setId (also in Meta)
 	Version   int            // versionNumber (also in Meta)
 	// NoAuto forbids automatic filing whatever the match: the archive held
-	// several patients or submission sets (ReasonSeveralPatients).
+	// several patients or submission sets (ReasonSeveralPatients, unless
+	// Hold says otherwise).
 	NoAuto bool
+	// Hold, when set, sends the report to the manual queue with this
+	// reason whatever the match (ReasonRepeatedIdentity,
+	// ReasonPartsDisagree, ReasonMessageIDReused …).
+	Hold MatchReason
 }
 
 // ReportIdentity is the patient identity a report carries: the INS and
@@ -134,6 +157,10 @@ type ReportIdentity struct {
 	Sex        Sex
 	BirthPlace string // INSEE COG code
 	HeaderINS  string // X-MSS-INS header of the message
+	// Repeated lists the identity elements the document gives twice under
+	// its one recordTarget (cda.Patient.Repeated): it designates no single
+	// patient (ReasonRepeatedIdentity).
+	Repeated []string
 }
 
 // FirstGivenName returns the first birth given name as written.
@@ -159,6 +186,8 @@ const (
 	ProblemNotCDA       ProblemKind = "not-cda"       // an archive document that is not a CDA
 	ProblemCDA          ProblemKind = "cda"           // a CDA that cannot be read
 	ProblemSeveral      ProblemKind = "several"       // several archives, subsets or patients
+	ProblemUnlisted     ProblemKind = "unlisted"      // an archive document not listed in METADATA.XML
+	ProblemReusedID     ProblemKind = "reused-id"     // a Message-ID already used by a message with other content
 
 	ProblemArchive  ProblemKind = "archive"   // an IHE XDM archive refused by the reader
 	ProblemMIME     ProblemKind = "mime"      // a MIME structure that cannot be read safely
@@ -216,6 +245,12 @@ type InboxItem struct {
 	// items); DecidedAt is when a person attached or rejected it.
 	Patient   PatientID
 	DecidedAt time.Time
+	// Filed is the document the attach added to the patient's record
+	// (empty when the record held it already): what an undo removes.
+	Filed DocumentID
+	// UndoneAt and UndoReason: the attach was undone (the item waits again).
+	UndoneAt   time.Time
+	UndoReason string
 }
 
 // RawMessage is a whole message kept sealed in the vault.
@@ -244,6 +279,10 @@ type MailRecord struct {
 	Outcome   MailOutcome
 	Documents []DocumentID // documents filed from it
 	At        time.Time
+	// Hash is the SHA-256 of the raw message (Message.ContentHash): the
+	// same Message-ID with another hash is another message. Empty in the
+	// records written before it was kept (taken as the same message).
+	Hash string
 }
 
 // MailStore is what the mail import needs of the vault: the subset of

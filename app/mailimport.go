@@ -217,6 +217,7 @@ type unit struct {
 	manifests map[PatientID]*Manifest // manifests read or changed in the unit
 	order     []PatientID             // the manifests changed, in order
 	keys      map[string]MailOutcome  // keys of the new messages of the unit
+	hashes    map[string]string       // content hash of the new messages of the unit, by key
 	msgs      []unitMessage           // every message of the unit, in UID order
 	events    []AuditEvent
 	bytes     int64
@@ -258,14 +259,21 @@ func (im *importer) add(m Message) error {
 		im.done.UIDValidity, im.done.LastUID, im.done.HighestModSeq = m.Ref.UIDValidity, 0, 0
 	}
 	u := im.current()
-	key := m.Key()
-	outcome, seen := u.keys[key]
-	if !seen {
-		rec, ok, err := im.store.MailRecord(ctx, key)
-		if err != nil {
-			return fmt.Errorf("mail import: dedup: %w", err)
+	key, hash := m.Key(), m.ContentHash()
+	seen, prev, outcome, err := im.handled(u, key)
+	if err != nil {
+		return err
+	}
+	// The same Message-ID with other content: a new message that must be
+	// neither taken for the first nor lost as its duplicate. It is kept
+	// under its own key (the Message-ID and its hash).
+	reused := false
+	if seen && hash != "" && prev != "" && prev != hash && !strings.HasPrefix(key, "sha256:") {
+		key = m.ReuseKey()
+		if seen, _, outcome, err = im.handled(u, key); err != nil {
+			return err
 		}
-		outcome, seen = rec.Outcome, ok
+		reused = !seen
 	}
 	if seen {
 		im.sum.Duplicates++
@@ -283,19 +291,34 @@ func (im *importer) add(m Message) error {
 		}
 		im.loaded = true
 	}
-	um, err := im.build(ctx, u, m, key)
+	um, err := im.build(ctx, u, m, key, hash, reused)
 	if err != nil {
 		return err
 	}
+	u.hashes[key] = hash
 	u.keys[key] = um.outcome
 	u.msgs = append(u.msgs, um)
 	return im.maybeFlush()
 }
 
+// handled reports whether a message of this key was handled before (in
+// the unit or in an earlier run), with the content hash and the outcome
+// recorded.
+func (im *importer) handled(u *unit, key string) (seen bool, hash string, outcome MailOutcome, err error) {
+	if o, ok := u.keys[key]; ok {
+		return true, u.hashes[key], o, nil
+	}
+	rec, ok, err := im.store.MailRecord(im.ctx, key)
+	if err != nil {
+		return false, "", "", fmt.Errorf("mail import: dedup: %w", err)
+	}
+	return ok, rec.Hash, rec.Outcome, nil
+}
+
 // current returns the unit being gathered, starting one when needed.
 func (im *importer) current() *unit {
 	if im.unit == nil {
-		im.unit = &unit{manifests: map[PatientID]*Manifest{}, keys: map[string]MailOutcome{}, started: time.Now()}
+		im.unit = &unit{manifests: map[PatientID]*Manifest{}, keys: map[string]MailOutcome{}, hashes: map[string]string{}, started: time.Now()}
 	}
 	return im.unit
 }
@@ -451,7 +474,12 @@ func (im *importer) receipt(ctx context.Context, um unitMessage) {
 // build decides the fate of every report of m and adds to the unit its
 // documents, manifests, inbox items, raw message, deduplication record and
 // audit events.
-func (im *importer) build(ctx context.Context, u *unit, m Message, key string) (unitMessage, error) {
+//
+// A message that reuses an earlier Message-ID with other content (reused)
+// files nothing: each report waits in the manual queue with
+// ReasonMessageIDReused and a note. When its reports are about different
+// patients (partsDisagree), none is filed: ReasonPartsDisagree.
+func (im *importer) build(ctx context.Context, u *unit, m Message, key, hash string, reused bool) (unitMessage, error) {
 	now := im.opt.Clock.Now()
 	b := &u.batch
 	// What the unit keeps of the message once committed: its reference
@@ -482,7 +510,7 @@ func (im *importer) build(ctx context.Context, u *unit, m Message, key string) (
 		b.Inbox = append(b.Inbox, it)
 	}
 	um.outcome = OutcomeFiled
-	rec := MailRecord{Key: key, Ref: m.Ref, At: now}
+	rec := MailRecord{Key: key, Ref: m.Ref, At: now, Hash: hash}
 	if m.Quarantined() {
 		item(0, nil, InboxQuarantined, ReasonQuarantine, nil, m.Problems)
 		rec.Outcome = OutcomeQuarantined
@@ -496,17 +524,36 @@ func (im *importer) build(ctx context.Context, u *unit, m Message, key string) (
 	}
 	queued := map[string]bool{} // reports queued from this message
 	var pks []string            // pendingKey of every report item made
+	var reuse []ImportProblem
+	if reused {
+		reuse = []ImportProblem{{Kind: ProblemReusedID, Detail: "Message-ID already used by a message with other content"}}
+	}
+	disagree := partsDisagree(m.Reports)
 	for i := range m.Reports {
 		rep := m.Reports[i]
 		res := MatchPatient(rep.Identity, im.patients, im.opt.Demo)
+		// What forbids filing whatever the match, most specific last.
+		hold := rep.Hold
+		if hold == "" && rep.NoAuto {
+			hold = ReasonSeveralPatients
+		}
+		if hold == "" && disagree && res.Auto() {
+			hold = ReasonPartsDisagree
+		}
+		if reused {
+			hold = ReasonMessageIDReused
+		}
 		switch {
 		case rep.Meta.ID == "" || !strings.EqualFold(rep.MediaType, "text/xml"):
 			res.Reason, res.Patient = unstructuredReason(rep), ""
-		case rep.NoAuto:
+			if reused {
+				res.Reason = hold
+			}
+		case hold != "":
 			if res.Auto() {
 				res.Candidates = append(res.Candidates, Candidate{Patient: res.Patient, Kind: CandidateSameINS})
 			}
-			res.Reason, res.Patient = ReasonSeveralPatients, ""
+			res.Reason, res.Patient = hold, ""
 		}
 		if !res.Auto() {
 			pk := pendingKey(rep)
@@ -516,7 +563,7 @@ func (im *importer) build(ctx context.Context, u *unit, m Message, key string) (
 			}
 			queued[pk] = true
 			pks = append(pks, pk)
-			item(len(um.items)+1, &rep, InboxPending, res.Reason, res.Candidates, nil)
+			item(len(um.items)+1, &rep, InboxPending, res.Reason, res.Candidates, reuse)
 			u.events = append(u.events, event("", "manual", string(res.Reason)))
 			im.sum.Manual++
 			um.outcome = OutcomeManual
@@ -563,7 +610,11 @@ func (im *importer) build(ctx context.Context, u *unit, m Message, key string) (
 	// Message-level problems (PDF-only, encrypted, no attachment, a
 	// document that is not a CDA…): one item so that nothing is lost.
 	if len(m.Reports) == 0 || hasOwnItem(m.Problems) {
-		item(0, nil, InboxPending, ReasonNoReport, nil, m.Problems)
+		r := ReasonNoReport
+		if reused {
+			r = ReasonMessageIDReused
+		}
+		item(0, nil, InboxPending, r, nil, append(append([]ImportProblem(nil), m.Problems...), reuse...))
 		u.events = append(u.events, event("", "manual", "no-report:"+problemKinds(m.Problems)))
 		im.sum.Manual++
 		um.outcome = OutcomeManual
@@ -716,4 +767,34 @@ func noteReason(it InboxItem) string {
 		}
 	}
 	return r
+}
+
+// partsDisagree reports whether the reports of one message (its parts,
+// or the documents of its archives) are about different patients: two
+// INS, two archive patient ids, or two birth names or birth dates that
+// differ. Reports without identity (a PDF) do not count.
+func partsDisagree(reps []IncomingReport) bool {
+	var ins, birth, name string
+	differs := func(seen *string, v string) bool {
+		if v == "" {
+			return false
+		}
+		if *seen == "" {
+			*seen = v
+			return false
+		}
+		return *seen != v
+	}
+	for _, r := range reps {
+		id := r.Identity
+		for _, x := range []INS{id.INS, id.XDMPatient} {
+			if m := strings.ToUpper(strings.TrimSpace(x.Matricule)); m != "" && differs(&ins, m) {
+				return true
+			}
+		}
+		if differs(&name, Fold(squash(id.BirthName))) || differs(&birth, strings.TrimSpace(id.BirthDate)) {
+			return true
+		}
+	}
+	return false
 }

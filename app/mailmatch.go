@@ -38,6 +38,13 @@ const (
 	// ReasonSeveralPatients (904): the archive holds several patients or
 	// submission sets; none of its reports is filed automatically.
 	ReasonSeveralPatients MatchReason = "several-patients"
+	// ReasonRepeatedIdentity (904): the document gives an identity element
+	// twice under its one recordTarget (two patient, name, birth name,
+	// birth date or sex elements): it designates no single patient.
+	ReasonRepeatedIdentity MatchReason = "repeated-identity"
+	// ReasonPartsDisagree (904): the parts or archives of one message are
+	// about different patients; none of its reports is filed automatically.
+	ReasonPartsDisagree MatchReason = "parts-disagree"
 
 	// ReasonInvalidINS (905): the INS has a wrong length, key or domain OID.
 	ReasonInvalidINS MatchReason = "invalid-ins"
@@ -60,6 +67,10 @@ const (
 	// ReasonConflict: a document with the same uniqueId but different
 	// content is already in the record.
 	ReasonConflict MatchReason = "conflict"
+	// ReasonMessageIDReused: the message reuses the Message-ID of a message
+	// handled before, with other content: neither a duplicate to drop nor
+	// a message to trust, a person looks at it.
+	ReasonMessageIDReused MatchReason = "message-id-reused"
 )
 
 // Code returns the ANS code of the reason (902 to 905), 0 for MatchAuto and
@@ -70,7 +81,8 @@ func (r MatchReason) Code() int {
 		return 902
 	case ReasonNoINS:
 		return 903
-	case ReasonTraitsDiffer, ReasonXDMDisagrees, ReasonDuplicateLocal, ReasonSeveralPatients:
+	case ReasonTraitsDiffer, ReasonXDMDisagrees, ReasonDuplicateLocal, ReasonSeveralPatients,
+		ReasonRepeatedIdentity, ReasonPartsDisagree:
 		return 904
 	case ReasonInvalidINS, ReasonTestINS, ReasonIncomplete:
 		return 905
@@ -111,6 +123,12 @@ func (r MatchReason) Text() string {
 		return "message refused"
 	case ReasonConflict:
 		return "same document id with different content"
+	case ReasonRepeatedIdentity:
+		return "identity elements repeated in the document"
+	case ReasonPartsDisagree:
+		return "parts of the message are about different patients"
+	case ReasonMessageIDReused:
+		return "Message-ID already used by another message"
 	}
 	return string(r)
 }
@@ -164,6 +182,12 @@ func (r MatchResult) Auto() bool { return r.Reason == MatchAuto && r.Patient != 
 // every other case the result carries the reason and candidate patients.
 func MatchPatient(id ReportIdentity, patients []Patient, demo bool) MatchResult {
 	res := MatchResult{}
+	if len(id.Repeated) > 0 {
+		res.Reason = ReasonRepeatedIdentity
+		res.Differs = append([]string(nil), id.Repeated...)
+		res.Candidates = candidates(id, patients, strings.TrimSpace(id.INS.Matricule))
+		return res
+	}
 	if strings.TrimSpace(id.INS.Matricule) == "" {
 		res.Reason = ReasonNoINS
 		res.Candidates = candidates(id, patients, "")

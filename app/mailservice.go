@@ -82,7 +82,43 @@ func (s *Service) Inbox(ctx context.Context) ([]InboxItem, error) {
 			items[i].Reason = unstructuredReason(*it.Report)
 		}
 	}
+	// Only qualified identities are proposed for an attach (their status
+	// as it is now, not when the message came).
+	qualified, err := s.qualifiedIDs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("inbox: %w", err)
+	}
+	for i := range items {
+		items[i].Candidates = qualifiedCandidates(items[i].Candidates, qualified)
+	}
 	return items, nil
+}
+
+// qualifiedIDs returns the patients of the directory whose identity is
+// qualified.
+func (s *Service) qualifiedIDs(ctx context.Context) (map[PatientID]bool, error) {
+	ps, err := s.store.Patients(ctx)
+	if err != nil {
+		return nil, err
+	}
+	q := make(map[PatientID]bool, len(ps))
+	for _, p := range ps {
+		if p.Status == IdentityQualified {
+			q[p.ID] = true
+		}
+	}
+	return q, nil
+}
+
+// qualifiedCandidates keeps the candidates whose identity is qualified.
+func qualifiedCandidates(cs []Candidate, qualified map[PatientID]bool) []Candidate {
+	var out []Candidate
+	for _, c := range cs {
+		if qualified[c.Patient] {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // inboxItem returns one item of the inbox (ErrNotFound when absent).
@@ -108,7 +144,8 @@ func (s *Service) inboxItem(ctx context.Context, id InboxID) (InboxItem, error) 
 // the inbox (the document is in the record now), and the attach is
 // audited. Refused: an item that is not pending (ErrConflict), an item
 // without a report to file (ErrInvalid: reject it instead), an unknown
-// patient (ErrNotFound), and a report whose INS is a valid INS other than
+// patient (ErrNotFound), a patient whose identity is not qualified
+// (*AccessError DeniedNotQualified), and a report whose INS is a valid INS other than
 // the chosen patient's (ErrConflict: never file to the wrong patient).
 func (s *Service) AttachInboxItem(ctx context.Context, id InboxID, patient PatientID) error {
 	mailMu.Lock()
@@ -133,9 +170,18 @@ func (s *Service) attachInboxItem(ctx context.Context, id InboxID, patient Patie
 	if it.Report == nil || len(it.Report.Content) == 0 {
 		return ErrInvalid
 	}
+	if !s.InboxItemOpened(id) {
+		// A person attaches only a report she has read (ReadInboxItem).
+		return fmt.Errorf("the report was not opened before attaching: %w", ErrInvalid)
+	}
 	p, err := s.store.Patient(ctx, patient)
 	if err != nil {
 		return err
+	}
+	if p.Status != IdentityQualified {
+		// A report goes into a record under the patient's INS: never to a
+		// provisional, recovered or validated identity.
+		return &AccessError{Reason: DeniedNotQualified}
 	}
 	rep := *it.Report
 	if valid, err := ParseINS(rep.Identity.INS.Matricule, rep.Identity.INS.OID); err == nil {
@@ -169,8 +215,12 @@ func (s *Service) attachInboxItem(ctx context.Context, id InboxID, patient Patie
 	if rep.Meta.Date.IsZero() {
 		rep.Meta.Date = it.Received
 	}
-	if rep.Meta.Title == "" {
-		rep.Meta.Title = rep.FileName
+	if rep.Meta.Title == "" || rep.Meta.Title == rep.FileName {
+		// The mail's subject says what it is; a file name only when none.
+		rep.Meta.Title = it.Subject
+		if strings.TrimSpace(rep.Meta.Title) == "" {
+			rep.Meta.Title = rep.FileName
+		}
 	}
 	b := &Batch{}
 	switch fileInto(&man, &rep) {
@@ -183,6 +233,12 @@ func (s *Service) attachInboxItem(ctx context.Context, id InboxID, patient Patie
 	}
 	now := s.clock.Now()
 	it.State, it.Patient, it.DecidedAt = InboxAttached, patient, now
+	it.Filed, it.UndoneAt, it.UndoReason = "", time.Time{}, ""
+	if len(b.Documents) > 0 {
+		it.Filed = rep.Meta.ID
+	}
+	settled := rep
+	it.Report = &settled
 	settle(&it)
 	b.Inbox = []InboxItem{it}
 	if rec, ok, err := s.store.MailRecord(ctx, it.MessageKey); err != nil {
@@ -271,5 +327,136 @@ func (s *Service) ReadInboxItem(ctx context.Context, id InboxID) (ClinicalDocume
 	if err != nil {
 		return ClinicalDocument{}, fmt.Errorf("read inbox item: %w", err)
 	}
+	s.mu.Lock()
+	if s.opened == nil {
+		s.opened = map[InboxID]bool{}
+	}
+	s.opened[id] = true
+	s.mu.Unlock()
 	return cd, nil
+}
+
+// InboxItemOpened reports whether a person opened the report of an item
+// (ReadInboxItem) since the vault was unlocked: only then may it be
+// attached.
+func (s *Service) InboxItemOpened(id InboxID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opened[id]
+}
+
+// UndoAttachWindow is how long after an attach it can be undone.
+const UndoAttachWindow = 7 * 24 * time.Hour
+
+// MinUndoReason is the shortest reason an undo accepts.
+const MinUndoReason = 10
+
+// UndoAttach undoes a person's attach within UndoAttachWindow: the
+// document the attach added leaves the patient's record (and the vault),
+// the item waits again in the manual queue with its report, and the audit
+// says who undid it and why (reason, at least MinUndoReason characters).
+// Refused: an item that is not attached (ErrConflict), past the window or
+// without a reason (ErrInvalid).
+func (s *Service) UndoAttach(ctx context.Context, id InboxID, reason string) error {
+	mailMu.Lock()
+	defer mailMu.Unlock()
+	var patient PatientID
+	err := func() error {
+		it, err := s.inboxItem(ctx, id)
+		if err != nil {
+			return err
+		}
+		if it.State != InboxAttached || it.Report == nil {
+			return ErrConflict
+		}
+		reason = strings.TrimSpace(reason)
+		if len([]rune(reason)) < MinUndoReason {
+			return fmt.Errorf("a reason is needed: %w", ErrInvalid)
+		}
+		now := s.clock.Now()
+		if now.Sub(it.DecidedAt) > UndoAttachWindow {
+			return fmt.Errorf("attached more than 7 days ago: %w", ErrInvalid)
+		}
+		patient = it.Patient
+		b := &Batch{}
+		rep := *it.Report
+		if it.Filed != "" {
+			content, err := s.store.Document(ctx, it.Patient, it.Filed)
+			if err != nil {
+				return err
+			}
+			man, err := s.store.Manifest(ctx, it.Patient)
+			if err != nil {
+				return err
+			}
+			man.Documents = unfile(man.Documents, it.Filed, rep)
+			b.Manifests = []Manifest{man}
+			b.DocumentsGone = []DocumentRef{{Patient: it.Patient, ID: it.Filed}}
+			rep.Content = content
+			if rec, ok, err := s.store.MailRecord(ctx, it.MessageKey); err != nil {
+				return err
+			} else if ok {
+				var docs []DocumentID
+				for _, d := range rec.Documents {
+					if d != it.Filed {
+						docs = append(docs, d)
+					}
+				}
+				rec.Documents = docs
+				b.MailRecords = []MailRecord{rec}
+			}
+		} else {
+			// The record held the document already: it stays; the report's
+			// content is taken back from there.
+			content, err := s.store.Document(ctx, it.Patient, rep.Meta.ID)
+			if err != nil {
+				return err
+			}
+			rep.Content = content
+		}
+		it.Report = &rep
+		it.State, it.Patient, it.DecidedAt, it.Filed = InboxPending, "", time.Time{}, ""
+		it.UndoneAt, it.UndoReason = now, reason
+		b.Inbox = []InboxItem{it}
+		return s.store.Write(ctx, b)
+	}()
+	ev := s.mailEvent("mail.attach.undo", patient, resultOf(err), string(id))
+	if err == nil {
+		ev.Detail += ": " + reason
+	}
+	s.audit(ctx, ev)
+	if err != nil {
+		return fmt.Errorf("undo attach: %w", err)
+	}
+	return nil
+}
+
+// unfile removes document id from docs and gives back the current state
+// to the version it had superseded: the document it replaced (RPLC), or
+// the latest remaining version of its set.
+func unfile(docs []DocumentMeta, id DocumentID, rep IncomingReport) []DocumentMeta {
+	out := make([]DocumentMeta, 0, len(docs))
+	for _, d := range docs {
+		if d.ID != id {
+			out = append(out, d)
+		}
+	}
+	latest := -1
+	for i, d := range out {
+		if rep.Meta.SetID != "" && d.SetID == rep.Meta.SetID && (latest < 0 || d.Version > out[latest].Version) {
+			latest = i
+		}
+	}
+	for i := range out {
+		if out[i].ID == rep.Replaces || i == latest {
+			out[i].Superseded = false
+		}
+	}
+	return out
+}
+
+// CanUndoAttach reports whether an item's attach may still be undone (an
+// attached item, within UndoAttachWindow by the service's clock).
+func (s *Service) CanUndoAttach(it InboxItem) bool {
+	return it.State == InboxAttached && it.Report != nil && s.clock.Now().Sub(it.DecidedAt) <= UndoAttachWindow
 }

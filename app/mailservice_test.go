@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/apptest"
@@ -63,6 +64,7 @@ func TestServiceImportAttachReject(t *testing.T) {
 
 	// Traits differ: the wrong patient is refused, the right one accepted.
 	it := itemBy(t, svc, app.ReasonTraitsDiffer)
+	openItems(t, svc)
 	if err := svc.AttachInboxItem(ctx, it.ID, q.ID); !errors.Is(err, app.ErrConflict) {
 		t.Fatalf("attach to a patient with another INS: %v", err)
 	}
@@ -161,6 +163,7 @@ func TestServiceAttachKnownAndMessageLevel(t *testing.T) {
 		t.Fatal(err)
 	}
 	it := itemBy(t, svc, app.ReasonNoINS)
+	openItems(t, svc)
 	if err := svc.AttachInboxItem(ctx, it.ID, p.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -273,10 +276,157 @@ func TestAttachRefusesAnotherPatientsINS(t *testing.T) {
 	if err != nil || len(items) != 1 || items[0].State != app.InboxPending {
 		t.Fatalf("inbox %v %+v", err, items)
 	}
-	if err := svc.AttachInboxItem(ctx, items[0].ID, other.ID); !errors.Is(err, app.ErrConflict) {
+	openItems(t, svc)
+	// A patient without INS is not qualified: refused before the INS
+	// check (which refuses it too).
+	if err := svc.AttachInboxItem(ctx, items[0].ID, other.ID); app.Denial(err) != app.DeniedNotQualified {
 		t.Fatalf("attach to a patient without INS while another holds it: %v", err)
 	}
 	if err := svc.AttachInboxItem(ctx, items[0].ID, holder.ID); err != nil {
 		t.Fatalf("attach to the holder: %v", err)
+	}
+}
+
+// TestInboxCandidatesQualifiedOnly: the manual queue proposes only
+// qualified identities, and attaching to a provisional one is refused,
+// even when it carries the report's INS.
+func TestInboxCandidatesQualifiedOnly(t *testing.T) {
+	ctx := context.Background()
+	p := qualified(t)
+	prov := p
+	prov.ID, prov.Status = "p-prov", app.IdentityProvisional
+	namesake := app.Patient{ID: "p-namesake", Status: app.IdentityQualified, BirthName: p.BirthName, BirthGivenNames: p.BirthGivenNames,
+		BirthDate: p.BirthDate, Sex: p.Sex, INS: app.INS{Matricule: matricule(t, "2800175999999"), OID: app.OIDINSNIR}}
+	svc, _ := unlockedService(t, prov, namesake)
+	mb := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "m-prov", report(p, "doc-prov", "", 0, "<cr/>"))}}
+	if _, err := svc.ImportMail(ctx, mb, app.ImportOptions{Account: "bal"}); err != nil {
+		t.Fatal(err)
+	}
+	items, err := svc.Inbox(ctx)
+	if err != nil || len(items) != 1 || items[0].Reason != app.ReasonNotQualified {
+		t.Fatalf("inbox %v %+v", err, items)
+	}
+	for _, c := range items[0].Candidates {
+		if c.Patient == prov.ID {
+			t.Fatalf("provisional identity proposed: %+v", items[0].Candidates)
+		}
+	}
+	if len(items[0].Candidates) != 1 || items[0].Candidates[0].Patient != namesake.ID {
+		t.Fatalf("candidates %+v, want the qualified namesake only", items[0].Candidates)
+	}
+	openItems(t, svc)
+	if err := svc.AttachInboxItem(ctx, items[0].ID, prov.ID); app.Denial(err) != app.DeniedNotQualified {
+		t.Fatalf("attach to the provisional identity: %v", err)
+	}
+}
+
+// openItems opens (reads) every pending report of the inbox, as a person
+// does before attaching it.
+func openItems(t *testing.T, svc *app.Service) {
+	t.Helper()
+	svc.SetDocumentReader(rawReader{})
+	items, err := svc.Inbox(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.State == app.InboxPending && it.Report != nil && len(it.Report.Content) > 0 {
+			if _, err := svc.ReadInboxItem(context.Background(), it.ID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestAttachOnlyAfterOpening: a report cannot be attached before a person
+// opened it.
+func TestAttachOnlyAfterOpening(t *testing.T) {
+	ctx := context.Background()
+	p := qualified(t)
+	svc, _ := unlockedService(t, p)
+	rep := report(p, "doc-u", "", 0, "<u/>")
+	rep.Identity.INS = app.INS{}
+	if _, err := svc.ImportMail(ctx, &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "u", rep)}}, app.ImportOptions{Account: "bal"}); err != nil {
+		t.Fatal(err)
+	}
+	it := itemBy(t, svc, app.ReasonNoINS)
+	if svc.InboxItemOpened(it.ID) {
+		t.Fatal("opened before reading")
+	}
+	if err := svc.AttachInboxItem(ctx, it.ID, p.ID); !errors.Is(err, app.ErrInvalid) {
+		t.Fatalf("attach before opening: %v", err)
+	}
+	openItems(t, svc)
+	if !svc.InboxItemOpened(it.ID) {
+		t.Fatal("not opened after reading")
+	}
+	if err := svc.AttachInboxItem(ctx, it.ID, p.ID); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUndoAttach: an attach is undone within 7 days, with a reason: the
+// document leaves the record and the vault, the item waits again with its
+// report, the audit says who and why; after 7 days, refused. An attach of
+// a document the record already held leaves the record as it is.
+func TestUndoAttach(t *testing.T) {
+	ctx := context.Background()
+	p := qualified(t)
+	store := apptest.NewLockedStore(svcPass, p)
+	clock := apptest.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
+	svc := app.NewService(store, clock, nil)
+	if _, err := svc.Unlock(ctx, []byte(svcPass)); err != nil {
+		t.Fatal(err)
+	}
+	svc.SignIn(app.Session{Practitioner: app.Practitioner{RPPS: "810001234567"}, Records: &apptest.Records{}})
+	v1 := report(p, "doc-v1", "set-u", 1, "<v1/>")
+	v2 := report(p, "doc-v2", "set-u", 2, "<v2/>")
+	v2.Identity.INS = app.INS{} // manual (903)
+	if _, err := svc.ImportMail(ctx, &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "a", v1), msg(2, "b", v2)}}, app.ImportOptions{Account: "bal"}); err != nil {
+		t.Fatal(err)
+	}
+	it := itemBy(t, svc, app.ReasonNoINS)
+	openItems(t, svc)
+	if err := svc.AttachInboxItem(ctx, it.ID, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	man, _ := svc.CachedManifest(ctx, p.ID)
+	if d, ok := man.Document("doc-v1"); !ok || !d.Superseded {
+		t.Fatalf("v1 not superseded by the attached v2: %+v", man.Documents)
+	}
+	if err := svc.UndoAttach(ctx, it.ID, "court"); !errors.Is(err, app.ErrInvalid) {
+		t.Fatalf("undo without a real reason: %v", err)
+	}
+	clock.Advance(6 * 24 * time.Hour)
+	if err := svc.UndoAttach(ctx, it.ID, "mauvais patient, homonyme"); err != nil {
+		t.Fatal(err)
+	}
+	man, _ = svc.CachedManifest(ctx, p.ID)
+	if _, ok := man.Document("doc-v2"); ok {
+		t.Fatalf("undone document still in the record: %+v", man.Documents)
+	}
+	if d, ok := man.Document("doc-v1"); !ok || d.Superseded {
+		t.Fatalf("v1 not current again: %+v", man.Documents)
+	}
+	if _, err := store.Document(ctx, p.ID, "doc-v2"); !errors.Is(err, app.ErrNotFound) {
+		t.Fatalf("undone document content still in the vault: %v", err)
+	}
+	back := itemBy(t, svc, app.ReasonNoINS)
+	if back.State != app.InboxPending || back.Patient != "" || back.Report == nil || string(back.Report.Content) != "<v2/>" || back.UndoReason == "" {
+		t.Fatalf("item after undo %+v", back)
+	}
+	ev, _ := svc.Audit(ctx, app.AuditFilter{Action: "mail.attach.undo"})
+	// The refused attempt is audited too, then the undo.
+	if len(ev) != 2 || ev[0].Result == "ok" || ev[1].Practitioner != "810001234567" || !strings.Contains(ev[1].Detail, "homonyme") || ev[1].Result != "ok" {
+		t.Fatalf("undo audit %+v", ev)
+	}
+	// Attached again, then 8 days later: too late.
+	openItems(t, svc)
+	if err := svc.AttachInboxItem(ctx, it.ID, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(8 * 24 * time.Hour)
+	if err := svc.UndoAttach(ctx, it.ID, "mauvais patient, homonyme"); !errors.Is(err, app.ErrInvalid) {
+		t.Fatalf("undo after 8 days: %v", err)
 	}
 }

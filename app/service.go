@@ -53,7 +53,9 @@ type Service struct {
 	conns        ConnectionStore // where the connection is kept (connection.go)
 	conn         Connection      // the connection as loaded or last saved
 	onConn       []func(Connection)
-	connSave     sync.Mutex // one SaveConnection at a time: the store and conn change together
+	connSave     sync.Mutex       // one SaveConnection at a time: the store and conn change together
+	opened       map[InboxID]bool // manual-queue reports a person opened (mailservice.go): attachable
+	msgReader    MessageReader    // reads the sealed raw messages of the manual queue (mailview.go)
 }
 
 // NewService returns the use cases over store. clock and log may be nil (the
@@ -225,9 +227,9 @@ func (s *Service) Lock(reason LockReason) {
 	s.audit(context.Background(), AuditEvent{Action: "vault.lock", Result: "ok", Detail: string(reason)})
 	s.store.Lock()
 	s.mu.Lock()
-	if reason == LockReauth || reason == LockShutdown {
-		s.session = nil // the card must be presented again
-	}
+	// Every lock ends the card session: after the unlock, the PIN is
+	// asked again (the main program closes the credential on lock).
+	s.session = nil
 	hooks := append([]func(LockReason){}, s.onLock...)
 	s.mu.Unlock()
 	s.log.Info("vault locked", "reason", string(reason))

@@ -27,9 +27,13 @@ type WatchEntry struct {
 // Ready reports whether every document of the record is readable offline.
 func (e WatchEntry) Ready() bool { return e.Documents > 0 && e.Cached == e.Documents }
 
-// WatchList returns the patients the sync engine keeps ready — the imported
-// operating list first (by date), then pinned patients, then those opened
-// in the last DefaultWatchDays — with their offline readiness.
+// WatchList returns the list the practitioner watches — the imported
+// operating list first (by date), then the patients pinned by an explicit
+// action (SetPinned) — with their offline readiness. Opening a record does
+// not add it (the sync engine still keeps recently opened records fresh,
+// see Watched): the list changes only by the operating list or a pin, so
+// that it never moves under the pointer and never gains a patient
+// silently.
 func (s *Service) WatchList(ctx context.Context) ([]WatchEntry, error) {
 	ps, err := s.store.Patients(ctx)
 	if err != nil {
@@ -38,7 +42,7 @@ func (s *Service) WatchList(ctx context.Context) ([]WatchEntry, error) {
 	now := s.clock.Now()
 	var out []WatchEntry
 	for _, p := range ps {
-		if !Watched(p, now, DefaultWatchDays, DefaultWatchLead) {
+		if !Watched(p, now, DefaultWatchDays, DefaultWatchLead) || !p.Pinned && p.Scheduled.IsZero() {
 			continue
 		}
 		e := WatchEntry{Patient: p}
@@ -78,4 +82,31 @@ func (s *Service) WatchList(ctx context.Context) ([]WatchEntry, error) {
 		out = out[:watchListMax]
 	}
 	return out, nil
+}
+
+// SetPinned pins a patient to the watch list (or unpins it): an explicit
+// action of the practitioner, audited. A pinned record is kept up to date
+// and readable offline whatever the date.
+func (s *Service) SetPinned(ctx context.Context, id PatientID, pinned bool) error {
+	s.Touch()
+	p, err := s.store.Patient(ctx, id)
+	if err != nil {
+		return fmt.Errorf("pin patient: %w", err)
+	}
+	if p.Pinned == pinned {
+		return nil
+	}
+	p.Pinned = pinned
+	result := "pinned"
+	if !pinned {
+		result = "unpinned"
+	}
+	ev := AuditEvent{Time: s.clock.Now(), Action: "watch.pin", Patient: id, Result: result}
+	if pr, ok := s.Practitioner(); ok {
+		ev.Practitioner, ev.Structure = pr.RPPS, pr.Structure.ID
+	}
+	if err := s.store.Write(ctx, &Batch{Patients: []Patient{p}, Audit: []AuditEvent{ev}}); err != nil {
+		return fmt.Errorf("pin patient: %w", err)
+	}
+	return nil
 }

@@ -38,7 +38,9 @@ func TestWatchList(t *testing.T) {
 	for _, e := range got {
 		ids = append(ids, e.Patient.ID)
 	}
-	want := []app.PatientID{"op1", "op2", "pinned", "recent"}
+	// "recent" was opened yesterday: kept fresh by the engine, not listed
+	// (only the operating list and explicit pins are).
+	want := []app.PatientID{"op1", "op2", "pinned"}
 	if len(ids) != len(want) {
 		t.Fatalf("watch list %v, want %v", ids, want)
 	}
@@ -49,5 +51,40 @@ func TestWatchList(t *testing.T) {
 	}
 	if e := got[0]; e.Documents != 2 || e.Cached != 1 || e.Ready() || !e.CheckedAt.Equal(now) {
 		t.Errorf("op1 readiness %+v", e)
+	}
+}
+
+// TestSetPinned: pinning is explicit and audited; opening a record does not
+// put it on the watch list.
+func TestSetPinned(t *testing.T) {
+	now := time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)
+	ins := app.INS{Matricule: "279035121518989", OID: app.OIDINSNIRTest}
+	store := apptest.NewLockedStore(pass, app.Patient{ID: "p", INS: ins, BirthName: "A", Status: app.IdentityQualified})
+	svc := app.NewService(store, apptest.NewClock(now), nil)
+	ctx := context.Background()
+	if _, err := svc.Unlock(ctx, []byte(pass)); err != nil {
+		t.Fatal(err)
+	}
+	svc.SignIn(app.Session{Practitioner: app.Practitioner{RPPS: "1"}, Records: &apptest.Records{}})
+	if _, err := svc.OpenPatient(ctx, "p", app.AccessNormal, ""); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := svc.WatchList(ctx); len(l) != 0 {
+		t.Fatalf("opening put the patient on the watch list: %+v", l)
+	}
+	if err := svc.SetPinned(ctx, "p", true); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := svc.WatchList(ctx); len(l) != 1 || !l[0].Patient.Pinned {
+		t.Fatalf("pinned patient not listed: %+v", l)
+	}
+	if ev, _ := svc.Audit(ctx, app.AuditFilter{Action: "watch.pin"}); len(ev) != 1 || ev[0].Result != "pinned" {
+		t.Fatalf("pin audit %+v", ev)
+	}
+	if err := svc.SetPinned(ctx, "p", false); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := svc.WatchList(ctx); len(l) != 0 {
+		t.Fatalf("unpinned patient still listed: %+v", l)
 	}
 }

@@ -68,6 +68,10 @@ func message(err error) string {
 		}
 		return tr(key, map[string]any{"Seconds": seconds(w.Wait)})
 	}
+	var pe *app.PINError
+	if errors.As(err, &pe) {
+		return pinMessage(pe)
+	}
 	if key, ok := denialKeys[app.Denial(err)]; ok {
 		return tr(key)
 	}
@@ -82,4 +86,19 @@ func message(err error) string {
 func seconds(d time.Duration) int {
 	s := int((d + time.Second - 1) / time.Second)
 	return max(s, 1)
+}
+
+// pinMessage says what the card said of the PIN.
+func pinMessage(pe *app.PINError) string {
+	switch {
+	case pe.Empty:
+		return tr("vigilance.pin.empty")
+	case pe.Locked:
+		return tr("vigilance.pin.locked")
+	case pe.TriesLeft == 1:
+		return tr("vigilance.pin.final")
+	case pe.TriesLeft > 1:
+		return tr("vigilance.pin.tries", map[string]any{"N": pe.TriesLeft})
+	}
+	return tr("vigilance.pin.wrong")
 }

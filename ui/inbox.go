@@ -44,9 +44,9 @@ func (v *inboxView) buildUI() fyne.CanvasObject {
 
 // dispose cancels the reading and drops the items.
 func (v *inboxView) dispose() {
-	if v.reviewing != nil {
-		v.reviewing.dialog.Hide()
-		v.reviewing.dispose()
+	if r := v.reviewing; r != nil {
+		r.dialog.Hide() // its OnClosed disposes of it and clears v.reviewing
+		r.dispose()
 	}
 	v.listPage.dispose()
 	v.items, v.names, v.attach, v.reject, v.reviewBtn = nil, nil, nil, nil, nil
@@ -117,20 +117,26 @@ func (v *inboxView) show(items []app.InboxItem, names map[app.PatientID]string, 
 // itemUI returns the block of an item: what, from whom, why, and the
 // decisions.
 func (v *inboxView) itemUI(it app.InboxItem) fyne.CanvasObject {
-	title := it.Subject
-	if it.Report != nil {
-		title = firstNonEmpty(it.Report.Meta.Title, it.Report.FileName, it.Subject)
-	}
-	head := widget.NewLabelWithStyle(orDash(title), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	// The mail's subject first (the sender's words, an identity clue),
+	// then the document's title: never a file name.
+	head := widget.NewLabelWithStyle(tr("vigilance.subject", map[string]any{"Subject": orDash(it.Subject)}), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	head.Truncation = fyne.TextTruncateEllipsis
 	from := widget.NewLabel(tr("inbox.item.from", map[string]any{"From": orDash(it.From), "Date": formatDateTime(it.Received)}))
 	from.Truncation = fyne.TextTruncateEllipsis
 	box := container.NewVBox(head, from)
+	if it.Report != nil && it.Report.Meta.Title != "" && it.Report.Meta.Title != it.Report.FileName {
+		doc := widget.NewLabel(tr("vigilance.document", map[string]any{"Title": it.Report.Meta.Title}))
+		doc.Truncation = fyne.TextTruncateEllipsis
+		box.Add(doc)
+	}
 	switch it.State {
 	case app.InboxAttached:
 		l := widget.NewLabel(tr("inbox.item.attached", map[string]any{"Patient": orDash(v.names[it.Patient]), "Date": formatDateTime(it.DecidedAt)}))
 		l.Importance = widget.SuccessImportance
 		box.Add(l)
+		if b := v.undoButton(it); b != nil {
+			box.Add(container.NewHBox(b))
+		}
 		return box
 	case app.InboxRejected:
 		l := widget.NewLabel(tr("inbox.item.rejected", map[string]any{"Date": formatDateTime(it.DecidedAt)}))
@@ -165,8 +171,14 @@ func (v *inboxView) itemUI(it app.InboxItem) fyne.CanvasObject {
 			b := widget.NewButtonWithIcon(tr("inbox.attach", map[string]any{"Patient": name}), theme.MailAttachmentIcon(),
 				func() { v.confirmAttach(id, pid, name) })
 			b.Importance = widget.HighImportance
+			if !v.u.svc.InboxItemOpened(id) {
+				b.Disable() // enabled once the report was read (review)
+			}
 			v.attach[it.ID] = append(v.attach[it.ID], b)
 			buttons = append(buttons, b)
+		}
+		if len(v.attach[it.ID]) > 0 && !v.u.svc.InboxItemOpened(it.ID) {
+			box.Add(paragraph(tr("vigilance.open.first")))
 		}
 	}
 	if it.State == app.InboxPending && it.Report != nil {
@@ -186,12 +198,11 @@ func (v *inboxView) itemUI(it app.InboxItem) fyne.CanvasObject {
 	return box
 }
 
-// confirmAttach asks before filing a report into a patient's record.
+// confirmAttach asks before filing a report into a patient's record: the
+// identity traits of the document beside the patient's, to be confirmed
+// (inbox_vigilance.go).
 func (v *inboxView) confirmAttach(id app.InboxID, patient app.PatientID, name string) {
-	v.showConfirm(tr("inbox.attach.title"), tr("inbox.attach.confirm", map[string]any{"Patient": name}), tr("inbox.attach.ok"),
-		widget.HighImportance, func() {
-			v.decide(id, func(ctx context.Context) error { return v.u.svc.AttachInboxItem(ctx, id, patient) })
-		})
+	v.confirmTraits(id, patient, name)
 }
 
 // confirmReject asks before rejecting an item.
@@ -249,6 +260,10 @@ var matchReasonKeys = map[app.MatchReason]string{
 	app.ReasonPDFOnly:         "inbox.reason.pdf-only",
 	app.ReasonQuarantine:      "inbox.reason.quarantine",
 	app.ReasonConflict:        "inbox.reason.conflict",
+	// Identity vigilance (issue 14).
+	app.ReasonRepeatedIdentity: "vigilance.reason.repeated-identity",
+	app.ReasonPartsDisagree:    "vigilance.reason.parts-disagree",
+	app.ReasonMessageIDReused:  "vigilance.reason.message-id-reused",
 }
 
 // problemKeys map each problem kind to the key of its meaning.
@@ -263,6 +278,8 @@ var problemKeys = map[app.ProblemKind]string{
 	app.ProblemArchive:      "inbox.problem.archive",
 	app.ProblemMIME:         "inbox.problem.mime",
 	app.ProblemTooLarge:     "inbox.problem.too-large",
+	app.ProblemUnlisted:     "vigilance.problem.unlisted",
+	app.ProblemReusedID:     "vigilance.problem.reused-id",
 }
 
 // firstNonEmpty returns the first non-empty string.

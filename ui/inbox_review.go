@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
@@ -33,7 +35,10 @@ type inboxReview struct {
 	search  *entry
 	results *fyne.Container
 	msg     *widget.Label
-	gen     int // search generation: a late answer to an older query is dropped
+	gen     int             // search generation: a late answer to an older query is dropped
+	loaded  bool            // the report was read: the patients found may be chosen
+	mail    *fyne.Container // the message: sender, subject, date, text, parts (inbox_vigilance.go)
+	report  viewerContent   // the report as read, to show again after a part
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -54,7 +59,8 @@ func (v *inboxView) review(it app.InboxItem) {
 		container.NewVBox(widget.NewLabelWithStyle(tr("inbox.review.choose"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 			paragraph(tr("inbox.review.hint")), r.search),
 		r.msg, nil, nil, container.NewVScroll(r.results))
-	split := container.NewHSplit(r.body, picker)
+	r.mail = container.NewVBox()
+	split := container.NewHSplit(container.NewBorder(r.mail, nil, nil, nil, r.body), picker)
 	split.Offset = 0.62
 	r.dialog = dialog.NewCustom(tr("inbox.review.title"), tr("dialog.close"), split, v.u.w)
 	r.dialog.SetOnClosed(r.dispose)
@@ -63,6 +69,7 @@ func (v *inboxView) review(it app.InboxItem) {
 	r.dialog.Show()
 	v.u.w.Canvas().Focus(r.search)
 	r.load()
+	r.loadMessage()
 }
 
 // load reads the report off the UI goroutine and shows it.
@@ -84,7 +91,16 @@ func (r *inboxReview) load() {
 				}
 				return
 			}
+			r.report = c
 			r.show(c)
+			// Read: the report may now be attached.
+			r.loaded = true
+			r.v.enableAttach(id)
+			for _, o := range r.results.Objects {
+				if b, ok := o.(*widget.Button); ok && b.OnTapped != nil {
+					b.Enable()
+				}
+			}
 		}
 	})
 }
@@ -92,6 +108,10 @@ func (r *inboxReview) load() {
 // show shows the document read: its narrative, its PDF pages, or why it
 // cannot be shown here.
 func (r *inboxReview) show(c viewerContent) {
+	if r.pdf != nil {
+		r.pdf.dispose()
+		r.pdf = nil
+	}
 	a := c.doc.Attachment
 	switch {
 	case a == nil && len(c.parts) == 0:
@@ -102,6 +122,14 @@ func (r *inboxReview) show(c viewerContent) {
 		r.pdf = newPDFView(r.v.u, c.pdf, a.Data)
 		r.showBody(r.pdf.box)
 		r.pdf.start()
+	case c.image != nil:
+		img := canvas.NewImageFromImage(c.image)
+		img.FillMode = canvas.ImageFillContain
+		img.SetMinSize(fyne.NewSize(400, 500))
+		r.showBody(container.NewVScroll(img))
+	case strings.HasPrefix(strings.ToLower(strings.TrimSpace(a.MediaType)), "text/plain") && utf8.Valid(a.Data):
+		// A plain-text body (N1 text/plain): shown as is, to be read.
+		r.showBody(container.NewVScroll(container.NewPadded(paragraph(string(a.Data)))))
 	case c.why != "":
 		r.showBody(paragraph(c.why))
 	default:
@@ -150,11 +178,23 @@ func (r *inboxReview) showResults(ps []app.Patient, err error) {
 	setMessage(r.msg, "")
 	for _, p := range ps {
 		name, pid, id := patientLabel(p), p.ID, r.it.ID
+		if p.Status != app.IdentityQualified {
+			// Found, so that the person sees why it is not offered: only a
+			// qualified identity receives a document.
+			b := widget.NewButtonWithIcon(name+" — "+string(p.Status)+" : "+tr("vigilance.notattachable"), theme.MailAttachmentIcon(), nil)
+			b.Alignment = widget.ButtonAlignLeading
+			b.Disable()
+			r.results.Add(b)
+			continue
+		}
 		b := widget.NewButtonWithIcon(tr("inbox.attach", map[string]any{"Patient": name}), theme.MailAttachmentIcon(), func() {
 			r.dialog.Hide() // dispose runs; the confirmation follows
 			r.v.confirmAttach(id, pid, name)
 		})
 		b.Alignment = widget.ButtonAlignLeading
+		if !r.loaded {
+			b.Disable() // enabled once the report is shown
+		}
 		r.results.Add(b)
 	}
 	r.results.Refresh()

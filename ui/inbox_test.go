@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/apptest"
 )
 
 // testInbox is a manual-queue item with two candidates, a quarantined
@@ -25,6 +26,56 @@ func testInbox() []app.InboxItem {
 		{ID: "r1", State: app.InboxRejected, From: "y@test.mssante.fr", Subject: "Spam", Received: testNow, DecidedAt: testNow,
 			Reason: app.ReasonNoReport},
 	}
+}
+
+// openReports reads the reports of items as a person does in the review
+// (which enables their attach buttons), then shows the inbox again.
+func (f *fixture) openReports(v *inboxView, ids ...app.InboxID) {
+	f.t.Helper()
+	f.svc.SetDocumentReader(&apptest.Reader{ReadFn: func(content []byte, meta app.DocumentMeta) (app.ClinicalDocument, error) {
+		return app.ClinicalDocument{Meta: meta, Title: "Compte rendu"}, nil
+	}})
+	for _, id := range ids {
+		if _, err := f.svc.ReadInboxItem(context.Background(), id); err != nil {
+			f.t.Fatal(err)
+		}
+	}
+	v.load()
+	f.wait()
+}
+
+// confirmTraits ticks "I compared the traits" in the attach dialog and
+// confirms.
+func (f *fixture) confirmTraits() {
+	f.t.Helper()
+	top := f.u.Window().Canvas().Overlays().Top()
+	if top == nil {
+		f.t.Fatal("no dialog shown")
+	}
+	var check *widget.Check
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch o := o.(type) {
+		case *widget.Check:
+			check = o
+		case *fyne.Container:
+			for _, c := range o.Objects {
+				walk(c)
+			}
+		case fyne.Widget:
+			for _, c := range test.WidgetRenderer(o).Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(top)
+	if check == nil {
+		f.t.Fatal("no traits confirmation in the attach dialog")
+	}
+	f.tapDialogButton("Rattacher") // disabled: nothing happens
+	f.wait()
+	check.SetChecked(true)
+	f.tapDialogButton("Rattacher")
 }
 
 func TestInboxPage(t *testing.T) {
@@ -43,18 +94,32 @@ func TestInboxPage(t *testing.T) {
 			t.Errorf("inbox does not show %q", want)
 		}
 	}
-	if got := len(v.attach["q1"]); got != 2 {
-		t.Fatalf("attach buttons = %d, want one per candidate", got)
+	// p3's identity is recovered (RECUP), not qualified: not proposed.
+	if got := len(v.attach["q1"]); got != 1 {
+		t.Fatalf("attach buttons = %d, want one per qualified candidate", got)
 	}
 	assertText(t, "attach", v.attach["q1"][0].Text, "Rattacher à MARTIN Hélène (12/03/1979)")
+	if !v.attach["q1"][0].Disabled() || !f.shows("Ouvrez le compte rendu (« Lire et choisir le patient ») avant de le rattacher.") {
+		t.Fatal("a report not yet read can be attached")
+	}
+	f.openReports(v, "q1")
+	if v.attach["q1"][0].Disabled() {
+		t.Fatal("a report read cannot be attached")
+	}
 	if v.reject["z1"] == nil || v.attach["z1"] != nil {
 		t.Error("a quarantined message must be rejectable, never attachable")
 	}
 
 	// Attach after the confirmation.
 	test.Tap(v.attach["q1"][0])
+	f.wait() // the patient's traits are read
 	if v.confirm == nil {
 		t.Fatal("no confirmation before attaching")
+	}
+	for _, want := range []string{"Nom de naissance", "MARTIN", "≠", "Sur le document", "Dans le coffre"} {
+		if !f.shows(want) {
+			t.Errorf("the attach dialog does not show %q", want)
+		}
 	}
 	f.tapDialogButton("Annuler")
 	f.wait()
@@ -62,7 +127,8 @@ func TestInboxPage(t *testing.T) {
 		t.Fatal("attached without confirmation")
 	}
 	test.Tap(v.attach["q1"][0])
-	f.tapDialogButton("Rattacher")
+	f.wait()
+	f.confirmTraits()
 	f.wait()
 	items, _ := f.svc.Inbox(context.Background())
 	if items[0].State != app.InboxAttached || items[0].Patient != "p1" {
@@ -70,6 +136,52 @@ func TestInboxPage(t *testing.T) {
 	}
 	if !f.shows("Rattaché au dossier de MARTIN Hélène (12/03/1979)") {
 		t.Error("the attached item is not shown as such")
+	}
+	if man, _ := f.store.Manifest(context.Background(), "p1"); len(man.Documents) != 1 {
+		t.Fatalf("attached document not in the record: %+v", man.Documents)
+	}
+
+	// Undo the attach, with a reason: the document leaves the record.
+	undo := findButton(v.list, "Annuler le rattachement")
+	if undo == nil {
+		t.Fatal("no undo on an item attached today")
+	}
+	test.Tap(undo)
+	f.wait()
+	var reason *entry
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		switch o := o.(type) {
+		case *fyne.Container:
+			for _, c := range o.Objects {
+				walk(c)
+			}
+		case fyne.Widget:
+			if e, ok := o.(*entry); ok {
+				reason = e
+				return
+			}
+			for _, c := range test.WidgetRenderer(o).Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(f.u.Window().Canvas().Overlays().Top())
+	if reason == nil {
+		t.Fatal("no reason asked")
+	}
+	test.Type(reason, "homonyme")
+	f.tapDialogButton("Annuler le rattachement") // too short: nothing
+	f.wait()
+	test.Type(reason, ", mauvais dossier")
+	f.tapDialogButton("Annuler le rattachement")
+	f.wait()
+	items, _ = f.svc.Inbox(context.Background())
+	if items[0].State != app.InboxPending || items[0].Patient != "" {
+		t.Fatalf("item after undo %+v", items[0])
+	}
+	if man, _ := f.store.Manifest(context.Background(), "p1"); len(man.Documents) != 0 {
+		t.Fatalf("undone document still in the record: %+v", man.Documents)
 	}
 
 	// Reject the quarantined message.
@@ -80,7 +192,7 @@ func TestInboxPage(t *testing.T) {
 	if items[1].State != app.InboxRejected {
 		t.Fatalf("quarantined item = %q, want rejected", items[1].State)
 	}
-	if v.reject["z1"] != nil || !f.shows("Traités (3)") {
+	if v.reject["z1"] != nil || !f.shows("Traités (2)") { // q1 waits again after the undo
 		t.Error("the rejected item is still offered for a decision")
 	}
 }
@@ -113,7 +225,7 @@ func TestInboxPDFOnly(t *testing.T) {
 	}
 	f.seedInbox(
 		app.InboxItem{ID: "a1", State: app.InboxPending, From: "ch@test.mssante.fr", Subject: "Courrier", Received: testNow,
-			Reason: app.ReasonPDFOnly, Candidates: []app.Candidate{{Patient: "p2", Kind: app.CandidateSameINS}}, Report: pdf("sortie.pdf")},
+			Reason: app.ReasonPDFOnly, Candidates: []app.Candidate{{Patient: "p1", Kind: app.CandidateSameINS}}, Report: pdf("sortie.pdf")},
 		app.InboxItem{ID: "l1", State: app.InboxPending, From: "cabinet@test.mssante.fr", Subject: "Courrier", Received: testNow,
 			Reason: app.ReasonNoReport, Report: pdf("courrier.pdf")},
 	)
@@ -145,17 +257,46 @@ func TestInboxPDFOnly(t *testing.T) {
 	if got := len(v.attach["a1"]); got != 1 {
 		t.Fatalf("attach buttons of the PDF with a candidate = %d, want 1", got)
 	}
-	assertText(t, "attach", v.attach["a1"][0].Text, "Rattacher à DUPONT Jean (02/11/1950)")
+	assertText(t, "attach", v.attach["a1"][0].Text, "Rattacher à MARTIN Hélène (12/03/1979)")
 	if v.attach["l1"] != nil || !f.shows("Aucun patient proposé : le PDF ne porte pas d'identité que Carnet sache lire.") {
 		t.Error("the PDF naming no patient does not say that none is proposed")
 	}
+	f.openReports(v, "a1")
 	test.Tap(v.attach["a1"][0])
-	f.tapDialogButton("Rattacher")
+	f.wait()
+	f.confirmTraits()
 	f.wait()
 	items, _ := f.svc.Inbox(context.Background())
 	for _, it := range items {
-		if it.ID == "a1" && (it.State != app.InboxAttached || it.Patient != "p2") {
-			t.Fatalf("PDF item = %+v, want attached to p2", it)
+		if it.ID == "a1" && (it.State != app.InboxAttached || it.Patient != "p1") {
+			t.Fatalf("PDF item = %+v, want attached to p1", it)
 		}
 	}
+}
+
+// findButton returns the visible button labelled text under o.
+func findButton(o fyne.CanvasObject, text string) *widget.Button {
+	var found *widget.Button
+	var walk func(o fyne.CanvasObject)
+	walk = func(o fyne.CanvasObject) {
+		if found != nil || o == nil || !o.Visible() {
+			return
+		}
+		switch x := o.(type) {
+		case *widget.Button:
+			if x.Text == text {
+				found = x
+			}
+		case *fyne.Container:
+			for _, c := range x.Objects {
+				walk(c)
+			}
+		case fyne.Widget:
+			for _, c := range test.WidgetRenderer(x).Objects() {
+				walk(c)
+			}
+		}
+	}
+	walk(o)
+	return found
 }

@@ -113,6 +113,8 @@ func (r *recordView) buildUI() fyne.CanvasObject {
 	r.progress = newTaskProgress()
 	r.fetching = newTaskProgress()
 	r.header = newRecordHeader(r.refresh, r.onBack, r.signIn)
+	r.header.onBreakGlass(func() { newAccessView(r, app.DeniedNotQualified, nil).openEmergency() })
+	r.header.onPin(r.togglePin)
 	r.header.box.Hide()
 	r.failure = newMessage(widget.DangerImportance)
 	r.body = container.NewStack()
@@ -140,6 +142,28 @@ func (r *recordView) dispose() {
 	r.header.clear()
 	r.body.RemoveAll()
 	r.root.RemoveAll()
+}
+
+// togglePin pins the patient to the watch list, or unpins it (the
+// header's button): only this action puts a patient on the list.
+func (r *recordView) togglePin() {
+	id, pinned, svc, ctx := r.patient.ID, !r.patient.Pinned, r.u.svc, r.u.ctx
+	r.header.pin.Disable()
+	r.u.tasks.run(func() func() {
+		err := svc.SetPinned(ctx, id, pinned)
+		return func() {
+			if r.disposed {
+				return
+			}
+			r.header.pin.Enable()
+			if err != nil {
+				r.header.setMessage(message(err))
+				return
+			}
+			r.patient.Pinned = pinned
+			r.header.setPinned(pinned)
+		}
+	})
 }
 
 // open opens the record in mode off the UI goroutine. A first opening that
@@ -205,7 +229,7 @@ func (r *recordView) opened(mode app.AccessMode, justification string, rec app.P
 	r.mode, r.justification = mode, justification
 	_, signedIn := r.u.svc.Practitioner()
 	r.header.show(r.patient, r.access(), rec, signedIn, r.u.canSignIn())
-	if signedIn && !rec.Offline {
+	if signedIn && !rec.Offline && !rec.NotQualified {
 		defer r.prefetch()
 	}
 	if r.shown {

@@ -113,7 +113,7 @@ func TestOpenRecord(t *testing.T) {
 
 	h := r.header
 	assertText(t, "name", h.name.Text, "MARTIN Hélène")
-	assertText(t, "identity", h.identity.Text, "12/03/1979 · Femme · INS 2 79 03 51 215 189 89")
+	assertText(t, "identity", h.identity.Text, "née MARTIN · prénoms de naissance Hélène Marie · 12/03/1979 · Femme · INS 2 79 03 51 215 189 89")
 	assertText(t, "status", h.status.Text, "QUAL")
 	assertText(t, "status meaning", h.meaning.Text, "Identité qualifiée")
 	assertText(t, "mode", h.mode.Text, "Accès normal")
@@ -306,11 +306,11 @@ func TestIdentityLine(t *testing.T) {
 		want string
 	}{
 		{app.Patient{UsedName: "Durand", BirthName: "MARTIN", Sex: app.SexFemale, BirthDate: "1979-03-12", Status: app.IdentityValidated,
-			INS: app.INS{Matricule: "279035121518989"}}, "née MARTIN · 12/03/1979 · Femme"},
-		{app.Patient{UsedName: "Martin", BirthName: "MARTIN", Sex: app.SexMale, BirthDate: "1950-11-02"}, "02/11/1950 · Homme"},
+			INS: app.INS{Matricule: "279035121518989"}, BirthGivenNames: "Béatrice Anne"}, "née MARTIN · prénoms de naissance Béatrice Anne · 12/03/1979 · Femme"},
+		{app.Patient{UsedName: "Martin", BirthName: "MARTIN", Sex: app.SexMale, BirthDate: "1950-11-02"}, "né MARTIN · 02/11/1950 · Homme"},
 		{app.Patient{UsedName: "Roy", BirthName: "LEROY", Sex: app.SexUnknown}, "né(e) LEROY · Indéterminé"},
 		{app.Patient{BirthName: "MARTIN", Sex: app.SexMale, Status: app.IdentityQualified, INS: app.INS{Matricule: "179035121518922"}},
-			"Homme · INS 1 79 03 51 215 189 22"},
+			"né MARTIN · Homme · INS 1 79 03 51 215 189 22"},
 	} {
 		if got := identityLine(tc.p); got != tc.want {
 			t.Errorf("identityLine(%+v) = %q, want %q", tc.p, got, tc.want)
@@ -342,7 +342,7 @@ func TestRecordHeaderGoldens(t *testing.T) {
 	}
 	h = renderHeader(t, "record_header_offline.xml", testPatients(t)[1], app.Access{},
 		app.PatientRecord{Offline: true, CheckedAt: time.Date(2026, 2, 27, 10, 15, 0, 0, time.UTC)}, false)
-	if h.identity.Text != "02/11/1950 · Homme" {
+	if h.identity.Text != "né DUPONT · prénoms de naissance Jean · 02/11/1950 · Homme" {
 		t.Errorf("VALI identity line = %q: the INS must not show", h.identity.Text)
 	}
 }
@@ -491,5 +491,37 @@ func TestFillFor(t *testing.T) {
 		case !tc.same && !tc.darker && luminance(got) <= luminance(tc.fill):
 			t.Errorf("%s: fillFor = %v, want lighter than %v", tc.name, got, tc.fill)
 		}
+	}
+}
+
+// TestRecordHeaderNotQualified: a PROV identity opened in normal access
+// says why the DMP was not consulted and what to do, and offers the bris
+// de glace.
+func TestRecordHeaderNotQualified(t *testing.T) {
+	if err := applyLanguage(languageFrench); err != nil {
+		t.Fatal(err)
+	}
+	h := newRecordHeader(func() {}, func() {}, func() {})
+	tapped := false
+	h.onBreakGlass(func() { tapped = true })
+	test.NewTempWindow(t, container.NewVBox(h.box))
+	p := testPatients(t)[3] // LE HÉNAFF Loïc, PROV
+	h.show(p, app.Access{Mode: app.AccessNormal}, app.PatientRecord{NotQualified: true}, true, true)
+	for _, want := range []string{"Identité provisoire (PROV)", "n'est pas consulté en accès normal", "Faites qualifier l'identité", "réimportez"} {
+		if !strings.Contains(h.offline.Text, want) {
+			t.Errorf("notice %q lacks %q", h.offline.Text, want)
+		}
+	}
+	if !h.breakGlass.Visible() {
+		t.Fatal("no bris de glace offered")
+	}
+	test.Tap(h.breakGlass)
+	if !tapped {
+		t.Fatal("the bris de glace button does nothing")
+	}
+	// A qualified record: no notice, no button.
+	h.show(testPatients(t)[0], app.Access{Mode: app.AccessNormal}, app.PatientRecord{}, true, true)
+	if h.offline.Text != "" || h.breakGlass.Visible() {
+		t.Errorf("qualified record shows %q, bris de glace visible %v", h.offline.Text, h.breakGlass.Visible())
 	}
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"image/color"
+	"strings"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -22,12 +23,14 @@ type recordHeader struct {
 	mode     *widget.Label
 	refresh  *widget.Button
 	back     *widget.Button
+	pin      *widget.Button // pin to the watch list, or unpin: an explicit action
 
 	emergency     *fyne.Container // the red banner
 	banner        *colorBox       // its background
 	justification *widget.Label
 	offline       *widget.Label
 	signIn        *widget.Button // offline without a session: sign in
+	breakGlass    *widget.Button // identity not qualified: bris de glace, justified
 	msg           *widget.Label  // a failed refresh
 
 	box *fyne.Container
@@ -46,8 +49,13 @@ func newRecordHeader(onRefresh, onBack, onSignIn func()) *recordHeader {
 	h.name.Truncation = fyne.TextTruncateEllipsis
 	h.refresh = widget.NewButtonWithIcon(tr("record.refresh"), theme.ViewRefreshIcon(), onRefresh)
 	h.back = widget.NewButtonWithIcon(tr("record.back"), theme.NavigateBackIcon(), onBack)
+	h.pin = widget.NewButtonWithIcon(tr("vigilance.pin"), theme.VisibilityIcon(), nil)
+	h.pin.Hide()
 	h.signIn = widget.NewButtonWithIcon(tr("signin.button"), theme.AccountIcon(), onSignIn)
 	h.signIn.Hide()
+	h.breakGlass = widget.NewButtonWithIcon(tr("access.emergency.button"), theme.WarningIcon(), nil)
+	h.breakGlass.Importance = widget.DangerImportance
+	h.breakGlass.Hide()
 
 	h.justification = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	h.justification.Wrapping = fyne.TextWrapWord
@@ -59,10 +67,10 @@ func newRecordHeader(onRefresh, onBack, onSignIn func()) *recordHeader {
 		container.NewPadded(container.NewBorder(nil, nil, icon, nil, h.justification)), onErrorTheme{}))
 	h.emergency.Hide()
 
-	top := container.NewBorder(nil, nil, h.back, container.NewHBox(h.mode, h.refresh), h.name)
+	top := container.NewBorder(nil, nil, h.back, container.NewHBox(h.mode, h.pin, h.refresh), h.name)
 	status := container.NewHBox(h.status, h.meaning)
 	h.box = container.NewVBox(top, container.NewBorder(nil, nil, nil, status, h.identity), h.emergency,
-		container.NewBorder(nil, nil, nil, h.signIn, h.offline), h.msg, widget.NewSeparator())
+		container.NewBorder(nil, nil, nil, container.NewHBox(h.signIn, h.breakGlass), h.offline), h.msg, widget.NewSeparator())
 	return h
 }
 
@@ -101,6 +109,16 @@ func (h *recordHeader) show(p app.Patient, acc app.Access, rec app.PatientRecord
 			offline += " " + tr("record.offline.signin")
 		}
 	}
+	if rec.NotQualified {
+		// Why the DMP was not asked, and what to do.
+		offline = tr("vigilance.notqualified", map[string]any{"Status": string(p.Status), "Meaning": statusMeaning(p.Status)})
+	}
+	h.setPinned(p.Pinned)
+	if rec.NotQualified && signedIn && h.breakGlass.OnTapped != nil {
+		h.breakGlass.Show()
+	} else {
+		h.breakGlass.Hide()
+	}
 	if rec.Offline && !signedIn && canSignIn {
 		h.signIn.Show()
 	} else {
@@ -111,6 +129,29 @@ func (h *recordHeader) show(p app.Patient, acc app.Access, rec app.PatientRecord
 	h.box.Show()
 }
 
+// onPin sets what the pin button does (shown only when set).
+func (h *recordHeader) onPin(f func()) { h.pin.OnTapped = f }
+
+// setPinned shows whether the patient is pinned to the watch list.
+func (h *recordHeader) setPinned(pinned bool) {
+	if h.pin.OnTapped == nil {
+		h.pin.Hide()
+		return
+	}
+	if pinned {
+		h.pin.SetText(tr("vigilance.unpin"))
+		h.pin.SetIcon(theme.VisibilityOffIcon())
+	} else {
+		h.pin.SetText(tr("vigilance.pin"))
+		h.pin.SetIcon(theme.VisibilityIcon())
+	}
+	h.pin.Show()
+}
+
+// onBreakGlass sets what the bris de glace button of a non-qualified
+// identity does (the justification dialog of the access screen).
+func (h *recordHeader) onBreakGlass(f func()) { h.breakGlass.OnTapped = f }
+
 // setMessage shows why a refresh failed.
 func (h *recordHeader) setMessage(text string) { setMessage(h.msg, text) }
 
@@ -120,14 +161,18 @@ func (h *recordHeader) clear() {
 		l.SetText("")
 	}
 	h.emergency.Hide()
+	h.breakGlass.Hide()
+	h.pin.Hide()
 }
 
-// identityLine returns "née MARTIN · 12/03/1979 · Femme · INS 2 79 …": the
-// birth name when the used name differs, and the INS of a QUAL identity
-// only.
+// identityLine returns the full identity a person checks before reading a
+// record: "née MARTIN · prénoms de naissance Élodie Marie · 12/03/1979 ·
+// Femme · INS 2 79 …" — the birth name always, the birth given names, the
+// birth date, the sex, and the INS of a QUAL identity only (the status is
+// shown beside it).
 func identityLine(p app.Patient) string {
 	var parts []string
-	if p.UsedName != "" && !sameName(p.UsedName, p.BirthName) {
+	if p.BirthName != "" {
 		key := "record.born.unknown"
 		switch p.Sex {
 		case app.SexFemale:
@@ -137,6 +182,9 @@ func identityLine(p app.Patient) string {
 		}
 		parts = append(parts, tr(key, map[string]any{"Name": p.BirthName}))
 	}
+	if g := strings.TrimSpace(p.BirthGivenNames); g != "" {
+		parts = append(parts, tr("vigilance.given", map[string]any{"Names": g}))
+	}
 	if p.BirthDate != "" {
 		parts = append(parts, formatBirthDate(p.BirthDate))
 	}
@@ -144,14 +192,7 @@ func identityLine(p app.Patient) string {
 	if p.Status == app.IdentityQualified && p.INS.Matricule != "" {
 		parts = append(parts, "INS "+formatINS(p.INS.Matricule))
 	}
-	out := ""
-	for i, s := range parts {
-		if i > 0 {
-			out += " · "
-		}
-		out += s
-	}
-	return out
+	return strings.Join(parts, " · ")
 }
 
 func sameName(a, b string) bool { return app.Fold(a) == app.Fold(b) }

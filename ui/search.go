@@ -56,8 +56,10 @@ func (v *searchView) buildUI() fyne.CanvasObject {
 	}
 	v.empty = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Italic: true})
 	v.empty.Wrapping = fyne.TextWrapWord
-	v.heading = widget.NewLabelWithStyle("", fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	v.heading.Hide()
+	// The heading is always there, one line, whatever it says: the list
+	// below it never moves when it changes.
+	v.heading = widget.NewLabelWithStyle(tr("vigilance.search.heading"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
+	v.heading.Truncation = fyne.TextTruncateEllipsis
 	v.content = container.NewBorder(v.heading, nil, nil, nil, container.NewStack(v.list, container.NewVBox(v.empty)))
 	v.showEmpty(tr("search.empty.start"))
 	v.loadWatchList()
@@ -89,7 +91,6 @@ func (v *searchView) loadWatchList() {
 			v.setResults(ps)
 			v.showEmpty("")
 			v.heading.SetText(tr("search.watch.heading", map[string]any{"Ready": ready, "Total": len(list)}))
-			v.heading.Show()
 		}
 	})
 }
@@ -130,7 +131,7 @@ func (v *searchView) queryChanged(q string) {
 	v.seq++
 	seq := v.seq
 	v.notes = nil
-	v.heading.Hide()
+	v.heading.SetText(tr("vigilance.search.heading"))
 	if strings.TrimSpace(q) == "" {
 		v.setResults(nil)
 		v.showEmpty(tr("search.empty.start"))

@@ -96,7 +96,9 @@ func (s *shell) buildUI() fyne.CanvasObject {
 
 	s.updateStatus()
 	s.startStatus()
-	s.root = container.NewBorder(container.NewVBox(top, widget.NewSeparator(), s.banners), bottom, nil, nil, s.area)
+	// The warnings come and go (dismissed, or added after the unlock): at
+	// the bottom, so that nothing above the lists moves.
+	s.root = container.NewBorder(container.NewVBox(top, widget.NewSeparator()), container.NewVBox(s.banners, bottom), nil, nil, s.area)
 	return s.root
 }
 

@@ -86,6 +86,11 @@ func (v *signInView) signIn() {
 	if v.busy || !v.u.canSignIn() {
 		return
 	}
+	if v.pin.Text == "" {
+		// Say what is missing rather than asking the card.
+		setMessage(v.msg, tr("vigilance.pin.empty"))
+		return
+	}
 	pin := []byte(v.pin.Text)
 	v.pin.SetText("")
 	v.busy = true

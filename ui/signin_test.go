@@ -60,3 +60,55 @@ func TestNoCredentialConfigured(t *testing.T) {
 		t.Fatalf("without a credential: button visible=%v, label %q", s.signIn.button.Visible(), s.signIn.who.Text)
 	}
 }
+
+// TestSignInPINMessages: an empty PIN says what is missing without asking
+// the card; a wrong PIN says "PIN incorrect", with the tries left when the
+// token says so, or that the PIN is locked.
+func TestSignInPINMessages(t *testing.T) {
+	calls := 0
+	var answer error
+	opt := Options{SignIn: func(_ context.Context, pin []byte) error {
+		calls++
+		return answer
+	}}
+	f := newLockedFixture(t, opt)
+	s := f.unlock()
+	v := s.signIn
+	test.Tap(v.button)
+	test.Tap(v.submit)
+	f.wait()
+	assertText(t, "empty PIN", v.msg.Text, "Saisissez le code PIN de la carte ou du certificat.")
+	if calls != 0 {
+		t.Fatal("the card was asked with an empty PIN")
+	}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{&app.PINError{}, "PIN incorrect."},
+		{&app.PINError{TriesLeft: 1}, "PIN incorrect. Il ne reste qu'un essai : au prochain code faux, la carte sera bloquée."},
+		{&app.PINError{TriesLeft: 2}, "PIN incorrect. Essais restants : 2."},
+		{&app.PINError{Locked: true}, "Code PIN bloqué après trop d'essais : débloquez la carte avec son code PUK (ou demandez-le à votre gestionnaire de cartes)."},
+	} {
+		answer = fmt.Errorf("sign in: %w", tc.err)
+		test.Type(v.pin, "0000")
+		test.Tap(v.submit)
+		f.wait()
+		assertText(t, "message", v.msg.Text, tc.want)
+	}
+}
+
+// TestUnlockEmptyPassphrase: an empty passphrase says what is missing.
+func TestUnlockEmptyPassphrase(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	v := f.u.unlock
+	if v == nil {
+		t.Fatal("unlock screen not shown")
+	}
+	test.Tap(v.button)
+	f.wait()
+	assertText(t, "empty passphrase", v.msg.Text, "Saisissez la phrase de passe du coffre.")
+	if !f.svc.Locked() {
+		t.Fatal("unlocked with an empty passphrase")
+	}
+}

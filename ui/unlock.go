@@ -83,7 +83,11 @@ func (v *unlockView) setNotice(text string) { setMessage(v.notice, text) }
 // submit unlocks the vault off the UI goroutine; the service's unlock hook
 // then shows the shell.
 func (v *unlockView) submit() {
-	if v.busy || v.stop != nil || v.pass.Text == "" {
+	if v.busy || v.stop != nil {
+		return
+	}
+	if v.pass.Text == "" {
+		setMessage(v.msg, tr("vigilance.passphrase.empty"))
 		return
 	}
 	pass := []byte(v.pass.Text) // wiped by Unlock

@@ -327,8 +327,11 @@ func (p *listPage) build(t listTexts, onBack, onReload func()) fyne.CanvasObject
 	p.msg = newMessage(widget.MediumImportance)
 	p.list = container.NewVBox()
 	header := container.NewBorder(nil, nil, container.NewHBox(p.back, heading(t.title)), p.reload)
-	top := container.NewVBox(header, paragraph(t.intro), p.progress.box, p.msg)
-	return container.NewBorder(top, nil, nil, nil, container.NewVScroll(container.NewPadded(p.list)))
+	top := container.NewVBox(header, paragraph(t.intro))
+	// The progress and the message come and go: below the list, so that
+	// the items never move under the pointer when they do.
+	bottom := container.NewVBox(p.progress.box, p.msg)
+	return container.NewBorder(top, bottom, nil, nil, container.NewVScroll(container.NewPadded(p.list)))
 }
 
 // dispose cancels the work under way, closes the confirmation and empties

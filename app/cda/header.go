@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -208,9 +209,13 @@ func insStatus(oid string) (INSStatus, bool) {
 // recordTarget reads recordTarget/patientRole.
 func (p *parser) recordTarget() {
 	pt := &p.doc.Patient
+	roles, patients := 0, 0
 	p.children(func(se *xml.StartElement) {
 		if !is(se, "patientRole") {
 			return
+		}
+		if roles++; roles == 2 {
+			pt.Repeated = append(pt.Repeated, "patientRole")
 		}
 		p.children(func(se *xml.StartElement) {
 			switch hl7(se) {
@@ -237,6 +242,9 @@ func (p *parser) recordTarget() {
 					p.flag(FlagTestINS, "recordTarget/patientRole/id")
 				}
 			case "patient":
+				if patients++; patients == 2 {
+					pt.Repeated = append(pt.Repeated, "patient")
+				}
 				p.patient(pt)
 			}
 		})
@@ -244,8 +252,23 @@ func (p *parser) recordTarget() {
 }
 
 // patient reads patientRole/patient: names, sex, birth.
+//
+// An identity element that appears twice (two names, two birth dates, two
+// sexes, two birth names, two birth places) is noted in pt.Repeated, once
+// per element: the document does not say who the patient is, and nobody
+// may choose for it (ANS 904). The values read last are kept for display.
 func (p *parser) patient(pt *Patient) {
+	seen := map[string]int{}
+	repeat := func(el string) {
+		if seen[el]++; seen[el] == 2 && !slices.Contains(pt.Repeated, el) {
+			pt.Repeated = append(pt.Repeated, el)
+		}
+	}
 	p.children(func(se *xml.StartElement) {
+		switch el := hl7(se); el {
+		case "name", "administrativeGenderCode", "birthTime", "birthplace":
+			repeat(el)
+		}
 		switch hl7(se) {
 		case "name":
 			var unqualified, brGiven string
@@ -256,6 +279,7 @@ func (p *parser) patient(pt *Patient) {
 					v := p.text()
 					switch {
 					case strings.Contains(q, "BR"):
+						repeat("family-BR")
 						pt.BirthName = v
 					case strings.Contains(q, "CL"), strings.Contains(q, "SP"):
 						pt.UsedName = v

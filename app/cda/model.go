@@ -99,6 +99,12 @@ type Patient struct {
 	Sex        app.Sex   // administrativeGenderCode
 	BirthDate  string    // YYYY-MM-DD (or YYYY-MM, YYYY when partial); empty when absent or malformed
 	BirthPlace string    // birthplace/place/addr/county (INSEE COG), else city
+	// Repeated lists the identity elements that appear more than once in
+	// the one recordTarget ("patientRole", "patient", "name", "family-BR",
+	// "administrativeGenderCode", "birthTime", "birthplace"): such a
+	// document designates no single patient and is never filed
+	// automatically (ANS 904).
+	Repeated []string
 }
 
 // Person is a named person (assignedPerson, informant …).

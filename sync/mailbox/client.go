@@ -29,11 +29,11 @@ const (
 	fetchBatch = 50
 	// rawChunkBytes bounds (by RFC822.SIZE) the messages one FETCH of
 	// whole messages covers (at least one message).
-	rawChunkBytes = 4 << 20
+	rawChunkBytes = 2 << 20
 	// inFlightBytes bounds the messages fetched ahead of the caller:
 	// downloaded or being parsed, and not yet handed over (counted twice
 	// their size: the raw message and the documents taken from it).
-	inFlightBytes = 32 << 20
+	inFlightBytes = 8 << 20
 )
 
 // Client is one account's IMAP session; it implements app.Mailbox. It

@@ -3,6 +3,7 @@ package mailbox
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 
 	"github.com/carnetdesk/carnet/app"
@@ -109,6 +110,12 @@ func archiveReports(p Part, opt readOptions) ([]app.IncomingReport, []app.Import
 		noAuto = true
 		problems = append(problems, app.ImportProblem{Kind: app.ProblemSeveral, Part: p.Section(), Detail: xe.Error()})
 	}
+	if a.Unlisted > 0 {
+		// Not read (the metadata vouches for nothing about them), but
+		// not ignored either: the message waits for a person.
+		problems = append(problems, app.ImportProblem{Kind: app.ProblemUnlisted, Part: p.Section(),
+			Detail: strconv.Itoa(a.Unlisted) + " archive document(s) not listed in METADATA.XML"})
+	}
 	var reports []app.IncomingReport
 	for _, d := range a.Documents() {
 		if !isXML(d.MimeType, d.Content) {
@@ -197,6 +204,7 @@ func cdaReport(b []byte, name string, opt readOptions) (app.IncomingReport, *app
 			Sex:        pt.Sex,
 			BirthPlace: pt.BirthPlace,
 			HeaderINS:  opt.HeaderINS,
+			Repeated:   pt.Repeated,
 		},
 	}, nil
 }

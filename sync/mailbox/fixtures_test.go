@@ -46,17 +46,21 @@ func (d cdaDoc) xml() []byte {
 
 // xdmOpts shape a test archive.
 type xdmOpts struct {
-	PatientCX string            // patientId CX; from the CDA's INS when empty
-	BadHash   bool              // metadata hash of other bytes
-	Extra     map[string][]byte // more entries, name → content
-	EntryName string            // document entry name; IHE_XDM/SUBSET01/DOC0001.XML when empty
-	URI       string            // metadata URI; DOC0001.XML when empty
+	PatientCX string              // patientId CX; from the CDA's INS when empty
+	BadHash   bool                // metadata hash of other bytes
+	Extra     map[string][]byte   // more entries, name → content
+	EntryName string              // document entry name; IHE_XDM/SUBSET01/DOC0001.XML when empty
+	URI       string              // metadata URI; DOC0001.XML when empty
+	Mangle    func([]byte) []byte // rewrites the CDA before it is archived (and hashed)
 }
 
 // xdmZip builds an IHE_XDM.ZIP holding one CDA.
 func xdmZip(t testing.TB, doc cdaDoc, o xdmOpts) []byte {
 	t.Helper()
 	content := doc.xml()
+	if o.Mangle != nil {
+		content = o.Mangle(content)
+	}
 	sum := sha1.Sum(content)
 	hash := hex.EncodeToString(sum[:])
 	if o.BadHash {

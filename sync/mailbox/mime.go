@@ -60,6 +60,12 @@ var errNotMessage = errors.New("mailbox: not a mail message")
 // sends it to a person (encrypted, signed) comes back as problems. The
 // error is non-nil only when raw has no readable header at all.
 func WalkMIME(raw []byte, lim Limits) ([]Part, []app.ImportProblem, error) {
+	return walkMIME(raw, lim, false)
+}
+
+// walkMIME is WalkMIME; all keeps the content of every leaf part (text,
+// images: what a person reads), not only of those Carnet files.
+func walkMIME(raw []byte, lim Limits, all bool) ([]Part, []app.ImportProblem, error) {
 	lim = lim.withDefaults()
 	if int64(len(raw)) > lim.MaxMessageBytes {
 		return nil, []app.ImportProblem{{Kind: app.ProblemTooLarge, Detail: fmt.Sprintf("message over %d bytes", lim.MaxMessageBytes)}}, nil
@@ -68,7 +74,7 @@ func WalkMIME(raw []byte, lim Limits) ([]Part, []app.ImportProblem, error) {
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 		return nil, nil, errNotMessage
 	}
-	w := &walker{lim: lim}
+	w := &walker{lim: lim, all: all}
 	w.entity(e, nil, 0, true)
 	return w.parts, w.problems, nil
 }
@@ -80,6 +86,7 @@ type walker struct {
 	problems []app.ImportProblem
 	leaves   int
 	stopped  bool
+	all      bool // keep every leaf's content (walkMIME)
 }
 
 func (w *walker) problem(kind app.ProblemKind, p []int, detail string) {
@@ -174,7 +181,7 @@ func (w *walker) leaf(e *message.Entity, p []int, mt string, params map[string]s
 		w.entity(inner, p, depth+1, true)
 		return
 	}
-	if classify(part) == kindOther {
+	if classify(part) == kindOther && !w.all {
 		n, _ := io.Copy(io.Discard, io.LimitReader(e.Body, w.lim.MaxPartBytes+1))
 		part.Size = n
 		w.parts = append(w.parts, part)

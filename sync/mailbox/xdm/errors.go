@@ -1,9 +1,10 @@
 package xdm
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/carnetdesk/carnet/app"
 )
@@ -81,25 +82,10 @@ func fail(reason, format string, args ...any) *Error {
 	return &Error{Reason: reason, Detail: fmt.Sprintf(format, args...), kind: kind}
 }
 
-// maxShownName bounds the length of an entry name in an error detail.
-const maxShownName = 80
-
-// safeName renders an archive name for an error detail: printable ASCII
-// only (anything else becomes '?'), quoted, truncated.
+// safeName renders an archive entry name or URI for an error detail
+// without its text, which can hold a patient's name: "entry#" and the
+// first 8 hex digits of its SHA-256, enough to tell two entries apart.
 func safeName(name string) string {
-	var b strings.Builder
-	b.WriteByte('"')
-	for i := 0; i < len(name); i++ {
-		if b.Len() > maxShownName {
-			b.WriteString("...")
-			break
-		}
-		c := name[i]
-		if c < 0x20 || c > 0x7e || c == '"' {
-			c = '?'
-		}
-		b.WriteByte(c)
-	}
-	b.WriteByte('"')
-	return b.String()
+	sum := sha256.Sum256([]byte(name))
+	return "entry#" + hex.EncodeToString(sum[:4])
 }

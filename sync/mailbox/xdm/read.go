@@ -70,6 +70,7 @@ func Read(zipBytes []byte, lim Limits) (*Archive, error) {
 	if err := checkUnique(out); err != nil {
 		return nil, err
 	}
+	out.Unlisted = a.unlisted()
 	if n := countPatients(out); n > 1 {
 		return out, fail(ReasonSeveralPatients, "%d different patient ids in the archive", n)
 	}
@@ -195,6 +196,19 @@ func (a *archive) subsets() []*zip.File {
 	}
 	sort.Slice(mds, func(i, j int) bool { return strings.ToUpper(mds[i].Name) < strings.ToUpper(mds[j].Name) })
 	return mds
+}
+
+// unlisted counts the XML entries under IHE_XDM/ that are neither a
+// METADATA.XML nor a document some metadata lists.
+func (a *archive) unlisted() int {
+	n := 0
+	for key := range a.files {
+		if strings.HasPrefix(key, rootDir+"/") && strings.HasSuffix(key, ".XML") &&
+			path.Base(key) != metadataName && !a.docs[key] {
+			n++
+		}
+	}
+	return n
 }
 
 // entry reads one regular entry whole, within the limits: its declared size

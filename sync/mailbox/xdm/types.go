@@ -59,6 +59,11 @@ func (l Limits) withDefaults() Limits {
 // order of their directory names.
 type Archive struct {
 	Subsets []Subset
+	// Unlisted counts the XML entries under IHE_XDM/ (other than the
+	// METADATA.XML files) that no metadata lists: documents the sender put
+	// in the archive without describing them. They are not read; the
+	// caller notes them so that nothing is ignored silently.
+	Unlisted int
 }
 
 // Documents returns the documents of every subset, in order.

@@ -197,7 +197,8 @@ func TestErrorKinds(t *testing.T) {
 	if ReasonOf(errors.New("other")) != "" {
 		t.Error("ReasonOf of a foreign error")
 	}
-	if got := safeName("A\x00\xc3\xa9" + strings.Repeat("x", 200)); strings.ContainsAny(got, "\x00é") || len(got) > maxShownName+8 {
+	name := "IHE_XDM/SUBSET01/CR_DUPONT_Elodie_\x00\xc3\xa9" + strings.Repeat("x", 200)
+	if got := safeName(name); strings.Contains(got, "DUPONT") || strings.ContainsAny(got, "\x00é") || len(got) != len("entry#")+8 || got == safeName(name+"2") {
 		t.Errorf("safeName = %q", got)
 	}
 }
@@ -215,5 +216,31 @@ func TestParseDTM(t *testing.T) {
 		if got := parseDTM(in); !got.Equal(want) {
 			t.Errorf("parseDTM(%q) = %v, want %v", in, got, want)
 		}
+	}
+}
+
+// TestUnlistedDocuments: an XML entry of IHE_XDM/ that no METADATA.XML
+// lists is counted (not read, not silently ignored); stylesheets, the
+// metadata and the root files are not.
+func TestUnlistedDocuments(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra []entry
+		want  int
+	}{
+		{"none", nil, 0},
+		{"one CDA", []entry{{name: "IHE_XDM/SUBSET01/DUPONT_ELODIE.XML", data: tinyCDA}}, 1},
+		{"lower case, other dir", []entry{{name: "IHE_XDM/OTHER/cr.xml", data: tinyCDA}, {name: "IHE_XDM/SUBSET01/x.xml", data: tinyCDA}}, 2},
+		{"stylesheet and root files", []entry{{name: "IHE_XDM/SUBSET01/CDA.XSL", data: []byte("<x/>")}, {name: "ROOT.XML", data: tinyCDA}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, err := Read(buildZip(t, append(xdmEntries(oneDoc()), tc.extra...)), Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Unlisted != tc.want || len(a.Documents()) != 1 {
+				t.Fatalf("Unlisted = %d (want %d), %d documents", a.Unlisted, tc.want, len(a.Documents()))
+			}
+		})
 	}
 }
