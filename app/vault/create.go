@@ -102,6 +102,11 @@ func (v *Vault) create(passphrase []byte, opt app.CreateOptions) (err error) {
 	v.dir = app.NewDirectory(nil)
 	v.dirMu.Unlock()
 	v.revalidationDays.Store(int64(app.DefaultSettings().RevalidationDays))
+	if h, err := v.readHeader(); err == nil {
+		if err := v.writeMirror(h, 1); err != nil {
+			v.log.Error("rollback counter: mirror not written", "err", err)
+		}
+	}
 	v.log.Info("vault created", "kdf", p.String(), "device", dev.where, "recovery", opt.RecoveryKey != nil)
 	return nil
 }
@@ -154,6 +159,12 @@ func (v *Vault) newVaultKeys(passphrase []byte, opt app.CreateOptions) (*keys, m
 		k.wipe()
 		return nil, nil, p, err
 	}
+	if fields[hDevCheck], err = deviceCheck(k.device, id); err != nil {
+		k.wipe()
+		return nil, nil, p, err
+	}
+	fields[hAudit] = headField{}.encode()
+	fields[hCounter] = encodeCounter(1)
 	return k, fields, p, nil
 }
 

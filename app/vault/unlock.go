@@ -43,11 +43,17 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 	if err != nil {
 		return rep, err
 	}
+	if wait := v.throttleWait(h); wait > 0 {
+		return rep, &app.WaitError{Kind: app.ErrTooManyAttempts, Wait: wait}
+	}
 	device, err := v.readDevice(h)
 	if err != nil {
 		return rep, err
 	}
 	defer clear(device)
+	if err := checkDevice(h, device); err != nil {
+		return rep, err
+	}
 	start := time.Now()
 	kek, err := crypto.DeriveKEK(passphrase, device, h.kdf, infoKEK)
 	if err != nil {
@@ -58,6 +64,7 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 	kek.Wipe()
 	switch {
 	case errors.Is(err, crypto.ErrAuth):
+		v.recordAttempt(true)
 		return rep, app.ErrWrongPassphrase
 	case err != nil:
 		return rep, fmt.Errorf("pass slot: %w", app.ErrDamaged)
@@ -72,15 +79,42 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 		k.wipe()
 		return rep, err
 	}
+	v.recordAttempt(false)
+	older, err := v.checkRollback(k, h)
+	if err != nil {
+		v.lockLocked()
+		return rep, err
+	}
+	if older {
+		rep.Warnings = append(rep.Warnings, app.WarnOlderVault)
+	}
+	if err := v.upgradeIntegrity(k); err != nil {
+		v.lockLocked()
+		return rep, err
+	}
+	if err := v.raiseCounter(k); err != nil {
+		v.lockLocked()
+		return rep, err
+	}
 	if v.opt.KDF == nil && h.kdf.BelowPolicy() {
 		if p, err := v.kdfFor(nil); err != nil {
 			v.log.Error("kdf upgrade: calibrate", "err", err)
-		} else if err := v.writePassSlot(k, h.id, passphrase, p, nil); err != nil {
+		} else if err := v.rewriteSlot(k, h.id, passphrase, p, nil); err != nil {
 			v.log.Error("kdf upgrade: write slot", "err", err)
 		} else {
 			rep.KDFUpgraded = true
 			v.log.Info("kdf upgraded", "kdf", p.String())
 		}
+	}
+	if gap, err := v.auditGapSeen(k); err != nil {
+		v.log.Error("unlock: audit head", "err", err)
+	} else if gap {
+		rep.Warnings = append(rep.Warnings, app.WarnAuditGap)
+		v.log.Warn("unlock: the audit log has a gap; run a vault check")
+	}
+	if v.leftovers > 0 {
+		rep.Warnings = append(rep.Warnings, app.WarnLeftovers)
+		v.leftovers = 0
 	}
 	rep.Patients = v.dir.Len()
 	rep.HasRecovery = h.recovery != nil
@@ -191,7 +225,7 @@ func (v *Vault) changePassphrase(old, new []byte) error {
 	}
 	// writePassSlot re-verifies the header on disk in its transaction
 	// before re-signing it.
-	if err := v.writePassSlot(v.k, h.id, new, p, nil); err != nil {
+	if err := v.rewriteSlot(v.k, h.id, new, p, nil); err != nil {
 		return err
 	}
 	v.k.setVerifier(new)
@@ -239,8 +273,12 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) (err er
 	if err := checkRecoveryKey(h, privateKey); err != nil {
 		return err
 	}
+	if wait := v.throttleWait(h); wait > 0 {
+		return &app.WaitError{Kind: app.ErrTooManyAttempts, Wait: wait}
+	}
 	raw, err := crypto.DecryptWithRecovery(privateKey, keyPassphrase, h.recovery)
 	if err != nil {
+		v.recordAttempt(true)
 		return fmt.Errorf("%v: %w", err, app.ErrWrongPassphrase)
 	}
 	vmk, err := crypto.KeyFromBytes(raw)
@@ -249,6 +287,12 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) (err er
 		return fmt.Errorf("recovery slot: %w", app.ErrDamaged)
 	}
 	device, err := v.readDevice(h)
+	if err == nil {
+		if cerr := checkDevice(h, device); cerr != nil {
+			clear(device)
+			err = cerr
+		}
+	}
 	lost := err != nil
 	if lost {
 		v.log.Warn("recover: device secret unavailable, a new one is drawn", "err", err)
@@ -290,6 +334,9 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) (err er
 	}
 	clear(device)
 	p, err := v.kdfFor(&h.kdf)
+	if err == nil && lost {
+		extra[hDevCheck], err = deviceCheck(k.device, h.id)
+	}
 	if err == nil {
 		err = v.writePassSlot(k, h.id, newPassphrase, p, extra)
 	}
@@ -310,8 +357,18 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) (err er
 	if err != nil {
 		return err
 	}
-	_, err = v.finishUnlock(k, nh)
-	return err
+	if _, err = v.finishUnlock(k, nh); err != nil {
+		return err
+	}
+	v.recordAttempt(false)
+	if err := v.upgradeIntegrity(k); err != nil {
+		return err
+	}
+	if err := v.raiseCounter(k); err != nil {
+		return err
+	}
+	// The old pass slot stays in free pages until compacted.
+	return v.shredSlots()
 }
 
 // checkRecoveryKey compares the fingerprint of the offered private key with
