@@ -1,0 +1,427 @@
+package vault
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/crypto"
+)
+
+// The tests of this file are the findings of a hostile review with the
+// file in hand (issue 15): each one failed on the code before the fix.
+
+// auditFixture makes a vault with n audit entries, closed.
+func auditFixture(t *testing.T, opt Options, n int) string {
+	t.Helper()
+	v, path := newTestVault(t, opt)
+	for i := 0; i < n; i++ {
+		mustOK(t, v.Record(ctx, app.AuditEvent{Action: "x", Result: "ok"}))
+	}
+	checkOK(t, v)
+	mustOK(t, v.Close())
+	return path
+}
+
+// gapProblems returns the check problems about the audit log.
+func gapProblems(rep app.CheckReport) []string {
+	var out []string
+	for _, p := range rep.Problems {
+		if strings.HasPrefix(p, "audit:") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// deleteLegacyHead removes the head sealed in the set bucket: without the
+// key it cannot be rewritten, only removed.
+func deleteLegacyHead(t *testing.T, tx *bbolt.Tx) {
+	t.Helper()
+	set := tx.Bucket([]byte(bSet))
+	var gone [][]byte
+	// The head is the one set record besides the settings; removing every
+	// set record also removes the settings, which the vault tolerates.
+	mustOK(t, set.ForEach(func(k, _ []byte) error { gone = append(gone, bytes.Clone(k)); return nil }))
+	for _, k := range gone {
+		mustOK(t, set.Delete(k))
+	}
+}
+
+// TestAuditGapTailDropAndWipe: the audit log's tail is cut, or the whole
+// log wiped, together with its sealed head, by someone without any key.
+// The unlock (which appends "vault.unlock" right after, as app.Service
+// does) must not seal over it: the unlock warns, Check reports the gap,
+// and it is still reported after more appends and a reopen.
+func TestAuditGapTailDropAndWipe(t *testing.T) {
+	for name, cut := range map[string]func(t *testing.T, tx *bbolt.Tx){
+		"tail drop": func(t *testing.T, tx *bbolt.Tx) {
+			b := tx.Bucket([]byte(bAudit))
+			for s := uint64(8); s <= 10; s++ {
+				mustOK(t, b.Delete(seqKey(s)))
+			}
+			deleteLegacyHead(t, tx)
+		},
+		"tail drop, head kept": func(t *testing.T, tx *bbolt.Tx) {
+			b := tx.Bucket([]byte(bAudit))
+			mustOK(t, b.Delete(seqKey(10)))
+		},
+		"wipe": func(t *testing.T, tx *bbolt.Tx) {
+			mustOK(t, tx.DeleteBucket([]byte(bAudit)))
+			_, err := tx.CreateBucket([]byte(bAudit))
+			mustOK(t, err)
+			deleteLegacyHead(t, tx)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			opt := testOptions()
+			path := auditFixture(t, opt, 10)
+			rawUpdate(t, path, func(tx *bbolt.Tx) error { cut(t, tx); return nil })
+			v, err := Open(path, opt)
+			mustOK(t, err)
+			defer v.Close()
+			rep, err := v.Unlock(ctx, append([]byte(nil), testPass...))
+			mustOK(t, err)
+			if !hasWarning(rep.Warnings, app.WarnAuditGap) {
+				t.Errorf("unlock warnings %v: no audit gap", rep.Warnings)
+			}
+			// app.Service appends at once after every unlock.
+			mustOK(t, v.Record(ctx, app.AuditEvent{Action: "vault.unlock", Result: "ok"}))
+			crep, err := v.Check(ctx)
+			mustOK(t, err)
+			if len(gapProblems(crep)) == 0 {
+				t.Fatalf("gap sealed over: check says %v", crep.Problems)
+			}
+			evs, err := v.Audit(ctx, app.AuditFilter{Action: "audit.gap"})
+			mustOK(t, err)
+			if len(evs) != 1 {
+				t.Fatalf("%d audit.gap events", len(evs))
+			}
+			// Persistent: more appends and a reopen do not clear it.
+			for i := 0; i < 3; i++ {
+				mustOK(t, v.Record(ctx, app.AuditEvent{Action: "y", Result: "ok"}))
+			}
+			v = reopen(t, v, path, opt, testPass)
+			crep, err = v.Check(ctx)
+			mustOK(t, err)
+			gp := gapProblems(crep)
+			if len(gp) != 1 || !strings.Contains(gp[0], "gap recorded") {
+				t.Fatalf("after reopen: %v", crep.Problems)
+			}
+			rep, err = v.Unlock(ctx, append([]byte(nil), testPass...))
+			mustOK(t, err)
+			if !hasWarning(rep.Warnings, app.WarnAuditGap) {
+				t.Errorf("the gap is not shown at the next unlock: %v", rep.Warnings)
+			}
+		})
+	}
+}
+
+// TestAuditGapRecordRemoved: deleting the sealed gap record does not erase
+// the gap: the header (MAC) counts the gaps.
+func TestAuditGapRecordRemoved(t *testing.T) {
+	opt := testOptions()
+	path := auditFixture(t, opt, 5)
+	rawUpdate(t, path, func(tx *bbolt.Tx) error { return tx.Bucket([]byte(bAudit)).Delete(seqKey(5)) })
+	v := reopen(t, nil, path, opt, testPass)
+	mustOK(t, v.Record(ctx, app.AuditEvent{Action: "vault.unlock", Result: "ok"}))
+	gk := v.k.blinder().Blind(domGaps)
+	mustOK(t, v.Close())
+	rawUpdate(t, path, func(tx *bbolt.Tx) error { return tx.Bucket([]byte(bSet)).Delete(gk) })
+	v = reopen(t, nil, path, opt, testPass)
+	crep, err := v.Check(ctx)
+	mustOK(t, err)
+	found := false
+	for _, p := range crep.Problems {
+		found = found || strings.Contains(p, "gap records removed")
+	}
+	if !found {
+		t.Fatalf("removed gap record not seen: %v", crep.Problems)
+	}
+}
+
+// TestAuditGapHeadFieldRemoved: the header's audit head cannot be removed
+// either: the header MAC fails (damage), nothing is appended.
+func TestAuditGapHeadFieldRemoved(t *testing.T) {
+	opt := testOptions()
+	path := auditFixture(t, opt, 3)
+	rawUpdate(t, path, func(tx *bbolt.Tx) error {
+		return putWithSum(tx.Bucket([]byte(bHeader)), hAudit, headField{}.encode())
+	})
+	v, err := Open(path, opt)
+	mustOK(t, err)
+	defer v.Close()
+	_, err = v.Unlock(ctx, append([]byte(nil), testPass...))
+	mustKind(t, err, app.ErrDamaged)
+}
+
+// passSlots returns the wrapped-VMK part of the pass slot of a closed file.
+func passSlot(t *testing.T, path string) []byte {
+	t.Helper()
+	for _, r := range rawDump(t, path) {
+		if r.bucket == bHeader && string(r.key) == hPass {
+			_, w, err := decodeSlot(r.val)
+			mustOK(t, err)
+			return w
+		}
+	}
+	t.Fatal("no pass slot")
+	return nil
+}
+
+// staleSlots counts the old slots still somewhere in the file's bytes.
+func staleSlots(t *testing.T, path string, old [][]byte) int {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	mustOK(t, err)
+	n := 0
+	for _, s := range old {
+		if bytes.Contains(raw, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestStaleSlotAfterPassphraseChange: after three passphrase changes, no
+// earlier slot is left in bbolt's free pages, and no earlier passphrase
+// opens the vault (with the same device secret).
+func TestStaleSlotAfterPassphraseChange(t *testing.T) {
+	opt := testOptions()
+	v, path := newTestVault(t, opt)
+	mustOK(t, v.Write(ctx, patientBatch(synthPatient(1), 2, 3000)))
+	mustOK(t, v.Close())
+	passes := [][]byte{testPass, otherPass, []byte("a third long passphrase 7"), []byte("a fourth long passphrase 9")}
+	var old [][]byte
+	for i := 1; i < len(passes); i++ {
+		old = append(old, passSlot(t, path))
+		v = reopen(t, nil, path, opt, passes[i-1])
+		mustOK(t, v.ChangePassphrase(ctx, append([]byte(nil), passes[i-1]...), append([]byte(nil), passes[i]...)))
+		if n := staleSlots(t, path, old); n != 0 {
+			t.Fatalf("change %d: %d old slots in the file", i, n)
+		}
+		mustOK(t, v.Close())
+	}
+	for _, p := range passes[:len(passes)-1] {
+		v, err := Open(path, opt)
+		mustOK(t, err)
+		_, err = v.Unlock(ctx, append([]byte(nil), p...))
+		mustKind(t, err, app.ErrWrongPassphrase)
+		mustOK(t, v.Close())
+		forgetThrottle(t, path)
+	}
+	reopen(t, nil, path, opt, passes[len(passes)-1])
+}
+
+// forgetThrottle clears the persisted throttle, for tests that try many
+// passphrases on purpose.
+func forgetThrottle(t *testing.T, path string) {
+	t.Helper()
+	rawUpdate(t, path, func(tx *bbolt.Tx) error { return tx.Bucket([]byte(bHeader)).Delete([]byte(hThrottle)) })
+}
+
+// TestStaleSlotAfterRecovery: Recover (device secret kept, and device
+// secret lost) leaves no earlier slot in the file; the old passphrase is
+// refused.
+func TestStaleSlotAfterRecovery(t *testing.T) {
+	priv, pub, err := crypto.GenerateRecoveryKey("Clinique", "it@example.test", []byte("kp"))
+	mustOK(t, err)
+	for _, lose := range []bool{false, true} {
+		t.Run(map[bool]string{false: "device kept", true: "device lost"}[lose], func(t *testing.T) {
+			opt := testOptions()
+			path := filepath.Join(t.TempDir(), "carnet.vault")
+			v, err := Open(path, opt)
+			mustOK(t, err)
+			mustOK(t, v.Create(ctx, append([]byte(nil), testPass...), app.CreateOptions{RecoveryKey: []byte(pub)}))
+			mustOK(t, v.Write(ctx, patientBatch(synthPatient(2), 2, 3000)))
+			mustOK(t, v.ChangePassphrase(ctx, append([]byte(nil), testPass...), append([]byte(nil), otherPass...)))
+			mustOK(t, v.Close())
+			old := [][]byte{passSlot(t, path)}
+			if lose {
+				kr := opt.Keyring.(*memKeyring)
+				kr.mu.Lock()
+				for a := range kr.m {
+					if !strings.HasSuffix(a, ".counter") {
+						delete(kr.m, a)
+					}
+				}
+				kr.mu.Unlock()
+			}
+			v = reopen(t, nil, path, opt, nil)
+			mustOK(t, v.Recover(ctx, []byte(priv), []byte("kp"), []byte("recovered long passphrase 1")))
+			checkOK(t, v)
+			mustOK(t, v.Close())
+			if n := staleSlots(t, path, old); n != 0 {
+				t.Fatalf("%d old slots in the file after recovery", n)
+			}
+			v, err = Open(path, opt)
+			mustOK(t, err)
+			_, err = v.Unlock(ctx, append([]byte(nil), otherPass...))
+			mustKind(t, err, app.ErrWrongPassphrase)
+			mustOK(t, v.Close())
+			reopen(t, nil, path, opt, []byte("recovered long passphrase 1"))
+		})
+	}
+}
+
+// TestStaleSlotAfterKDFUpgrade: the silent KDF upgrade at unlock leaves
+// no slot with the weak parameters in the file.
+func TestStaleSlotAfterKDFUpgrade(t *testing.T) {
+	if testing.Short() {
+		t.Skip("calibrates Argon2id at policy")
+	}
+	opt := testOptions()
+	v, path := newTestVault(t, opt)
+	mustOK(t, v.Write(ctx, patientBatch(synthPatient(3), 1, 100)))
+	mustOK(t, v.Close())
+	old := [][]byte{passSlot(t, path)}
+	normal := opt
+	normal.KDF = nil
+	v = reopen(t, nil, path, normal, nil)
+	rep, err := v.Unlock(ctx, append([]byte(nil), testPass...))
+	mustOK(t, err)
+	if !rep.KDFUpgraded {
+		t.Fatal("not upgraded")
+	}
+	mustOK(t, v.Close())
+	if n := staleSlots(t, path, old); n != 0 {
+		t.Fatalf("%d weak slots left in the file", n)
+	}
+}
+
+// TestRollbackOlderCopy: an older copy of the file put back (a backup, a
+// disk image, an attacker undoing a purge or the audit log) is refused
+// with app.ErrOlderVault; it opens only by the user's choice, with a
+// warning, and the choice is not remembered for the next older copy.
+func TestRollbackOlderCopy(t *testing.T) {
+	for _, mode := range []string{"keyring", "file"} {
+		t.Run(mode, func(t *testing.T) {
+			opt := testOptions()
+			if mode == "file" {
+				opt.Keyring = crypto.NoKeyring{}
+			}
+			v, path := newTestVault(t, opt)
+			mustOK(t, v.Write(ctx, patientBatch(synthPatient(4), 1, 1000)))
+			mustOK(t, v.Close())
+			older, err := os.ReadFile(path)
+			mustOK(t, err)
+			v = reopen(t, nil, path, opt, testPass)
+			mustOK(t, v.Write(ctx, patientBatch(synthPatient(5), 1, 1000)))
+			mustOK(t, v.Close())
+			newer, err := os.ReadFile(path)
+			mustOK(t, err)
+
+			mustOK(t, os.WriteFile(path, older, 0o600))
+			v, err = Open(path, opt)
+			mustOK(t, err)
+			_, err = v.Unlock(ctx, append([]byte(nil), testPass...))
+			mustKind(t, err, app.ErrOlderVault)
+			if !v.Locked() {
+				t.Fatal("an older copy was left unlocked")
+			}
+			v.AcceptOlderOnce()
+			rep, err := v.Unlock(ctx, append([]byte(nil), testPass...))
+			mustOK(t, err)
+			if !hasWarning(rep.Warnings, app.WarnOlderVault) {
+				t.Fatalf("warnings %v", rep.Warnings)
+			}
+			mustOK(t, v.Close())
+			// The newer file is now older than the accepted copy's new
+			// counter? No: the accepted copy took the mirror's value + 1, so
+			// the newer file is older than it now, and is refused in turn.
+			mustOK(t, os.WriteFile(path, newer, 0o600))
+			v, err = Open(path, opt)
+			mustOK(t, err)
+			_, err = v.Unlock(ctx, append([]byte(nil), testPass...))
+			mustKind(t, err, app.ErrOlderVault)
+			mustOK(t, v.Close())
+		})
+	}
+}
+
+// TestRollbackCounterBound: the counter cannot be raised in an older copy
+// without the key (it is inside the header MAC).
+func TestRollbackCounterBound(t *testing.T) {
+	opt := testOptions()
+	v, path := newTestVault(t, opt)
+	mustOK(t, v.Close())
+	rawUpdate(t, path, func(tx *bbolt.Tx) error {
+		return putWithSum(tx.Bucket([]byte(bHeader)), hCounter, encodeCounter(1<<40))
+	})
+	v, err := Open(path, opt)
+	mustOK(t, err)
+	defer v.Close()
+	_, err = v.Unlock(ctx, append([]byte(nil), testPass...))
+	mustKind(t, err, app.ErrDamaged)
+}
+
+// TestRollbackCompactionLeftover: a compaction killed at the rename leaves
+// a complete second vault (path.compact-*) beside the file; the next open
+// removes it (and a half-built creation, a staged secret) and the unlock
+// reports it.
+func TestRollbackCompactionLeftover(t *testing.T) {
+	opt := testOptions()
+	v, path := newTestVault(t, opt)
+	mustOK(t, v.Write(ctx, patientBatch(synthPatient(6), 2, 2000)))
+	mustOK(t, v.Close())
+	raw, err := os.ReadFile(path)
+	mustOK(t, err)
+	left := []string{path + ".compact-123456", path + ".creating-98765", path + ".device.0011223344556677.tmp"}
+	for _, l := range left {
+		mustOK(t, os.WriteFile(l, raw, 0o600))
+	}
+	keep := path + ".notes" // not ours: kept
+	mustOK(t, os.WriteFile(keep, []byte("x"), 0o600))
+	v, err = Open(path, opt)
+	mustOK(t, err)
+	defer v.Close()
+	for _, l := range left {
+		if _, err := os.Stat(l); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("%s still there: %v", filepath.Base(l), err)
+		}
+	}
+	if _, err := os.Stat(keep); err != nil {
+		t.Fatal("a file that is not a leftover was removed")
+	}
+	rep, err := v.Unlock(ctx, append([]byte(nil), testPass...))
+	mustOK(t, err)
+	if !hasWarning(rep.Warnings, app.WarnLeftovers) {
+		t.Fatalf("warnings %v", rep.Warnings)
+	}
+}
+
+// TestDeviceSecretFlippedIsDamage: a device secret file with one hex digit
+// changed (still well-formed) reads as damage, not as a wrong passphrase,
+// and does not count against the throttle.
+func TestDeviceSecretFlippedIsDamage(t *testing.T) {
+	opt := testOptions()
+	opt.Keyring = crypto.NoKeyring{}
+	v, path := newTestVault(t, opt)
+	mustOK(t, v.Close())
+	raw, err := os.ReadFile(path + ".device")
+	mustOK(t, err)
+	orig := bytes.Clone(raw)
+	if raw[0] == '0' {
+		raw[0] = '1'
+	} else {
+		raw[0] = '0'
+	}
+	mustOK(t, os.WriteFile(path+".device", raw, 0o600))
+	for i := 0; i < app.FreeAttempts+2; i++ {
+		v, err := Open(path, opt)
+		mustOK(t, err)
+		_, err = v.Unlock(ctx, append([]byte(nil), testPass...))
+		mustOK(t, v.Close())
+		if !errors.Is(err, app.ErrDamaged) || errors.Is(err, app.ErrWrongPassphrase) {
+			t.Fatalf("attempt %d: %v, want damage", i, err)
+		}
+	}
+	mustOK(t, os.WriteFile(path+".device", orig, 0o600))
+	reopen(t, nil, path, opt, testPass) // not throttled
+}
