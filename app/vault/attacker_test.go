@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.etcd.io/bbolt"
 
@@ -424,4 +427,81 @@ func TestDeviceSecretFlippedIsDamage(t *testing.T) {
 	}
 	mustOK(t, os.WriteFile(path+".device", orig, 0o600))
 	reopen(t, nil, path, opt, testPass) // not throttled
+}
+
+// fixedClock is an app.Clock stopped at one instant, so that the throttle
+// test does not depend on how long the processes take to start.
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time { return c.t }
+
+const throttleEnv = "CARNET_VAULT_THROTTLE_CHILD"
+
+// TestThrottleAcrossProcesses: six wrong passphrases in six processes in
+// a row: the first app.FreeAttempts are refused as wrong, the next ones
+// wait (app.ErrTooManyAttempts) without even trying the passphrase —
+// including the right one. The throttle lives in the file, per vault.
+func TestThrottleAcrossProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "carnet.vault")
+	opt := crashOptions()
+	v, err := Open(path, opt)
+	mustOK(t, err)
+	mustOK(t, v.Create(ctx, append([]byte(nil), testPass...), app.CreateOptions{}))
+	mustOK(t, v.Close())
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	child := func(pass string) string {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestThrottleChild$")
+		cmd.Env = append(os.Environ(), throttleEnv+"="+path, "CARNET_VAULT_THROTTLE_NOW="+now.Format(time.RFC3339), "CARNET_VAULT_THROTTLE_PASS="+pass)
+		out, _ := cmd.CombinedOutput()
+		for _, l := range strings.Split(string(out), "\n") {
+			if r, ok := strings.CutPrefix(l, "RESULT="); ok {
+				return r
+			}
+		}
+		t.Fatalf("child: %s", out)
+		return ""
+	}
+	for i := 1; i <= 6; i++ {
+		got := child("wrong passphrase number " + strconv.Itoa(i))
+		want := app.ErrWrongPassphrase.Error()
+		if i > app.FreeAttempts {
+			want = app.ErrTooManyAttempts.Error()
+		}
+		if got != want {
+			t.Fatalf("process %d: %q, want %q", i, got, want)
+		}
+	}
+	if got := child(string(testPass)); got != app.ErrTooManyAttempts.Error() {
+		t.Fatalf("right passphrase during the delay: %q", got)
+	}
+	// After the delay (the fixed clock moved past it), the right
+	// passphrase opens and clears the count.
+	now = now.Add(app.FirstDelay + time.Second)
+	if got := child(string(testPass)); got != "ok" {
+		t.Fatalf("after the delay: %q", got)
+	}
+	if got := child("wrong again"); got != app.ErrWrongPassphrase.Error() {
+		t.Fatalf("count not cleared by the success: %q", got)
+	}
+}
+
+// TestThrottleChild runs in a child process (TestThrottleAcrossProcesses).
+func TestThrottleChild(t *testing.T) {
+	path := os.Getenv(throttleEnv)
+	if path == "" {
+		t.Skip("child process only")
+	}
+	now, err := time.Parse(time.RFC3339, os.Getenv("CARNET_VAULT_THROTTLE_NOW"))
+	mustOK(t, err)
+	opt := crashOptions()
+	opt.Clock = fixedClock{now}
+	v, err := Open(path, opt)
+	mustOK(t, err)
+	defer v.Close()
+	_, err = v.Unlock(ctx, []byte(os.Getenv("CARNET_VAULT_THROTTLE_PASS")))
+	res := "ok"
+	if err != nil {
+		res = app.KindOf(err).Error()
+	}
+	os.Stdout.WriteString("RESULT=" + res + "\n")
 }
