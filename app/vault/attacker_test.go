@@ -505,3 +505,61 @@ func TestThrottleChild(t *testing.T) {
 	}
 	os.Stdout.WriteString("RESULT=" + res + "\n")
 }
+
+// TestRollbackPurgedPatient: a purged patient does not come back from an
+// older copy of the file (a backup taken before the purge) opened with
+// today's passphrase and device: the purge moved the remaining data keys
+// to a new wrapping secret and deleted the old one. The other patients
+// stay readable in the current file.
+func TestRollbackPurgedPatient(t *testing.T) {
+	for _, mode := range []string{"keyring", "file"} {
+		t.Run(mode, func(t *testing.T) {
+			opt := testOptions()
+			if mode == "file" {
+				opt.Keyring = crypto.NoKeyring{}
+			}
+			v, path := newTestVault(t, opt)
+			gone, kept := synthPatient(20), synthPatient(21)
+			bg, bk := patientBatch(gone, 2, 1500), patientBatch(kept, 2, 1500)
+			mustOK(t, v.Write(ctx, bg))
+			mustOK(t, v.Write(ctx, bk))
+			mustOK(t, v.Close())
+			older, err := os.ReadFile(path)
+			mustOK(t, err)
+			// Sanity: the older copy opens and shows the patient today.
+			v = reopen(t, nil, path, opt, testPass)
+			if _, err := v.Document(ctx, gone.ID, bg.Documents[0].ID); err != nil {
+				t.Fatal(err)
+			}
+			mustOK(t, v.Purge(ctx, gone.ID))
+			mustOK(t, v.Close())
+			v = reopen(t, nil, path, opt, testPass)
+			got, err := v.Document(ctx, kept.ID, bk.Documents[1].ID)
+			mustOK(t, err)
+			if !bytes.Equal(got, bk.Documents[1].Bytes) {
+				t.Fatal("kept patient's document changed")
+			}
+			checkOK(t, v)
+			mustOK(t, v.Close())
+
+			mustOK(t, os.WriteFile(path, older, 0o600))
+			v, err = Open(path, opt)
+			mustOK(t, err)
+			defer v.Close()
+			_, err = v.Unlock(ctx, append([]byte(nil), testPass...))
+			mustKind(t, err, app.ErrOlderVault)
+			v.AcceptOlderOnce() // the user insists
+			_, err = v.Unlock(ctx, append([]byte(nil), testPass...))
+			if err == nil {
+				if _, err := v.Document(ctx, gone.ID, bg.Documents[0].ID); err == nil {
+					t.Fatal("the purged patient's document opens from the older copy")
+				}
+				t.Fatal("the older copy unlocked although its wrapping secret is gone")
+			}
+			mustKind(t, err, app.ErrDeviceSecret)
+			if !v.Locked() {
+				t.Fatal("left unlocked")
+			}
+		})
+	}
+}

@@ -79,6 +79,20 @@ func (v *Vault) create(passphrase []byte, opt app.CreateOptions) (err error) {
 		}
 	}()
 	fields[hDevice] = []byte(dev.where)
+	rot, err := v.beginRotation(k, &header{id: id, device: dev.where, fields: map[string][]byte{hRecoveryPub: fields[hRecoveryPub]}})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && !linked {
+			rot.abort()
+		}
+	}()
+	fields[hWrap] = rot.field
+	if rot.recovery != nil {
+		fields[hWrapRecovery] = rot.recovery
+	}
+	rot.commit(k)
 	sealHeader(k, fields, FormatVersion)
 	tmp, err := v.buildTemp(fields)
 	if err != nil {
@@ -143,6 +157,7 @@ func (v *Vault) newVaultKeys(passphrase []byte, opt app.CreateOptions) (*keys, m
 			return nil, nil, p, fmt.Errorf("recovery slot: %v: %w", err, app.ErrInvalid)
 		}
 		fields[hRecovery], fields[hRecoveryFpr] = blob, []byte(fpr)
+		fields[hRecoveryPub] = append([]byte(nil), opt.RecoveryKey...)
 	}
 	device, err := crypto.Random(crypto.DeviceSecretSize)
 	if err != nil {

@@ -429,19 +429,39 @@ func (v *Vault) checkRollback(k *keys, h *header) (older bool, err error) {
 	return true, nil
 }
 
-// upgradeIntegrity takes a verified format 2 vault to integrityFormat.
+// upgradeIntegrity takes a verified format 2 vault to integrityFormat:
+// the new header fields and the first wrapping epoch (every data key
+// re-wrapped), in one transaction.
 func (v *Vault) upgradeIntegrity(k *keys) error {
-	return v.update(v.db, func(tx *bbolt.Tx) error {
+	h, err := v.readHeader()
+	if err != nil || h.version != sumFormat {
+		return err
+	}
+	r, err := v.beginRotation(k, h)
+	if err != nil {
+		return err
+	}
+	err = v.update(v.db, func(tx *bbolt.Tx) error {
 		b, h, err := txHeader(tx, k)
-		if err != nil || h.version != sumFormat {
+		if err != nil {
 			return err
+		}
+		if h.version != sumFormat {
+			return errors.New("header changed during the upgrade")
 		}
 		changes, err := integrityFields(tx, k, h)
 		if err != nil {
 			return err
 		}
-		return putHeader(b, k, h, changes)
+		return r.rewrap(tx, k, b, h, changes)
 	})
+	if err != nil {
+		r.abort()
+		return err
+	}
+	r.commit(k)
+	v.log.Info("vault format upgraded", "format", integrityFormat)
+	return nil
 }
 
 // auditGapSeen reports whether the audit log has a recorded gap or a tail

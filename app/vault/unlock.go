@@ -74,19 +74,23 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 		vmk.Wipe()
 		return rep, err
 	}
+	v.recordAttempt(false)
+	// The rollback check comes before the wrapping secret is looked for:
+	// an older copy is named as such, and opens only by choice.
+	older := false
+	if macEqual(headerMAC(k.header, h.fields), h.mac) {
+		if older, err = v.checkRollback(k, h); err != nil {
+			k.wipe()
+			return rep, err
+		}
+	}
+	if older {
+		rep.Warnings = append(rep.Warnings, app.WarnOlderVault)
+	}
 	skipped, err := v.finishUnlock(k, h)
 	if err != nil {
 		k.wipe()
 		return rep, err
-	}
-	v.recordAttempt(false)
-	older, err := v.checkRollback(k, h)
-	if err != nil {
-		v.lockLocked()
-		return rep, err
-	}
-	if older {
-		rep.Warnings = append(rep.Warnings, app.WarnOlderVault)
 	}
 	if err := v.upgradeIntegrity(k); err != nil {
 		v.lockLocked()
@@ -138,6 +142,12 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 func (v *Vault) finishUnlock(k *keys, h *header) (int, error) {
 	if !macEqual(headerMAC(k.header, h.fields), h.mac) {
 		return 0, fmt.Errorf("header mac: %w", app.ErrDamaged)
+	}
+	if err := v.loadWrap(k, h); err != nil {
+		return 0, err
+	}
+	if wf, ok := decodeWrapField(h.fields[hWrap]); ok {
+		v.wrapStoreOf(h).dropOthers(wf.n) // left by a crashed purge
 	}
 	dir, skipped, err := v.loadDirectory(k)
 	if err != nil {
@@ -356,6 +366,20 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) (err er
 	nh, err := v.readHeader()
 	if err != nil {
 		return err
+	}
+	if werr := v.loadWrap(k, nh); errors.Is(werr, app.ErrDeviceSecret) && v.restoreWrap(nh, privateKey, keyPassphrase) {
+		v.log.Warn("recover: wrapping secret restored from the recovery key")
+	} else if errors.Is(werr, app.ErrDeviceSecret) {
+		// The wrapping secret went with the keyring: the cached patient
+		// data cannot be opened any more (it is re-downloaded); the
+		// outbox, under the VMK, is what the recovery saves.
+		v.log.Warn("recover: wrapping secret lost; cached patient keys dropped", "err", werr)
+		if err := v.rotateWrap(k, nil, true); err != nil {
+			return err
+		}
+		if nh, err = v.readHeader(); err != nil {
+			return err
+		}
 	}
 	if _, err = v.finishUnlock(k, nh); err != nil {
 		return err
