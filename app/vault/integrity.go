@@ -409,9 +409,11 @@ func (v *Vault) AcceptOlderOnce() {
 // unless AcceptOlderOnce was called (then it reports older = true). The
 // caller holds v.mu for writing.
 func (v *Vault) checkRollback(k *keys, h *header) (older bool, err error) {
-	if h.version < integrityFormat {
-		return false, nil
+	if h.version < integrityFormat && h.version < sumFormat {
+		return false, nil // format 1: pre-release, never upgraded
 	}
+	// A format 2 file has no counter (0): older than any mirror, i.e. a
+	// copy from before this computer upgraded it.
 	m, err := v.readMirror(h)
 	if err != nil {
 		v.log.Error("rollback counter: mirror unreadable", "err", err)

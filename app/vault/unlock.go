@@ -190,10 +190,13 @@ func (v *Vault) loadDirectory(k *keys) (*app.Directory, int, error) {
 	return app.NewDirectory(ps), skipped, nil
 }
 
-// ChangePassphrase rewrites the pass slot (and the header MAC and
-// checksum) only: O(1) whatever the vault size. The header on disk is
-// verified again in the writing transaction (updateHeader): an edited
-// header is refused with app.ErrDamaged, never re-signed.
+// ChangePassphrase rewrites the pass slot (and the counter, the header MAC
+// and checksum) only. The header on disk is verified again in the writing
+// transaction (updateHeader): an edited header is refused with
+// app.ErrDamaged, never re-signed. The file is then compacted (rewriteSlot):
+// the old slot, which the old passphrase and the device secret still open,
+// must not stay in bbolt's free pages. That copy is linear in the file
+// size (about a second per hundred megabytes).
 //
 // Cost: one Argon2id derivation for the new passphrase. When the vault is
 // unlocked, the old passphrase is checked against an in-memory verifier
