@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -120,5 +121,32 @@ func TestWatchLocksWhenIdle(t *testing.T) {
 	}
 	if err := g.enter(ctx); !errors.Is(err, errNoTTY) || !svc.Locked() {
 		t.Fatalf("re-open without a file or a terminal: %v (locked %v)", err, svc.Locked())
+	}
+}
+
+// TestVaultCheckThrottled: six wrong `carnet vault check` runs in a row
+// used to never wait (the throttle lived in each process's memory); now
+// the fourth and later runs are told to wait, and so is the right
+// passphrase during the delay.
+func TestVaultCheckThrottled(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	pass := secretFile(t, dir, "pass", "une phrase de passe assez longue", 0o600)
+	wrong := secretFile(t, dir, "wrong", "une phrase de passe fausse, longue", 0o600)
+	if code, out := carnet(t, "vault", "init", "--data", data, "--no-keyring", "--insecure-test-kdf", "--passphrase-file", pass); code != 0 {
+		t.Fatalf("init: %d %s", code, out)
+	}
+	for i := 1; i <= 6; i++ {
+		code, out := carnet(t, "vault", "check", "--data", data, "--no-keyring", "--passphrase-file", wrong)
+		want := app.ErrWrongPassphrase.Error()
+		if i > app.FreeAttempts {
+			want = app.ErrTooManyAttempts.Error()
+		}
+		if code == 0 || !strings.Contains(out, want) {
+			t.Fatalf("run %d: %d %q, want %q", i, code, out, want)
+		}
+	}
+	if code, out := carnet(t, "vault", "check", "--data", data, "--no-keyring", "--passphrase-file", pass); code == 0 || !strings.Contains(out, app.ErrTooManyAttempts.Error()) {
+		t.Fatalf("right passphrase during the delay: %d %q", code, out)
 	}
 }
