@@ -2,6 +2,7 @@ package vault
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"os"
 	"os/exec"
@@ -562,4 +563,79 @@ func TestRollbackPurgedPatient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFormat2Upgrade: a format 2 vault (no audit head in the header, no
+// counter, no device check, data keys wrapped by the VMK's subkey alone)
+// is upgraded at its first unlock: its data stays readable, a tail cut
+// before the upgrade is still seen, and the pre-upgrade file put back
+// afterwards is an older copy.
+func TestFormat2Upgrade(t *testing.T) {
+	opt := testOptions()
+	v, path := newTestVault(t, opt)
+	p := synthPatient(30)
+	b := patientBatch(p, 2, 1200)
+	mustOK(t, v.Write(ctx, b))
+	for i := 0; i < 4; i++ {
+		mustOK(t, v.Record(ctx, app.AuditEvent{Action: "x", Result: "ok"}))
+	}
+	hk, epoch, base := *v.k.header, *v.k.wrapKey(), *v.k.wrapBase
+	mustOK(t, v.Close())
+	forgetMirror(t, opt, path)
+	rawUpdate(t, path, func(tx *bbolt.Tx) error {
+		kb := tx.Bucket([]byte(bKeys))
+		var ks, ws [][]byte
+		_ = kb.ForEach(func(k, w []byte) error { ks, ws = append(ks, bytes.Clone(k)), append(ws, bytes.Clone(w)); return nil })
+		for i, k := range ks {
+			key, err := crypto.Unwrap(&epoch, ws[i], recordAAD(bKeys, k, kindKey))
+			mustOK(t, err)
+			w, err := crypto.Wrap(&base, key, recordAAD(bKeys, k, kindKey))
+			mustOK(t, err)
+			mustOK(t, kb.Put(k, w))
+		}
+		mustOK(t, tx.Bucket([]byte(bAudit)).Delete(seqKey(4))) // a tail cut before the upgrade
+		hb := tx.Bucket([]byte(bHeader))
+		for _, f := range []string{hAudit, hCounter, hDevCheck, hWrap, hWrapRecovery, hRecoveryPub} {
+			mustOK(t, hb.Delete([]byte(f)))
+		}
+		mustOK(t, hb.Put([]byte(hFormat), binary.BigEndian.AppendUint32(nil, sumFormat)))
+		fields := map[string][]byte{}
+		_ = hb.ForEach(func(k, v []byte) error { fields[string(k)] = bytes.Clone(v); return nil })
+		fields[hMAC] = headerMAC(&hk, fields)
+		fields[hSum] = headerSum(fields)
+		mustOK(t, hb.Put([]byte(hMAC), fields[hMAC]))
+		return hb.Put([]byte(hSum), fields[hSum])
+	})
+	v2file, err := os.ReadFile(path)
+	mustOK(t, err)
+	v = reopen(t, nil, path, opt, nil)
+	rep, err := v.Unlock(ctx, append([]byte(nil), testPass...))
+	mustOK(t, err)
+	if !hasWarning(rep.Warnings, app.WarnAuditGap) {
+		t.Errorf("the tail cut before the upgrade is not seen: %v", rep.Warnings)
+	}
+	mustOK(t, v.Record(ctx, app.AuditEvent{Action: "vault.unlock", Result: "ok"}))
+	crep, err := v.Check(ctx)
+	mustOK(t, err)
+	if gp := gapProblems(crep); len(gp) != 1 {
+		t.Fatalf("check: %v", crep.Problems)
+	}
+	h, err := v.readHeader()
+	mustOK(t, err)
+	if h.version != FormatVersion || h.fields[hWrap] == nil || h.fields[hAudit] == nil || h.fields[hDevCheck] == nil {
+		t.Fatalf("not upgraded: version %d", h.version)
+	}
+	got, err := v.Document(ctx, p.ID, b.Documents[1].ID)
+	mustOK(t, err)
+	if !bytes.Equal(got, b.Documents[1].Bytes) {
+		t.Fatal("document changed by the upgrade")
+	}
+	mustOK(t, v.Close())
+	// The format 2 file put back: older than the upgraded one.
+	mustOK(t, os.WriteFile(path, v2file, 0o600))
+	v, err = Open(path, opt)
+	mustOK(t, err)
+	defer v.Close()
+	_, err = v.Unlock(ctx, append([]byte(nil), testPass...))
+	mustKind(t, err, app.ErrOlderVault)
 }
