@@ -639,3 +639,47 @@ func TestFormat2Upgrade(t *testing.T) {
 	_, err = v.Unlock(ctx, append([]byte(nil), testPass...))
 	mustKind(t, err, app.ErrOlderVault)
 }
+
+// TestIntegrityFieldsHostile: malformed audit head, wrap, counter and
+// throttle fields decode as absent or fail cleanly, never panic.
+func TestIntegrityFieldsHostile(t *testing.T) {
+	for _, b := range [][]byte{nil, {}, {1}, make([]byte, 11), make([]byte, 13), make([]byte, 43), make([]byte, 45), bytes.Repeat([]byte{0xff}, 44)} {
+		if _, ok := decodeHeadField(b); ok != (len(b) == 12 || len(b) == 44) {
+			t.Errorf("head field of %d bytes: ok %v", len(b), ok)
+		}
+		if _, ok := decodeWrapField(b); ok != (len(b) == 40) {
+			t.Errorf("wrap field of %d bytes: ok %v", len(b), ok)
+		}
+		_ = counterOf(map[string][]byte{hCounter: b})
+		th := readThrottle(map[string][]byte{hThrottle: b})
+		if len(b) != 12 && th.failures != 0 {
+			t.Errorf("throttle of %d bytes: %+v", len(b), th)
+		}
+	}
+	// A huge failure count or a far-future time cannot make the wait
+	// longer than app.MaxDelay.
+	v := &Vault{opt: Options{Clock: fixedClock{time.Unix(0, 0)}}}
+	f := map[string][]byte{hThrottle: append(binary.BigEndian.AppendUint32(nil, 1<<31), bytes.Repeat([]byte{0x7f}, 8)...)}
+	if w := v.throttleWait(&header{fields: f}); w != app.MaxDelay {
+		t.Errorf("wait %v", w)
+	}
+}
+
+// FuzzIntegrityFields feeds arbitrary bytes to the decoders of the
+// integrity fields.
+func FuzzIntegrityFields(f *testing.F) {
+	f.Add(headField{seq: 3, mac: make([]byte, 32), gaps: 1}.encode())
+	f.Add(make([]byte, 40))
+	f.Add(make([]byte, 12))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if h, ok := decodeHeadField(b); ok && !bytes.Equal(h.encode(), b) {
+			t.Fatalf("head field does not round-trip: %x", b)
+		}
+		_, _ = decodeWrapField(b)
+		_ = readThrottle(map[string][]byte{hThrottle: b})
+		v := &Vault{opt: Options{Clock: fixedClock{time.Unix(1, 0)}}}
+		if w := v.throttleWait(&header{fields: map[string][]byte{hThrottle: b}}); w < 0 || w > app.MaxDelay {
+			t.Fatalf("wait %v", w)
+		}
+	})
+}
