@@ -260,14 +260,16 @@ func (v *Vault) kdfFor(current *crypto.KDFParams) (crypto.KDFParams, error) {
 }
 
 // writePassSlot writes a pass slot for passphrase under p, any extra header
-// fields, the MAC and the sum in one transaction (see updateHeader).
-// Nothing else in the file changes.
+// fields, the MAC and the sum in one transaction (see updateHeader), and
+// sets the shred flag: the old slot, in free pages now, leaves the file at
+// the compaction that follows (shredSlots), or at the next Lock, Close or
+// Open if that one fails. Nothing else in the file changes.
 func (v *Vault) writePassSlot(k *keys, id, passphrase []byte, p crypto.KDFParams, extra map[string][]byte) error {
 	slot, err := k.passSlot(id, passphrase, p)
 	if err != nil {
 		return err
 	}
-	changes := map[string][]byte{hPass: slot}
+	changes := map[string][]byte{hPass: slot, hShred: {1}}
 	for n, val := range extra {
 		changes[n] = val
 	}

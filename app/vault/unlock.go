@@ -92,13 +92,19 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 		k.wipe()
 		return rep, err
 	}
-	if err := v.upgradeIntegrity(k); err != nil {
+	// A full disk must not lock the practitioner out: only damage stops
+	// the unlock here (the upgrade and the counter wait for the next one).
+	if err := v.upgradeIntegrity(k); errors.Is(err, app.ErrDamaged) {
 		v.lockLocked()
 		return rep, err
+	} else if err != nil {
+		v.log.Error("unlock: format upgrade postponed", "err", err)
 	}
-	if err := v.raiseCounter(k); err != nil {
+	if err := v.raiseCounter(k); errors.Is(err, app.ErrDamaged) {
 		v.lockLocked()
 		return rep, err
+	} else if err != nil {
+		v.log.Error("unlock: rollback counter not raised", "err", err)
 	}
 	if v.opt.KDF == nil && h.kdf.BelowPolicy() {
 		if p, err := v.kdfFor(nil); err != nil {
