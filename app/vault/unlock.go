@@ -74,7 +74,9 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 		vmk.Wipe()
 		return rep, err
 	}
-	v.recordAttempt(false)
+	if h.fields[hThrottle] != nil {
+		v.recordAttempt(false)
+	}
 	// The rollback check comes before the wrapping secret is looked for:
 	// an older copy is named as such, and opens only by choice.
 	older := false
@@ -393,7 +395,9 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) (err er
 	if _, err = v.finishUnlock(k, nh); err != nil {
 		return err
 	}
-	v.recordAttempt(false)
+	if nh.fields[hThrottle] != nil {
+		v.recordAttempt(false)
+	}
 	if err := v.upgradeIntegrity(k); err != nil {
 		return err
 	}
