@@ -198,14 +198,14 @@ func canonical(fields map[string][]byte, skip ...string) [][]byte {
 // headerMAC covers every header field but the MAC, the sum, the shred
 // flag and the throttle.
 func headerMAC(k *crypto.Key, fields map[string][]byte) []byte {
-	return crypto.MAC(k, canonical(fields, hMAC, hSum, hShred, hThrottle)...)
+	return crypto.MAC(k, canonical(fields, hMAC, hSum, hShred, hSlotShred, hThrottle)...)
 }
 
 // headerSum is the unkeyed checksum: SHA-256 of every field but the sum,
 // the shred flag and the throttle (the MAC included).
 func headerSum(fields map[string][]byte) []byte {
 	h := sha256.New()
-	for _, p := range canonical(fields, hSum, hShred, hThrottle) {
+	for _, p := range canonical(fields, hSum, hShred, hSlotShred, hThrottle) {
 		h.Write(p)
 	}
 	return h.Sum(nil)
@@ -261,15 +261,15 @@ func (v *Vault) kdfFor(current *crypto.KDFParams) (crypto.KDFParams, error) {
 
 // writePassSlot writes a pass slot for passphrase under p, any extra header
 // fields, the MAC and the sum in one transaction (see updateHeader), and
-// sets the shred flag: the old slot, in free pages now, leaves the file at
-// the compaction that follows (shredSlots), or at the next Lock, Close or
-// Open if that one fails. Nothing else in the file changes.
+// sets the slot-shred flag: the old slot, in free pages now, is overwritten
+// right after (shredSlots), or the file is compacted at the next Lock,
+// Close or Open if that fails or the process dies first. Nothing else in the file changes.
 func (v *Vault) writePassSlot(k *keys, id, passphrase []byte, p crypto.KDFParams, extra map[string][]byte) error {
 	slot, err := k.passSlot(id, passphrase, p)
 	if err != nil {
 		return err
 	}
-	changes := map[string][]byte{hPass: slot, hShred: {1}}
+	changes := map[string][]byte{hPass: slot, hSlotShred: {1}}
 	for n, val := range extra {
 		changes[n] = val
 	}

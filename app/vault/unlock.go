@@ -404,8 +404,7 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) (err er
 	if err := v.raiseCounter(k); err != nil {
 		return err
 	}
-	// The old pass slot stays in free pages until compacted.
-	return v.shredSlots()
+	return v.shredSlots(h.fields[hPass])
 }
 
 // checkRecoveryKey compares the fingerprint of the offered private key with
