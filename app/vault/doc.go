@@ -66,8 +66,9 @@
 // device secret and rotated by every purge); purge deletes the DEK first
 // (crypto-shredding). A passphrase change rewrites the pass
 // slot, the counter, the header MAC and the checksum only, after verifying
-// the header in the same transaction, then compacts the file so that the
-// old slot does not stay in free pages. The recovery slot holds the VMK encrypted to the
+// the header in the same transaction, then overwrites the old slot where
+// bbolt freed it (or compacts the file) so that it does not stay in free
+// pages. The recovery slot holds the VMK encrypted to the
 // clinic's OpenPGP recovery key.
 //
 // # Files beside the vault

@@ -201,10 +201,9 @@ func (v *Vault) loadDirectory(k *keys) (*app.Directory, int, error) {
 // ChangePassphrase rewrites the pass slot (and the counter, the header MAC
 // and checksum) only. The header on disk is verified again in the writing
 // transaction (updateHeader): an edited header is refused with
-// app.ErrDamaged, never re-signed. The file is then compacted (rewriteSlot):
-// the old slot, which the old passphrase and the device secret still open,
-// must not stay in bbolt's free pages. That copy is linear in the file
-// size (about a second per hundred megabytes).
+// app.ErrDamaged, never re-signed. The old slot, which the old passphrase
+// and the device secret still open, is then overwritten in bbolt's free
+// pages (rewriteSlot, shredSlots): a read of the file, not a copy.
 //
 // Cost: one Argon2id derivation for the new passphrase. When the vault is
 // unlocked, the old passphrase is checked against an in-memory verifier
