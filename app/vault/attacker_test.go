@@ -335,6 +335,14 @@ func TestDeviceSecretFlippedIsDamage(t *testing.T) {
 func TestFormat2Upgrade(t *testing.T) {
 	opt := testOptions()
 	v, path := newTestVault(t, opt)
+	format2Fixture(t, v, path, opt)
+}
+
+// format2Fixture writes a patient and audit entries, closes v and turns
+// its file into a format 2 one (with one audit entry cut), then checks the
+// upgrade.
+func format2Fixture(t *testing.T, v *Vault, path string, opt Options) {
+	t.Helper()
 	p := synthPatient(30)
 	b := patientBatch(p, 2, 1200)
 	mustOK(t, v.Write(ctx, b))
@@ -384,8 +392,11 @@ func TestFormat2Upgrade(t *testing.T) {
 	}
 	h, err := v.readHeader()
 	mustOK(t, err)
-	if h.version != FormatVersion || h.fields[hWrap] == nil || h.fields[hAudit] == nil || h.fields[hDevCheck] == nil {
-		t.Fatalf("not upgraded: version %d", h.version)
+	// A format 2 vault with a recovery slot has no recovery public key:
+	// it keeps the VMK's wrap (no epoch it could lose with the keyring).
+	withEpochs := h.fields[hRecovery] == nil
+	if h.version != FormatVersion || (h.fields[hWrap] != nil) != withEpochs || h.fields[hAudit] == nil || h.fields[hDevCheck] == nil {
+		t.Fatalf("not upgraded: version %d, wrap %x", h.version, h.fields[hWrap])
 	}
 	got, err := v.Document(ctx, p.ID, b.Documents[1].ID)
 	mustOK(t, err)
@@ -509,4 +520,35 @@ func TestStaleSlotCrashBeforeOverwrite(t *testing.T) {
 	}
 	_, err = v2.Unlock(ctx, append([]byte(nil), otherPass...))
 	mustOK(t, err)
+}
+
+// TestFormat2UpgradeWithRecoverySlot: the same upgrade for a vault with a
+// recovery slot: no wrapping epoch (its secret could not be copied for the
+// recovery key), and a purge and a recovery after a lost keyring still
+// work, nothing of the cache lost.
+func TestFormat2UpgradeWithRecoverySlot(t *testing.T) {
+	priv, pub, err := crypto.GenerateRecoveryKey("Clinique", "it@example.test", []byte("kp"))
+	mustOK(t, err)
+	opt := testOptions()
+	path := filepath.Join(t.TempDir(), "carnet.vault")
+	v, err := Open(path, opt)
+	mustOK(t, err)
+	mustOK(t, v.Create(ctx, append([]byte(nil), testPass...), app.CreateOptions{RecoveryKey: []byte(pub)}))
+	t.Cleanup(func() { v.Close() })
+	format2Fixture(t, v, path, opt) // ends with the format 2 file put back
+	forgetMirror(t, opt, path)
+	v = reopen(t, nil, path, opt, testPass)
+	other := synthPatient(31)
+	mustOK(t, v.Write(ctx, patientBatch(other, 1, 500)))
+	mustOK(t, v.Purge(ctx, other.ID))
+	mustOK(t, v.Close())
+	kr := opt.Keyring.(*memKeyring)
+	kr.mu.Lock()
+	clear(kr.m)
+	kr.mu.Unlock()
+	v = reopen(t, nil, path, opt, nil)
+	mustOK(t, v.Recover(ctx, []byte(priv), []byte("kp"), append([]byte(nil), otherPass...)))
+	if _, err := v.Manifest(ctx, synthPatient(30).ID); err != nil {
+		t.Fatalf("cached data lost by the recovery: %v", err)
+	}
 }

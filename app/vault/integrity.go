@@ -439,11 +439,28 @@ func (v *Vault) checkRollback(k *keys, h *header) (older bool, err error) {
 
 // upgradeIntegrity takes a verified format 2 vault to integrityFormat:
 // the new header fields and the first wrapping epoch (every data key
-// re-wrapped), in one transaction.
+// re-wrapped), in one transaction. A format 2 vault with a recovery slot
+// did not keep the recovery public key, so no copy of a wrapping secret
+// could be made for it: such a vault keeps its data keys wrapped by the
+// VMK alone (no epochs; a purged patient then reopens from an older copy
+// opened by choice), rather than losing its cached data with the keyring.
 func (v *Vault) upgradeIntegrity(k *keys) error {
 	h, err := v.readHeader()
 	if err != nil || h.version != sumFormat {
 		return err
+	}
+	if h.fields[hRecovery] != nil && h.fields[hRecoveryPub] == nil {
+		return v.update(v.db, func(tx *bbolt.Tx) error {
+			b, h, err := txHeader(tx, k)
+			if err != nil || h.version != sumFormat {
+				return err
+			}
+			changes, err := integrityFields(tx, k, h)
+			if err != nil {
+				return err
+			}
+			return putHeader(b, k, h, changes)
+		})
 	}
 	r, err := v.beginRotation(k, h)
 	if err != nil {

@@ -45,7 +45,7 @@ func (v *Vault) Purge(ctx context.Context, id app.PatientID) error {
 	var rot *wrapRotation
 	if h, err := v.readHeader(); err != nil {
 		return fmt.Errorf("vault: purge: %w", err)
-	} else if h.version >= integrityFormat {
+	} else if h.fields[hWrap] != nil {
 		if rot, err = v.beginRotation(k, h); err != nil {
 			return fmt.Errorf("vault: purge: %w", err)
 		}

@@ -380,16 +380,11 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) (err er
 	if werr := v.loadWrap(k, nh); errors.Is(werr, app.ErrDeviceSecret) && v.restoreWrap(nh, privateKey, keyPassphrase) {
 		v.log.Warn("recover: wrapping secret restored from the recovery key")
 	} else if errors.Is(werr, app.ErrDeviceSecret) {
-		// The wrapping secret went with the keyring: the cached patient
-		// data cannot be opened any more (it is re-downloaded); the
-		// outbox, under the VMK, is what the recovery saves.
-		v.log.Warn("recover: wrapping secret lost; cached patient keys dropped", "err", werr)
-		if err := v.rotateWrap(k, nil, true); err != nil {
-			return err
-		}
-		if nh, err = v.readHeader(); err != nil {
-			return err
-		}
+		// Only a vault with a copy of the wrapping secret for the
+		// recovery key has wrapping epochs when it has a recovery slot
+		// (see upgradeIntegrity): a missing copy is damage. Nothing is
+		// deleted: the secret may come back with the keyring.
+		return fmt.Errorf("wrapping secret unavailable and no recovery copy: %w", app.ErrDamaged)
 	}
 	if _, err = v.finishUnlock(k, nh); err != nil {
 		return err

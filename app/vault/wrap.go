@@ -170,7 +170,8 @@ func (s wrapStore) dropOthers(n uint64) {
 // subkey alone when there is none (formats < integrityFormat), else with
 // the epoch's secret, checked against the header. A missing secret is
 // app.ErrDeviceSecret: a purge since this copy was made rotated it away,
-// or the keyring lost it (Recover then starts a new epoch).
+// or the keyring lost it (Recover restores it from the copy encrypted to
+// the recovery key).
 func (v *Vault) loadWrap(k *keys, h *header) error {
 	f, ok := h.fields[hWrap]
 	if !ok {
@@ -297,45 +298,6 @@ func (r *wrapRotation) commit(k *keys) {
 func (r *wrapRotation) abort() {
 	r.key.Wipe()
 	r.store.drop(r.n)
-}
-
-// rotateWrap runs a whole rotation in its own transaction (format upgrade,
-// Recover after a lost secret when lost is set: then the data keys that no
-// longer unwrap are deleted, crypto-shredded, instead of re-wrapped). The
-// caller holds v.mu for writing.
-func (v *Vault) rotateWrap(k *keys, extra map[string][]byte, lost bool) error {
-	h, err := v.readHeader()
-	if err != nil {
-		return err
-	}
-	r, err := v.beginRotation(k, h)
-	if err != nil {
-		return err
-	}
-	err = v.update(v.db, func(tx *bbolt.Tx) error {
-		b, h, err := txHeader(tx, k)
-		if err != nil {
-			return err
-		}
-		if lost {
-			if err := tx.DeleteBucket([]byte(bKeys)); err != nil {
-				return err
-			}
-			if _, err := tx.CreateBucket([]byte(bKeys)); err != nil {
-				return err
-			}
-			if err := b.Put([]byte(hShred), []byte{1}); err != nil {
-				return err
-			}
-		}
-		return r.rewrap(tx, k, b, h, extra)
-	})
-	if err != nil {
-		r.abort()
-		return err
-	}
-	r.commit(k)
-	return nil
 }
 
 // restoreWrap puts back, from the header's copy encrypted to the recovery
