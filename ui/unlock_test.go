@@ -204,3 +204,19 @@ func TestUnlockOlderVaultChoice(t *testing.T) {
 		t.Fatalf("not opened after the choice (accepted %d, message %q)", f.store.AcceptedOlder, v.msg.Text)
 	}
 }
+
+// TestUnlockIntegrityWarnings: an audit gap, an older copy opened by
+// choice and removed leftovers are each shown as a banner.
+func TestUnlockIntegrityWarnings(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	f.store.Warnings = []app.Warning{app.WarnAuditGap, app.WarnOlderVault, app.WarnLeftovers}
+	s := f.unlock()
+	if len(s.banners.Objects) != 3 {
+		t.Fatalf("%d banners, want 3", len(s.banners.Objects))
+	}
+	for _, want := range []string{"journal d'audit", "copie plus ancienne", "fichiers temporaires"} {
+		if !f.shows(want) {
+			t.Errorf("no banner says %q", want)
+		}
+	}
+}
