@@ -403,7 +403,8 @@ func (v *Vault) removeLeftovers() int {
 // AcceptOlderOnce lets the next Unlock open a vault file older than the
 // last one used on this computer (app.OlderVaultAcceptor): the user chose
 // it after an app.ErrOlderVault. That unlock reports app.WarnOlderVault and
-// makes this file the reference.
+// makes this file the reference. The permission ends with the next unlock
+// attempt, whatever its outcome.
 func (v *Vault) AcceptOlderOnce() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -432,7 +433,6 @@ func (v *Vault) checkRollback(k *keys, h *header) (older bool, err error) {
 	if !v.acceptOlder {
 		return false, fmt.Errorf("counter %d, last used %d: %w", c, m, app.ErrOlderVault)
 	}
-	v.acceptOlder = false
 	v.log.Warn("an older copy of the vault was opened by the user's choice", "counter", c, "mirror", m)
 	return true, nil
 }

@@ -50,6 +50,12 @@ func TestRollbackOlderCopy(t *testing.T) {
 			if !v.Locked() {
 				t.Fatal("an older copy was left unlocked")
 			}
+			// The choice lasts one attempt: a mistyped passphrase uses it up.
+			v.AcceptOlderOnce()
+			_, err = v.Unlock(ctx, []byte("mistyped passphrase here"))
+			mustKind(t, err, app.ErrWrongPassphrase)
+			_, err = v.Unlock(ctx, append([]byte(nil), testPass...))
+			mustKind(t, err, app.ErrOlderVault)
 			v.AcceptOlderOnce()
 			rep, err := v.Unlock(ctx, append([]byte(nil), testPass...))
 			mustOK(t, err)

@@ -38,6 +38,7 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 	if v.db == nil {
 		return rep, app.ErrNoVault
 	}
+	defer func() { v.acceptOlder = false }() // one attempt only (AcceptOlderOnce)
 	v.lockLocked()
 	h, err := v.readHeader()
 	if err != nil {
