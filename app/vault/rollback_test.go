@@ -261,3 +261,35 @@ func TestRollbackPurgedPatient(t *testing.T) {
 		})
 	}
 }
+
+// TestRollbackStaleWrapSecretDropped: a purge that died between its commit
+// and the deletion of the old wrapping secret left that secret (which
+// opens older copies) beside the vault; the next unlock deletes it, and
+// keeps the current one.
+func TestRollbackStaleWrapSecretDropped(t *testing.T) {
+	opt := testOptions()
+	opt.Keyring = crypto.NoKeyring{}
+	v, path := newTestVault(t, opt)
+	p := synthPatient(22)
+	mustOK(t, v.Write(ctx, patientBatch(p, 1, 500)))
+	mustOK(t, v.Purge(ctx, p.ID)) // epoch 1 → 2
+	mustOK(t, v.Close())
+	cur := path + ".wrap.2"
+	if _, err := os.Stat(cur); err != nil {
+		t.Fatalf("current wrapping secret: %v", err)
+	}
+	stale := []string{path + ".wrap.1", path + ".wrap.3"}
+	for _, s := range stale {
+		mustOK(t, crypto.WriteSecretFile(s, bytes.Repeat([]byte{5}, crypto.DeviceSecretSize)))
+	}
+	v = reopen(t, nil, path, opt, testPass)
+	for _, s := range stale {
+		if _, err := os.Stat(s); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left: %v", filepath.Base(s), err)
+		}
+	}
+	if _, err := os.Stat(cur); err != nil {
+		t.Fatalf("current wrapping secret removed: %v", err)
+	}
+	checkOK(t, v)
+}

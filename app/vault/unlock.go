@@ -95,6 +95,12 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 		k.wipe()
 		return rep, err
 	}
+	if wf, ok := decodeWrapField(h.fields[hWrap]); ok && !older {
+		// Wrapping secrets a crashed purge left. Not when an older copy
+		// was opened by choice: the newer file's secret is not ours to
+		// delete.
+		v.wrapStoreOf(h).dropOthers(wf.n)
+	}
 	// A full disk must not lock the practitioner out: only damage stops
 	// the unlock here (the upgrade and the counter wait for the next one).
 	if err := v.upgradeIntegrity(k); errors.Is(err, app.ErrDamaged) {
@@ -154,9 +160,6 @@ func (v *Vault) finishUnlock(k *keys, h *header) (int, error) {
 	}
 	if err := v.loadWrap(k, h); err != nil {
 		return 0, err
-	}
-	if wf, ok := decodeWrapField(h.fields[hWrap]); ok {
-		v.wrapStoreOf(h).dropOthers(wf.n) // left by a crashed purge
 	}
 	dir, skipped, err := v.loadDirectory(k)
 	if err != nil {
