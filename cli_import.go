@@ -231,7 +231,13 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	}
 	mcfg := mailbox.Config{Accounts: accts, Interval: f.watch, Log: log}
 	if f.watch > 0 {
-		return watchImport(ctx, svc, mcfg, stderr)
+		// The credential of an EXTERNAL account and the mailbox passwords
+		// stay with the IMAP connections; the vault keys are what locks.
+		g := newWatchGuard(svc, nil, func(ctx context.Context) error {
+			return unlock(ctx, svc, &vaultFlags{passFile: f.passFile}, secrets, stderr)
+		}, nil, stderr)
+		go g.run(ctx, time.Second)
+		return watchImport(ctx, svc, g, mcfg, stderr)
 	}
 	sum, errs := importOnce(ctx, svc, mcfg, stderr)
 	return importReport(stderr, sum, errs)
@@ -338,7 +344,7 @@ func progressPrinter(w io.Writer, account string) func(app.ImportSummary) {
 
 // watchImport imports every account continuously until ctx ends; each
 // round's summary is printed. The status is the last round's.
-func watchImport(ctx context.Context, svc *app.Service, cfg mailbox.Config, stderr io.Writer) int {
+func watchImport(ctx context.Context, svc *app.Service, g *watchGuard, cfg mailbox.Config, stderr io.Writer) int {
 	var (
 		mu   sync.Mutex
 		code = importOK
@@ -359,6 +365,10 @@ func watchImport(ctx context.Context, svc *app.Service, cfg mailbox.Config, stde
 			opt := cfg.Options(acct)
 			opt.Progress = progressPrinter(stderr, acct.Name)
 			err = cl.Watch(ctx, cfg.Interval, func(ctx context.Context) error {
+				if err := g.enter(ctx); err != nil { // re-opens a vault locked while idle
+					return err
+				}
+				defer g.leave()
 				sum, err := svc.ImportMail(ctx, cl, opt)
 				var errs []accountError
 				if err != nil && ctx.Err() == nil {

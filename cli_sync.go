@@ -130,5 +130,52 @@ func runSync(args []string, stderr io.Writer, log *slog.Logger) int {
 		fmt.Fprintln(stderr, "carnet sync:", err)
 		return 1
 	}
-	return engine.RunCLI(ctx, eng, *once || *watch <= 0, *watch, stderr)
+	if *once || *watch <= 0 {
+		return engine.RunCLI(ctx, eng, true, 0, stderr)
+	}
+	g := newWatchGuard(svc, nil, func(ctx context.Context) error {
+		pass, err := secrets.get(*passFile, "Vault passphrase", false)
+		if err != nil {
+			return err
+		}
+		if _, err := svc.Unlock(ctx, pass); err != nil {
+			return err
+		}
+		pin, err := secrets.get(*pinFile, "PIN", false)
+		if err != nil {
+			return err
+		}
+		return sg.SignIn(ctx, pin)
+	}, func() { svc.SignOut(); sg.Close() }, stderr)
+	go g.run(ctx, time.Second)
+	return watchSync(ctx, g, eng, *watch, stderr)
+}
+
+// watchSync is `carnet sync --watch`: a cycle every interval (a minute at
+// most after a failed one), the vault locked and the credential closed
+// between cycles once idle (watchGuard).
+func watchSync(ctx context.Context, g *watchGuard, eng *engine.Engine, interval time.Duration, stderr io.Writer) int {
+	for {
+		if err := g.enter(ctx); err != nil {
+			fmt.Fprintln(stderr, "carnet sync:", err)
+			return engine.ExitIncomplete
+		}
+		code := engine.RunCLI(ctx, eng, true, 0, stderr)
+		g.leave()
+		if ctx.Err() != nil {
+			return max(code, engine.ExitIncomplete)
+		}
+		wait := interval
+		if code != engine.ExitOK {
+			wait = min(wait, time.Minute)
+		}
+		fmt.Fprintf(stderr, "next sync in %s\n", wait.Round(time.Second))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return code
+		case <-t.C:
+		}
+	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ type vaultFlags struct {
 	keyPassFile   string
 	wantsNew      bool
 	wantsRecovery bool
+	acceptOlder   bool
 }
 
 func newVaultFlags(name string, stderr io.Writer) *vaultFlags {
@@ -36,6 +38,7 @@ func newVaultFlags(name string, stderr io.Writer) *vaultFlags {
 	f.fs.StringVar(&f.dataDir, "data", "", "data directory (default: the user data directory)")
 	f.fs.StringVar(&f.passFile, "passphrase-file", "", "read the passphrase from this file (mode 0600) instead of the terminal")
 	f.fs.BoolVar(&f.noKeyring, "no-keyring", false, "keep the device secret in a 0600 file beside the vault, not in the OS keyring")
+	f.fs.BoolVar(&f.acceptOlder, "accept-older", false, "open a vault file older than the last one used on this computer (a restored backup), after the warning")
 	return f
 }
 
@@ -149,7 +152,14 @@ func unlock(ctx context.Context, svc *app.Service, f *vaultFlags, s secretSource
 	if err != nil {
 		return err
 	}
-	rep, err := svc.Unlock(ctx, pass)
+	open := svc.Unlock
+	if f.acceptOlder {
+		open = svc.UnlockOlder
+	}
+	rep, err := open(ctx, pass)
+	if errors.Is(err, app.ErrOlderVault) {
+		return fmt.Errorf("%w (a restored backup or a copy put back: give --accept-older to open it anyway; patients purged since stay unreadable)", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -78,6 +78,11 @@ var (
 	// (the central service, the credential, a mailbox password); the
 	// settings screen sets it.
 	ErrNotConfigured = errors.New("not configured")
+	// ErrOlderVault: the vault file is older than the last one used on
+	// this computer (a backup or disk image put back, or a rollback by
+	// someone holding the file). It opens only when the user accepts it
+	// (Service.UnlockOlder); purged patients stay unreadable in it.
+	ErrOlderVault = errors.New("vault older than the last one used here")
 )
 
 // WaitError says that an operation was refused for now and may be retried
@@ -101,7 +106,7 @@ var kinds = []error{
 	ErrWeakPassphrase, ErrDamaged, ErrNewerFormat, ErrInUse, ErrNotFound, ErrInvalid,
 	ErrOffline, ErrAccessDenied, ErrConflict, ErrNoSpace, ErrInsecureFile, ErrPrivateKey,
 	ErrWithdrawn, ErrThrottled, ErrServer, ErrIntegrity, ErrCredential, ErrDeviceSecret,
-	ErrNotConfigured,
+	ErrNotConfigured, ErrOlderVault,
 }
 
 // Kinds returns every error kind, for tests that check each has a message.

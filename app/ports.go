@@ -145,7 +145,25 @@ const (
 	// their patients are left out of the directory until re-synced. Check
 	// lists the problems.
 	WarnDamagedRecords Warning = "damaged-records"
+	// WarnAuditGap: entries of the audit log were cut, wiped or replaced
+	// by someone holding the file; the gap is recorded for good and
+	// "carnet vault check" lists it.
+	WarnAuditGap Warning = "audit-gap"
+	// WarnOlderVault: the user chose to open a vault file older than the
+	// last one used on this computer (see ErrOlderVault).
+	WarnOlderVault Warning = "older-vault"
+	// WarnLeftovers: temporary files of an interrupted operation (a
+	// compaction copy, a half-built vault, a staged secret) were found
+	// beside the vault and removed.
+	WarnLeftovers Warning = "leftovers"
 )
+
+// OlderVaultAcceptor is implemented by a Store that refuses an older copy
+// of itself with ErrOlderVault: AcceptOlderOnce lets the next unlock open
+// it anyway (and makes it the reference from then on).
+type OlderVaultAcceptor interface {
+	AcceptOlderOnce()
+}
 
 // Settings are the vault's user-adjustable settings.
 type Settings struct {

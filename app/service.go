@@ -149,6 +149,17 @@ func (s *Service) Unlock(ctx context.Context, passphrase []byte) (UnlockReport, 
 	return rep, nil
 }
 
+// UnlockOlder opens a vault that Unlock refused with ErrOlderVault, after
+// the user chose to open it anyway (the warning says it is older than the
+// last one used on this computer). The store must implement
+// OlderVaultAcceptor; otherwise it is Unlock.
+func (s *Service) UnlockOlder(ctx context.Context, passphrase []byte) (UnlockReport, error) {
+	if a, ok := s.store.(OlderVaultAcceptor); ok {
+		a.AcceptOlderOnce()
+	}
+	return s.Unlock(ctx, passphrase)
+}
+
 // attempt runs a passphrase check (unlock, passphrase change, recovery) under
 // the throttle: one at a time, refused during the delay, and a wrong
 // passphrase counted.
@@ -163,6 +174,17 @@ func (s *Service) attempt(check func() error) error {
 	}
 	s.mu.Unlock()
 	err := check()
+	var we *WaitError
+	if errors.As(err, &we) && errors.Is(err, ErrTooManyAttempts) {
+		// The store keeps its own throttle across processes (the vault
+		// persists it): show its delay.
+		s.mu.Lock()
+		if next := s.clock.Now().Add(we.Wait); next.After(s.nextTry) {
+			s.nextTry = next
+		}
+		s.mu.Unlock()
+		return err
+	}
 	if errors.Is(err, ErrWrongPassphrase) {
 		s.mu.Lock()
 		s.failures++

@@ -34,6 +34,7 @@ var errorKeys = map[error]string{
 	app.ErrCredential:      "error.credential",
 	app.ErrDeviceSecret:    "error.device-secret",
 	app.ErrNotConfigured:   "error.not-configured",
+	app.ErrOlderVault:      "error.older-vault",
 }
 
 // denialKeys maps each reason the central service gives for a refusal to

@@ -322,9 +322,9 @@ func setEnabled(b *widget.Button, on bool) {
 
 // systemCopies keeps the temporary plaintext copies of the documents opened
 // in the system viewer, in a private directory (0700) under the user cache
-// directory, and removes them all at every lock and when the window closes.
-// The directory is found at the first copy; that first copy also removes
-// the copies a crashed session may have left. Safe for concurrent use: the
+// directory, and removes them all at start-up, at every lock and when the
+// window closes: copies a crashed session left behind are gone at the next
+// start (or lock), not only at the next copy. Safe for concurrent use: the
 // lock hook runs on the goroutine that locks.
 type systemCopies struct {
 	mu  sync.Mutex
@@ -334,17 +334,25 @@ type systemCopies struct {
 
 func newSystemCopies(log *slog.Logger) *systemCopies { return &systemCopies{log: log} }
 
+// viewerDir is where the copies live.
+func viewerDir() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("ui: viewer copies: %w", err)
+	}
+	return filepath.Join(base, "carnet", "viewer"), nil
+}
+
 // copiesDir returns the private directory, created 0700 and emptied of
 // copies left by an earlier session on first use. mu is held.
 func (c *systemCopies) copiesDir() (string, error) {
 	if c.dir != "" {
 		return c.dir, nil
 	}
-	base, err := os.UserCacheDir()
+	dir, err := viewerDir()
 	if err != nil {
-		return "", fmt.Errorf("ui: viewer copies: %w", err)
+		return "", err
 	}
-	dir := filepath.Join(base, "carnet", "viewer")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("ui: viewer copies: %w", err)
 	}
@@ -359,7 +367,7 @@ func (c *systemCopies) copiesDir() (string, error) {
 		return "", fmt.Errorf("ui: viewer copies: %w", err)
 	}
 	c.dir = dir
-	c.wipeLocked()
+	c.wipeLocked(dir)
 	return dir, nil
 }
 
@@ -392,24 +400,34 @@ func (c *systemCopies) write(data []byte, mediaType string) (string, error) {
 	return path, nil
 }
 
-// wipe removes every copy. A system viewer that still has one open keeps
-// reading it until it closes it; the name is gone at once.
+// wipe removes every copy, this session's and any an earlier (crashed)
+// session left: the directory is looked up even before the first copy. A
+// system viewer that still has one open keeps reading it until it closes
+// it; the name is gone at once.
 func (c *systemCopies) wipe() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.dir != "" {
-		c.wipeLocked()
+		c.wipeLocked(c.dir)
+		return
+	}
+	dir, err := viewerDir()
+	if err != nil {
+		return
+	}
+	if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
+		c.wipeLocked(dir) // copiesDir still checks and sets its mode at the first copy
 	}
 }
 
-func (c *systemCopies) wipeLocked() {
-	entries, err := os.ReadDir(c.dir)
+func (c *systemCopies) wipeLocked(dir string) {
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		c.log.Warn("viewer copies: read directory", "err", err)
 		return
 	}
 	for _, e := range entries {
-		p := filepath.Join(c.dir, e.Name())
+		p := filepath.Join(dir, e.Name())
 		if err := os.RemoveAll(p); err != nil {
 			c.log.Warn("viewer copies: remove", "err", err)
 		}

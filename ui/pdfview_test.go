@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/carnetdesk/carnet/app"
 )
 
 // tinyPDF returns a PDF of n pages of 200 × 100 points, page i holding a
@@ -107,4 +111,36 @@ func TestExtensionOf(t *testing.T) {
 			t.Errorf("extensionOf(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// TestViewerCopiesCrashLeftWipedAtStart: plaintext copies a crashed session
+// left in the private viewer directory are gone as soon as Carnet starts
+// (before any new copy), and a lock removes copies that appeared while it
+// ran, even when this session never made one.
+func TestViewerCopiesCrashLeftWipedAtStart(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	dir := filepath.Join(cache, "carnet", "viewer")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(dir, "left-by-a-crash.pdf")
+	if err := os.WriteFile(stale, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := newLockedFixture(t, Options{})
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatal("a copy left by a crashed session survived the start")
+	}
+	// Another (crashed) instance's copy appears; this session copies
+	// nothing; the lock still removes it.
+	if err := os.WriteFile(stale, []byte("old"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f.unlock()
+	f.svc.Lock(app.LockByUser)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatal("a lock left a crash-left copy in place")
+	}
+	f.wait()
 }

@@ -291,6 +291,12 @@ func (s *shell) showWarnings(ws []app.Warning) {
 			key = "warning.no-recovery"
 		case app.WarnDamagedRecords:
 			key = "warning.damaged-records"
+		case app.WarnAuditGap:
+			key = "warning.audit-gap"
+		case app.WarnOlderVault:
+			key = "warning.older-vault"
+		case app.WarnLeftovers:
+			key = "warning.leftovers"
 		default:
 			s.u.log.Warn("unknown unlock warning", "warning", string(w))
 			continue

@@ -123,6 +123,7 @@ func New(a fyne.App, svc *app.Service, opt Options) *UI {
 	u.setupShortcuts()
 
 	u.copies = newSystemCopies(u.log)
+	u.copies.wipe()                                      // copies a crashed session left behind
 	svc.OnLock(func(app.LockReason) { u.copies.wipe() }) // on the locking goroutine, before Lock returns
 	svc.OnLock(func(r app.LockReason) { u.do(func() { u.locked(r) }) })
 	svc.OnUnlock(func(rep app.UnlockReport) { u.do(func() { u.unlocked(rep) }) })

@@ -6,6 +6,7 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -30,6 +31,7 @@ type unlockView struct {
 	why      string        // shown before the countdown: what failed
 	stop     chan struct{} // stops the countdown; nil when none runs
 	disposed bool
+	older    bool // the next submit opens an older copy (askOlder)
 }
 
 func newUnlockView(u *UI) *unlockView {
@@ -95,8 +97,14 @@ func (v *unlockView) submit() {
 	v.setBusy(true)
 	setMessage(v.msg, "")
 	ctx, svc := v.u.ctx, v.u.svc
+	older := v.older
+	v.older = false
 	v.u.tasks.run(func() func() {
-		_, err := svc.Unlock(ctx, pass)
+		unlock := svc.Unlock
+		if older { // the user chose to open an older copy (askOlder)
+			unlock = svc.UnlockOlder
+		}
+		_, err := unlock(ctx, pass)
 		return func() { v.done(err) }
 	})
 }
@@ -112,6 +120,9 @@ func (v *unlockView) done(err error) {
 	switch {
 	case errors.As(err, &wait):
 		v.startCountdown("", wait.Wait)
+	case errors.Is(err, app.ErrOlderVault):
+		setMessage(v.msg, message(err))
+		v.askOlder()
 	case errors.Is(err, app.ErrWrongPassphrase):
 		if d := v.u.svc.RetryIn(); d > 0 {
 			v.startCountdown(message(err), d)
@@ -124,6 +135,20 @@ func (v *unlockView) done(err error) {
 	if v.stop == nil {
 		v.u.w.Canvas().Focus(v.pass)
 	}
+}
+
+// askOlder offers the choice app.ErrOlderVault calls for: open this older
+// copy anyway (the passphrase is asked again; purged patients stay
+// unreadable in it) or leave it closed.
+func (v *unlockView) askOlder() {
+	dialog.NewConfirm(tr("unlock.older.title"), tr("unlock.older.confirm"), func(yes bool) {
+		if v.disposed || !yes {
+			return
+		}
+		v.older = true
+		setMessage(v.msg, tr("unlock.older.again"))
+		v.u.w.Canvas().Focus(v.pass)
+	}, v.u.w).Show()
 }
 
 func (v *unlockView) setBusy(busy bool) {

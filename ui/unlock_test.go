@@ -171,3 +171,52 @@ func TestDemoPassphraseShown(t *testing.T) {
 		t.Error("demo passphrase did not unlock")
 	}
 }
+
+// TestUnlockOlderVaultChoice: an older copy of the vault is named as such,
+// with a choice; "Non" leaves it closed, "Oui" and the passphrase again
+// open it (Service.UnlockOlder).
+func TestUnlockOlderVaultChoice(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	f.store.UnlockErr = app.ErrOlderVault
+	v := f.u.unlock
+	submit := func() {
+		test.Type(v.pass, testPassphrase)
+		test.Tap(v.button)
+		f.wait()
+	}
+	submit()
+	if !strings.Contains(v.msg.Text, "plus ancien") {
+		t.Fatalf("message %q", v.msg.Text)
+	}
+	f.tapDialogButton("Non")
+	f.wait()
+	submit()
+	if f.u.shell != nil || f.store.AcceptedOlder != 0 {
+		t.Fatal("opened without the user's choice")
+	}
+	f.tapDialogButton("Oui")
+	f.wait()
+	if !strings.Contains(v.msg.Text, "de nouveau") {
+		t.Fatalf("message after the choice %q", v.msg.Text)
+	}
+	submit()
+	if f.u.shell == nil || f.store.AcceptedOlder != 1 {
+		t.Fatalf("not opened after the choice (accepted %d, message %q)", f.store.AcceptedOlder, v.msg.Text)
+	}
+}
+
+// TestUnlockIntegrityWarnings: an audit gap, an older copy opened by
+// choice and removed leftovers are each shown as a banner.
+func TestUnlockIntegrityWarnings(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	f.store.Warnings = []app.Warning{app.WarnAuditGap, app.WarnOlderVault, app.WarnLeftovers}
+	s := f.unlock()
+	if len(s.banners.Objects) != 3 {
+		t.Fatalf("%d banners, want 3", len(s.banners.Objects))
+	}
+	for _, want := range []string{"journal d'audit", "copie plus ancienne", "fichiers temporaires"} {
+		if !f.shows(want) {
+			t.Errorf("no banner says %q", want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha1" // #nosec G505 -- a stand-in fingerprint, not security
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -32,6 +33,10 @@ type Store struct {
 	UnlockErr error
 	// Warnings are returned in the UnlockReport of every successful Unlock.
 	Warnings []app.Warning
+	// AcceptedOlder counts AcceptOlderOnce calls (app.OlderVaultAcceptor);
+	// each clears an UnlockErr of app.ErrOlderVault, as the vault lets the
+	// next unlock open the older copy. Guarded by the store's mutex.
+	AcceptedOlder int
 	// FileStats is what Stats returns (set it to simulate free pages);
 	// Compact gives the free bytes back and counts itself in Compactions.
 	// Guarded by the store's mutex once the store is in use.
@@ -657,5 +662,15 @@ func (s *Store) applyDeclarations(sets []app.DeclarationSet) {
 		} else {
 			s.declared[set.Patient] = list
 		}
+	}
+}
+
+// AcceptOlderOnce implements app.OlderVaultAcceptor (see AcceptedOlder).
+func (s *Store) AcceptOlderOnce() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.AcceptedOlder++
+	if errors.Is(s.UnlockErr, app.ErrOlderVault) {
+		s.UnlockErr = nil
 	}
 }

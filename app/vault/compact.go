@@ -57,6 +57,9 @@ func (v *Vault) compact() (app.CompactReport, error) {
 		}
 		return dst.Update(func(tx *bbolt.Tx) error {
 			if b := tx.Bucket([]byte(bHeader)); b != nil {
+				if err := b.Delete([]byte(hSlotShred)); err != nil {
+					return err
+				}
 				return b.Delete([]byte(hShred))
 			}
 			return nil
@@ -111,7 +114,7 @@ func (v *Vault) shredPending() bool {
 	pending := false
 	err := v.view(v.db, func(tx *bbolt.Tx) error {
 		if b := tx.Bucket([]byte(bHeader)); b != nil {
-			pending = b.Get([]byte(hShred)) != nil
+			pending = b.Get([]byte(hShred)) != nil || b.Get([]byte(hSlotShred)) != nil
 		}
 		return nil
 	})

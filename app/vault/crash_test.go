@@ -50,6 +50,11 @@ func TestCrashSafety(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run %d: open: %v", run, err)
 		}
+		// A compaction killed before its rename left a complete second
+		// vault: the open removed it.
+		if left, _ := filepath.Glob(path + ".compact-*"); len(left) != 0 {
+			t.Fatalf("run %d: compaction copies left after open: %v", run, left)
+		}
 		if _, err := v.Unlock(ctx, append([]byte(nil), testPass...)); err != nil {
 			t.Fatalf("run %d: unlock: %v", run, err)
 		}

@@ -79,6 +79,20 @@ func (v *Vault) create(passphrase []byte, opt app.CreateOptions) (err error) {
 		}
 	}()
 	fields[hDevice] = []byte(dev.where)
+	rot, err := v.beginRotation(k, &header{id: id, device: dev.where, fields: map[string][]byte{hRecoveryPub: fields[hRecoveryPub]}})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && !linked {
+			rot.abort()
+		}
+	}()
+	fields[hWrap] = rot.field
+	if rot.recovery != nil {
+		fields[hWrapRecovery] = rot.recovery
+	}
+	rot.commit(k)
 	sealHeader(k, fields, FormatVersion)
 	tmp, err := v.buildTemp(fields)
 	if err != nil {
@@ -102,6 +116,11 @@ func (v *Vault) create(passphrase []byte, opt app.CreateOptions) (err error) {
 	v.dir = app.NewDirectory(nil)
 	v.dirMu.Unlock()
 	v.revalidationDays.Store(int64(app.DefaultSettings().RevalidationDays))
+	if h, err := v.readHeader(); err == nil {
+		if err := v.writeMirror(h, 1); err != nil {
+			v.log.Error("rollback counter: mirror not written", "err", err)
+		}
+	}
 	v.log.Info("vault created", "kdf", p.String(), "device", dev.where, "recovery", opt.RecoveryKey != nil)
 	return nil
 }
@@ -138,6 +157,7 @@ func (v *Vault) newVaultKeys(passphrase []byte, opt app.CreateOptions) (*keys, m
 			return nil, nil, p, fmt.Errorf("recovery slot: %v: %w", err, app.ErrInvalid)
 		}
 		fields[hRecovery], fields[hRecoveryFpr] = blob, []byte(fpr)
+		fields[hRecoveryPub] = append([]byte(nil), opt.RecoveryKey...)
 	}
 	device, err := crypto.Random(crypto.DeviceSecretSize)
 	if err != nil {
@@ -154,6 +174,12 @@ func (v *Vault) newVaultKeys(passphrase []byte, opt app.CreateOptions) (*keys, m
 		k.wipe()
 		return nil, nil, p, err
 	}
+	if fields[hDevCheck], err = deviceCheck(k.device, id); err != nil {
+		k.wipe()
+		return nil, nil, p, err
+	}
+	fields[hAudit] = headField{}.encode()
+	fields[hCounter] = encodeCounter(1)
 	return k, fields, p, nil
 }
 

@@ -17,8 +17,12 @@
 //	        pass slot (Argon2id params ‖ salt ‖ wrapped VMK), the optional
 //	        recovery slot and its key fingerprint, the header MAC, the
 //	        header checksum (format ≥ 2: unkeyed SHA-256, checked before the
-//	        KDF so that damage is not reported as a wrong passphrase), and
-//	        the shred flag while a purge awaits compaction
+//	        KDF so that damage is not reported as a wrong passphrase), the
+//	        shred flag while a purge awaits compaction; from format 3 the
+//	        audit head, the rollback counter, the device secret's check
+//	        value, the wrapping epoch (and its secret encrypted to the
+//	        recovery key, with that public key), and the unlock throttle
+//	        (outside the MAC and the sum): see integrity.go and wrap.go
 //	dir     one directory entry (app.Patient) per patient, dir key
 //	keys    one wrapped data key (DEK) per patient, wrap key
 //	man     one manifest per patient, patient DEK
@@ -57,18 +61,25 @@
 // carnet/outbox/v1, carnet/audit/v1, carnet/audit-chain/v1 (the audit
 // log's hash chain; format 1 vaults chain under carnet/audit/v1),
 // carnet/settings/v1, carnet/header/v1.
-// Per-patient DEKs are random and wrapped by the wrap key; purge deletes
-// the DEK first (crypto-shredding). A passphrase change rewrites the pass
-// slot, the header MAC and the checksum only, after verifying the header
-// in the same transaction. The recovery slot holds the VMK encrypted to the
+// Per-patient DEKs are random and wrapped by the wrap key (format 3: derived
+// from carnet/wrap/v1 and the epoch's wrapping secret, kept beside the
+// device secret and rotated by every purge); purge deletes the DEK first
+// (crypto-shredding). A passphrase change rewrites the pass
+// slot, the counter, the header MAC and the checksum only, after verifying
+// the header in the same transaction, then overwrites the old slot where
+// bbolt freed it (or compacts the file) so that it does not stay in free
+// pages. The recovery slot holds the VMK encrypted to the
 // clinic's OpenPGP recovery key.
 //
 // # Files beside the vault
 //
 // path+".device" (the device secret when no keyring answers, 0600),
-// path+".lock" (the creation lock, only while Create runs), and temporary
-// files path+".creating-*", path+".compact-*", path+".device.*.tmp" that
-// live only during an operation.
+// path+".counter" and path+".wrap.N" (the rollback counter's mirror and the
+// wrapping secret, likewise), path+".lock" (the creation lock, only while
+// Create runs), and temporary files path+".creating-*", path+".compact-*",
+// path+".device.*.tmp", path+".counter.*.tmp" that live only during an
+// operation; Open removes those an interrupted operation left (the next
+// unlock reports app.WarnLeftovers).
 //
 // # Errors
 //
@@ -88,11 +99,15 @@
 //   - Go cannot guarantee that keys leave no copy in memory: Lock zeroes the
 //     keys Carnet holds, but AES key schedules inside the standard library,
 //     strings, and garbage-collected copies may linger.
-//   - Rollback of the whole file to an older copy is not detected; rollback
-//     of a single record to an older version of the same record is not
-//     detected either (the record version in the associated data is a
-//     constant, not a per-record counter). Truncating the audit log is
-//     detected through its sealed head.
+//   - Rollback of the whole file to an older copy is detected through the
+//     counter and its mirror (app.ErrOlderVault; AcceptOlderOnce opens it by
+//     the user's choice), unless the mirror is rolled back with it. The
+//     counter is raised per unlock, purge and slot rewrite: a copy taken
+//     within one session is not older. Rollback of a single record to an
+//     older version of the same record is not detected (the record
+//     version in the associated data is a constant, not a per-record
+//     counter). Cutting, wiping or replacing the audit log's tail is
+//     detected through the head bound in the header, and recorded as a gap.
 //   - Deleted ciphertext stays in freed pages until compaction. A purge
 //     sets the header's shred flag and the next Lock, Close or Open
 //     compacts (see Purge), so purged records leave the file within the

@@ -195,17 +195,17 @@ func canonical(fields map[string][]byte, skip ...string) [][]byte {
 	return parts
 }
 
-// headerMAC covers every header field but the MAC, the sum and the shred
-// flag.
+// headerMAC covers every header field but the MAC, the sum, the shred
+// flag and the throttle.
 func headerMAC(k *crypto.Key, fields map[string][]byte) []byte {
-	return crypto.MAC(k, canonical(fields, hMAC, hSum, hShred)...)
+	return crypto.MAC(k, canonical(fields, hMAC, hSum, hShred, hSlotShred, hThrottle)...)
 }
 
-// headerSum is the unkeyed checksum: SHA-256 of every field but the sum and
-// the shred flag (the MAC included).
+// headerSum is the unkeyed checksum: SHA-256 of every field but the sum,
+// the shred flag and the throttle (the MAC included).
 func headerSum(fields map[string][]byte) []byte {
 	h := sha256.New()
-	for _, p := range canonical(fields, hSum, hShred) {
+	for _, p := range canonical(fields, hSum, hShred, hSlotShred, hThrottle) {
 		h.Write(p)
 	}
 	return h.Sum(nil)
@@ -260,14 +260,16 @@ func (v *Vault) kdfFor(current *crypto.KDFParams) (crypto.KDFParams, error) {
 }
 
 // writePassSlot writes a pass slot for passphrase under p, any extra header
-// fields, the MAC and the sum in one transaction (see updateHeader).
-// Nothing else in the file changes.
+// fields, the MAC and the sum in one transaction (see updateHeader), and
+// sets the slot-shred flag: the old slot, in free pages now, is overwritten
+// right after (shredSlots), or the file is compacted at the next Lock,
+// Close or Open if that fails or the process dies first. Nothing else in the file changes.
 func (v *Vault) writePassSlot(k *keys, id, passphrase []byte, p crypto.KDFParams, extra map[string][]byte) error {
 	slot, err := k.passSlot(id, passphrase, p)
 	if err != nil {
 		return err
 	}
-	changes := map[string][]byte{hPass: slot}
+	changes := map[string][]byte{hPass: slot, hSlotShred: {1}}
 	for n, val := range extra {
 		changes[n] = val
 	}
@@ -281,37 +283,10 @@ func (v *Vault) writePassSlot(k *keys, id, passphrase []byte, p crypto.KDFParams
 // the fields whose value changes are written.
 func (v *Vault) updateHeader(k *keys, changes map[string][]byte) error {
 	return v.update(v.db, func(tx *bbolt.Tx) error {
-		b, err := bucket(tx, bHeader)
+		b, h, err := txHeader(tx, k)
 		if err != nil {
 			return err
 		}
-		fields := map[string][]byte{}
-		if err := b.ForEach(func(kk, vv []byte) error { fields[string(kk)] = bytes.Clone(vv); return nil }); err != nil {
-			return err
-		}
-		h, err := decodeHeader(fields)
-		if err != nil {
-			return err
-		}
-		if !macEqual(headerMAC(k.header, fields), h.mac) {
-			return fmt.Errorf("header mac: %w", app.ErrDamaged)
-		}
-		old := map[string][]byte{}
-		for n, val := range fields {
-			old[n] = val
-		}
-		for n, val := range changes {
-			fields[n] = val
-		}
-		sealHeader(k, fields, h.version)
-		for n, val := range fields {
-			if o, ok := old[n]; ok && bytes.Equal(o, val) {
-				continue
-			}
-			if err := b.Put([]byte(n), val); err != nil {
-				return err
-			}
-		}
-		return nil
+		return putHeader(b, k, h, changes)
 	})
 }

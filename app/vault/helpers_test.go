@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -244,4 +246,23 @@ func countIn(hay []byte, needles ...string) int {
 		}
 	}
 	return n
+}
+
+// forgetMirror removes the rollback counter's mirror (keyring entries and
+// file): the tests that put an earlier copy of a file back on purpose
+// would otherwise meet app.ErrOlderVault.
+func forgetMirror(t testing.TB, opt Options, path string) {
+	t.Helper()
+	if kr, ok := opt.Keyring.(*memKeyring); ok {
+		kr.mu.Lock()
+		for a := range kr.m {
+			if strings.HasSuffix(a, ".counter") {
+				delete(kr.m, a)
+			}
+		}
+		kr.mu.Unlock()
+	}
+	if err := os.Remove(path + ".counter"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
 }

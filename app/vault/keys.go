@@ -33,7 +33,12 @@ const maxCachedDEKs = 256
 type keys struct {
 	vmk                                                      *crypto.Key
 	blind, dir, wrap, outbox, audit, settings, header, chain *crypto.Key
-	dirA, outA, auditA, setA                                 *crypto.AEAD
+	// wrapBase is the VMK's wrap subkey; wrap is the key that wraps the
+	// patient data keys: wrapBase itself, or, from format 3, derived from
+	// it and the epoch's wrapping secret (wrap.go). wrap changes at a
+	// purge: read it with wrapKey.
+	wrapBase                 *crypto.Key
+	dirA, outA, auditA, setA *crypto.AEAD
 
 	device []byte // device secret, so that a passphrase change costs one KDF
 
@@ -64,7 +69,7 @@ func newKeys(vmk *crypto.Key, device, passphrase []byte, format uint32) (*keys, 
 		vmk:      vmk,
 		blind:    vmk.Derive(infoBlind),
 		dir:      vmk.Derive(infoDir),
-		wrap:     vmk.Derive(infoWrap),
+		wrapBase: vmk.Derive(infoWrap),
 		outbox:   vmk.Derive(infoOutbox),
 		audit:    vmk.Derive(infoAudit),
 		settings: vmk.Derive(infoSettings),
@@ -73,6 +78,7 @@ func newKeys(vmk *crypto.Key, device, passphrase []byte, format uint32) (*keys, 
 		device:   append([]byte(nil), device...),
 		deks:     map[string]*dek{},
 	}
+	k.wrap = k.wrapBase
 	var err error
 	for _, p := range []struct {
 		key *crypto.Key
@@ -100,6 +106,27 @@ func (k *keys) verify(passphrase []byte) bool {
 }
 
 func (k *keys) blinder() *crypto.Blinder { return crypto.NewBlinder(k.blind) }
+
+// wrapKey returns the current wrap key of the patient data keys.
+func (k *keys) wrapKey() *crypto.Key {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.wrap
+}
+
+// setWrap makes w the wrap key (nil: the VMK's wrap subkey), wiping the
+// previous one unless it is the subkey.
+func (k *keys) setWrap(w *crypto.Key) {
+	if w == nil {
+		w = k.wrapBase
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.wrap != nil && k.wrap != k.wrapBase && k.wrap != w {
+		k.wrap.Wipe()
+	}
+	k.wrap = w
+}
 
 // cached returns an unwrapped patient key, if present.
 func (k *keys) cached(id []byte) *dek {
@@ -138,7 +165,7 @@ func (k *keys) forget(id []byte) {
 // wipe zeroes every key. The AEADs keep AES key schedules inside the
 // standard library that cannot be zeroed; they are dropped with k.
 func (k *keys) wipe() {
-	for _, key := range []*crypto.Key{k.vmk, k.blind, k.dir, k.wrap, k.outbox, k.audit, k.settings, k.header, k.chain, k.session} {
+	for _, key := range []*crypto.Key{k.vmk, k.blind, k.dir, k.wrap, k.wrapBase, k.outbox, k.audit, k.settings, k.header, k.chain, k.session} {
 		key.Wipe()
 	}
 	clear(k.device)

@@ -30,8 +30,8 @@ import (
 // a second per hundred megabytes) under the exclusive lock, and the
 // retention sweep purges many patients in a row.
 func (v *Vault) Purge(ctx context.Context, id app.PatientID) error {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	k, err := v.unlocked("purge")
 	if err != nil {
 		return err
@@ -41,6 +41,14 @@ func (v *Vault) Purge(ctx context.Context, id app.PatientID) error {
 	v.dirMu.RUnlock()
 	if !ok {
 		return fmt.Errorf("vault: purge: %w", app.ErrNotFound)
+	}
+	var rot *wrapRotation
+	if h, err := v.readHeader(); err != nil {
+		return fmt.Errorf("vault: purge: %w", err)
+	} else if h.fields[hWrap] != nil {
+		if rot, err = v.beginRotation(k, h); err != nil {
+			return fmt.Errorf("vault: purge: %w", err)
+		}
 	}
 	var kk []byte
 	err = v.update(v.db, func(tx *bbolt.Tx) error {
@@ -91,14 +99,30 @@ func (v *Vault) Purge(ctx context.Context, id app.PatientID) error {
 		if err := tx.Bucket([]byte(bDir)).Delete(bl.Blind(domDir, string(id))); err != nil {
 			return err
 		}
-		h, err := bucket(tx, bHeader)
+		hb, h, err := txHeader(tx, k)
 		if err != nil {
 			return err
 		}
-		return h.Put([]byte(hShred), []byte{1})
+		if rot != nil {
+			// The remaining data keys go to a new wrapping epoch: an
+			// older copy of the file no longer opens this patient's.
+			if err := rot.rewrap(tx, k, hb, h, nil); err != nil {
+				return err
+			}
+		}
+		return hb.Put([]byte(hShred), []byte{1})
 	})
 	if err != nil {
+		if rot != nil {
+			rot.abort()
+		}
 		return fmt.Errorf("vault: purge: %w", err)
+	}
+	if rot != nil {
+		rot.commit(k)
+	}
+	if err := v.raiseCounter(k); err != nil {
+		v.log.Error("purge: rollback counter", "err", err)
 	}
 	k.forget(kk)
 	v.dirMu.Lock()

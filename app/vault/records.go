@@ -129,7 +129,7 @@ func (k *keys) patientKey(tx *bbolt.Tx, bl *crypto.Blinder, id app.PatientID) (*
 }
 
 func (k *keys) unwrapDEK(kk, wrapped []byte) (*dek, error) {
-	key, err := crypto.Unwrap(k.wrap, wrapped, recordAAD(bKeys, kk, kindKey))
+	key, err := crypto.Unwrap(k.wrapKey(), wrapped, recordAAD(bKeys, kk, kindKey))
 	if err != nil {
 		return nil, damaged(bKeys, kk)
 	}
@@ -147,7 +147,7 @@ func (k *keys) newDEK(kk []byte) (*dek, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	w, err := crypto.Wrap(k.wrap, key, recordAAD(bKeys, kk, kindKey))
+	w, err := crypto.Wrap(k.wrapKey(), key, recordAAD(bKeys, kk, kindKey))
 	if err != nil {
 		key.Wipe()
 		return nil, nil, err

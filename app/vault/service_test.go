@@ -53,3 +53,32 @@ func TestServiceOverVault(t *testing.T) {
 	_, err = svc.Unlock(ctx, append([]byte(nil), otherPass...))
 	mustOK(t, err)
 }
+
+// TestThrottleAppRestart: the wrong-passphrase delay survives a restart
+// of the app (a new Service over a reopened file), and the new Service
+// shows it (RetryIn) from the store's answer.
+func TestThrottleAppRestart(t *testing.T) {
+	opt := testOptions()
+	v, path := newTestVault(t, opt)
+	mustOK(t, v.Close())
+	for i := 0; i < app.FreeAttempts; i++ {
+		v, err := Open(path, opt)
+		mustOK(t, err)
+		svc := app.NewService(v, nil, quietLogger())
+		_, err = svc.Unlock(ctx, []byte("wrong passphrase, restart "+string(rune('a'+i))))
+		mustKind(t, err, app.ErrWrongPassphrase)
+		mustOK(t, v.Close())
+	}
+	v, err := Open(path, opt)
+	mustOK(t, err)
+	defer v.Close()
+	svc := app.NewService(v, nil, quietLogger())
+	if svc.RetryIn() != 0 {
+		t.Fatal("fresh service already waiting")
+	}
+	_, err = svc.Unlock(ctx, append([]byte(nil), testPass...))
+	mustKind(t, err, app.ErrTooManyAttempts)
+	if d := svc.RetryIn(); d <= 0 || d > app.FirstDelay {
+		t.Fatalf("RetryIn %v", d)
+	}
+}

@@ -38,16 +38,23 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 	if v.db == nil {
 		return rep, app.ErrNoVault
 	}
+	defer func() { v.acceptOlder = false }() // one attempt only (AcceptOlderOnce)
 	v.lockLocked()
 	h, err := v.readHeader()
 	if err != nil {
 		return rep, err
+	}
+	if wait := v.throttleWait(h); wait > 0 {
+		return rep, &app.WaitError{Kind: app.ErrTooManyAttempts, Wait: wait}
 	}
 	device, err := v.readDevice(h)
 	if err != nil {
 		return rep, err
 	}
 	defer clear(device)
+	if err := checkDevice(h, device); err != nil {
+		return rep, err
+	}
 	start := time.Now()
 	kek, err := crypto.DeriveKEK(passphrase, device, h.kdf, infoKEK)
 	if err != nil {
@@ -58,6 +65,7 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 	kek.Wipe()
 	switch {
 	case errors.Is(err, crypto.ErrAuth):
+		v.recordAttempt(true)
 		return rep, app.ErrWrongPassphrase
 	case err != nil:
 		return rep, fmt.Errorf("pass slot: %w", app.ErrDamaged)
@@ -67,20 +75,65 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 		vmk.Wipe()
 		return rep, err
 	}
+	if h.fields[hThrottle] != nil {
+		v.recordAttempt(false)
+	}
+	// The rollback check comes before the wrapping secret is looked for:
+	// an older copy is named as such, and opens only by choice.
+	older := false
+	if macEqual(headerMAC(k.header, h.fields), h.mac) {
+		if older, err = v.checkRollback(k, h); err != nil {
+			k.wipe()
+			return rep, err
+		}
+	}
+	if older {
+		rep.Warnings = append(rep.Warnings, app.WarnOlderVault)
+	}
 	skipped, err := v.finishUnlock(k, h)
 	if err != nil {
 		k.wipe()
 		return rep, err
 	}
+	if wf, ok := decodeWrapField(h.fields[hWrap]); ok && !older {
+		// Wrapping secrets a crashed purge left. Not when an older copy
+		// was opened by choice: the newer file's secret is not ours to
+		// delete.
+		v.wrapStoreOf(h).dropOthers(wf.n)
+	}
+	// A full disk must not lock the practitioner out: only damage stops
+	// the unlock here (the upgrade and the counter wait for the next one).
+	if err := v.upgradeIntegrity(k); errors.Is(err, app.ErrDamaged) {
+		v.lockLocked()
+		return rep, err
+	} else if err != nil {
+		v.log.Error("unlock: format upgrade postponed", "err", err)
+	}
+	if err := v.raiseCounter(k); errors.Is(err, app.ErrDamaged) {
+		v.lockLocked()
+		return rep, err
+	} else if err != nil {
+		v.log.Error("unlock: rollback counter not raised", "err", err)
+	}
 	if v.opt.KDF == nil && h.kdf.BelowPolicy() {
 		if p, err := v.kdfFor(nil); err != nil {
 			v.log.Error("kdf upgrade: calibrate", "err", err)
-		} else if err := v.writePassSlot(k, h.id, passphrase, p, nil); err != nil {
+		} else if err := v.rewriteSlot(k, h.id, passphrase, p, nil); err != nil {
 			v.log.Error("kdf upgrade: write slot", "err", err)
 		} else {
 			rep.KDFUpgraded = true
 			v.log.Info("kdf upgraded", "kdf", p.String())
 		}
+	}
+	if gap, err := v.auditGapSeen(k); err != nil {
+		v.log.Error("unlock: audit head", "err", err)
+	} else if gap {
+		rep.Warnings = append(rep.Warnings, app.WarnAuditGap)
+		v.log.Warn("unlock: the audit log has a gap; run a vault check")
+	}
+	if v.leftovers > 0 {
+		rep.Warnings = append(rep.Warnings, app.WarnLeftovers)
+		v.leftovers = 0
 	}
 	rep.Patients = v.dir.Len()
 	rep.HasRecovery = h.recovery != nil
@@ -104,6 +157,9 @@ func (v *Vault) unlockLocked(passphrase []byte) (app.UnlockReport, error) {
 func (v *Vault) finishUnlock(k *keys, h *header) (int, error) {
 	if !macEqual(headerMAC(k.header, h.fields), h.mac) {
 		return 0, fmt.Errorf("header mac: %w", app.ErrDamaged)
+	}
+	if err := v.loadWrap(k, h); err != nil {
+		return 0, err
 	}
 	dir, skipped, err := v.loadDirectory(k)
 	if err != nil {
@@ -146,10 +202,12 @@ func (v *Vault) loadDirectory(k *keys) (*app.Directory, int, error) {
 	return app.NewDirectory(ps), skipped, nil
 }
 
-// ChangePassphrase rewrites the pass slot (and the header MAC and
-// checksum) only: O(1) whatever the vault size. The header on disk is
-// verified again in the writing transaction (updateHeader): an edited
-// header is refused with app.ErrDamaged, never re-signed.
+// ChangePassphrase rewrites the pass slot (and the counter, the header MAC
+// and checksum) only. The header on disk is verified again in the writing
+// transaction (updateHeader): an edited header is refused with
+// app.ErrDamaged, never re-signed. The old slot, which the old passphrase
+// and the device secret still open, is then overwritten in bbolt's free
+// pages (rewriteSlot, shredSlots): a read of the file, not a copy.
 //
 // Cost: one Argon2id derivation for the new passphrase. When the vault is
 // unlocked, the old passphrase is checked against an in-memory verifier
@@ -191,7 +249,7 @@ func (v *Vault) changePassphrase(old, new []byte) error {
 	}
 	// writePassSlot re-verifies the header on disk in its transaction
 	// before re-signing it.
-	if err := v.writePassSlot(v.k, h.id, new, p, nil); err != nil {
+	if err := v.rewriteSlot(v.k, h.id, new, p, nil); err != nil {
 		return err
 	}
 	v.k.setVerifier(new)
@@ -239,8 +297,12 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) (err er
 	if err := checkRecoveryKey(h, privateKey); err != nil {
 		return err
 	}
+	if wait := v.throttleWait(h); wait > 0 {
+		return &app.WaitError{Kind: app.ErrTooManyAttempts, Wait: wait}
+	}
 	raw, err := crypto.DecryptWithRecovery(privateKey, keyPassphrase, h.recovery)
 	if err != nil {
+		v.recordAttempt(true)
 		return fmt.Errorf("%v: %w", err, app.ErrWrongPassphrase)
 	}
 	vmk, err := crypto.KeyFromBytes(raw)
@@ -249,6 +311,12 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) (err er
 		return fmt.Errorf("recovery slot: %w", app.ErrDamaged)
 	}
 	device, err := v.readDevice(h)
+	if err == nil {
+		if cerr := checkDevice(h, device); cerr != nil {
+			clear(device)
+			err = cerr
+		}
+	}
 	lost := err != nil
 	if lost {
 		v.log.Warn("recover: device secret unavailable, a new one is drawn", "err", err)
@@ -290,6 +358,9 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) (err er
 	}
 	clear(device)
 	p, err := v.kdfFor(&h.kdf)
+	if err == nil && lost {
+		extra[hDevCheck], err = deviceCheck(k.device, h.id)
+	}
 	if err == nil {
 		err = v.writePassSlot(k, h.id, newPassphrase, p, extra)
 	}
@@ -310,8 +381,28 @@ func (v *Vault) recover(privateKey, keyPassphrase, newPassphrase []byte) (err er
 	if err != nil {
 		return err
 	}
-	_, err = v.finishUnlock(k, nh)
-	return err
+	if werr := v.loadWrap(k, nh); errors.Is(werr, app.ErrDeviceSecret) && v.restoreWrap(nh, privateKey, keyPassphrase) {
+		v.log.Warn("recover: wrapping secret restored from the recovery key")
+	} else if errors.Is(werr, app.ErrDeviceSecret) {
+		// Only a vault with a copy of the wrapping secret for the
+		// recovery key has wrapping epochs when it has a recovery slot
+		// (see upgradeIntegrity): a missing copy is damage. Nothing is
+		// deleted: the secret may come back with the keyring.
+		return fmt.Errorf("wrapping secret unavailable and no recovery copy: %w", app.ErrDamaged)
+	}
+	if _, err = v.finishUnlock(k, nh); err != nil {
+		return err
+	}
+	if nh.fields[hThrottle] != nil {
+		v.recordAttempt(false)
+	}
+	if err := v.upgradeIntegrity(k); err != nil {
+		return err
+	}
+	if err := v.raiseCounter(k); err != nil {
+		return err
+	}
+	return v.shredSlots(h.fields[hPass])
 }
 
 // checkRecoveryKey compares the fingerprint of the offered private key with

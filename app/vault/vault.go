@@ -22,8 +22,10 @@ import (
 // FormatVersion is the version of the vault file layout written by this
 // package. A vault with a higher version is refused with app.ErrNewerFormat
 // and left untouched. Version 2 added the header checksum and the audit
-// chain key; version 1 vaults are still read (see sumFormat).
-const FormatVersion = 2
+// chain key; version 3 bound the audit head, the rollback counter and the
+// device secret's check value into the header (integrity.go). Versions 1
+// and 2 are still read; version 2 is upgraded to 3 at unlock.
+const FormatVersion = 3
 
 // DefaultTimeout is how long Open waits for another instance to release the
 // file before failing with app.ErrInUse.
@@ -66,6 +68,12 @@ type Vault struct {
 
 	dirMu sync.RWMutex
 	dir   *app.Directory
+
+	// acceptOlder lets the next unlock open a file older than its counter
+	// mirror (AcceptOlderOnce); leftovers counts the temporary files
+	// removed at Open, reported by the next unlock. Both are guarded by mu.
+	acceptOlder bool
+	leftovers   int
 
 	// revalidationDays is Settings.RevalidationDays, loaded at unlock and
 	// kept by SaveSettings (see revalidate.go).
@@ -110,6 +118,7 @@ func Open(path string, opt Options) (*Vault, error) {
 		return nil, err
 	}
 	v.db = db
+	v.leftovers = v.removeLeftovers()
 	v.shredIfPending()
 	return v, nil
 }

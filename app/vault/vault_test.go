@@ -189,7 +189,8 @@ func TestWrongPassphrase(t *testing.T) {
 	if !v.Locked() {
 		t.Fatal("unlocked with a wrong passphrase")
 	}
-	// The right passphrase with another device secret is refused too.
+	// The right passphrase with another device secret is refused too, as
+	// damage (the header's check value), before any derivation.
 	other := newMemKeyring()
 	for a := range opt.Keyring.(*memKeyring).m {
 		other.m[a] = bytes.Repeat([]byte{7}, crypto.DeviceSecretSize)
@@ -197,7 +198,7 @@ func TestWrongPassphrase(t *testing.T) {
 	opt.Keyring = other
 	v = reopen(t, v, path, opt, nil)
 	_, err = v.Unlock(ctx, append([]byte(nil), testPass...))
-	mustKind(t, err, app.ErrWrongPassphrase)
+	mustKind(t, err, app.ErrDamaged)
 	// No device secret at all is not a wrong passphrase (the Service must
 	// not count it as a failed attempt): app.ErrDeviceSecret.
 	opt.Keyring = newMemKeyring()
@@ -502,8 +503,9 @@ func TestPassphraseChangeTouchesOneSlot(t *testing.T) {
 			changed[a.bucket+"/"+string(a.key)] = true
 		}
 	}
-	// The pass slot, the header MAC and the header checksum: O(1).
-	if len(changed) != 3 || !changed[bHeader+"/"+hPass] || !changed[bHeader+"/"+hMAC] || !changed[bHeader+"/"+hSum] {
+	// The pass slot, the rollback counter (raised by the unlock and the
+	// change), the header MAC and the header checksum: O(1).
+	if len(changed) != 4 || !changed[bHeader+"/"+hPass] || !changed[bHeader+"/"+hCounter] || !changed[bHeader+"/"+hMAC] || !changed[bHeader+"/"+hSum] {
 		t.Fatalf("changed: %v", changed)
 	}
 	reopen(t, nil, path, opt, otherPass)

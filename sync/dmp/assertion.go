@@ -221,6 +221,11 @@ func validateAccess(op string, acc app.Access, ins *app.INS) error {
 		}
 		return fail(op, app.ErrInvalid, "access context")
 	}
+	if acc.Mode == app.AccessEmergency && !fhir.JustificationOK(acc.Justification) {
+		// what the server would refuse: padding and punctuation do not
+		// make a justification
+		return &opError{op: op, msg: "access context", kind: &app.AccessError{Reason: app.DeniedJustification}}
+	}
 	if strings.TrimSpace(acc.Practitioner.RPPS) == "" {
 		return fail(op, app.ErrInvalid, "no practitioner identifier in the access context")
 	}

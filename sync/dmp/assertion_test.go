@@ -104,6 +104,9 @@ func TestAssertionVerifiesWithStandardMethods(t *testing.T) {
 			if len(cl.ID) != 32 {
 				t.Fatalf("jti %q", cl.ID)
 			}
+			if len(cl.Audience) != 1 || cl.Audience[0] != "https://127.0.0.1:1/fhir" {
+				t.Fatalf("aud %v, want the service base URL", cl.Audience)
+			}
 			raw2, _ := c.sign(acc, unitINS)
 			var cl2 claims
 			_, _, _ = jwt.NewParser().ParseUnverified(raw2, &cl2)
@@ -154,6 +157,13 @@ func TestValidateAccessBeforeSending(t *testing.T) {
 	noJust.Mode = app.AccessEmergency
 	if _, err := c.FindPatient(ctx, noJust, unitINS); app.Denial(err) != app.DeniedJustification {
 		t.Fatalf("bris de glace without justification: %v", err)
+	}
+	for _, j := range []string{"                    ", "  urgence ........  ", "!!!!!!!!!!!!!!"} {
+		padded := noJust
+		padded.Justification = j
+		if _, err := c.FindPatient(ctx, padded, unitINS); app.Denial(err) != app.DeniedJustification {
+			t.Fatalf("bris de glace with justification %q: %v", j, err)
+		}
 	}
 	reg := unitAccess()
 	reg.Mode = app.AccessRegulation

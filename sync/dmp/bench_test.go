@@ -102,7 +102,7 @@ func BenchmarkRetrieve(b *testing.B) {
 				now := time.Now()
 				tok, err := jwt.NewWithClaims(jwt.SigningMethodES256, claims{
 					RegisteredClaims: jwt.RegisteredClaims{Subject: acc.Practitioner.RPPS, IssuedAt: jwt.NewNumericDate(now),
-						ExpiresAt: jwt.NewNumericDate(now.Add(2 * time.Minute)), ID: newJTI()},
+						ExpiresAt: jwt.NewNumericDate(now.Add(2 * time.Minute)), ID: newJTI(), Audience: jwt.ClaimStrings{e.sb.URL}},
 					Assertion: fhir.Assertion{RPPS: acc.Practitioner.RPPS, Structure: acc.Practitioner.Structure.ID, Profession: "10",
 						PatientINS: ins, Mode: fhir.ModeNormal, Software: "raw", SoftwareVersion: "0"},
 				}).SignedString(key)

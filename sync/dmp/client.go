@@ -169,6 +169,7 @@ func New(cfg Config) (*Client, error) {
 		maxPages:        cfg.MaxPages,
 		clock:           cfg.Clock,
 		log:             cfg.Logger,
+		audience:        base.String(), // the assertion's aud: this service only
 	}
 	if c.softwareName == "" {
 		c.softwareName = "Carnet"

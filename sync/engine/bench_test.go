@@ -168,6 +168,7 @@ type rawSigner struct {
 	pr     app.Practitioner
 	key    crypto.PrivateKey
 	method jwt.SigningMethod
+	aud    string // the sandbox's base URL: the assertion's audience
 }
 
 type rawClaims struct {
@@ -177,7 +178,7 @@ type rawClaims struct {
 
 func newRawSigner(b *testing.B, sb *dmptest.Sandbox, pr app.Practitioner) *rawSigner {
 	cred := sb.PKI.Credentials[dmptest.KeyAnesthetist]
-	s := &rawSigner{pr: pr, key: cred.Signer}
+	s := &rawSigner{pr: pr, key: cred.Signer, aud: sb.URL}
 	switch cred.Signer.(type) {
 	case *rsa.PrivateKey:
 		s.method = jwt.SigningMethodRS256
@@ -195,7 +196,7 @@ func (s *rawSigner) sign(req *http.Request, ins app.INS) {
 	_, _ = rand.Read(id[:])
 	tok, _ := jwt.NewWithClaims(s.method, rawClaims{
 		RegisteredClaims: jwt.RegisteredClaims{Subject: s.pr.RPPS, IssuedAt: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(2 * time.Minute)), ID: hex.EncodeToString(id[:])},
+			ExpiresAt: jwt.NewNumericDate(now.Add(2 * time.Minute)), ID: hex.EncodeToString(id[:]), Audience: jwt.ClaimStrings{s.aud}},
 		Assertion: fhir.Assertion{RPPS: s.pr.RPPS, Structure: s.pr.Structure.ID, Profession: s.pr.Profession.Code,
 			PatientINS: fhir.INSToken(ins).String(), Mode: fhir.ModeNormal, Software: "raw", SoftwareVersion: "0"},
 	}).SignedString(s.key)

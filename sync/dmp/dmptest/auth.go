@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,6 +83,18 @@ func (c *jtiCache) use(jti string, exp, now time.Time) bool {
 	return true
 }
 
+// audienceIs reports whether aud names base (the only audience; scheme and
+// host compared without case, trailing slash ignored). An assertion
+// without aud is refused: one signed for another service must not be
+// usable here.
+func audienceIs(aud jwt.ClaimStrings, base string) bool {
+	if len(aud) != 1 {
+		return false
+	}
+	norm := func(s string) string { return strings.ToLower(strings.TrimRight(s, "/")) }
+	return norm(aud[0]) == norm(base)
+}
+
 // authed wraps a handler with the checks of every request: a verified
 // client certificate and a valid, fresh, unreplayed access assertion whose
 // RPPS matches the certificate.
@@ -152,7 +165,12 @@ func (s *Server) authenticate(r *http.Request) (*caller, int, error) {
 	if cl.ID == "" {
 		return nil, http.StatusUnauthorized, errors.New("access assertion rejected: no jti")
 	}
-	if !s.jtis.use(cl.ID, cl.ExpiresAt.Time, now) {
+	if !audienceIs(cl.Audience, s.baseURL(r)) {
+		return nil, http.StatusUnauthorized, fmt.Errorf("access assertion rejected: aud %q does not name this service (%s)", []string(cl.Audience), s.baseURL(r))
+	}
+	// Replays are keyed by the practitioner the certificate names: one
+	// practitioner's jti never blocks another's.
+	if !s.jtis.use(id.RPPS+"\x00"+cl.ID, cl.ExpiresAt.Time, now) {
 		return nil, http.StatusUnauthorized, errors.New("access assertion rejected: jti already used (replay)")
 	}
 	if cl.RPPS != id.RPPS {
@@ -231,7 +249,7 @@ func (s *Server) access(rec *record, c *caller, o op) app.DenialReason {
 	}
 	switch c.Mode {
 	case fhir.ModeEmergency:
-		if len([]rune(c.Justification)) < 10 {
+		if !fhir.JustificationOK(c.Justification) {
 			return app.DeniedJustification
 		}
 	case fhir.ModeRegulation:

@@ -91,3 +91,60 @@ func TestAssertion(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+// TestSandboxRefusesWeakAssertions: what the README says the sandbox
+// refuses, it refuses: an assertion for another service (aud) or for none,
+// a lifetime over 120 s (almost 5 minutes used to pass), a bris de glace
+// justification of spaces or punctuation; and a replay is one
+// practitioner's jti used twice, not another practitioner's.
+func TestSandboxRefusesWeakAssertions(t *testing.T) {
+	sb := start(t, Options{Patients: 30})
+	p := sb.patientWhere(t, openPatient)
+	path := docsPath(p.INS)
+	lifetime := func(d time.Duration) func(*claims) {
+		return func(c *claims) {
+			now := time.Now()
+			c.IssuedAt, c.ExpiresAt = jwt.NewNumericDate(now), jwt.NewNumericDate(now.Add(d))
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		mutate func(*claims)
+		mode   string
+		just   string
+		want   int
+	}{
+		{"aud of another service", func(c *claims) { c.Audience = jwt.ClaimStrings{"https://other.example/fhir"} }, fhir.ModeNormal, "", 401},
+		{"aud of this host, another path", func(c *claims) { c.Audience = jwt.ClaimStrings{sb.URL + "-other"} }, fhir.ModeNormal, "", 401},
+		{"two audiences", func(c *claims) { c.Audience = jwt.ClaimStrings{sb.URL, "https://other.example/fhir"} }, fhir.ModeNormal, "", 401},
+		{"no aud", func(c *claims) { c.Audience = nil }, fhir.ModeNormal, "", 401},
+		{"lifetime 121 s", lifetime(121 * time.Second), fhir.ModeNormal, "", 401},
+		{"lifetime 4 min 59 s", lifetime(299 * time.Second), fhir.ModeNormal, "", 401},
+		{"justification of spaces", nil, fhir.ModeEmergency, "                    ", 403},
+		{"justification of padding around a word", nil, fhir.ModeEmergency, "   urgence  .......   ", 403},
+		{"justification of punctuation", nil, fhir.ModeEmergency, "!!!!!!!!!!!!----", 403},
+		// the controls: what must still pass
+		{"lifetime 120 s", lifetime(120 * time.Second), fhir.ModeNormal, "", 200},
+		{"aud with a trailing slash", func(c *claims) { c.Audience = jwt.ClaimStrings{sb.URL + "/"} }, fhir.ModeNormal, "", 200},
+		{"a real justification", nil, fhir.ModeEmergency, "  Patient inconscient aux urgences  ", 200},
+	} {
+		a := sb.as(t, KeyGP)
+		a.mutate, a.mode, a.just = c.mutate, c.mode, c.just
+		if st := a.get(path, p.INS, nil); st != c.want {
+			t.Errorf("%s: status %d, want %d", c.name, st, c.want)
+		}
+	}
+	// Replay is per practitioner.
+	same := func(c *claims) { c.ID = "shared-jti-0123456789" }
+	gp, an := sb.as(t, KeyGP), sb.as(t, KeyAnesthetist)
+	gp.mutate, an.mutate = same, same
+	if st := gp.get(path, p.INS, nil); st != 200 {
+		t.Fatalf("first use: %d", st)
+	}
+	if st := an.get(path, p.INS, nil); st == 401 {
+		t.Fatal("another practitioner's jti refused as a replay")
+	}
+	if st := gp.get(path, p.INS, nil); st != 401 {
+		t.Fatalf("the same practitioner's replay: %d, want 401", st)
+	}
+}

@@ -78,7 +78,7 @@ func (a *actor) assertion(ins app.INS) string {
 	_, _ = rand.Read(jti)
 	cl := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
-			Subject: cred.Practitioner.RPPS, ID: string(fhirSafe(jti)),
+			Subject: cred.Practitioner.RPPS, ID: string(fhirSafe(jti)), Audience: jwt.ClaimStrings{a.sb.URL},
 			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(2 * time.Minute)),
 		},
 		Assertion: fhir.Assertion{

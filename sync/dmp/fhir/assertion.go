@@ -1,5 +1,10 @@
 package fhir
 
+import (
+	"strings"
+	"unicode"
+)
+
 // AssertionHeader is the HTTP header that carries the signed access
 // assertion on every request: a compact JWS (JWT) signed with the
 // practitioner credential's private key, the key of the TLS client
@@ -8,7 +13,24 @@ package fhir
 const AssertionHeader = "X-Carnet-Assertion"
 
 // MaxAssertionLifetime is the longest exp − iat a server accepts, in seconds.
-const MaxAssertionLifetime = 300
+const MaxAssertionLifetime = 120
+
+// MinJustification is the number of meaningful characters (letters and
+// digits) a bris de glace justification needs.
+const MinJustification = 10
+
+// JustificationOK reports whether a bris de glace justification has at
+// least MinJustification letters or digits once trimmed: spaces,
+// punctuation and other filler do not count.
+func JustificationOK(s string) bool {
+	n := 0
+	for _, r := range strings.TrimSpace(s) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			n++
+		}
+	}
+	return n >= MinJustification
+}
 
 // The access modes of the assertion's mode claim (app.AccessMode values).
 const (
@@ -19,9 +41,10 @@ const (
 
 // Assertion is the Carnet-specific claims of the access assertion, the FHIR
 // counterpart of the DMP's VIHF. The JWT also carries the registered claims
-// iat, exp (exp − iat ≤ MaxAssertionLifetime), jti (unique, never reused;
-// servers reject replays), sub (the RPPS, as rpps) and optionally aud (the
-// service base URL). Embed it next to jwt.RegisteredClaims:
+// iat, exp (exp − iat ≤ MaxAssertionLifetime), jti (unique, never reused by
+// the same practitioner; servers reject replays), sub (the RPPS, as rpps)
+// and aud (the service base URL, required: an assertion made for another
+// service is refused). Embed it next to jwt.RegisteredClaims:
 //
 //	type claims struct {
 //		jwt.RegisteredClaims
