@@ -294,14 +294,14 @@ func (v *medsView) entryBox(e *meds.Entry) fyne.CanvasObject {
 
 	facts := []string{}
 	if !e.LastDispensed.IsZero() {
-		facts = append(facts, tr("meds.dispensed", map[string]any{"Date": formatDate(e.LastDispensed)}))
+		facts = append(facts, tr("meds.dispensed", map[string]any{"Date": formatPrecDate(e.LastDispensed, e.LastDispensedPrecision)}))
 	}
 	if e.LastPrescriber != "" {
 		facts = append(facts, tr("meds.prescriber", map[string]any{"Name": e.LastPrescriber}))
 	}
 	facts = append(facts, recencyText(e))
 	if !e.Stopped.IsZero() {
-		facts = append(facts, tr("meds.stopped", map[string]any{"Date": formatDate(e.Stopped)}))
+		facts = append(facts, tr("meds.stopped", map[string]any{"Date": formatPrecDate(e.Stopped, e.StoppedPrecision)}))
 	}
 	f := widget.NewLabel(strings.Join(facts, " · "))
 	f.Wrapping = fyne.TextWrapWord
@@ -342,7 +342,7 @@ func recencyText(e *meds.Entry) string {
 		}
 		return tr("meds.recent.dispensing")
 	case meds.RecencyOlder:
-		return tr("meds.older", map[string]any{"Date": formatDate(e.LastActivity)})
+		return tr("meds.older", map[string]any{"Date": formatPrecDate(e.LastActivity, e.LastActivityPrecision)})
 	}
 	return tr("meds.recency.unknown")
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -176,4 +177,15 @@ func statusLabel(st app.MedicationStatus) string {
 		return tr("clinical.status.declared")
 	}
 	return tr("clinical.status.given")
+}
+
+// formatPrecDate writes a date of the consolidated list at the precision
+// its document gave: a year or a month as such ("1976", "03/1976"), else
+// the day (formatDate).
+func formatPrecDate(t time.Time, p app.DatePrecision) string {
+	switch p {
+	case app.PrecisionYear, app.PrecisionMonth:
+		return app.FormatDate(t, p)
+	}
+	return formatDate(t)
 }

@@ -243,8 +243,13 @@ func (v *medsView) openReconcile() {
 			if l.Kind == app.MedicationDeclared {
 				label += " — " + tr("meds.reconcile.declared")
 			}
+			current := hasCurrentLine(e)
+			if !current {
+				// only a plan or a stopped line: said, and not signed as a treatment unless ticked
+				label += " — " + lineStatuses(e)
+			}
 			c := widget.NewCheck(label, nil)
-			c.SetChecked(true)
+			c.SetChecked(current)
 			rd.choices = append(rd.choices, reconcileChoice{line: l, check: c})
 			checks.Add(c)
 		}
@@ -356,6 +361,12 @@ func reconciledLine(e *meds.Entry) app.Medication {
 	if len(e.Lines) > 0 {
 		l = e.Lines[0]
 	}
+	for _, m := range e.Lines { // the most recent line that is no plan nor stopped
+		if currentStatus(m.LineStatus()) {
+			l = m
+			break
+		}
+	}
 	l.Name = e.Name
 	if e.Substance != "" {
 		l.Substance = e.Substance
@@ -388,4 +399,25 @@ func reconciledLine(e *meds.Entry) app.Medication {
 		}
 	}
 	return l
+}
+
+// currentStatus reports whether a line of status st says the patient has
+// the treatment (given, prescribed, dispensed, declared), rather than a
+// plan, a stop or a drug not given.
+func currentStatus(st app.MedicationStatus) bool {
+	switch st {
+	case app.StatusPlanned, app.StatusStopped, app.StatusNotGiven:
+		return false
+	}
+	return true
+}
+
+// hasCurrentLine reports whether an entry has a line of a current status.
+func hasCurrentLine(e *meds.Entry) bool {
+	for i := range e.Lines {
+		if currentStatus(e.Lines[i].LineStatus()) {
+			return true
+		}
+	}
+	return false
 }

@@ -195,8 +195,8 @@ func (p *parser) section() Section {
 			s.Text = p.narrative()
 		case "author":
 			// the section's author: the dispenser of a dispensation section
-			a := p.author("section/author")
-			ctx.author = &a
+			a, at := p.authorp("section/author")
+			ctx.author, ctx.authorTime = &a, at
 		case "entry":
 			ctx.section = &s
 			p.entry(&ctx)

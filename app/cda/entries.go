@@ -34,8 +34,9 @@ const maxEntryDepth = 12
 // entryCtx is what an entry needs to know of where it is: its section and
 // the section's author (the dispenser of a dispensation section).
 type entryCtx struct {
-	section *Section
-	author  *Author
+	section    *Section
+	author     *Author
+	authorTime pdate // the author's time at the precision written
 }
 
 // stmtCtx is what a clinical statement inherits from the statements

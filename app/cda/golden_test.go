@@ -65,7 +65,9 @@ var sampleGoldens = map[string][]string{
 		"device \"DISPOSITIFS IMPLANTABLES D'ASSISTANCE VENTRICULAIRE DROITE (RVAD)\" type=J01030101 model=\"St.Jude Medical Mod.55\" date=29/09/2008 09:49",
 		"device \"DISPOSITIFS IMPLANTABLES D'ASSISTANCE VENTRICULAIRE GAUCHE (LVAD)\" type=J01030102 model=\"St.Jude Medical Mod.55\" date=29/09/2008 09:49",
 	},
-	// CNAM-HR: "HARMACIE COMPAIN" is as written (line 521). The LPP devices
+	// CNAM-HR: "HARMACIE COMPAIN" is as written (line 521). The devices are
+	// dated by their performer/time, written "20190711" and "20190528": days,
+	// never "00:00". The LPP devices
 	// are coded in a translation whose display contradicts the narrative the
 	// originalText points to (#DM001 is the dressing row): the code wins,
 	// the narrative is the conflict.
@@ -76,8 +78,8 @@ var sampleGoldens = map[string][]string{
 		"med dispensed \"VACCIN TETANIQUE PASTEUR SUSP INJ1/.5\" atc=J07AM01 product=3400932857241 dispensed=11/07/2019 by=\"PHARMACIE COMPAIN\"",
 		"med dispensed \"HBVAXPRO 10 MICROG/ML SUSP INJ SER1/1\" atc=J07BC01 product=3400936924642 dispensed=08/07/2019 by=\"PHARMACIE COMPAIN\"",
 		"med dispensed \"VACCIN TETANIQUE PASTEUR SUSP INJ1/.5\" atc=J07AM01 product=3400932857241 dispensed=26/06/2019 by=\"PHARMACIE COMPAIN\"",
-		"device \"Stimulateur cardiaque de re-synchro ventriculaire, BIOTRONIK, EDORA 8 HF-T.\" type=3408693 date=11/07/2019 00:00 conflict=\"COMPRESSES ACIDE HYALURONIQUE&SULFADIAZINE ARGENTIQUE,GENEVRIER,IALUSET+,LES 10\"",
-		"device \"COMPRESSES ACIDE HYALURONIQUE&SULFADIAZINE ARGENTIQUE,GENEVRIER,IALUSET+,LES 10\" type=1397790 date=28/05/2019 00:00 conflict=\"PANSEMENTS HYDROCELLULAIRES, > OU = 50 CM2 ET < 63 CM2, BOÎTE DE 10.\"",
+		"device \"Stimulateur cardiaque de re-synchro ventriculaire, BIOTRONIK, EDORA 8 HF-T.\" type=3408693 date=11/07/2019 conflict=\"COMPRESSES ACIDE HYALURONIQUE&SULFADIAZINE ARGENTIQUE,GENEVRIER,IALUSET+,LES 10\"",
+		"device \"COMPRESSES ACIDE HYALURONIQUE&SULFADIAZINE ARGENTIQUE,GENEVRIER,IALUSET+,LES 10\" type=1397790 date=28/05/2019 conflict=\"PANSEMENTS HYDROCELLULAIRES, > OU = 50 CM2 ET < 63 CM2, BOÎTE DE 10.\"",
 	},
 	// CSE-CS8: the two vaccinations are negationInd="true" (lines 2660,
 	// 2700); G96.9 and MED-170 are negated FR-Probleme; the narrative of

@@ -85,9 +85,9 @@ func (p *parser) supplyEntry(se *xml.StartElement, c stmtCtx) {
 			hasProduct = true
 			p.consumable(&ml)
 		case "performer":
-			a := p.author("supply/performer")
-			if !a.Time.IsZero() && when.t.IsZero() {
-				when = pdate{a.Time, app.PrecisionMinute}
+			a, at := p.authorp("supply/performer")
+			if !at.t.IsZero() && when.t.IsZero() {
+				when = at // at the precision written: "20190711" is a day, not midnight
 			}
 			m.Dispenser = dispenser(a)
 		case "author":
@@ -119,8 +119,8 @@ func (p *parser) supplyEntry(se *xml.StartElement, c stmtCtx) {
 	if m.Kind == app.MedicationDispensed {
 		m.Dispensed, m.DispensedPrecision = when.t, when.p
 		if a := c.entry.author; a != nil {
-			if m.Dispensed.IsZero() && !a.Time.IsZero() {
-				m.Dispensed, m.DispensedPrecision = a.Time, app.PrecisionMinute
+			if m.Dispensed.IsZero() && !c.entry.authorTime.t.IsZero() {
+				m.Dispensed, m.DispensedPrecision = c.entry.authorTime.t, c.entry.authorTime.p
 			}
 			if m.Dispenser == "" {
 				m.Dispenser = dispenser(*a)
@@ -182,6 +182,23 @@ func (p *parser) supplyRelationship(ml *medLine, rel *xml.StartElement, c stmtCt
 			p.statement(se, cc)
 		}
 	})
+}
+
+// authorp reads an author or performer like author, and its time with the
+// precision the document gave it.
+func (p *parser) authorp(detail string) (Author, pdate) {
+	var a Author
+	var at pdate
+	p.children(func(se *xml.StartElement) {
+		switch hl7(se) {
+		case "time":
+			at = p.tsp(se, detail+"/time")
+			a.Time = at.t
+		case "assignedAuthor", "assignedEntity":
+			p.assigned(&a)
+		}
+	})
+	return a, at
 }
 
 // dispenser names who dispensed: the organisation (the pharmacy), else the

@@ -234,6 +234,7 @@ func dates(e *Entry, sorted []*line, now time.Time) {
 		if !m.Dispensed.IsZero() {
 			if m.Dispensed.After(e.LastDispensed) {
 				e.LastDispensed, e.LastPrescriber = m.Dispensed, m.Prescriber
+				e.LastDispensedPrecision = m.DispensedPrecision
 			}
 			if m.Dispensed.After(from) && !m.Dispensed.After(now) {
 				e.Dispensings = append(e.Dispensings, m.Dispensed)
@@ -245,7 +246,7 @@ func dates(e *Entry, sorted []*line, now time.Time) {
 			}
 		}
 		if !m.End.IsZero() && m.End.After(e.Stopped) && m.Kind != app.MedicationPlanned {
-			e.Stopped = m.End // a plan's end is the end of its window, not a stop
+			e.Stopped, e.StoppedPrecision = m.End, m.EndPrecision // a plan's end is the end of its window, not a stop
 		}
 	}
 	if e.LastPrescriber == "" {
@@ -259,20 +260,20 @@ func dates(e *Entry, sorted []*line, now time.Time) {
 		return ay == by && am == bm && ad == bd
 	})
 
-	e.LastActivity, e.Basis = e.LastDispensed, BasisDispensing
+	e.LastActivity, e.Basis, e.LastActivityPrecision = e.LastDispensed, BasisDispensing, e.LastDispensedPrecision
 	for _, l := range sorted {
 		if l.m.Kind == app.MedicationPlanned {
 			continue // a plan is no activity yet
 		}
 		if !l.m.Start.IsZero() && l.m.Start.After(e.LastActivity) {
-			e.LastActivity, e.Basis = l.m.Start, BasisStart
+			e.LastActivity, e.Basis, e.LastActivityPrecision = l.m.Start, BasisStart, l.m.StartPrecision
 		}
 	}
 	if e.LastActivity.IsZero() {
 		e.Basis = BasisNone
 		for _, l := range sorted {
 			if !l.m.Source.Date.IsZero() && l.m.Source.Date.After(e.LastActivity) {
-				e.LastActivity, e.Basis = l.m.Source.Date, BasisDocument
+				e.LastActivity, e.Basis, e.LastActivityPrecision = l.m.Source.Date, BasisDocument, app.PrecisionNone
 			}
 		}
 	}
@@ -286,7 +287,7 @@ func dates(e *Entry, sorted []*line, now time.Time) {
 	}
 	// A stop date is only reported when nothing later contradicts it.
 	if !e.Stopped.IsZero() && (day(e.LastDispensed).After(day(e.Stopped)) || day(e.LastActivity).After(day(e.Stopped))) {
-		e.Stopped = time.Time{}
+		e.Stopped, e.StoppedPrecision = time.Time{}, app.PrecisionNone
 	}
 }
 
@@ -300,6 +301,15 @@ func day(t time.Time) time.Time {
 }
 
 func frDate(t time.Time) string { return t.Format("02/01/2006") }
+
+// precDate writes a line's date at the precision its document gave ("1976",
+// "03/1976", "12/03/1976"); a date of unknown precision as a day.
+func precDate(t time.Time, p app.DatePrecision) string {
+	if p == app.PrecisionMinute {
+		p = app.PrecisionDay // notes name days
+	}
+	return app.FormatDate(t, p)
+}
 
 // describe names the source of a line for a note: "Synthèse du 12/03/2025".
 func describe(m *app.Medication) string {
@@ -342,21 +352,21 @@ func divergences(e *Entry, sorted []*line) {
 			case !dispensed && !b.m.Dispensed.IsZero() && day(b.m.Dispensed).After(end):
 				dispensed = true
 				note(fmt.Sprintf("fin de traitement le %s (%s), délivrance le %s (%s)",
-					frDate(a.m.End), describe(a.m), frDate(b.m.Dispensed), describe(b.m)))
+					precDate(a.m.End, a.m.EndPrecision), describe(a.m), precDate(b.m.Dispensed, b.m.DispensedPrecision), describe(b.m)))
 			case !b.m.Dispensed.IsZero() || sourceKey(b.m) == sourceKey(a.m):
 			case !started && !b.m.Start.IsZero() && day(b.m.Start).After(end):
 				started = true
 				note(fmt.Sprintf("fin de traitement le %s (%s), début le %s (%s)",
-					frDate(a.m.End), describe(a.m), frDate(b.m.Start), describe(b.m)))
+					precDate(a.m.End, a.m.EndPrecision), describe(a.m), precDate(b.m.Start, b.m.StartPrecision), describe(b.m)))
 			case !listed && b.m.End.IsZero() && listsCurrent(b.m.Kind) && day(b.m.Source.Date).After(end) &&
 				(b.m.Start.IsZero() || !day(b.m.Start).After(end)):
 				listed = true
 				note(fmt.Sprintf("fin de traitement le %s (%s), toujours mentionné (%s)",
-					frDate(a.m.End), describe(a.m), describe(b.m)))
+					precDate(a.m.End, a.m.EndPrecision), describe(a.m), describe(b.m)))
 			}
 		}
 	}
-	differ := func(what string, get func(*app.Medication) time.Time) {
+	differ := func(what string, get func(*app.Medication) (time.Time, app.DatePrecision)) {
 		type fact struct {
 			day time.Time
 			l   *line
@@ -365,7 +375,7 @@ func divergences(e *Entry, sorted []*line) {
 		sources := map[srcKey]bool{}
 		days := map[time.Time]bool{}
 		for _, l := range sorted {
-			t := get(l.m)
+			t, _ := get(l.m)
 			if t.IsZero() || !listsCurrent(l.m.Kind) {
 				continue
 			}
@@ -381,12 +391,12 @@ func divergences(e *Entry, sorted []*line) {
 		sort.SliceStable(facts, func(i, j int) bool { return facts[i].day.Before(facts[j].day) })
 		parts := make([]string, len(facts))
 		for i, f := range facts {
-			parts[i] = fmt.Sprintf("le %s (%s)", frDate(get(f.l.m)), describe(f.l.m))
+			parts[i] = fmt.Sprintf("le %s (%s)", precDate(get(f.l.m)), describe(f.l.m))
 		}
 		note(what + " " + strings.Join(parts, ", "))
 	}
-	differ("début", func(m *app.Medication) time.Time { return m.Start })
-	differ("fin de traitement", func(m *app.Medication) time.Time { return m.End })
+	differ("début", func(m *app.Medication) (time.Time, app.DatePrecision) { return m.Start, m.StartPrecision })
+	differ("fin de traitement", func(m *app.Medication) (time.Time, app.DatePrecision) { return m.End, m.EndPrecision })
 	e.Divergent = len(e.Notes) > 0
 }
 

@@ -92,6 +92,15 @@ type Entry struct {
 	Dispensings    []time.Time // dispensing days in the TimelineMonths before now, oldest first, one per day
 	Stopped        time.Time   // latest end date given, when nothing later contradicts it
 
+	// LastDispensedPrecision, LastActivityPrecision and StoppedPrecision
+	// say how much of those dates the documents gave (an end written
+	// "1976" is the year 1976, not the 1st of January): show them with
+	// app.FormatDate. PrecisionNone (a declaration, older readers) reads as
+	// a day.
+	LastDispensedPrecision app.DatePrecision
+	LastActivityPrecision  app.DatePrecision
+	StoppedPrecision       app.DatePrecision
+
 	Flags     []terms.Flag // perioperative flags, most severe first
 	Group     string       // ID of the Group holding the entry
 	Divergent bool         // sources disagree; see Notes
