@@ -130,6 +130,9 @@ func (e *Engine) pullOne(ctx context.Context, r *pullRun, p app.Patient) {
 		delete(e.patFail, p.ID)
 		e.mu.Unlock()
 	case ctx.Err() != nil:
+	case errors.Is(err, errNoRecordSeen):
+		// said, and asked again next cycle: no back-off, no purge
+		r.sum.fail(p.ID, "", err)
 	case errors.Is(err, app.ErrOffline) && e.unreachable():
 		r.cancel(fmt.Errorf("engine: pull: %w", err))
 	case r.c.failed() != nil:

@@ -21,7 +21,10 @@ type Lossy struct {
 	URL string
 	// Drop decides, per request, whether its answer is lost. It may be
 	// replaced between requests only under the test's own ordering.
-	Drop    func(r *http.Request) bool
+	Drop func(r *http.Request) bool
+	// Rewrite, when set, may change an answer's body before it is passed
+	// on (a server that omits entries, forgets total …).
+	Rewrite func(r *http.Request, body []byte) []byte
 	dropped atomic.Int64
 	passed  atomic.Int64
 }
@@ -81,6 +84,10 @@ func (p *Peer) NewLossy(t testing.TB, drop func(r *http.Request) bool) *Lossy {
 			panic(http.ErrAbortHandler)
 		}
 		l.passed.Add(1)
+		if l.Rewrite != nil {
+			answer = l.Rewrite(r, answer)
+			resp.Header.Del("Content-Length")
+		}
 		for k, vs := range resp.Header {
 			for _, v := range vs {
 				w.Header().Add(k, v)
