@@ -293,3 +293,48 @@ func TestPeerThousandPushesLostAnswers(t *testing.T) {
 	}
 	t.Logf("1000 notes, %d answers lost after commit, %d cycles (last: pushed %d): 0 duplicates, 0 lost; client paths: %v", lossy.Dropped(), cycles+1, sum.Pushed, rs.Paths())
 }
+
+// TestPeerSentNotConfirmed: a note for a patient the server has no
+// Patient for goes with a conditional reference, which this server stores
+// unresolved: the read-back does not confirm it, the item stays in the
+// outbox as "sent, not confirmed", is not counted as pushed, and the next
+// cycles find it again instead of sending a second copy.
+func TestPeerSentNotConfirmed(t *testing.T) {
+	peer := fhirpeer.Shared(t)
+	ins := fhirpeer.NewINS() // no Patient on the server
+	p := app.Patient{ID: app.PatientID("peer-nc-" + ins.Matricule), INS: ins, Status: app.IdentityQualified,
+		BirthName: "PAIR", BirthGivenNames: "Test", BirthDate: "1970-01-01", Sex: "F"}
+	rs, pr := peerClient(t, peer, peer.URL)
+	clock := apptest.NewClock(time.Now())
+	v, _ := newVault(t, clock)
+	watch(t, v, clock.Now(), p)
+	it := noteItem(p, 1, clock.Now())
+	if err := v.Write(ctx, &app.Batch{Outbox: []app.OutboxItem{it}}); err != nil {
+		t.Fatal(err)
+	}
+	eng := newEngine(t, v, rs, pr, clock)
+	sum, err := eng.Once(ctx)
+	if err != nil || sum.Pushed != 0 || sum.Unconfirmed != 1 {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	said := false
+	for _, f := range sum.Failures {
+		said = said || (f.Item == it.ID && strings.Contains(f.Reason, "sent, not confirmed") && strings.Contains(f.Reason, "does not point at the patient"))
+	}
+	out, _ := v.Outbox(ctx)
+	if !said || len(out) != 1 || out[0].State != app.OutboxUnconfirmed {
+		t.Fatalf("want the item sent, not confirmed: %+v %+v", out, sum.Failures)
+	}
+	// Later cycles look it up first: never a second copy.
+	for i := 0; i < 3; i++ {
+		clock.Advance(5 * time.Minute)
+		if _, err := eng.Once(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := peer.Search(ctx, "DocumentReference?identifier=urn:oid:"+string(it.ID))
+	if err != nil || len(res) != 1 {
+		t.Fatalf("%d copies on the server, %v", len(res), err)
+	}
+	t.Logf("client paths: %v", rs.Paths())
+}
