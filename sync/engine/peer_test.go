@@ -231,8 +231,10 @@ func TestPeerListingOmitsHalf(t *testing.T) {
 }
 
 // TestPeerThousandPushesLostAnswers: 1,000 notes pushed through a proxy
-// that loses a third of the transaction answers after the server committed
-// them: every note lands exactly once, none is lost.
+// that loses one transaction answer in eight after the server committed
+// it: every note lands exactly once, none is lost. (Each lost answer costs
+// an identifier search, which the peer's in-memory repository answers by a
+// scan of every document: a higher loss rate only makes the test slower.)
 func TestPeerThousandPushesLostAnswers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("long")
@@ -241,7 +243,7 @@ func TestPeerThousandPushesLostAnswers(t *testing.T) {
 	ps, ids := peerPatients(t, peer, 10, 0)
 	var n atomic.Int64
 	lossy := peer.NewLossy(t, func(r *http.Request) bool {
-		return r.Method == http.MethodPost && n.Add(1)%3 == 0
+		return r.Method == http.MethodPost && n.Add(1)%8 == 0
 	})
 	rs, pr := peerClient(t, peer, lossy.URL)
 	clock := apptest.NewClock(time.Now())

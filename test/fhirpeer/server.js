@@ -48,7 +48,7 @@ async function handle(req, res, body) {
   if (!u.pathname.startsWith(BASE)) {
     return sendOutcome(res, badRequest('not under ' + BASE));
   }
-  const pathname = u.pathname.slice(BASE.length) || "/";
+  const pathname = u.pathname.slice(BASE.length) || '/';
   const query = {};
   for (const [k, v] of u.searchParams) {
     if (query[k] === undefined) query[k] = v;
@@ -100,10 +100,7 @@ async function handle(req, res, body) {
     return send(res, status, headers, Buffer.from(resource.data || '', 'base64'));
   }
   headers['Content-Type'] = (opts && opts.contentType) || 'application/fhir+json';
-  // Absolute links on this server (the library writes them relative to its
-  // configured base, which this glue does not set).
-  let text = JSON.stringify(resource);
-  return send(res, status, headers, text);
+  return send(res, status, headers, JSON.stringify(resource));
 }
 
 const server = https.createServer(
