@@ -128,6 +128,10 @@ type RecordStatus struct {
 	Authorization  AuthorizationStatus
 	TreatingDoctor bool      // this practitioner is the patient's médecin traitant DMP
 	ServerTime     time.Time // the service's clock at the answer
+	// Said is the DMP reason the service gave with its answer, when it
+	// gave one (a 403/410 saying no_record): an explicit signal, unlike
+	// a search that merely found nothing.
+	Said DenialReason
 }
 
 // Visibility is who may see a document besides its author.

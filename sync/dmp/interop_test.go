@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/sync/dmp/fhir"
@@ -286,4 +287,18 @@ func FuzzMapDocument(f *testing.F) {
 			t.Fatalf("inline size %d, metadata %d", len(data), rd.Meta.Size)
 		}
 	})
+}
+
+// TestWithdrawnWithReason: a 404/410 that names a DMP reason is both
+// ErrWithdrawn and an AccessError of that reason; a bare one is only
+// ErrWithdrawn (no reason: no evidence for the sync engine).
+func TestWithdrawnWithReason(t *testing.T) {
+	err := classifyStatus("find patient", http.StatusGone, http.Header{}, fhir.DenialOutcome(app.DeniedNoRecord, "x"), time.Now())
+	if !errors.Is(err, app.ErrWithdrawn) || app.Denial(err) != app.DeniedNoRecord {
+		t.Fatalf("410 with a reason: %v", err)
+	}
+	err = classifyStatus("find patient", http.StatusGone, http.Header{}, fhir.NewOutcome("not-found", "x"), time.Now())
+	if !errors.Is(err, app.ErrWithdrawn) || app.Denial(err) != "" {
+		t.Fatalf("bare 410: %v", err)
+	}
 }

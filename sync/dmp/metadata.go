@@ -136,7 +136,8 @@ func (c *Client) jsonPatch(ctx context.Context, op string, acc app.Access, ins a
 }
 
 // Delete deletes a document (TD3.3c): DELETE DocumentReference/<id> with
-// If-Match on the version Carnet knows. Only the author may delete: anyone
+// If-Match on the version Carnet knows, then reads it back: it must read
+// gone (404/410) or entered-in-error, else *app.NotConfirmedError. Only the author may delete: anyone
 // else gets an AccessError (not_author). A document already gone is
 // ErrWithdrawn. Only an explicit user action should call it.
 func (c *Client) Delete(ctx context.Context, acc app.Access, ins app.INS, doc app.RemoteDocument) error {
@@ -155,7 +156,19 @@ func (c *Client) Delete(ctx context.Context, acc app.Access, ins app.INS, doc ap
 	if err != nil {
 		return err
 	}
-	defer done()
 	_, _ = readLimited(resp.Body, maxErrorBody, 0)
-	return nil
+	done()
+	// read back: gone (404/410) or entered-in-error, else not confirmed
+	d, err := c.readDocRef(ctx, op, acc, ins, doc.RemoteID)
+	switch {
+	case errors.Is(err, app.ErrWithdrawn):
+		return nil
+	case err == nil && d.Status == "entered-in-error":
+		return nil
+	case err == nil:
+		return &app.NotConfirmedError{Op: op, Why: "the document still reads " + safeCode(d.Status)}
+	case ctx.Err() != nil:
+		return err
+	}
+	return &app.NotConfirmedError{Op: op, Why: "the deletion could not be read back (" + kindText(err) + ")"}
 }

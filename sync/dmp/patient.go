@@ -35,7 +35,8 @@ func (c *Client) FindPatient(ctx context.Context, acc app.Access, ins app.INS) (
 	hdr, err := c.getJSON(ctx, &call{op: op, method: http.MethodGet, url: c.endpoint("Patient", v), acc: acc, ins: ins}, &b)
 	if err != nil {
 		if errors.Is(err, app.ErrWithdrawn) || app.Denial(err) == app.DeniedNoRecord {
-			return app.RecordStatus{Authorization: app.AuthorizationNone, ServerTime: c.clock.Now()}, nil
+			c.mem.setPatient(ins, "")
+			return app.RecordStatus{Authorization: app.AuthorizationNone, ServerTime: c.clock.Now(), Said: app.Denial(err)}, nil
 		}
 		return app.RecordStatus{}, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/carnetdesk/carnet/crypto/credential"
 	"github.com/carnetdesk/carnet/crypto/credential/credtest"
 	"github.com/carnetdesk/carnet/sync/dmp"
+	"github.com/carnetdesk/carnet/sync/dmp/fhir"
 	"github.com/carnetdesk/carnet/sync/engine"
 	"github.com/carnetdesk/carnet/test/fhirpeer"
 )
@@ -339,4 +340,57 @@ func TestPeerSentNotConfirmed(t *testing.T) {
 		t.Fatalf("%d copies on the server, %v", len(res), err)
 	}
 	t.Logf("client paths: %v", rs.Paths())
+}
+
+// TestPeerNoRecordSaid: a patient search answered 410 with the DMP reason
+// no_record is an explicit signal (purged once confirmed a minute later);
+// the same 410 without a reason is not (kept, the status says why).
+func TestPeerNoRecordSaid(t *testing.T) {
+	peer := fhirpeer.Shared(t)
+	ps, _ := peerPatients(t, peer, 2, 1)
+	said, bare := ps[0], ps[1]
+	lossy := peer.NewLossy(t, nil)
+	var on atomic.Bool
+	lossy.Answer = func(r *http.Request) (int, []byte) {
+		if !on.Load() || !strings.HasSuffix(r.URL.Path, "/Patient") {
+			return 0, nil
+		}
+		oo := fhir.NewOutcome("not-found", "gone")
+		if strings.Contains(r.URL.RawQuery, said.INS.Matricule) {
+			oo = fhir.DenialOutcome(app.DeniedNoRecord, "no record")
+		}
+		b, _ := json.Marshal(oo)
+		return http.StatusGone, b
+	}
+	rs, pr := peerClient(t, peer, lossy.URL)
+	clock := apptest.NewClock(time.Now())
+	v, _ := newVault(t, clock)
+	watch(t, v, clock.Now(), ps...)
+	eng := newEngine(t, v, rs, pr, clock, func(c *engine.Config) { c.MaxPurgeShare = 1 })
+	if sum, err := eng.Once(ctx); err != nil || !sum.OK() {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	on.Store(true)
+	clock.Advance(time.Minute)
+	if sum, err := eng.Once(ctx); err != nil || sum.Purged != 0 || sum.PurgeHeld != 1 {
+		t.Fatalf("first sight: %v %+v", err, sum)
+	}
+	clock.Advance(2 * time.Minute)
+	sum, err := eng.Once(ctx)
+	if err != nil || sum.Purged != 1 {
+		t.Fatalf("confirmed: %v %+v", err, sum)
+	}
+	if _, err := v.Patient(ctx, said.ID); err == nil {
+		t.Fatal("explicit no_record not purged")
+	}
+	if m, err := v.Manifest(ctx, bare.ID); err != nil || len(m.Documents) != 1 {
+		t.Fatalf("a bare 410 purged the patient: %v", err)
+	}
+	kept := false
+	for _, f := range sum.Failures {
+		kept = kept || (f.Patient == bare.ID && strings.Contains(f.Reason, "found no record"))
+	}
+	if !kept {
+		t.Fatalf("the status must say why: %+v", sum.Failures)
+	}
 }

@@ -164,6 +164,8 @@ func lostReason(err error) app.DenialReason {
 // is no signal: the service decides at each request.
 func statusLost(st app.RecordStatus) app.DenialReason {
 	switch {
+	case !st.Exists && st.Said == app.DeniedNoRecord:
+		return app.DeniedNoRecord // the service said so, with the DMP reason
 	case !st.Exists:
 		return "" // an empty answer: no evidence (see errNoRecordSeen)
 	case st.Closed:

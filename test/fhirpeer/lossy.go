@@ -25,6 +25,9 @@ type Lossy struct {
 	// Rewrite, when set, may change an answer's body before it is passed
 	// on (a server that omits entries, forgets total …).
 	Rewrite func(r *http.Request, body []byte) []byte
+	// Answer, when set and returning a status, answers the request itself
+	// (with that status and a FHIR JSON body) instead of the peer.
+	Answer  func(r *http.Request) (status int, body []byte)
 	dropped atomic.Int64
 	passed  atomic.Int64
 }
@@ -46,6 +49,14 @@ func (p *Peer) NewLossy(t testing.TB, drop func(r *http.Request) bool) *Lossy {
 	l := &Lossy{Drop: drop}
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: p.CA.Pool(), MinVersion: tls.VersionTLS12}, MaxIdleConnsPerHost: 16}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l.Answer != nil {
+			if status, body := l.Answer(r); status != 0 {
+				w.Header().Set("Content-Type", "application/fhir+json")
+				w.WriteHeader(status)
+				_, _ = w.Write(body)
+				return
+			}
+		}
 		out := r.Clone(r.Context())
 		out.RequestURI = ""
 		out.URL.Scheme, out.URL.Host = up.Scheme, up.Host
