@@ -277,3 +277,36 @@ func TestConformanceLostAnswer(t *testing.T) {
 
 // credtestOptions: ECDSA keys (fast to generate on a loaded machine).
 func credtestOptions() credtest.Options { return credtest.Options{ECDSA: true} }
+
+// TestConformanceDelete: the author deletes a note; the deletion is read
+// back (the entry reads gone), and the listing no longer shows it.
+func TestConformanceDelete(t *testing.T) {
+	eachBackend(t, func(t *testing.T, b backend) {
+		c, acc := b.client(t)
+		ins := b.patient(t)
+		ctx := t.Context()
+		if _, err := c.FindPatient(ctx, acc, ins); err != nil {
+			t.Fatal(err)
+		}
+		nd := note(newUID())
+		res, err := c.Provide(ctx, acc, ins, []app.NewDocument{nd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Delete(ctx, acc, ins, res.Documents[0]); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		if _, err := c.ReadDocument(ctx, acc, ins, res.Documents[0].RemoteID); !errors.Is(err, app.ErrWithdrawn) {
+			t.Fatalf("deleted entry reads: %v", err)
+		}
+		docs, err := list(t, c, acc, ins, app.DocumentQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docs {
+			if d.Meta.ID == nd.Meta.ID {
+				t.Fatal("deleted note still listed")
+			}
+		}
+	})
+}

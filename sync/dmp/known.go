@@ -129,6 +129,7 @@ const (
 	PathSupersedeJSONPatch = "replace: superseded by a JSON Patch after the transaction"
 	PathReadBackOK         = "provide: read back and confirmed"
 	PathMetaTestConflict   = "metadata: JSON Patch test failed (conflict)"
+	PathMetaIfMatch        = "metadata: If-Match refused (conflict)"
 	PathInlineData         = "retrieve: inline attachment.data"
 )
 

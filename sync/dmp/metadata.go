@@ -113,7 +113,13 @@ func (c *Client) jsonPatch(ctx context.Context, op string, acc app.Access, ins a
 	resp, done, err := c.do(ctx, &call{op: op, method: http.MethodPatch, url: c.endpoint("DocumentReference/"+url.PathEscape(id), nil), body: body,
 		contentType: fhir.MediaJSONPatch, ifMatch: fhir.WeakETag(version), prefer: "return=representation", acc: acc, ins: ins})
 	if err != nil {
-		if errors.Is(err, app.ErrInvalid) || errors.Is(err, app.ErrConflict) {
+		if errors.Is(err, app.ErrConflict) {
+			c.mem.took(PathMetaIfMatch)
+			return err
+		}
+		if errors.Is(err, app.ErrInvalid) {
+			// a refused patch: its test on versionId failed if the
+			// document now reads another version
 			if d, rerr := c.readDocRef(ctx, op, acc, ins, id); rerr == nil && d.Meta != nil && d.Meta.VersionID != "" && d.Meta.VersionID != version {
 				c.mem.took(PathMetaTestConflict)
 				return fail(op, app.ErrConflict, "changed meanwhile (version test failed)")
