@@ -38,7 +38,7 @@ DEBS_TEST   := $(DEBS_RUN) xvfb xauth imagemagick xdotool x11-apps softhsm2 dove
 DEBS_FUTURE :=
 
 .PHONY: help deps-run deps-test build run lint lint-deps test go-test smoke screenshot \
-        bench package icon clean
+        bench package icon clean fhirpeer
 
 help: ## this list
 	@echo "Carnet — make targets (GOFLAGS=$(GOFLAGS), LANG=$(LANG))"
@@ -80,8 +80,13 @@ lint-deps: ## only the dependency-direction check (and its self-test)
 
 test: deps-test lint go-test smoke ## everything CI runs: deps, lint, go test -race ./..., smoke run under Xvfb
 
-go-test: deps-test ## go test -race -timeout 20m ./... (TEST_FLAGS to change)
-	CARNET_REQUIRE_SOFTHSM=1 CARNET_REQUIRE_DOVECOT=1 CARNET_REQUIRE_CDACHECK=1 go test $(TEST_FLAGS) ./...
+go-test: deps-test fhirpeer ## go test -race -timeout 20m ./... (TEST_FLAGS to change)
+	CARNET_REQUIRE_SOFTHSM=1 CARNET_REQUIRE_DOVECOT=1 CARNET_REQUIRE_CDACHECK=1 \
+	CARNET_REQUIRE_FHIRPEER=$$( { [ "$${CI:-}" = true ] || test -f test/fhirpeer/node_modules/@medplum/fhir-router/package.json; } && echo 1) \
+	go test $(TEST_FLAGS) ./...
+
+fhirpeer: ## npm ci for the independent FHIR R4 peer of the tests (test/fhirpeer), when its lockfile changed
+	@scripts/fhirpeer-deps.sh
 
 smoke: deps-test build ## start the real binary under Xvfb: window, screenshot not blank, clean SIGTERM
 	@CARNET_BIN=./$(BIN) scripts/smoke.sh

@@ -210,7 +210,8 @@ func (s *Service) refresh(ctx context.Context, sess *Session, acc Access, p Pati
 		return PatientRecord{}, &AccessError{Reason: DeniedClosed}
 	case st.Authorization == AuthorizationBlocked:
 		return PatientRecord{}, &AccessError{Reason: DeniedBlocked}
-	case st.Authorization != AuthorizationGranted && acc.Mode == AccessNormal && !st.TreatingDoctor:
+	case st.Authorization != AuthorizationGranted && st.Authorization != AuthorizationUnknown && acc.Mode == AccessNormal && !st.TreatingDoctor:
+		// (unknown: a server without the extension decides per request)
 		return PatientRecord{}, &AccessError{Reason: DeniedNoAuthorization}
 	}
 

@@ -74,6 +74,21 @@ func TestOpenPatientRefusals(t *testing.T) {
 	}
 }
 
+// TestOpenPatientUnknownAuthorization: a service without the
+// authorisation extension (unknown) is asked, not refused up front.
+func TestOpenPatientUnknownAuthorization(t *testing.T) {
+	rec := &apptest.Records{FindPatientFn: func(app.Access, app.INS) (app.RecordStatus, error) {
+		return app.RecordStatus{Exists: true, Authorization: app.AuthorizationUnknown}, nil
+	}}
+	svc, _, _ := signedIn(t, rec)
+	if _, err := svc.OpenPatient(context.Background(), "p1", app.AccessNormal, ""); app.Denial(err) != "" {
+		t.Fatalf("refused on an unknown authorisation: %v", err)
+	}
+	if rec.Calls("ListDocuments") != 1 {
+		t.Fatal("the service was not asked")
+	}
+}
+
 func TestOpenPatientModesCheckedBeforeSending(t *testing.T) {
 	rec := &apptest.Records{}
 	svc, _, _ := signedIn(t, rec)

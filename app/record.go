@@ -118,6 +118,10 @@ const (
 	OutboxConflict OutboxState = "conflict"
 	OutboxRejected OutboxState = "rejected"
 	OutboxRetry    OutboxState = "retry"
+	// OutboxUnconfirmed: sent, not confirmed. The service answered but
+	// reading back did not show the write; the next cycle looks it up
+	// again before anything is sent again.
+	OutboxUnconfirmed OutboxState = "unconfirmed"
 )
 
 // OutboxItem is a document or a metadata change written in Carnet and waiting

@@ -113,6 +113,10 @@ const (
 	AuthorizationGranted AuthorizationStatus = "granted"
 	AuthorizationNone    AuthorizationStatus = "none" // never given, or expired
 	AuthorizationBlocked AuthorizationStatus = "blocked"
+	// AuthorizationUnknown: the service did not say (a generic FHIR server
+	// without the authorisation extension). Not a refusal: the service
+	// decides at each request (a 401/403 with a reason refuses).
+	AuthorizationUnknown AuthorizationStatus = "unknown"
 )
 
 // RecordStatus is what the central service says of a patient's record
@@ -124,6 +128,10 @@ type RecordStatus struct {
 	Authorization  AuthorizationStatus
 	TreatingDoctor bool      // this practitioner is the patient's médecin traitant DMP
 	ServerTime     time.Time // the service's clock at the answer
+	// Said is the DMP reason the service gave with its answer, when it
+	// gave one (a 403/410 saying no_record): an explicit signal, unlike
+	// a search that merely found nothing.
+	Said DenialReason
 }
 
 // Visibility is who may see a document besides its author.
@@ -217,3 +225,31 @@ type RecordService interface {
 	// AccessTraces returns who accessed the record.
 	AccessTraces(ctx context.Context, acc Access, ins INS, since time.Time) ([]AccessTrace, error)
 }
+
+// EntryReader is implemented by a RecordService that can read one
+// document entry by its service id (FHIR read). The sync engine uses it
+// for evidence: a document that a listing omitted leaves the vault only
+// when this read says it is deleted (ErrWithdrawn), entered-in-error
+// (Status) or masked (Visibility), never because of the omission.
+type EntryReader interface {
+	ReadDocument(ctx context.Context, acc Access, ins INS, remoteID string) (RemoteDocument, error)
+}
+
+// NotConfirmedError says that the service accepted a write (2xx) but
+// reading it back did not confirm it: the document is not there yet, or it
+// does not point at the patient, or the version it replaces still reads
+// current. The write may have landed; it must be re-checked, never counted
+// as done. It wraps ErrServer.
+type NotConfirmedError struct {
+	Op  string         // "provide", "update metadata"
+	Why string         // what the read-back showed, without health data
+	Doc RemoteDocument // what the service answered, when it answered
+}
+
+// Error implements error.
+func (e *NotConfirmedError) Error() string {
+	return fmt.Sprintf("%s: sent, not confirmed: %s", e.Op, e.Why)
+}
+
+// Unwrap returns ErrServer.
+func (e *NotConfirmedError) Unwrap() error { return ErrServer }

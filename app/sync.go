@@ -112,7 +112,10 @@ type SyncSummary struct {
 	Documents         int // document entries added or changed
 	Retrieved         int // document contents downloaded
 	Bytes             int64
-	Removed           int // documents removed (masked, deleted)
+	Removed           int // documents removed (read as masked, deleted or entered-in-error)
+	Kept              int // documents a listing omitted, kept for want of evidence
+	PurgeHeld         int // patients whose loss of access is not confirmed yet, or held by the purge guard
+	Unconfirmed       int // outbox items sent, not confirmed (re-checked next cycle)
 	Purged            int // patients purged (access lost, retention)
 	Flagged           int // patients to purge kept for their pending outbox items
 	Unreadable        int // patients unreadable until re-validated

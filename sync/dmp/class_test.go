@@ -89,7 +89,7 @@ func TestProvideCategory(t *testing.T) {
 	}
 	classed, bare := note("1.2.250.1.999.7.1"), note("1.2.250.1.999.7.2")
 	classed.Meta.ClassCode = app.ClassReport
-	tx, _, err := c.provideBundle(unitAccess(), unitINS, []app.NewDocument{classed, bare}, time.Now())
+	tx, _, err := c.provideBundle(unitAccess(), unitINS, []app.NewDocument{classed, bare}, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -115,6 +115,7 @@ type Client struct {
 	maxPages        int
 	clock           app.Clock
 	log             *slog.Logger
+	mem             memory // remembered service ids (known.go)
 }
 
 // Client implements the central record service port.

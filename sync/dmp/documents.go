@@ -3,6 +3,8 @@ package dmp
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"hash/fnv"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -33,9 +35,24 @@ func (c *Client) ListDocuments(ctx context.Context, acc app.Access, ins app.INS,
 	if page == nil {
 		return fail(op, app.ErrInvalid, "no page callback")
 	}
-	first, f, err := c.searchURL(q, ins)
+	if q.ID != "" {
+		return c.findByID(ctx, acc, ins, q, page)
+	}
+	return c.listDocs(ctx, op, acc, ins, q, c.mem.patientID(ins), false, page)
+}
+
+// listDocs runs one ITI-67 search: by the Patient's service id when known
+// (patient=Patient/<id>, what every server indexes), else by the chained
+// patient.identifier.
+func (c *Client) listDocs(ctx context.Context, op string, acc app.Access, ins app.INS, q app.DocumentQuery, patientID string, anyPatient bool, page func([]app.RemoteDocument) error) error {
+	first, f, err := c.searchURLFor(q, ins, patientID, anyPatient)
 	if err != nil {
 		return fail(op, app.ErrInvalid, err.Error())
+	}
+	if patientID != "" {
+		c.mem.took(PathListByPatientID)
+	} else if !anyPatient {
+		c.mem.took(PathListByIdentifier)
 	}
 	return c.follow(ctx, op, acc, ins, first, func(p *searchPage, ids map[string]app.DocumentID) (func() error, error) {
 		docs, skipped, err := decodeSearchset(p, f, ids)
@@ -49,16 +66,114 @@ func (c *Client) ListDocuments(ctx context.Context, acc app.Access, ins app.INS,
 			if len(docs) == 0 {
 				return nil
 			}
+			for i := range docs {
+				c.mem.setDoc(docs[i].Meta.ID, docs[i].RemoteID)
+			}
 			return page(docs)
 		}, nil
 	})
 }
 
-// searchURL builds the first ITI-67 URL and the client-side filter.
+// findByID looks one document up by its uniqueId, for the duplicate check
+// before anything is sent again, in an order that needs no search feature
+// first: (1) read by the service id remembered from an earlier answer;
+// (2) search identifier= with the patient; (3) search identifier= alone,
+// the patient filtered here (a uniqueId is global); (4) when the service
+// refuses the identifier search, list the patient's documents and filter
+// here. A step that cannot be answered (network, server fault) stops the
+// lookup with its error: nothing may be sent again until one answers.
+func (c *Client) findByID(ctx context.Context, acc app.Access, ins app.INS, q app.DocumentQuery, page func([]app.RemoteDocument) error) error {
+	const op = "list documents"
+	statuses := q.Statuses
+	if len(statuses) == 0 {
+		statuses = []string{"current"}
+	}
+	want := map[string]bool{}
+	for _, s := range statuses {
+		want[s] = true
+	}
+	if rid := c.mem.docID(q.ID); rid != "" {
+		rd, err := c.ReadDocument(ctx, acc, ins, rid)
+		switch {
+		case err == nil && rd.Meta.ID == q.ID:
+			c.mem.took(PathDupReadByID)
+			if want[rd.Status] {
+				return page([]app.RemoteDocument{rd})
+			}
+			return nil
+		case err == nil, errors.Is(err, app.ErrWithdrawn), errors.Is(err, app.ErrServer), errors.Is(err, app.ErrInvalid):
+			// another document now, gone, or no usable read: search
+		default:
+			return err // no answer (network, throttled, refused)
+		}
+	}
+	found := false
+	collect := func(docs []app.RemoteDocument) error {
+		found = true
+		return page(docs)
+	}
+	patientID := c.mem.patientID(ins)
+	err := c.listDocs(ctx, op, acc, ins, q, patientID, false, collect)
+	if err == nil && found {
+		c.mem.took(PathDupIdentifier)
+		return nil
+	}
+	if err != nil && !errors.Is(err, app.ErrInvalid) {
+		return err
+	}
+	if err == nil {
+		// (3) the identifier alone: a document written with a reference
+		// the server did not resolve is not found through the patient
+		err = c.listDocs(ctx, op, acc, ins, q, "", true, collect)
+		if err == nil {
+			if found {
+				c.mem.took(PathDupIdentifier)
+			}
+			return nil
+		}
+		if !errors.Is(err, app.ErrInvalid) {
+			return err
+		}
+	}
+	// (4) the service refuses identifier searches: the patient's listing
+	c.mem.took(PathDupListing)
+	qq := app.DocumentQuery{Statuses: q.Statuses, PageSize: q.PageSize}
+	return c.listDocs(ctx, op, acc, ins, qq, patientID, false, func(docs []app.RemoteDocument) error {
+		var keep []app.RemoteDocument
+		for _, d := range docs {
+			if d.Meta.ID == q.ID {
+				keep = append(keep, d)
+			}
+		}
+		if len(keep) == 0 {
+			return nil
+		}
+		return page(keep)
+	})
+}
+
+// searchURL builds the first ITI-67 URL and the client-side filter, by the
+// chained patient.identifier.
 func (c *Client) searchURL(q app.DocumentQuery, ins app.INS) (string, *docFilter, error) {
+	return c.searchURLFor(q, ins, "", false)
+}
+
+// searchURLFor builds the first ITI-67 URL: by patient=Patient/<id> when
+// patientID is given, else by patient.identifier (none at all for a
+// uniqueId lookup across patients), and the client-side filter.
+func (c *Client) searchURLFor(q app.DocumentQuery, ins app.INS, patientID string, anyPatient bool) (string, *docFilter, error) {
 	v := url.Values{}
-	v.Set("patient.identifier", fhir.INSToken(ins).String())
-	f := &docFilter{ins: ins, statuses: map[string]bool{}, actSince: q.ActSince, updatedSince: q.UpdatedSince, id: q.ID}
+	switch {
+	case patientID != "":
+		v.Set("patient", "Patient/"+patientID)
+	case q.ID != "" && anyPatient:
+	default:
+		v.Set("patient.identifier", fhir.INSToken(ins).String())
+	}
+	f := &docFilter{ins: ins, statuses: map[string]bool{}, actSince: q.ActSince, updatedSince: q.UpdatedSince, id: q.ID, patientID: patientID}
+	if patientID == "" {
+		f.patientID = c.mem.patientID(ins)
+	}
 	statuses := q.Statuses
 	if len(statuses) == 0 {
 		statuses = []string{"current"}
@@ -171,13 +286,21 @@ func (p *searchPage) linkURL(rel string) string {
 // page is decoded (decode), then its next link is checked, then the page
 // is handed over (the function decode returned): a page that does not
 // decode, or whose next link goes to another origin or was already followed
-// (a loop), fails the listing with ErrServer and is not handed over. ids
-// maps the resource ids seen so far to uniqueIds (for replacement
-// references).
+// (a loop), or that repeats a page already read under another link, fails
+// the listing with ErrServer and is not handed over. ids maps the resource
+// ids seen so far to uniqueIds (for replacement references).
+//
+// A server that pages without next links but says how many entries match
+// (Bundle.total larger than what it gave) is paged with _offset; a page
+// that brings nothing new while the total says more fails the listing
+// (ErrServer): an incomplete listing is never handed over as complete. A
+// bundle without total is complete when it has no next link.
 func (c *Client) follow(ctx context.Context, op string, acc app.Access, ins app.INS, first string, decode func(*searchPage, map[string]app.DocumentID) (func() error, error)) error {
 	seen := map[string]bool{first: true}
+	pagesSeen := map[uint64]bool{}
 	ids := map[string]app.DocumentID{}
 	next := first
+	got := 0
 	for pages := 0; next != ""; pages++ {
 		if pages >= c.maxPages {
 			return fail(op, app.ErrServer, "too many pages")
@@ -189,6 +312,24 @@ func (c *Client) follow(ctx context.Context, op string, acc app.Access, ins app.
 		if b.ResourceType != "Bundle" || b.Type != "searchset" {
 			return malformed(op, "answer (not a searchset Bundle)")
 		}
+		matches := 0
+		h := fnv.New64a()
+		for i := range b.Entry {
+			e := &b.Entry[i]
+			if e.Search == nil || e.Search.Mode == "" || e.Search.Mode == "match" {
+				matches++
+			}
+			_, _ = h.Write(e.Resource)
+			_, _ = h.Write([]byte{0})
+		}
+		if matches > 0 {
+			sig := h.Sum64()
+			if pagesSeen[sig] {
+				return fail(op, app.ErrServer, "paging loop (the same page again)")
+			}
+			pagesSeen[sig] = true
+		}
+		got += matches
 		deliver, err := decode(&b, ids)
 		if err != nil {
 			return err
@@ -208,12 +349,37 @@ func (c *Client) follow(ctx context.Context, op string, acc app.Access, ins app.
 			}
 			seen[n] = true
 			next = n
+			c.mem.took(PathPagingNext)
+		} else if b.Total != nil && got < *b.Total {
+			if matches == 0 {
+				return fail(op, app.ErrServer, "incomplete listing (the total says more than the service gave)")
+			}
+			n, err := withOffset(first, got)
+			if err != nil || seen[n] {
+				return fail(op, app.ErrServer, "incomplete listing (no way to the next page)")
+			}
+			seen[n] = true
+			next = n
+			c.mem.took(PathPagingOffset)
 		}
 		if err := deliver(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// withOffset returns first with _offset=n (the paging parameter of servers
+// that give no next link).
+func withOffset(first string, n int) (string, error) {
+	u, err := url.Parse(first)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	q.Set("_offset", strconv.Itoa(n))
+	u.RawQuery = q.Encode()
+	return u.String(), nil
 }
 
 // isAbsolute reports whether s is an absolute URL.

@@ -143,6 +143,11 @@ func classifyStatus(op string, status int, header http.Header, outcome *fhir.Ope
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
 		return &opError{op: op, msg: "refused (" + strconv.Itoa(status) + ")", kind: &app.AccessError{Reason: denialReason(outcome)}}
 	case status == http.StatusNotFound || status == http.StatusGone:
+		if r := denialReason(outcome); r != app.DeniedOther && outcome != nil {
+			// an absence the service explains with a DMP reason: both
+			// ErrWithdrawn and the *app.AccessError of that reason
+			return &opError{op: op, msg: "not found or withdrawn (" + strconv.Itoa(status) + ")", kind: withdrawnFor{&app.AccessError{Reason: r}}}
+		}
 		return fail(op, app.ErrWithdrawn, "not found or withdrawn ("+strconv.Itoa(status)+")")
 	case status == http.StatusConflict || status == http.StatusPreconditionFailed:
 		return fail(op, app.ErrConflict, "changed meanwhile ("+strconv.Itoa(status)+")")
@@ -157,6 +162,14 @@ func classifyStatus(op string, status int, header http.Header, outcome *fhir.Ope
 	}
 	return fail(op, app.ErrServer, "unexpected status ("+strconv.Itoa(status)+")")
 }
+
+// withdrawnFor is a 404/410 that carries a DMP reason: errors.Is sees
+// app.ErrWithdrawn, errors.As the *app.AccessError (an explicit signal for
+// the sync engine, unlike a bare 404/410).
+type withdrawnFor struct{ ae *app.AccessError }
+
+func (w withdrawnFor) Error() string   { return "withdrawn: " + string(w.ae.Reason) }
+func (w withdrawnFor) Unwrap() []error { return []error{app.ErrWithdrawn, w.ae} }
 
 // retryAfter parses a Retry-After value (delay-seconds or HTTP-date). An
 // absent or unreadable value gives 0 (the caller picks its own back-off);

@@ -386,6 +386,10 @@ func TestProvideResponseChecked(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, _ := hostile(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodGet { // ITI-78: no Patient known
+					writeFHIR(w, fhir.Bundle{Type: "searchset"})
+					return
+				}
 				var tx fhir.Bundle
 				if err := json.NewDecoder(r.Body).Decode(&tx); err != nil || tx.Type != "transaction" {
 					t.Errorf("bad transaction: %v", err)
@@ -408,7 +412,7 @@ func TestProvideBundleShape(t *testing.T) {
 	nd := note("1.2.3.2")
 	nd.Replaces = &old
 	nd.Visibility.HiddenFromLegalReps = true
-	tx, _, err := c.provideBundle(unitAccess(), unitINS, []app.NewDocument{nd}, time.Now())
+	tx, _, err := c.provideBundle(unitAccess(), unitINS, []app.NewDocument{nd}, time.Now(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +438,7 @@ func TestProvideBundleShape(t *testing.T) {
 	if len(l.Entry) != 1 || l.Entry[0].Item.Reference != tx.Entry[1].FullURL || !l.Code.Has(fhir.SystemMHDListTypes, "submissionset") {
 		t.Fatalf("list %+v", l)
 	}
-	if _, _, err := c.provideBundle(unitAccess(), unitINS, []app.NewDocument{nd, nd}, time.Now()); !errors.Is(err, app.ErrInvalid) {
+	if _, _, err := c.provideBundle(unitAccess(), unitINS, []app.NewDocument{nd, nd}, time.Now(), nil); !errors.Is(err, app.ErrInvalid) {
 		t.Fatalf("duplicate uniqueId: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package dmp
 
 import (
+	"crypto/sha1"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -70,6 +71,9 @@ func mapDocument(d *fhir.DocumentReference) (rd app.RemoteDocument, ok bool) {
 		}
 		m.Hash = hashHex(att.Hash)
 		rd.URL = att.URL
+		if len(att.Data) > 0 {
+			inlineMeta(&m, att)
+		}
 	}
 	m.Superseded = d.Status == "superseded"
 	rd.Meta = m
@@ -232,6 +236,27 @@ func hashHex(b64 string) string {
 	return hex.EncodeToString(raw)
 }
 
+// inlineMeta checks inline content (attachment.data) against the
+// metadata: with no hash or size given, the inline bytes' own become the
+// metadata, so that content fetched from attachment.url too must equal the
+// inline bytes; a hash or size that the inline bytes contradict makes the
+// document unverifiable (ErrIntegrity on retrieval), never "accepted".
+func inlineMeta(m *app.DocumentMeta, att *fhir.Attachment) {
+	sum := sha1.Sum(att.Data)
+	got := hex.EncodeToString(sum[:])
+	switch {
+	case m.Hash == "":
+		m.Hash = got
+	case m.Hash != got:
+		m.Hash = invalidHash
+	}
+	if m.Size == 0 {
+		m.Size = int64(len(att.Data))
+	} else if m.Size != int64(len(att.Data)) {
+		m.Hash = invalidHash
+	}
+}
+
 // confidentiality returns the HL7 confidentiality code (N, R, V) of the
 // labels, "" when none; the DMP visibility codes go to app.Visibility.
 func confidentiality(labels []fhir.CodeableConcept) string {
@@ -386,6 +411,7 @@ type docFilter struct {
 	updatedSince time.Time
 	types        map[string]bool
 	id           app.DocumentID
+	patientID    string // the service's Patient id, when known
 }
 
 // keep reports whether a mapped document matches the query.
@@ -430,6 +456,8 @@ func (f *docFilter) keep(d *fhir.DocumentReference, rd *app.RemoteDocument) bool
 			if tok.Value != want.Value || (tok.System != "" && tok.System != want.System) {
 				return false
 			}
+		} else if id := refID(d.Subject.Reference, "Patient"); f.patientID != "" && id != "" && id != f.patientID {
+			return false // literal reference to another Patient
 		}
 	}
 	return true

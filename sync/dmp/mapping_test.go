@@ -1,7 +1,9 @@
 package dmp
 
 import (
+	"crypto/sha1"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -77,7 +79,11 @@ func TestSamplesDocumentReferences(t *testing.T) {
 		t.Fatal(err)
 	}
 	rs, ok := mapDocument(&s)
-	if !ok || rs.Meta.Hash != "" || rs.Meta.Size != 0 || rs.Meta.Date.IsZero() || rs.Meta.Title != "Compte rendu de consultation" {
+	// inline content (attachment.data, no URL): its own size and SHA-1
+	// become the metadata the retrieval verifies
+	data := s.Content[0].Attachment.Data
+	if !ok || len(data) == 0 || rs.Meta.Hash != fmt.Sprintf("%x", sha1.Sum(data)) || rs.Meta.Size != int64(len(data)) || rs.URL != "" ||
+		rs.Meta.Date.IsZero() || rs.Meta.Title != "Compte rendu de consultation" {
 		t.Fatalf("%v %+v", ok, rs)
 	}
 }

@@ -3,6 +3,7 @@ package dmp
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 
@@ -38,6 +39,9 @@ func (c *Client) UpdateMetadata(ctx context.Context, acc app.Access, ins app.INS
 		return app.RemoteDocument{}, fail(op, app.ErrInvalid, "a document cannot be both masked to professionals and hidden from the patient")
 	}
 	self := c.endpoint("DocumentReference/"+url.PathEscape(doc.RemoteID), nil)
+	if !validID(doc.RemoteID) {
+		return app.RemoteDocument{}, fail(op, app.ErrInvalid, "document without a usable service id")
+	}
 	var ops []fhir.PatchOp
 	if ch.Visibility != nil {
 		labels := fhir.SecurityLabels(*ch.Visibility)
@@ -59,57 +63,87 @@ func (c *Client) UpdateMetadata(ctx context.Context, acc app.Access, ins app.INS
 		}
 		ops = append(ops, fhir.ArchivedPatch(cur.Extension, *ch.Archived)...)
 	}
-	body, err := json.Marshal(ops)
-	if err != nil {
-		return app.RemoteDocument{}, fail(op, app.ErrInvalid, "cannot encode the patch")
-	}
-	resp, done, err := c.do(ctx, &call{op: op, method: http.MethodPatch, url: self, body: body,
-		contentType: fhir.MediaJSONPatch, ifMatch: fhir.WeakETag(doc.VersionID), prefer: "return=representation", acc: acc, ins: ins})
-	if err != nil {
-		return app.RemoteDocument{}, err
-	}
-	defer done()
-	b, err := readLimited(resp.Body, c.maxBundle, resp.ContentLength)
-	if err != nil {
-		return app.RemoteDocument{}, c.readError(ctx, op, err)
-	}
-	// the service's copy when it returns one
-	if len(b) > 0 {
-		var d fhir.DocumentReference
-		if fhir.Unmarshal(b, &d) == nil && d.ResourceType == "DocumentReference" {
-			if rd, ok := mapDocument(&d); ok {
-				if rd.Replaces == "" {
-					rd.Replaces = doc.Replaces
-				}
-				rd.Meta.SetID, rd.Meta.Version, rd.Meta.Cached = doc.Meta.SetID, doc.Meta.Version, doc.Meta.Cached
-				return rd, nil
+	var out app.RemoteDocument
+	got := func(d *fhir.DocumentReference) {
+		if rd, ok := mapDocument(d); ok {
+			if rd.Replaces == "" {
+				rd.Replaces = doc.Replaces
 			}
+			rd.Meta.SetID, rd.Meta.Version, rd.Meta.Cached = doc.Meta.SetID, doc.Meta.Version, doc.Meta.Cached
+			out = rd
 		}
 	}
-	// else what Carnet asked for, with the new version from the ETag
-	out := doc
-	if ch.Visibility != nil {
-		out.Visibility = *ch.Visibility
+	ops = append([]fhir.PatchOp{versionTest(doc.VersionID)}, ops...)
+	if err := c.jsonPatch(ctx, op, acc, ins, doc.RemoteID, doc.VersionID, ops, got); err != nil {
+		return app.RemoteDocument{}, err
 	}
-	if ch.Archived != nil {
-		out.Archived = *ch.Archived
+	// read back: the change must be there, on a new version
+	d, err := c.readDocRef(ctx, op, acc, ins, doc.RemoteID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return app.RemoteDocument{}, err
+		}
+		return app.RemoteDocument{}, &app.NotConfirmedError{Op: op, Why: "the document could not be read back (" + kindText(err) + ")", Doc: out}
 	}
-	out.VersionID = fhir.VersionFromETag(resp.Header.Get("ETag"))
-	if lm, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
-		out.LastUpdated = lm
-	} else {
-		out.LastUpdated = c.serverTime(resp.Header)
-	}
-	if out.VersionID == "" {
-		// a server that says nothing: the next change will fail on
-		// If-Match and read the document again, rather than guess
-		out.VersionID = doc.VersionID
+	got(d)
+	if out.RemoteID == "" || (ch.Visibility != nil && out.Visibility != *ch.Visibility) || (ch.Archived != nil && out.Archived != *ch.Archived) {
+		return app.RemoteDocument{}, &app.NotConfirmedError{Op: op, Why: "the change does not read back", Doc: out}
 	}
 	return out, nil
 }
 
+// versionTest is the JSON Patch operation that makes a patch apply only to
+// the version Carnet knows: portable optimistic locking, for servers that
+// ignore If-Match on PATCH.
+func versionTest(version string) fhir.PatchOp {
+	b, _ := json.Marshal(version)
+	return fhir.PatchOp{Op: "test", Path: "/meta/versionId", Value: b}
+}
+
+// jsonPatch sends PATCH DocumentReference/<id> (JSON Patch, If-Match on
+// version). A refusal of the patch itself (400/409/412/422) is a conflict
+// when the document now reads another version (its test on versionId
+// failed), otherwise it keeps its classification. got, when set, receives
+// the service's copy if the answer carries one.
+func (c *Client) jsonPatch(ctx context.Context, op string, acc app.Access, ins app.INS, id, version string, ops []fhir.PatchOp, got func(*fhir.DocumentReference)) error {
+	body, err := json.Marshal(ops)
+	if err != nil {
+		return fail(op, app.ErrInvalid, "cannot encode the patch")
+	}
+	resp, done, err := c.do(ctx, &call{op: op, method: http.MethodPatch, url: c.endpoint("DocumentReference/"+url.PathEscape(id), nil), body: body,
+		contentType: fhir.MediaJSONPatch, ifMatch: fhir.WeakETag(version), prefer: "return=representation", acc: acc, ins: ins})
+	if err != nil {
+		if errors.Is(err, app.ErrConflict) {
+			c.mem.took(PathMetaIfMatch)
+			return err
+		}
+		if errors.Is(err, app.ErrInvalid) {
+			// a refused patch: its test on versionId failed if the
+			// document now reads another version
+			if d, rerr := c.readDocRef(ctx, op, acc, ins, id); rerr == nil && d.Meta != nil && d.Meta.VersionID != "" && d.Meta.VersionID != version {
+				c.mem.took(PathMetaTestConflict)
+				return fail(op, app.ErrConflict, "changed meanwhile (version test failed)")
+			}
+		}
+		return err
+	}
+	defer done()
+	b, err := readLimited(resp.Body, c.maxBundle, resp.ContentLength)
+	if err != nil {
+		return c.readError(ctx, op, err)
+	}
+	if got != nil && len(b) > 0 {
+		var d fhir.DocumentReference
+		if fhir.Unmarshal(b, &d) == nil && d.ResourceType == "DocumentReference" {
+			got(&d)
+		}
+	}
+	return nil
+}
+
 // Delete deletes a document (TD3.3c): DELETE DocumentReference/<id> with
-// If-Match on the version Carnet knows. Only the author may delete: anyone
+// If-Match on the version Carnet knows, then reads it back: it must read
+// gone (404/410) or entered-in-error, else *app.NotConfirmedError. Only the author may delete: anyone
 // else gets an AccessError (not_author). A document already gone is
 // ErrWithdrawn. Only an explicit user action should call it.
 func (c *Client) Delete(ctx context.Context, acc app.Access, ins app.INS, doc app.RemoteDocument) error {
@@ -128,7 +162,19 @@ func (c *Client) Delete(ctx context.Context, acc app.Access, ins app.INS, doc ap
 	if err != nil {
 		return err
 	}
-	defer done()
 	_, _ = readLimited(resp.Body, maxErrorBody, 0)
-	return nil
+	done()
+	// read back: gone (404/410) or entered-in-error, else not confirmed
+	d, err := c.readDocRef(ctx, op, acc, ins, doc.RemoteID)
+	switch {
+	case errors.Is(err, app.ErrWithdrawn):
+		return nil
+	case err == nil && d.Status == "entered-in-error":
+		return nil
+	case err == nil:
+		return &app.NotConfirmedError{Op: op, Why: "the document still reads " + safeCode(d.Status)}
+	case ctx.Err() != nil:
+		return err
+	}
+	return &app.NotConfirmedError{Op: op, Why: "the deletion could not be read back (" + kindText(err) + ")"}
 }

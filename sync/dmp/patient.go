@@ -20,8 +20,10 @@ import (
 // Active and Carnet's record-status extensions are read (closure,
 // authorisation, médecin traitant): identity traits the service returns are
 // never read into the result (RG_0320), Carnet shows the local qualified
-// identity. On a generic FHIR server without the extensions, the
-// authorisation reads as AuthorizationNone.
+// identity. On a generic FHIR server without the authorisation extension,
+// the authorisation reads as AuthorizationUnknown: not a refusal, the
+// service decides at each request. The Patient's service id is remembered,
+// so that documents Carnet writes reference it literally.
 func (c *Client) FindPatient(ctx context.Context, acc app.Access, ins app.INS) (app.RecordStatus, error) {
 	const op = "find patient"
 	if err := validateAccess(op, acc, &ins); err != nil {
@@ -33,7 +35,8 @@ func (c *Client) FindPatient(ctx context.Context, acc app.Access, ins app.INS) (
 	hdr, err := c.getJSON(ctx, &call{op: op, method: http.MethodGet, url: c.endpoint("Patient", v), acc: acc, ins: ins}, &b)
 	if err != nil {
 		if errors.Is(err, app.ErrWithdrawn) || app.Denial(err) == app.DeniedNoRecord {
-			return app.RecordStatus{Authorization: app.AuthorizationNone, ServerTime: c.clock.Now()}, nil
+			c.mem.setPatient(ins, "")
+			return app.RecordStatus{Authorization: app.AuthorizationNone, ServerTime: c.clock.Now(), Said: app.Denial(err)}, nil
 		}
 		return app.RecordStatus{}, err
 	}
@@ -43,13 +46,18 @@ func (c *Client) FindPatient(ctx context.Context, acc app.Access, ins app.INS) (
 	st := app.RecordStatus{Authorization: app.AuthorizationNone, ServerTime: c.serverTime(hdr)}
 	p, found := pickPatient(&b, ins)
 	if !found {
+		c.mem.setPatient(ins, "")
 		return st, nil
 	}
 	st.Exists = true
+	if validID(p.ID) {
+		c.mem.setPatient(ins, p.ID)
+	}
 	closure := fhir.FindExtension(p.Extension, fhir.ExtRecordClosure)
 	st.Closed = closure != nil || (p.Active != nil && !*p.Active && !merged(p))
 	switch a := fhir.FindExtension(p.Extension, fhir.ExtAuthorization); {
 	case a == nil:
+		st.Authorization = app.AuthorizationUnknown
 	case a.ValueCode == fhir.AuthorizationGranted:
 		st.Authorization = app.AuthorizationGranted
 	case a.ValueCode == fhir.AuthorizationBlocked:
@@ -63,6 +71,7 @@ func (c *Client) FindPatient(ctx context.Context, acc app.Access, ins app.INS) (
 // no birth date, no gender — they are not even decoded.
 type statusPatient struct {
 	ResourceType string             `json:"resourceType"`
+	ID           string             `json:"id,omitempty"`
 	Extension    []fhir.Extension   `json:"extension,omitempty"`
 	Identifier   []fhir.Identifier  `json:"identifier,omitempty"`
 	Active       *bool              `json:"active,omitempty"`

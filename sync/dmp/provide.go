@@ -41,7 +41,11 @@ func (c *Client) Provide(ctx context.Context, acc app.Access, ins app.INS, docs 
 		return app.Provided{}, fail(op, app.ErrInvalid, "no document")
 	}
 	now := c.clock.Now()
-	tx, plan, err := c.provideBundle(acc, ins, docs, now)
+	subject, patientID, err := c.subjectOf(ctx, acc, ins)
+	if err != nil {
+		return app.Provided{}, err
+	}
+	tx, plan, err := c.provideBundle(acc, ins, docs, now, subject)
 	if err != nil {
 		return app.Provided{}, err
 	}
@@ -58,6 +62,12 @@ func (c *Client) Provide(ctx context.Context, acc app.Access, ins app.INS, docs 
 	if resp.ResourceType != "Bundle" || resp.Type != "transaction-response" || len(resp.Entry) != len(tx.Entry) {
 		return app.Provided{}, malformed(op, "transaction-response")
 	}
+	patchEntry := map[int]bool{}
+	for _, p := range plan {
+		if p.patchEntry > 0 {
+			patchEntry[p.patchEntry] = true
+		}
+	}
 	for i := range resp.Entry {
 		r := resp.Entry[i].Response
 		if r == nil {
@@ -65,6 +75,12 @@ func (c *Client) Provide(ctx context.Context, acc app.Access, ins app.INS, docs 
 		}
 		code := entryStatus(r.Status)
 		if code < 200 || code >= 300 {
+			if patchEntry[i] && code >= 400 && code < 500 {
+				// the service refused the MHD supersede patch (FHIRPath
+				// Patch is optional): the read-back supersedes the old
+				// version with a JSON Patch instead
+				continue
+			}
 			return app.Provided{}, classifyStatus(op, code, http.Header{}, nil, c.clock.Now())
 		}
 	}
@@ -107,9 +123,126 @@ func (c *Client) Provide(ctx context.Context, acc app.Access, ins app.INS, docs 
 				rd.URL = ""
 			}
 		}
+		c.mem.setDoc(rd.Meta.ID, rd.RemoteID)
 		out.Documents = append(out.Documents, rd)
 	}
+	for i := range out.Documents {
+		if err := c.confirm(ctx, acc, ins, &out.Documents[i], &docs[i], patientID); err != nil {
+			return out, err
+		}
+	}
 	return out, nil
+}
+
+// confirm reads back what a provide wrote: the DocumentReference by the id
+// the answer gave (the same uniqueId, pointing at the patient, current),
+// its content (size and SHA-1 of what was sent), and, for a replacement,
+// the old version, which must read superseded; when the transaction's
+// patch did not supersede it, a JSON Patch does (test on versionId,
+// If-Match). Anything not confirmed is an *app.NotConfirmedError carrying
+// what the service answered; the write may have landed and must be
+// re-checked, never counted as done.
+func (c *Client) confirm(ctx context.Context, acc app.Access, ins app.INS, rd *app.RemoteDocument, nd *app.NewDocument, patientID string) error {
+	const op = "provide"
+	notConfirmed := func(why string) error {
+		c.log.Warn("dmp: write not confirmed", "op", op, "why", why)
+		return &app.NotConfirmedError{Op: op, Why: why, Doc: *rd}
+	}
+	if !validID(rd.RemoteID) {
+		return notConfirmed("the answer gave no usable id for the new document")
+	}
+	d, err := c.readDocRef(ctx, op, acc, ins, rd.RemoteID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return notConfirmed("the new document could not be read back (" + kindText(err) + ")")
+	}
+	got, ok := mapDocument(d)
+	if !ok || got.Meta.ID != nd.Meta.ID {
+		return notConfirmed("the id given holds another document")
+	}
+	if !pointsAt(d.Subject, patientID, ins) {
+		return notConfirmed("the stored document does not point at the patient (reference left unresolved)")
+	}
+	if got.Status != "current" {
+		return notConfirmed("the new document reads " + safeCode(got.Status))
+	}
+	rd.VersionID, rd.LastUpdated = got.VersionID, got.LastUpdated
+	if got.URL != "" {
+		rd.URL = got.URL
+	}
+	check := *rd
+	check.Meta.Hash, check.Meta.Size = fmt.Sprintf("%x", sha1.Sum(nd.Content)), int64(len(nd.Content))
+	if _, err := c.Retrieve(ctx, acc, ins, check); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return notConfirmed("the content could not be read back intact (" + kindText(err) + ")")
+	}
+	if nd.Replaces != nil {
+		if err := c.supersede(ctx, acc, ins, nd.Replaces); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			return notConfirmed("the replaced version still reads current (" + kindText(err) + ")")
+		}
+	}
+	c.mem.took(PathReadBackOK)
+	return nil
+}
+
+// supersede makes sure the replaced version reads superseded: read it; if
+// it is still current, JSON Patch its status (test on /meta/versionId and
+// If-Match on the version just read), then read it again.
+func (c *Client) supersede(ctx context.Context, acc app.Access, ins app.INS, old *app.RemoteDocument) error {
+	const op = "provide"
+	d, err := c.readDocRef(ctx, op, acc, ins, old.RemoteID)
+	if err != nil {
+		return err
+	}
+	if d.Status == "superseded" {
+		c.mem.took(PathSupersedeInTx)
+		return nil
+	}
+	if d.Meta == nil || d.Meta.VersionID == "" {
+		return fail(op, app.ErrServer, "the replaced version has no versionId")
+	}
+	ver := d.Meta.VersionID
+	ops := []fhir.PatchOp{versionTest(ver), {Op: "replace", Path: "/status", Value: json.RawMessage(`"superseded"`)}}
+	if err := c.jsonPatch(ctx, op, acc, ins, old.RemoteID, ver, ops, nil); err != nil {
+		return err
+	}
+	d, err = c.readDocRef(ctx, op, acc, ins, old.RemoteID)
+	if err != nil {
+		return err
+	}
+	if d.Status != "superseded" {
+		return fail(op, app.ErrServer, "still current after the patch")
+	}
+	c.mem.took(PathSupersedeJSONPatch)
+	return nil
+}
+
+// kindText names an error's kind for a NotConfirmedError's reason.
+func kindText(err error) string {
+	if k := app.KindOf(err); k != nil {
+		return k.Error()
+	}
+	return "error"
+}
+
+// safeCode keeps a server-given code printable and short.
+func safeCode(s string) string {
+	if len(s) > 32 {
+		s = s[:32]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // keepLocal fills in what the service's copy may lack from what Carnet sent.
@@ -141,13 +274,16 @@ func category(class string) []fhir.CodeableConcept {
 // provided is how a document of the request maps to entries.
 type provided struct {
 	docEntry, binEntry int
+	patchEntry         int                // the supersede patch of a replacement, 0 if none
 	remote             app.RemoteDocument // what Carnet knows before the answer
 }
 
 // provideBundle builds the ITI-65 transaction.
-func (c *Client) provideBundle(acc app.Access, ins app.INS, docs []app.NewDocument, now time.Time) (*fhir.Bundle, []provided, error) {
+func (c *Client) provideBundle(acc app.Access, ins app.INS, docs []app.NewDocument, now time.Time, subject *fhir.Reference) (*fhir.Bundle, []provided, error) {
 	const op = "provide"
-	subject := &fhir.Reference{Reference: fhir.PatientRefByINS(ins)}
+	if subject == nil {
+		subject = &fhir.Reference{Reference: fhir.PatientRefByINS(ins)}
+	}
 	author, contained := authorContained(acc.Practitioner)
 	listURN := newURN()
 	list := fhir.List{
@@ -262,6 +398,7 @@ func (c *Client) provideBundle(acc app.Access, ins app.INS, docs []app.NewDocume
 				req.IfMatch = fhir.WeakETag(nd.Replaces.VersionID)
 			}
 			tx.Entry = append(tx.Entry, fhir.BundleEntry{FullURL: newURN(), Resource: fhir.MustWrap(patch), Request: req})
+			p.patchEntry = len(tx.Entry) - 1
 		}
 		plan = append(plan, p)
 	}

@@ -36,7 +36,10 @@ func (c *Client) Retrieve(ctx context.Context, acc app.Access, ins app.INS, doc 
 		return nil, err
 	}
 	if doc.URL == "" {
-		return nil, fail(op, app.ErrInvalid, "document has no attachment URL")
+		if doc.RemoteID == "" {
+			return nil, fail(op, app.ErrInvalid, "document has no attachment URL")
+		}
+		return c.retrieveInline(ctx, acc, ins, doc)
 	}
 	u, err := c.resolve(doc.URL)
 	if err != nil {
@@ -175,4 +178,35 @@ func safeType(s string) string {
 		}
 		return r
 	}, s)
+}
+
+// retrieveInline returns the inline content (attachment.data) of a
+// document listed without an attachment URL: the DocumentReference is read
+// again and its data verified against the listed metadata like fetched
+// bytes (size, SHA-1, content type).
+func (c *Client) retrieveInline(ctx context.Context, acc app.Access, ins app.INS, doc app.RemoteDocument) ([]byte, error) {
+	const op = "retrieve"
+	d, err := c.readDocRef(ctx, op, acc, ins, doc.RemoteID)
+	if err != nil {
+		return nil, err
+	}
+	if len(d.Content) == 0 || len(d.Content[0].Attachment.Data) == 0 {
+		return nil, fail(op, app.ErrServer, "document without content (no attachment URL, no inline data)")
+	}
+	att := &d.Content[0].Attachment
+	var want []byte
+	if h := doc.Meta.Hash; h != "" {
+		want, err = hex.DecodeString(h)
+		if err != nil || len(want) != sha1.Size {
+			return nil, fail(op, app.ErrIntegrity, "the document's metadata hash is unreadable")
+		}
+	}
+	if int64(len(att.Data)) > c.maxDocument {
+		return nil, fail(op, app.ErrServer, "document larger than the allowed size")
+	}
+	if v := verify(doc, att.Data, mediaType(att.ContentType), mediaType(doc.Meta.MediaType), want, false); v != nil {
+		return nil, fail(op, app.ErrIntegrity, v.msg)
+	}
+	c.mem.took(PathInlineData)
+	return att.Data, nil
 }

@@ -11,7 +11,12 @@
 // (sending) and after the request. Before an item that may already have
 // landed is sent again (it was left sending, or an earlier attempt failed
 // on the network), the service is searched by the item's uniqueId: found
-// means acknowledged, so no document is ever created twice. Replacements
+// means acknowledged, so no document is ever created twice (the client's
+// lookup reads by remembered id, then searches by identifier, then lists
+// the patient: it needs no search feature to work). An item the service
+// accepted but whose read-back did not confirm it (app.NotConfirmedError)
+// stays as unconfirmed, "sent, not confirmed": never counted as pushed,
+// looked up again next cycle before anything is re-sent. Replacements
 // carry relatesTo (app.NewDocument.Replaces), metadata changes If-Match on
 // the version they were written against. Only acked items leave the outbox;
 // a refusal (4xx) leaves the item rejected with its reason; 409/412, or a
@@ -26,8 +31,10 @@
 // server time, queried with "ge" minus app.CursorOverlap, deduplicated by
 // (uniqueId, versionId). A first listing covers app.FirstOpenWindow of act
 // dates from the server's clock; a full listing (reconciliation, every
-// ReconcileEvery or when the cursor is older than MaxCursorAge) also finds
-// documents that disappeared (masked, deleted), which leave the vault.
+// ReconcileEvery or when the cursor is older than MaxCursorAge) also notices
+// documents it no longer returns: each is read (app.EntryReader) and leaves
+// the vault only when it reads deleted, masked or entered-in-error; an
+// omission alone removes nothing (evidence.go).
 // Documents are then prefetched, newest first, within PrefetchBudget.
 //
 // Data and cursors go to the Store in commit units: one Store.Write (one
@@ -47,9 +54,15 @@
 //
 // # Purge, retention, re-validation
 //
-// Access lost (record closed, blocked, authorisation withdrawn, no record)
-// purges the patient by crypto-shredding (Store.Purge) in the same cycle;
-// so does retention (app.RetentionDue). A patient with outbox items is never
+// Access lost purges the patient by crypto-shredding (Store.Purge), only
+// on evidence: an explicit signal of the service (record closed, blocked,
+// authorisation withdrawn, a refusal with one of those DMP reasons) seen on
+// two consecutive cycles at least ConfirmAfter apart, and never more than
+// MaxPurgeShare of the watch list in one cycle (the cycle then purges
+// nothing and says why). A missing extension (authorisation unknown), a
+// patient search with zero entries, a bare 404/410 purge nothing; the
+// summary says why the patient was not refreshed. Retention
+// (app.RetentionDue) purges too. A patient with outbox items is never
 // purged: it is flagged. Re-validation is enforced by the Store: a patient
 // whose Revalidated is older than Settings.RevalidationDays cannot be read
 // until a sync confirms access again (app.RevalidationDue).

@@ -68,6 +68,13 @@ type Config struct {
 	Workers         int           // patients pulled in parallel
 	Fetchers        int           // documents downloaded in parallel
 	PageSize        int           // entries per listing page
+	// ConfirmAfter is how far apart (engine clock) two cycles must see an
+	// explicit loss of access before the patient is purged (default 1 min).
+	ConfirmAfter time.Duration
+	// MaxPurgeShare: a cycle that would purge more than this share of the
+	// watch list purges nothing and says why (default 0.20; 1 or more
+	// disables the guard).
+	MaxPurgeShare float64
 	// Progress, when set, receives every progress event (from any
 	// goroutine, one at a time).
 	Progress func(app.SyncProgress)
@@ -109,6 +116,10 @@ func (c Config) withDefaults() Config {
 	defD(&c.MaxJobBackoff, DefaultMaxJobBackoff)
 	defD(&c.ReconcileEvery, DefaultReconcileEvery)
 	defD(&c.MaxCursorAge, DefaultMaxCursorAge)
+	defD(&c.ConfirmAfter, DefaultConfirmAfter)
+	if c.MaxPurgeShare <= 0 {
+		c.MaxPurgeShare = DefaultMaxPurgeShare
+	}
 	if c.CommitBytes <= 0 {
 		c.CommitBytes = DefaultCommitBytes
 	}
@@ -156,6 +167,7 @@ type Engine struct {
 	prog      progress
 	retryAt   map[app.PatientID]time.Time // per-patient job back-off
 	patFail   map[app.PatientID]int
+	suspect   map[app.PatientID]suspicion // explicit losses of access not confirmed yet
 }
 
 var _ app.Syncer = (*Engine)(nil)
@@ -167,7 +179,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	cfg = cfg.withDefaults()
 	e := &Engine{cfg: cfg, store: cfg.Store, log: cfg.Logger,
-		retryAt: map[app.PatientID]time.Time{}, patFail: map[app.PatientID]int{}}
+		retryAt: map[app.PatientID]time.Time{}, patFail: map[app.PatientID]int{}, suspect: map[app.PatientID]suspicion{}}
 	if cfg.Progress != nil {
 		e.listeners = append(e.listeners, cfg.Progress)
 	}

@@ -236,6 +236,19 @@ func (c *countingService) Provide(ctx context.Context, acc app.Access, ins app.I
 }
 
 // stats returns a copy of the counts.
+// ReadDocument passes the evidence reads through (app.EntryReader), when
+// the wrapped service has them.
+func (c *countingService) ReadDocument(ctx context.Context, acc app.Access, ins app.INS, id string) (app.RemoteDocument, error) {
+	r, ok := c.RecordService.(app.EntryReader)
+	if !ok {
+		return app.RemoteDocument{}, fmt.Errorf("no reads: %w", app.ErrInvalid)
+	}
+	c.enter()
+	rd, err := r.ReadDocument(ctx, acc, ins, id)
+	c.leave(err)
+	return rd, err
+}
+
 func (c *countingService) stats() (calls, finds, lists int, retrieved map[app.DocumentID]int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

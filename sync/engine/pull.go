@@ -109,9 +109,7 @@ feed:
 	for id, rd := range r.seenNew {
 		e.markConflict(context.WithoutCancel(ctx), s, id, rd, sum)
 	}
-	for id, reason := range r.lost {
-		e.purgePatient(ctx, id, "access lost: "+string(reason), sum)
-	}
+	e.decidePurges(ctx, r.lost, len(watched), sum)
 	return nil
 }
 
@@ -126,11 +124,15 @@ func (e *Engine) pullOne(ctx context.Context, r *pullRun, p app.Patient) {
 		r.mu.Unlock()
 	case err == nil:
 		r.sum.add(func(s *app.SyncSummary) { s.Patients++ })
+		e.clearSuspicion(p.ID)
 		e.mu.Lock()
 		delete(e.retryAt, p.ID)
 		delete(e.patFail, p.ID)
 		e.mu.Unlock()
 	case ctx.Err() != nil:
+	case errors.Is(err, errNoRecordSeen):
+		// said, and asked again next cycle: no back-off, no purge
+		r.sum.fail(p.ID, "", err)
 	case errors.Is(err, app.ErrOffline) && e.unreachable():
 		r.cancel(fmt.Errorf("engine: pull: %w", err))
 	case r.c.failed() != nil:
@@ -144,29 +146,33 @@ func (e *Engine) pullOne(ctx context.Context, r *pullRun, p app.Patient) {
 	}
 }
 
-// lostReason tells whether err means that this practitioner may no longer
-// read the record.
+// lostReason tells whether err is an explicit signal that this
+// practitioner may no longer read the record: a refusal carrying a DMP
+// reason. A bare 404/410 (ErrWithdrawn) or a refusal without a reason is
+// no such signal.
 func lostReason(err error) app.DenialReason {
 	switch r := app.Denial(err); r {
 	case app.DeniedBlocked, app.DeniedNoAuthorization, app.DeniedClosed, app.DeniedNoRecord:
 		return r
 	}
-	if errors.Is(err, app.ErrWithdrawn) {
-		return app.DeniedNoRecord
-	}
 	return ""
 }
 
-// statusLost is consult's rule on a record status (normal mode).
+// statusLost reads a record status for explicit signals of lost access
+// (normal mode): closed, blocked, authorisation withdrawn (the service
+// says "none"). An unknown authorisation (a server without the extension)
+// is no signal: the service decides at each request.
 func statusLost(st app.RecordStatus) app.DenialReason {
 	switch {
+	case !st.Exists && st.Said == app.DeniedNoRecord:
+		return app.DeniedNoRecord // the service said so, with the DMP reason
 	case !st.Exists:
-		return app.DeniedNoRecord
+		return "" // an empty answer: no evidence (see errNoRecordSeen)
 	case st.Closed:
 		return app.DeniedClosed
 	case st.Authorization == app.AuthorizationBlocked:
 		return app.DeniedBlocked
-	case st.Authorization != app.AuthorizationGranted && !st.TreatingDoctor:
+	case st.Authorization == app.AuthorizationNone && !st.TreatingDoctor:
 		return app.DeniedNoAuthorization
 	}
 	return ""
@@ -189,6 +195,9 @@ func (e *Engine) pullPatient(ctx context.Context, r *pullRun, p app.Patient) (ap
 	}
 	if reason := statusLost(st); reason != "" {
 		return reason, nil
+	}
+	if !st.Exists {
+		return "", errNoRecordSeen
 	}
 	now := e.cfg.Clock.Now()
 	serverNow := st.ServerTime
@@ -326,14 +335,24 @@ func (e *Engine) list(ctx context.Context, r *pullRun, ps *pstate, l listing) er
 	if err != nil {
 		return err
 	}
+	var omitted []app.DocumentMeta
+	if l.full {
+		// What the listing omitted is only a question: each is read, and
+		// leaves the vault only if it reads deleted, masked or
+		// entered-in-error (evidence.go).
+		c.mu.Lock()
+		for _, d := range ps.man.Documents {
+			if d.RemoteID != "" && !seen[d.ID] && !d.Superseded && (l.actSince.IsZero() || !d.Date.Before(l.actSince)) {
+				omitted = append(omitted, d)
+			}
+		}
+		c.mu.Unlock()
+		if err := e.evidence(ctx, r, ps, omitted); err != nil {
+			return err
+		}
+	}
 	return c.change(ctx, ps, 0, 0, func(ps *pstate) {
 		if l.full {
-			for _, d := range append([]app.DocumentMeta(nil), ps.man.Documents...) {
-				if d.RemoteID != "" && !seen[d.ID] && (l.actSince.IsZero() || !d.Date.Before(l.actSince)) {
-					ps.remove(d.ID) // masked or deleted: it leaves the vault
-					r.sum.add(func(s *app.SyncSummary) { s.Removed++ })
-				}
-			}
 			ps.cursors[app.StreamReconciled] = app.Cursor{Patient: ps.patient.ID, Stream: app.StreamReconciled, Time: l.serverNow}
 		}
 		// The listing ran after the service's clock read serverNow: it
@@ -452,11 +471,9 @@ func (e *Engine) fetchOne(ctx context.Context, r *pullRun, ps *pstate, d app.Doc
 		return err
 	})
 	if errors.Is(err, app.ErrWithdrawn) {
-		// Masked or deleted since it was listed.
-		return r.c.change(ctx, ps, 1, 0, func(ps *pstate) {
-			ps.remove(d.ID)
-			r.sum.add(func(s *app.SyncSummary) { s.Removed++ })
-		})
+		// The content is gone since it was listed: the entry itself is
+		// read for evidence (masked, deleted) before anything is removed.
+		return e.evidence(ctx, r, ps, []app.DocumentMeta{d})
 	}
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,12 +21,15 @@ import (
 func TestRevocationPurges(t *testing.T) {
 	sb := dmptest.NewTLS(t, dmptest.Options{Patients: 80, Seed: 12})
 	rs, pr := client(t, sb, dmptest.KeyAnesthetist)
-	v, _ := newVault(t, nil)
-	ps := watch(t, v, time.Now(), qualified(sb, pr.RPPS, 5)...)
+	clock := apptest.NewClock(time.Now())
+	v, _ := newVault(t, clock)
+	ps := watch(t, v, clock.Now(), qualified(sb, pr.RPPS, 5)...)
 	if len(ps) < 5 {
 		t.Fatal("not enough patients")
 	}
-	eng := newEngine(t, v, rs, pr, nil)
+	// four of five lose access at once: the purge guard is lifted here
+	// (TestPurgeGuard holds it)
+	eng := newEngine(t, v, rs, pr, clock, func(c *engine.Config) { c.MaxPurgeShare = 1 })
 	if sum, err := eng.Once(ctx); err != nil || !sum.OK() {
 		t.Fatalf("%v %+v", err, sum)
 	}
@@ -44,7 +48,24 @@ func TestRevocationPurges(t *testing.T) {
 	if err := v.Write(ctx, &app.Batch{Outbox: []app.OutboxItem{note}}); err != nil {
 		t.Fatal(err)
 	}
+	// seen once: nothing purged yet, the status says why
 	sum, err := eng.Once(ctx)
+	if err != nil || sum.Purged != 0 || sum.Flagged != 0 || sum.PurgeHeld != 4 {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	for _, p := range ps[:3] {
+		if _, err := v.Manifest(ctx, p.ID); err != nil {
+			t.Fatalf("purged on one cycle's word: %v", err)
+		}
+	}
+	// too soon: still held
+	clock.Advance(30 * time.Second)
+	if sum, err = eng.Once(ctx); err != nil || sum.Purged != 0 || sum.PurgeHeld != 4 {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	// confirmed a minute after it was first seen
+	clock.Advance(31 * time.Second)
+	sum, err = eng.Once(ctx)
 	if err != nil || sum.Purged != 3 || sum.Flagged != 1 {
 		t.Fatalf("%v %+v", err, sum)
 	}
@@ -198,4 +219,55 @@ func TestVaultHoldsNoIdentifiers(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPurgeGuard: two of five watched patients lose access at once (more
+// than 20 %): confirmed or not, nothing is purged, and the summary says
+// why; with the guard at 50 % they go.
+func TestPurgeGuard(t *testing.T) {
+	sb := dmptest.NewTLS(t, dmptest.Options{Patients: 80, Seed: 12})
+	rs, pr := client(t, sb, dmptest.KeyAnesthetist)
+	clock := apptest.NewClock(time.Now())
+	v, _ := newVault(t, clock)
+	ps := watch(t, v, clock.Now(), qualified(sb, pr.RPPS, 5)...)
+	if len(ps) < 5 {
+		t.Fatal("not enough patients")
+	}
+	share := 0.0 // the default, 20 %
+	eng := newEngine(t, v, rs, pr, clock, func(c *engine.Config) { c.MaxPurgeShare = share })
+	if sum, err := eng.Once(ctx); err != nil || !sum.OK() {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	sb.Revoke(ps[0].INS, pr.RPPS)
+	sb.CloseRecord(ps[1].INS)
+	for cycle := 0; cycle < 3; cycle++ {
+		sum, err := eng.Once(ctx)
+		if err != nil || sum.Purged != 0 || sum.PurgeHeld != 2 {
+			t.Fatalf("cycle %d: %v %+v", cycle, err, sum)
+		}
+		if cycle > 0 {
+			said := false
+			for _, f := range sum.Failures {
+				said = said || strings.Contains(f.Reason, "2 of 5 watched patients would be purged, more than 20 %")
+			}
+			if !said {
+				t.Fatalf("cycle %d: the guard must say why: %+v", cycle, sum.Failures)
+			}
+		}
+		clock.Advance(2 * time.Minute)
+	}
+	for _, p := range ps {
+		if _, err := v.Manifest(ctx, p.ID); err != nil {
+			t.Fatalf("guarded patient purged: %v", err)
+		}
+	}
+	eng2 := newEngine(t, v, rs, pr, clock, func(c *engine.Config) { c.MaxPurgeShare = 0.5 })
+	if _, err := eng2.Once(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Minute)
+	if sum, err := eng2.Once(ctx); err != nil || sum.Purged != 2 {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	mustCheck(t, v)
 }

@@ -100,9 +100,12 @@ func (e *Engine) pushOne(ctx context.Context, s *session, it app.OutboxItem, sum
 		} else {
 			e.offline.Store(0)
 		}
+		var nc *app.NotConfirmedError
 		switch {
 		case err == nil:
 			return e.ack(ctx, p, it, rd, sum)
+		case errors.As(err, &nc) && ctx.Err() == nil:
+			return e.unconfirmed(ctx, it, nc, sum)
 		case ctx.Err() != nil:
 			return ctx.Err() // left sending: the next cycle looks it up first
 		case errors.Is(err, app.ErrConflict):
@@ -291,5 +294,19 @@ func (e *Engine) retryLater(ctx context.Context, it app.OutboxItem, why error, s
 	if errors.Is(why, app.ErrOffline) && e.unreachable() {
 		return fmt.Errorf("engine: push: %w", why)
 	}
+	return nil
+}
+
+// unconfirmed leaves an item the service accepted but whose read-back did
+// not confirm it: "sent, not confirmed". It is never counted as pushed;
+// the next cycle looks it up (by id, identifier, listing) before anything
+// is sent again.
+func (e *Engine) unconfirmed(ctx context.Context, it app.OutboxItem, nc *app.NotConfirmedError, sum *app.SyncSummary) error {
+	it.State, it.LastError = app.OutboxUnconfirmed, nc.Error()
+	if err := e.store.Write(context.WithoutCancel(ctx), &app.Batch{Outbox: []app.OutboxItem{it}}); err != nil {
+		return fmt.Errorf("engine: push: %w", err)
+	}
+	sum.Unconfirmed++
+	sum.Failures = append(sum.Failures, app.SyncFailure{Patient: it.Patient, Item: it.ID, Reason: "sent, not confirmed: " + nc.Why})
 	return nil
 }

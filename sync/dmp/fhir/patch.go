@@ -12,10 +12,12 @@ type PatchOp struct {
 	Value json.RawMessage `json:"value,omitempty"`
 }
 
-// VisibilityPatch replaces the whole securityLabel array.
+// VisibilityPatch sets the whole securityLabel array. It is an "add": RFC
+// 6902 "add" on an object member replaces it when present and creates it
+// when absent, where "replace" fails on a document without labels.
 func VisibilityPatch(labels []CodeableConcept) []PatchOp {
 	b, _ := json.Marshal(labels)
-	return []PatchOp{{Op: "replace", Path: "/securityLabel", Value: b}}
+	return []PatchOp{{Op: "add", Path: "/securityLabel", Value: b}}
 }
 
 // ArchivedPatch sets the isArchived extension given the document's current
