@@ -78,7 +78,11 @@ func clinicalObjects(reading app.MedicationReading, notGiven []app.Medication, o
 
 	lines = nil
 	for _, m := range notGiven {
-		text := tr("clinical.notgiven.line", map[string]any{"Name": m.Name})
+		key := "clinical.notgiven.line"
+		if m.LineStatus() == app.StatusNotDispensed {
+			key = "clinical.notdispensed.line"
+		}
+		text := tr(key, map[string]any{"Name": m.Name})
 		lines = append(lines, clinicalLine(text, medDate(&m), m.Source, widget.LowImportance, open))
 	}
 	section(tr("clinical.notgiven"), lines)
@@ -171,6 +175,8 @@ func statusLabel(st app.MedicationStatus) string {
 		return tr("clinical.status.planned")
 	case app.StatusNotGiven:
 		return tr("clinical.status.not-given")
+	case app.StatusNotDispensed:
+		return tr("clinical.status.not-dispensed")
 	case app.StatusStopped:
 		return tr("clinical.status.stopped")
 	case app.StatusDeclared:
