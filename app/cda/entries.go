@@ -46,6 +46,9 @@ type stmtCtx struct {
 	depth   int    // nesting below the entry
 	negated bool   // an enclosing statement or relationship is negated
 	kind    string // "allergy" or "problem" from an enclosing concern
+	// aux: the statement qualifies its concern (a reaction, severity,
+	// status or comment) and is never an allergy or problem itself
+	aux bool
 }
 
 // negationOf reports whether se carries negationInd="true".

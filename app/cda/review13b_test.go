@@ -61,3 +61,36 @@ func TestNegatedDispensing(t *testing.T) {
 		t.Errorf("a negated dispensation: %+v", d.Medications)
 	}
 }
+
+// TestConcernQualifiers: under an allergy or problem concern, only the
+// concern's subjects are allergies or problems; a severity (IHE, FR or by
+// its code), a status, a comment or a reaction directly under the concern
+// qualifies it and never becomes an allergy named "modéré" nor a problem
+// named "actif".
+func TestConcernQualifiers(t *testing.T) {
+	sev := func(rel, tpl string) string {
+		return `<entryRelationship typeCode="` + rel + `"><observation classCode="OBS" moodCode="EVN">` + tpl + `
+<code code="SEV" codeSystem="2.16.840.1.113883.5.4"/><value xsi:type="CD" code="M" displayName="modéré" codeSystem="2.16.840.1.113883.5.1063"/></observation></entryRelationship>`
+	}
+	allergy := `<entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN"><templateId root="1.3.6.1.4.1.19376.1.5.3.1.4.6"/>
+<code code="DALG" codeSystem="2.16.840.1.113883.5.4"/><participant typeCode="CSM"><participantRole classCode="MANU"><playingEntity classCode="MMAT"><code code="N02BE01" codeSystem="2.16.840.1.113883.6.73" displayName="Paracétamol"/></playingEntity></participantRole></participant></observation></entryRelationship>`
+	reaction := `<entryRelationship typeCode="MFST"><observation classCode="OBS" moodCode="EVN"><templateId root="1.3.6.1.4.1.19376.1.5.3.1.4.5"/>
+<code code="75321-0" codeSystem="2.16.840.1.113883.6.1"/><value xsi:type="CD" code="X" displayName="urticaire"/></observation></entryRelationship>`
+	d, err := ParseBytes([]byte(entries("", `<entry><act classCode="ACT" moodCode="EVN"><templateId root="1.3.6.1.4.1.19376.1.5.3.1.4.5.3"/>`+
+		sev("SUBJ", "")+sev("SUBJ", `<templateId root="1.3.6.1.4.1.19376.1.5.3.1.4.1"/>`)+sev("REFR", `<templateId root="1.2.250.1.213.1.1.3.29"/>`)+
+		sev("SUBJ", `<templateId root="2.16.840.1.113883.10.20.1.55"/>`)+reaction+allergy+`</act></entry>
+<entry><act classCode="ACT" moodCode="EVN"><templateId root="1.3.6.1.4.1.19376.1.5.3.1.4.5.2"/>
+<entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN"><code code="33999-4" codeSystem="2.16.840.1.113883.6.1"/><value xsi:type="CE" code="55561003" displayName="actif"/></observation></entryRelationship>
+<entryRelationship typeCode="SUBJ" inversionInd="true"><observation classCode="OBS" moodCode="EVN"><code code="X" displayName="commentaire"/><value xsi:type="ST">note</value></observation></entryRelationship>
+<entryRelationship typeCode="SUBJ"><observation classCode="OBS" moodCode="EVN"><code code="55607006" codeSystem="2.16.840.1.113883.6.96"/><value xsi:type="CD" code="I10" displayName="Hypertension"/></observation></entryRelationship>
+</act></entry>`)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Allergies) != 1 || d.Allergies[0].Text != "Paracétamol" {
+		t.Errorf("allergies %+v, want the paracetamol one only", d.Allergies)
+	}
+	if len(d.Problems) != 1 || d.Problems[0].Text != "Hypertension" {
+		t.Errorf("problems %+v, want the hypertension only", d.Problems)
+	}
+}
