@@ -65,7 +65,10 @@ var sampleGoldens = map[string][]string{
 		"device \"DISPOSITIFS IMPLANTABLES D'ASSISTANCE VENTRICULAIRE DROITE (RVAD)\" type=J01030101 model=\"St.Jude Medical Mod.55\" date=29/09/2008 09:49",
 		"device \"DISPOSITIFS IMPLANTABLES D'ASSISTANCE VENTRICULAIRE GAUCHE (LVAD)\" type=J01030102 model=\"St.Jude Medical Mod.55\" date=29/09/2008 09:49",
 	},
-	// CNAM-HR: "HARMACIE COMPAIN" is as written (line 521). The devices are
+	// CNAM-HR: "HARMACIE COMPAIN" is as written (line 521). The homeopathic
+	// line's name is written "PRODUIT HOMEOPATHIQUE" (line 619), a category,
+	// and its UCD 9064295 is "NUX VOMICA COMP BOIR GRL" (line 607): the coded
+	// product names it, the written name is the flagged text. The devices are
 	// dated by their performer/time, written "20190711" and "20190528": days,
 	// never "00:00". The LPP devices
 	// are coded in a translation whose display contradicts the narrative the
@@ -74,7 +77,7 @@ var sampleGoldens = map[string][]string{
 	"CNAM-HR_2021.01.xml": {
 		"med dispensed \"LUDEAL CPR3/21\" subst=\"ETHINYLESTRADIOL + LEVONORGESTREL\" atc=G03 product=3400935673220 dispensed=26/05/2019 qty=1 by=\"CLINIQUE SAINTE GENEVIEVE\"",
 		"med dispensed \"CRESTOR 5MG CPR9/10\" subst=\"ROSUVASTATINE\" atc=C10 product=3400939169002 dispensed=11/03/2019 qty=1 by=\"HARMACIE COMPAIN\"",
-		"med dispensed \"PRODUIT HOMEOPATHIQUE\" subst=\"NUX VOMICA\" atc=W99 product=9064295 dispensed=08/03/2019 qty=4 by=\"HARMACIE COMPAIN\"",
+		"med dispensed \"NUX VOMICA COMP BOIR GRL\" subst=\"NUX VOMICA\" atc=W99 product=9064295 dispensed=08/03/2019 qty=4 by=\"HARMACIE COMPAIN\" conflict=\"PRODUIT HOMEOPATHIQUE\"",
 		"med dispensed \"VACCIN TETANIQUE PASTEUR SUSP INJ1/.5\" atc=J07AM01 product=3400932857241 dispensed=11/07/2019 by=\"PHARMACIE COMPAIN\"",
 		"med dispensed \"HBVAXPRO 10 MICROG/ML SUSP INJ SER1/1\" atc=J07BC01 product=3400936924642 dispensed=08/07/2019 by=\"PHARMACIE COMPAIN\"",
 		"med dispensed \"VACCIN TETANIQUE PASTEUR SUSP INJ1/.5\" atc=J07AM01 product=3400932857241 dispensed=26/06/2019 by=\"PHARMACIE COMPAIN\"",

@@ -94,3 +94,52 @@ func TestConcernQualifiers(t *testing.T) {
 		t.Errorf("problems %+v, want the hypertension only", d.Problems)
 	}
 }
+
+// TestCodedNameWins: when the name written in manufacturedMaterial/name and
+// the coded product (or, without a product display, the level-5 ATC code)
+// disagree on the substance, the line shows the coded name and flags the
+// written one (Conflict); a written name that agrees with the code, or
+// that nothing shows to be another substance, is kept.
+func TestCodedNameWins(t *testing.T) {
+	const cis, atc = `codeSystem="1.2.250.1.213.2.3.1"`, `codeSystem="2.16.840.1.113883.6.73"`
+	cases := []struct {
+		name, codes, written string
+		wantName, wantConf   string
+	}{
+		{"written agrees with the product", `<code code="62080626" ` + cis + ` displayName="LEVOTHYROX 75 microgrammes, comprimé sécable"/>`,
+			"LEVOTHYROX 75 microgrammes", "LEVOTHYROX 75 microgrammes", ""},
+		{"a category beside a coded product", `<code code="9064295" codeSystem="1.2.250.1.215.200.1.1.2" displayName="NUX VOMICA COMP BOIR GRL"/>`,
+			"PRODUIT HOMEOPATHIQUE", "NUX VOMICA COMP BOIR GRL", "PRODUIT HOMEOPATHIQUE"},
+		{"another substance than the product", `<code code="62080626" ` + cis + ` displayName="LEVOTHYROX 75 microgrammes"/>`,
+			"DOLIPRANE 1000 mg", "LEVOTHYROX 75 microgrammes", "DOLIPRANE 1000 mg"},
+		{"a brand and its generic, the same substance", `<code code="1" ` + cis + ` displayName="CLOPIDOGREL BIOGARAN 75 mg"/>`,
+			"PLAVIX 75 mg", "PLAVIX 75 mg", ""},
+		{"another substance than the ATC code", `<code code="N02BE01" ` + atc + ` displayName="paracétamol"/>`,
+			"CRESTOR 5 mg", "paracétamol", "CRESTOR 5 mg"},
+		{"a brand the table does not know, beside its ATC", `<code code="V08AB11" ` + atc + ` displayName="IOBITRIDOL"/>`,
+			"XENETIX 350", "XENETIX 350", ""},
+		{"a class label is no substance", `<code code="C10" codeSystem="1.2.250.1.215.200.1.2.1" displayName="AGENTS MODIFIANT LIPIDES"/>`,
+			"CRESTOR 5MG CPR9/10", "CRESTOR 5MG CPR9/10", ""},
+		{"display spread over lines", `<code code="1" ` + cis + ` displayName="IMMUNOGLOBULINE HUMAINE
+      LFB"/>`, "", "IMMUNOGLOBULINE HUMAINE LFB", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			name := ""
+			if c.written != "" {
+				name = "<name>" + c.written + "</name>"
+			}
+			d, err := ParseBytes([]byte(entries("", `<entry><substanceAdministration classCode="SBADM" moodCode="EVN">
+<consumable><manufacturedProduct><manufacturedMaterial>`+c.codes+name+`</manufacturedMaterial></manufacturedProduct></consumable></substanceAdministration></entry>`)), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Medications) != 1 {
+				t.Fatalf("medications %+v", d.Medications)
+			}
+			if m := d.Medications[0]; m.Name != c.wantName || m.Conflict != c.wantConf {
+				t.Errorf("name %q conflict %q, want %q and %q", m.Name, m.Conflict, c.wantName, c.wantConf)
+			}
+		})
+	}
+}
