@@ -113,7 +113,11 @@ type Allergy struct {
 	End      time.Time // resolution
 	Text     string    // the name or text as written
 
-	Negated         bool          // the document says there is NO such allergy (negationInd)
+	Negated bool // the document says there is NO such allergy (negationInd)
+	// NoneKnown: the document states that the patient has no known
+	// allergy at all ("no known allergy" code, or a negated allergy to no
+	// named agent); Negated is then true.
+	NoneKnown       bool
 	ReactionNegated bool          // the reaction is recorded as NOT observed
 	StartPrecision  DatePrecision // how much of Start the document gave
 	EndPrecision    DatePrecision

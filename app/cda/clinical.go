@@ -110,7 +110,7 @@ type clinicalObs struct {
 // them are read, and their device participants are Devices. A BL value is
 // a presence (true) or an absence (false), never a name. It returns the
 // observation's narrative text.
-func (p *parser) observation(c stmtCtx) string {
+func (p *parser) observation(c stmtCtx, mood string) string {
 	var o clinicalObs
 	o.meds = len(p.doc.Medications)
 	inner := c
@@ -184,6 +184,7 @@ func (p *parser) observation(c stmtCtx) string {
 	negated := c.negated || o.boolValue == "false" || absence(o.value) || absence(o.code)
 	for _, d := range o.devices {
 		d.Negated = d.Negated || negated
+		d.Status = deviceStatus(mood, false, d.Type)
 		if d.Date.IsZero() {
 			d.Date, d.Precision = o.start.t, o.start.p
 		}
@@ -215,6 +216,11 @@ func (p *parser) observation(c stmtCtx) string {
 		if a.Text == "" {
 			a.Text = "?"
 		}
+		// "no known allergy": an absence code, or a negated allergy to no
+		// named agent (IHE: negationInd with a nullFlavor agent)
+		a.NoneKnown = absence(o.value) || absence(o.code) || absence(o.agent) ||
+			negated && a.Agent.IsZero() && o.agentName == "" && o.value.Code == "" && o.valueText == "" && len(p.doc.Medications) == o.meds
+		a.Negated = a.Negated || a.NoneKnown
 		p.doc.Allergies = append(p.doc.Allergies, a)
 	case "problem":
 		pr := Problem{Code: o.value, Kind: o.code, Start: o.start.t, End: o.end.t, StartPrecision: o.start.p, EndPrecision: o.end.p,
@@ -341,9 +347,11 @@ func (p *parser) procedure(se *xml.StartElement, c stmtCtx) {
 			p.related(se, inner)
 		}
 	})
+	mood := attr(se, "moodCode")
 	for _, d := range devs {
 		d.Procedure = proc
 		d.Negated = d.Negated || c.negated
+		d.Status = deviceStatus(mood, false, d.Type)
 		if d.Date.IsZero() {
 			d.Date, d.Precision = when.t, when.p
 		}
@@ -433,4 +441,33 @@ func (p *parser) addDevice(d app.Device) {
 		d.Name = "?"
 	}
 	p.doc.Devices = append(p.doc.Devices, d)
+}
+
+// systemEMDN is the European Medical Device Nomenclature (CI-SIS OID).
+const systemEMDN = "1.2.250.1.213.2.68"
+
+// emdnNotImplant are the EMDN categories of devices that are never left in
+// the patient: D disinfectants, L reusable surgical instruments, M
+// dressings, S sterilisation, T protective equipment, V various (beds …), W
+// in vitro diagnostics, Y aids for persons with disabilities, Z medical
+// equipment (imaging, contrast injectors …).
+const emdnNotImplant = "DLMSTVWYZ"
+
+// deviceStatus returns the status of a device read from a statement of
+// moodCode mood: planned or prescribed for an intent (INT, RQO, PRP …),
+// dispensed when a dispenser performed the supply, used when its EMDN
+// category is never implanted, else implanted (or present). A device of an
+// unknown category is taken as implanted: an implant is never hidden.
+func deviceStatus(mood string, dispensed bool, typ app.Code) app.DeviceStatus {
+	switch strings.TrimSpace(mood) {
+	case "INT", "RQO", "PRP", "ARQ", "APT", "PRMS":
+		return app.DevicePlanned
+	}
+	if dispensed {
+		return app.DeviceDispensed
+	}
+	if typ.System == systemEMDN && typ.Code != "" && strings.ContainsRune(emdnNotImplant, rune(strings.ToUpper(typ.Code)[0])) {
+		return app.DeviceUsed
+	}
+	return app.DeviceImplanted
 }

@@ -84,7 +84,7 @@ func (p *parser) statement(se *xml.StartElement, c stmtCtx) string {
 	case "act", "encounter":
 		p.concern(c)
 	case "observation":
-		return p.observation(c)
+		return p.observation(c, attr(se, "moodCode"))
 	case "procedure":
 		p.procedure(se, c)
 	case "organizer":

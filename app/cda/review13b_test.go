@@ -143,3 +143,92 @@ func TestCodedNameWins(t *testing.T) {
 		})
 	}
 }
+
+// TestDeviceStatus: only a device implanted or present is an implant; a
+// planned or prescribed one (moodCode INT, RQO, PRP), one a pharmacy
+// dispensed, equipment or a consumable used during care, and a negated
+// one each have their own status.
+func TestDeviceStatus(t *testing.T) {
+	dev := func(code, sys string) string {
+		return `<participant typeCode="DEV"><participantRole classCode="MANU"><playingDevice classCode="DEV" determinerCode="INSTANCE"><code code="` + code + `" codeSystem="` + sys + `" displayName="D` + code + `"/></playingDevice></participantRole></participant>`
+	}
+	const emdn = "1.2.250.1.213.2.68"
+	cases := []struct {
+		name, entry string
+		want        app.DeviceStatus
+	}{
+		{"implanted pacemaker (procedure EVN)", `<procedure classCode="PROC" moodCode="EVN"><code code="DEKA001"/><effectiveTime value="20190811"/>` + dev("J010104", emdn) + `</procedure>`, app.DeviceImplanted},
+		{"planned pacemaker (procedure INT)", `<procedure classCode="PROC" moodCode="INT"><code code="DEKA001"/>` + dev("J010104", emdn) + `</procedure>`, app.DevicePlanned},
+		{"requested (procedure RQO)", `<procedure classCode="PROC" moodCode="RQO">` + dev("J010104", emdn) + `</procedure>`, app.DevicePlanned},
+		{"proposed (observation PRP)", `<observation classCode="OBS" moodCode="PRP"><code code="X"/>` + dev("J010104", emdn) + `</observation>`, app.DevicePlanned},
+		{"prescribed bed (supply INT)", `<supply classCode="SPLY" moodCode="INT">` + dev("V0806", emdn) + `</supply>`, app.DevicePlanned},
+		{"present (supply EVN, no dispenser)", `<supply classCode="SPLY" moodCode="EVN"><effectiveTime><low value="20181203"/></effectiveTime>` + dev("J010104", emdn) + `</supply>`, app.DeviceImplanted},
+		{"contrast injector used", `<supply classCode="SPLY" moodCode="EVN">` + dev("Z11039014", emdn) + `</supply>`, app.DeviceUsed},
+		{"dressing used", `<supply classCode="SPLY" moodCode="EVN">` + dev("M0404", emdn) + `</supply>`, app.DeviceUsed},
+		{"dispensed by a pharmacy", `<supply classCode="SPLY" moodCode="EVN"><performer><time value="20190711"/><assignedEntity><representedOrganization><name>PHARMACIE</name></representedOrganization></assignedEntity></performer>` + dev("3408693", "1.2.250.1.215.200.1.1.3") + `</supply>`, app.DeviceDispensed},
+		{"not implanted (negated)", `<procedure classCode="PROC" moodCode="EVN" negationInd="true">` + dev("J010104", emdn) + `</procedure>`, app.DeviceNegated},
+		{"unknown category, EVN: taken as implanted", `<supply classCode="SPLY" moodCode="EVN">` + dev("GEN-092.02.02", "1.2.250.1.213.1.1.4.322") + `</supply>`, app.DeviceImplanted},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := ParseBytes([]byte(entries("", `<entry>`+c.entry+`</entry>`)), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Devices) != 1 {
+				t.Fatalf("devices %+v", d.Devices)
+			}
+			dv := d.Devices[0]
+			if got := dv.State(); got != c.want {
+				t.Errorf("state %s, want %s", got, c.want)
+			}
+			implants := app.ImplantedDevices(d.Devices)
+			if (len(implants) == 1) != (c.want == app.DeviceImplanted) || len(implants)+len(app.OtherDevices(d.Devices)) != 1 {
+				t.Errorf("implanted %v, others %v", implants, app.OtherDevices(d.Devices))
+			}
+		})
+	}
+}
+
+// TestAllergyAbsence: "no known allergy" (an absence code, or a negated
+// allergy to no agent) is a documented absence (NoneKnown, Negated); a
+// negated allergy to a named agent is an absence of that allergy only;
+// neither is a present allergy.
+func TestAllergyAbsence(t *testing.T) {
+	obs := func(attrs, inner string) string {
+		return `<entry><observation classCode="OBS" moodCode="EVN" ` + attrs + `><templateId root="1.3.6.1.4.1.19376.1.5.3.1.4.6"/>` + inner + `</observation></entry>`
+	}
+	agent := `<participant typeCode="CSM"><participantRole classCode="MANU"><playingEntity classCode="MMAT"><code code="J01CA04" codeSystem="2.16.840.1.113883.6.73" displayName="amoxicilline"/></playingEntity></participantRole></participant>`
+	cases := []struct {
+		name, entry        string
+		negated, noneKnown bool
+		text               string
+	}{
+		{"no known allergy code", obs(``, `<code code="ASSERTION" codeSystem="2.16.840.1.113883.5.4"/><value xsi:type="CD" code="716186003" codeSystem="2.16.840.1.113883.6.96" displayName="Aucune allergie connue"/>`), true, true, ""},
+		{"no known drug allergy code", obs(``, `<code code="DALG" codeSystem="2.16.840.1.113883.5.4"/><value xsi:type="CD" code="409137002" codeSystem="2.16.840.1.113883.6.96"/>`), true, true, ""},
+		{"negated allergy, no agent (IHE)", obs(`negationInd="true"`, `<code code="ALG" codeSystem="2.16.840.1.113883.5.4"/><participant typeCode="CSM"><participantRole classCode="MANU"><playingEntity classCode="MMAT"><code nullFlavor="NA"/></playingEntity></participantRole></participant>`), true, true, ""},
+		{"negated allergy to a named agent", obs(`negationInd="true"`, `<code code="DALG" codeSystem="2.16.840.1.113883.5.4"/>`+agent), true, false, "amoxicilline"},
+		{"an allergy", obs(``, `<code code="DALG" codeSystem="2.16.840.1.113883.5.4"/>`+agent), false, false, "amoxicilline"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d, err := ParseBytes([]byte(entries("", c.entry)), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Allergies) != 1 {
+				t.Fatalf("allergies %+v", d.Allergies)
+			}
+			a := d.Allergies[0]
+			if a.Negated != c.negated || a.NoneKnown != c.noneKnown || c.text != "" && a.Text != c.text {
+				t.Errorf("negated %v none known %v text %q, want %v %v %q", a.Negated, a.NoneKnown, a.Text, c.negated, c.noneKnown, c.text)
+			}
+			if present := app.PresentAllergies(d.Allergies); (len(present) == 1) == c.negated {
+				t.Errorf("present %+v", present)
+			}
+			if absent := app.AbsentAllergies(d.Allergies); (len(absent) == 1) != c.negated {
+				t.Errorf("absent %+v", absent)
+			}
+		})
+	}
+}
