@@ -1,6 +1,8 @@
 package cda
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/carnetdesk/carnet/app"
@@ -228,6 +230,33 @@ func TestAllergyAbsence(t *testing.T) {
 			}
 			if absent := app.AbsentAllergies(d.Allergies); (len(absent) == 1) != c.negated {
 				t.Errorf("absent %+v", absent)
+			}
+		})
+	}
+}
+
+// TestSkipMediaSamples: with Options.SkipMedia every sample gives the same
+// facts as a full read, and no embedded media (nothing decoded, nothing
+// flagged about them).
+func TestSkipMediaSamples(t *testing.T) {
+	for name := range sampleGoldens {
+		t.Run(name, func(t *testing.T) {
+			full := parseSample(t, name)
+			d, err := ParseBytes(readSample(t, name), Options{SkipMedia: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Media) != 0 {
+				t.Errorf("%d media decoded", len(d.Media))
+			}
+			var want []string
+			for _, l := range golden(full) {
+				if !strings.HasPrefix(l, "media ") {
+					want = append(want, l)
+				}
+			}
+			if got := golden(d); !slices.Equal(got, want) {
+				t.Errorf("facts differ:\n got %q\nwant %q", got, want)
 			}
 		})
 	}
