@@ -406,7 +406,7 @@ func reconciledLine(e *meds.Entry) app.Medication {
 // plan, a stop or a drug not given.
 func currentStatus(st app.MedicationStatus) bool {
 	switch st {
-	case app.StatusPlanned, app.StatusStopped, app.StatusNotGiven:
+	case app.StatusPlanned, app.StatusStopped, app.StatusNotGiven, app.StatusNotDispensed:
 		return false
 	}
 	return true
