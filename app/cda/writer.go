@@ -84,6 +84,11 @@ func (w Writer) WritePreAnesthesia(p app.Patient, author app.Practitioner, r app
 				l.End = time.Time{} // contradictory dates: the start stays
 			}
 		}
+		if i < len(r.Decisions) {
+			d := r.Decisions[i]
+			l.Decision, l.LastDose = d.Action, d.LastDose
+			l.Reason = decisionReason(d)
+		}
 		pa.Medications = append(pa.Medications, l)
 	}
 	content, err := WritePreAnesthesia(pa, WriteOptions{Created: at, AllowTestINS: w.AllowTestINS})
@@ -148,4 +153,24 @@ func (w Writer) practitioner(p app.Practitioner) (Practitioner, error) {
 		return Practitioner{}, invalid("the practitioner's structure has no FINESS or SIRET")
 	}
 	return Practitioner{RPPS: rpps, Given: given, Family: family, Profession: prof, Structure: st}, nil
+}
+
+// decisionReason is the "Motif" of a line: the reason, the sources
+// compared and the discrepancy with its comment.
+func decisionReason(d app.LineDecision) string {
+	var parts []string
+	if r := strings.TrimSpace(d.Reason); r != "" {
+		parts = append(parts, r)
+	}
+	if c := strings.TrimSpace(d.Compared); c != "" {
+		parts = append(parts, "sources comparées : "+c)
+	}
+	if x := strings.TrimSpace(d.Discrepancy); x != "" {
+		s := "écart " + x
+		if c := strings.TrimSpace(d.Comment); c != "" {
+			s += " (" + c + ")"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " ; ")
 }
