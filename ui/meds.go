@@ -64,6 +64,7 @@ type medsView struct {
 	viewer      *viewerView
 	dialog      dialog.Dialog    // the last dialog shown (tests)
 	reconciling *reconcileDialog // the reconciliation dialog, while shown
+	table       *decisionTable   // the dense decision table (meds_table.go)
 	loaded      bool             // the list was read for the current record
 	disposed    bool
 }
@@ -78,7 +79,7 @@ func newMedsView(u *UI, rec app.PatientRecord, acc app.Access) *medsView {
 func (v *medsView) buildUI() fyne.CanvasObject {
 	v.progress = newTaskProgress()
 	v.summary = widget.NewLabel("")
-	v.summary.Wrapping = fyne.TextWrapWord
+	v.summary.Truncation = fyne.TextTruncateEllipsis // one line: the table needs the height
 	v.msg = newMessage(widget.DangerImportance)
 	v.retry = widget.NewButtonWithIcon(tr("meds.retry"), theme.ViewRefreshIcon(), v.load)
 	v.retry.Hide()
@@ -93,12 +94,17 @@ func (v *medsView) buildUI() fyne.CanvasObject {
 	v.reconcile.Disable() // until the list is read
 	v.recProgress = newTaskProgress()
 	v.recMsg = newMessage(widget.DangerImportance)
+	v.table = newDecisionTable(v)
 	timelineTitle := widget.NewLabelWithStyle(tr("meds.timeline.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	content := container.NewVBox(v.clinical, v.groups, v.declared.box, widget.NewSeparator(), timelineTitle,
+	content := container.NewVBox(v.table.detail, v.clinical, v.groups, v.declared.box, widget.NewSeparator(), timelineTitle,
 		container.NewHScroll(v.timeline), v.noTimeline, v.toRead)
-	top := container.NewVBox(v.progress.box, v.summary, container.NewBorder(nil, nil, nil, v.retry, v.msg),
-		container.NewHBox(v.reconcile), v.recProgress.box, v.recMsg)
-	v.page = container.NewBorder(top, nil, nil, nil, container.NewVScroll(container.NewPadded(content)))
+	top := container.NewVBox(v.progress.box, container.NewBorder(nil, nil, nil, container.NewVBox(v.reconcile), v.summary),
+		container.NewBorder(nil, nil, nil, v.retry, v.msg), v.recProgress.box, v.recMsg)
+	// The table on the left, the disclosure of the selected row and the
+	// details (clinical panel, classes, declarations, timeline) on the right.
+	split := container.NewHSplit(v.table.box, container.NewVScroll(container.NewPadded(content)))
+	split.SetOffset(0.62)
+	v.page = container.NewBorder(top, nil, nil, nil, split)
 	v.root = container.NewStack(v.page)
 	return v.root
 }
@@ -209,6 +215,7 @@ func (v *medsView) show(reading app.MedicationReading, list meds.List, err error
 	}
 	v.groups.Objects = objs
 	v.groups.Refresh()
+	v.table.setList(list, v.rec.Patient.Scheduled)
 	v.showClinical(reading, list)
 	v.timeline.set(list.Now, rows)
 	if len(rows) == 0 {
@@ -322,11 +329,12 @@ func (v *medsView) entryBox(e *meds.Entry) fyne.CanvasObject {
 		box.Add(l)
 	}
 
-	sources := container.NewHBox(widget.NewLabelWithStyle(tr("meds.sources"), fyne.TextAlignLeading, fyne.TextStyle{Italic: true}))
+	// The sources wrap: no horizontal scroller to trap the wheel.
+	sources := container.New(&flowLayout{}, widget.NewLabelWithStyle(tr("meds.sources"), fyne.TextAlignLeading, fyne.TextStyle{Italic: true}))
 	for _, s := range e.Sources {
 		sources.Add(v.sourceButton(s))
 	}
-	box.Add(container.NewHScroll(sources))
+	box.Add(sources)
 	return container.NewPadded(box)
 }
 

@@ -230,6 +230,9 @@ func TestMedsReconcileRefused(t *testing.T) {
 	f, v, _ := openMeds(t)
 	f.svc.SetDocumentWriter(&apptest.Writer{Err: errors.New("writer down")})
 	f.signIn(testDoctor, &apptest.Records{})
+	if _, err := f.svc.DeclareMedication(context.Background(), "p1", app.Medication{Name: "Doliprane"}); err != nil {
+		t.Fatal(err) // the HAS method: the declaration and another source
+	}
 	v.start()
 	f.wait()
 	test.Tap(v.reconcile)
@@ -256,6 +259,9 @@ func TestMedsReconcileInRecord(t *testing.T) {
 	seedRecord(f, docs, cds)
 	f.svc.SetDocumentWriter(&apptest.Writer{})
 	f.signIn(testDoctor, &apptest.Records{})
+	if _, err := f.svc.DeclareMedication(context.Background(), "p1", app.Medication{Name: "Doliprane"}); err != nil {
+		t.Fatal(err) // the HAS method: the declaration and another source
+	}
 	s := f.u.shell
 	r := f.openRecord(s, "mart")
 	var tab *medsTab
