@@ -65,6 +65,9 @@ type medsView struct {
 	dialog      dialog.Dialog    // the last dialog shown (tests)
 	reconciling *reconcileDialog // the reconciliation dialog, while shown
 	table       *decisionTable   // the dense decision table (meds_table.go)
+	print       *widget.Button   // one-page PDF of the table (meds_print.go)
+	reading     app.MedicationReading
+	lastPDF     []byte // the last PDF rendered (tests)
 	loaded      bool             // the list was read for the current record
 	disposed    bool
 }
@@ -95,10 +98,12 @@ func (v *medsView) buildUI() fyne.CanvasObject {
 	v.recProgress = newTaskProgress()
 	v.recMsg = newMessage(widget.DangerImportance)
 	v.table = newDecisionTable(v)
+	v.print = widget.NewButtonWithIcon(tr("meds.table.print"), theme.DocumentPrintIcon(), v.printPDF)
+	v.print.Disable()
 	timelineTitle := widget.NewLabelWithStyle(tr("meds.timeline.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	content := container.NewVBox(v.table.detail, v.clinical, v.groups, v.declared.box, widget.NewSeparator(), timelineTitle,
 		container.NewHScroll(v.timeline), v.noTimeline, v.toRead)
-	top := container.NewVBox(v.progress.box, container.NewBorder(nil, nil, nil, container.NewVBox(v.reconcile), v.summary),
+	top := container.NewVBox(v.progress.box, container.NewBorder(nil, nil, nil, container.NewHBox(container.NewVBox(v.print), container.NewVBox(v.reconcile)), v.summary),
 		container.NewBorder(nil, nil, nil, v.retry, v.msg), v.recProgress.box, v.recMsg)
 	// The table on the left, the disclosure of the selected row and the
 	// details (clinical panel, classes, declarations, timeline) on the right.
@@ -136,7 +141,7 @@ func (v *medsView) dispose() {
 		v.reconciling = nil
 	}
 	v.closeViewer()
-	v.list, v.reasons, v.rec = meds.List{}, nil, app.PatientRecord{}
+	v.list, v.reasons, v.rec, v.reading, v.lastPDF = meds.List{}, nil, app.PatientRecord{}, app.MedicationReading{}, nil
 	v.groups.RemoveAll()
 	v.clinical.RemoveAll()
 	v.toRead.RemoveAll()
@@ -189,7 +194,9 @@ func (v *medsView) show(reading app.MedicationReading, list meds.List, err error
 	}
 	v.loaded = true
 	v.list = list
+	v.reading = reading
 	v.reconcile.Enable()
+	v.print.Enable()
 	v.reasons = make(map[app.DocumentID]app.UnstructuredReason, len(reading.Unstructured))
 	for _, u := range reading.Unstructured {
 		v.reasons[u.Meta.ID] = u.Reason
