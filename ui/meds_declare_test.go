@@ -32,6 +32,7 @@ func TestMedsDeclare(t *testing.T) {
 	f, v, _ := openMeds(t)
 	v.start()
 	f.wait()
+	v.showDetails() // the detail by class, built on demand
 	p := v.declared
 	if !f.shows("Déclaré par le patient") || !f.shows("Aucun médicament déclaré par le patient.") {
 		t.Fatal("no declaration part, or its empty state not said")

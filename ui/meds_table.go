@@ -144,12 +144,15 @@ func (d *decisionTable) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 	texts := rowTexts(r)
 	for i, c := range cells {
 		l := c.(*widget.Label)
-		l.Text = texts[i]
-		l.TextStyle = fyne.TextStyle{Bold: i == 0 && r.Flagged()}
-		l.Importance = widget.MediumImportance
+		style := fyne.TextStyle{Bold: i == 0 && r.Flagged()}
+		imp := widget.MediumImportance
 		if i == 2 && r.Flagged() {
-			l.Importance = decisionImportance(r)
+			imp = decisionImportance(r)
 		}
+		if l.Text == texts[i] && l.TextStyle == style && l.Importance == imp {
+			continue // text measuring is the cost of a row: only when changed
+		}
+		l.Text, l.TextStyle, l.Importance = texts[i], style, imp
 		l.Refresh()
 	}
 }
