@@ -20,7 +20,7 @@ type Writer struct {
 var _ app.DocumentWriter = Writer{}
 
 // defaultProfession is used when the credential names no profession.
-var defaultProfession = app.Code{Code: "10", System: "1.2.250.1.213.1.1.4.5", Display: "Médecin"}
+var defaultProfession = app.Code{Code: "G15_10", System: "1.2.250.1.213.1.1.4.5", Display: "Médecin"}
 
 // WriteNote writes a note as a CDA consultation report (N3) and returns it
 // with its metadata, read back from the written document.
@@ -137,6 +137,11 @@ func (w Writer) practitioner(p app.Practitioner) (Practitioner, error) {
 		// The credential names code systems by their FHIR address
 		// (…/TRE-G15-ProfessionSante); CDA wants the OID.
 		prof.System = defaultProfession.System
+	}
+	if reDigits.MatchString(prof.Code) {
+		// a bare TRE_G15 code ("10"): the value set of authors (JDV_J01)
+		// spells it "G15_10"
+		prof.Code = "G15_" + prof.Code
 	}
 	st := Structure{Name: p.Structure.Name, FacilityType: w.FacilityType, PracticeSetting: w.PracticeSetting}
 	id := p.Structure.ID
