@@ -115,3 +115,22 @@ func TestOverrideKeepsReason(t *testing.T) {
 		t.Error("continue keeps a last-dose date")
 	}
 }
+
+// FuzzPropose: any code and inputs give a proposal without panic; a date,
+// when given, is before the surgery.
+func FuzzPropose(f *testing.F) {
+	for _, s := range []string{"B01AF02", "B01AE07", "", "b01af02 ", "A10BK04", "\x00", "ZZZZZZZZ", "B01"} {
+		f.Add(s, 60.0, 1)
+	}
+	f.Fuzz(func(t *testing.T, atc string, crcl float64, bleeding int) {
+		surgery := time.Date(2026, 12, 10, 0, 0, 0, 0, time.UTC)
+		b := []terms.BleedingRisk{terms.BleedingUnknown, terms.BleedingLow, terms.BleedingHigh}[((bleeding%3)+3)%3]
+		p, ok := terms.Propose(atc, terms.DecisionInput{Surgery: surgery, Bleeding: b, CrCl: crcl})
+		if !ok {
+			return
+		}
+		if !p.Action.Valid() || (!p.LastDose.IsZero() && !p.LastDose.Before(surgery)) {
+			t.Fatalf("%q: %+v", atc, p)
+		}
+	})
+}
