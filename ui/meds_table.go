@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"image/color"
 	"strconv"
 	"strings"
 	"time"
@@ -99,25 +100,39 @@ func newDecisionTable(v *medsView) *decisionTable {
 	d.list.OnSelected = func(id widget.ListItemID) { d.selected = id; d.showDetail() }
 	d.detail = container.NewVBox()
 	// Dense rows: the table's labels have small inner paddings.
-	compact := &compactTheme{Theme: fyne.CurrentApp().Settings().Theme()}
+	compact := compactTheme{}
 	table := container.NewThemeOverride(container.NewBorder(container.NewVBox(d.header, widget.NewSeparator()), nil, nil, nil, d.list), compact)
 	d.box = container.NewBorder(container.NewVBox(inputs, d.inputMsg), nil, nil, nil, table)
 	return d
 }
 
-// compactTheme is the theme of the dense table: the base theme with small
-// paddings, so a row is one text line high.
-type compactTheme struct{ fyne.Theme }
+// compactTheme is the theme of the dense table: the application's current
+// theme (followed when it changes) with small paddings, so a row is one
+// text line high.
+type compactTheme struct{}
+
+func (compactTheme) base() fyne.Theme { return fyne.CurrentApp().Settings().Theme() }
+
+// Color implements fyne.Theme.
+func (t compactTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
+	return t.base().Color(n, v)
+}
+
+// Font implements fyne.Theme.
+func (t compactTheme) Font(s fyne.TextStyle) fyne.Resource { return t.base().Font(s) }
+
+// Icon implements fyne.Theme.
+func (t compactTheme) Icon(n fyne.ThemeIconName) fyne.Resource { return t.base().Icon(n) }
 
 // Size implements fyne.Theme.
-func (t *compactTheme) Size(n fyne.ThemeSizeName) float32 {
+func (t compactTheme) Size(n fyne.ThemeSizeName) float32 {
 	switch n {
 	case theme.SizeNameInnerPadding:
 		return 3
 	case theme.SizeNamePadding:
 		return 2
 	}
-	return t.Theme.Size(n)
+	return t.base().Size(n)
 }
 
 // sized gives o a minimum width.
@@ -220,7 +235,23 @@ func (d *decisionTable) setList(list meds.List, scheduled time.Time) {
 		d.surgery.Refresh()
 	}
 	d.in = d.readInputs()
+	prev := make(map[string]meds.Row, len(d.rows))
+	for _, r := range d.rows {
+		prev[r.Entry.ID] = r
+	}
 	d.rows = meds.Rows(list, d.in)
+	for i := range d.rows { // a list read again (a declaration added) keeps what was decided
+		if p, ok := prev[d.rows[i].Entry.ID]; ok {
+			r := &d.rows[i]
+			r.Discrepancy, r.Comment = p.Discrepancy, p.Comment
+			if p.Decided {
+				r.Decided, r.Decision = true, p.Decision
+				if !p.Decision.Override {
+					r.Accept()
+				}
+			}
+		}
+	}
 	d.selected = -1
 	d.list.UnselectAll()
 	d.list.Refresh()

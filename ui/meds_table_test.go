@@ -209,7 +209,12 @@ func TestDecisionTableDecide(t *testing.T) {
 			apix = i
 		}
 	}
-	d.rows[apix].Override(terms.ActionStop, want.AddDate(0, 0, -1), "reprise tardive")
+	if r := d.rows[apix]; !r.Decided || r.Decision.Reason != "reprise tardive souhaitée par le chirurgien" {
+		t.Fatalf("the decision was lost when the list was read again: %+v", r.Decision)
+	}
+	if err := d.rows[apix].Override(terms.ActionStop, want.AddDate(0, 0, -1), "reprise tardive"); err != nil {
+		t.Fatal(err)
+	}
 	test.Tap(v.reconcile)
 	f.tapDialogButton("Signer et envoyer")
 	f.wait()
