@@ -134,4 +134,8 @@ type MedicationSource struct {
 	Title    string
 	Date     time.Time // the document's date
 	Author   string    // the document's author (or the staff member for a declaration)
+	// Own: the document is a report Carnet wrote (a signed
+	// reconciliation); it restates other sources and never counts as an
+	// independent source of the lines it restates.
+	Own bool
 }

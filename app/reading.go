@@ -333,6 +333,7 @@ func withSource(l Medication, meta DocumentMeta) Medication {
 	if src.Author == "" {
 		src.Author = meta.Author
 	}
+	src.Own = meta.Source == "carnet"
 	return l
 }
 

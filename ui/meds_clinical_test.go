@@ -46,6 +46,7 @@ func TestMedsClinicalPanel(t *testing.T) {
 	showView(f, v.buildUI(), fyne.NewSize(900, 1400))
 	v.start()
 	f.wait()
+	v.showDetails() // the detail by class, built on demand
 	relayout(v.root)
 	for _, want := range []string{
 		"Allergies et intolérances", "Paracétamol — réaction urticaire non observée · 1975",
