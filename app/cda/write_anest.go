@@ -350,14 +350,22 @@ func (w *xw) writeTreatment(x *ids, l MedicationLine, ref string) error {
 	w.leaf("templateId", "root", "1.2.250.1.213.1.1.3.43")
 	w.open("manufacturedMaterial", "classCode", "MMAT", "determinerCode", "KIND")
 	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.9.1.3.1")
-	if l.Product.IsZero() {
+	switch {
+	case l.Product.IsZero():
 		w.open("code", "nullFlavor", "NA")
-	} else {
+	case l.Product.System != app.SystemCIS:
+		// FR-Produit-de-sante codes the product in CIS in code: a CIP13 or
+		// UCD goes into a translation (E_produitDeSante_fr.sch).
+		w.open("code", "nullFlavor", "UNK")
+	default:
 		w.open("code", "code", l.Product.Code, "displayName", l.Name, "codeSystem", l.Product.System, "codeSystemName", productSystemNames[l.Product.System])
 	}
 	w.open("originalText")
 	w.leaf("reference", "value", "#"+ref+"-nom")
 	w.close()
+	if !l.Product.IsZero() && l.Product.System != app.SystemCIS {
+		w.leaf("translation", "code", l.Product.Code, "displayName", l.Name, "codeSystem", l.Product.System, "codeSystemName", productSystemNames[l.Product.System])
+	}
 	if l.CIP13 != "" && l.Product.System == app.SystemCIS {
 		w.leaf("translation", "code", l.CIP13, "codeSystem", app.SystemCIP13, "codeSystemName", "CIP")
 	}
