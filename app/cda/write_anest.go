@@ -234,7 +234,7 @@ func (w *xw) writeMedications(x *ids, lines []MedicationLine) error {
 	w.text("title", "Traitements")
 	w.open("text")
 	if len(lines) == 0 {
-		w.text("paragraph", "Aucun traitement en cours retrouvé ni déclaré.")
+		w.text("paragraph", "Aucun traitement en cours retrouvé ni déclaré.", "ID", absentMedication.ref)
 	} else {
 		w.open("table", "border", "1", "width", "100%")
 		w.open("thead")
@@ -268,6 +268,12 @@ func (w *xw) writeMedications(x *ids, lines []MedicationLine) error {
 		w.close()
 	}
 	w.close()
+	if len(lines) == 0 {
+		// IHE: a medications section holds at least one entry.
+		if err := w.writeNoKnown(x, absentMedication); err != nil {
+			return err
+		}
+	}
 	for i, l := range lines {
 		if err := w.writeTreatment(x, l, "med-"+strconv.Itoa(i+1)); err != nil {
 			return err

@@ -296,7 +296,7 @@ func (w *xw) freeText(t, empty string) {
 func (w *xw) itemTable(items []SynthesisItem, prefix, empty string, label ...string) {
 	w.open("text")
 	if len(items) == 0 {
-		w.text("paragraph", empty)
+		w.text("paragraph", empty, "ID", prefix+"-aucun")
 		w.close()
 		return
 	}
@@ -455,6 +455,15 @@ func (w *xw) writeProblems(x *ids, items []SynthesisItem, active bool) error {
 		}
 		w.itemTable(items, prefix, "Aucun antécédent renseigné.", "Antécédent")
 	}
+	if len(items) == 0 {
+		a := absentHistory
+		if active {
+			a = absentProblem
+		}
+		if err := w.writeNoKnown(x, a); err != nil {
+			return err
+		}
+	}
 	for i, it := range items {
 		ref := prefix + "-" + strconv.Itoa(i+1)
 		if err := w.concern(x, "1.2.250.1.213.1.1.3.39", "1.3.6.1.4.1.19376.1.5.3.1.4.5.2", it, active); err != nil {
@@ -504,6 +513,11 @@ func (w *xw) writeAllergies(x *ids, items []SynthesisItem) error {
 		return err
 	}
 	w.itemTable(items, "all", "Aucune allergie ni intolérance renseignée.", "Allergie ou intolérance", "Réaction")
+	if len(items) == 0 {
+		if err := w.writeNoKnown(x, absentAllergy); err != nil {
+			return err
+		}
+	}
 	for i, it := range items {
 		ref := "all-" + strconv.Itoa(i+1)
 		if err := w.concern(x, tplFRAllergyList, tplAllergyConcern, it, true); err != nil {
@@ -558,7 +572,7 @@ func (w *xw) writeVaccinations(x *ids, lines []MedicationLine) error {
 	}
 	w.open("text")
 	if len(lines) == 0 {
-		w.text("paragraph", "Aucune vaccination renseignée.")
+		w.text("paragraph", "Aucune vaccination renseignée.", "ID", absentImmunization.ref)
 	} else {
 		w.open("table", "border", "1", "width", "100%")
 		w.open("thead")
@@ -583,6 +597,11 @@ func (w *xw) writeVaccinations(x *ids, lines []MedicationLine) error {
 		w.close()
 	}
 	w.close()
+	if len(lines) == 0 {
+		if err := w.writeNoKnown(x, absentImmunization); err != nil {
+			return err
+		}
+	}
 	for i, l := range lines {
 		ref := "vac-" + strconv.Itoa(i+1)
 		eid, err := x.entryID()
@@ -670,6 +689,212 @@ func (w *xw) writeDevices(x *ids, items []SynthesisItem) error {
 		w.close()
 		w.close()
 	}
+	w.close()
+	w.close()
+	return nil
+}
+
+var _ app.SynthesisWriter = Writer{}
+
+// WriteSynthesis writes a synthesis draft as the VSM (2023.01) of the
+// signed-in practitioner, who is author, performer and legal authenticator;
+// previous, when set, is the synthesis it replaces (relatedDocument RPLC,
+// same setId, next version). A code the CDA rules refuse (a CNAM CIP7, a
+// malformed code or source id) is left out of its line, which keeps its
+// text; a line whose dates contradict keeps its start.
+func (w Writer) WriteSynthesis(p app.Patient, author app.Practitioner, d app.SynthesisDraft, previous *app.DocumentMeta, at time.Time) (app.WrittenDocument, error) {
+	a, err := w.practitioner(author)
+	if err != nil {
+		return app.WrittenDocument{}, err
+	}
+	s := Synthesis{
+		Patient: p, Author: a, Date: at, Vigilance: d.Vigilance, Comment: d.Comment,
+		Problems: synthItems(d.Problems), History: synthItems(d.History), Allergies: synthItems(d.Allergies),
+		RiskFactors: synthItems(d.RiskFactors), Devices: synthItems(d.Devices),
+		Treatments: synthLines(d.Treatments), Vaccinations: synthLines(d.Vaccinations),
+		Visibility: Visibility{
+			MaskedToProfessionals:          d.Visibility.MaskedToProfessionals,
+			HiddenFromPatient:              d.Visibility.HiddenFromPatient,
+			HiddenFromLegalRepresentatives: d.Visibility.HiddenFromLegalReps,
+		},
+	}
+	opt := WriteOptions{Created: at, AllowTestINS: w.AllowTestINS}
+	if previous != nil {
+		opt.Replaces = &Previous{ID: previous.ID, SetID: previous.SetID, Version: max(previous.Version, 1)}
+	}
+	content, err := WriteSynthesis(s, opt)
+	if err != nil {
+		return app.WrittenDocument{}, err
+	}
+	doc, err := written(content)
+	doc.Meta.ClassCode = app.ClassSynthesis
+	return doc, err
+}
+
+// sourceLabel is how a line's source is shown in the tables: the
+// document's title and date.
+func sourceLabel(src app.MedicationSource) string {
+	s := src.Title
+	if !src.Date.IsZero() {
+		s = strings.TrimSpace(s + " du " + src.Date.Format("02/01/2006"))
+	}
+	return s
+}
+
+func synthItems(ls []app.SynthesisLine) []SynthesisItem {
+	out := make([]SynthesisItem, 0, len(ls))
+	for i, l := range ls {
+		it := SynthesisItem{Text: strings.TrimSpace(l.Text), Code: l.Code, Kind: l.Kind, Detail: l.Detail,
+			Start: l.Start, StartPrecision: l.StartPrecision, End: l.End, EndPrecision: l.EndPrecision,
+			Source: sourceLabel(l.Source), SourceID: l.Source.Document}
+		if it.Text == "" {
+			it.Text = l.Code.Display
+		}
+		if probe := it; probe.check("line", i+1) != nil {
+			if checkCode(it.Code, "", false) != nil {
+				it.Code = app.Code{}
+			}
+			if checkCode(it.Kind, "", false) != nil {
+				it.Kind = app.Code{}
+			}
+			if _, err := splitID(string(it.SourceID), ""); err != nil {
+				it.SourceID = ""
+			}
+			if !it.Start.IsZero() && it.End.Before(it.Start) {
+				it.End, it.EndPrecision = time.Time{}, app.PrecisionNone
+			}
+		}
+		out = append(out, it)
+	}
+	return out
+}
+
+func synthLines(ms []app.Medication) []MedicationLine {
+	out := make([]MedicationLine, 0, len(ms))
+	for i, m := range ms {
+		l := LineFrom(m)
+		if probe := l; probe.check(i+1) != nil {
+			l.Product, l.CIP13, l.ATC, l.Route = app.Code{}, "", app.Code{}, app.Code{}
+			if !l.Start.IsZero() && l.End.Before(l.Start) {
+				l.End = time.Time{}
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// oidAbsentUnknown is the code system of the IPS absent/unknown codes
+// (JDV_AbsentOrUnknown*_CISIS).
+const oidAbsentUnknown = "2.16.840.1.113883.5.1150.1"
+
+// noKnown is the entry an empty list is written with, where the IHE
+// sections require one: "nothing known", from the CI-SIS absent/unknown
+// value sets, pointing to the section's empty paragraph (ref).
+type noKnown struct {
+	kind string // "problem", "history", "allergy", "medication", "immunization"
+	code app.Code
+	ref  string
+}
+
+var (
+	absentProblem      = noKnown{"problem", app.Code{Code: "no-known-problems", System: oidAbsentUnknown, Display: "Pas de problème connu"}, "pb-aucun"}
+	absentHistory      = noKnown{"history", app.Code{Code: "no-known-problems", System: oidAbsentUnknown, Display: "Pas de problème connu"}, "atcd-aucun"}
+	absentAllergy      = noKnown{"allergy", app.Code{Code: "no-known-allergies", System: oidAbsentUnknown, Display: "Pas d'allergie connue"}, "all-aucun"}
+	absentMedication   = noKnown{"medication", app.Code{Code: "no-known-medications", System: oidAbsentUnknown, Display: "Pas de traitement connu"}, "med-aucun"}
+	absentImmunization = noKnown{"immunization", app.Code{Code: "no-known-immunizations", System: oidAbsentUnknown, Display: "Pas de vaccination connue"}, "vac-aucun"}
+)
+
+// writeNoKnown writes the "nothing known" entry of an empty list; Carnet's
+// reader reads it as an absence, never as a line.
+func (w *xw) writeNoKnown(x *ids, a noKnown) error {
+	eid, err := x.entryID()
+	if err != nil {
+		return err
+	}
+	textRef := func() {
+		w.open("text")
+		w.leaf("reference", "value", "#"+a.ref)
+		w.close()
+	}
+	switch a.kind {
+	case "problem", "history", "allergy":
+		list, typ := "1.2.250.1.213.1.1.3.39", tplProblemConcern
+		if a.kind == "allergy" {
+			list, typ = tplFRAllergyList, tplAllergyConcern
+		}
+		if err := w.concern(x, list, typ, SynthesisItem{}, a.kind != "history"); err != nil {
+			return err
+		}
+		w.open("observation", "classCode", "OBS", "moodCode", "EVN", "negationInd", "false")
+		if a.kind == "allergy" {
+			for _, t := range []string{"2.16.840.1.113883.10.20.1.18", "2.16.840.1.113883.10.20.1.28", tplProblemEntry, tplAllergyEntry, tplFRAllergy} {
+				w.leaf("templateId", "root", t)
+			}
+		} else {
+			w.leaf("templateId", "root", "2.16.840.1.113883.10.20.1.28")
+			w.leaf("templateId", "root", tplProblemEntry)
+			w.leaf("templateId", "root", tplFRProblem)
+		}
+		w.leaf("id", "root", eid)
+		if a.kind == "allergy" {
+			w.code("code", allergyKind, "SNOMED CT")
+		} else {
+			w.code("code", app.Code{Code: "282291009", System: "2.16.840.1.113883.6.96", Display: "interprétation diagnostique"}, "SNOMED CT")
+		}
+		textRef()
+		w.leaf("statusCode", "code", "completed")
+		w.ivl(SynthesisItem{}, false)
+		w.open("value", "xsi:type", "CD", "code", a.code.Code, "displayName", a.code.Display, "codeSystem", a.code.System)
+		w.open("originalText")
+		w.leaf("reference", "value", "#"+a.ref)
+		w.close()
+		w.close()
+		w.close()
+		w.endConcern(SynthesisItem{})
+		return nil
+	}
+	w.open("entry")
+	w.open("substanceAdministration", "classCode", "SBADM", "moodCode", "EVN", "negationInd", "false")
+	if a.kind == "immunization" {
+		w.leaf("templateId", "root", "2.16.840.1.113883.10.20.1.24")
+		w.leaf("templateId", "root", tplImmunization)
+		w.leaf("templateId", "root", tplFRVaccination)
+		w.leaf("id", "root", eid)
+		w.code("code", a.code, "")
+	} else {
+		w.leaf("templateId", "root", "2.16.840.1.113883.10.20.1.24")
+		w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.4.7")
+		w.leaf("templateId", "root", "1.2.250.1.213.1.1.3.42")
+		w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.4.7.1")
+		w.leaf("id", "root", eid)
+		w.code("code", a.code, "")
+	}
+	textRef()
+	w.leaf("statusCode", "code", "completed")
+	if a.kind == "immunization" {
+		w.leaf("effectiveTime", "nullFlavor", "UNK")
+	} else {
+		w.open("effectiveTime", "xsi:type", "IVL_TS")
+		w.leaf("low", "nullFlavor", "UNK")
+		w.leaf("high", "nullFlavor", "UNK")
+		w.close()
+	}
+	w.open("consumable", "typeCode", "CSM")
+	w.open("manufacturedProduct", "classCode", "MANU")
+	w.leaf("templateId", "root", "2.16.840.1.113883.10.20.1.53")
+	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.4.7.2")
+	w.leaf("templateId", "root", "1.2.250.1.213.1.1.3.43")
+	w.open("manufacturedMaterial", "classCode", "MMAT", "determinerCode", "KIND")
+	w.open("code", "nullFlavor", "NA")
+	w.open("originalText")
+	w.leaf("reference", "value", "#"+a.ref)
+	w.close()
+	w.close()
+	w.leaf("name", "nullFlavor", "NA")
+	w.close()
+	w.close()
+	w.close()
 	w.close()
 	w.close()
 	return nil
