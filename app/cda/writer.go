@@ -20,7 +20,7 @@ type Writer struct {
 var _ app.DocumentWriter = Writer{}
 
 // defaultProfession is used when the credential names no profession.
-var defaultProfession = app.Code{Code: "10", System: "1.2.250.1.213.1.1.4.5", Display: "Médecin"}
+var defaultProfession = app.Code{Code: "G15_10", System: "1.2.250.1.213.1.1.4.5", Display: "Médecin"}
 
 // WriteNote writes a note as a CDA consultation report (N3) and returns it
 // with its metadata, read back from the written document.
@@ -127,6 +127,11 @@ func (w Writer) practitioner(p app.Practitioner) (Practitioner, error) {
 	prof := p.Profession
 	if prof.Code == "" {
 		prof = defaultProfession
+	}
+	if reDigits.MatchString(prof.Code) {
+		// TRE_G15 "10" is written G15_10 in the CDA author code
+		// (JDV_J01_XdsAuthorSpecialty_CISIS).
+		prof.Code = "G15_" + prof.Code
 	}
 	if !reOID.MatchString(prof.System) {
 		// The credential names code systems by their FHIR address
