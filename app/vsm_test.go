@@ -325,8 +325,10 @@ func TestSynthesisHostile(t *testing.T) {
 		"line without text":        func(d *app.SynthesisDraft) { d.Allergies = []app.SynthesisLine{{Text: "  "}} },
 		"medication without name":  func(d *app.SynthesisDraft) { d.Treatments = []app.Medication{{Dose: "1 cp"}} },
 		"too many lines":           func(d *app.SynthesisDraft) { d.Devices = make([]app.SynthesisLine, app.MaxSynthesisLines+1) },
-		"masked and hidden":        func(d *app.SynthesisDraft) { d.Visibility = app.Visibility{MaskedToProfessionals: true, HiddenFromPatient: true} },
-		"line text not UTF-8":      func(d *app.SynthesisDraft) { d.Problems = []app.SynthesisLine{{Text: "\xc3("}} },
+		"masked and hidden": func(d *app.SynthesisDraft) {
+			d.Visibility = app.Visibility{MaskedToProfessionals: true, HiddenFromPatient: true}
+		},
+		"line text not UTF-8": func(d *app.SynthesisDraft) { d.Problems = []app.SynthesisLine{{Text: "\xc3("}} },
 	}
 	for name, mutate := range refused {
 		dd := app.SynthesisDraft{Problems: []app.SynthesisLine{{Text: "HTA"}}}
