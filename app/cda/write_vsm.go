@@ -300,15 +300,7 @@ func (w *xw) itemTable(items []SynthesisItem, prefix, empty string, label ...str
 		w.close()
 		return
 	}
-	w.open("table", "border", "1", "width", "100%")
-	w.open("thead")
-	w.open("tr")
-	for _, h := range append(append([]string{"Date"}, label...), "Code", "Source") {
-		w.text("th", h)
-	}
-	w.close()
-	w.close()
-	w.open("tbody")
+	w.tableStart(append(append([]string{"Date"}, label...), "Code", "Source")...)
 	for i, it := range items {
 		ref := prefix + "-" + strconv.Itoa(i+1)
 		w.open("tr")
@@ -479,9 +471,7 @@ func (w *xw) writeProblems(x *ids, items []SynthesisItem, active bool) error {
 		w.leaf("templateId", "root", "1.2.250.1.213.1.1.3.37")
 		w.leaf("id", "root", oid)
 		w.code("code", app.Code{Code: "282291009", System: "2.16.840.1.113883.6.96", Display: "interprétation diagnostique"}, "SNOMED CT")
-		w.open("text")
-		w.leaf("reference", "value", "#"+ref)
-		w.close()
+		w.textRef(ref)
 		w.leaf("statusCode", "code", "completed")
 		w.ivl(it, false)
 		w.codedOrText("value", it.Code, ref, "xsi:type", "CD")
@@ -537,9 +527,7 @@ func (w *xw) writeAllergies(x *ids, items []SynthesisItem) error {
 			kind = allergyKind
 		}
 		w.code("code", kind, codeSystemNames[kind.System])
-		w.open("text")
-		w.leaf("reference", "value", "#"+ref)
-		w.close()
+		w.textRef(ref)
 		w.leaf("statusCode", "code", "completed")
 		w.ivl(it, false)
 		w.open("value", "xsi:type", "CD", "nullFlavor", "UNK")
@@ -574,15 +562,7 @@ func (w *xw) writeVaccinations(x *ids, lines []MedicationLine) error {
 	if len(lines) == 0 {
 		w.text("paragraph", "Aucune vaccination renseignée.", "ID", absentImmunization.ref)
 	} else {
-		w.open("table", "border", "1", "width", "100%")
-		w.open("thead")
-		w.open("tr")
-		for _, h := range []string{"Date", "Vaccin", "Code", "ATC", "Source"} {
-			w.text("th", h)
-		}
-		w.close()
-		w.close()
-		w.open("tbody")
+		w.tableStart("Date", "Vaccin", "Code", "ATC", "Source")
 		for i, l := range lines {
 			ref := "vac-" + strconv.Itoa(i+1)
 			w.open("tr")
@@ -615,21 +595,14 @@ func (w *xw) writeVaccinations(x *ids, lines []MedicationLine) error {
 		w.leaf("templateId", "root", tplFRVaccination)
 		w.leaf("id", "root", eid)
 		w.leaf("code", "code", "IMMUNIZ", "displayName", "Vaccination", "codeSystem", "2.16.840.1.113883.5.4", "codeSystemName", "HL7:ActCode")
-		w.open("text")
-		w.leaf("reference", "value", "#"+ref)
-		w.close()
+		w.textRef(ref)
 		w.leaf("statusCode", "code", "completed")
 		if l.Start.IsZero() {
 			w.leaf("effectiveTime", "nullFlavor", "UNK")
 		} else {
 			w.leaf("effectiveTime", "value", hl7Date(l.Start))
 		}
-		w.open("consumable", "typeCode", "CSM")
-		w.open("manufacturedProduct")
-		w.leaf("templateId", "root", "2.16.840.1.113883.10.20.1.53")
-		w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.4.7.2")
-		w.leaf("templateId", "root", "1.2.250.1.213.1.1.3.43")
-		w.open("manufacturedMaterial")
+		w.openProduct()
 		if l.Product.IsZero() {
 			w.open("code", "nullFlavor", "UNK")
 		} else {
@@ -674,9 +647,7 @@ func (w *xw) writeDevices(x *ids, items []SynthesisItem) error {
 		w.leaf("templateId", "root", "2.16.840.1.113883.10.20.1.34")
 		w.leaf("templateId", "root", "1.2.250.1.213.1.1.3.20")
 		w.leaf("id", "root", eid)
-		w.open("text")
-		w.leaf("reference", "value", "#"+ref)
-		w.close()
+		w.textRef(ref)
 		w.ivl(it, false)
 		w.open("participant", "typeCode", "DEV")
 		w.open("participantRole", "classCode", "MANU")
@@ -812,11 +783,6 @@ func (w *xw) writeNoKnown(x *ids, a noKnown) error {
 	if err != nil {
 		return err
 	}
-	textRef := func() {
-		w.open("text")
-		w.leaf("reference", "value", "#"+a.ref)
-		w.close()
-	}
 	switch a.kind {
 	case "problem", "history", "allergy":
 		list, typ := "1.2.250.1.213.1.1.3.39", tplProblemConcern
@@ -842,7 +808,7 @@ func (w *xw) writeNoKnown(x *ids, a noKnown) error {
 		} else {
 			w.code("code", app.Code{Code: "282291009", System: "2.16.840.1.113883.6.96", Display: "interprétation diagnostique"}, "SNOMED CT")
 		}
-		textRef()
+		w.textRef(a.ref)
 		w.leaf("statusCode", "code", "completed")
 		w.ivl(SynthesisItem{}, false)
 		w.open("value", "xsi:type", "CD", "code", a.code.Code, "displayName", a.code.Display, "codeSystem", a.code.System)
@@ -870,7 +836,7 @@ func (w *xw) writeNoKnown(x *ids, a noKnown) error {
 		w.leaf("id", "root", eid)
 		w.code("code", a.code, "")
 	}
-	textRef()
+	w.textRef(a.ref)
 	w.leaf("statusCode", "code", "completed")
 	if a.kind == "immunization" {
 		w.leaf("effectiveTime", "nullFlavor", "UNK")
@@ -880,12 +846,7 @@ func (w *xw) writeNoKnown(x *ids, a noKnown) error {
 		w.leaf("high", "nullFlavor", "UNK")
 		w.close()
 	}
-	w.open("consumable", "typeCode", "CSM")
-	w.open("manufacturedProduct", "classCode", "MANU")
-	w.leaf("templateId", "root", "2.16.840.1.113883.10.20.1.53")
-	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.4.7.2")
-	w.leaf("templateId", "root", "1.2.250.1.213.1.1.3.43")
-	w.open("manufacturedMaterial", "classCode", "MMAT", "determinerCode", "KIND")
+	w.openProduct()
 	w.open("code", "nullFlavor", "NA")
 	w.open("originalText")
 	w.leaf("reference", "value", "#"+a.ref)
@@ -898,4 +859,37 @@ func (w *xw) writeNoKnown(x *ids, a noKnown) error {
 	w.close()
 	w.close()
 	return nil
+}
+
+// textRef writes an entry's text: a reference to its narrative.
+func (w *xw) textRef(ref string) {
+	w.open("text")
+	w.leaf("reference", "value", "#"+ref)
+	w.close()
+}
+
+// tableStart opens a narrative table with its header row and opens its
+// body; the caller writes the rows and closes twice (tbody, table).
+func (w *xw) tableStart(headers ...string) {
+	w.open("table", "border", "1", "width", "100%")
+	w.open("thead")
+	w.open("tr")
+	for _, h := range headers {
+		w.text("th", h)
+	}
+	w.close()
+	w.close()
+	w.open("tbody")
+}
+
+// openProduct opens consumable/manufacturedProduct (FR-Produit-de-sante)/
+// manufacturedMaterial; the caller writes the material and closes three
+// times.
+func (w *xw) openProduct() {
+	w.open("consumable", "typeCode", "CSM")
+	w.open("manufacturedProduct", "classCode", "MANU")
+	w.leaf("templateId", "root", "2.16.840.1.113883.10.20.1.53")
+	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.4.7.2")
+	w.leaf("templateId", "root", "1.2.250.1.213.1.1.3.43")
+	w.open("manufacturedMaterial", "classCode", "MMAT", "determinerCode", "KIND")
 }
