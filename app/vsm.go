@@ -294,27 +294,7 @@ func (s *Service) WriteSynthesis(ctx context.Context, id PatientID, d SynthesisD
 	if err != nil {
 		return OutboxItem{}, fmt.Errorf("write synthesis: %w", err)
 	}
-	meta := doc.Meta
-	meta.Source, meta.Visibility, meta.Cached = "carnet", d.Visibility, true
-	item := OutboxItem{
-		ID: OutboxID(meta.ID), Patient: id, Kind: OutboxProvide, State: OutboxPending,
-		Payload: doc.Content, CreatedAt: now, Meta: meta, Visibility: d.Visibility,
-	}
-	if previous != nil {
-		item.Kind, item.Replaces, item.BaseVersion = OutboxReplace, previous.ID, previous.VersionID
-		for i := range m.Documents {
-			if m.Documents[i].ID == previous.ID {
-				m.Documents[i].Superseded = true
-			}
-		}
-	}
-	m.Documents = append(m.Documents, meta)
-	sortDocuments(m.Documents)
-	err = s.store.Write(ctx, &Batch{
-		Manifests: []Manifest{m},
-		Documents: []DocumentContent{{Patient: id, ID: meta.ID, Bytes: doc.Content}},
-		Outbox:    []OutboxItem{item},
-	})
+	item, err := s.fileWritten(ctx, m, doc, d.Visibility, previous, true, now)
 	s.audit(ctx, AuditEvent{Action: "synthesis.write", Patient: id, Practitioner: sess.Practitioner.RPPS,
 		Structure: sess.Practitioner.Structure.ID, Result: resultOf(err)})
 	if err != nil {
