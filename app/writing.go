@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -100,38 +101,54 @@ func (s *Service) WriteNote(ctx context.Context, id PatientID, d NoteDraft) (Out
 	}
 	m.Patient = id
 	var previous *DocumentMeta
-	kind := OutboxProvide
 	if d.Replaces != "" {
 		old, ok := m.Document(d.Replaces)
 		if !ok {
 			return OutboxItem{}, fmt.Errorf("write note: replaced document not in the record: %w", ErrNotFound)
 		}
-		previous, kind = &old, OutboxReplace
+		previous = &old
 	}
 	now := s.clock.Now()
 	doc, err := w.WriteNote(p, sess.Practitioner, d, previous, now)
 	if err != nil {
 		return OutboxItem{}, fmt.Errorf("write note: %w", err)
 	}
-	meta := doc.Meta
-	meta.Source, meta.Visibility, meta.Cached = "carnet", d.Visibility, true
-	item := OutboxItem{
-		ID: OutboxID(meta.ID), Patient: id, Kind: kind, State: OutboxPending,
-		Payload: doc.Content, CreatedAt: now, Meta: meta, Visibility: d.Visibility,
-	}
-	if previous != nil {
-		item.Replaces, item.BaseVersion = previous.ID, previous.VersionID
-	}
-	m.Documents = append(m.Documents, meta)
-	sortDocuments(m.Documents)
-	if err := s.store.Write(ctx, &Batch{
-		Manifests: []Manifest{m},
-		Documents: []DocumentContent{{Patient: id, ID: meta.ID, Bytes: doc.Content}},
-		Outbox:    []OutboxItem{item},
-	}); err != nil {
+	item, err := s.fileWritten(ctx, m, doc, d.Visibility, previous, false, now)
+	if err != nil {
 		return OutboxItem{}, fmt.Errorf("write note: %w", err)
 	}
 	s.audit(ctx, AuditEvent{Action: "note.write", Patient: id, Practitioner: sess.Practitioner.RPPS,
 		Structure: sess.Practitioner.Structure.ID, Result: "ok"})
 	return item, nil
+}
+
+// fileWritten puts a document written here into the vault and the outbox
+// in one batch: the manifest m (of the patient) gains it, readable at once
+// offline, and the sync engine sends it once. With previous it is a
+// replacement (OutboxReplace against previous's metadata version); with
+// supersede, the manifest marks previous superseded at once.
+func (s *Service) fileWritten(ctx context.Context, m Manifest, doc WrittenDocument, vis Visibility, previous *DocumentMeta, supersede bool, now time.Time) (OutboxItem, error) {
+	meta := doc.Meta
+	meta.Source, meta.Visibility, meta.Cached = "carnet", vis, true
+	item := OutboxItem{
+		ID: OutboxID(meta.ID), Patient: m.Patient, Kind: OutboxProvide, State: OutboxPending,
+		Payload: doc.Content, CreatedAt: now, Meta: meta, Visibility: vis,
+	}
+	m.Documents = slices.Clone(m.Documents) // never the store's own slice
+	if previous != nil {
+		item.Kind, item.Replaces, item.BaseVersion = OutboxReplace, previous.ID, previous.VersionID
+		for i := range m.Documents {
+			if supersede && m.Documents[i].ID == previous.ID {
+				m.Documents[i].Superseded = true
+			}
+		}
+	}
+	m.Documents = append(m.Documents, meta)
+	sortDocuments(m.Documents)
+	err := s.store.Write(ctx, &Batch{
+		Manifests: []Manifest{m},
+		Documents: []DocumentContent{{Patient: m.Patient, ID: meta.ID, Bytes: doc.Content}},
+		Outbox:    []OutboxItem{item},
+	})
+	return item, err
 }

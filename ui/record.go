@@ -46,8 +46,9 @@ var recordTabs = []func(r *recordView) recordTab{
 	newMedsTab, // the anesthesiologist's view, second (Ctrl+2)
 	newTracesTab,
 	newRecordAuditTab,
-	newWriteTab,    // a note written in Carnet, sent through the outbox (write.go)
-	newClinicalTab, // allergies, problems, implanted devices (record_clinical.go)
+	newWriteTab,     // a note written in Carnet, sent through the outbox (write.go)
+	newClinicalTab,  // allergies, problems, implanted devices (record_clinical.go)
+	newSynthesisTab, // the medical synthesis (VSM) drafted from the record (vsm.go)
 }
 
 // recordView is the patient record page of the shell: it opens the record

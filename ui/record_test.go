@@ -127,7 +127,7 @@ func TestOpenRecord(t *testing.T) {
 	for _, it := range r.tabs.Items {
 		titles = append(titles, it.Text)
 	}
-	if strings.Join(titles, "|") != "Documents|Médicaments|Traces d'accès|Journal local|Rédiger|Allergies, problèmes, dispositifs" {
+	if strings.Join(titles, "|") != "Documents|Médicaments|Traces d'accès|Journal local|Rédiger|Allergies, problèmes, dispositifs|Synthèse (VSM)" {
 		t.Errorf("tabs = %q", titles)
 	}
 	d := r.tabList[0].(*documentsTab)

@@ -13,7 +13,8 @@ import (
 var absentCodes = map[string]bool{
 	"182849000": true, "716186003": true, "409137002": true,
 	"no-medication-info": true, "no-known-medications": true, "no-allergy-info": true, "no-known-allergies": true,
-	"no-known-medication-allergies": true,
+	"no-known-medication-allergies": true, "no-problem-info": true, "no-known-problems": true,
+	"no-immunization-info": true, "no-known-immunizations": true,
 }
 
 // absence reports whether c says "nothing known" rather than naming

@@ -264,7 +264,7 @@ func WritePreAnesthesia(pa PreAnesthesia, opt WriteOptions) ([]byte, error) {
 	}
 	h.templates = [][2]string{tmplHL7France, tmplCISIS, tmplCPA}
 	h.typ, h.title, h.encounter, h.pharm = TypePreAnesthesia, pa.Title, pa.Encounter, true
-	h.service, h.sysName = pa.Act, "NGAP"
+	h.act, h.actName = pa.Act, "NGAP"
 
 	var w xw
 	w.b.Grow(8<<10 + 4<<10*len(lines))

@@ -3,8 +3,9 @@ package cda
 import "testing"
 
 // BenchmarkWriteCDA measures the writer, for information: the
-// pre-anesthesia report with 20 medication lines, and a consultation note
-// at each level (N1 includes the PDF rendering).
+// pre-anesthesia report with 20 medication lines, a consultation note at
+// each level (N1 includes the PDF rendering), and the medical synthesis
+// (VSM) with 20 active problems and every other list.
 func BenchmarkWriteCDA(b *testing.B) {
 	cases := []struct {
 		name  string
@@ -13,6 +14,7 @@ func BenchmarkWriteCDA(b *testing.B) {
 		{"preanesthesia", func(o WriteOptions) ([]byte, error) { return WritePreAnesthesia(testPreAnesthesia(20), o) }},
 		{"note-n3", func(o WriteOptions) ([]byte, error) { return WriteNote(testNote(LevelN3), o) }},
 		{"note-n1", func(o WriteOptions) ([]byte, error) { return WriteNote(testNote(LevelN1), o) }},
+		{"vsm", func(o WriteOptions) ([]byte, error) { return WriteSynthesis(testSynthesis(20), o) }},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

@@ -118,8 +118,9 @@ type header struct {
 	end       time.Time // act end, optional
 	encounter app.Code  // encompassingEncounter/code, optional
 	pharm     bool      // declare the IHE PHARM namespace
-	service   app.Code  // documentationOf/serviceEvent/code (the principal act), optional
-	sysName   string    // codeSystemName of service
+	typName   string    // codeSystemName of typ; empty: "LOINC"
+	act       app.Code  // documentationOf/serviceEvent/code, optional
+	actName   string    // its codeSystemName
 }
 
 // Template ids shared by every document (samples: ANEST-CR-CPA_2022.01.xml
@@ -150,7 +151,11 @@ func (w *xw) writeHeader(h *header) {
 		w.leaf("templateId", "root", t[0], "extension", t[1])
 	}
 	w.id("id", h.ids.id)
-	w.code("code", h.typ, "LOINC")
+	typName := h.typName
+	if typName == "" {
+		typName = "LOINC"
+	}
+	w.code("code", h.typ, typName)
 	w.text("title", h.title)
 	w.leaf("effectiveTime", "value", hl7Time(h.created))
 	w.code("confidentialityCode", h.vis.Confidentiality(), "Confidentiality")
@@ -187,8 +192,8 @@ func (w *xw) writeHeader(h *header) {
 
 	w.open("documentationOf")
 	w.open("serviceEvent")
-	if !h.service.IsZero() {
-		w.code("code", h.service, h.sysName)
+	if !h.act.IsZero() {
+		w.code("code", h.act, h.actName)
 	}
 	w.open("effectiveTime")
 	w.leaf("low", "value", hl7Time(h.start))

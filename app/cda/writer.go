@@ -133,6 +133,11 @@ func (w Writer) practitioner(p app.Practitioner) (Practitioner, error) {
 	if prof.Code == "" {
 		prof = defaultProfession
 	}
+	if reDigits.MatchString(prof.Code) {
+		// TRE_G15 "10" is written G15_10 in the CDA author code
+		// (JDV_J01_XdsAuthorSpecialty_CISIS).
+		prof.Code = "G15_" + prof.Code
+	}
 	if !reOID.MatchString(prof.System) {
 		// The credential names code systems by their FHIR address
 		// (…/TRE-G15-ProfessionSante); CDA wants the OID.
