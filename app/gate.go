@@ -144,3 +144,17 @@ func (g gatedRecords) ReadDocument(ctx context.Context, acc Access, ins INS, rem
 	}
 	return r.ReadDocument(ctx, acc, ins, remoteID)
 }
+
+// ConfirmProvided implements WriteConfirmer, gated like Provide, when the
+// service underneath can re-check a write; else the document found is
+// taken as it is (the service cannot say more).
+func (g gatedRecords) ConfirmProvided(ctx context.Context, acc Access, ins INS, found RemoteDocument, doc NewDocument) (RemoteDocument, error) {
+	c, ok := g.RecordService.(WriteConfirmer)
+	if !ok {
+		return found, nil
+	}
+	if err := g.gate(ctx, Access{Practitioner: acc.Practitioner, Mode: AccessNormal}, ins); err != nil {
+		return RemoteDocument{}, err
+	}
+	return c.ConfirmProvided(ctx, acc, ins, found, doc)
+}

@@ -339,6 +339,12 @@ func TestPeerSentNotConfirmed(t *testing.T) {
 	if err != nil || len(res) != 1 {
 		t.Fatalf("%d copies on the server, %v", len(res), err)
 	}
+	// Still not confirmed (the stored subject still points nowhere): the
+	// re-check must not count it as done because a copy exists.
+	out, _ = v.Outbox(ctx)
+	if len(out) != 1 || out[0].State != app.OutboxUnconfirmed {
+		t.Fatalf("the unconfirmed note was counted as done by a later cycle: outbox %+v", out)
+	}
 	t.Logf("client paths: %v", rs.Paths())
 }
 
@@ -392,5 +398,48 @@ func TestPeerNoRecordSaid(t *testing.T) {
 	}
 	if !kept {
 		t.Fatalf("the status must say why: %+v", sum.Failures)
+	}
+}
+
+// TestPeerSentNotConfirmedRestart: an item left "sent, not confirmed" is
+// looked up after a restart of the program (a new client: the ids it
+// remembered are gone) against a server that answers identifier searches
+// with an empty page. The service id of what was sent must survive the
+// restart with the item: no second copy.
+func TestPeerSentNotConfirmedRestart(t *testing.T) {
+	peer := fhirpeer.Shared(t)
+	ins := fhirpeer.NewINS() // no Patient on the server: the read-back does not confirm
+	p := app.Patient{ID: app.PatientID("peer-ncr-" + ins.Matricule), INS: ins, Status: app.IdentityQualified,
+		BirthName: "PAIR", BirthGivenNames: "Test", BirthDate: "1970-01-01", Sex: "F"}
+	lossy := peer.NewLossy(t, nil)
+	lossy.Answer = func(r *http.Request) (int, []byte) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/DocumentReference") && r.URL.Query().Get("identifier") != "" {
+			return http.StatusOK, []byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`)
+		}
+		return 0, nil
+	}
+	clock := apptest.NewClock(time.Now())
+	v, _ := newVault(t, clock)
+	watch(t, v, clock.Now(), p)
+	it := noteItem(p, 1, clock.Now())
+	if err := v.Write(ctx, &app.Batch{Outbox: []app.OutboxItem{it}}); err != nil {
+		t.Fatal(err)
+	}
+	rs, pr := peerClient(t, peer, lossy.URL)
+	if sum, err := newEngine(t, v, rs, pr, clock).Once(ctx); err != nil || sum.Unconfirmed != 1 {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	// the restart: a new client and a new engine over the same vault
+	rs2, _ := peerClient(t, peer, lossy.URL)
+	eng := newEngine(t, v, rs2, pr, clock)
+	for i := 0; i < 2; i++ {
+		clock.Advance(5 * time.Minute)
+		if _, err := eng.Once(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := peer.Search(ctx, "DocumentReference?identifier=urn:oid:"+string(it.ID))
+	if err != nil || len(res) != 1 {
+		t.Fatalf("%d copies on the server after a restart, %v (paths %v)", len(res), err, rs2.Paths())
 	}
 }
