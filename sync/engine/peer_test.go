@@ -443,3 +443,55 @@ func TestPeerSentNotConfirmedRestart(t *testing.T) {
 		t.Fatalf("%d copies on the server after a restart, %v (paths %v)", len(res), err, rs2.Paths())
 	}
 }
+
+// TestPeerLossConfirmedOnConsecutiveCycles: an explicit loss seen once,
+// then a cycle that could not read the patient (a server fault), then the
+// loss again: the two sightings are not consecutive, nothing is purged
+// (the second sighting starts the count again).
+func TestPeerLossConfirmedOnConsecutiveCycles(t *testing.T) {
+	peer := fhirpeer.Shared(t)
+	ps, _ := peerPatients(t, peer, 1, 1)
+	lossy := peer.NewLossy(t, nil)
+	var mode atomic.Int32 // 0 pass, 1 no_record said, 2 server fault
+	lossy.Answer = func(r *http.Request) (int, []byte) {
+		if !strings.HasSuffix(r.URL.Path, "/Patient") {
+			return 0, nil
+		}
+		switch mode.Load() {
+		case 1:
+			b, _ := json.Marshal(fhir.DenialOutcome(app.DeniedNoRecord, "no record"))
+			return http.StatusGone, b
+		case 2:
+			b, _ := json.Marshal(fhir.NewOutcome("exception", "down"))
+			return http.StatusInternalServerError, b
+		}
+		return 0, nil
+	}
+	rs, pr := peerClient(t, peer, lossy.URL)
+	clock := apptest.NewClock(time.Now())
+	v, _ := newVault(t, clock)
+	watch(t, v, clock.Now(), ps...)
+	eng := newEngine(t, v, rs, pr, clock, func(c *engine.Config) { c.MaxPurgeShare = 1 })
+	if sum, err := eng.Once(ctx); err != nil || !sum.OK() {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	mode.Store(1)
+	clock.Advance(time.Minute)
+	if sum, err := eng.Once(ctx); err != nil || sum.PurgeHeld != 1 {
+		t.Fatalf("first sight: %v %+v", err, sum)
+	}
+	mode.Store(2)
+	clock.Advance(2 * time.Minute)
+	if sum, err := eng.Once(ctx); err != nil || sum.Purged != 0 {
+		t.Fatalf("fault: %v %+v", err, sum)
+	}
+	mode.Store(1)
+	clock.Advance(time.Hour) // past any per-patient back-off
+	sum, err := eng.Once(ctx)
+	if err != nil || sum.Purged != 0 || sum.PurgeHeld != 1 {
+		t.Fatalf("two sightings with a cycle between them purged: %v %+v", err, sum)
+	}
+	if _, err := v.Patient(ctx, ps[0].ID); err != nil {
+		t.Fatalf("purged: %v", err)
+	}
+}
