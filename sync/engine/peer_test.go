@@ -495,3 +495,46 @@ func TestPeerLossConfirmedOnConsecutiveCycles(t *testing.T) {
 		t.Fatalf("purged: %v", err)
 	}
 }
+
+// TestPeerLostAnswerIdentifierSearchEmpty: the answer of a push is lost
+// after commit, and the server answers identifier searches with an empty
+// page (it does not support them and says nothing): the duplicate check
+// must still try the patient's listing before sending again.
+func TestPeerLostAnswerIdentifierSearchEmpty(t *testing.T) {
+	peer := fhirpeer.Shared(t)
+	ps, ids := peerPatients(t, peer, 1, 0)
+	var dropped atomic.Bool
+	lossy := peer.NewLossy(t, func(r *http.Request) bool {
+		return r.Method == http.MethodPost && dropped.CompareAndSwap(false, true)
+	})
+	lossy.Answer = func(r *http.Request) (int, []byte) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/DocumentReference") && r.URL.Query().Get("identifier") != "" {
+			return http.StatusOK, []byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`)
+		}
+		return 0, nil
+	}
+	rs, pr := peerClient(t, peer, lossy.URL)
+	clock := apptest.NewClock(time.Now())
+	v, _ := newVault(t, clock)
+	watch(t, v, clock.Now(), ps...)
+	it := noteItem(ps[0], 1, clock.Now())
+	if err := v.Write(ctx, &app.Batch{Outbox: []app.OutboxItem{it}}); err != nil {
+		t.Fatal(err)
+	}
+	eng := newEngine(t, v, rs, pr, clock)
+	for i := 0; i < 3; i++ {
+		if _, err := eng.Once(ctx); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(5 * time.Minute)
+	}
+	if !dropped.Load() {
+		t.Fatal("no answer was lost")
+	}
+	if c := countOnPeer(t, peer, ids[ps[0].ID])[string(it.ID)]; c != 1 {
+		t.Fatalf("%d copies on the server (paths %v)", c, rs.Paths())
+	}
+	if out, _ := v.Outbox(ctx); len(out) != 0 {
+		t.Fatalf("outbox %+v", out)
+	}
+}
