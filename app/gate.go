@@ -29,10 +29,11 @@ func MayReachCentral(status IdentityStatus, mode AccessMode) bool {
 	return status == IdentityQualified || mode == AccessEmergency
 }
 
-// gatedRecords is the central service as a session sees it: every call
-// about an INS is let through only when a local identity carrying that
-// INS is qualified, or the access is bris de glace. It guards every path
-// (consultation, documents, the sync engine's pulls) in one place.
+// gatedRecords is the central service as a session sees it (the optional
+// EntryReader included): every call about an INS is let through only when
+// a local identity carrying that INS is qualified, or the access is bris
+// de glace. It guards every path (consultation, documents, the sync
+// engine's pulls and evidence reads) in one place.
 type gatedRecords struct {
 	RecordService
 	patients func(ctx context.Context) ([]Patient, error)
@@ -126,4 +127,34 @@ func (g gatedRecords) AccessTraces(ctx context.Context, acc Access, ins INS, sin
 		return nil, err
 	}
 	return g.RecordService.AccessTraces(ctx, acc, ins, since)
+}
+
+// ReadDocument implements EntryReader, gated like every other call, when
+// the service underneath can read an entry; else it says so (an error the
+// sync engine takes as "no evidence": nothing is removed). Without it the
+// gate would hide the evidence reads from the sync engine, and a masked or
+// deleted document would never leave the vault.
+func (g gatedRecords) ReadDocument(ctx context.Context, acc Access, ins INS, remoteID string) (RemoteDocument, error) {
+	r, ok := g.RecordService.(EntryReader)
+	if !ok {
+		return RemoteDocument{}, fmt.Errorf("read document: the service reads no single entry: %w", ErrInvalid)
+	}
+	if err := g.gate(ctx, acc, ins); err != nil {
+		return RemoteDocument{}, err
+	}
+	return r.ReadDocument(ctx, acc, ins, remoteID)
+}
+
+// ConfirmProvided implements WriteConfirmer, gated like Provide, when the
+// service underneath can re-check a write; else the document found is
+// taken as it is (the service cannot say more).
+func (g gatedRecords) ConfirmProvided(ctx context.Context, acc Access, ins INS, found RemoteDocument, doc NewDocument) (RemoteDocument, error) {
+	c, ok := g.RecordService.(WriteConfirmer)
+	if !ok {
+		return found, nil
+	}
+	if err := g.gate(ctx, Access{Practitioner: acc.Practitioner, Mode: AccessNormal}, ins); err != nil {
+		return RemoteDocument{}, err
+	}
+	return c.ConfirmProvided(ctx, acc, ins, found, doc)
 }

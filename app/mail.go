@@ -104,8 +104,18 @@ func (m Message) Key() string {
 	if len(m.Raw) > 0 {
 		return "sha256:" + m.ContentHash()
 	}
-	r := m.Ref
+	return m.Ref.positionKey()
+}
+
+// positionKey is the key of the message's place in its mailbox.
+func (r MessageRef) positionKey() string {
 	return "uid:" + r.Account + "/" + r.Mailbox + "/" + strconv.FormatUint(uint64(r.UIDValidity), 10) + "/" + strconv.FormatUint(uint64(r.UID), 10)
+}
+
+// SamePlace reports whether r and o name the same message of the same
+// mailbox (account, mailbox, UIDVALIDITY and UID; the Message-ID aside).
+func (r MessageRef) SamePlace(o MessageRef) bool {
+	return r.Account == o.Account && r.Mailbox == o.Mailbox && r.UIDValidity == o.UIDValidity && r.UID == o.UID
 }
 
 // ContentHash returns the SHA-256 (hex) of the raw message, "" when the
@@ -119,9 +129,15 @@ func (m Message) ContentHash() string {
 }
 
 // ReuseKey returns the key of a message whose Message-ID an earlier
-// message with other content already used: the Message-ID and the
-// content hash.
-func (m Message) ReuseKey() string { return m.Key() + " sha256:" + m.ContentHash() }
+// message with other (or unknown) content already used: the Message-ID and
+// the content hash, or, when the raw message was not kept (over the size
+// cap), the Message-ID and the message's place in its mailbox.
+func (m Message) ReuseKey() string {
+	if h := m.ContentHash(); h != "" {
+		return m.Key() + " sha256:" + h
+	}
+	return m.Key() + " " + m.Ref.positionKey()
+}
 
 // IncomingReport is one document found in a message: a CDA from an IHE XDM
 // archive or a bare CDA attachment, or a PDF of a legacy sender.

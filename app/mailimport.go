@@ -217,7 +217,7 @@ type unit struct {
 	manifests map[PatientID]*Manifest // manifests read or changed in the unit
 	order     []PatientID             // the manifests changed, in order
 	keys      map[string]MailOutcome  // keys of the new messages of the unit
-	hashes    map[string]string       // content hash of the new messages of the unit, by key
+	prev      map[string]MailRecord   // place and content hash of the new messages of the unit, by key
 	msgs      []unitMessage           // every message of the unit, in UID order
 	events    []AuditEvent
 	bytes     int64
@@ -266,9 +266,13 @@ func (im *importer) add(m Message) error {
 	}
 	// The same Message-ID with other content: a new message that must be
 	// neither taken for the first nor lost as its duplicate. It is kept
-	// under its own key (the Message-ID and its hash).
+	// under its own key (the Message-ID and its hash). When a hash is
+	// missing on either side (a record written before the hash was kept,
+	// a message over the size cap), only the same place in the same
+	// mailbox proves the same message: anything else is not dropped as a
+	// duplicate but queued with the note.
 	reused := false
-	if seen && hash != "" && prev != "" && prev != hash && !strings.HasPrefix(key, "sha256:") {
+	if seen && !strings.HasPrefix(key, "sha256:") && !sameMessage(m.Ref, hash, prev) {
 		key = m.ReuseKey()
 		if seen, _, outcome, err = im.handled(u, key); err != nil {
 			return err
@@ -295,7 +299,7 @@ func (im *importer) add(m Message) error {
 	if err != nil {
 		return err
 	}
-	u.hashes[key] = hash
+	u.prev[key] = MailRecord{Key: key, Ref: m.Ref, Hash: hash}
 	u.keys[key] = um.outcome
 	u.msgs = append(u.msgs, um)
 	return im.maybeFlush()
@@ -304,21 +308,31 @@ func (im *importer) add(m Message) error {
 // handled reports whether a message of this key was handled before (in
 // the unit or in an earlier run), with the content hash and the outcome
 // recorded.
-func (im *importer) handled(u *unit, key string) (seen bool, hash string, outcome MailOutcome, err error) {
+func (im *importer) handled(u *unit, key string) (seen bool, prev MailRecord, outcome MailOutcome, err error) {
 	if o, ok := u.keys[key]; ok {
-		return true, u.hashes[key], o, nil
+		return true, u.prev[key], o, nil
 	}
 	rec, ok, err := im.store.MailRecord(im.ctx, key)
 	if err != nil {
-		return false, "", "", fmt.Errorf("mail import: dedup: %w", err)
+		return false, MailRecord{}, "", fmt.Errorf("mail import: dedup: %w", err)
 	}
-	return ok, rec.Hash, rec.Outcome, nil
+	return ok, rec, rec.Outcome, nil
+}
+
+// sameMessage reports whether a message (its place and content hash) is
+// the one handled before under the same key (prev): the same content hash
+// when both are known, else the same place in the same mailbox.
+func sameMessage(ref MessageRef, hash string, prev MailRecord) bool {
+	if hash != "" && prev.Hash != "" {
+		return hash == prev.Hash
+	}
+	return ref.SamePlace(prev.Ref)
 }
 
 // current returns the unit being gathered, starting one when needed.
 func (im *importer) current() *unit {
 	if im.unit == nil {
-		im.unit = &unit{manifests: map[PatientID]*Manifest{}, keys: map[string]MailOutcome{}, hashes: map[string]string{}, started: time.Now()}
+		im.unit = &unit{manifests: map[PatientID]*Manifest{}, keys: map[string]MailOutcome{}, prev: map[string]MailRecord{}, started: time.Now()}
 	}
 	return im.unit
 }

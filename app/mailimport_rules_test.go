@@ -145,18 +145,77 @@ func TestImportMessageIDReusedWithoutReport(t *testing.T) {
 }
 
 // TestImportLegacyRecordIsDuplicate: a message recorded before the content
-// hash joined the key (Message-ID alone) is still recognised.
+// hash joined the key (Message-ID alone) is still recognised at its place
+// in the mailbox; another message with that Message-ID elsewhere cannot be
+// told apart from it by content: it is queued with the note, never dropped
+// as a duplicate.
 func TestImportLegacyRecordIsDuplicate(t *testing.T) {
 	ctx := context.Background()
 	p := qualified(t)
 	store := apptest.NewMailStore(p)
-	if err := store.Write(ctx, &app.Batch{MailRecords: []app.MailRecord{{Key: "mid:old@x", Outcome: app.OutcomeFiled}}}); err != nil {
+	legacy := app.MailRecord{Key: "mid:old@x", Outcome: app.OutcomeFiled,
+		Ref: app.MessageRef{Account: "bal", UIDValidity: 1, UID: 1, MessageID: "old@x"}}
+	if err := store.Write(ctx, &app.Batch{MailRecords: []app.MailRecord{legacy}}); err != nil {
 		t.Fatal(err)
 	}
-	mb := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "old@x", report(p, "doc-1", "set-1", 1, "<one/>"))}}
+	same := msg(1, "old@x", report(p, "doc-1", "set-1", 1, "<one/>"))
+	same.Ref.Account = "bal"
+	other := msg(2, "old@x", report(p, "doc-2", "set-2", 1, "<two/>"))
+	other.Ref.Account = "bal"
+	other.Raw = []byte("raw old@x, a new report")
+	mb := &fakeMailbox{validity: 1, msgs: []app.Message{same, other}}
 	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
-	if err != nil || sum.Duplicates != 1 || sum.Filed != 0 {
+	if err != nil || sum.Duplicates != 1 || sum.Filed != 0 || sum.Manual != 1 {
 		t.Fatalf("summary %+v, %v", sum, err)
+	}
+	if its := itemsOf(t, store, 2); len(its) != 1 || its[0].Reason != app.ReasonMessageIDReused {
+		t.Fatalf("items of the new message: %+v", its)
+	}
+	if len(mb.marked) != 2 {
+		t.Fatalf("marked %v", mb.marked)
+	}
+}
+
+// TestImportMessageIDReusedOverSizeCap: a message whose raw bytes were not
+// kept (over the size cap: no content hash) and that reuses an earlier
+// Message-ID is queued, not dropped as a duplicate; delivered again at the
+// same place it is a duplicate.
+func TestImportMessageIDReusedOverSizeCap(t *testing.T) {
+	ctx := context.Background()
+	p := qualified(t)
+	store := apptest.NewMailStore(p)
+	first := msg(1, "big@x", report(p, "doc-1", "set-1", 1, "<one/>"))
+	// over the cap on the wire (its parts fetched one by one): no raw bytes
+	big := msg(2, "big@x", report(p, "doc-2", "set-2", 1, "<two/>"))
+	big.Raw = nil
+	// over the cap by its announced size: quarantined, never marked
+	huge := app.Message{Ref: app.MessageRef{UID: 3, MessageID: "big@x"},
+		Problems: []app.ImportProblem{{Kind: app.ProblemTooLarge, Detail: "message over 1 bytes"}}}
+	mb := &fakeMailbox{validity: 1, msgs: []app.Message{first, big, huge}}
+	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	if err != nil || sum.Filed != 1 || sum.Duplicates != 0 || sum.Manual != 1 || sum.Quarantined != 1 {
+		t.Fatalf("summary %+v, %v", sum, err)
+	}
+	if its := itemsOf(t, store, 2); len(its) != 1 || its[0].Reason != app.ReasonMessageIDReused {
+		t.Fatalf("items of the message without raw bytes: %+v", its)
+	}
+	if its, _ := store.Inbox(ctx); len(its) != 2 {
+		t.Fatalf("inbox %+v", its)
+	}
+	filedOrQueued(t, store, mb, p)
+	for _, uid := range mb.marked {
+		if uid == 3 {
+			t.Fatal("the quarantined message was marked imported")
+		}
+	}
+	// the same again (UIDVALIDITY unchanged, sync point reset): duplicates
+	mb2 := &fakeMailbox{validity: 1, msgs: []app.Message{first, big}}
+	if err := store.Write(ctx, &app.Batch{MailStates: []app.MailboxState{{Account: "bal", Mailbox: "INBOX", UIDValidity: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	sum, err = app.ImportMail(ctx, store, mb2, app.ImportOptions{Account: "bal"})
+	if err != nil || sum.Duplicates != 2 || sum.Manual != 0 {
+		t.Fatalf("second run %+v, %v", sum, err)
 	}
 }
 

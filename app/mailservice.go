@@ -418,14 +418,19 @@ func (s *Service) UndoAttach(ctx context.Context, id InboxID, reason string) err
 		it.State, it.Patient, it.DecidedAt, it.Filed = InboxPending, "", time.Time{}, ""
 		it.UndoneAt, it.UndoReason = now, reason
 		b.Inbox = []InboxItem{it}
+		// The audit goes in the same transaction: no undo without its who
+		// and why.
+		ev := s.mailEvent("mail.attach.undo", patient, "ok", string(id))
+		ev.Detail += ": " + reason
+		ev.Time = now
+		if ev.Practitioner == "" {
+			ev.Practitioner = "local"
+		}
+		b.Audit = append(b.Audit, ev)
 		return s.store.Write(ctx, b)
 	}()
-	ev := s.mailEvent("mail.attach.undo", patient, resultOf(err), string(id))
-	if err == nil {
-		ev.Detail += ": " + reason
-	}
-	s.audit(ctx, ev)
 	if err != nil {
+		s.audit(ctx, s.mailEvent("mail.attach.undo", patient, resultOf(err), string(id)))
 		return fmt.Errorf("undo attach: %w", err)
 	}
 	return nil

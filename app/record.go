@@ -144,6 +144,10 @@ type OutboxItem struct {
 	Replaces   DocumentID      // replace: the uniqueId of the document it replaces
 	Target     DocumentID      // metadata: the uniqueId of the document changed
 	Change     *MetadataChange // metadata: the change
+	// SentAs is the service id of what an attempt wrote, when the service
+	// gave one without confirming it ("sent, not confirmed"): the duplicate
+	// check reads it first, after a restart too.
+	SentAs string
 	// Conflict: the server's version of the document, kept next to the
 	// draft until the user decides (Resolve); ServerContent is its content
 	// when it could be fetched.

@@ -253,3 +253,15 @@ func (e *NotConfirmedError) Error() string {
 
 // Unwrap returns ErrServer.
 func (e *NotConfirmedError) Unwrap() error { return ErrServer }
+
+// WriteConfirmer is implemented by a RecordService that can re-check a
+// document an earlier Provide may have written (its answer lost, or its
+// read-back not confirming it): the same read-back as Provide's (the
+// document points at the patient, reads current, its content intact, and
+// the version it replaces reads superseded, superseding it when needed).
+// The sync engine uses it before counting a document found again as done:
+// existing under its uniqueId is not enough. A *NotConfirmedError says
+// what still does not hold.
+type WriteConfirmer interface {
+	ConfirmProvided(ctx context.Context, acc Access, ins INS, found RemoteDocument, doc NewDocument) (RemoteDocument, error)
+}

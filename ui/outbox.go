@@ -260,6 +260,8 @@ func outboxStateText(it app.OutboxItem) string {
 	switch it.State {
 	case app.OutboxSending:
 		return tr("outbox.state.sending")
+	case app.OutboxUnconfirmed:
+		return tr("outbox.state.unconfirmed")
 	case app.OutboxRetry:
 		s := tr("outbox.state.retry", map[string]any{"N": max(it.Attempts, 1)})
 		if !it.NextAttempt.IsZero() {

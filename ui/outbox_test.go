@@ -67,12 +67,12 @@ func TestOutboxStates(t *testing.T) {
 	rejected.LastError = "dmp: provide: access denied: blocked"
 	other := testNote(4, app.OutboxRejected)
 	other.LastError = "dmp: provide: status 422"
-	f.seedOutbox(testNote(5, app.OutboxPending), retry, rejected, other, testNote(6, app.OutboxSending))
+	f.seedOutbox(testNote(5, app.OutboxPending), retry, rejected, other, testNote(6, app.OutboxSending), testNote(7, app.OutboxUnconfirmed))
 	s.openOutboxPage()
 	f.wait()
 	v := s.outbox
-	if len(v.items) != 5 {
-		t.Fatalf("outbox page lists %d items, want 5", len(v.items))
+	if len(v.items) != 6 {
+		t.Fatalf("outbox page lists %d items, want 6", len(v.items))
 	}
 	want := map[string]string{
 		"Note 5": "En attente d'envoi.",
@@ -80,6 +80,7 @@ func TestOutboxStates(t *testing.T) {
 		"Note 3": "Refusé : " + message(&app.AccessError{Reason: app.DeniedBlocked}),
 		"Note 4": "Refusé : refusé par le service central",
 		"Note 6": "Envoi en cours…",
+		"Note 7": "Envoyé, non confirmé : le DMP a répondu, mais la relecture ne montre pas encore le document tel qu'envoyé. Il est revérifié à chaque synchronisation, jamais renvoyé en double.",
 	}
 	for _, it := range v.items {
 		if got := outboxStateText(it); got != want[it.Meta.Title] {

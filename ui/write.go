@@ -346,6 +346,8 @@ func noteStateText(n noteRow) string {
 		return tr("write.state.retry")
 	case app.OutboxSending:
 		return tr("write.state.sending")
+	case app.OutboxUnconfirmed:
+		return tr("write.state.unconfirmed")
 	case app.OutboxConflict:
 		return tr("write.state.conflict")
 	case app.OutboxRejected:
@@ -361,7 +363,7 @@ func noteStateImportance(s app.OutboxState) widget.Importance {
 		return widget.SuccessImportance
 	case app.OutboxConflict, app.OutboxRejected:
 		return widget.DangerImportance
-	case app.OutboxRetry:
+	case app.OutboxRetry, app.OutboxUnconfirmed:
 		return widget.WarningImportance
 	}
 	return widget.MediumImportance

@@ -80,8 +80,10 @@ func (c *Client) listDocs(ctx context.Context, op string, acc app.Access, ins ap
 // (2) search identifier= with the patient; (3) search identifier= alone,
 // the patient filtered here (a uniqueId is global); (4) when the service
 // refuses the identifier search, list the patient's documents and filter
-// here. A step that cannot be answered (network, server fault) stops the
-// lookup with its error: nothing may be sent again until one answers.
+// here, and also when both identifier searches found nothing (an empty
+// page from a server that does not support them is no proof of absence).
+// A step that cannot be answered (network, server fault) stops the lookup
+// with its error: nothing may be sent again until one answers.
 func (c *Client) findByID(ctx context.Context, acc app.Access, ins app.INS, q app.DocumentQuery, page func([]app.RemoteDocument) error) error {
 	const op = "list documents"
 	statuses := q.Statuses
@@ -125,17 +127,18 @@ func (c *Client) findByID(ctx context.Context, acc app.Access, ins app.INS, q ap
 		// (3) the identifier alone: a document written with a reference
 		// the server did not resolve is not found through the patient
 		err = c.listDocs(ctx, op, acc, ins, q, "", true, collect)
-		if err == nil {
-			if found {
-				c.mem.took(PathDupIdentifier)
-			}
+		if err == nil && found {
+			c.mem.took(PathDupIdentifier)
 			return nil
 		}
-		if !errors.Is(err, app.ErrInvalid) {
+		if err != nil && !errors.Is(err, app.ErrInvalid) {
 			return err
 		}
 	}
-	// (4) the service refuses identifier searches: the patient's listing
+	// (4) the service refuses identifier searches, or answers them with
+	// nothing (a server that ignores the parameter may as well return an
+	// empty page): the patient's listing, filtered here, before anything
+	// is sent again
 	c.mem.took(PathDupListing)
 	qq := app.DocumentQuery{Statuses: q.Statuses, PageSize: q.PageSize}
 	return c.listDocs(ctx, op, acc, ins, qq, patientID, false, func(docs []app.RemoteDocument) error {

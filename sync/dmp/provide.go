@@ -192,6 +192,29 @@ func (c *Client) confirm(ctx context.Context, acc app.Access, ins app.INS, rd *a
 	return nil
 }
 
+// Client re-checks its writes (app.WriteConfirmer).
+var _ app.WriteConfirmer = (*Client)(nil)
+
+// ConfirmProvided re-checks a document an earlier Provide may have
+// written, found again by its uniqueId: the read-back of Provide (confirm)
+// on it. A *app.NotConfirmedError says what still does not hold; the
+// document as read back otherwise.
+func (c *Client) ConfirmProvided(ctx context.Context, acc app.Access, ins app.INS, found app.RemoteDocument, doc app.NewDocument) (app.RemoteDocument, error) {
+	const op = "provide"
+	if err := validateAccess(op, acc, &ins); err != nil {
+		return app.RemoteDocument{}, err
+	}
+	_, patientID, err := c.subjectOf(ctx, acc, ins)
+	if err != nil {
+		return app.RemoteDocument{}, err
+	}
+	rd := found
+	if err := c.confirm(ctx, acc, ins, &rd, &doc, patientID); err != nil {
+		return found, err
+	}
+	return rd, nil
+}
+
 // supersede makes sure the replaced version reads superseded: read it; if
 // it is still current, JSON Patch its status (test on /meta/versionId and
 // If-Match on the version just read), then read it again.

@@ -51,6 +51,13 @@ func (e *Engine) decidePurges(ctx context.Context, lost map[app.PatientID]app.De
 	}
 	var confirmed []purge
 	e.mu.Lock()
+	// Consecutive cycles: a patient this cycle did not see lost (read
+	// fine, not read, a fault) starts its count again.
+	for id := range e.suspect {
+		if _, ok := lost[id]; !ok {
+			delete(e.suspect, id)
+		}
+	}
 	for id, reason := range lost {
 		s, ok := e.suspect[id]
 		if !ok {

@@ -345,6 +345,12 @@ func TestPeerSentNotConfirmed(t *testing.T) {
 	if err != nil || len(res) != 1 {
 		t.Fatalf("%d copies on the server, %v", len(res), err)
 	}
+	// Still not confirmed (the stored subject still points nowhere): the
+	// re-check must not count it as done because a copy exists.
+	out, _ = v.Outbox(ctx)
+	if len(out) != 1 || out[0].State != app.OutboxUnconfirmed {
+		t.Fatalf("the unconfirmed note was counted as done by a later cycle: outbox %+v", out)
+	}
 	t.Logf("client paths: %v", rs.Paths())
 }
 
@@ -398,5 +404,143 @@ func TestPeerNoRecordSaid(t *testing.T) {
 	}
 	if !kept {
 		t.Fatalf("the status must say why: %+v", sum.Failures)
+	}
+}
+
+// TestPeerSentNotConfirmedRestart: an item left "sent, not confirmed" is
+// looked up after a restart of the program (a new client: the ids it
+// remembered are gone) against a server that answers identifier searches
+// with an empty page. The service id of what was sent must survive the
+// restart with the item: no second copy.
+func TestPeerSentNotConfirmedRestart(t *testing.T) {
+	peer := fhirpeer.Shared(t)
+	ins := fhirpeer.NewINS() // no Patient on the server: the read-back does not confirm
+	p := app.Patient{ID: app.PatientID("peer-ncr-" + ins.Matricule), INS: ins, Status: app.IdentityQualified,
+		BirthName: "PAIR", BirthGivenNames: "Test", BirthDate: "1970-01-01", Sex: "F"}
+	lossy := peer.NewLossy(t, nil)
+	lossy.Answer = func(r *http.Request) (int, []byte) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/DocumentReference") && r.URL.Query().Get("identifier") != "" {
+			return http.StatusOK, []byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`)
+		}
+		return 0, nil
+	}
+	clock := apptest.NewClock(time.Now())
+	v, _ := newVault(t, clock)
+	watch(t, v, clock.Now(), p)
+	it := noteItem(p, 1, clock.Now())
+	if err := v.Write(ctx, &app.Batch{Outbox: []app.OutboxItem{it}}); err != nil {
+		t.Fatal(err)
+	}
+	rs, pr := peerClient(t, peer, lossy.URL)
+	if sum, err := newEngine(t, v, rs, pr, clock).Once(ctx); err != nil || sum.Unconfirmed != 1 {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	// the restart: a new client and a new engine over the same vault
+	rs2, _ := peerClient(t, peer, lossy.URL)
+	eng := newEngine(t, v, rs2, pr, clock)
+	for i := 0; i < 2; i++ {
+		clock.Advance(5 * time.Minute)
+		if _, err := eng.Once(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := peer.Search(ctx, "DocumentReference?identifier=urn:oid:"+string(it.ID))
+	if err != nil || len(res) != 1 {
+		t.Fatalf("%d copies on the server after a restart, %v (paths %v)", len(res), err, rs2.Paths())
+	}
+}
+
+// TestPeerLossConfirmedOnConsecutiveCycles: an explicit loss seen once,
+// then a cycle that could not read the patient (a server fault), then the
+// loss again: the two sightings are not consecutive, nothing is purged
+// (the second sighting starts the count again).
+func TestPeerLossConfirmedOnConsecutiveCycles(t *testing.T) {
+	peer := fhirpeer.Shared(t)
+	ps, _ := peerPatients(t, peer, 1, 1)
+	lossy := peer.NewLossy(t, nil)
+	var mode atomic.Int32 // 0 pass, 1 no_record said, 2 server fault
+	lossy.Answer = func(r *http.Request) (int, []byte) {
+		if !strings.HasSuffix(r.URL.Path, "/Patient") {
+			return 0, nil
+		}
+		switch mode.Load() {
+		case 1:
+			b, _ := json.Marshal(fhir.DenialOutcome(app.DeniedNoRecord, "no record"))
+			return http.StatusGone, b
+		case 2:
+			b, _ := json.Marshal(fhir.NewOutcome("exception", "down"))
+			return http.StatusInternalServerError, b
+		}
+		return 0, nil
+	}
+	rs, pr := peerClient(t, peer, lossy.URL)
+	clock := apptest.NewClock(time.Now())
+	v, _ := newVault(t, clock)
+	watch(t, v, clock.Now(), ps...)
+	eng := newEngine(t, v, rs, pr, clock, func(c *engine.Config) { c.MaxPurgeShare = 1 })
+	if sum, err := eng.Once(ctx); err != nil || !sum.OK() {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	mode.Store(1)
+	clock.Advance(time.Minute)
+	if sum, err := eng.Once(ctx); err != nil || sum.PurgeHeld != 1 {
+		t.Fatalf("first sight: %v %+v", err, sum)
+	}
+	mode.Store(2)
+	clock.Advance(2 * time.Minute)
+	if sum, err := eng.Once(ctx); err != nil || sum.Purged != 0 {
+		t.Fatalf("fault: %v %+v", err, sum)
+	}
+	mode.Store(1)
+	clock.Advance(time.Hour) // past any per-patient back-off
+	sum, err := eng.Once(ctx)
+	if err != nil || sum.Purged != 0 || sum.PurgeHeld != 1 {
+		t.Fatalf("two sightings with a cycle between them purged: %v %+v", err, sum)
+	}
+	if _, err := v.Patient(ctx, ps[0].ID); err != nil {
+		t.Fatalf("purged: %v", err)
+	}
+}
+
+// TestPeerLostAnswerIdentifierSearchEmpty: the answer of a push is lost
+// after commit, and the server answers identifier searches with an empty
+// page (it does not support them and says nothing): the duplicate check
+// must still try the patient's listing before sending again.
+func TestPeerLostAnswerIdentifierSearchEmpty(t *testing.T) {
+	peer := fhirpeer.Shared(t)
+	ps, ids := peerPatients(t, peer, 1, 0)
+	var dropped atomic.Bool
+	lossy := peer.NewLossy(t, func(r *http.Request) bool {
+		return r.Method == http.MethodPost && dropped.CompareAndSwap(false, true)
+	})
+	lossy.Answer = func(r *http.Request) (int, []byte) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/DocumentReference") && r.URL.Query().Get("identifier") != "" {
+			return http.StatusOK, []byte(`{"resourceType":"Bundle","type":"searchset","entry":[]}`)
+		}
+		return 0, nil
+	}
+	rs, pr := peerClient(t, peer, lossy.URL)
+	clock := apptest.NewClock(time.Now())
+	v, _ := newVault(t, clock)
+	watch(t, v, clock.Now(), ps...)
+	it := noteItem(ps[0], 1, clock.Now())
+	if err := v.Write(ctx, &app.Batch{Outbox: []app.OutboxItem{it}}); err != nil {
+		t.Fatal(err)
+	}
+	eng := newEngine(t, v, rs, pr, clock)
+	for i := 0; i < 3; i++ {
+		if _, err := eng.Once(ctx); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(5 * time.Minute)
+	}
+	if !dropped.Load() {
+		t.Fatal("no answer was lost")
+	}
+	if c := countOnPeer(t, peer, ids[ps[0].ID])[string(it.ID)]; c != 1 {
+		t.Fatalf("%d copies on the server (paths %v)", c, rs.Paths())
+	}
+	if out, _ := v.Outbox(ctx); len(out) != 0 {
+		t.Fatalf("outbox %+v", out)
 	}
 }

@@ -271,3 +271,47 @@ func TestPurgeGuard(t *testing.T) {
 	}
 	mustCheck(t, v)
 }
+
+// TestMaskedAndDeletedLeaveThroughTheIdentityGate: the engine as main
+// wires it reaches the service through the session's identity gate
+// (app.Service.Records): the evidence reads (app.EntryReader) must pass
+// the gate, or a masked or deleted document would stay in the vault
+// forever.
+func TestMaskedAndDeletedLeaveThroughTheIdentityGate(t *testing.T) {
+	sb := dmptest.NewTLS(t, dmptest.Options{Patients: 40, Seed: 13})
+	rs, pr := client(t, sb, dmptest.KeyAnesthetist)
+	v, _ := newVault(t, nil)
+	p := watch(t, v, time.Now(), qualified(sb, pr.RPPS, 1)...)[0]
+	svc := app.NewService(v, nil, quiet())
+	svc.SignIn(app.Session{Practitioner: pr, Records: rs})
+	gated, _, _ := svc.Records()
+	if _, ok := gated.(app.EntryReader); !ok {
+		t.Fatal("the gated service hides the evidence reads (app.EntryReader)")
+	}
+	eng := newEngine(t, v, gated, pr, nil, func(c *engine.Config) { c.ReconcileEvery = -1 })
+	if _, err := eng.Once(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := v.Manifest(ctx, p.ID)
+	var cur []app.DocumentMeta
+	for _, d := range m.Documents {
+		if !d.Superseded && d.Cached {
+			cur = append(cur, d)
+		}
+	}
+	if len(cur) < 2 {
+		t.Skip("patient with fewer than 2 documents")
+	}
+	sb.MaskDocument(cur[0].ID)
+	sb.DeleteDocument(cur[1].ID)
+	sum, err := eng.Once(ctx)
+	if err != nil || sum.Removed != 2 {
+		t.Fatalf("%v %+v", err, sum)
+	}
+	m, _ = v.Manifest(ctx, p.ID)
+	for _, d := range cur[:2] {
+		if _, ok := m.Document(d.ID); ok {
+			t.Fatal("masked or deleted document still listed")
+		}
+	}
+}

@@ -76,7 +76,7 @@ func (e *Engine) pushOne(ctx context.Context, s *session, it app.OutboxItem, sum
 			case err != nil:
 				return e.reject(ctx, it, err, sum)
 			case found:
-				return e.ack(ctx, p, it, rd, sum)
+				return e.confirmFound(ctx, s, p, it, rd, sum)
 			}
 		}
 		target, err := e.target(ctx, p, it)
@@ -112,7 +112,7 @@ func (e *Engine) pushOne(ctx context.Context, s *session, it app.OutboxItem, sum
 			// 409: maybe our own earlier attempt (duplicate uniqueId),
 			// else someone changed the target: lookup decides.
 			if rd, found, lerr := e.lookup(ctx, s, p, it); lerr == nil && found {
-				return e.ack(ctx, p, it, rd, sum)
+				return e.confirmFound(ctx, s, p, it, rd, sum)
 			}
 			return e.conflict(ctx, s, p, it, sum)
 		case errors.Is(err, app.ErrThrottled):
@@ -199,7 +199,13 @@ func (e *Engine) lookup(ctx context.Context, s *session, p app.Patient, it app.O
 	if it.Kind == app.OutboxMetadata {
 		id = it.Target
 	}
-	rd, found, err := e.find(ctx, s, p, id)
+	rd, found, err := e.readSent(ctx, s, p, it)
+	if err != nil {
+		return rd, false, err
+	}
+	if !found {
+		rd, found, err = e.find(ctx, s, p, id)
+	}
 	if err != nil || !found {
 		return rd, false, err
 	}
@@ -209,6 +215,31 @@ func (e *Engine) lookup(ctx context.Context, s *session, p app.Patient, it app.O
 		}
 	}
 	return rd, true, nil
+}
+
+// readSent reads the document an earlier attempt of it wrote, by the
+// service id kept with the item (SentAs), when the service reads entries:
+// found when it is that document. A document gone or another one is not
+// found (the search decides); no answer is an error.
+func (e *Engine) readSent(ctx context.Context, s *session, p app.Patient, it app.OutboxItem) (app.RemoteDocument, bool, error) {
+	rdr, ok := s.rs.(app.EntryReader)
+	if it.SentAs == "" || it.Kind == app.OutboxMetadata || !ok {
+		return app.RemoteDocument{}, false, nil
+	}
+	var rd app.RemoteDocument
+	err := e.call(ctx, func(ctx context.Context) error {
+		var err error
+		rd, err = rdr.ReadDocument(ctx, s.acc, p.INS, it.SentAs)
+		return err
+	})
+	switch {
+	case err == nil:
+		ok := rd.Meta.ID == app.DocumentID(it.ID) && (rd.Status == "" || rd.Status == "current" || rd.Status == "superseded")
+		return rd, ok, nil
+	case errors.Is(err, app.ErrWithdrawn), errors.Is(err, app.ErrServer), errors.Is(err, app.ErrInvalid):
+		return app.RemoteDocument{}, false, nil
+	}
+	return app.RemoteDocument{}, false, err
 }
 
 // find lists one document by uniqueId (current or superseded).
@@ -303,10 +334,53 @@ func (e *Engine) retryLater(ctx context.Context, it app.OutboxItem, why error, s
 // is sent again.
 func (e *Engine) unconfirmed(ctx context.Context, it app.OutboxItem, nc *app.NotConfirmedError, sum *app.SyncSummary) error {
 	it.State, it.LastError = app.OutboxUnconfirmed, nc.Error()
+	if nc.Doc.RemoteID != "" {
+		it.SentAs = nc.Doc.RemoteID // read first by the next lookup, restart or not
+	}
 	if err := e.store.Write(context.WithoutCancel(ctx), &app.Batch{Outbox: []app.OutboxItem{it}}); err != nil {
 		return fmt.Errorf("engine: push: %w", err)
 	}
 	sum.Unconfirmed++
 	sum.Failures = append(sum.Failures, app.SyncFailure{Patient: it.Patient, Item: it.ID, Reason: "sent, not confirmed: " + nc.Why})
 	return nil
+}
+
+// confirmFound acknowledges a document an earlier attempt wrote, found
+// again by its uniqueId, only once the service confirms it as a fresh
+// write is confirmed (app.WriteConfirmer: it points at the patient, reads
+// current, its content intact, the version it replaces superseded):
+// existing is not enough. Not confirmed: it stays "sent, not confirmed".
+// A metadata change found applied needs no more.
+func (e *Engine) confirmFound(ctx context.Context, s *session, p app.Patient, it app.OutboxItem, rd app.RemoteDocument, sum *app.SyncSummary) error {
+	wc, ok := s.rs.(app.WriteConfirmer)
+	if !ok || it.Kind == app.OutboxMetadata {
+		return e.ack(ctx, p, it, rd, sum)
+	}
+	nd := app.NewDocument{Meta: it.Meta, Content: it.Payload, Visibility: it.Visibility}
+	if it.Kind == app.OutboxReplace {
+		m, err := e.store.Manifest(ctx, p.ID)
+		if err != nil && !errors.Is(err, app.ErrNotFound) {
+			return fmt.Errorf("engine: push: %w", err)
+		}
+		if d, ok := m.Document(it.Replaces); ok && d.RemoteID != "" {
+			nd.Replaces = &app.RemoteDocument{Meta: d, RemoteID: d.RemoteID, VersionID: d.VersionID, URL: d.URL, Visibility: d.Visibility, LastUpdated: d.LastUpdated}
+		}
+	}
+	var got app.RemoteDocument
+	err := e.call(ctx, func(ctx context.Context) error {
+		var err error
+		got, err = wc.ConfirmProvided(ctx, s.acc, p.INS, rd, nd)
+		return err
+	})
+	var nc *app.NotConfirmedError
+	switch {
+	case err == nil:
+		return e.ack(ctx, p, it, got, sum)
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.As(err, &nc):
+		return e.unconfirmed(ctx, it, nc, sum)
+	default:
+		return e.retryLater(ctx, it, err, sum)
+	}
 }
