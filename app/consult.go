@@ -38,6 +38,10 @@ type PatientRecord struct {
 	// local copy. What to do: qualify the identity in the clinic's identity
 	// system, then re-import it; or open in bris de glace, justified.
 	NotQualified bool
+	// Refreshing: this is the vault copy, shown at once while the central
+	// service is asked in the background (CachedRecord); the answer
+	// replaces it.
+	Refreshing bool
 }
 
 // SignIn starts a session: from now on the record use cases reach the
@@ -194,6 +198,37 @@ func (s *Service) OpenPatient(ctx context.Context, id PatientID, mode AccessMode
 	}
 	online.Access = acc
 	return online, nil
+}
+
+// CachedRecord returns the vault copy of a patient's record, to show at
+// once while OpenPatient asks the central service: the network never sits
+// between a click and a cached screen. ok is false when there is nothing
+// worth showing first: no cached manifest, or OpenPatient would not call
+// the network anyway (no session, no INS, identity not qualified), or a
+// mode other than normal (bris de glace opens only after the service
+// answered). The record is marked Refreshing and carries no access check.
+func (s *Service) CachedRecord(ctx context.Context, id PatientID) (rec PatientRecord, ok bool, err error) {
+	p, err := s.store.Patient(ctx, id)
+	if err != nil {
+		return PatientRecord{}, false, fmt.Errorf("cached record: %w", err)
+	}
+	sess, serr := s.currentSession()
+	if serr != nil || p.INS.Matricule == "" || !MayReachCentral(p.Status, AccessNormal) {
+		return PatientRecord{}, false, nil
+	}
+	m, err := s.store.Manifest(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return PatientRecord{}, false, nil
+	case err != nil:
+		return PatientRecord{}, false, fmt.Errorf("cached record: %w", err)
+	}
+	if m.CheckedAt.IsZero() && len(m.Documents) == 0 {
+		return PatientRecord{}, false, nil
+	}
+	m.Patient = id
+	return PatientRecord{Patient: p, Manifest: m, CheckedAt: m.CheckedAt, Refreshing: true,
+		Access: Access{Practitioner: sess.Practitioner, Mode: AccessNormal}}, true, nil
 }
 
 // refresh does the online part of OpenPatient.
