@@ -40,7 +40,7 @@ type e2eWorld struct {
 	log *slog.Logger
 }
 
-func newE2EWorld(t *testing.T, seed uint64) *e2eWorld {
+func newE2EWorld(t testing.TB, seed uint64) *e2eWorld {
 	t.Helper()
 	dir := t.TempDir()
 	sb, sbDir, err := dmptest.Start(dmptest.Config{Listen: "127.0.0.1:0", Patients: 40, Seed: seed, DataDir: filepath.Join(dir, "sandbox")})
