@@ -50,14 +50,22 @@ type PatientRecord struct {
 // The session's central service is gated (gate.go): no call about a
 // patient whose local identity is not qualified, except in bris de glace.
 func (s *Service) SignIn(sess Session) {
+	var stop func()
 	if sess.Records != nil {
 		if _, done := sess.Records.(gatedRecords); !done {
-			sess.Records = gatedRecords{RecordService: sess.Records, patients: s.store.Patients}
+			var observed RecordService
+			observed, stop = s.startConnectivity(sess.Records)
+			sess.Records = gatedRecords{RecordService: observed, patients: s.store.Patients}
 		}
 	}
 	s.mu.Lock()
 	s.session = &sess
+	old := s.stopLink
+	s.stopLink = stop
 	s.mu.Unlock()
+	if old != nil {
+		old()
+	}
 	s.audit(context.Background(), AuditEvent{Action: "session.signin", Practitioner: sess.Practitioner.RPPS,
 		Structure: sess.Practitioner.Structure.ID, Result: "ok"})
 }
@@ -66,7 +74,12 @@ func (s *Service) SignIn(sess Session) {
 func (s *Service) SignOut() {
 	s.mu.Lock()
 	s.session = nil
+	stop := s.stopLink
+	s.stopLink, s.link = nil, nil
 	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 // Practitioner returns the signed-in practitioner.
