@@ -161,3 +161,28 @@ func BenchmarkOpenCachedOffline(b *testing.B) {
 	}
 	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/open")
 }
+
+// TestReimbursementHistoryFirstOpen: the reimbursement history is a living
+// document covering the last 24 months, so its act period begins just over
+// two years ago; it must still be in the record (the vault's manifest the
+// timeline lists) after the first opening, whose window is two years of
+// act dates.
+func TestReimbursementHistoryFirstOpen(t *testing.T) {
+	o := newOfflineDesk(t)
+	m, err := o.world.v.Manifest(context.Background(), o.p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, d := range m.Documents {
+		if d.TypeCode == "REMB" && !d.Superseded {
+			found = true
+			if !d.Date.Before(time.Now().Add(-app.FirstOpenWindow)) {
+				t.Fatalf("history dated %v: its start is not before the window, the case this test guards is absent", d.Date)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("the current reimbursement history is not in the record after the first opening")
+	}
+}
