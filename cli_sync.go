@@ -70,7 +70,7 @@ func runSync(args []string, stderr io.Writer, log *slog.Logger) int {
 	pinFile := fs.String("pin-file", "", "read the card or certificate PIN from this file (mode 0600)")
 	noKR := fs.Bool("no-keyring", false, "the device secret is in a 0600 file beside the vault, not in the OS keyring")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return flagsExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "carnet sync: unexpected argument (secrets are never given on the command line)")

@@ -2,6 +2,7 @@ package dmptest
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -106,6 +107,9 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Throttle, "throttle", "", "response bandwidth limit, e.g. 100Mbit")
 	fs.BoolVar(&cfg.NoGzip, "no-gzip", false, "do not gzip FHIR JSON answers (document content is never compressed)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // the usage was asked for
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {

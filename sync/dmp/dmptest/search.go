@@ -231,8 +231,9 @@ func (f dateFilter) match(t time.Time) bool {
 
 // matchRange reports whether a period satisfies every comparison with the
 // FHIR semantics of a range: ge and gt ask that the range reaches the date
-// (its end, open when missing), le, lt and eb that it began by then, sa
-// that it starts after, eq that it overlaps the day. A living document (a
+// (its end), le, lt and eb that it began by then, sa
+// that it starts after, eq that it overlaps the day (an act without an
+// end is the point of its start). A living document (a
 // reimbursement history covering the last 24 months) therefore matches a
 // window that its start precedes.
 func (f dateFilter) matchRange(p *fhir.Period) bool {
@@ -243,19 +244,19 @@ func (f dateFilter) matchRange(p *fhir.Period) bool {
 	if err != nil {
 		return false
 	}
-	end, open := start, false
-	if p.End == "" {
-		open = true
-	} else if e, err := fhir.ParseTime(p.End); err == nil && !e.Before(start) {
+	// Without an end the act is a point in time (as the client reads it):
+	// the range is its start alone.
+	end := start
+	if e, err := fhir.ParseTime(p.End); p.End != "" && err == nil && !e.Before(start) {
 		end = e
 	}
 	for _, c := range f {
 		ok := true
 		switch c.prefix {
 		case "ge":
-			ok = open || !end.Before(c.t)
+			ok = !end.Before(c.t)
 		case "gt":
-			ok = open || end.After(c.t)
+			ok = end.After(c.t)
 		case "le", "eb":
 			ok = !start.After(c.t)
 		case "lt":
@@ -263,7 +264,7 @@ func (f dateFilter) matchRange(p *fhir.Period) bool {
 		case "sa":
 			ok = start.After(c.t)
 		case "eq":
-			ok = start.Before(c.t.Add(24*time.Hour)) && (open || !end.Before(c.t))
+			ok = start.Before(c.t.Add(24*time.Hour)) && !end.Before(c.t)
 		case "ne":
 			ok = !start.Equal(c.t)
 		}
