@@ -72,3 +72,14 @@ func TestInboxBadgeManualQueueOnly(t *testing.T) {
 	f.wait()
 	assertText(t, "inbox", s.bar.inbox.Text, "1 compte rendu à classer")
 }
+
+// TestUnconfirmedState: an item sent whose confirmation was not read is
+// shown as such (outbox and write tab), not as waiting to be sent.
+func TestUnconfirmedState(t *testing.T) {
+	it := app.OutboxItem{State: app.OutboxUnconfirmed}
+	assertText(t, "outbox", outboxStateText(it), "Envoyé, confirmation du DMP non reçue : vérifié au prochain cycle, sans nouvel envoi")
+	assertText(t, "write", noteStateText(noteRow{state: app.OutboxUnconfirmed}), "Envoyée, non confirmée")
+	if outboxStateText(it) == outboxStateText(app.OutboxItem{State: app.OutboxPending}) {
+		t.Error("unconfirmed reads as pending")
+	}
+}
