@@ -42,7 +42,8 @@ func newOfflineDesk(t testing.TB) *offlineDesk {
 	if err := svc.SetConnectionStore(context.Background(), &memConnection{conn: cfg.connection()}); err != nil {
 		t.Fatal(err)
 	}
-	u := ui.New(a, svc, ui.Options{Version: "e2e", SignIn: sg.SignIn, Do: func(f func()) { pending <- f }})
+	demo := &demoEnv{sb: sb} // the demo's outage switch, over this sandbox
+	u := ui.New(a, svc, ui.Options{Version: "e2e", SignIn: sg.SignIn, Do: func(f func()) { pending <- f }, DemoOutage: demo.outage})
 	w := u.Window()
 	d := &driver{t: t, w: w, pending: pending}
 	t.Cleanup(w.Close)
@@ -88,20 +89,41 @@ func (d *driver) findProgress() bool {
 	return d.find(func(o fyne.CanvasObject) bool { _, ok := o.(*widget.ProgressBarInfinite); return ok }) != nil
 }
 
+// outageSwitch returns the demo's "simulate an outage" switch.
+func (d *driver) outageSwitch() *widget.Check {
+	c, _ := d.find(func(o fyne.CanvasObject) bool {
+		c, ok := o.(*widget.Check)
+		return ok && c.Text == "Simuler une panne du DMP"
+	}).(*widget.Check)
+	if c == nil {
+		d.t.Fatal("no outage switch in the demo's shell")
+	}
+	return c
+}
+
+// tapCheck taps a check box in the middle of its box.
+func tapCheck(c *widget.Check) {
+	test.TapAt(c, fyne.NewPos(c.MinSize().Height/2, c.Size().Height/2))
+}
+
 // cachedShown reports whether the record shows its vault copy.
 func (d *driver) cachedShown() bool {
 	return d.tabs() != nil && d.shows("Copie du ")
 }
 
-// TestOpenCachedOffline: with the sandbox paused (black-holed: requests
-// accepted, never answered), a record the vault holds opens from the vault
+// TestOpenCachedOffline: with the sandbox paused by the demo's outage
+// switch (black-holed: requests accepted, never answered), a record the vault holds opens from the vault
 // while the refresh request is held; the order of the events is asserted,
 // not a duration. When the sandbox comes back, the refresh replaces the
 // copy by itself.
 func TestOpenCachedOffline(t *testing.T) {
 	o := newOfflineDesk(t)
 	sb, d := o.world.sb, o.d
-	sb.Pause()
+	outage := d.outageSwitch()
+	tapCheck(outage) // the demo's switch: the sandbox is black-holed
+	if !sb.Paused() {
+		t.Fatal("the outage switch did not pause the sandbox")
+	}
 	served := sb.Served()
 	o.open()
 	d.waitFor("the cached view", d.cachedShown)
@@ -119,7 +141,7 @@ func TestOpenCachedOffline(t *testing.T) {
 			t.Errorf("the window shows %q", s)
 		}
 	}
-	sb.Resume()
+	tapCheck(outage)
 	d.waitFor("the refreshed record", func() bool { return d.tabs() != nil && !d.shows("Copie") && !d.findProgress() })
 	if sb.Served() == served {
 		t.Fatal("the record was refreshed without asking the sandbox")

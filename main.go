@@ -125,6 +125,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 		defer env.close()
 		store, cfg, demoMail = env.vault, env.cfg, &env.mail
 		opt.Demo, opt.DemoPassphrase, opt.DemoPIN = true, env.passphrase, env.pin
+		opt.DemoOutage = env.outage
 	} else {
 		if cfg, err = loadConfig(*configPath); err == nil {
 			store, err = openVault(*dataDir, vault.Options{Logger: log})

@@ -73,3 +73,35 @@ func waitHeld(t *testing.T, sb *Sandbox, n int) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestLatencyHoldsAnswers: with a latency set, an answer is not served
+// before it; a client that gives up meanwhile gets nothing served.
+func TestLatencyHoldsAnswers(t *testing.T) {
+	sb := NewTLS(t, Options{Seed: 1, Patients: 1})
+	sb.SetLatency(time.Hour) // longer than any test: the request can only end by giving up
+	c := sb.Client(KeyGP)
+	served := sb.Served()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, sb.URL+"/metadata", nil)
+	done := make(chan error, 1)
+	go func() {
+		res, err := c.Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		done <- err
+	}()
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("an answer came before the latency")
+	}
+	if sb.Served() != served {
+		t.Fatal("a request was served before its latency")
+	}
+	sb.SetLatency(0)
+	res, err := c.Get(sb.URL + "/metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+}
