@@ -96,11 +96,20 @@ func TestSandboxEndToEndXDS(t *testing.T) {
 		t.Fatalf("widen: %d documents (first open %d), %v", len(wide.Manifest.Documents), len(rec.Manifest.Documents), err)
 	}
 
-	// The record closes: the next sync purges it from the vault.
+	// The record closes: the closure is seen on one cycle and confirmed on
+	// the next, at least a minute later (never a purge on one answer); then
+	// the record leaves the vault.
 	w.sb.CloseRecord(p.INS)
 	clock.skip = 2 * time.Hour
+	if sum, err := eng.Once(ctx); err != nil || sum.Purged != 0 || sum.PurgeHeld != 1 {
+		t.Fatalf("first sync after closure: %+v, %v; want the purge held for confirmation", sum, err)
+	}
+	if _, err := w.v.Manifest(ctx, p.ID); err != nil {
+		t.Fatalf("one closure answer already removed the record: %v", err)
+	}
+	clock.skip = 2*time.Hour + 2*time.Minute
 	if sum, err := eng.Once(ctx); err != nil || sum.Purged != 1 {
-		t.Fatalf("sync after closure: %+v, %v", sum, err)
+		t.Fatalf("second sync after closure: %+v, %v", sum, err)
 	}
 	if _, err := w.v.Manifest(ctx, p.ID); err == nil {
 		t.Fatal("the closed record is still readable in the vault")
@@ -109,7 +118,7 @@ func TestSandboxEndToEndXDS(t *testing.T) {
 	// A record without authorisation: refused in normal mode, open in bris
 	// de glace with a justification.
 	q, ok := w.sb.FindPatient(func(p app.Patient, exists, closed bool, authz, blocked map[string]bool) bool {
-		return exists && !closed && !authz[dmptest.KeyAnesthetist] && !blocked[dmptest.KeyAnesthetist]
+		return exists && !closed && !authz[dmptest.KeyAnesthetist] && !blocked[dmptest.KeyAnesthetist] && p.Status == app.IdentityQualified
 	})
 	if !ok {
 		t.Fatal("no record without authorisation")

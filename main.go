@@ -59,6 +59,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer, log *slog.Log
 			return dmptest.Main(args[1:], stdout, stderr)
 		case "sync":
 			return runSync(args[1:], stderr, log)
+		case "print":
+			return runPrint(args[1:], stdout, stderr, log)
 		case "version", "--version", "-version":
 			fmt.Fprintln(stdout, "carnet", Version)
 			return 0
@@ -86,6 +88,9 @@ Usage:
                                      (--password-file F: the mailbox password; --passphrase-file F: the vault's)
   carnet sandbox [flags]             the sandbox central record service alone, on loopback
   carnet sync [--once | --watch D]   headless sync: outbox, watch list, purge, retention
+  carnet print --operating-list DATE --out FILE
+                                     one PDF of the pre-operative sheets of the day's operating list
+                                     (DATE: AAAA-MM-JJ; FILE: where the PDF goes, "-" for stdout)
   carnet version
 
 Secrets are read from the terminal, or from files of mode 0600 given with
@@ -159,6 +164,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	setWriter(svc.Connection())
 	svc.OnConnection(setWriter)
 	svc.SetTerminology(terms.Labels{})
+	svc.SetSheetRenderer(cda.SheetRenderer{})
 	go svc.Run(ctx, time.Second)
 
 	// The sync engine: push the outbox, pull the watched patients, purge,

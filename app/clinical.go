@@ -69,11 +69,68 @@ type Device struct {
 	Date      time.Time     // when it was implanted or used (the entry's effectiveTime)
 	Precision DatePrecision // how much of Date the document gave
 	Negated   bool          // the document says it was NOT implanted or used
-	Text      string        // the narrative text of the entry, when referenced
+	// Status says what the document records of the device: implanted (or
+	// present), used, planned or prescribed, dispensed. State() reads it
+	// with Negated.
+	Status DeviceStatus
+	Text   string // the narrative text of the entry, when referenced
 	// Conflict is the narrative's name of the device when it contradicts
 	// the code (Name is the code's): shown flagged.
 	Conflict string
 	Source   MedicationSource // the document it was read from (ReadMedications fills it)
+}
+
+// DeviceStatus says what a document records of a device. Only an
+// implanted (or present) device is listed among the patient's implants: a
+// device planned, prescribed, dispensed or used during care (a contrast
+// injector, a dressing, a medical bed) is not in the patient.
+type DeviceStatus string
+
+// The statuses of a device.
+const (
+	DeviceImplanted DeviceStatus = "implanted" // implanted in or present on the patient (moodCode EVN)
+	DeviceUsed      DeviceStatus = "used"      // used during care, not left in the patient (equipment, consumable)
+	DevicePlanned   DeviceStatus = "planned"   // planned, requested or prescribed (moodCode INT, RQO, PRP …)
+	DeviceDispensed DeviceStatus = "dispensed" // dispensed by a pharmacy or a supplier (reimbursement history)
+	DeviceNegated   DeviceStatus = "negated"   // the document says it was NOT implanted or used
+)
+
+// State returns the device's status: negated when the document negates
+// it, else Status; a device read without a status (an older reading) is
+// taken as implanted, so that an implant is never hidden.
+func (d *Device) State() DeviceStatus {
+	switch {
+	case d.Negated:
+		return DeviceNegated
+	case d.Status == "":
+		return DeviceImplanted
+	}
+	return d.Status
+}
+
+// ImplantedDevices returns the devices implanted in or present on the
+// patient (State DeviceImplanted), in order; OtherDevices the rest
+// (planned, prescribed, dispensed, used, negated).
+func ImplantedDevices(ds []Device) []Device {
+	out := make([]Device, 0, len(ds))
+	for _, d := range ds {
+		if d.State() == DeviceImplanted {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// OtherDevices returns the devices that are not implanted nor present:
+// planned, prescribed, dispensed, used during care or negated, in order.
+func OtherDevices(ds []Device) []Device {
+	out := make([]Device, 0, len(ds))
+	for _, d := range ds {
+		if d.State() != DeviceImplanted {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // PresentProblems returns the problems a patient has: those the document
@@ -84,6 +141,20 @@ func PresentProblems(ps []Problem) []Problem {
 	for _, p := range ps {
 		if !p.Negated {
 			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// AbsentAllergies returns the allergies a document records as absent:
+// "no known allergy" (NoneKnown) or no allergy to a named agent, in order.
+// They are documented absences, to tell apart from documents that say
+// nothing of allergies.
+func AbsentAllergies(as []Allergy) []Allergy {
+	out := make([]Allergy, 0, len(as))
+	for _, a := range as {
+		if a.Negated {
+			out = append(out, a)
 		}
 	}
 	return out

@@ -214,6 +214,13 @@ const (
 // signed-in practitioner (ErrCredential) and a qualified identity (an
 // *AccessError DeniedNotQualified); a line without a name is ErrInvalid.
 func (s *Service) Reconcile(ctx context.Context, id PatientID, lines []Medication, conclusion string) (OutboxItem, error) {
+	return s.SignReconciliation(ctx, id, Reconciliation{Lines: lines, Conclusion: conclusion})
+}
+
+// SignReconciliation is Reconcile with the per-line decisions (one per
+// line, or none) the report carries.
+func (s *Service) SignReconciliation(ctx context.Context, id PatientID, r Reconciliation) (OutboxItem, error) {
+	lines, conclusion := r.Lines, r.Conclusion
 	s.Touch()
 	s.mu.Lock()
 	w, sess := s.writer, s.session
@@ -230,6 +237,16 @@ func (s *Service) Reconcile(ctx context.Context, id PatientID, lines []Medicatio
 	for i, l := range lines {
 		if strings.TrimSpace(l.Name) == "" && strings.TrimSpace(l.Product.Display) == "" {
 			return OutboxItem{}, fmt.Errorf("reconcile medications: line %d has no name: %w", i+1, ErrInvalid)
+		}
+	}
+	if len(r.Decisions) != 0 && len(r.Decisions) != len(lines) {
+		return OutboxItem{}, fmt.Errorf("reconcile medications: %d decisions for %d lines: %w", len(r.Decisions), len(lines), ErrInvalid)
+	}
+	for i, d := range r.Decisions {
+		for _, f := range []string{d.Action, d.Reason, d.Compared, d.Discrepancy, d.Comment} {
+			if !utf8.ValidString(f) || utf8.RuneCountInString(f) > maxConclusion {
+				return OutboxItem{}, fmt.Errorf("reconcile medications: decision %d too long or not UTF-8: %w", i+1, ErrInvalid)
+			}
 		}
 	}
 	conclusion = strings.TrimSpace(conclusion)
@@ -249,7 +266,7 @@ func (s *Service) Reconcile(ctx context.Context, id PatientID, lines []Medicatio
 	}
 	m.Patient = id
 	now := s.clock.Now()
-	doc, err := w.WritePreAnesthesia(p, sess.Practitioner, Reconciliation{Lines: slices.Clone(lines), Conclusion: conclusion}, now)
+	doc, err := w.WritePreAnesthesia(p, sess.Practitioner, Reconciliation{Lines: slices.Clone(lines), Conclusion: conclusion, Decisions: slices.Clone(r.Decisions)}, now)
 	if err != nil {
 		return OutboxItem{}, fmt.Errorf("reconcile medications: %w", err)
 	}

@@ -93,14 +93,21 @@ const (
 	StatusDispensed  MedicationStatus = "dispensed"  // dispensed by a pharmacy
 	StatusPlanned    MedicationStatus = "planned"    // planned, not given yet
 	StatusNotGiven   MedicationStatus = "not-given"  // the document says it was not given (negated)
-	StatusStopped    MedicationStatus = "stopped"    // stopped, aborted or cancelled
-	StatusDeclared   MedicationStatus = "declared"   // declared by the patient
+	// StatusNotDispensed: the document says the dispensing was not done
+	// (a negated supply).
+	StatusNotDispensed MedicationStatus = "not-dispensed"
+	StatusStopped      MedicationStatus = "stopped"  // stopped, aborted or cancelled
+	StatusDeclared     MedicationStatus = "declared" // declared by the patient
 )
 
-// LineStatus returns what the line says happened: not given when negated,
-// stopped when its statusCode says so, else from its kind.
+// LineStatus returns what the line says happened: not dispensed (a negated
+// dispensing) or not given when negated, stopped when its statusCode says
+// so, else from its kind.
 func (m *Medication) LineStatus() MedicationStatus {
 	if m.Negated {
+		if m.Kind == MedicationDispensed {
+			return StatusNotDispensed
+		}
 		return StatusNotGiven
 	}
 	switch m.Status {
@@ -127,4 +134,8 @@ type MedicationSource struct {
 	Title    string
 	Date     time.Time // the document's date
 	Author   string    // the document's author (or the staff member for a declaration)
+	// Own: the document is a report Carnet wrote (a signed
+	// reconciliation); it restates other sources and never counts as an
+	// independent source of the lines it restates.
+	Own bool
 }

@@ -16,6 +16,15 @@ type DocumentReader interface {
 	Read(content []byte, meta DocumentMeta) (ClinicalDocument, error)
 }
 
+// StructuredReader is a DocumentReader that can also read a document
+// without decoding its embedded media (observationMedia): the header and
+// the entries only. ReadMedications uses it when the reader offers it,
+// since the medication list needs no embedded PDF or image.
+type StructuredReader interface {
+	DocumentReader
+	ReadStructured(content []byte, meta DocumentMeta) (ClinicalDocument, error)
+}
+
 // ClinicalDocument is a document as read: its metadata, its human-readable
 // body (sections of narrative, or an attachment such as a PDF) and the
 // structured entries Carnet uses.
@@ -113,7 +122,11 @@ type Allergy struct {
 	End      time.Time // resolution
 	Text     string    // the name or text as written
 
-	Negated         bool          // the document says there is NO such allergy (negationInd)
+	Negated bool // the document says there is NO such allergy (negationInd)
+	// NoneKnown: the document states that the patient has no known
+	// allergy at all ("no known allergy" code, or a negated allergy to no
+	// named agent); Negated is then true.
+	NoneKnown       bool
 	ReactionNegated bool          // the reaction is recorded as NOT observed
 	StartPrecision  DatePrecision // how much of Start the document gave
 	EndPrecision    DatePrecision

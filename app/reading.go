@@ -301,7 +301,12 @@ func (s *Service) readOne(ctx context.Context, r DocumentReader, gen uint64, id 
 		s.log.Warn("medication list: document not readable from the vault", "err", err)
 		return docReading{reason: UnstructuredUnreadable}, nil
 	}
-	cd, err := r.Read(content, meta)
+	var cd ClinicalDocument
+	if sr, ok := r.(StructuredReader); ok {
+		cd, err = sr.ReadStructured(content, meta) // entries only: the embedded media are not decoded
+	} else {
+		cd, err = r.Read(content, meta)
+	}
 	if err != nil {
 		s.log.Warn("medication list: document refused by the reader", "err", err)
 	}
@@ -328,6 +333,7 @@ func withSource(l Medication, meta DocumentMeta) Medication {
 	if src.Author == "" {
 		src.Author = meta.Author
 	}
+	src.Own = meta.Source == "carnet"
 	return l
 }
 

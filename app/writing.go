@@ -39,6 +39,22 @@ type DocumentWriter interface {
 type Reconciliation struct {
 	Lines      []Medication
 	Conclusion string // free text, paragraphs separated by blank lines; may be empty
+	// Decisions, when given, has one element per line: the perioperative
+	// decision and the HAS reconciliation the report carries for it.
+	Decisions []LineDecision
+}
+
+// LineDecision is what the anesthesiologist signed for one line: the
+// perioperative decision (French label of the action, last-dose date when
+// stopped, reason) and the reconciliation per the HAS method (the sources
+// compared, a discrepancy marked intentional or not, with a comment).
+type LineDecision struct {
+	Action      string    // "Poursuivre", "Arrêter", "Relais", "Adapter", "À discuter"
+	LastDose    time.Time // zero when the action sets no date
+	Reason      string    // the override's reason, or the rule followed
+	Compared    string    // the sources compared ("déclaration, dispensation, document")
+	Discrepancy string    // "", "intentionnelle", "non intentionnelle"
+	Comment     string
 }
 
 // SetDocumentWriter gives the service its document writer (main wires

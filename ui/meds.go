@@ -64,7 +64,13 @@ type medsView struct {
 	viewer      *viewerView
 	dialog      dialog.Dialog    // the last dialog shown (tests)
 	reconciling *reconcileDialog // the reconciliation dialog, while shown
-	loaded      bool             // the list was read for the current record
+	table       *decisionTable   // the dense decision table (meds_table.go)
+	details     *widget.Button   // builds the detail by class on demand
+	detailsOn   bool             // the detail by class is shown
+	print       *widget.Button   // one-page PDF of the table (meds_print.go)
+	reading     app.MedicationReading
+	lastPDF     []byte // the last PDF rendered (tests)
+	loaded      bool   // the list was read for the current record
 	disposed    bool
 }
 
@@ -78,7 +84,7 @@ func newMedsView(u *UI, rec app.PatientRecord, acc app.Access) *medsView {
 func (v *medsView) buildUI() fyne.CanvasObject {
 	v.progress = newTaskProgress()
 	v.summary = widget.NewLabel("")
-	v.summary.Wrapping = fyne.TextWrapWord
+	v.summary.Truncation = fyne.TextTruncateEllipsis // one line: the table needs the height
 	v.msg = newMessage(widget.DangerImportance)
 	v.retry = widget.NewButtonWithIcon(tr("meds.retry"), theme.ViewRefreshIcon(), v.load)
 	v.retry.Hide()
@@ -93,12 +99,21 @@ func (v *medsView) buildUI() fyne.CanvasObject {
 	v.reconcile.Disable() // until the list is read
 	v.recProgress = newTaskProgress()
 	v.recMsg = newMessage(widget.DangerImportance)
+	v.table = newDecisionTable(v)
+	v.print = widget.NewButtonWithIcon(tr("meds.table.print"), theme.DocumentPrintIcon(), v.printPDF)
+	v.print.Disable()
 	timelineTitle := widget.NewLabelWithStyle(tr("meds.timeline.title"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-	content := container.NewVBox(v.clinical, v.groups, v.declared.box, widget.NewSeparator(), timelineTitle,
+	v.details = widget.NewButtonWithIcon(tr("meds.table.details"), theme.ListIcon(), v.showDetails)
+	v.details.Disable()
+	content := container.NewVBox(v.table.detail, v.clinical, v.details, v.groups, v.declared.box, widget.NewSeparator(), timelineTitle,
 		container.NewHScroll(v.timeline), v.noTimeline, v.toRead)
-	top := container.NewVBox(v.progress.box, v.summary, container.NewBorder(nil, nil, nil, v.retry, v.msg),
-		container.NewHBox(v.reconcile), v.recProgress.box, v.recMsg)
-	v.page = container.NewBorder(top, nil, nil, nil, container.NewVScroll(container.NewPadded(content)))
+	top := container.NewVBox(v.progress.box, container.NewBorder(nil, nil, nil, container.NewHBox(container.NewVBox(v.print), container.NewVBox(v.reconcile)), v.summary),
+		container.NewBorder(nil, nil, nil, v.retry, v.msg), v.recProgress.box, v.recMsg)
+	// The table on the left, the disclosure of the selected row and the
+	// details (clinical panel, classes, declarations, timeline) on the right.
+	split := container.NewHSplit(v.table.box, container.NewVScroll(container.NewPadded(content)))
+	split.SetOffset(0.62)
+	v.page = container.NewBorder(top, nil, nil, nil, split)
 	v.root = container.NewStack(v.page)
 	return v.root
 }
@@ -130,8 +145,11 @@ func (v *medsView) dispose() {
 		v.reconciling = nil
 	}
 	v.closeViewer()
-	v.list, v.reasons, v.rec = meds.List{}, nil, app.PatientRecord{}
+	v.list, v.reasons, v.rec, v.reading, v.lastPDF = meds.List{}, nil, app.PatientRecord{}, app.MedicationReading{}, nil
 	v.groups.RemoveAll()
+	v.table.rows = nil
+	v.table.detail.RemoveAll()
+	v.table.list.Refresh()
 	v.clinical.RemoveAll()
 	v.toRead.RemoveAll()
 	v.timeline.set(v.timeline.now, nil)
@@ -183,7 +201,9 @@ func (v *medsView) show(reading app.MedicationReading, list meds.List, err error
 	}
 	v.loaded = true
 	v.list = list
+	v.reading = reading
 	v.reconcile.Enable()
+	v.print.Enable()
 	v.reasons = make(map[app.DocumentID]app.UnstructuredReason, len(reading.Unstructured))
 	for _, u := range reading.Unstructured {
 		v.reasons[u.Meta.ID] = u.Reason
@@ -195,11 +215,9 @@ func (v *medsView) show(reading app.MedicationReading, list meds.List, err error
 	}
 	v.summary.SetText(summary)
 
-	objs := make([]fyne.CanvasObject, 0, len(list.Groups))
 	var rows []timelineRow
 	for gi := range list.Groups {
 		g := &list.Groups[gi]
-		objs = append(objs, v.groupBox(g))
 		for ei := range g.Entries {
 			e := &g.Entries[ei]
 			if len(e.Dispensings) > 0 {
@@ -207,8 +225,14 @@ func (v *medsView) show(reading app.MedicationReading, list meds.List, err error
 			}
 		}
 	}
-	v.groups.Objects = objs
-	v.groups.Refresh()
+	v.groups.RemoveAll()
+	if v.detailsOn {
+		v.buildGroups()
+	} else {
+		v.details.Enable()
+		v.details.Show()
+	}
+	v.table.setList(list, v.rec.Patient.Scheduled)
 	v.showClinical(reading, list)
 	v.timeline.set(list.Now, rows)
 	if len(rows) == 0 {
@@ -220,6 +244,26 @@ func (v *medsView) show(reading app.MedicationReading, list meds.List, err error
 	}
 	v.showToRead(list.Unstructured)
 	relayoutCanvasOf(v.root)
+}
+
+// showDetails shows the detail by class (every entry's flags, rationale,
+// dispensing facts, divergences, sources): built on demand, since a long
+// list makes it the costliest part of the view; the table answers first.
+func (v *medsView) showDetails() {
+	v.detailsOn = true
+	v.details.Hide()
+	v.buildGroups()
+	relayoutCanvasOf(v.root)
+}
+
+// buildGroups fills the detail by class from the list read.
+func (v *medsView) buildGroups() {
+	objs := make([]fyne.CanvasObject, 0, len(v.list.Groups))
+	for gi := range v.list.Groups {
+		objs = append(objs, v.groupBox(&v.list.Groups[gi]))
+	}
+	v.groups.Objects = objs
+	v.groups.Refresh()
 }
 
 // flagLevel returns 2 when the entry has a high-severity flag, 1 for a
@@ -322,13 +366,23 @@ func (v *medsView) entryBox(e *meds.Entry) fyne.CanvasObject {
 		box.Add(l)
 	}
 
-	sources := container.NewHBox(widget.NewLabelWithStyle(tr("meds.sources"), fyne.TextAlignLeading, fyne.TextStyle{Italic: true}))
-	for _, s := range e.Sources {
+	// The sources wrap: no horizontal scroller to trap the wheel.
+	sources := container.New(&flowLayout{}, widget.NewLabelWithStyle(tr("meds.sources"), fyne.TextAlignLeading, fyne.TextStyle{Italic: true}))
+	for i, s := range e.Sources {
+		if i == maxSourceButtons {
+			// the rest are in the table row's disclosure
+			sources.Add(widget.NewLabel(tr("meds.table.more", map[string]any{"N": len(e.Sources) - i})))
+			break
+		}
 		sources.Add(v.sourceButton(s))
 	}
-	box.Add(container.NewHScroll(sources))
+	box.Add(sources)
 	return container.NewPadded(box)
 }
+
+// maxSourceButtons bounds the source buttons of an entry's block: a drug
+// found in 200 documents would otherwise lay out 200 buttons.
+const maxSourceButtons = 6
 
 // recencyText is the recency hint of an entry.
 func recencyText(e *meds.Entry) string {

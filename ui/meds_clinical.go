@@ -25,9 +25,13 @@ func (v *medsView) showClinical(reading app.MedicationReading, list meds.List) {
 // clinicalObjects shows the allergies, the problems and the implanted
 // devices the cached documents record, and the medications they record as
 // NOT given (notGiven). What a document negates is never listed as
-// present: a negated allergy or problem is left out, a drug not given is
-// listed as such. Each line says its date at the precision the document
-// gave and opens its document (open).
+// present: a negated problem is left out, a drug not given is listed as
+// such, and a negated allergy is a documented absence ("Aucune allergie
+// connue (document du …)"), told apart from documents that say nothing of
+// allergies. Only implanted (or present) devices are listed as implants;
+// devices planned, prescribed, dispensed, used during care or negated come
+// on their own, labelled line. Each line says its date at the precision
+// the document gave and opens its document (open).
 func clinicalObjects(reading app.MedicationReading, notGiven []app.Medication, open func(app.DocumentID)) []fyne.CanvasObject {
 	var objs []fyne.CanvasObject
 	section := func(title string, lines []fyne.CanvasObject) {
@@ -52,6 +56,23 @@ func clinicalObjects(reading app.MedicationReading, notGiven []app.Medication, o
 		}
 		lines = append(lines, clinicalLine(text, app.FormatDate(a.Start, a.StartPrecision), a.Source, widget.DangerImportance, open))
 	}
+	for _, a := range app.AbsentAllergies(reading.Allergies) {
+		date := formatDate(a.Source.Date)
+		if date == "" {
+			date = "?"
+		}
+		text := tr("clinical.allergy.none", map[string]any{"Date": date})
+		if !a.NoneKnown {
+			text = tr("clinical.allergy.absent", map[string]any{"Name": a.Text, "Date": date})
+		}
+		lines = append(lines, clinicalLine(text, "", a.Source, widget.LowImportance, open))
+	}
+	if len(lines) == 0 && len(reading.Lines)+len(reading.Problems)+len(reading.Devices) > 0 {
+		// documents were read, and none says anything of allergies
+		l := widget.NewLabel(tr("clinical.allergy.noinfo"))
+		l.Importance = widget.LowImportance
+		lines = append(lines, l)
+	}
 	section(tr("clinical.allergies"), lines)
 
 	lines = nil
@@ -60,25 +81,44 @@ func clinicalObjects(reading app.MedicationReading, notGiven []app.Medication, o
 	}
 	section(tr("clinical.problems"), lines)
 
-	lines = nil
-	for _, d := range reading.Devices {
+	device := func(d *app.Device) string {
 		text := d.Name
 		if d.Model != "" {
 			text += " (" + d.Model + ")"
 		}
-		if d.Negated {
+		switch d.State() {
+		case app.DeviceNegated:
 			text = tr("clinical.device.not", map[string]any{"Name": text})
+		case app.DevicePlanned:
+			text += " — " + tr("clinical.device.status.planned")
+		case app.DeviceDispensed:
+			text += " — " + tr("clinical.device.status.dispensed")
+		case app.DeviceUsed:
+			text += " — " + tr("clinical.device.status.used")
 		}
 		if d.Conflict != "" {
 			text += " — " + tr("clinical.conflict", map[string]any{"Text": d.Conflict})
 		}
-		lines = append(lines, clinicalLine(text, app.FormatDate(d.Date, d.Precision), d.Source, widget.WarningImportance, open))
+		return text
+	}
+	lines = nil
+	for _, d := range app.ImplantedDevices(reading.Devices) {
+		lines = append(lines, clinicalLine(device(&d), app.FormatDate(d.Date, d.Precision), d.Source, widget.WarningImportance, open))
 	}
 	section(tr("clinical.devices"), lines)
+	lines = nil
+	for _, d := range app.OtherDevices(reading.Devices) {
+		lines = append(lines, clinicalLine(device(&d), app.FormatDate(d.Date, d.Precision), d.Source, widget.LowImportance, open))
+	}
+	section(tr("clinical.devices.other"), lines)
 
 	lines = nil
 	for _, m := range notGiven {
-		text := tr("clinical.notgiven.line", map[string]any{"Name": m.Name})
+		key := "clinical.notgiven.line"
+		if m.LineStatus() == app.StatusNotDispensed {
+			key = "clinical.notdispensed.line"
+		}
+		text := tr(key, map[string]any{"Name": m.Name})
 		lines = append(lines, clinicalLine(text, medDate(&m), m.Source, widget.LowImportance, open))
 	}
 	section(tr("clinical.notgiven"), lines)
@@ -171,6 +211,8 @@ func statusLabel(st app.MedicationStatus) string {
 		return tr("clinical.status.planned")
 	case app.StatusNotGiven:
 		return tr("clinical.status.not-given")
+	case app.StatusNotDispensed:
+		return tr("clinical.status.not-dispensed")
 	case app.StatusStopped:
 		return tr("clinical.status.stopped")
 	case app.StatusDeclared:

@@ -1,11 +1,14 @@
 package ui
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/carnetdesk/carnet/app"
 )
@@ -31,13 +34,19 @@ func TestMedsClinicalPanel(t *testing.T) {
 			{Text: "Hypothyroïdie", Start: year, StartPrecision: app.PrecisionYear},
 			{Text: "Hypertension essentielle", Negated: true},
 		},
-		Devices: []app.Device{{Name: "DÉFIBRILLATEURS IMPLANTABLES", Model: "Victory SR 5610", Date: time.Date(2008, 9, 29, 9, 49, 0, 0, time.UTC), Precision: app.PrecisionDay}},
+		Devices: []app.Device{{Name: "DÉFIBRILLATEURS IMPLANTABLES", Model: "Victory SR 5610", Date: time.Date(2008, 9, 29, 9, 49, 0, 0, time.UTC), Precision: app.PrecisionDay},
+			{Name: "LITS MÉDICAUX", Status: app.DevicePlanned},
+			{Name: "INJECTEURS DE PRODUITS DE CONTRASTE", Status: app.DeviceUsed},
+			{Name: "STIMULATEUR CARDIAQUE TRIPLE CHAMBRE", Status: app.DevicePlanned},
+			{Name: "PANSEMENTS HYDROCELLULAIRES", Status: app.DeviceDispensed},
+			{Name: "SONDE", Status: app.DeviceImplanted, Negated: true}},
 	}
 	rec, _ := seedRecord(f, []app.DocumentMeta{meta}, map[app.DocumentID]app.ClinicalDocument{meta.ID: cd})
 	v := newMedsView(f.u, rec, rec.Access)
 	showView(f, v.buildUI(), fyne.NewSize(900, 1400))
 	v.start()
 	f.wait()
+	v.showDetails() // the detail by class, built on demand
 	relayout(v.root)
 	for _, want := range []string{
 		"Allergies et intolérances", "Paracétamol — réaction urticaire non observée · 1975",
@@ -50,9 +59,24 @@ func TestMedsClinicalPanel(t *testing.T) {
 			t.Errorf("the anesthesia view does not show %q", want)
 		}
 	}
-	for _, not := range []string{"Pénicilline", "Hypertension essentielle"} {
-		if f.shows(not) {
-			t.Errorf("the anesthesia view shows %q, which the document negates", not)
+	if f.shows("Hypertension essentielle") {
+		t.Errorf("the anesthesia view shows a problem the document negates")
+	}
+	// Each line under its heading: the negated allergy is a documented
+	// absence, never an allergy; only the implanted device is an implant.
+	docDate := formatDate(meta.Date)
+	wantSections := map[string][]string{
+		"Allergies et intolérances": {"Paracétamol — réaction urticaire non observée · 1975",
+			"Pas d'allergie à Pénicilline (document du " + docDate + ")"},
+		"Dispositifs médicaux implantés": {"DÉFIBRILLATEURS IMPLANTABLES (Victory SR 5610) · 29/09/2008"},
+		"Autres dispositifs (non implantés : prévus, prescrits, délivrés ou utilisés)": {
+			"LITS MÉDICAUX — prévu ou prescrit", "INJECTEURS DE PRODUITS DE CONTRASTE — utilisé, non implanté",
+			"STIMULATEUR CARDIAQUE TRIPLE CHAMBRE — prévu ou prescrit", "PANSEMENTS HYDROCELLULAIRES — délivré", "SONDE : non posé"},
+	}
+	got := clinicalSections(v.clinical.Objects)
+	for h, want := range wantSections {
+		if !slices.Equal(got[h], want) {
+			t.Errorf("under %q:\n got %q\nwant %q", h, got[h], want)
 		}
 	}
 	if v.list.Entries != 1 || len(v.list.NotGiven) != 1 {
@@ -147,5 +171,49 @@ func TestClinicalTabInRecord(t *testing.T) {
 	f.wait()
 	if r.viewer == nil || r.viewer.id != synthMeta.ID {
 		t.Error("the source button does not open the document")
+	}
+}
+
+// clinicalSections returns the first text of each line of the clinical
+// panel, by heading.
+func clinicalSections(objs []fyne.CanvasObject) map[string][]string {
+	out := map[string][]string{}
+	heading := ""
+	for _, o := range objs {
+		if l, ok := o.(*widget.Label); ok && l.TextStyle.Bold {
+			heading = l.Text
+			continue
+		}
+		if ts := textsOf(o); len(ts) > 0 && strings.TrimSpace(ts[0]) != "" {
+			out[heading] = append(out[heading], ts[0])
+		}
+	}
+	return out
+}
+
+// TestClinicalAllergyInformation: "no known allergy" is shown as a
+// documented absence with its document's date; documents that say nothing
+// of allergies give "no information", never an empty section that reads
+// like no allergy.
+func TestClinicalAllergyInformation(t *testing.T) {
+	src := app.MedicationSource{Document: "d1", Title: "VSM", Date: time.Date(2024, 3, 5, 12, 0, 0, 0, time.UTC)}
+	cases := []struct {
+		name    string
+		reading app.MedicationReading
+		want    []string
+	}{
+		{"no known allergy", app.MedicationReading{Allergies: []app.Allergy{{Text: "Aucune allergie connue", Negated: true, NoneKnown: true, Source: src}}},
+			[]string{"Aucune allergie connue (document du " + formatDate(src.Date) + ")"}},
+		{"nothing said of allergies", app.MedicationReading{Problems: []app.Problem{{Text: "Diabète", Source: src}}},
+			[]string{"Aucune information sur les allergies dans les documents disponibles"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			test.NewTempApp(t)
+			got := clinicalSections(clinicalObjects(c.reading, nil, nil))["Allergies et intolérances"]
+			if !slices.Equal(got, c.want) {
+				t.Errorf("allergies %q, want %q", got, c.want)
+			}
+		})
 	}
 }

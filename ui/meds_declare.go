@@ -209,6 +209,7 @@ func (v *medsView) showDialog(d dialog.Dialog) {
 // reconcileChoice is one entry of the reconciliation dialog.
 type reconcileChoice struct {
 	line  app.Medication
+	entry string // the consolidated entry's ID (its row of the decision table)
 	check *widget.Check
 }
 
@@ -250,7 +251,7 @@ func (v *medsView) openReconcile() {
 			}
 			c := widget.NewCheck(label, nil)
 			c.SetChecked(current)
-			rd.choices = append(rd.choices, reconcileChoice{line: l, check: c})
+			rd.choices = append(rd.choices, reconcileChoice{line: l, entry: e.ID, check: c})
 			checks.Add(c)
 		}
 	}
@@ -270,7 +271,12 @@ func (v *medsView) openReconcile() {
 		func(ok bool) {
 			v.reconciling = nil
 			if ok {
-				v.reconcileWith(rd.lines(), rd.conclusion.Text)
+				if p := v.signProblems(); p != "" {
+					v.setReconcileMsg(p, widget.WarningImportance)
+					return
+				}
+				lines, decisions := rd.decided(v.table)
+				v.reconcileWith(app.Reconciliation{Lines: lines, Decisions: decisions, Conclusion: rd.conclusion.Text})
 			}
 		}, v.u.Window())
 	rd.dlg.SetConfirmImportance(widget.HighImportance)
@@ -289,14 +295,45 @@ func (rd *reconcileDialog) lines() []app.Medication {
 	return out
 }
 
+// decided returns the lines checked with their decisions from the table.
+func (rd *reconcileDialog) decided(t *decisionTable) ([]app.Medication, []app.LineDecision) {
+	var lines []app.Medication
+	var ds []app.LineDecision
+	for _, c := range rd.choices {
+		if c.check.Checked {
+			lines = append(lines, c.line)
+			d, _ := t.decisionFor(c.entry)
+			ds = append(ds, d)
+		}
+	}
+	return lines, ds
+}
+
+// signProblems says what the HAS method still lacks before signing (the
+// patient's declaration and another source, unintentional discrepancies
+// commented); "" when the table can be signed. Undecided rows are signed
+// with their proposal, marked as such.
+func (v *medsView) signProblems() string {
+	var out []string
+	for _, p := range meds.ReadyToSign(v.table.rows, false) {
+		if p.Row < 0 || v.table.rows[p.Row].Discrepancy == meds.DiscrepancyUnintentional {
+			out = append(out, p.Text)
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return tr("meds.table.notready", map[string]any{"Problems": strings.Join(out, " ; ")})
+}
+
 // reconcileWith signs off the lines off the UI goroutine.
-func (v *medsView) reconcileWith(lines []app.Medication, conclusion string) {
+func (v *medsView) reconcileWith(r app.Reconciliation) {
 	v.u.svc.Touch()
 	v.setReconcileMsg("", widget.MediumImportance)
 	v.reconcile.Disable()
 	svc, pid := v.u.svc, v.rec.Patient.ID
 	runTask(v.u, v.recProgress, tr("meds.reconcile.signing"), v.reconcile.Enable, func() bool { return v.disposed }, func(ctx context.Context) func() {
-		item, err := svc.Reconcile(ctx, pid, lines, conclusion)
+		item, err := svc.SignReconciliation(ctx, pid, r)
 		return func() { v.reconciled(item, err) }
 	})
 }
@@ -406,7 +443,7 @@ func reconciledLine(e *meds.Entry) app.Medication {
 // plan, a stop or a drug not given.
 func currentStatus(st app.MedicationStatus) bool {
 	switch st {
-	case app.StatusPlanned, app.StatusStopped, app.StatusNotGiven:
+	case app.StatusPlanned, app.StatusStopped, app.StatusNotGiven, app.StatusNotDispensed:
 		return false
 	}
 	return true

@@ -32,6 +32,7 @@ func TestMedsDeclare(t *testing.T) {
 	f, v, _ := openMeds(t)
 	v.start()
 	f.wait()
+	v.showDetails() // the detail by class, built on demand
 	p := v.declared
 	if !f.shows("Déclaré par le patient") || !f.shows("Aucun médicament déclaré par le patient.") {
 		t.Fatal("no declaration part, or its empty state not said")
@@ -230,6 +231,9 @@ func TestMedsReconcileRefused(t *testing.T) {
 	f, v, _ := openMeds(t)
 	f.svc.SetDocumentWriter(&apptest.Writer{Err: errors.New("writer down")})
 	f.signIn(testDoctor, &apptest.Records{})
+	if _, err := f.svc.DeclareMedication(context.Background(), "p1", app.Medication{Name: "Doliprane"}); err != nil {
+		t.Fatal(err) // the HAS method: the declaration and another source
+	}
 	v.start()
 	f.wait()
 	test.Tap(v.reconcile)
@@ -256,6 +260,9 @@ func TestMedsReconcileInRecord(t *testing.T) {
 	seedRecord(f, docs, cds)
 	f.svc.SetDocumentWriter(&apptest.Writer{})
 	f.signIn(testDoctor, &apptest.Records{})
+	if _, err := f.svc.DeclareMedication(context.Background(), "p1", app.Medication{Name: "Doliprane"}); err != nil {
+		t.Fatal(err) // the HAS method: the declaration and another source
+	}
 	s := f.u.shell
 	r := f.openRecord(s, "mart")
 	var tab *medsTab

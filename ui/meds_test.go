@@ -77,6 +77,7 @@ func TestMedsList(t *testing.T) {
 			t.Errorf("flagged group %q after an unflagged one", g.Label)
 		}
 	}
+	v.showDetails()
 	first := v.groups.Objects[0].(*fyne.Container).Objects[0].(*widget.Label)
 	assertText(t, "first group", first.Text, l.Groups[0].Label)
 	if !l.Groups[0].Flagged || first.Importance != widget.DangerImportance {
@@ -153,6 +154,7 @@ func TestMedsSourceOpensViewer(t *testing.T) {
 	f, v, _ := openMeds(t)
 	v.start()
 	f.wait()
+	v.showDetails() // the detail by class, built on demand
 	b := buttonWith(v.root, "Synthèse médicale du 02/10/2025")
 	if b == nil {
 		t.Fatal("no source button")
@@ -171,6 +173,7 @@ func TestMedsSourceOpensViewer(t *testing.T) {
 	var opened []app.DocumentID
 	v.onOpen = func(id app.DocumentID) { opened = append(opened, id) }
 	test.Tap(buttonWith(v.toRead, "CR de consultation pré-anesthésique"))
+	v.showDetails()
 	test.Tap(buttonWith(v.groups, "Dispensation médicamenteuse"))
 	if len(opened) != 2 || opened[0] != cpaMissing.ID || opened[1] != dispMeta.ID {
 		t.Errorf("opened %v", opened)
@@ -193,11 +196,11 @@ func TestMedsCancel(t *testing.T) {
 	assertText(t, "message", v.msg.Text, "Lecture de la liste des médicaments annulée.")
 	test.Tap(v.retry)
 	f.wait()
-	if !v.loaded || len(v.groups.Objects) == 0 {
+	if !v.loaded || len(v.table.rows) == 0 {
 		t.Error("retry did not read the list")
 	}
 	v.dispose()
-	if len(v.groups.Objects) != 0 || v.list.Entries != 0 || v.timeline.rows != nil {
+	if len(v.groups.Objects) != 0 || v.list.Entries != 0 || v.timeline.rows != nil || len(v.table.rows) != 0 {
 		t.Error("dispose left patient data")
 	}
 }
@@ -222,6 +225,7 @@ func TestMedsTabInRecord(t *testing.T) {
 	if !tab.v.loaded || tab.v.list.Flagged != 3 {
 		t.Fatalf("medications not read when the tab was shown (loaded %v)", tab.v.loaded)
 	}
+	tab.v.showDetails()
 	test.Tap(buttonWith(tab.v.groups, "Synthèse médicale du 02/10/2025"))
 	f.wait()
 	if r.viewer == nil || r.viewer.title.Text != "Synthèse médicale" {

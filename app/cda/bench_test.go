@@ -47,3 +47,24 @@ func BenchmarkParseCDA(b *testing.B) {
 	b.Run("N1", parse(n1))
 	b.Run("xmltokens-N1", tokens(n1))
 }
+
+// BenchmarkParseCDASkipMedia reads the IPS sample (three embedded PDFs,
+// about 0.9 MB decoded) whole ("full") and as the medication list reads it
+// ("skip-media": Options.SkipMedia, the media left undecoded).
+func BenchmarkParseCDASkipMedia(b *testing.B) {
+	data := readSample(b, "IPS-FR_2024.01.xml")
+	for _, c := range []struct {
+		name string
+		opt  Options
+	}{{"full", Options{}}, {"skip-media", Options{SkipMedia: true}}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ParseBytes(data, c.opt); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -29,13 +29,60 @@ func (p *parser) concern(c stmtCtx) {
 				}
 			}
 		case "entryRelationship":
+			// only the concern's subjects (SUBJ, not inverted) are its
+			// allergies or problems; a reaction (MFST), a severity, status
+			// or comment (SUBJ inverted) is none of them
 			cc := c
-			if kind != "" {
+			cc.kind, cc.aux = "", false
+			switch typ := attr(se, "typeCode"); {
+			case typ == "MFST" || typ == "SUBJ" && attr(se, "inversionInd") == "true":
+				cc.aux = true
+			case typ == "SUBJ":
 				cc.kind = kind
 			}
 			p.related(se, cc)
 		}
 	})
+}
+
+// auxTemplates are the templates of observations that qualify an allergy
+// or a problem (severity, clinical or health status, comment) and are
+// never one themselves. A reaction is known by its relationship (MFST):
+// the same templates name a reaction recorded as a problem of its own
+// (a vaccine's CAUS reaction).
+var auxTemplates = map[string]bool{
+	"1.3.6.1.4.1.19376.1.5.3.1.4.1":   true, // IHE Severity
+	"1.3.6.1.4.1.19376.1.5.3.1.4.1.1": true, // IHE Problem Status Observation
+	"1.3.6.1.4.1.19376.1.5.3.1.4.1.2": true, // IHE Health Status Observation
+	"1.3.6.1.4.1.19376.1.5.3.1.4.2":   true, // IHE Comment
+	"2.16.840.1.113883.10.20.1.55":    true, // CCD Severity observation
+	"2.16.840.1.113883.10.20.1.50":    true, // CCD Problem status
+	"2.16.840.1.113883.10.20.1.51":    true, // CCD Problem healthstatus
+	"2.16.840.1.113883.10.20.1.57":    true, // CCD Status observation
+	"2.16.840.1.113883.10.20.1.39":    true, // CCD Alert status
+	"2.16.840.1.113883.10.20.1.40":    true, // CCD Comment
+	"1.2.250.1.213.1.1.3.29":          true, // FR-Severite
+	"1.2.250.1.213.1.1.3.30":          true, // FR-Statut-du-probleme
+	"1.2.250.1.213.1.1.3.31":          true, // FR-Statut-clinique-du-patient
+	"1.2.250.1.213.1.1.3.32":          true, // FR-Commentaire-ER
+}
+
+// auxCodes are the codes of such qualifying observations: HL7 ActCode SEV
+// (severity) and CRIT (criticality), LOINC 33999-4 (status), 11323-3
+// (health status), 48767-8 (comment), SNOMED 246112005 (severity).
+var auxCodes = map[string]bool{
+	"SEV": true, "CRIT": true, "33999-4": true, "11323-3": true, "48767-8": true, "246112005": true,
+}
+
+// auxiliary reports whether o qualifies an allergy or problem (by its
+// templates or its code) rather than being one.
+func (o *clinicalObs) auxiliary() bool {
+	for _, t := range o.templates {
+		if auxTemplates[t] {
+			return true
+		}
+	}
+	return auxCodes[strings.TrimSpace(o.code.Code)]
 }
 
 // clinicalObs is an observation being read.
@@ -63,11 +110,11 @@ type clinicalObs struct {
 // them are read, and their device participants are Devices. A BL value is
 // a presence (true) or an absence (false), never a name. It returns the
 // observation's narrative text.
-func (p *parser) observation(c stmtCtx) string {
+func (p *parser) observation(c stmtCtx, mood string) string {
 	var o clinicalObs
 	o.meds = len(p.doc.Medications)
 	inner := c
-	inner.kind = ""
+	inner.kind, inner.aux = "", false
 	p.children(func(se *xml.StartElement) {
 		switch hl7(se) {
 		case "templateId":
@@ -117,7 +164,10 @@ func (p *parser) observation(c stmtCtx) string {
 			}
 		}
 	})
-	kind := c.kind
+	kind := c.kind // the concern's kind, for its subjects only
+	if o.auxiliary() {
+		kind = ""
+	}
 	for _, t := range o.templates {
 		switch t {
 		case tplAllergyEntry, tplFRAllergy, tplFRAdverseEffect:
@@ -128,9 +178,13 @@ func (p *parser) observation(c stmtCtx) string {
 			}
 		}
 	}
+	if c.aux || o.auxiliary() {
+		kind = "" // a reaction, severity or status of a concern: not an entry of its own
+	}
 	negated := c.negated || o.boolValue == "false" || absence(o.value) || absence(o.code)
 	for _, d := range o.devices {
 		d.Negated = d.Negated || negated
+		d.Status = deviceStatus(mood, false, d.Type)
 		if d.Date.IsZero() {
 			d.Date, d.Precision = o.start.t, o.start.p
 		}
@@ -162,6 +216,11 @@ func (p *parser) observation(c stmtCtx) string {
 		if a.Text == "" {
 			a.Text = "?"
 		}
+		// "no known allergy": an absence code, or a negated allergy to no
+		// named agent (IHE: negationInd with a nullFlavor agent)
+		a.NoneKnown = absence(o.value) || absence(o.code) || absence(o.agent) ||
+			negated && a.Agent.IsZero() && o.agentName == "" && o.value.Code == "" && o.valueText == "" && len(p.doc.Medications) == o.meds
+		a.Negated = a.Negated || a.NoneKnown
 		p.doc.Allergies = append(p.doc.Allergies, a)
 	case "problem":
 		pr := Problem{Code: o.value, Kind: o.code, Start: o.start.t, End: o.end.t, StartPrecision: o.start.p, EndPrecision: o.end.p,
@@ -258,7 +317,7 @@ func (p *parser) procedure(se *xml.StartElement, c stmtCtx) {
 	var when pdate
 	var devs []app.Device
 	inner := c
-	inner.kind = ""
+	inner.kind, inner.aux = "", false
 	p.children(func(se *xml.StartElement) {
 		switch hl7(se) {
 		case "code":
@@ -288,9 +347,11 @@ func (p *parser) procedure(se *xml.StartElement, c stmtCtx) {
 			p.related(se, inner)
 		}
 	})
+	mood := attr(se, "moodCode")
 	for _, d := range devs {
 		d.Procedure = proc
 		d.Negated = d.Negated || c.negated
+		d.Status = deviceStatus(mood, false, d.Type)
 		if d.Date.IsZero() {
 			d.Date, d.Precision = when.t, when.p
 		}
@@ -380,4 +441,33 @@ func (p *parser) addDevice(d app.Device) {
 		d.Name = "?"
 	}
 	p.doc.Devices = append(p.doc.Devices, d)
+}
+
+// systemEMDN is the European Medical Device Nomenclature (CI-SIS OID).
+const systemEMDN = "1.2.250.1.213.2.68"
+
+// emdnNotImplant are the EMDN categories of devices that are never left in
+// the patient: D disinfectants, L reusable surgical instruments, M
+// dressings, S sterilisation, T protective equipment, V various (beds …), W
+// in vitro diagnostics, Y aids for persons with disabilities, Z medical
+// equipment (imaging, contrast injectors …).
+const emdnNotImplant = "DLMSTVWYZ"
+
+// deviceStatus returns the status of a device read from a statement of
+// moodCode mood: planned or prescribed for an intent (INT, RQO, PRP …),
+// dispensed when a dispenser performed the supply, used when its EMDN
+// category is never implanted, else implanted (or present). A device of an
+// unknown category is taken as implanted: an implant is never hidden.
+func deviceStatus(mood string, dispensed bool, typ app.Code) app.DeviceStatus {
+	switch strings.TrimSpace(mood) {
+	case "INT", "RQO", "PRP", "ARQ", "APT", "PRMS":
+		return app.DevicePlanned
+	}
+	if dispensed {
+		return app.DeviceDispensed
+	}
+	if typ.System == systemEMDN && typ.Code != "" && strings.ContainsRune(emdnNotImplant, rune(strings.ToUpper(typ.Code)[0])) {
+		return app.DeviceUsed
+	}
+	return app.DeviceImplanted
 }

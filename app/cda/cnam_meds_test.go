@@ -26,12 +26,15 @@ func TestCNAMHistoryMedicationList(t *testing.T) {
 		lastDispense string
 	}
 	wants := map[string]want{
-		"LUDEAL":    {"G03AA07", []string{"2019-05-26"}, "DUPONT", "2019-05-26"},
-		"CRESTOR":   {"C10AA07", []string{"2019-03-11"}, "MARIGNY", "2019-03-11"},
-		"HOMEOPATH": {"W99", []string{"2019-03-08"}, "MARIGNY", "2019-03-08"},
-		"TETANIQUE": {"J07AM01", []string{"2019-06-26", "2019-07-11"}, "MARIGNY", "2019-07-11"},
-		"HBVAXPRO":  {"J07BC01", []string{"2019-07-08"}, "MARIGNY", "2019-07-08"},
+		"LUDEAL":     {"G03AA07", []string{"2019-05-26"}, "DUPONT", "2019-05-26"},
+		"CRESTOR":    {"C10AA07", []string{"2019-03-11"}, "MARIGNY", "2019-03-11"},
+		"NUX VOMICA": {"W99", []string{"2019-03-08"}, "MARIGNY", "2019-03-08"},
+		"TETANIQUE":  {"J07AM01", []string{"2019-06-26", "2019-07-11"}, "MARIGNY", "2019-07-11"},
+		"HBVAXPRO":   {"J07BC01", []string{"2019-07-08"}, "MARIGNY", "2019-07-08"},
 	}
+	// The homeopathic line is written "PRODUIT HOMEOPATHIQUE" (a category)
+	// and coded UCD 9064295 "NUX VOMICA COMP BOIR GRL": the coded,
+	// more specific product names the entry.
 	found := map[string]bool{}
 	for _, g := range list.Groups {
 		for _, e := range g.Entries {

@@ -46,6 +46,9 @@ type stmtCtx struct {
 	depth   int    // nesting below the entry
 	negated bool   // an enclosing statement or relationship is negated
 	kind    string // "allergy" or "problem" from an enclosing concern
+	// aux: the statement qualifies its concern (a reaction, severity,
+	// status or comment) and is never an allergy or problem itself
+	aux bool
 }
 
 // negationOf reports whether se carries negationInd="true".
@@ -81,7 +84,7 @@ func (p *parser) statement(se *xml.StartElement, c stmtCtx) string {
 	case "act", "encounter":
 		p.concern(c)
 	case "observation":
-		return p.observation(c)
+		return p.observation(c, attr(se, "moodCode"))
 	case "procedure":
 		p.procedure(se, c)
 	case "organizer":
@@ -145,6 +148,7 @@ type supply struct {
 	quantity   string
 	prescriber string
 	dispenser  string
+	negated    bool // the document says it was NOT dispensed (negationInd on the supply or its relationship)
 }
 
 // medKind returns the kind of a substanceAdministration by its moodCode:
@@ -194,6 +198,7 @@ func (p *parser) substanceAdministration(se *xml.StartElement, c stmtCtx) []app.
 	for _, s := range ml.supplies {
 		d := *m
 		d.Kind = app.MedicationDispensed
+		d.Negated = m.Negated || s.negated
 		d.Dispensed, d.DispensedPrecision = s.date, s.prec
 		d.Quantity = s.quantity
 		d.Prescriber = s.prescriber
@@ -489,9 +494,10 @@ func (p *parser) medRelationship(ml *medLine, rel *xml.StartElement, sub bool, c
 		case typeCode == "REFR" && is(se, "supply") && !sub:
 			if mood := attr(se, "moodCode"); mood == "EVN" || mood == "" {
 				s := p.supply()
-				if !relNeg && !negationOf(se) {
-					ml.supplies = append(ml.supplies, s)
-				}
+				// a dispensing recorded as not done marks its line "not
+				// dispensed": never dropped, leaving the line as given
+				s.negated = relNeg || negationOf(se)
+				ml.supplies = append(ml.supplies, s)
 			}
 		case typeCode == "COMP" && is(se, "substanceAdministration") && !sub:
 			var step medLine

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/carnetdesk/carnet/app"
 )
 
 // FuzzParseCDA feeds arbitrary bytes to the reader, seeded with the hostile
@@ -57,6 +59,10 @@ func FuzzEntries(f *testing.F) {
 		`<act><templateId root="1.3.6.1.4.1.19376.1.5.3.1.4.5.3"/><entryRelationship typeCode="SUBJ"><observation><entryRelationship typeCode="MFST" negationInd="true"><observation/></entryRelationship></observation></entryRelationship></act>`,
 		`<observationMedia ID="m"><value mediaType="image/png" representation="B64">iVBORw0KGgo=</value></observationMedia>`,
 		`<procedure><participant typeCode="DEV"><participantRole><playingDevice><manufacturerModelName>M</manufacturerModelName></playingDevice></participantRole></participant></procedure>`,
+		`<procedure moodCode="INT"><participant typeCode="DEV"><participantRole><playingDevice><code code="Z1" codeSystem="1.2.250.1.213.2.68"/></playingDevice></participantRole></participant></procedure>`,
+		`<act><templateId root="1.3.6.1.4.1.19376.1.5.3.1.4.5.3"/><entryRelationship typeCode="SUBJ"><observation><code code="SEV"/><value xsi:type="CD" displayName="modéré"/></observation></entryRelationship></act>`,
+		`<observation negationInd="true"><templateId root="1.3.6.1.4.1.19376.1.5.3.1.4.6"/><value xsi:type="CD" code="716186003"/></observation>`,
+		`<substanceAdministration moodCode="EVN"><consumable><manufacturedProduct><manufacturedMaterial><code code="1" codeSystem="1.2.250.1.213.2.3.1" displayName="NUX VOMICA"/><name>PRODUIT</name></manufacturedMaterial></manufacturedProduct></consumable><entryRelationship typeCode="REFR"><supply moodCode="EVN" negationInd="true"/></entryRelationship></substanceAdministration>`,
 	} {
 		f.Add(s)
 	}
@@ -95,6 +101,27 @@ func FuzzEntries(f *testing.F) {
 		}
 		if total > 1<<16 {
 			t.Errorf("%d bytes of media over the limit", total)
+		}
+		for _, v := range d.Devices {
+			switch v.State() {
+			case app.DeviceImplanted, app.DeviceUsed, app.DevicePlanned, app.DeviceDispensed, app.DeviceNegated:
+			default:
+				t.Errorf("device status %q", v.State())
+			}
+		}
+		for _, a := range d.Allergies {
+			if a.NoneKnown && !a.Negated {
+				t.Error("\"no known allergy\" not negated")
+			}
+		}
+		// the medication list's reading (no media decoded) finds the same facts
+		sd, err := ParseBytes([]byte(entries(`<content ID="a">Oui</content>`, `<entry>`+s+`</entry>`)), Options{MaxDepth: 96, MaxElements: 20000, MaxMediaBytes: 1 << 16, SkipMedia: true})
+		if err != nil {
+			t.Fatalf("a document read whole is refused without its media: %v", err)
+		}
+		if len(sd.Media) != 0 || len(sd.Medications) != len(d.Medications) || len(sd.Allergies) != len(d.Allergies) ||
+			len(sd.Problems) != len(d.Problems) || len(sd.Devices) != len(d.Devices) {
+			t.Errorf("SkipMedia changes the facts: %d/%d meds, %d media", len(sd.Medications), len(d.Medications), len(sd.Media))
 		}
 	})
 }

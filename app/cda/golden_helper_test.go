@@ -71,7 +71,11 @@ func golden(d *Document) []string {
 		out = append(out, s)
 	}
 	for _, v := range d.Devices {
-		s := fmt.Sprintf("device %s%q", neg(v.Negated), v.Name)
+		st := neg(v.Negated)
+		if s := v.State(); s != app.DeviceImplanted && s != app.DeviceNegated {
+			st = string(s) + " "
+		}
+		s := fmt.Sprintf("device %s%q", st, v.Name)
 		if v.Type.Code != "" {
 			s += " type=" + v.Type.Code
 		}

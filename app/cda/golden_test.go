@@ -65,21 +65,26 @@ var sampleGoldens = map[string][]string{
 		"device \"DISPOSITIFS IMPLANTABLES D'ASSISTANCE VENTRICULAIRE DROITE (RVAD)\" type=J01030101 model=\"St.Jude Medical Mod.55\" date=29/09/2008 09:49",
 		"device \"DISPOSITIFS IMPLANTABLES D'ASSISTANCE VENTRICULAIRE GAUCHE (LVAD)\" type=J01030102 model=\"St.Jude Medical Mod.55\" date=29/09/2008 09:49",
 	},
-	// CNAM-HR: "HARMACIE COMPAIN" is as written (line 521). The devices are
+	// CNAM-HR: "HARMACIE COMPAIN" is as written (line 521). The homeopathic
+	// line's name is written "PRODUIT HOMEOPATHIQUE" (line 619), a category,
+	// and its UCD 9064295 is "NUX VOMICA COMP BOIR GRL" (line 607): the coded
+	// product names it, the written name is the flagged text. The devices are
 	// dated by their performer/time, written "20190711" and "20190528": days,
 	// never "00:00". The LPP devices
 	// are coded in a translation whose display contradicts the narrative the
 	// originalText points to (#DM001 is the dressing row): the code wins,
-	// the narrative is the conflict.
+	// the narrative is the conflict. Both are supplies a pharmacy performed
+	// (performer/time "Date de délivrance", lines 1111, 1185): dispensed
+	// devices, not implants.
 	"CNAM-HR_2021.01.xml": {
 		"med dispensed \"LUDEAL CPR3/21\" subst=\"ETHINYLESTRADIOL + LEVONORGESTREL\" atc=G03 product=3400935673220 dispensed=26/05/2019 qty=1 by=\"CLINIQUE SAINTE GENEVIEVE\"",
 		"med dispensed \"CRESTOR 5MG CPR9/10\" subst=\"ROSUVASTATINE\" atc=C10 product=3400939169002 dispensed=11/03/2019 qty=1 by=\"HARMACIE COMPAIN\"",
-		"med dispensed \"PRODUIT HOMEOPATHIQUE\" subst=\"NUX VOMICA\" atc=W99 product=9064295 dispensed=08/03/2019 qty=4 by=\"HARMACIE COMPAIN\"",
+		"med dispensed \"NUX VOMICA COMP BOIR GRL\" subst=\"NUX VOMICA\" atc=W99 product=9064295 dispensed=08/03/2019 qty=4 by=\"HARMACIE COMPAIN\" conflict=\"PRODUIT HOMEOPATHIQUE\"",
 		"med dispensed \"VACCIN TETANIQUE PASTEUR SUSP INJ1/.5\" atc=J07AM01 product=3400932857241 dispensed=11/07/2019 by=\"PHARMACIE COMPAIN\"",
 		"med dispensed \"HBVAXPRO 10 MICROG/ML SUSP INJ SER1/1\" atc=J07BC01 product=3400936924642 dispensed=08/07/2019 by=\"PHARMACIE COMPAIN\"",
 		"med dispensed \"VACCIN TETANIQUE PASTEUR SUSP INJ1/.5\" atc=J07AM01 product=3400932857241 dispensed=26/06/2019 by=\"PHARMACIE COMPAIN\"",
-		"device \"Stimulateur cardiaque de re-synchro ventriculaire, BIOTRONIK, EDORA 8 HF-T.\" type=3408693 date=11/07/2019 conflict=\"COMPRESSES ACIDE HYALURONIQUE&SULFADIAZINE ARGENTIQUE,GENEVRIER,IALUSET+,LES 10\"",
-		"device \"COMPRESSES ACIDE HYALURONIQUE&SULFADIAZINE ARGENTIQUE,GENEVRIER,IALUSET+,LES 10\" type=1397790 date=28/05/2019 conflict=\"PANSEMENTS HYDROCELLULAIRES, > OU = 50 CM2 ET < 63 CM2, BOÎTE DE 10.\"",
+		"device dispensed \"Stimulateur cardiaque de re-synchro ventriculaire, BIOTRONIK, EDORA 8 HF-T.\" type=3408693 date=11/07/2019 conflict=\"COMPRESSES ACIDE HYALURONIQUE&SULFADIAZINE ARGENTIQUE,GENEVRIER,IALUSET+,LES 10\"",
+		"device dispensed \"COMPRESSES ACIDE HYALURONIQUE&SULFADIAZINE ARGENTIQUE,GENEVRIER,IALUSET+,LES 10\" type=1397790 date=28/05/2019 conflict=\"PANSEMENTS HYDROCELLULAIRES, > OU = 50 CM2 ET < 63 CM2, BOÎTE DE 10.\"",
 	},
 	// CSE-CS8: the two vaccinations are negationInd="true" (lines 2660,
 	// 2700); G96.9 and MED-170 are negated FR-Probleme; the narrative of
@@ -96,6 +101,9 @@ var sampleGoldens = map[string][]string{
 		"problem GEN-092.01.11 \"Autres pathologies de la 1ère semaine\"",
 	},
 	"DOC_NON_STRUCTURE_CDA-R2-N1.xml": {},
+	// IMG: the FR-Dispositif-medical supply (EVN, code line 2308) is an EMDN
+	// Z11039014 contrast injector, used during the examination: not an
+	// implant.
 	"IMG_CR_IMG_2024.01.xml": {
 		"med given \"XENETIX 350\" atc=V08AB11 product=3400936915657",
 		"med given \"111In-indium acide pentétique\" atc=V09AX01",
@@ -103,7 +111,7 @@ var sampleGoldens = map[string][]string{
 		"med given \"111In-indium acide pentétique\" atc=V09AX01",
 		"med given \"XENETIX 350\" atc=V08AB11 product=3400936915657",
 		"med given \"111In-indium acide pentétique\" atc=V09AX01",
-		"device \"INJECTEURS DE PRODUITS DE CONTRASTE\" type=Z11039014 date=08/01/2021 11:17",
+		"device used \"INJECTEURS DE PRODUITS DE CONTRASTE\" type=Z11039014 date=08/01/2021 11:17",
 		"media DOC-001 application/pdf 165811 bytes",
 	},
 	// IPS: amoxicillin is nested in the adverse-effect observation (COMP);
@@ -162,12 +170,14 @@ var sampleGoldens = map[string][]string{
 		"med dispensed \"PARACETAMOL VIATRIS 500 mg, comprimé plaquette(s) thermoformée(s) PVC-aluminium de 16 comprimé(s)\" subst=\"Paracetamol\" atc=N02BE01 product=3400933516390 start=25/01/2023 end=27/01/2023 dispensed=01/12/2021 09:30 qty=2 by=\"Pharmacie du village\"",
 		"med dispensed \"pommade pour application cutanée et nasale\" dispensed=01/12/2021 09:30 qty=1 by=\"Pharmacie du village\"",
 	},
-	// eP-MED: the illustrative image Code2dPDF is declared image/jpeg and is
+	// eP-MED: the medical bed is a supply moodCode="INT" (line 1382), a
+	// prescription (60-day rental), not a device in the patient. The
+	// illustrative image Code2dPDF is declared image/jpeg and is
 	// a PNG (typed by its bytes, flagged).
 	"eP-MED-DM_2024.01_PosoStruct.xml": {
 		"med prescribed \"PARACETAMOL MYLAN 500 mg, comprimé\" subst=\"Paracetamol\" atc=N02BE01 product=63107752 start=01/12/2023 end=06/12/2023",
 		"med prescribed \"Préparation magistrale : - 30g de diprosone - 70g de Cérat Frais de Galien\" start=01/12/2023 end=06/12/2023",
-		"device \"LITS MÉDICAUX\" type=V0806 date=01/12/2023",
+		"device planned \"LITS MÉDICAUX\" type=V0806 date=01/12/2023",
 		"media Code2dPDF image/png 6954 bytes",
 		"media doc-1 application/pdf 95736 bytes",
 	},

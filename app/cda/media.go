@@ -19,6 +19,9 @@ const DefaultMaxMediaBytes = 50 << 20
 // what it claims to be. It returns the object's ID.
 func (p *parser) observationMedia(se *xml.StartElement, title string) string {
 	id := strings.TrimSpace(attr(se, "ID"))
+	if p.opt.SkipMedia {
+		return id // the caller's children() skips the element, undecoded
+	}
 	p.children(func(se *xml.StartElement) {
 		if !is(se, "value") {
 			return

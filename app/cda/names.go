@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/terms"
 )
 
 // absentCodes are the codes that say there is nothing to list: SNOMED CT
@@ -19,17 +20,39 @@ var absentCodes = map[string]bool{
 // something.
 func absence(c app.Code) bool { return absentCodes[strings.TrimSpace(c.Code)] }
 
-// finishMed classifies the codes of a line and names it: the product's
-// name as written (manufacturedMaterial/name, which may be a category such
-// as "PRODUIT HOMEOPATHIQUE" in the CNAM history) → the coded product's
-// display → the ATC label → the code's original text → the entry's
+// finishMed classifies the codes of a line and names it: the coded
+// product's display → the ATC label → the product's name as written
+// (manufacturedMaterial/name) → the code's original text → the entry's
 // narrative text; never a boolean word nor an empty string.
+//
+// The name as written is kept when it agrees with the code (a brand name
+// beside its product code, most often the same words). When it names
+// another substance than the code — it shares no word with the coded
+// product's display and is not known as the same substance, or, without a
+// product display, the substance table knows it as another substance than
+// the level-5 ATC code says — the coded name is shown and the written one
+// is the line's Conflict. A category written as the name ("PRODUIT
+// HOMEOPATHIQUE" in the CNAM history) beside a specific coded product
+// ("NUX VOMICA COMP BOIR GRL") is such a case: the coded product is the
+// more precise, and the written text stays visible as the flagged one.
 func (p *parser) finishMed(ml *medLine) {
 	m := &ml.m
 	classify(m, ml.codes)
 	name := usable(ml.name)
-	m.Conflict = ml.ingrConf
-	for _, n := range []string{name, m.Product.Display, m.ATC.Display, ml.origText, m.Text} {
+	coded := usable(strings.Join(strings.Fields(m.Product.Display), " "))
+	atcLabel := ""
+	if atc5(m.ATC.Code) {
+		atcLabel = usable(strings.Join(strings.Fields(m.ATC.Display), " "))
+	}
+	conflict := ""
+	switch {
+	case name != "" && coded != "" && !agree(name, coded) && !sameSubstance(name, coded):
+		conflict, name = name, coded
+	case name != "" && coded == "" && atcLabel != "" && otherSubstance(name, m.ATC.Code):
+		conflict, name = name, atcLabel
+	}
+	m.Conflict = joinConflict(conflict, ml.ingrConf)
+	for _, n := range []string{name, coded, atcLabel, usable(m.ATC.Display), ml.origText, m.Text} {
 		if n = usable(n); n != "" {
 			m.Name = n
 			break
@@ -104,4 +127,51 @@ func nameWords(s string) []string {
 		}
 	}
 	return out
+}
+
+// atc5 reports whether s has the shape of an ATC level-5 code (letter, 2
+// digits, 2 letters, 2 digits: "B01AC04"), whose label names a substance
+// (the labels of the upper levels name classes).
+func atc5(s string) bool {
+	s = strings.TrimSpace(s)
+	if len(s) != 7 {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		letter := c >= 'A' && c <= 'Z'
+		digit := c >= '0' && c <= '9'
+		if (i == 0 || i == 3 || i == 4) != letter || (i != 0 && i != 3 && i != 4) != digit {
+			return false
+		}
+	}
+	return true
+}
+
+// sameSubstance reports whether the substance table (brands and DCI) knows
+// a and b as the same substance: "PLAVIX 75 mg" and "CLOPIDOGREL BIOGARAN
+// 75 mg" name the same drug in other words.
+func sameSubstance(a, b string) bool {
+	x, okA := terms.SubstanceATC(a)
+	y, okB := terms.SubstanceATC(b)
+	return okA && okB && x == y
+}
+
+// otherSubstance reports whether the substance table knows name as
+// another substance than the level-5 ATC code atc. A name it does not know
+// (most brand names) is not taken as a contradiction.
+func otherSubstance(name, atc string) bool {
+	x, ok := terms.SubstanceATC(name)
+	return ok && x != strings.TrimSpace(atc)
+}
+
+// joinConflict joins the texts that contradict a line's code.
+func joinConflict(a, b string) string {
+	switch {
+	case a == "" || a == b:
+		return b
+	case b == "":
+		return a
+	}
+	return a + " ; " + b
 }

@@ -55,6 +55,12 @@ type Options struct {
 	// validated. For callers that only file a document (the mail import:
 	// identity, ids, type, dates); readers of the content parse it whole.
 	HeaderOnly bool
+	// SkipMedia leaves the observationMedia of a structured body out
+	// without decoding them (Document.Media stays empty, nothing is
+	// flagged): for callers that read only the entries (the medication
+	// list), not the embedded PDFs and images. An N1 body is still read
+	// and checked.
+	SkipMedia bool
 }
 
 func (o Options) withDefaults() Options {

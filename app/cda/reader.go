@@ -7,7 +7,10 @@ import (
 	"github.com/carnetdesk/carnet/app"
 )
 
-var _ app.DocumentReader = Reader{}
+var (
+	_ app.DocumentReader   = Reader{}
+	_ app.StructuredReader = Reader{}
+)
 
 // Reader is the app.DocumentReader of Carnet: it reads CDA R2 documents with
 // ParseBytes and maps them to app.ClinicalDocument. Content that is not XML
@@ -31,6 +34,14 @@ func (r Reader) Read(content []byte, meta app.DocumentMeta) (app.ClinicalDocumen
 		return app.ClinicalDocument{}, err
 	}
 	return clinical(d, meta), nil
+}
+
+// ReadStructured implements app.StructuredReader: Read without decoding
+// the embedded media (Options.SkipMedia), for the medication list, which
+// needs the header and the entries only.
+func (r Reader) ReadStructured(content []byte, meta app.DocumentMeta) (app.ClinicalDocument, error) {
+	r.Options.SkipMedia = true
+	return r.Read(content, meta)
 }
 
 // looksXML reports whether content starts (after a byte order mark and

@@ -107,7 +107,7 @@ func TestMedicationLinesFromSamples(t *testing.T) {
 		perDoc[l.Source.Document] = append(perDoc[l.Source.Document], string(l.Kind)+" "+l.Name)
 	}
 	wantCNAM := []string{
-		"dispensed LUDEAL CPR3/21", "dispensed CRESTOR 5MG CPR9/10", "dispensed PRODUIT HOMEOPATHIQUE",
+		"dispensed LUDEAL CPR3/21", "dispensed CRESTOR 5MG CPR9/10", "dispensed NUX VOMICA COMP BOIR GRL",
 		"dispensed VACCIN TETANIQUE PASTEUR SUSP INJ1/.5", "dispensed HBVAXPRO 10 MICROG/ML SUSP INJ SER1/1",
 		"dispensed VACCIN TETANIQUE PASTEUR SUSP INJ1/.5",
 	}
@@ -215,7 +215,7 @@ func TestConsolidateSamples(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"LUDEAL CPR3/21", "CRESTOR 5MG CPR9/10", "PRODUIT HOMEOPATHIQUE",
+	for _, name := range []string{"LUDEAL CPR3/21", "CRESTOR 5MG CPR9/10", "NUX VOMICA COMP BOIR GRL",
 		"VACCIN TETANIQUE PASTEUR SUSP INJ1/.5", "HBVAXPRO 10 MICROG/ML SUSP INJ SER1/1", "PLAVIX 75 mg", "COUMADINE 5mg"} {
 		if _, ok := entries[name]; !ok {
 			t.Errorf("no entry %q in %v", name, entries)

@@ -140,7 +140,8 @@ func TestSampleCNAMHR(t *testing.T) {
 	}{
 		{"LUDEAL CPR3/21", "3400935673220", app.SystemCNAMCIP, "G03", app.SystemCNAMATC3, "2019-05-26", "1", "Dr Antoine DUPONT (id 697121458706)", "ETHINYLESTRADIOL + LEVONORGESTREL"},
 		{"CRESTOR 5MG CPR9/10", "3400939169002", app.SystemCNAMCIP, "C10", app.SystemCNAMATC3, "2019-03-11", "1", "Dr Laure MARIGNY (RPPS 10100997245)", "ROSUVASTATINE"},
-		{"PRODUIT HOMEOPATHIQUE", "9064295", app.SystemCNAMUCD, "W99", app.SystemCNAMATC3, "2019-03-08", "4", "Dr Laure MARIGNY (RPPS 10100997245)", "NUX VOMICA"},
+		// written "PRODUIT HOMEOPATHIQUE" (a category): the coded UCD names it
+		{"NUX VOMICA COMP BOIR GRL", "9064295", app.SystemCNAMUCD, "W99", app.SystemCNAMATC3, "2019-03-08", "4", "Dr Laure MARIGNY (RPPS 10100997245)", "NUX VOMICA"},
 		// Vaccinations section: ATC level 5 in the CNAM "valence" system, no quantity.
 		{"VACCIN TETANIQUE PASTEUR SUSP INJ1/.5", "3400932857241", app.SystemCNAMCIP, "J07AM01", app.SystemCNAMATC5, "2019-07-11", "", "Dr Laure MARIGNY (RPPS 10100997245)", ""},
 		{"HBVAXPRO 10 MICROG/ML SUSP INJ SER1/1", "3400936924642", app.SystemCNAMCIP, "J07BC01", app.SystemCNAMATC5, "2019-07-08", "", "Dr Laure MARIGNY (RPPS 10100997245)", ""},
@@ -155,6 +156,9 @@ func TestSampleCNAMHR(t *testing.T) {
 			m.ATC.Code != w.atc || m.ATC.System != w.atcSys || !m.Dispensed.Equal(day(w.date)) || m.Quantity != w.qty ||
 			m.Prescriber != w.prescriber || m.Substance != w.substance {
 			t.Errorf("line %d = %+v\nwant %+v", i, m, w)
+		}
+		if wantConf := map[int]string{2: "PRODUIT HOMEOPATHIQUE"}[i]; m.Conflict != wantConf {
+			t.Errorf("line %d conflict %q, want %q", i, m.Conflict, wantConf)
 		}
 		if m.Source.Document != d.ID || m.Source.TypeCode != "REMB" || m.Source.Author != "Assurance Maladie" || !m.Source.Date.Equal(d.Effective) {
 			t.Errorf("line %d source = %+v", i, m.Source)

@@ -62,7 +62,7 @@ func (p *parser) supplyEntry(se *xml.StartElement, c stmtCtx) {
 	}
 	var when pdate
 	var devs []app.Device
-	hasProduct := false
+	hasProduct, performed := false, false
 	p.children(func(se *xml.StartElement) {
 		switch hl7(se) {
 		case "text":
@@ -90,6 +90,7 @@ func (p *parser) supplyEntry(se *xml.StartElement, c stmtCtx) {
 				when = at // at the precision written: "20190711" is a day, not midnight
 			}
 			m.Dispenser = dispenser(a)
+			performed = true
 		case "author":
 			a := p.author("supply/author")
 			if m.Kind != app.MedicationDispensed {
@@ -106,6 +107,9 @@ func (p *parser) supplyEntry(se *xml.StartElement, c stmtCtx) {
 	if len(devs) > 0 && !hasProduct {
 		for _, d := range devs {
 			d.Negated = d.Negated || c.negated
+			// a supply a dispenser performed is a dispensing (the
+			// reimbursement history), not an implantation
+			d.Status = deviceStatus(mood, performed && (mood == "EVN" || mood == ""), d.Type)
 			if d.Date.IsZero() {
 				d.Date, d.Precision = when.t, when.p
 			}

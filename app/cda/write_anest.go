@@ -29,7 +29,32 @@ type PreAnesthesia struct {
 	Sections         []NoteSection    // other narrative parts (examination, conclusion …), before the medications
 	Medications      []MedicationLine // the reconciled medication list
 	Visibility       Visibility
+	// Act is the principal act (documentationOf/serviceEvent/code): NGAP
+	// "CS" (consultation) or "APC" (avis ponctuel de consultant), as
+	// ANEST-CR-CPA requires; zero: CS.
+	Act app.Code
+	// VitalSigns are the measures of the consultation, written in the
+	// FR-Signes-vitaux section ANEST-CR-CPA requires; none: the section
+	// says they were not recorded in Carnet.
+	VitalSigns []VitalSign
 }
+
+// VitalSign is one measure of the FR-Signes-vitaux section.
+type VitalSign struct {
+	Code  app.Code // LOINC (29463-7 poids, 8302-2 taille, …); System may be left empty
+	Value string   // a decimal
+	Unit  string   // UCUM ("kg", "cm", "mm[Hg]", "/min", "%")
+}
+
+// OIDNGAP is the code system of the NGAP acts (principal act of the
+// pre-anesthesia report).
+const OIDNGAP = "1.2.250.1.215.200.3.3"
+
+// ActCS and ActAPC are the two principal acts ANEST-CR-CPA accepts.
+var (
+	ActCS  = app.Code{Code: "CS", System: OIDNGAP, Display: "Consultation au cabinet par le médecin spécialiste qualifié"}
+	ActAPC = app.Code{Code: "APC", System: OIDNGAP, Display: "Avis ponctuel de consultant"}
+)
 
 // MedicationLine is one line of the reconciled medication list, written as
 // an FR-Traitement entry (substanceAdministration, moodCode EVN) with an
@@ -52,6 +77,29 @@ type MedicationLine struct {
 	Instruction string    // perioperative instruction ("à poursuivre", "arrêt 48 h avant"), optional
 	Declared    bool      // declared by the patient rather than found in a document
 	Source      string    // where the line was found ("Historique des remboursements du 12/03/2026"), shown in the table
+	// The perioperative decision the anesthesiologist signed for this
+	// line (French): "Poursuivre", "Arrêter", "Relais", "Adapter", "À
+	// discuter"; with the date of the last dose before surgery, when
+	// stopped, and the reason (required for an override).
+	Decision string
+	LastDose time.Time
+	Reason   string
+}
+
+// decisionText is the line's decision as one French sentence, empty
+// without one.
+func (l *MedicationLine) decisionText() string {
+	if l.Decision == "" {
+		return ""
+	}
+	s := l.Decision
+	if !l.LastDose.IsZero() {
+		s += " — dernière prise le " + dateFR(l.LastDose)
+	}
+	if l.Reason != "" {
+		s += " — motif : " + l.Reason
+	}
+	return s
 }
 
 // LineFrom returns the MedicationLine of a consolidated medication line.
@@ -191,12 +239,32 @@ func WritePreAnesthesia(pa PreAnesthesia, opt WriteOptions) ([]byte, error) {
 	if err := checkCode(pa.Encounter, "encounter", false); err != nil {
 		return nil, err
 	}
+	if pa.Act.IsZero() {
+		pa.Act = ActCS
+	}
+	if pa.Act.System != OIDNGAP || (pa.Act.Code != "CS" && pa.Act.Code != "APC") {
+		return nil, invalid("principal act must be NGAP CS or APC")
+	}
+	for i := range pa.VitalSigns {
+		v := &pa.VitalSigns[i]
+		if v.Code.System == "" {
+			v.Code.System = app.SystemLOINC
+		}
+		known := false
+		for _, c := range vitalCodes {
+			known = known || c.code == v.Code.Code
+		}
+		if !known || v.Code.System != app.SystemLOINC || !reDecimal.MatchString(v.Value) || !reCodeToken.MatchString(v.Unit) {
+			return nil, invalid("vital sign " + strconv.Itoa(i+1) + " needs one of the seven LOINC codes, a decimal value and a unit")
+		}
+	}
 	h, err := newHeader(pa.Patient, pa.Anesthesiologist, nil, pa.Start, pa.End, pa.Visibility, opt)
 	if err != nil {
 		return nil, err
 	}
 	h.templates = [][2]string{tmplHL7France, tmplCISIS, tmplCPA}
 	h.typ, h.title, h.encounter, h.pharm = TypePreAnesthesia, pa.Title, pa.Encounter, true
+	h.service, h.sysName = pa.Act, "NGAP"
 
 	var w xw
 	w.b.Grow(8<<10 + 4<<10*len(lines))
@@ -204,6 +272,9 @@ func WritePreAnesthesia(pa PreAnesthesia, opt WriteOptions) ([]byte, error) {
 	w.open("component")
 	w.open("structuredBody")
 	if err := w.writeSections(&h.ids, pa.Sections); err != nil {
+		return nil, err
+	}
+	if err := w.writeVitalSigns(&h.ids, pa.VitalSigns, pa.Start); err != nil {
 		return nil, err
 	}
 	if err := w.writeMedications(&h.ids, lines); err != nil {
@@ -234,12 +305,16 @@ func (w *xw) writeMedications(x *ids, lines []MedicationLine) error {
 	w.text("title", "Traitements")
 	w.open("text")
 	if len(lines) == 0 {
-		w.text("paragraph", "Aucun traitement en cours retrouvé ni déclaré.")
+		w.open("paragraph")
+		w.open("content", "ID", "med-aucun")
+		w.escape("Aucun traitement en cours retrouvé ni déclaré.")
+		w.close()
+		w.close()
 	} else {
 		w.open("table", "border", "1", "width", "100%")
 		w.open("thead")
 		w.open("tr")
-		for _, h := range []string{"Médicament", "Code", "ATC", "Dose", "Fréquence", "Voie", "Début", "Fin", "Consigne", "Source"} {
+		for _, h := range []string{"Médicament", "Code", "ATC", "Dose", "Fréquence", "Voie", "Début", "Fin", "Consigne", "Décision", "Dernière prise", "Motif", "Source"} {
 			w.text("th", h)
 		}
 		w.close()
@@ -256,7 +331,10 @@ func (w *xw) writeMedications(x *ids, lines []MedicationLine) error {
 			w.cell("", l.Route.Display)
 			w.cell("", dateFR(l.Start))
 			w.cell("", dateFR(l.End))
-			w.cell(ref+"-consigne", l.Instruction)
+			w.cell(ref+"-consigne", firstNonEmpty(l.decisionText(), l.Instruction))
+			w.cell(ref+"-decision", l.Decision)
+			w.cell("", dateFR(l.LastDose))
+			w.cell("", l.Reason)
 			src := l.Source
 			if l.Declared {
 				src = "Déclaré par le patient"
@@ -270,6 +348,11 @@ func (w *xw) writeMedications(x *ids, lines []MedicationLine) error {
 	w.close()
 	for i, l := range lines {
 		if err := w.writeTreatment(x, l, "med-"+strconv.Itoa(i+1)); err != nil {
+			return err
+		}
+	}
+	if len(lines) == 0 {
+		if err := w.writeNoTreatment(x); err != nil {
 			return err
 		}
 	}
@@ -350,7 +433,9 @@ func (w *xw) writeTreatment(x *ids, l MedicationLine, ref string) error {
 	w.leaf("templateId", "root", "1.2.250.1.213.1.1.3.43")
 	w.open("manufacturedMaterial", "classCode", "MMAT", "determinerCode", "KIND")
 	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.9.1.3.1")
-	if l.Product.IsZero() {
+	if l.Product.IsZero() || l.Product.System != app.SystemCIS {
+		// FR-Produit-de-santé codes the product in CIS only
+		// (E_produitDeSante_fr.sch); a CIP13 or UCD is a translation.
 		w.open("code", "nullFlavor", "NA")
 	} else {
 		w.open("code", "code", l.Product.Code, "displayName", l.Name, "codeSystem", l.Product.System, "codeSystemName", productSystemNames[l.Product.System])
@@ -358,6 +443,9 @@ func (w *xw) writeTreatment(x *ids, l MedicationLine, ref string) error {
 	w.open("originalText")
 	w.leaf("reference", "value", "#"+ref+"-nom")
 	w.close()
+	if !l.Product.IsZero() && l.Product.System != app.SystemCIS {
+		w.leaf("translation", "code", l.Product.Code, "displayName", l.Name, "codeSystem", l.Product.System, "codeSystemName", productSystemNames[l.Product.System])
+	}
 	if l.CIP13 != "" && l.Product.System == app.SystemCIS {
 		w.leaf("translation", "code", l.CIP13, "codeSystem", app.SystemCIP13, "codeSystemName", "CIP")
 	}
@@ -386,7 +474,7 @@ func (w *xw) writeTreatment(x *ids, l MedicationLine, ref string) error {
 		w.leaf("relatedEntity", "classCode", "PAT")
 		w.close()
 	}
-	if l.Instruction != "" {
+	if l.Instruction != "" || l.Decision != "" {
 		w.open("precondition")
 		w.open("criterion")
 		w.open("text")
@@ -415,4 +503,151 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// vitalCodes are the seven measures the FR-Signes-vitaux section of
+// ANEST-CR-CPA holds, each exactly once (S_SignesVitaux-CISIS.sch), with
+// their UCUM unit.
+var vitalCodes = []struct{ code, label, unit string }{
+	{"8302-2", "Taille", "cm"},
+	{"29463-7", "Poids", "kg"},
+	{"39156-5", "Index de masse corporelle (IMC)", "kg/m2"},
+	{"8480-6", "Pression artérielle systolique", "mm[Hg]"},
+	{"8462-4", "Pression artérielle diastolique", "mm[Hg]"},
+	{"8867-4", "Fréquence cardiaque", "/min"},
+	{"20564-1", "Saturation en oxygène", "%"},
+}
+
+// writeVitalSigns writes the FR-Signes-vitaux section ANEST-CR-CPA requires
+// (ANEST-CR-CPA_2022.01.xml lines 395-600): the table of the seven
+// measures and the FR-Signes-vitaux organizer; a measure not given is
+// written with nullFlavor UNK ("non renseigné").
+func (w *xw) writeVitalSigns(x *ids, signs []VitalSign, at time.Time) error {
+	given := map[string]VitalSign{}
+	for _, v := range signs {
+		given[v.Code.Code] = v
+	}
+	sid, err := x.entryID()
+	if err != nil {
+		return err
+	}
+	w.open("component")
+	w.open("section")
+	w.leaf("templateId", "root", "2.16.840.1.113883.10.20.1.16")
+	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.3.25")
+	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.1.5.3.2")
+	w.leaf("templateId", "root", "1.2.250.1.213.1.1.2.75")
+	w.leaf("id", "root", sid)
+	w.code("code", app.Code{Code: "8716-3", System: app.SystemLOINC, Display: "Signes vitaux"}, "LOINC")
+	w.text("title", "Signes vitaux (Données biométriques)")
+	w.open("text")
+	w.open("table", "border", "1")
+	w.open("thead")
+	w.open("tr")
+	w.text("th", "Type")
+	w.text("th", "Mesure")
+	w.close()
+	w.close()
+	w.open("tbody")
+	for i, c := range vitalCodes {
+		w.open("tr")
+		w.cell("vs-"+strconv.Itoa(i+1), c.label)
+		if v, ok := given[c.code]; ok {
+			w.cell("", v.Value+" "+v.Unit)
+		} else {
+			w.cell("", "non renseigné")
+		}
+		w.close()
+	}
+	w.close()
+	w.close()
+	w.close()
+	oid, err := x.entryID()
+	if err != nil {
+		return err
+	}
+	w.open("entry")
+	w.open("organizer", "classCode", "CLUSTER", "moodCode", "EVN")
+	for _, t := range []string{"2.16.840.1.113883.10.20.1.32", "2.16.840.1.113883.10.20.1.35", "1.3.6.1.4.1.19376.1.5.3.1.4.13.1", "1.2.250.1.213.1.1.3.49"} {
+		w.leaf("templateId", "root", t)
+	}
+	w.leaf("id", "root", oid)
+	w.leaf("code", "code", "85353-1", "displayName", "Signes vitaux", "codeSystem", app.SystemLOINC, "codeSystemName", "LOINC")
+	w.leaf("statusCode", "code", "completed")
+	w.leaf("effectiveTime", "value", hl7Date(at))
+	for i, c := range vitalCodes {
+		vid, err := x.entryID()
+		if err != nil {
+			return err
+		}
+		w.open("component", "typeCode", "COMP")
+		w.open("observation", "classCode", "OBS", "moodCode", "EVN")
+		for _, t := range []string{"2.16.840.1.113883.10.20.1.31", "1.3.6.1.4.1.19376.1.5.3.1.4.13", "1.3.6.1.4.1.19376.1.5.3.1.4.13.2", "1.2.250.1.213.1.1.3.50"} {
+			w.leaf("templateId", "root", t)
+		}
+		w.leaf("id", "root", vid)
+		w.code("code", app.Code{Code: c.code, System: app.SystemLOINC, Display: c.label}, "LOINC")
+		w.open("text")
+		w.leaf("reference", "value", "#vs-"+strconv.Itoa(i+1))
+		w.close()
+		w.leaf("statusCode", "code", "completed")
+		w.leaf("effectiveTime", "nullFlavor", "NA")
+		if v, ok := given[c.code]; ok {
+			w.leaf("value", "xsi:type", "PQ", "value", v.Value, "unit", v.Unit)
+		} else {
+			w.leaf("value", "xsi:type", "PQ", "nullFlavor", "UNK")
+		}
+		w.close()
+		w.close()
+	}
+	w.close()
+	w.close()
+	w.close()
+	w.close()
+	return nil
+}
+
+// writeNoTreatment writes the FR-Traitement entry of an empty list: IHE
+// PCC's medications section needs an entry; its text points at the
+// paragraph saying no treatment was found or declared, its product is
+// not applicable (nullFlavor NA) with the SNOMED CT translation 182849000
+// "no drug therapy", which readers (ours included) take as an absence.
+func (w *xw) writeNoTreatment(x *ids) error {
+	eid, err := x.entryID()
+	if err != nil {
+		return err
+	}
+	w.open("entry", "typeCode", "DRIV")
+	w.open("substanceAdministration", "classCode", "SBADM", "moodCode", "EVN")
+	w.leaf("templateId", "root", "2.16.840.1.113883.10.20.1.24")
+	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.4.7")
+	w.leaf("templateId", "root", "1.2.250.1.213.1.1.3.42")
+	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.4.7.1")
+	w.leaf("id", "root", eid)
+	w.leaf("code", "code", "DRUG", "displayName", "Médicament", "codeSystem", "2.16.840.1.113883.5.4", "codeSystemName", "HL7:ActCode")
+	w.open("text")
+	w.leaf("reference", "value", "#med-aucun")
+	w.close()
+	w.leaf("statusCode", "code", "completed")
+	w.open("effectiveTime", "xsi:type", "IVL_TS")
+	w.leaf("low", "nullFlavor", "UNK")
+	w.leaf("high", "nullFlavor", "UNK")
+	w.close()
+	w.open("consumable")
+	w.open("manufacturedProduct", "classCode", "MANU")
+	w.leaf("templateId", "root", "2.16.840.1.113883.10.20.1.53")
+	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.5.3.1.4.7.2")
+	w.leaf("templateId", "root", "1.2.250.1.213.1.1.3.43")
+	w.open("manufacturedMaterial", "classCode", "MMAT", "determinerCode", "KIND")
+	w.leaf("templateId", "root", "1.3.6.1.4.1.19376.1.9.1.3.1")
+	w.open("code", "nullFlavor", "NA")
+	w.leaf("translation", "code", "182849000", "displayName", "Aucun traitement médicamenteux", "codeSystem", "2.16.840.1.113883.6.96", "codeSystemName", "SNOMED CT")
+	w.close()
+	w.leaf("name", "nullFlavor", "NA")
+	w.close()
+	w.close()
+	w.close()
+	w.close()
+	w.close()
+	return nil
 }

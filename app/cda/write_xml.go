@@ -118,6 +118,8 @@ type header struct {
 	end       time.Time // act end, optional
 	encounter app.Code  // encompassingEncounter/code, optional
 	pharm     bool      // declare the IHE PHARM namespace
+	service   app.Code  // documentationOf/serviceEvent/code (the principal act), optional
+	sysName   string    // codeSystemName of service
 }
 
 // Template ids shared by every document (samples: ANEST-CR-CPA_2022.01.xml
@@ -185,6 +187,9 @@ func (w *xw) writeHeader(h *header) {
 
 	w.open("documentationOf")
 	w.open("serviceEvent")
+	if !h.service.IsZero() {
+		w.code("code", h.service, h.sysName)
+	}
 	w.open("effectiveTime")
 	w.leaf("low", "value", hl7Time(h.start))
 	if !h.end.IsZero() {

@@ -20,7 +20,7 @@ type Writer struct {
 var _ app.DocumentWriter = Writer{}
 
 // defaultProfession is used when the credential names no profession.
-var defaultProfession = app.Code{Code: "10", System: "1.2.250.1.213.1.1.4.5", Display: "Médecin"}
+var defaultProfession = app.Code{Code: "G15_10", System: "1.2.250.1.213.1.1.4.5", Display: "Médecin"}
 
 // WriteNote writes a note as a CDA consultation report (N3) and returns it
 // with its metadata, read back from the written document.
@@ -84,6 +84,11 @@ func (w Writer) WritePreAnesthesia(p app.Patient, author app.Practitioner, r app
 				l.End = time.Time{} // contradictory dates: the start stays
 			}
 		}
+		if i < len(r.Decisions) {
+			d := r.Decisions[i]
+			l.Decision, l.LastDose = d.Action, d.LastDose
+			l.Reason = decisionReason(d)
+		}
 		pa.Medications = append(pa.Medications, l)
 	}
 	content, err := WritePreAnesthesia(pa, WriteOptions{Created: at, AllowTestINS: w.AllowTestINS})
@@ -133,6 +138,11 @@ func (w Writer) practitioner(p app.Practitioner) (Practitioner, error) {
 		// (…/TRE-G15-ProfessionSante); CDA wants the OID.
 		prof.System = defaultProfession.System
 	}
+	if reDigits.MatchString(prof.Code) {
+		// a bare TRE_G15 code ("10"): the value set of authors (JDV_J01)
+		// spells it "G15_10"
+		prof.Code = "G15_" + prof.Code
+	}
 	st := Structure{Name: p.Structure.Name, FacilityType: w.FacilityType, PracticeSetting: w.PracticeSetting}
 	id := p.Structure.ID
 	switch {
@@ -148,4 +158,24 @@ func (w Writer) practitioner(p app.Practitioner) (Practitioner, error) {
 		return Practitioner{}, invalid("the practitioner's structure has no FINESS or SIRET")
 	}
 	return Practitioner{RPPS: rpps, Given: given, Family: family, Profession: prof, Structure: st}, nil
+}
+
+// decisionReason is the "Motif" of a line: the reason, the sources
+// compared and the discrepancy with its comment.
+func decisionReason(d app.LineDecision) string {
+	var parts []string
+	if r := strings.TrimSpace(d.Reason); r != "" {
+		parts = append(parts, r)
+	}
+	if c := strings.TrimSpace(d.Compared); c != "" {
+		parts = append(parts, "sources comparées : "+c)
+	}
+	if x := strings.TrimSpace(d.Discrepancy); x != "" {
+		s := "écart " + x
+		if c := strings.TrimSpace(d.Comment); c != "" {
+			s += " (" + c + ")"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, " ; ")
 }

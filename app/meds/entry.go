@@ -124,6 +124,11 @@ func build(g []*line, now time.Time) Entry {
 			s.Kinds = slices.Insert(s.Kinds, at, m.Kind)
 		}
 	}
+	for _, s := range e.Sources {
+		if !s.Own {
+			e.Independent++
+		}
+	}
 	slices.SortFunc(e.Sources, func(a, b Source) int {
 		if c := b.Date.Compare(a.Date); c != 0 {
 			return c
@@ -133,7 +138,12 @@ func build(g []*line, now time.Time) Entry {
 		}
 		return strings.Compare(a.Author, b.Author)
 	})
-	dates(&e, sorted, now)
+	independent := sorted
+	if slices.ContainsFunc(sorted, func(l *line) bool { return l.m.Source.Own }) {
+		// Carnet's own reports restate other sources: they date nothing
+		independent = slices.DeleteFunc(slices.Clone(sorted), func(l *line) bool { return l.m.Source.Own })
+	}
+	dates(&e, independent, now)
 	divergences(&e, sorted)
 
 	// Flags: from the level-5 code, else from the group (approximate).
@@ -205,7 +215,8 @@ func newSource(m *app.Medication) Source {
 		Title:    m.Source.Title,
 		Date:     m.Source.Date,
 		Author:   m.Source.Author,
-		Declared: m.Kind == app.MedicationDeclared,
+		Declared: m.Kind == app.MedicationDeclared && !m.Source.Own,
+		Own:      m.Source.Own,
 	}
 	s.TypeLabel = typeLabel(m.Source.TypeCode, m.Source.Title)
 	if s.Declared {

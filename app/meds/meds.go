@@ -68,6 +68,9 @@ type Source struct {
 	Declared  bool                 // declared by the patient, entered by staff in Carnet
 	Kinds     []app.MedicationKind // kinds of the lines it gave, sorted
 	Lines     int                  // how many lines of the entry it gave
+	// Own: a report Carnet wrote (a signed reconciliation): shown, never
+	// counted in Entry.Independent nor used for the recency hint.
+	Own bool
 }
 
 // Entry is one medication of the consolidated list: a substance (or a
@@ -81,8 +84,11 @@ type Entry struct {
 	ATC       app.Code // the ATC code at level 5, else the deepest group known (CNAM-HR)
 	ATCLevel5 bool     // ATC is a level-5 code
 	Products  []app.Code
-	Sources   []Source         // most recent first
-	Lines     []app.Medication // every merged line, most recent first
+	Sources   []Source // most recent first
+	// Independent is the number of sources that are not Carnet's own
+	// reports: signing a reconciliation never raises it.
+	Independent int
+	Lines       []app.Medication // every merged line, most recent first
 
 	LastDispensed  time.Time // latest dispensing date, zero if never dispensed
 	LastPrescriber string    // prescriber of that dispensing (or of the latest prescription)

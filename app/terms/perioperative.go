@@ -101,6 +101,7 @@ type perioperative struct {
 	about, version, status string
 	classes                []PerioperativeClass
 	families               []Family
+	refs                   map[string]Reference // the sources, by id (decision rules cite them)
 }
 
 type periopFile struct {
@@ -152,7 +153,7 @@ func (t *tables) parsePerioperative(data []byte) error {
 		fams[fam.ID] = fam
 	}
 	seen := map[string]bool{}
-	p := perioperative{about: f.About, version: f.Version, status: f.Status, families: f.Families}
+	p := perioperative{about: f.About, version: f.Version, status: f.Status, families: f.Families, refs: refs}
 	for i, c := range f.Classes {
 		if c.ID == "" || seen[c.ID] {
 			return bad(c.ID, "empty or duplicate id")

@@ -230,3 +230,37 @@ func TestFmtNs(t *testing.T) {
 		}
 	}
 }
+
+// Two packages with a benchmark of the same name: each ratio uses its own
+// package's baseline; a metric goal gives a row of its own.
+func TestSummariseSamePackageBaselineAndMetricGoal(t *testing.T) {
+	raw := `pkg: example.org/a
+BenchmarkRetrieve/raw-2   	10	100 ns/op
+BenchmarkRetrieve/carnet-2	10	110 ns/op
+pkg: example.org/b
+BenchmarkRetrieve/raw-2   	10	200 ns/op
+BenchmarkRetrieve/xds-2   	10	300 ns/op
+BenchmarkImport/mbsync-2  	1	1000 ns/op
+BenchmarkImport/carnet-2  	1	900 ns/op	80 MB-peak
+`
+	run, err := Parse(strings.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]*Result{}
+	for _, r := range summarise(run, baselines, goals, metricGoals) {
+		by[r.Pkg+" "+r.Name] = r
+	}
+	if r := by["example.org/a BenchmarkRetrieve/carnet"]; r == nil || math.Abs(r.Ratio-1.1) > 1e-9 {
+		t.Errorf("carnet ratio = %+v, want 1.1 against its own package's raw", r)
+	}
+	if r := by["example.org/b BenchmarkRetrieve/xds"]; r == nil || math.Abs(r.Ratio-1.5) > 1e-9 || r.Status != "MISS" {
+		t.Errorf("xds = %+v, want 1.5× its own package's raw, MISS", r)
+	}
+	if r := by["example.org/b BenchmarkImport/carnet"]; r == nil || r.Status != "pass" {
+		t.Errorf("import time goal = %+v, want pass (0.9×)", r)
+	}
+	if r := by["example.org/b BenchmarkImport/carnet#MB-peak"]; r == nil || r.Status != "MISS" || r.Measured == "" {
+		t.Errorf("import memory goal = %+v, want its own MISS row", r)
+	}
+}

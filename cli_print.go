@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/app/cda"
+	"github.com/carnetdesk/carnet/app/meds"
+	"github.com/carnetdesk/carnet/app/terms"
+	"github.com/carnetdesk/carnet/app/vault"
+	"github.com/carnetdesk/carnet/crypto"
+)
+
+// printFailed is the exit status of a failed `carnet print`.
+const printFailed = 1
+
+// runPrint is `carnet print --operating-list DATE --out FILE`: the evening
+// before, one PDF with a page per patient of the day's operating list (the
+// decision table with the rule table's proposals for the surgery date,
+// allergies, devices, problems, the documents consulted), from the vault
+// alone. The PDF is built in memory and written only to FILE (created
+// 0600, never replaced: the user chooses where health data goes), or to
+// stdout with "-".
+func runPrint(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
+	fs := flag.NewFlagSet("carnet print", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	day := fs.String("operating-list", "", "the day of the operating list (AAAA-MM-JJ)")
+	out := fs.String("out", "", "where to write the PDF (a new file), or - for stdout")
+	dataDir := fs.String("data", "", "data directory (default: the user data directory)")
+	passFile := fs.String("passphrase-file", "", "read the vault passphrase from this file (mode 0600) instead of the terminal")
+	noKeyring := fs.Bool("no-keyring", false, "the device secret is in a 0600 file beside the vault")
+	testKDF := fs.Bool("insecure-test-kdf", false, "TESTS ONLY: keep weak key derivation parameters at unlock")
+	if err := fs.Parse(args); err != nil {
+		return printFailed
+	}
+	if fs.NArg() > 0 || *day == "" || *out == "" {
+		fmt.Fprintln(stderr, "carnet print: usage: carnet print --operating-list AAAA-MM-JJ --out FILE")
+		return printFailed
+	}
+	date, err := time.ParseInLocation("2006-01-02", *day, time.Local)
+	if err != nil {
+		fmt.Fprintln(stderr, "carnet print: --operating-list: a date AAAA-MM-JJ is expected")
+		return printFailed
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opt := vault.Options{Logger: log}
+	if *noKeyring {
+		opt.Keyring = crypto.NoKeyring{}
+	}
+	if *testKDF {
+		p := crypto.LightParams()
+		opt.KDF = &p
+	}
+	store, err := openVault(*dataDir, opt)
+	if err != nil {
+		fmt.Fprintln(stderr, "carnet print:", err)
+		return printFailed
+	}
+	defer store.Close()
+	svc := app.NewService(store, nil, log)
+	defer svc.Lock(app.LockShutdown)
+	svc.SetDocumentReader(cda.Reader{Options: cda.Options{Production: true}})
+	svc.SetSheetRenderer(cda.SheetRenderer{})
+	if err := unlock(ctx, svc, &vaultFlags{passFile: *passFile}, secretSource{stderr: stderr}, stderr); err != nil {
+		fmt.Fprintln(stderr, "carnet print:", err)
+		return printFailed
+	}
+	pdf, n, err := operatingListPDF(ctx, svc, date, time.Now())
+	if err != nil {
+		fmt.Fprintln(stderr, "carnet print:", err)
+		return printFailed
+	}
+	if err := writeNew(*out, pdf, stdout); err != nil {
+		fmt.Fprintln(stderr, "carnet print:", err)
+		return printFailed
+	}
+	fmt.Fprintf(stderr, "carnet print: %d patient(s), %d bytes\n", n, len(pdf))
+	return 0
+}
+
+// operatingListPDF builds the sheets of the patients scheduled on day (by
+// time of surgery) and renders them as one PDF. A record that cannot be
+// read gets a page saying so, rather than vanishing from the list.
+func operatingListPDF(ctx context.Context, svc *app.Service, day, now time.Time) ([]byte, int, error) {
+	ps, err := svc.Store().Patients(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("operating list: %w", err)
+	}
+	y, m, d := day.Date()
+	var sheets []app.PreopSheet
+	var scheduled []app.Patient
+	for _, p := range ps {
+		if p.Scheduled.IsZero() {
+			continue
+		}
+		if sy, sm, sd := p.Scheduled.In(day.Location()).Date(); sy == y && sm == m && sd == d {
+			scheduled = append(scheduled, p)
+		}
+	}
+	sortScheduled(scheduled)
+	for _, p := range scheduled {
+		in := terms.DecisionInput{Surgery: time.Date(y, m, d, 0, 0, 0, 0, day.Location())}
+		reading, err := svc.ReadMedications(ctx, p.ID)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil, 0, err
+			}
+			sheets = append(sheets, app.PreopSheet{Patient: p, Surgery: in.Surgery, AsOf: now, Status: terms.DecisionStatus,
+				PreparedBy: "carnet print", Inputs: "dossier illisible : " + app.KindOf(err).Error()})
+			continue
+		}
+		list := meds.Consolidate(reading.Lines, reading.Metas(), now)
+		rows := meds.Rows(list, in)
+		sheets = append(sheets, meds.Sheet(p, reading, list, rows, in, "carnet print (propositions non validées)"))
+	}
+	pdf, err := svc.PreopPDF(ctx, sheets)
+	return pdf, len(sheets), err
+}
+
+// sortScheduled orders the list by time of surgery, then birth name.
+func sortScheduled(ps []app.Patient) {
+	for i := 1; i < len(ps); i++ {
+		for j := i; j > 0 && (ps[j].Scheduled.Before(ps[j-1].Scheduled) ||
+			(ps[j].Scheduled.Equal(ps[j-1].Scheduled) && ps[j].BirthName < ps[j-1].BirthName)); j-- {
+			ps[j], ps[j-1] = ps[j-1], ps[j]
+		}
+	}
+}
+
+// writeNew writes b to a new file (0600; an existing file is never
+// replaced), or to stdout for "-". A failed write removes the partial file.
+func writeNew(path string, b []byte, stdout io.Writer) error {
+	if path == "-" {
+		_, err := stdout.Write(b)
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write the PDF: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(path)
+		return fmt.Errorf("write the PDF: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("write the PDF: %w", err)
+	}
+	return nil
+}
