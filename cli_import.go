@@ -168,6 +168,9 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	fs.BoolVar(&f.noKeyring, "no-keyring", false, "the device secret is in a 0600 file beside the vault")
 	fs.BoolVar(&f.testKDF, "insecure-test-kdf", false, "TESTS ONLY: keep weak key derivation parameters at unlock")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return importFailed
 	}
 	if fs.NArg() > 0 {

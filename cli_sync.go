@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -69,8 +70,9 @@ func runSync(args []string, stderr io.Writer, log *slog.Logger) int {
 	passFile := fs.String("passphrase-file", "", "read the vault passphrase from this file (mode 0600)")
 	pinFile := fs.String("pin-file", "", "read the card or certificate PIN from this file (mode 0600)")
 	noKR := fs.Bool("no-keyring", false, "the device secret is in a 0600 file beside the vault, not in the OS keyring")
+	opList := fs.String("operating-list", "", "import this operating list (CSV or iCalendar, as in Settings) before the sync, which prefetches it")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return flagsExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "carnet sync: unexpected argument (secrets are never given on the command line)")
@@ -130,6 +132,13 @@ func runSync(args []string, stderr io.Writer, log *slog.Logger) int {
 		fmt.Fprintln(stderr, "carnet sync:", err)
 		return 1
 	}
+	if *opList != "" {
+		svc.SetSyncer(eng)
+		if err := importOperatingListFile(ctx, svc, *opList, stderr); err != nil {
+			fmt.Fprintln(stderr, "carnet sync:", err)
+			return 1
+		}
+	}
 	if *once || *watch <= 0 {
 		return engine.RunCLI(ctx, eng, true, 0, stderr)
 	}
@@ -178,4 +187,24 @@ func watchSync(ctx context.Context, g *watchGuard, eng *engine.Engine, interval 
 		case <-t.C:
 		}
 	}
+}
+
+// maxOperatingList bounds the operating list file read by the command line.
+const maxOperatingList = 4 << 20
+
+// importOperatingListFile imports the operating list in path (CSV or
+// iCalendar, told by its name as in the Settings screen) through svc, whose
+// syncer is set, and prints the counts (never a name or an INS) to stderr.
+func importOperatingListFile(ctx context.Context, svc *app.Service, path string, stderr io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("operating list: %w", err)
+	}
+	defer f.Close()
+	res, err := svc.ImportOperatingList(ctx, io.LimitReader(f, maxOperatingList), filepath.Base(path))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "operating list: %d patient(s) scheduled, %d to identify\n", len(res.Scheduled), len(res.ToIdentify))
+	return nil
 }

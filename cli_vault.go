@@ -79,7 +79,7 @@ func runVault(args []string, _ io.Reader, stdout, stderr io.Writer, log *slog.Lo
 		return 2
 	}
 	if err := f.fs.Parse(args[1:]); err != nil {
-		return 2
+		return flagsExit(err)
 	}
 	if f.fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "carnet vault %s: unexpected argument (secrets are never given on the command line)\n", name)

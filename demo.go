@@ -43,6 +43,17 @@ type demoEnv struct {
 	pin        string      // its PIN, shown in the sign-in dialog
 	close      func()      // stops the sandbox; removes a temporary data directory
 	mail       demoMailbox // the demo's secure mailbox, also in cfg (demo_mail.go)
+	sb         *dmptest.Sandbox
+}
+
+// outage pauses the demo's sandbox (black-holed: requests accepted, never
+// answered, as a lost network) or resumes it: the demo's outage switch.
+func (env *demoEnv) outage(paused bool) {
+	if paused {
+		env.sb.Pause()
+	} else {
+		env.sb.Resume()
+	}
 }
 
 // openDemo prepares demo mode in dataDir (a new temporary directory when
@@ -77,6 +88,7 @@ func openDemo(dataDir, protocol string, log *slog.Logger) (*demoEnv, error) {
 		return nil, fmt.Errorf("demo: sandbox: %w", err)
 	}
 	cleanups = append(cleanups, sb.Close)
+	env.sb = sb
 	cred := sb.PKI.Credentials[dmptest.KeyAnesthetist].Practitioner
 	env.cfg.DMP.URL = sb.URL
 	if protocol == ProtocolXDS {

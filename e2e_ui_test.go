@@ -142,7 +142,7 @@ func TestE2EUI(t *testing.T) {
 // driver finds widgets in a window and waits for conditions, as a user
 // looking at the screen would.
 type driver struct {
-	t       *testing.T
+	t       testing.TB
 	w       fyne.Window
 	pending chan func() // functions for the UI goroutine
 }

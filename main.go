@@ -107,7 +107,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	demo := fs.Bool("demo", false, "demo mode: a fresh vault with synthetic patients and the sandbox central service")
 	protocol := fs.String("protocol", ProtocolFHIR, "demo mode: the central service's protocol, \"fhir\" or \"xds\" (SOAP, XDS.b, VIHF)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return flagsExit(err)
 	}
 	if *protocol != ProtocolFHIR && *protocol != ProtocolXDS {
 		fmt.Fprintf(stderr, "carnet: --protocol %q: want %q or %q\n", *protocol, ProtocolFHIR, ProtocolXDS)
@@ -130,6 +130,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 		defer env.close()
 		store, cfg, demoMail = env.vault, env.cfg, &env.mail
 		opt.Demo, opt.DemoPassphrase, opt.DemoPIN = true, env.passphrase, env.pin
+		opt.DemoOutage = env.outage
 	} else {
 		if cfg, err = loadConfig(*configPath); err == nil {
 			store, err = openVault(*dataDir, vault.Options{Logger: log})

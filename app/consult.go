@@ -38,6 +38,10 @@ type PatientRecord struct {
 	// local copy. What to do: qualify the identity in the clinic's identity
 	// system, then re-import it; or open in bris de glace, justified.
 	NotQualified bool
+	// Refreshing: this is the vault copy, shown at once while the central
+	// service is asked in the background (CachedRecord); the answer
+	// replaces it.
+	Refreshing bool
 }
 
 // SignIn starts a session: from now on the record use cases reach the
@@ -46,14 +50,22 @@ type PatientRecord struct {
 // The session's central service is gated (gate.go): no call about a
 // patient whose local identity is not qualified, except in bris de glace.
 func (s *Service) SignIn(sess Session) {
+	var stop func()
 	if sess.Records != nil {
 		if _, done := sess.Records.(gatedRecords); !done {
-			sess.Records = gatedRecords{RecordService: sess.Records, patients: s.store.Patients}
+			var observed RecordService
+			observed, stop = s.startConnectivity(sess.Records)
+			sess.Records = gatedRecords{RecordService: observed, patients: s.store.Patients}
 		}
 	}
 	s.mu.Lock()
 	s.session = &sess
+	old := s.stopLink
+	s.stopLink = stop
 	s.mu.Unlock()
+	if old != nil {
+		old()
+	}
 	s.audit(context.Background(), AuditEvent{Action: "session.signin", Practitioner: sess.Practitioner.RPPS,
 		Structure: sess.Practitioner.Structure.ID, Result: "ok"})
 }
@@ -62,7 +74,12 @@ func (s *Service) SignIn(sess Session) {
 func (s *Service) SignOut() {
 	s.mu.Lock()
 	s.session = nil
+	stop := s.stopLink
+	s.stopLink, s.link = nil, nil
 	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }
 
 // Practitioner returns the signed-in practitioner.
@@ -194,6 +211,37 @@ func (s *Service) OpenPatient(ctx context.Context, id PatientID, mode AccessMode
 	}
 	online.Access = acc
 	return online, nil
+}
+
+// CachedRecord returns the vault copy of a patient's record, to show at
+// once while OpenPatient asks the central service: the network never sits
+// between a click and a cached screen. ok is false when there is nothing
+// worth showing first: no cached manifest, or OpenPatient would not call
+// the network anyway (no session, no INS, identity not qualified), or a
+// mode other than normal (bris de glace opens only after the service
+// answered). The record is marked Refreshing and carries no access check.
+func (s *Service) CachedRecord(ctx context.Context, id PatientID) (rec PatientRecord, ok bool, err error) {
+	p, err := s.store.Patient(ctx, id)
+	if err != nil {
+		return PatientRecord{}, false, fmt.Errorf("cached record: %w", err)
+	}
+	sess, serr := s.currentSession()
+	if serr != nil || p.INS.Matricule == "" || !MayReachCentral(p.Status, AccessNormal) {
+		return PatientRecord{}, false, nil
+	}
+	m, err := s.store.Manifest(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return PatientRecord{}, false, nil
+	case err != nil:
+		return PatientRecord{}, false, fmt.Errorf("cached record: %w", err)
+	}
+	if m.CheckedAt.IsZero() && len(m.Documents) == 0 {
+		return PatientRecord{}, false, nil
+	}
+	m.Patient = id
+	return PatientRecord{Patient: p, Manifest: m, CheckedAt: m.CheckedAt, Refreshing: true,
+		Access: Access{Practitioner: sess.Practitioner, Mode: AccessNormal}}, true, nil
 }
 
 // refresh does the online part of OpenPatient.

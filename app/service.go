@@ -57,6 +57,8 @@ type Service struct {
 	connSave     sync.Mutex       // one SaveConnection at a time: the store and conn change together
 	opened       map[InboxID]bool // manual-queue reports a person opened (mailservice.go): attachable
 	msgReader    MessageReader    // reads the sealed raw messages of the manual queue (mailview.go)
+	link         *connTracker     // the session's connectivity (connectivity.go)
+	stopLink     func()           // stops its probe
 }
 
 // NewService returns the use cases over store. clock and log may be nil (the

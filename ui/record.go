@@ -169,21 +169,46 @@ func (r *recordView) togglePin() {
 
 // open opens the record in mode off the UI goroutine. A first opening that
 // is cancelled goes back to the search.
+//
+// Cache first: a first opening in normal mode of a record the vault holds
+// shows the vault copy ("copie du …") as soon as it is read, then asks the
+// central service in the background; its answer replaces the copy (or the
+// access screen replaces it on a refusal). The network never sits between
+// a click and a cached screen.
 func (r *recordView) open(mode app.AccessMode, justification string) {
 	r.u.svc.Touch()
 	if r.denied != nil {
 		r.denied.setBusy(true)
 	}
 	id, svc := r.patient.ID, r.u.svc
-	r.run(r.progress, tr("record.opening", map[string]any{"Name": r.patient.DisplayName()}), r.openCancelled,
-		func(ctx context.Context) func() {
-			rec, err := svc.OpenPatient(ctx, id, mode, justification)
-			var win app.DocumentWindow
-			if err == nil {
-				win, err = svc.RecordWindow(ctx, id)
+	cacheFirst := !r.shown && r.denied == nil && mode == app.AccessNormal
+	ctx, seq := r.progress.start(r.u.ctx, tr("record.opening", map[string]any{"Name": r.patient.DisplayName()}), r.openCancelled)
+	r.u.tasks.run(func() func() {
+		if cacheFirst {
+			if rec, ok, err := svc.CachedRecord(ctx, id); err == nil && ok {
+				if win, err := svc.RecordWindow(ctx, id); err == nil {
+					r.u.do(func() {
+						if r.disposed || r.progress.seq != seq || r.shown {
+							return
+						}
+						r.opened(mode, justification, rec, win, nil)
+						r.progress.label.SetText(tr("record.refreshing"))
+					})
+				}
 			}
-			return func() { r.opened(mode, justification, rec, win, err) }
-		})
+		}
+		rec, err := svc.OpenPatient(ctx, id, mode, justification)
+		var win app.DocumentWindow
+		if err == nil {
+			win, err = svc.RecordWindow(ctx, id)
+		}
+		return func() {
+			if r.disposed || !r.progress.done(seq) {
+				return
+			}
+			r.opened(mode, justification, rec, win, err)
+		}
+	})
 }
 
 // grantAndOpen records the patient's authorisation (the consent was
@@ -217,6 +242,11 @@ func (r *recordView) openCancelled() {
 		r.denied.setBusy(false)
 	case !r.shown:
 		r.onBack()
+	case r.rec.Refreshing:
+		// The copy stays, no longer being refreshed.
+		r.rec.Refreshing, r.rec.Offline = false, true
+		_, signedIn := r.u.svc.Practitioner()
+		r.header.show(r.patient, r.access(), r.rec, signedIn, r.u.canSignIn())
 	}
 }
 
@@ -230,7 +260,7 @@ func (r *recordView) opened(mode app.AccessMode, justification string, rec app.P
 	r.mode, r.justification = mode, justification
 	_, signedIn := r.u.svc.Practitioner()
 	r.header.show(r.patient, r.access(), rec, signedIn, r.u.canSignIn())
-	if signedIn && !rec.Offline && !rec.NotQualified {
+	if signedIn && !rec.Offline && !rec.NotQualified && !rec.Refreshing {
 		defer r.prefetch()
 	}
 	if r.shown {
@@ -278,6 +308,12 @@ func (r *recordView) failed(err error) {
 		return
 	}
 	if r.shown {
+		if r.rec.Refreshing {
+			// The copy shown stays; it is no longer being refreshed.
+			r.rec.Refreshing, r.rec.Offline = false, true
+			_, signedIn := r.u.svc.Practitioner()
+			r.header.show(r.patient, r.access(), r.rec, signedIn, r.u.canSignIn())
+		}
 		r.header.setMessage(message(err))
 		return
 	}

@@ -109,6 +109,13 @@ func (h *recordHeader) show(p app.Patient, acc app.Access, rec app.PatientRecord
 			offline += " " + tr("record.offline.signin")
 		}
 	}
+	if rec.Refreshing {
+		offline = tr("record.cached.checked", map[string]any{
+			"Date": formatDate(rec.CheckedAt), "Time": rec.CheckedAt.In(displayZone).Format("15:04")})
+		if rec.CheckedAt.IsZero() {
+			offline = tr("record.cached.never")
+		}
+	}
 	if rec.NotQualified {
 		// Why the DMP was not asked, and what to do.
 		offline = tr("vigilance.notqualified", map[string]any{"Status": string(p.Status), "Meaning": statusMeaning(p.Status)})

@@ -35,6 +35,7 @@ type shell struct {
 	lock      *widget.Button
 	openPrefs *widget.Button
 	openAudit *widget.Button
+	outage    *widget.Check // demo mode: simulate an outage of the central service
 	root      *fyne.Container
 	banners   *fyne.Container // dismissable warnings
 	area      *fyne.Container // the current page
@@ -80,9 +81,14 @@ func (s *shell) buildUI() fyne.CanvasObject {
 		}
 		s.search.queryChanged(q)
 	}
+	tools := container.NewHBox(s.signIn.buildUI(), s.openAudit, s.openPrefs, s.lock)
+	if outage := s.u.opt.DemoOutage; outage != nil {
+		s.outage = widget.NewCheck(tr("demo.outage"), outage)
+		tools.Objects = append([]fyne.CanvasObject{s.outage}, tools.Objects...)
+	}
 	top := container.NewBorder(nil, nil,
 		container.NewHBox(widget.NewIcon(theme.DocumentIcon()), name),
-		container.NewHBox(s.signIn.buildUI(), s.openAudit, s.openPrefs, s.lock),
+		tools,
 		s.search.query)
 
 	s.banners = container.NewVBox()

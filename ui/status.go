@@ -49,6 +49,7 @@ type statusBar struct {
 	counts   statusCounts
 	notifier reportNotifier
 
+	link     app.ConnState      // the connectivity state shown (one message per change)
 	stopSync context.CancelFunc // cancels the sync started here; nil when none
 	loading  bool               // the counts are being read
 	ticks    int
@@ -58,7 +59,7 @@ type statusBar struct {
 // statusCounts are the counts the status bar reads from the vault.
 type statusCounts struct {
 	pending, conflicts, rejected int // outbox items not acknowledged; of which in conflict, refused
-	inbox                        int // inbox items waiting for a person (pending and quarantined)
+	inbox                        int // inbox items waiting for a person (the manual queue only)
 	inboxKnown                   bool
 }
 
@@ -169,7 +170,7 @@ func readCounts(ctx context.Context, svc *app.Service) statusCounts {
 	if items, err := svc.Inbox(ctx); err == nil {
 		c.inboxKnown = true
 		for _, it := range items {
-			if it.State == app.InboxPending || it.State == app.InboxQuarantined {
+			if it.State == app.InboxPending { // the manual queue; quarantined items wait for nobody
 				c.inbox++
 			}
 		}
@@ -220,7 +221,9 @@ func (b *statusBar) showCounts(c statusCounts) {
 // showSync shows the online state, the last sync and the progress of a
 // running sync.
 func (b *statusBar) showSync(st app.SyncStatus) {
-	if st.Online {
+	if c := b.u.svc.Connectivity(); c.State != app.ConnUnknown {
+		b.showLink(c)
+	} else if st.Online {
 		b.online.SetText(tr("status.online"))
 		b.online.Importance = widget.SuccessImportance
 		b.onIcon.SetResource(theme.NewSuccessThemedResource(theme.MediaRecordIcon()))
@@ -409,6 +412,35 @@ func (b *statusBar) synced(ctx context.Context, sum app.SyncSummary, err error) 
 	b.refresh()
 	if b.onSynced != nil {
 		b.onSynced()
+	}
+}
+
+// showLink shows the connectivity state derived from the requests and the
+// probe (app.Connectivity), and says once, in plain words, when it changes.
+func (b *statusBar) showLink(c app.Connectivity) {
+	switch c.State {
+	case app.ConnOnline:
+		b.online.SetText(tr("status.online"))
+		b.online.Importance = widget.SuccessImportance
+		b.onIcon.SetResource(theme.NewSuccessThemedResource(theme.MediaRecordIcon()))
+	case app.ConnDegraded:
+		b.online.SetText(tr("status.link.degraded"))
+		b.online.Importance = widget.WarningImportance
+		b.onIcon.SetResource(theme.NewWarningThemedResource(theme.MediaRecordIcon()))
+	default:
+		text := tr("status.link.offline", map[string]any{"Time": c.Since.In(displayZone).Format("15:04")})
+		b.online.SetText(text)
+		b.online.Importance = widget.WarningImportance
+		b.onIcon.SetResource(theme.NewWarningThemedResource(theme.MediaRecordIcon()))
+	}
+	if prev := b.link; prev != c.State {
+		b.link = c.State
+		switch {
+		case c.State == app.ConnOffline:
+			b.setMessage(tr("status.link.lost"), widget.WarningImportance)
+		case c.State == app.ConnOnline && (prev == app.ConnOffline || prev == app.ConnDegraded):
+			b.setMessage(tr("status.link.back"), widget.SuccessImportance)
+		}
 	}
 }
 

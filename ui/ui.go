@@ -45,6 +45,10 @@ type Options struct {
 	// the service's connection (app.Service.Connection) and a PIN.
 	SignIn  SignInFunc
 	DemoPIN string // demo mode: the PIN of the sandbox credential, shown in the dialog
+	// DemoOutage, when set (demo mode), pauses (true) or resumes the
+	// in-process sandbox: the shell offers a "simulate an outage" switch,
+	// so that a newcomer sees offline work in a minute.
+	DemoOutage func(paused bool)
 
 	// Do, when set, replaces fyne.Do for what background work hands to
 	// the UI goroutine. A test that drives the window from its own

@@ -488,10 +488,20 @@ func TestQueryFilters(t *testing.T) {
 	if len(recent) >= len(all) {
 		t.Fatalf("period filter: %d of %d", len(recent), len(all))
 	}
+	// FHIR period=ge: the act's range reaches the date. A stay (up to
+	// 10 days) may begin before it; the reimbursement history, a living
+	// document covering the last 24 months, begins before it.
+	living := 0
 	for _, d := range recent {
-		if d.Meta.Date.Before(since) {
+		switch {
+		case d.Meta.TypeCode == "REMB" && d.Status == "current":
+			living++
+		case d.Meta.Date.Before(since.AddDate(0, 0, -11)):
 			t.Fatalf("act date %v before %v", d.Meta.Date, since)
 		}
+	}
+	if living != 1 {
+		t.Fatalf("the current reimbursement history is %d times in the two-year window, want once", living)
 	}
 	typ := all[0].Meta.TypeCode
 	typed, err := list(t, c, acc, p.INS, app.DocumentQuery{Types: []string{typ}})

@@ -81,10 +81,21 @@ func TestSearchFilters(t *testing.T) {
 	}
 	since := testEpoch.AddDate(-2, 0, 0)
 	recent := gp.searchAll(docsPath(p.INS, "period", "ge"+since.Format("2006-01-02"), "_count", "100"), p.INS)
+	living := 0
 	for _, d := range recent {
-		if ts, _ := fhir.ParseTime(d.Context.Period.Start); ts.Before(since) {
-			t.Fatalf("period filter let %s through", d.Context.Period.Start)
+		reach := d.Context.Period.Start
+		if d.Context.Period.End != "" {
+			reach = d.Context.Period.End
 		}
+		if ts, _ := fhir.ParseTime(reach); ts.Before(since) {
+			t.Fatalf("period filter let %s–%s through", d.Context.Period.Start, d.Context.Period.End)
+		}
+		if start, _ := fhir.ParseTime(d.Context.Period.Start); start.Before(since) && d.Status == "current" {
+			living++ // the reimbursement history: 24 months up to yesterday
+		}
+	}
+	if living != 1 {
+		t.Fatalf("%d current documents begun before the window matched, want the reimbursement history", living)
 	}
 	if len(recent) >= len(all) {
 		t.Fatalf("period filter did nothing (%d of %d)", len(recent), len(all))

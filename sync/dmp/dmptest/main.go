@@ -2,6 +2,7 @@ package dmptest
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -105,7 +106,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Faults, "faults", "", "fault injection, e.g. 5xx=0.1,429=0.05,reset=0.05,truncate=0.02,badhash=0.02,droppost=0.05,latency=20ms")
 	fs.StringVar(&cfg.Throttle, "throttle", "", "response bandwidth limit, e.g. 100Mbit")
 	fs.BoolVar(&cfg.NoGzip, "no-gzip", false, "do not gzip FHIR JSON answers (document content is never compressed)")
+	latency := fs.Duration("latency", 0, "delay every answer by this much, as a slow network would (e.g. 3s)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // the usage was asked for
+		}
 		return 2
 	}
 	if fs.NArg() > 0 {
@@ -118,6 +123,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer sb.Close()
+	sb.SetLatency(*latency)
 	fmt.Fprintf(stdout, "Carnet sandbox DMP — test data only, not the real service\n")
 	fmt.Fprintf(stdout, "base URL     %s\n", sb.URL)
 	fmt.Fprintf(stdout, "patients     %d (seed %d)\n", cfg.Patients, cfg.Seed)

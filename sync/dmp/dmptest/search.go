@@ -229,6 +229,52 @@ func (f dateFilter) match(t time.Time) bool {
 	return true
 }
 
+// matchRange reports whether a period satisfies every comparison with the
+// FHIR semantics of a range: ge and gt ask that the range reaches the date
+// (its end), le, lt and eb that it began by then, sa
+// that it starts after, eq that it overlaps the day (an act without an
+// end is the point of its start). A living document (a
+// reimbursement history covering the last 24 months) therefore matches a
+// window that its start precedes.
+func (f dateFilter) matchRange(p *fhir.Period) bool {
+	if p == nil || p.Start == "" {
+		return false
+	}
+	start, err := fhir.ParseTime(p.Start)
+	if err != nil {
+		return false
+	}
+	// Without an end the act is a point in time (as the client reads it):
+	// the range is its start alone.
+	end := start
+	if e, err := fhir.ParseTime(p.End); p.End != "" && err == nil && !e.Before(start) {
+		end = e
+	}
+	for _, c := range f {
+		ok := true
+		switch c.prefix {
+		case "ge":
+			ok = !end.Before(c.t)
+		case "gt":
+			ok = end.After(c.t)
+		case "le", "eb":
+			ok = !start.After(c.t)
+		case "lt":
+			ok = start.Before(c.t)
+		case "sa":
+			ok = start.After(c.t)
+		case "eq":
+			ok = start.Before(c.t.Add(24*time.Hour)) && !end.Before(c.t)
+		case "ne":
+			ok = !start.Equal(c.t)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // tokenMatch reports whether a concept matches any of the comma-separated
 // tokens (system|code, |code or code).
 func tokenMatch(cc []fhir.CodeableConcept, values []string) bool {
@@ -296,11 +342,8 @@ func (s *Server) handleDocSearch(w http.ResponseWriter, r *http.Request, c *call
 		if !d.visibleTo(c.RPPS) || !statuses[ref.Status] {
 			continue
 		}
-		if len(period) > 0 {
-			t, err := fhir.ParseTime(ref.Context.Period.Start)
-			if err != nil || !period.match(t) {
-				continue
-			}
+		if len(period) > 0 && !period.matchRange(ref.Context.Period) {
+			continue
 		}
 		if len(date) > 0 {
 			t, err := fhir.ParseTime(ref.Date)

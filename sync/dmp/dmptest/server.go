@@ -27,6 +27,7 @@ type Server struct {
 	store    *persist
 	nextMu   sync.Mutex
 	next     []Fault // faults forced on the next requests (FailNext)
+	out      outage  // pause and latency (outage.go)
 }
 
 // New creates a sandbox with opt. It generates identities only; documents

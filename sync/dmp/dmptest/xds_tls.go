@@ -22,7 +22,7 @@ func (s *Server) BothHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(XDSBasePath+"/", s.XDSHandler())
 	mux.Handle("/", s.Handler())
-	return mux
+	return s.withOutage(mux)
 }
 
 // Client returns an HTTP client with the practitioner's certificate.
