@@ -9,7 +9,9 @@
 #     $CARNET_WINE_DIR between runs) with the shim in system32;
 #  4. runs under Wine: the unit tests, `carnet.exe vault init / check /
 #     passwd` on a path with spaces and accents, and `carnet.exe sync --once`
-#     against the Linux sandbox (`carnet sandbox`) on loopback.
+#     against the Linux sandbox (`carnet sandbox`) on loopback;
+#  5. packs that carnet.exe into an MSI (scripts/windows/msi.sh, wixl),
+#     installs it with msiexec, runs it, uninstalls it (the vault stays).
 #
 # Skips (exit 0, reason printed) only when Wine or MinGW is missing outside
 # CI; with CI=true a missing tool is a failure. Every Wine call has a hang
@@ -121,4 +123,20 @@ if [ "$status" -ne 0 ] || ! grep -q '^sync online' "$t/sync.out"; then
 	echo "wine-test: FAIL: carnet.exe sync --once exit $status, not online" >&2
 	exit 1
 fi
+echo "wine-test: MSI (wixl) of this carnet.exe: install, run, uninstall leaves the vault"
+mkdir -p "$work/msi"
+cp "$work/carnet.exe" "$work/msi/carnet.exe"
+version=$(awk -F'"' '/^ *Version *=/ {print $2; exit}' FyneApp.toml)
+scripts/windows/msi.sh "$work/msi" "$version"
+msi="$(winpath "$work/msi/Carnet-$version.msi")"
+w msiexec /x "$msi" /qn >/dev/null 2>&1 || true # a copy left by an interrupted run
+w msiexec /i "$msi" /qn
+installed=$(find "$WINEPREFIX/drive_c" -path '*/Carnet/carnet.exe' | head -1)
+lnk=$(find "$WINEPREFIX/drive_c/users" -path '*Start Menu/Programs/Carnet/Carnet.lnk' | head -1)
+[ -n "$installed" ] && [ -n "$lnk" ] || { echo "wine-test: FAIL: the MSI installed no carnet.exe or Start-menu entry" >&2; exit 1; }
+w "$installed" version
+w msiexec /x "$msi" /qn
+[ ! -e "$installed" ] || { echo "wine-test: FAIL: uninstall left $installed" >&2; exit 1; }
+[ -f "$data/vault.db" ] || { echo "wine-test: FAIL: uninstall removed the vault" >&2; exit 1; }
+
 echo "wine-test: OK in $(($(date +%s) - start)) s"
