@@ -94,7 +94,12 @@ if ls "$data" | grep -q 'creating-\|compact-'; then
 	echo "wine-test: FAIL: temporary files left: $(ls "$data")" >&2
 	exit 1
 fi
-[ ! -e "$data/vault.db.device" ] || echo "wine-test: note: no Credential Manager, device secret in a file"
+# The device secret went to the Credential Manager (go-keyring: wincred),
+# not to a file beside the vault.
+if [ -e "$data/vault.db.device" ]; then
+	echo "wine-test: FAIL: the device secret is in a file, not in the Credential Manager" >&2
+	exit 1
+fi
 
 echo "wine-test: carnet.exe sync --once against the Linux sandbox on loopback"
 "$work/carnet-linux" sandbox -listen 127.0.0.1:0 -patients 20 -data "$t/sandbox" >"$t/sandbox.out" 2>&1 &
