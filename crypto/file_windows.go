@@ -151,3 +151,10 @@ func checkOwnerOnly(h windows.Handle) error {
 	}
 	return nil
 }
+
+// CheckOwnerOnly applies the Windows meaning of "mode 0600" (see
+// ReadPrivateFile) to an open file: for callers that read a secret file
+// through their own descriptor (the PKCS#12 credential).
+func CheckOwnerOnly(f *os.File) error {
+	return checkOwnerOnly(windows.Handle(f.Fd()))
+}
