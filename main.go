@@ -234,16 +234,13 @@ func openVault(dataDir string, opt vault.Options) (*vault.Vault, error) {
 }
 
 // resolveDataDir returns dataDir, or the user data directory
-// ($XDG_DATA_HOME/carnet, ~/.local/share/carnet), created with mode 0700.
+// ($XDG_DATA_HOME/carnet, ~/.local/share/carnet; %LOCALAPPDATA%\carnet on
+// Windows), created with mode 0700.
 func resolveDataDir(dataDir string) (string, error) {
 	if dataDir == "" {
-		base := os.Getenv("XDG_DATA_HOME")
-		if base == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return "", fmt.Errorf("data directory: %w", err)
-			}
-			base = filepath.Join(home, ".local", "share")
+		base, err := userDataBase()
+		if err != nil {
+			return "", fmt.Errorf("data directory: %w", err)
 		}
 		dataDir = filepath.Join(base, "carnet")
 	}
