@@ -29,6 +29,7 @@ import (
 	"github.com/carnetdesk/carnet/app/cda"
 	"github.com/carnetdesk/carnet/app/terms"
 	"github.com/carnetdesk/carnet/app/vault"
+	"github.com/carnetdesk/carnet/sessionlock"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/mailbox"
 	"github.com/carnetdesk/carnet/ui"
@@ -159,6 +160,10 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	svc.OnConnection(setWriter)
 	svc.SetTerminology(terms.Labels{})
 	go svc.Run(ctx, time.Second)
+	// Windows locks the session: Carnet locks the vault (sessionlock).
+	if err := sessionlock.Watch(ctx, func() { go svc.Lock(app.LockSession) }); err != nil && !errors.Is(err, sessionlock.ErrUnsupported) {
+		log.Warn("session lock hook not installed", "err", err)
+	}
 
 	// The sync engine: push the outbox, pull the watched patients, purge,
 	// then import the secure mailboxes, in the background while the vault

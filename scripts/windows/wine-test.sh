@@ -45,7 +45,7 @@ x86_64-w64-mingw32-gcc -shared -O2 -Wall -o "$work/bcryptprimitives.dll" \
 
 echo "wine-test: cross-building carnet.exe and the Windows unit tests"
 GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -tags "ci migrated_fynedo" -o "$work/carnet.exe" .
-for p in crypto app/vault; do
+for p in crypto app/vault sessionlock; do
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$work/${p//\//_}.test.exe" "./$p"
 done
 # The Linux side: the sandbox DMP the Windows carnet.exe syncs with.
@@ -70,6 +70,7 @@ echo "wine-test: Windows unit tests under Wine"
 # the tests written for Windows (winTempDir) and those without a TempDir run.
 w "$work/crypto.test.exe" -test.run 'OwnerOnly|NullDACL|Fingerprint' -test.v 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok)' 
 w "$work/app_vault.test.exe" -test.run 'Windows' -test.v 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|testing: warning)'
+w "$work/sessionlock.test.exe" -test.v 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok)'
 
 t="$work/run"
 rm -rf "$t"
