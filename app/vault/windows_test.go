@@ -4,10 +4,14 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/windows"
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/crypto"
@@ -52,6 +56,51 @@ func TestWindowsCreateCompactReopen(t *testing.T) {
 	}
 	if err := crypto.CheckPrivateFile(filepath.Join(dir, "vault.db.device")); err != nil {
 		t.Fatalf("device secret file: %v", err)
+	}
+}
+
+// TestWindowsFileHeldByAnotherProgram: a vault file another program holds
+// open without sharing (an antivirus) is app.ErrInUse, a clear error,
+// and the vault opens once it lets go.
+func TestWindowsFileHeldByAnotherProgram(t *testing.T) {
+	dir := winTempDir(t)
+	path := filepath.Join(dir, "vault.db")
+	light := crypto.LightParams()
+	ctx := context.Background()
+	pass := []byte("correct horse battery staple")
+	v, err := Open(path, Options{KDF: &light, Keyring: crypto.NoKeyring{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Create(ctx, pass, app.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := windows.UTF16PtrFromString(path)
+	h, err := windows.CreateFile(p, windows.GENERIC_READ, 0, nil, windows.OPEN_EXISTING, windows.FILE_ATTRIBUTE_NORMAL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := Open(path, Options{KDF: &light, Keyring: crypto.NoKeyring{}, Timeout: time.Second})
+	if err == nil {
+		_, err = v2.Unlock(ctx, pass)
+	}
+	if !errors.Is(err, app.ErrInUse) {
+		t.Errorf("vault held by another program: %v, want ErrInUse", err)
+	}
+	if v2 != nil {
+		v2.Close()
+	}
+	windows.CloseHandle(h)
+	v3, err := Open(path, Options{KDF: &light, Keyring: crypto.NoKeyring{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v3.Close()
+	if _, err := v3.Unlock(ctx, pass); err != nil {
+		t.Fatalf("Unlock once released: %v", err)
 	}
 }
 
