@@ -68,9 +68,20 @@ w "$work/carnet.exe" version
 echo "wine-test: Windows unit tests under Wine"
 # Wine 8 answers os.RemoveAll's POSIX delete with "Invalid function": only
 # the tests written for Windows (winTempDir) and those without a TempDir run.
-w "$work/crypto.test.exe" -test.run 'OwnerOnly|NullDACL|Fingerprint' -test.v 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok)' 
-w "$work/app_vault.test.exe" -test.run 'Windows' -test.v 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok|testing: warning)'
-w "$work/sessionlock.test.exe" -test.v 2>&1 | grep -E '^(=== RUN|--- |PASS|FAIL|ok)'
+unit() { # unit EXE ARGS...: run a Windows test binary, print its verdicts, all of it on failure
+	local exe=$1 log="$work/$(basename "$1").log" status=0
+	shift
+	w "$exe" "$@" -test.v >"$log" 2>&1 || status=$?
+	grep -E '^(=== RUN|--- |PASS|FAIL|ok)' "$log" || true
+	if [ "$status" -ne 0 ]; then
+		echo "wine-test: FAIL: $(basename "$exe") exit $status; its output:" >&2
+		cat "$log" >&2
+		exit 1
+	fi
+}
+unit "$work/crypto.test.exe" -test.run 'OwnerOnly|NullDACL|Fingerprint'
+unit "$work/app_vault.test.exe" -test.run 'Windows'
+unit "$work/sessionlock.test.exe"
 
 t="$work/run"
 rm -rf "$t"
