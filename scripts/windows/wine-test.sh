@@ -37,6 +37,11 @@ mkdir -p "$work"
 export WINEPREFIX="$work/prefix" WINEDEBUG=-all WINEARCH=win64
 # The shim is a native DLL; Mono and Gecko are not needed (no download).
 export WINEDLLOVERRIDES="bcryptprimitives=n;mscoree=;mshtml="
+# Wine maps Windows file names to Unix ones in the Unix locale's charset: a
+# locale the machine lacks (the Makefile's fr_FR.UTF-8 without the locales
+# package) falls back to ASCII and "Hélène" cannot be created. C.UTF-8 is
+# always there.
+export LANG=C.UTF-8 LC_ALL=C.UTF-8
 guard=${CARNET_WINE_GUARD:-900} # seconds: a hang guard per Wine call
 
 echo "wine-test: MinGW: ProcessPrng shim from scripts/windows/processprng.c"
