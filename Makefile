@@ -34,11 +34,12 @@ DEBS_RUN    := $(DEBS_BUILD) libgl1-mesa-dri poppler-utils
 # (Dovecot) for the MSSanté import; the IMAP baseline of the import
 # benchmark (mbsync, Debian isync).
 DEBS_TEST   := $(DEBS_RUN) xvfb xauth imagemagick xdotool x11-apps softhsm2 dovecot-imapd dovecot-submissiond isync libxml2-utils xmlsec1 \
-               default-jre-headless libsaxonhe-java
+               default-jre-headless libsaxonhe-java \
+               wine wine64 gcc-mingw-w64-x86-64 wixl msitools
 DEBS_FUTURE :=
 
 .PHONY: help deps-run deps-test build run lint lint-deps test go-test smoke screenshot \
-        bench package icon clean fhirpeer
+        bench package icon clean fhirpeer windows wine-test wine-gui msi
 
 help: ## this list
 	@echo "Carnet — make targets (GOFLAGS=$(GOFLAGS), LANG=$(LANG))"
@@ -78,7 +79,7 @@ lint-deps: ## only the dependency-direction check (and its self-test)
 	@scripts/lint-deps.sh
 	@scripts/lint-deps-selftest.sh
 
-test: deps-test lint go-test smoke ## everything CI runs: deps, lint, go test -race ./..., smoke run under Xvfb
+test: deps-test lint go-test smoke wine-test ## everything CI runs: deps, lint, go test -race ./..., smoke run under Xvfb, the Windows CLI under Wine
 
 go-test: deps-test fhirpeer ## go test -race -timeout 40m ./... (TEST_FLAGS to change), then the volume tests without -race
 	CARNET_REQUIRE_SOFTHSM=1 CARNET_REQUIRE_DOVECOT=1 CARNET_REQUIRE_CDACHECK=1 \
@@ -117,6 +118,27 @@ package: deps-run ## fyne package -os linux -> Carnet.tar.xz (FyneApp.toml left 
 
 icon: ## redraw assets/icon.png (go run assets/mkicon.go)
 	go run assets/mkicon.go
+
+# Windows: the GUI cross-built with MinGW-w64 (cgo: GLFW), the CLI-only
+# build without cgo (-tags ci) is what wine-test runs.
+WIN_CC      := x86_64-w64-mingw32-gcc
+WIN_DIR     := build/windows
+VERSION     := $(shell awk -F'"' '/^ *Version *=/ {print $$2; exit}' FyneApp.toml)
+
+windows: deps-test ## cross-build build/windows/carnet.exe (GUI, MinGW, -H=windowsgui)
+	@mkdir -p $(WIN_DIR)
+	CC=$(WIN_CC) GOOS=windows GOARCH=amd64 CGO_ENABLED=1 go build -tags migrated_fynedo \
+		-ldflags -H=windowsgui -o $(WIN_DIR)/carnet.exe .
+	@ls -l $(WIN_DIR)/carnet.exe
+
+wine-test: deps-test ## the Windows CLI and Windows unit tests under Wine (ProcessPrng shim built by MinGW)
+	@scripts/windows/wine-test.sh
+
+wine-gui: windows ## manual: the GUI demo under Wine + Xvfb, screenshot in build/windows/wine-demo.png
+	@scripts/windows/wine-gui.sh $(WIN_DIR)/carnet.exe $(WIN_DIR)/wine-demo.png
+
+msi: windows ## build/windows/Carnet-VERSION.msi with wixl (per-user, Start menu, icon)
+	@scripts/windows/msi.sh $(WIN_DIR) $(VERSION)
 
 clean: ## remove the binary, packages, build/ and failed UI goldens
 	rm -f $(BIN) Carnet.tar.xz build-FyneApp.toml.bak

@@ -29,6 +29,7 @@ import (
 	"github.com/carnetdesk/carnet/app/cda"
 	"github.com/carnetdesk/carnet/app/terms"
 	"github.com/carnetdesk/carnet/app/vault"
+	"github.com/carnetdesk/carnet/sessionlock"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/mailbox"
 	"github.com/carnetdesk/carnet/ui"
@@ -166,6 +167,10 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	svc.SetTerminology(terms.Labels{})
 	svc.SetSheetRenderer(cda.SheetRenderer{})
 	go svc.Run(ctx, time.Second)
+	// Windows locks the session: Carnet locks the vault (sessionlock).
+	if err := sessionlock.Watch(ctx, func() { go svc.Lock(app.LockSession) }); err != nil && !errors.Is(err, sessionlock.ErrUnsupported) {
+		log.Warn("session lock hook not installed", "err", err)
+	}
 
 	// The sync engine: push the outbox, pull the watched patients, purge,
 	// then import the secure mailboxes, in the background while the vault
@@ -241,16 +246,13 @@ func openVault(dataDir string, opt vault.Options) (*vault.Vault, error) {
 }
 
 // resolveDataDir returns dataDir, or the user data directory
-// ($XDG_DATA_HOME/carnet, ~/.local/share/carnet), created with mode 0700.
+// ($XDG_DATA_HOME/carnet, ~/.local/share/carnet; %LOCALAPPDATA%\carnet on
+// Windows), created with mode 0700.
 func resolveDataDir(dataDir string) (string, error) {
 	if dataDir == "" {
-		base := os.Getenv("XDG_DATA_HOME")
-		if base == "" {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return "", fmt.Errorf("data directory: %w", err)
-			}
-			base = filepath.Join(home, ".local", "share")
+		base, err := userDataBase()
+		if err != nil {
+			return "", fmt.Errorf("data directory: %w", err)
 		}
 		dataDir = filepath.Join(base, "carnet")
 	}

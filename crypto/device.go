@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"time"
 
 	"github.com/zalando/go-keyring"
@@ -98,10 +97,11 @@ func (NoKeyring) Set(string, []byte) error { return ErrNoKeyring }
 // Delete fails with ErrNoKeyring.
 func (NoKeyring) Delete(string) error { return ErrNoKeyring }
 
-// WriteSecretFile writes secret to path with mode 0600, refusing to replace
-// an existing file. The file is synced before returning.
+// WriteSecretFile writes secret to path with mode 0600 (on Windows: created
+// with an owner-only ACL), refusing to replace an existing file. The file
+// is synced before returning.
 func WriteSecretFile(path string, secret []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := createPrivate(path)
 	if err != nil {
 		return fmt.Errorf("crypto: write secret file: %w", err)
 	}
@@ -148,8 +148,10 @@ func ReadSecretFile(path string) ([]byte, error) {
 // current user and closed to group and others (mode 0600 or 0400). Other
 // files fail with ErrInsecureFile (fs.ErrInvalid for a directory, a device
 // or a pipe); a missing one with an error wrapping fs.ErrNotExist; a longer
-// one with ErrFormat. On Windows, where modes and owners do not map, only
-// the regular-file check applies.
+// one with ErrFormat. On Windows, "mode 0600" means an owner-only ACL: the
+// file must be owned by the current user and its DACL may grant access to
+// no one but that user, SYSTEM and the Administrators (as OpenSSH for
+// Windows checks its keys).
 func ReadPrivateFile(path string, limit int64) ([]byte, error) {
 	f, err := openPrivate(path)
 	if err != nil {

@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package crypto
 
@@ -24,4 +24,10 @@ func openPrivate(path string) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// createPrivate creates path for writing with mode 0600, failing if it
+// exists.
+func createPrivate(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 }

@@ -35,3 +35,9 @@ func openPrivate(path string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// createPrivate creates path for writing with mode 0600, failing if it
+// exists.
+func createPrivate(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+}

@@ -74,7 +74,7 @@ func (c *connectionCard) buildUI() fyne.CanvasObject {
 	c.url.SetText(conn.ServiceURL)
 	c.ca = newEntry(c.u, tr("settings.path.optional"))
 	c.ca.SetText(conn.ServiceCA)
-	c.module = newEntry(c.u, "/usr/lib/…/libcps3_pkcs11_lux.so")
+	c.module = newEntry(c.u, app.DefaultCardModule())
 	c.module.SetText(conn.Credential.Module)
 	c.slot = newEntry(c.u, tr("settings.credential.slot.placeholder"))
 	c.slot.SetText(conn.Credential.Slot)
@@ -160,6 +160,9 @@ func (c *connectionCard) connection() app.Connection {
 	switch conn.Credential.Kind {
 	case app.CredentialCard:
 		conn.Credential.Module, conn.Credential.Slot = strings.TrimSpace(c.module.Text), strings.TrimSpace(c.slot.Text)
+		if conn.Credential.Module == "" {
+			conn.Credential.Module = app.DefaultCardModule() // the placeholder shown
+		}
 	case app.CredentialFile:
 		conn.Credential.File = strings.TrimSpace(c.p12.Text)
 	}

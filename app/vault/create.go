@@ -106,6 +106,9 @@ func (v *Vault) create(passphrase []byte, opt app.CreateOptions) (err error) {
 		return err
 	}
 	linked = true // from here on the file exists and needs its device secret
+	// Drop the temporary name now, before the vault is opened: Windows
+	// cannot delete a link of a file another handle holds open.
+	_ = os.Remove(tmp)
 	syncDir(filepath.Dir(v.path))
 	if v.db, err = v.openDB(false); err != nil {
 		k.wipe()
@@ -242,20 +245,3 @@ func linkNew(tmp, path string) error {
 	}
 	return classify(os.Rename(tmp, path))
 }
-
-// syncPath fsyncs a file or a directory.
-func syncPath(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// syncDir makes a rename or link durable, where the platform allows
-// syncing a directory (not on Windows: best effort).
-func syncDir(dir string) { _ = syncPath(dir) }

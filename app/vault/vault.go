@@ -266,6 +266,9 @@ func classify(err error) error {
 	case errors.Is(err, bbolt.ErrInvalid), errors.Is(err, bbolt.ErrChecksum), errors.Is(err, bbolt.ErrVersionMismatch):
 		return fmt.Errorf("%w: %v", app.ErrDamaged, err)
 	}
+	if c := classifyOS(err); c != nil {
+		return c
+	}
 	if s := err.Error(); strings.Contains(s, "file size too small") || strings.Contains(s, "invalid database") {
 		return fmt.Errorf("%w: %v", app.ErrDamaged, err)
 	}

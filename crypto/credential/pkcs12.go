@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
@@ -19,7 +18,7 @@ const maxPKCS12Size = 1 << 20
 
 // OpenPKCS12 opens a PKCS#12 certificate file (.p12, .pfx) with its PIN
 // (the file's password). The file must be readable by its owner only
-// (mode 0600 or 0400; not checked on Windows), else ErrFileMode. A wrong PIN
+// (mode 0600 or 0400; on Windows an owner-only ACL), else ErrFileMode. A wrong PIN
 // gives ErrPIN; a certificate outside its validity period, ErrExpired.
 // Intermediate certificates in the file are kept in the chain presented to
 // the server.
@@ -44,8 +43,8 @@ func openPKCS12(path string, pin []byte, now time.Time) (*Credential, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("credential: %s is not a regular file", name)
 	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %04o", ErrFileMode, name, fi.Mode().Perm())
+	if err := checkOwnerOnly(f, fi, name); err != nil {
+		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, maxPKCS12Size+1))
 	if err != nil {

@@ -348,7 +348,7 @@ service anvil {
 	s.cmd = exec.Command("dovecot", "-F", "-c", s.Conf)
 	s.cmd.Stdout, s.cmd.Stderr = os.Stderr, os.Stderr
 	// If the test binary dies (timeout panic, kill), the master goes too.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	s.cmd.SysProcAttr = dieWithParent()
 	if err := s.cmd.Start(); err != nil {
 		return fail(err)
 	}
