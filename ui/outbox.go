@@ -261,6 +261,8 @@ func outboxStateText(it app.OutboxItem) string {
 	case app.OutboxSending:
 		return tr("outbox.state.sending")
 	case app.OutboxUnconfirmed:
+		// Sent, the service's confirmation not read: never "waiting", and
+		// never sent twice (the next cycle checks it is there).
 		return tr("outbox.state.unconfirmed")
 	case app.OutboxRetry:
 		s := tr("outbox.state.retry", map[string]any{"N": max(it.Attempts, 1)})
@@ -275,10 +277,6 @@ func outboxStateText(it app.OutboxItem) string {
 		return tr("outbox.state.conflict")
 	case app.OutboxRejected:
 		return tr("outbox.state.rejected", map[string]any{"Reason": reasonText(it.LastError)})
-	case app.OutboxUnconfirmed:
-		// Sent, the service's confirmation not read: never "waiting", and
-		// never sent twice (the next cycle checks it is there).
-		return tr("outbox.state.unconfirmed")
 	}
 	return tr("outbox.state.pending")
 }

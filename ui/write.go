@@ -352,8 +352,6 @@ func noteStateText(n noteRow) string {
 		return tr("write.state.conflict")
 	case app.OutboxRejected:
 		return tr("write.state.rejected")
-	case app.OutboxUnconfirmed:
-		return tr("write.state.unconfirmed")
 	}
 	return tr("write.state.pending")
 }
