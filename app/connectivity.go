@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -284,4 +285,30 @@ func (s *Service) startConnectivity(rs RecordService) (RecordService, func()) {
 	s.link = t
 	s.mu.Unlock()
 	return observedRecords{RecordService: rs, t: t}, stop
+}
+
+// ReadDocument implements EntryReader when the service underneath does
+// (the sync engine's evidence reads must pass through, or a masked or
+// deleted document would never leave the vault); else it says so, which the
+// engine takes as "no evidence".
+func (o observedRecords) ReadDocument(ctx context.Context, acc Access, ins INS, remoteID string) (RemoteDocument, error) {
+	r, ok := o.RecordService.(EntryReader)
+	if !ok {
+		return RemoteDocument{}, fmt.Errorf("read document: the service reads no single entry: %w", ErrInvalid)
+	}
+	d, err := r.ReadDocument(ctx, acc, ins, remoteID)
+	o.t.observe(err)
+	return d, err
+}
+
+// ConfirmProvided implements WriteConfirmer when the service underneath
+// does; else the document found is taken as it is.
+func (o observedRecords) ConfirmProvided(ctx context.Context, acc Access, ins INS, found RemoteDocument, doc NewDocument) (RemoteDocument, error) {
+	c, ok := o.RecordService.(WriteConfirmer)
+	if !ok {
+		return found, nil
+	}
+	d, err := c.ConfirmProvided(ctx, acc, ins, found, doc)
+	o.t.observe(err)
+	return d, err
 }
