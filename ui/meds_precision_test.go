@@ -27,6 +27,7 @@ func TestMedsPartialDates(t *testing.T) {
 	showView(f, v.buildUI(), fyne.NewSize(900, 1400))
 	v.start()
 	f.wait()
+	v.showDetails() // the per-class entries are built on demand (the decision table comes first)
 	relayout(v.root)
 	for _, want := range []string{"fin de traitement indiquée le 03/1976", "dernière activité connue le 1975"} {
 		if !f.shows(want) {

@@ -195,9 +195,9 @@ func rowTexts(r *meds.Row) [5]string {
 	last := ""
 	switch {
 	case !e.LastDispensed.IsZero():
-		last = tr("meds.table.dispensed", map[string]any{"Date": formatDate(e.LastDispensed)})
+		last = tr("meds.table.dispensed", map[string]any{"Date": formatPrecDate(e.LastDispensed, e.LastDispensedPrecision)})
 	case !e.LastActivity.IsZero():
-		last = formatDate(e.LastActivity)
+		last = formatPrecDate(e.LastActivity, e.LastActivityPrecision)
 	}
 	return [5]string{name, class, decisionText(r), last, strconv.Itoa(e.Independent)}
 }
