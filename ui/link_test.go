@@ -76,8 +76,9 @@ func TestInboxBadgeManualQueueOnly(t *testing.T) {
 // TestUnconfirmedState: an item sent whose confirmation was not read is
 // shown as such (outbox and write tab), not as waiting to be sent.
 func TestUnconfirmedState(t *testing.T) {
+	newLockedFixture(t, Options{}) // the translations
 	it := app.OutboxItem{State: app.OutboxUnconfirmed}
-	assertText(t, "outbox", outboxStateText(it), "Envoyé, confirmation du DMP non reçue : vérifié au prochain cycle, sans nouvel envoi")
+	assertText(t, "outbox", outboxStateText(it), "Envoyé, non confirmé : le DMP a répondu, mais la relecture ne montre pas encore le document tel qu'envoyé. Il est revérifié à chaque synchronisation, jamais renvoyé en double.")
 	assertText(t, "write", noteStateText(noteRow{state: app.OutboxUnconfirmed}), "Envoyée, non confirmée")
 	if outboxStateText(it) == outboxStateText(app.OutboxItem{State: app.OutboxPending}) {
 		t.Error("unconfirmed reads as pending")

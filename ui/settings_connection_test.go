@@ -85,7 +85,8 @@ func TestSettingsConnectionEdit(t *testing.T) {
 	}{
 		{"http://dmp.example/fhir", "/usr/lib/libcps.so", "", "L'adresse du service central doit être en https."},
 		{"dmp.example", "/usr/lib/libcps.so", "", "Adresse du service central invalide : https://hôte/chemin attendu."},
-		{"https://dmp.example/fhir", "", "", "Indiquez le module PKCS#11 du lecteur de carte."},
+		// (an empty PKCS#11 module is no longer an error: the OS's default
+		// card module, app.DefaultCardModule, applies)
 		{"https://dmp.example/fhir", "/usr/lib/libcps.so", "clinique", "Type de structure invalide : un code TRE_R02 comme SA04."},
 	} {
 		c.url.SetText(tc.url)
