@@ -126,7 +126,12 @@ type Allergy struct {
 	// NoneKnown: the document states that the patient has no known
 	// allergy at all ("no known allergy" code, or a negated allergy to no
 	// named agent); Negated is then true.
-	NoneKnown       bool
+	NoneKnown bool
+	// Unspecified: the entry names only a kind of allergy ("allergie
+	// médicamenteuse") — no substance, no description, its text reference
+	// resolving to nothing. It asserts no allergy the reader could act on:
+	// shown as an entry to check against the document, never as a fact.
+	Unspecified     bool
 	ReactionNegated bool          // the reaction is recorded as NOT observed
 	StartPrecision  DatePrecision // how much of Start the document gave
 	EndPrecision    DatePrecision

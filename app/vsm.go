@@ -119,6 +119,9 @@ func (s *Service) DraftSynthesis(ctx context.Context, id PatientID) (SynthesisDr
 		}
 	}
 	for _, a := range PresentAllergies(r.Allergies) {
+		if a.Unspecified {
+			continue // a kind of allergy with no substance asserts nothing to copy (the practitioner may add it)
+		}
 		l := SynthesisLine{Text: a.Text, Code: a.Agent, Kind: a.Code, Detail: a.Reaction, Start: a.Start,
 			StartPrecision: a.StartPrecision, End: a.End, EndPrecision: a.EndPrecision, Source: a.Source}
 		if a.ReactionNegated {

@@ -47,6 +47,10 @@ func clinicalObjects(reading app.MedicationReading, notGiven []app.Medication, o
 	var lines []fyne.CanvasObject
 	for _, a := range app.PresentAllergies(reading.Allergies) {
 		text := a.Text
+		if a.Unspecified {
+			// a kind of allergy with no substance: to check in the document
+			text = tr("clinical.allergy.unspecified", map[string]any{"Kind": a.Text})
+		}
 		if a.Reaction != "" {
 			key := "clinical.allergy.reaction"
 			if a.ReactionNegated {
@@ -54,7 +58,11 @@ func clinicalObjects(reading app.MedicationReading, notGiven []app.Medication, o
 			}
 			text += " — " + tr(key, map[string]any{"Reaction": a.Reaction})
 		}
-		lines = append(lines, clinicalLine(text, app.FormatDate(a.Start, a.StartPrecision), a.Source, widget.DangerImportance, open))
+		imp := widget.DangerImportance
+		if a.Unspecified {
+			imp = widget.WarningImportance
+		}
+		lines = append(lines, clinicalLine(text, app.FormatDate(a.Start, a.StartPrecision), a.Source, imp, open))
 	}
 	for _, a := range app.AbsentAllergies(reading.Allergies) {
 		date := formatDate(a.Source.Date)

@@ -211,6 +211,8 @@ func (p *parser) observation(c stmtCtx, mood string) string {
 			}
 		}
 		if a.Text == "" {
+			// only the kind of allergy is left: the entry says no substance
+			a.Unspecified = !negated && a.Agent.IsZero() && o.valueText == "" && o.text == "" && o.value.Code == "" && o.value.Display == ""
 			a.Text = firstUsable(o.valueText, o.text, o.value.Display, o.code.Display)
 		}
 		if a.Text == "" {

@@ -55,6 +55,9 @@ func golden(d *Document) []string {
 		if a.Agent.Code != "" {
 			s += " agent=" + a.Agent.Code
 		}
+		if a.Unspecified {
+			s += " unspecified"
+		}
 		if a.Reaction != "" {
 			s += fmt.Sprintf(" reaction=%s%q", neg(a.ReactionNegated), a.Reaction)
 		}

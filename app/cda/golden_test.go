@@ -145,11 +145,14 @@ var sampleGoldens = map[string][]string{
 		"media doc-2 application/pdf 398223 bytes",
 	},
 	// LDL-SES: the allergy entry has neither agent nor value code and its
-	// text reference (#NO-ALL) is missing from the narrative: its type only.
+	// text reference (#NO-ALL) is missing from the narrative: its type only,
+	// marked unspecified (the section's narrative says "Aucune allergie /
+	// intolérance identifiée pendant le séjour", lines 1250-1252: the entry
+	// is shown as one to check, never as a drug allergy).
 	"LDL-SES_2022.01.xml": {
 		"med given \"SOLIAN 100 mg\" product=60019927 start=01/08/2018 end=29/10/2019",
 		"med given \"LEPONEX 100 mg\" atc=N05AH02 product=62552920 start=03/12/2019 end=02/02/2020",
-		"allergy \"allergie médicamenteuse\"",
+		"allergy \"allergie médicamenteuse\" unspecified",
 		"device \"STIMULATEURS CARDIAQUES IMPLANTABLES TRIPLE CHAMBRE\" type=J010104 date=03/12/2018 09:49",
 	},
 	"VSM_1.4_2022.01.xml": {
