@@ -168,6 +168,10 @@ type Engine struct {
 	retryAt   map[app.PatientID]time.Time // per-patient job back-off
 	patFail   map[app.PatientID]int
 	suspect   map[app.PatientID]suspicion // explicit losses of access not confirmed yet
+	// goneSeen: documents a read said not found (no DMP reason), by
+	// patient and document, with the engine clock of the first such read:
+	// removed only when a later read, ConfirmAfter on, says so again.
+	goneSeen map[app.DocumentRef]time.Time
 }
 
 var _ app.Syncer = (*Engine)(nil)
@@ -179,7 +183,8 @@ func New(cfg Config) (*Engine, error) {
 	}
 	cfg = cfg.withDefaults()
 	e := &Engine{cfg: cfg, store: cfg.Store, log: cfg.Logger,
-		retryAt: map[app.PatientID]time.Time{}, patFail: map[app.PatientID]int{}, suspect: map[app.PatientID]suspicion{}}
+		retryAt: map[app.PatientID]time.Time{}, patFail: map[app.PatientID]int{}, suspect: map[app.PatientID]suspicion{},
+		goneSeen: map[app.DocumentRef]time.Time{}}
 	if cfg.Progress != nil {
 		e.listeners = append(e.listeners, cfg.Progress)
 	}

@@ -15,8 +15,9 @@ import (
 // or 410 carrying one of these DMP reasons), seen on two consecutive
 // cycles at least ConfirmAfter apart on the engine's clock, and only when
 // the cycle would not purge more than MaxPurgeShare of the watch list. A
-// document leaves the vault only when reading it says deleted, masked or
-// entered-in-error, never because a listing omitted it. Empty, partial or
+// document leaves the vault only when reading it says masked,
+// entered-in-error or withdrawn with a DMP reason, or says "not found" on
+// two reads at least ConfirmAfter apart; never because a listing omitted it. Empty, partial or
 // missing answers change nothing, and the summary says why.
 
 // Defaults of the evidence rules.
@@ -94,6 +95,29 @@ func (e *Engine) decidePurges(ctx context.Context, lost map[app.PatientID]app.De
 	}
 }
 
+// goneConfirmed records a "not found" read of a document and reports
+// whether an earlier one, at least ConfirmAfter before on the engine's
+// clock, confirms it: one missing answer never removes a document.
+func (e *Engine) goneConfirmed(ref app.DocumentRef) bool {
+	now := e.cfg.Clock.Now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	first, ok := e.goneSeen[ref]
+	if !ok {
+		e.goneSeen[ref] = now
+		return false
+	}
+	return now.Sub(first) >= e.cfg.ConfirmAfter
+}
+
+// forgetGone drops a document's unconfirmed "not found" (it read fine, or
+// it left the vault).
+func (e *Engine) forgetGone(ref app.DocumentRef) {
+	e.mu.Lock()
+	delete(e.goneSeen, ref)
+	e.mu.Unlock()
+}
+
 // errNoRecordSeen is a patient's failure when the service found no record:
 // an empty answer is no evidence.
 var errNoRecordSeen = errors.New("engine: the service found no record for this patient (an empty answer is no evidence): nothing refreshed, nothing removed")
@@ -121,12 +145,24 @@ func (e *Engine) evidence(ctx context.Context, r *pullRun, ps *pstate, omitted [
 			rd, err = rdr.ReadDocument(ctx, r.s.acc, ps.patient.INS, d.RemoteID)
 			return err
 		})
-		gone := errors.Is(err, app.ErrWithdrawn) ||
-			(err == nil && (rd.Status == "entered-in-error" || rd.Visibility.MaskedToProfessionals || rd.Meta.ID != d.ID))
+		// Explicit: entered-in-error, masked, or withdrawn with a DMP
+		// reason. A bare "not found" (or another document under that id)
+		// is one answer: it removes only when confirmed ConfirmAfter later.
+		var ae *app.AccessError
+		explicit := (errors.Is(err, app.ErrWithdrawn) && errors.As(err, &ae)) ||
+			(err == nil && rd.Meta.ID == d.ID && (rd.Status == "entered-in-error" || rd.Visibility.MaskedToProfessionals))
+		notFound := !explicit && (errors.Is(err, app.ErrWithdrawn) || (err == nil && rd.Meta.ID != d.ID))
+		gone := explicit || (notFound && e.goneConfirmed(app.DocumentRef{Patient: ps.patient.ID, ID: d.ID}))
+		if err == nil && !notFound {
+			e.forgetGone(app.DocumentRef{Patient: ps.patient.ID, ID: d.ID})
+		}
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
+		case notFound && !gone:
+			r.sum.add(func(s *app.SyncSummary) { s.Kept++ })
 		case gone:
+			e.forgetGone(app.DocumentRef{Patient: ps.patient.ID, ID: d.ID})
 			if cerr := r.c.change(ctx, ps, 1, 0, func(ps *pstate) {
 				ps.remove(d.ID)
 				r.sum.add(func(s *app.SyncSummary) { s.Removed++ })

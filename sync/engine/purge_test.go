@@ -97,7 +97,7 @@ func TestMaskedAndDeletedLeave(t *testing.T) {
 	rs, pr := client(t, sb, dmptest.KeyAnesthetist)
 	v, _ := newVault(t, nil)
 	p := watch(t, v, time.Now(), qualified(sb, pr.RPPS, 1)...)[0]
-	eng := newEngine(t, v, rs, pr, nil, func(c *engine.Config) { c.ReconcileEvery = -1 })
+	eng := newEngine(t, v, rs, pr, nil, func(c *engine.Config) { c.ReconcileEvery = -1; c.ConfirmAfter = time.Nanosecond })
 	if _, err := eng.Once(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +113,15 @@ func TestMaskedAndDeletedLeave(t *testing.T) {
 	}
 	sb.MaskDocument(cur[0].ID)
 	sb.DeleteDocument(cur[1].ID)
+	// Read "not found" once: kept (one missing answer removes nothing).
 	sum, err := eng.Once(ctx)
+	if err != nil || sum.Removed != 0 || sum.Kept != 2 {
+		t.Fatalf("first cycle: %v %+v; want both kept until confirmed", err, sum)
+	}
+	// Read "not found" again, ConfirmAfter later: removed.
+	sum, err = eng.Once(ctx)
 	if err != nil || sum.Removed != 2 {
-		t.Fatalf("%v %+v", err, sum)
+		t.Fatalf("second cycle: %v %+v", err, sum)
 	}
 	m, _ = v.Manifest(ctx, p.ID)
 	for _, d := range cur[:2] {
@@ -288,7 +294,7 @@ func TestMaskedAndDeletedLeaveThroughTheIdentityGate(t *testing.T) {
 	if _, ok := gated.(app.EntryReader); !ok {
 		t.Fatal("the gated service hides the evidence reads (app.EntryReader)")
 	}
-	eng := newEngine(t, v, gated, pr, nil, func(c *engine.Config) { c.ReconcileEvery = -1 })
+	eng := newEngine(t, v, gated, pr, nil, func(c *engine.Config) { c.ReconcileEvery = -1; c.ConfirmAfter = time.Nanosecond })
 	if _, err := eng.Once(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -304,9 +310,15 @@ func TestMaskedAndDeletedLeaveThroughTheIdentityGate(t *testing.T) {
 	}
 	sb.MaskDocument(cur[0].ID)
 	sb.DeleteDocument(cur[1].ID)
+	// Read "not found" once: kept (one missing answer removes nothing).
 	sum, err := eng.Once(ctx)
+	if err != nil || sum.Removed != 0 || sum.Kept != 2 {
+		t.Fatalf("first cycle: %v %+v; want both kept until confirmed", err, sum)
+	}
+	// Read "not found" again, ConfirmAfter later: removed.
+	sum, err = eng.Once(ctx)
 	if err != nil || sum.Removed != 2 {
-		t.Fatalf("%v %+v", err, sum)
+		t.Fatalf("second cycle: %v %+v", err, sum)
 	}
 	m, _ = v.Manifest(ctx, p.ID)
 	for _, d := range cur[:2] {
