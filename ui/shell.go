@@ -81,10 +81,16 @@ func (s *shell) buildUI() fyne.CanvasObject {
 		}
 		s.search.queryChanged(q)
 	}
+	s.status = widget.NewLabel("")
+	version := widget.NewLabel(s.u.opt.Version)
+	version.Importance = widget.LowImportance
 	tools := container.NewHBox(s.signIn.buildUI(), s.openAudit, s.openPrefs, s.lock)
+	// The demo's outage switch sits in the status line, beside what it
+	// changes: in the toolbar it squeezed the search entry.
+	right := container.NewHBox(s.status, version)
 	if outage := s.u.opt.DemoOutage; outage != nil {
 		s.outage = widget.NewCheck(tr("demo.outage"), outage)
-		tools.Objects = append([]fyne.CanvasObject{s.outage}, tools.Objects...)
+		right.Objects = append([]fyne.CanvasObject{s.outage}, right.Objects...)
 	}
 	top := container.NewBorder(nil, nil,
 		container.NewHBox(widget.NewIcon(theme.DocumentIcon()), name),
@@ -93,12 +99,9 @@ func (s *shell) buildUI() fyne.CanvasObject {
 
 	s.banners = container.NewVBox()
 	s.area = container.NewStack(results)
-	s.status = widget.NewLabel("")
-	version := widget.NewLabel(s.u.opt.Version)
-	version.Importance = widget.LowImportance
 	sync := s.bar.buildUI()
 	bottom := container.NewVBox(widget.NewSeparator(), s.bar.progress, sync,
-		container.NewBorder(nil, nil, nil, container.NewHBox(s.status, version), s.bar.msg))
+		container.NewBorder(nil, nil, nil, right, s.bar.msg))
 
 	s.updateStatus()
 	s.startStatus()
