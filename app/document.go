@@ -152,3 +152,29 @@ type Problem struct {
 	EndPrecision   DatePrecision
 	Source         MedicationSource // the document it was read from (ReadMedications fills it)
 }
+
+// NoteDraft is a note a practitioner writes in Carnet.
+type NoteDraft struct {
+	Title      string     // empty: "Compte rendu de consultation"
+	Text       string     // the body; paragraphs separated by blank lines
+	Visibility Visibility // masked to professionals, hidden from the patient or legal representatives
+	Replaces   DocumentID // when set: a new version of this document of the record
+}
+
+// WrittenDocument is a document produced by a DocumentWriter: its content
+// (CDA) and the metadata it is sent with.
+type WrittenDocument struct {
+	Meta    DocumentMeta
+	Content []byte
+}
+
+// DocumentWriter writes clinical documents (implemented by app/cda: the
+// CI-SIS header, the INS only for a qualified identity). previous is the
+// document replaced, or nil.
+type DocumentWriter interface {
+	WriteNote(p Patient, author Practitioner, d NoteDraft, previous *DocumentMeta, at time.Time) (WrittenDocument, error)
+	// WritePreAnesthesia writes the pre-anesthesia consultation report
+	// (LOINC 34749-2) carrying the medication list the anesthesiologist
+	// reconciled, as structured entries (see Service.Reconcile).
+	WritePreAnesthesia(p Patient, author Practitioner, r Reconciliation, at time.Time) (WrittenDocument, error)
+}

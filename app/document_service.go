@@ -19,52 +19,6 @@ const (
 	readCacheEntries = 32
 )
 
-// UnstructuredReason says why a document gave no structured medication line.
-type UnstructuredReason string
-
-// The reasons.
-const (
-	// UnstructuredNoEntries: the document was read and has no structured
-	// medication entry (a PDF, an N1 document, a narrative-only section).
-	UnstructuredNoEntries UnstructuredReason = "no-entries"
-	// UnstructuredNotCached: the document is not in the vault; fetch it
-	// (Service.Document) to read it.
-	UnstructuredNotCached UnstructuredReason = "not-cached"
-	// UnstructuredUnreadable: the document is in the vault but could not be
-	// read (refused by the reader, or its record is damaged).
-	UnstructuredUnreadable UnstructuredReason = "unreadable"
-)
-
-// UnstructuredDocument is a document of the record whose medication
-// information, if any, a person must read.
-type UnstructuredDocument struct {
-	Meta   DocumentMeta // Cached is false when the content is not in the vault
-	Reason UnstructuredReason
-}
-
-// MedicationReading is what a patient's cached documents say about
-// medications: the structured lines, and the documents that gave none.
-// Package meds consolidates it (meds.Consolidate(r.Lines, r.Metas(), now)).
-type MedicationReading struct {
-	Lines        []Medication           // every structured line, each with its Source
-	Unstructured []UnstructuredDocument // in manifest order (newest first)
-	// The allergies, problems and implanted devices of the same documents,
-	// each with its Source, in manifest order; negated ones included
-	// (PresentProblems, PresentAllergies leave them out).
-	Allergies []Allergy
-	Problems  []Problem
-	Devices   []Device
-}
-
-// Metas returns the metadata of the unstructured documents.
-func (r MedicationReading) Metas() []DocumentMeta {
-	out := make([]DocumentMeta, len(r.Unstructured))
-	for i, u := range r.Unstructured {
-		out[i] = u.Meta
-	}
-	return out
-}
-
 // SetDocumentReader sets the reader of ReadDocument and MedicationLines
 // (main wires cda.Reader). The documents read are kept in memory until the
 // vault locks.

@@ -139,3 +139,73 @@ type MedicationSource struct {
 	// independent source of the lines it restates.
 	Own bool
 }
+
+// Reconciliation is the medication list an anesthesiologist signs off
+// before surgery: the lines kept from the consolidated list (declared ones
+// keep Kind MedicationDeclared) and the conclusion.
+type Reconciliation struct {
+	Lines      []Medication
+	Conclusion string // free text, paragraphs separated by blank lines; may be empty
+	// Decisions, when given, has one element per line: the perioperative
+	// decision and the HAS reconciliation the report carries for it.
+	Decisions []LineDecision
+}
+
+// LineDecision is what the anesthesiologist signed for one line: the
+// perioperative decision (French label of the action, last-dose date when
+// stopped, reason) and the reconciliation per the HAS method (the sources
+// compared, a discrepancy marked intentional or not, with a comment).
+type LineDecision struct {
+	Action      string    // "Poursuivre", "Arrêter", "Relais", "Adapter", "À discuter"
+	LastDose    time.Time // zero when the action sets no date
+	Reason      string    // the override's reason, or the rule followed
+	Compared    string    // the sources compared ("déclaration, dispensation, document")
+	Discrepancy string    // "", "intentionnelle", "non intentionnelle"
+	Comment     string
+}
+
+// UnstructuredReason says why a document gave no structured medication line.
+type UnstructuredReason string
+
+// The reasons.
+const (
+	// UnstructuredNoEntries: the document was read and has no structured
+	// medication entry (a PDF, an N1 document, a narrative-only section).
+	UnstructuredNoEntries UnstructuredReason = "no-entries"
+	// UnstructuredNotCached: the document is not in the vault; fetch it
+	// (Service.Document) to read it.
+	UnstructuredNotCached UnstructuredReason = "not-cached"
+	// UnstructuredUnreadable: the document is in the vault but could not be
+	// read (refused by the reader, or its record is damaged).
+	UnstructuredUnreadable UnstructuredReason = "unreadable"
+)
+
+// UnstructuredDocument is a document of the record whose medication
+// information, if any, a person must read.
+type UnstructuredDocument struct {
+	Meta   DocumentMeta // Cached is false when the content is not in the vault
+	Reason UnstructuredReason
+}
+
+// MedicationReading is what a patient's cached documents say about
+// medications: the structured lines, and the documents that gave none.
+// Package meds consolidates it (meds.Consolidate(r.Lines, r.Metas(), now)).
+type MedicationReading struct {
+	Lines        []Medication           // every structured line, each with its Source
+	Unstructured []UnstructuredDocument // in manifest order (newest first)
+	// The allergies, problems and implanted devices of the same documents,
+	// each with its Source, in manifest order; negated ones included
+	// (PresentProblems, PresentAllergies leave them out).
+	Allergies []Allergy
+	Problems  []Problem
+	Devices   []Device
+}
+
+// Metas returns the metadata of the unstructured documents.
+func (r MedicationReading) Metas() []DocumentMeta {
+	out := make([]DocumentMeta, len(r.Unstructured))
+	for i, u := range r.Unstructured {
+		out[i] = u.Meta
+	}
+	return out
+}

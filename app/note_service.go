@@ -8,56 +8,6 @@ import (
 	"time"
 )
 
-// NoteDraft is a note a practitioner writes in Carnet.
-type NoteDraft struct {
-	Title      string     // empty: "Compte rendu de consultation"
-	Text       string     // the body; paragraphs separated by blank lines
-	Visibility Visibility // masked to professionals, hidden from the patient or legal representatives
-	Replaces   DocumentID // when set: a new version of this document of the record
-}
-
-// WrittenDocument is a document produced by a DocumentWriter: its content
-// (CDA) and the metadata it is sent with.
-type WrittenDocument struct {
-	Meta    DocumentMeta
-	Content []byte
-}
-
-// DocumentWriter writes clinical documents (implemented by app/cda: the
-// CI-SIS header, the INS only for a qualified identity). previous is the
-// document replaced, or nil.
-type DocumentWriter interface {
-	WriteNote(p Patient, author Practitioner, d NoteDraft, previous *DocumentMeta, at time.Time) (WrittenDocument, error)
-	// WritePreAnesthesia writes the pre-anesthesia consultation report
-	// (LOINC 34749-2) carrying the medication list the anesthesiologist
-	// reconciled, as structured entries (see Service.Reconcile).
-	WritePreAnesthesia(p Patient, author Practitioner, r Reconciliation, at time.Time) (WrittenDocument, error)
-}
-
-// Reconciliation is the medication list an anesthesiologist signs off
-// before surgery: the lines kept from the consolidated list (declared ones
-// keep Kind MedicationDeclared) and the conclusion.
-type Reconciliation struct {
-	Lines      []Medication
-	Conclusion string // free text, paragraphs separated by blank lines; may be empty
-	// Decisions, when given, has one element per line: the perioperative
-	// decision and the HAS reconciliation the report carries for it.
-	Decisions []LineDecision
-}
-
-// LineDecision is what the anesthesiologist signed for one line: the
-// perioperative decision (French label of the action, last-dose date when
-// stopped, reason) and the reconciliation per the HAS method (the sources
-// compared, a discrepancy marked intentional or not, with a comment).
-type LineDecision struct {
-	Action      string    // "Poursuivre", "Arrêter", "Relais", "Adapter", "À discuter"
-	LastDose    time.Time // zero when the action sets no date
-	Reason      string    // the override's reason, or the rule followed
-	Compared    string    // the sources compared ("déclaration, dispensation, document")
-	Discrepancy string    // "", "intentionnelle", "non intentionnelle"
-	Comment     string
-}
-
 // SetDocumentWriter gives the service its document writer (main wires
 // cda.Writer).
 func (s *Service) SetDocumentWriter(w DocumentWriter) {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -142,4 +143,20 @@ func (p Patient) DisplayName() string {
 		given, _, _ = strings.Cut(p.BirthGivenNames, " ")
 	}
 	return strings.TrimSpace(strings.ToUpper(name) + " " + given)
+}
+
+// PatientStore is the vault's patient directory: the part of Store that
+// reads and forgets patients (written through Batch). Every method fails
+// with ErrLocked while the vault is locked.
+type PatientStore interface {
+	// SearchPatients searches the directory (see Directory.Search).
+	SearchPatients(ctx context.Context, query string, limit int) ([]Patient, error)
+	// Patient returns one patient of the directory.
+	Patient(ctx context.Context, id PatientID) (Patient, error)
+	// Patients returns the whole directory, sorted by name.
+	Patients(ctx context.Context) ([]Patient, error)
+	// Purge forgets a patient by crypto-shredding: the patient's data key is
+	// destroyed first, then the records and the directory entry. A patient
+	// with outbox items is refused (ErrConflict).
+	Purge(ctx context.Context, id PatientID) error
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"sort"
 	"strings"
 	"time"
@@ -204,4 +205,82 @@ func sortDocuments(ds []DocumentMeta) {
 		}
 		return ds[i].ID < ds[j].ID
 	})
+}
+
+// PatientRecord is a patient's record as the UI shows it.
+type PatientRecord struct {
+	Patient   Patient
+	Manifest  Manifest
+	Status    RecordStatus
+	Access    Access
+	Offline   bool      // the central service could not be reached: this is the cached copy
+	CheckedAt time.Time // last successful check with the central service
+	// NotQualified: the identity is not qualified (PROV, RECUP, VALI) and
+	// the access is normal: the central service was not asked, this is the
+	// local copy. What to do: qualify the identity in the clinic's identity
+	// system, then re-import it; or open in bris de glace, justified.
+	NotQualified bool
+	// Refreshing: this is the vault copy, shown at once while the central
+	// service is asked in the background (CachedRecord); the answer
+	// replaces it.
+	Refreshing bool
+}
+
+// MergeManifest applies documents listed by the central service to a cached
+// manifest: new ones are added, known ones updated (a newer metadata version
+// wins; the Cached flag is kept), superseded ones marked. It returns the
+// merged manifest, newest first, and the latest server time seen (the next
+// cursor).
+func MergeManifest(m Manifest, docs []RemoteDocument) (Manifest, time.Time) {
+	index := make(map[DocumentID]int, len(m.Documents))
+	out := Manifest{Patient: m.Patient, CheckedAt: m.CheckedAt, Documents: append([]DocumentMeta(nil), m.Documents...)}
+	for i, d := range out.Documents {
+		index[d.ID] = i
+	}
+	var newest time.Time
+	for _, rd := range docs {
+		meta := rd.Meta
+		meta.RemoteID, meta.VersionID, meta.URL = rd.RemoteID, rd.VersionID, rd.URL
+		meta.Visibility, meta.LastUpdated = rd.Visibility, rd.LastUpdated
+		meta.Superseded = rd.Status == "superseded"
+		if rd.LastUpdated.After(newest) {
+			newest = rd.LastUpdated
+		}
+		if i, ok := index[meta.ID]; ok {
+			old := out.Documents[i]
+			if !old.LastUpdated.IsZero() && rd.LastUpdated.Before(old.LastUpdated) {
+				continue // an older version than the one we have
+			}
+			meta.Cached = old.Cached
+			if meta.Source == "" {
+				meta.Source = old.Source // a note written in Carnet stays one once sent
+			}
+			if meta.Source == "" {
+				meta.Source = "dmp"
+			}
+			out.Documents[i] = meta
+			continue
+		}
+		if meta.Source == "" {
+			meta.Source = "dmp"
+		}
+		index[meta.ID] = len(out.Documents)
+		out.Documents = append(out.Documents, meta)
+	}
+	sortDocuments(out.Documents)
+	return out, newest
+}
+
+// RecordStore is the vault's copy of the records: the part of Store that
+// reads manifests, cached documents, sync cursors and the outbox (all
+// written through Batch). Every method fails with ErrLocked while the vault
+// is locked.
+type RecordStore interface { // Manifest returns a patient's cached document list.
+	Manifest(ctx context.Context, id PatientID) (Manifest, error)
+	// Document returns the content of a cached document.
+	Document(ctx context.Context, id PatientID, doc DocumentID) ([]byte, error)
+	// Cursor returns a sync cursor; the zero Cursor when none was stored.
+	Cursor(ctx context.Context, id PatientID, stream string) (Cursor, error)
+	// Outbox returns every outbox item, oldest first.
+	Outbox(ctx context.Context) ([]OutboxItem, error)
 }

@@ -7,13 +7,6 @@ import (
 	"time"
 )
 
-// Session is the practitioner signed in with their card (or certificate
-// file) and the central record service reached with that credential.
-type Session struct {
-	Practitioner Practitioner
-	Records      RecordService
-}
-
 // FirstOpenWindow is how far back the first consultation of a record looks
 // (act dates), as the DMP's guidance asks; the user may widen it.
 const FirstOpenWindow = 2 * 365 * 24 * time.Hour
@@ -24,82 +17,6 @@ const cursorOverlap = 5 * time.Minute
 
 // streamDocuments is the cursor stream of the document list.
 const streamDocuments = "documents"
-
-// PatientRecord is a patient's record as the UI shows it.
-type PatientRecord struct {
-	Patient   Patient
-	Manifest  Manifest
-	Status    RecordStatus
-	Access    Access
-	Offline   bool      // the central service could not be reached: this is the cached copy
-	CheckedAt time.Time // last successful check with the central service
-	// NotQualified: the identity is not qualified (PROV, RECUP, VALI) and
-	// the access is normal: the central service was not asked, this is the
-	// local copy. What to do: qualify the identity in the clinic's identity
-	// system, then re-import it; or open in bris de glace, justified.
-	NotQualified bool
-	// Refreshing: this is the vault copy, shown at once while the central
-	// service is asked in the background (CachedRecord); the answer
-	// replaces it.
-	Refreshing bool
-}
-
-// SignIn starts a session: from now on the record use cases reach the
-// central service as this practitioner.
-//
-// The session's central service is gated (gate.go): no call about a
-// patient whose local identity is not qualified, except in bris de glace.
-func (s *Service) SignIn(sess Session) {
-	var stop func()
-	if sess.Records != nil {
-		if _, done := sess.Records.(gatedRecords); !done {
-			var observed RecordService
-			observed, stop = s.startConnectivity(sess.Records)
-			sess.Records = gatedRecords{RecordService: observed, patients: s.store.Patients}
-		}
-	}
-	s.mu.Lock()
-	s.session = &sess
-	old := s.stopLink
-	s.stopLink = stop
-	s.mu.Unlock()
-	if old != nil {
-		old()
-	}
-	s.audit(context.Background(), AuditEvent{Action: "session.signin", Practitioner: sess.Practitioner.RPPS,
-		Structure: sess.Practitioner.Structure.ID, Result: "ok"})
-}
-
-// SignOut ends the session (card removed, re-authentication).
-func (s *Service) SignOut() {
-	s.mu.Lock()
-	s.session = nil
-	stop := s.stopLink
-	s.stopLink, s.link = nil, nil
-	s.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-}
-
-// Practitioner returns the signed-in practitioner.
-func (s *Service) Practitioner() (Practitioner, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.session == nil {
-		return Practitioner{}, false
-	}
-	return s.session.Practitioner, true
-}
-
-func (s *Service) currentSession() (*Session, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.session == nil {
-		return nil, fmt.Errorf("no practitioner signed in: %w", ErrCredential)
-	}
-	return s.session, nil
-}
 
 // recordPatient returns the local identity of a patient and checks that it
 // has an INS the central service can be asked about.
@@ -302,51 +219,6 @@ func (s *Service) refresh(ctx context.Context, sess *Session, acc Access, p Pati
 	return PatientRecord{Patient: p, Manifest: m, Status: st, CheckedAt: m.CheckedAt}, nil
 }
 
-// MergeManifest applies documents listed by the central service to a cached
-// manifest: new ones are added, known ones updated (a newer metadata version
-// wins; the Cached flag is kept), superseded ones marked. It returns the
-// merged manifest, newest first, and the latest server time seen (the next
-// cursor).
-func MergeManifest(m Manifest, docs []RemoteDocument) (Manifest, time.Time) {
-	index := make(map[DocumentID]int, len(m.Documents))
-	out := Manifest{Patient: m.Patient, CheckedAt: m.CheckedAt, Documents: append([]DocumentMeta(nil), m.Documents...)}
-	for i, d := range out.Documents {
-		index[d.ID] = i
-	}
-	var newest time.Time
-	for _, rd := range docs {
-		meta := rd.Meta
-		meta.RemoteID, meta.VersionID, meta.URL = rd.RemoteID, rd.VersionID, rd.URL
-		meta.Visibility, meta.LastUpdated = rd.Visibility, rd.LastUpdated
-		meta.Superseded = rd.Status == "superseded"
-		if rd.LastUpdated.After(newest) {
-			newest = rd.LastUpdated
-		}
-		if i, ok := index[meta.ID]; ok {
-			old := out.Documents[i]
-			if !old.LastUpdated.IsZero() && rd.LastUpdated.Before(old.LastUpdated) {
-				continue // an older version than the one we have
-			}
-			meta.Cached = old.Cached
-			if meta.Source == "" {
-				meta.Source = old.Source // a note written in Carnet stays one once sent
-			}
-			if meta.Source == "" {
-				meta.Source = "dmp"
-			}
-			out.Documents[i] = meta
-			continue
-		}
-		if meta.Source == "" {
-			meta.Source = "dmp"
-		}
-		index[meta.ID] = len(out.Documents)
-		out.Documents = append(out.Documents, meta)
-	}
-	sortDocuments(out.Documents)
-	return out, newest
-}
-
 // Document returns a document's content: from the vault when cached, else
 // retrieved from the central service (its hash and size verified by the
 // client), then cached for offline use.
@@ -483,15 +355,6 @@ func (s *Service) auditRemote(ctx context.Context, acc Access, id PatientID, act
 		e.Result = "denied:" + string(reason)
 	}
 	s.audit(ctx, e)
-}
-
-// Patient returns a patient of the vault's directory (the local identity).
-func (s *Service) Patient(ctx context.Context, id PatientID) (Patient, error) {
-	p, err := s.store.Patient(ctx, id)
-	if err != nil {
-		return Patient{}, fmt.Errorf("patient: %w", err)
-	}
-	return p, nil
 }
 
 // CachedManifest returns the patient's document list as the vault holds it,

@@ -265,3 +265,20 @@ func (e *NotConfirmedError) Unwrap() error { return ErrServer }
 type WriteConfirmer interface {
 	ConfirmProvided(ctx context.Context, acc Access, ins INS, found RemoteDocument, doc NewDocument) (RemoteDocument, error)
 }
+
+// AccessMode is how a practitioner opens a patient's record.
+type AccessMode string
+
+// The access modes of the central record service.
+const (
+	AccessNormal     AccessMode = "normal"            // with the patient's authorisation
+	AccessEmergency  AccessMode = "bris_de_glace"     // break-the-glass, justified, shown on screen
+	AccessRegulation AccessMode = "centre_regulation" // SAMU regulation doctor
+)
+
+// Session is the practitioner signed in with their card (or certificate
+// file) and the central record service reached with that credential.
+type Session struct {
+	Practitioner Practitioner
+	Records      RecordService
+}

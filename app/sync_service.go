@@ -3,20 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
 )
-
-// Records returns the central service and the practitioner of the current
-// session: the sync engine asks for them at each cycle (none while no
-// practitioner is signed in).
-func (s *Service) Records() (RecordService, Practitioner, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.session == nil {
-		return nil, Practitioner{}, false
-	}
-	return s.session.Records, s.session.Practitioner, true
-}
 
 // SetSyncer gives the service the sync engine (main wires it), so that the
 // UI can start a sync (Ctrl+R), show its state and resolve conflicts without
@@ -83,28 +70,6 @@ func (s *Service) Resolve(ctx context.Context, id OutboxID, r Resolution, confir
 		return fmt.Errorf("resolve: %w", err)
 	}
 	return nil
-}
-
-// ImportOperatingList reads an operating list (CSV with INS and date, or
-// iCalendar) and marks its patients as scheduled: the sync engine prefetches
-// their records ahead of the date, so that they open in the theatre without
-// network. INS not found in the vault are reported "to identify".
-func (s *Service) ImportOperatingList(ctx context.Context, r io.Reader, name string) (OperatingListResult, error) {
-	s.Touch()
-	list, err := ParseOperatingList(r, name)
-	if err != nil {
-		return OperatingListResult{}, fmt.Errorf("operating list: %w", err)
-	}
-	sy, err := s.currentSyncer()
-	if err != nil {
-		return OperatingListResult{}, err
-	}
-	res, err := sy.ImportOperatingList(ctx, list)
-	s.audit(ctx, AuditEvent{Action: "operating-list.import", Result: resultOf(err)})
-	if err != nil {
-		return OperatingListResult{}, fmt.Errorf("operating list: %w", err)
-	}
-	return res, nil
 }
 
 // MailSyncer is implemented by the syncers whose cycle also imports the

@@ -2,12 +2,17 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
 // Store is the vault: Carnet's encrypted local cache of patient records, the
 // outbox of documents written in Carnet, the sync cursors, the settings and the
 // audit log. It is implemented by package app/vault.
+//
+// Its record ports are declared beside their nouns and embedded here:
+// PatientStore (patient.go), RecordStore (record.go), DeclarationStore
+// (declaration.go), AuditLog (audit.go).
 //
 // A Store starts locked. Every method that touches patient data returns an
 // error wrapping ErrLocked until Unlock succeeds, and again after Lock. Lock
@@ -39,25 +44,11 @@ type Store interface {
 	// fails with ErrPrivateKey, anything else unusable with ErrInvalid.
 	InspectRecoveryKey(publicKey []byte) (RecoveryKeyInfo, error)
 
-	// SearchPatients searches the directory (see Directory.Search).
-	SearchPatients(ctx context.Context, query string, limit int) ([]Patient, error)
-	// Patient returns one patient of the directory.
-	Patient(ctx context.Context, id PatientID) (Patient, error)
-	// Patients returns the whole directory, sorted by name.
-	Patients(ctx context.Context) ([]Patient, error)
-
-	// Manifest returns a patient's cached document list.
-	Manifest(ctx context.Context, id PatientID) (Manifest, error)
-	// Document returns the content of a cached document.
-	Document(ctx context.Context, id PatientID, doc DocumentID) ([]byte, error)
-	// Cursor returns a sync cursor; the zero Cursor when none was stored.
-	Cursor(ctx context.Context, id PatientID, stream string) (Cursor, error)
-	// Outbox returns every outbox item, oldest first.
-	Outbox(ctx context.Context) ([]OutboxItem, error)
-	// Declarations returns the medications the patient declared (see
-	// declare.go; written through Batch.Declarations), oldest first; none
-	// when nothing was declared.
-	Declarations(ctx context.Context, id PatientID) ([]Declaration, error)
+	// The records, each port beside its nouns.
+	PatientStore     // the patient directory (patient.go)
+	RecordStore      // manifests, documents, cursors, outbox (record.go)
+	DeclarationStore // medications declared by patients (declaration.go)
+	AuditLog         // the append-only audit log (audit.go)
 
 	// Secure messaging (see mail.go; written through Batch).
 	// MailState returns a mailbox's sync point; the zero state (with
@@ -79,20 +70,11 @@ type Store interface {
 	SaveMailSecret(ctx context.Context, account string, secret []byte) error
 	// Write applies a batch in one transaction.
 	Write(ctx context.Context, b *Batch) error
-	// Purge forgets a patient by crypto-shredding: the patient's data key is
-	// destroyed first, then the records and the directory entry. A patient
-	// with outbox items is refused (ErrConflict).
-	Purge(ctx context.Context, id PatientID) error
 
 	// Settings returns the vault's settings (defaults when never saved).
 	Settings(ctx context.Context) (Settings, error)
 	// SaveSettings stores the settings.
 	SaveSettings(ctx context.Context, s Settings) error
-
-	// Record appends an event to the hash-chained audit log.
-	Record(ctx context.Context, e AuditEvent) error
-	// Audit returns the audit events matching f, oldest first.
-	Audit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
 
 	// Check opens every record and verifies that manifests, documents and
 	// directory agree and that the audit chain is intact.
@@ -193,37 +175,6 @@ func (s Settings) Validate() error {
 	return nil
 }
 
-// AccessMode is how a practitioner opens a patient's record.
-type AccessMode string
-
-// The access modes of the central record service.
-const (
-	AccessNormal     AccessMode = "normal"            // with the patient's authorisation
-	AccessEmergency  AccessMode = "bris_de_glace"     // break-the-glass, justified, shown on screen
-	AccessRegulation AccessMode = "centre_regulation" // SAMU regulation doctor
-)
-
-// AuditEvent is one entry of the local audit log.
-type AuditEvent struct {
-	Seq          uint64 // position in the log, from 1; set by the store
-	Time         time.Time
-	Practitioner string     // RPPS id, or "local" before sign-in
-	Structure    string     // structure id
-	Patient      PatientID  // empty when the action concerns no patient
-	Action       string     // "vault.unlock", "dmp.iti67", "mail.import", …
-	Mode         AccessMode // for record access
-	Result       string     // "ok", or an error kind
-	Detail       string     // free text without health data (a justification is health-adjacent: sealed with the rest)
-}
-
-// AuditFilter selects audit events; zero fields select everything.
-type AuditFilter struct {
-	Patient PatientID
-	Action  string // prefix
-	Since   time.Time
-	Limit   int // the newest Limit events; 0 means all
-}
-
 // CheckReport is the result of a full vault check.
 type CheckReport struct {
 	Records   int      // sealed values opened
@@ -257,13 +208,62 @@ func (s StoreStats) FreeRatio() float64 {
 	return float64(s.FreeBytes) / float64(s.FileSize)
 }
 
-// Clock tells the time. Tests inject a fake one.
-type Clock interface {
-	Now() time.Time
+// Passphrase policy.
+const (
+	MinPassphraseLength = 12 // characters
+)
+
+// Strength grades a passphrase for the hint shown while typing.
+type Strength int
+
+// The grades.
+const (
+	StrengthTooShort Strength = iota // refused
+	StrengthWeak                     // accepted, but the hint says to lengthen it
+	StrengthGood
+	StrengthStrong
+)
+
+// PassphraseStrength grades p from its length and variety: a rough estimate
+// of the bits an attacker must guess, not a promise.
+func PassphraseStrength(p []byte) Strength {
+	n := 0
+	var lower, upper, digit, other bool
+	for _, r := range string(p) {
+		n++
+		switch {
+		case r >= 'a' && r <= 'z':
+			lower = true
+		case r >= 'A' && r <= 'Z':
+			upper = true
+		case r >= '0' && r <= '9':
+			digit = true
+		default:
+			other = true
+		}
+	}
+	if n < MinPassphraseLength {
+		return StrengthTooShort
+	}
+	classes := 0
+	for _, c := range []bool{lower, upper, digit, other} {
+		if c {
+			classes++
+		}
+	}
+	switch {
+	case n >= 20 || (n >= 16 && classes >= 3):
+		return StrengthStrong
+	case n >= 14 || classes >= 3:
+		return StrengthGood
+	}
+	return StrengthWeak
 }
 
-// SystemClock is the real clock.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
+// CheckPassphrase refuses a passphrase shorter than MinPassphraseLength.
+func CheckPassphrase(p []byte) error {
+	if PassphraseStrength(p) == StrengthTooShort {
+		return fmt.Errorf("passphrase: fewer than %d characters: %w", MinPassphraseLength, ErrWeakPassphrase)
+	}
+	return nil
+}

@@ -402,3 +402,15 @@ func RetentionDue(p Patient, days int, now time.Time) bool {
 	}
 	return now.Sub(p.LastAccess) > time.Duration(days)*24*time.Hour
 }
+
+// WatchEntry is a patient of the home screen's watch list, with how ready
+// the record is for offline reading.
+type WatchEntry struct {
+	Patient   Patient
+	Documents int       // documents of the record (superseded ones left out)
+	Cached    int       // of which readable offline
+	CheckedAt time.Time // last check with the central service; zero if never
+}
+
+// Ready reports whether every document of the record is readable offline.
+func (e WatchEntry) Ready() bool { return e.Documents > 0 && e.Cached == e.Documents }

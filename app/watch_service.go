@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"time"
 )
@@ -14,18 +15,6 @@ const DefaultWatchLead = 48 * time.Hour
 
 // watchListMax bounds the home screen's watch list.
 const watchListMax = 100
-
-// WatchEntry is a patient of the home screen's watch list, with how ready
-// the record is for offline reading.
-type WatchEntry struct {
-	Patient   Patient
-	Documents int       // documents of the record (superseded ones left out)
-	Cached    int       // of which readable offline
-	CheckedAt time.Time // last check with the central service; zero if never
-}
-
-// Ready reports whether every document of the record is readable offline.
-func (e WatchEntry) Ready() bool { return e.Documents > 0 && e.Cached == e.Documents }
 
 // WatchList returns the list the practitioner watches — the imported
 // operating list first (by date), then the patients pinned by an explicit
@@ -109,4 +98,26 @@ func (s *Service) SetPinned(ctx context.Context, id PatientID, pinned bool) erro
 		return fmt.Errorf("pin patient: %w", err)
 	}
 	return nil
+}
+
+// ImportOperatingList reads an operating list (CSV with INS and date, or
+// iCalendar) and marks its patients as scheduled: the sync engine prefetches
+// their records ahead of the date, so that they open in the theatre without
+// network. INS not found in the vault are reported "to identify".
+func (s *Service) ImportOperatingList(ctx context.Context, r io.Reader, name string) (OperatingListResult, error) {
+	s.Touch()
+	list, err := ParseOperatingList(r, name)
+	if err != nil {
+		return OperatingListResult{}, fmt.Errorf("operating list: %w", err)
+	}
+	sy, err := s.currentSyncer()
+	if err != nil {
+		return OperatingListResult{}, err
+	}
+	res, err := sy.ImportOperatingList(ctx, list)
+	s.audit(ctx, AuditEvent{Action: "operating-list.import", Result: resultOf(err)})
+	if err != nil {
+		return OperatingListResult{}, fmt.Errorf("operating list: %w", err)
+	}
+	return res, nil
 }
