@@ -220,7 +220,7 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 		return importFailed
 	}
 	defer store.Close()
-	svc := app.NewService(store, nil, log)
+	svc := app.NewService(app.Deps{Store: store, Log: log})
 	defer svc.Lock(app.LockShutdown)
 	if err := unlock(ctx, svc, &vaultFlags{passFile: f.passFile}, secrets, stderr); err != nil {
 		fmt.Fprintln(stderr, "carnet import:", err)

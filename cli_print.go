@@ -67,10 +67,9 @@ func runPrint(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 		return printFailed
 	}
 	defer store.Close()
-	svc := app.NewService(store, nil, log)
+	svc := app.NewService(app.Deps{Store: store, Log: log,
+		Reader: cda.Reader{Options: cda.Options{Production: true}}, Sheets: cda.SheetRenderer{}})
 	defer svc.Lock(app.LockShutdown)
-	svc.SetDocumentReader(cda.Reader{Options: cda.Options{Production: true}})
-	svc.SetSheetRenderer(cda.SheetRenderer{})
 	if err := unlock(ctx, svc, &vaultFlags{passFile: *passFile}, secretSource{stderr: stderr}, stderr); err != nil {
 		fmt.Fprintln(stderr, "carnet print:", err)
 		return printFailed

@@ -138,9 +138,7 @@ func BenchmarkPrintOperatingList(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer v.Close()
-	svc := app.NewService(v, nil, quiet())
-	svc.SetDocumentReader(cda.Reader{})
-	svc.SetSheetRenderer(cda.SheetRenderer{})
+	svc := app.NewService(app.Deps{Store: v, Log: quiet(), Reader: cda.Reader{}, Sheets: cda.SheetRenderer{}})
 	ctx := context.Background()
 	if _, err := svc.Unlock(ctx, []byte(printPass)); err != nil {
 		b.Fatal(err)

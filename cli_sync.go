@@ -104,7 +104,7 @@ func runSync(args []string, stderr io.Writer, log *slog.Logger) int {
 		return 1
 	}
 	defer store.Close()
-	svc := app.NewService(store, nil, log)
+	svc := app.NewService(app.Deps{Store: store, Log: log})
 	secrets := secretSource{stderr: stderr}
 	pass, err := secrets.get(*passFile, "Vault passphrase", false)
 	if err != nil {

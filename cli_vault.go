@@ -94,7 +94,7 @@ func runVault(args []string, _ io.Reader, stdout, stderr io.Writer, log *slog.Lo
 		return 1
 	}
 	defer store.Close()
-	svc := app.NewService(store, nil, log)
+	svc := app.NewService(app.Deps{Store: store, Log: log})
 	secrets := secretSource{stderr: stderr}
 
 	cmd := map[string]func(context.Context, *app.Service, *vaultFlags, secretSource, io.Writer) error{

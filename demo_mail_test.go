@@ -26,7 +26,7 @@ func TestDemoMailbox(t *testing.T) {
 	}
 	defer stop()
 	store := apptest.NewLockedStore(importPass, pop...)
-	svc := app.NewService(store, nil, quiet())
+	svc := app.NewService(app.Deps{Store: store, Log: quiet()})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	if err := svc.SetConnectionStore(ctx, &memConnection{conn: app.Connection{Mailboxes: []app.MailAccount{mb.account}}}); err != nil {

@@ -17,7 +17,7 @@ import (
 // service drops the session, the signer keeps the credential).
 func TestDeskMailExternalNeedsSession(t *testing.T) {
 	store := apptest.NewLockedStore(importPass)
-	svc := app.NewService(store, nil, quiet())
+	svc := app.NewService(app.Deps{Store: store, Log: quiet()})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	acct := app.MailAccount{Address: "dr@clinique.mssante.fr", Host: "127.0.0.1", Port: 1, Security: app.MailImplicitTLS, Auth: app.MailAuthExternal}
@@ -46,7 +46,7 @@ func TestDeskMailExternalNeedsSession(t *testing.T) {
 // changes at every start, replaces it at the first unlock.
 func TestDemoPasswordResealed(t *testing.T) {
 	store := apptest.NewLockedStore(importPass)
-	svc := app.NewService(store, nil, quiet())
+	svc := app.NewService(app.Deps{Store: store, Log: quiet()})
 	ctx := context.Background()
 	if _, err := svc.Unlock(ctx, []byte(importPass)); err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestDemoPasswordResealed(t *testing.T) {
 // (Ctrl+R) waits for it, and its cancel button ends the wait.
 func TestDeskMailWaitEndsWithContext(t *testing.T) {
 	store := apptest.NewLockedStore(importPass)
-	svc := app.NewService(store, nil, quiet())
+	svc := app.NewService(app.Deps{Store: store, Log: quiet()})
 	ctx := context.Background()
 	acct := app.MailAccount{Address: "dr@clinique.mssante.fr", Host: "127.0.0.1", Port: 1, Security: app.MailImplicitTLS}
 	if err := svc.SetConnectionStore(ctx, &memConnection{conn: app.Connection{Mailboxes: []app.MailAccount{acct}}}); err != nil {

@@ -59,7 +59,7 @@ func newE2EWorld(t testing.TB, seed uint64) *e2eWorld {
 	}
 	t.Cleanup(func() { w.v.Close() })
 	ctx := context.Background()
-	w.svc = app.NewService(w.v, nil, w.log)
+	w.svc = app.NewService(app.Deps{Store: w.v, Log: w.log})
 	if err := w.svc.Create(ctx, []byte(e2ePass), app.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func TestIdentityGateSandbox(t *testing.T) {
 	}
 	t.Cleanup(func() { v.Close() })
 	ctx := context.Background()
-	svc := app.NewService(v, nil, log)
+	svc := app.NewService(app.Deps{Store: v, Log: log})
 	if err := svc.Create(ctx, []byte("une phrase de passe assez longue"), app.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

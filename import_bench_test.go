@@ -151,7 +151,7 @@ func benchVault(b *testing.B, mb *benchMailbox) (*app.Service, *vault.Vault, mai
 	if err := v.Write(ctx, &app.Batch{Patients: mb.patients}); err != nil {
 		b.Fatal(err)
 	}
-	svc := app.NewService(v, nil, quiet())
+	svc := app.NewService(app.Deps{Store: v, Log: quiet()})
 	acct := mailbox.Account{Name: mb.user, Host: "localhost", Port: mb.srv.IMAPS, Security: mailbox.ImplicitTLS,
 		RootCAs: mb.srv.Roots, Username: mb.user, Password: []byte(mailtest.Password), DialTimeout: 5 * time.Second}
 	return svc, v, acct

@@ -142,7 +142,6 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 		}
 	}
 
-	svc := app.NewService(store, nil, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The connection (central service, credential, structure, mailboxes):
@@ -151,21 +150,28 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	if *demo {
 		conns = &memConnection{conn: cfg.connection()}
 	}
-	if err := svc.SetConnectionStore(ctx, conns); err != nil {
-		fmt.Fprintln(stderr, "carnet:", err)
+	conn, err := conns.Connection(ctx)
+	if err != nil {
+		fmt.Fprintln(stderr, "carnet: read connection:", err)
 		return 1
 	}
-	// Demo patients carry test INS; outside demo mode a test or demo INS in a
-	// document is flagged.
-	svc.SetDocumentReader(cda.Reader{Options: cda.Options{Production: !*demo}})
-	svc.SetMessageReader(mailbox.MessageViewer{}) // the manual queue shows the message itself
-	setWriter := func(c app.Connection) {
-		svc.SetDocumentWriter(cda.Writer{FacilityType: facilityCode(c.FacilityType), AllowTestINS: *demo})
-	}
-	setWriter(svc.Connection())
-	svc.OnConnection(setWriter)
-	svc.SetTerminology(terms.Labels{})
-	svc.SetSheetRenderer(cda.SheetRenderer{})
+	// Every port of the use cases, in one place (the sync engine, built on
+	// the service, is attached below).
+	svc := app.NewService(app.Deps{
+		Store:       store,
+		Log:         log,
+		Connections: conns,
+		Connection:  conn,
+		// Demo patients carry test INS; outside demo mode a test or demo
+		// INS in a document is flagged.
+		Reader: cda.Reader{Options: cda.Options{Production: !*demo}},
+		WriterFor: func(c app.Connection) app.DocumentWriter {
+			return cda.Writer{FacilityType: facilityCode(c.FacilityType), AllowTestINS: *demo}
+		},
+		Messages:    mailbox.MessageViewer{}, // the manual queue shows the message itself
+		Terminology: terms.Labels{},
+		Sheets:      cda.SheetRenderer{},
+	})
 	go svc.Run(ctx, time.Second)
 	// Windows locks the session: Carnet locks the vault (sessionlock).
 	if err := sessionlock.Watch(ctx, func() { go svc.Lock(app.LockSession) }); err != nil && !errors.Is(err, sessionlock.ErrUnsupported) {

@@ -47,7 +47,7 @@ func TestWatchLocksWhenIdle(t *testing.T) {
 	}
 	defer v.Close()
 	pass := "a watch passphrase, long enough 42"
-	svc := app.NewService(v, clk, nil)
+	svc := app.NewService(app.Deps{Store: v, Clock: clk})
 	if err := svc.Create(ctx, []byte(pass), app.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

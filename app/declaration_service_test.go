@@ -26,12 +26,11 @@ func declService(t *testing.T) (*app.Service, *apptest.Store, *apptest.Clock) {
 	p2.ID, p2.Status = "p2", app.IdentityValidated
 	store := apptest.NewLockedStore(pass, declPatient, p2)
 	clock := apptest.NewClock(serverNow)
-	svc := app.NewService(store, clock, nil)
+	svc := app.NewService(app.Deps{Store: store, Clock: clock, Reader: &apptest.Reader{}})
 	ctx := context.Background()
 	if _, err := svc.Unlock(ctx, []byte(pass)); err != nil {
 		t.Fatal(err)
 	}
-	svc.SetDocumentReader(&apptest.Reader{})
 	meta := app.DocumentMeta{ID: "disp", TypeCode: "60593-1", Title: "Historique", Date: serverNow.AddDate(0, -1, 0), Author: "Assurance Maladie", Version: 1}
 	if err := store.Write(ctx, &app.Batch{
 		Manifests: []app.Manifest{{Patient: "p1", Documents: []app.DocumentMeta{meta}}},

@@ -39,7 +39,7 @@ func rdoc(id, typeCode string, cached, stored bool, content string) readingDoc {
 func readingService(t testing.TB, reader app.DocumentReader, log *slog.Logger, records *apptest.Records, docs ...readingDoc) (*app.Service, *apptest.Store) {
 	t.Helper()
 	store := apptest.NewLockedStore(pass, patientP1)
-	svc := app.NewService(store, apptest.NewClock(serverNow), log)
+	svc := app.NewService(app.Deps{Store: store, Clock: apptest.NewClock(serverNow), Log: log})
 	ctx := context.Background()
 	if _, err := svc.Unlock(ctx, []byte(pass)); err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ const svcPass = "a long enough passphrase 42"
 func unlockedService(t *testing.T, patients ...app.Patient) (*app.Service, *apptest.Store) {
 	t.Helper()
 	store := apptest.NewLockedStore(svcPass, patients...)
-	svc := app.NewService(store, nil, nil)
+	svc := app.NewService(app.Deps{Store: store})
 	if _, err := svc.Unlock(context.Background(), []byte(svcPass)); err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +374,7 @@ func TestUndoAttach(t *testing.T) {
 	p := qualified(t)
 	store := apptest.NewLockedStore(svcPass, p)
 	clock := apptest.NewClock(time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
-	svc := app.NewService(store, clock, nil)
+	svc := app.NewService(app.Deps{Store: store, Clock: clock})
 	if _, err := svc.Unlock(ctx, []byte(svcPass)); err != nil {
 		t.Fatal(err)
 	}

@@ -180,7 +180,7 @@ type Batch struct {
 	MailRecords []MailRecord
 	MailStates  []MailboxState
 
-	// Declarations change the medications patients declared (declare.go).
+	// Declarations change the medications patients declared (declaration.go).
 	Declarations []DeclarationSet
 	Audit        []AuditEvent // appended to the audit log in the same transaction
 }

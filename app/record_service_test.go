@@ -37,7 +37,7 @@ func signedIn(t *testing.T, records *apptest.Records) (*app.Service, *apptest.St
 	t.Helper()
 	store := apptest.NewLockedStore(pass, patientP1)
 	clock := apptest.NewClock(serverNow.Add(time.Hour))
-	svc := app.NewService(store, clock, nil)
+	svc := app.NewService(app.Deps{Store: store, Clock: clock})
 	if _, err := svc.Unlock(context.Background(), []byte(pass)); err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ func newService(t *testing.T) (*app.Service, *apptest.Store, *apptest.Clock) {
 	t.Helper()
 	store := apptest.NewLockedStore(pass, app.Patient{ID: "p1", BirthName: "Hébert", BirthGivenNames: "Zoé"})
 	clock := apptest.NewClock(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
-	return app.NewService(store, clock, nil), store, clock
+	return app.NewService(app.Deps{Store: store, Clock: clock}), store, clock
 }
 
 func TestAutoLockWhenIdle(t *testing.T) {
@@ -163,7 +163,7 @@ func TestUnlockWipesPassphrase(t *testing.T) {
 }
 
 func TestCreateRefusesShortPassphrase(t *testing.T) {
-	svc := app.NewService(apptest.NewStore(), nil, nil)
+	svc := app.NewService(app.Deps{Store: apptest.NewStore()})
 	if err := svc.Create(context.Background(), []byte("court"), app.CreateOptions{}); !errors.Is(err, app.ErrWeakPassphrase) {
 		t.Fatalf("Create(short) = %v, want ErrWeakPassphrase", err)
 	}
@@ -264,5 +264,57 @@ func TestChangePassphraseIsThrottled(t *testing.T) {
 	err := svc.ChangePassphrase(ctx, []byte(pass), []byte("une nouvelle phrase de passe"))
 	if !errors.Is(err, app.ErrTooManyAttempts) {
 		t.Fatalf("change with the right passphrase during the delay = %v, want ErrTooManyAttempts", err)
+	}
+}
+
+// TestNewServiceDeps: every port given in Deps is the one the use cases
+// use, without a setter; WriterFor builds the writer from the connection at
+// once and again after each saved change of it.
+func TestNewServiceDeps(t *testing.T) {
+	store := apptest.NewLockedStore(pass)
+	ctx := context.Background()
+	first := app.Connection{ServiceURL: "https://dmp.example/fhir", FacilityType: "SA07"}
+	cs := &memConns{c: first}
+	var mu sync.Mutex
+	var built []string // the facility types the writers were built for
+	sy := &apptest.Syncer{Store: store}
+	sy.SetStatus(app.SyncStatus{Pending: 3})
+	svc := app.NewService(app.Deps{
+		Store:       store,
+		Connections: cs,
+		Connection:  first,
+		WriterFor: func(c app.Connection) app.DocumentWriter {
+			mu.Lock()
+			defer mu.Unlock()
+			built = append(built, c.FacilityType)
+			return &apptest.Writer{}
+		},
+		Terminology: fakeTerms{"11490-0": "Lettre de liaison"},
+		Syncer:      sy,
+	})
+	if _, err := svc.Unlock(ctx, []byte(pass)); err != nil {
+		t.Fatal(err)
+	}
+	if !svc.CanEditConnection() || svc.Connection().ServiceURL != first.ServiceURL {
+		t.Fatalf("connection from Deps: editable %v, %+v", svc.CanEditConnection(), svc.Connection())
+	}
+	if got := svc.DocumentTypeLabel("11490-0"); got != "Lettre de liaison" {
+		t.Errorf("terminology from Deps: label %q", got)
+	}
+	if got := svc.SyncStatus().Pending; got != 3 {
+		t.Errorf("syncer from Deps: pending %d, want 3", got)
+	}
+	next := app.Connection{ServiceURL: "https://dmp2.example/fhir", FacilityType: "SA04",
+		Credential: app.CredentialConfig{Kind: app.CredentialFile, File: "/home/dr/cps.p12"}}
+	if err := svc.SaveConnection(ctx, next); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(built) != 2 || built[0] != "SA07" || built[1] != "SA04" {
+		t.Errorf("writers built for %q, want [SA07 SA04]", built)
+	}
+	if cs.saves != 1 {
+		t.Errorf("%d saves, want 1", cs.saves)
 	}
 }

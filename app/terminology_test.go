@@ -13,7 +13,7 @@ func (f fakeTerms) DocumentType(code string) (string, bool)  { l, ok := f[code];
 func (f fakeTerms) DocumentClass(code string) (string, bool) { l, ok := f["class:"+code]; return l, ok }
 
 func TestDocumentTypeLabel(t *testing.T) {
-	svc := app.NewService(apptest.NewStore(), nil, nil)
+	svc := app.NewService(app.Deps{Store: apptest.NewStore()})
 	if got := svc.DocumentTypeLabel("11490-0"); got != "11490-0" {
 		t.Errorf("without terminology: %q", got)
 	}
@@ -27,7 +27,7 @@ func TestDocumentTypeLabel(t *testing.T) {
 }
 
 func TestDocumentClassLabel(t *testing.T) {
-	svc := app.NewService(apptest.NewStore(), nil, nil)
+	svc := app.NewService(app.Deps{Store: apptest.NewStore()})
 	if got := svc.DocumentClassLabel("10"); got != "10" {
 		t.Errorf("without terminology: %q", got)
 	}

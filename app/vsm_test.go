@@ -49,13 +49,12 @@ var vsmAuthor = app.Practitioner{RPPS: "810000000001", Name: "Dr Anne Durand", S
 func vsmService(tb testing.TB, docs map[string][]byte, copies int) (*app.Service, *apptest.Store) {
 	tb.Helper()
 	store := apptest.NewLockedStore(pass, declPatient)
-	svc := app.NewService(store, apptest.NewClock(serverNow), nil)
+	svc := app.NewService(app.Deps{Store: store, Clock: apptest.NewClock(serverNow), Reader: cda.Reader{},
+		Writer: cda.Writer{FacilityType: app.Code{Code: "SA07", System: "1.2.250.1.71.4.2.4", Display: "Cabinet individuel"}, AllowTestINS: true}})
 	ctx := context.Background()
 	if _, err := svc.Unlock(ctx, []byte(pass)); err != nil {
 		tb.Fatal(err)
 	}
-	svc.SetDocumentReader(cda.Reader{})
-	svc.SetDocumentWriter(cda.Writer{FacilityType: app.Code{Code: "SA07", System: "1.2.250.1.71.4.2.4", Display: "Cabinet individuel"}, AllowTestINS: true})
 	svc.SignIn(app.Session{Practitioner: vsmAuthor, Records: &apptest.Records{}})
 	m := app.Manifest{Patient: "p1"}
 	var contents []app.DocumentContent

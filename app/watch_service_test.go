@@ -21,7 +21,7 @@ func TestWatchList(t *testing.T) {
 		{ID: "noins", BirthName: "F", Pinned: true},
 	}
 	store := apptest.NewLockedStore(pass, ps...)
-	svc := app.NewService(store, apptest.NewClock(now), nil)
+	svc := app.NewService(app.Deps{Store: store, Clock: apptest.NewClock(now)})
 	ctx := context.Background()
 	if _, err := svc.Unlock(ctx, []byte(pass)); err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func TestSetPinned(t *testing.T) {
 	now := time.Date(2026, 11, 26, 18, 0, 0, 0, time.UTC)
 	ins := app.INS{Matricule: "279035121518989", OID: app.OIDINSNIRTest}
 	store := apptest.NewLockedStore(pass, app.Patient{ID: "p", INS: ins, BirthName: "A", Status: app.IdentityQualified})
-	svc := app.NewService(store, apptest.NewClock(now), nil)
+	svc := app.NewService(app.Deps{Store: store, Clock: apptest.NewClock(now)})
 	ctx := context.Background()
 	if _, err := svc.Unlock(ctx, []byte(pass)); err != nil {
 		t.Fatal(err)

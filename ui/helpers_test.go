@@ -40,7 +40,7 @@ func newFixture(t testing.TB, store *apptest.Store, opt Options) *fixture {
 	t.Helper()
 	a := test.NewTempApp(t)
 	clock := apptest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	svc := app.NewService(store, clock, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	svc := app.NewService(app.Deps{Store: store, Clock: clock, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	u := New(a, svc, opt)
 	u.tick = time.Hour // no countdown fires during a test
 	u.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -52,7 +52,7 @@ func TestStoreThroughService(t *testing.T) {
 	ctx := context.Background()
 	s := apptest.NewStore()
 	clock := apptest.NewClock(time.Date(2026, 1, 1, 8, 0, 0, 0, time.UTC))
-	svc := app.NewService(s, clock, nil)
+	svc := app.NewService(app.Deps{Store: s, Clock: clock})
 	if svc.HasVault() {
 		t.Fatal("empty store has a vault")
 	}

@@ -62,11 +62,10 @@ func cachedPatient(tb testing.TB) (*app.Service, map[string]app.DocumentID) {
 	tb.Helper()
 	ctx := context.Background()
 	store := apptest.NewLockedStore(readingPass, app.Patient{ID: "p1", BirthName: "Fixture"})
-	svc := app.NewService(store, apptest.NewClock(time.Date(2020, 3, 20, 9, 0, 0, 0, time.UTC)), nil)
+	svc := app.NewService(app.Deps{Store: store, Clock: apptest.NewClock(time.Date(2020, 3, 20, 9, 0, 0, 0, time.UTC)), Reader: cda.Reader{}})
 	if _, err := svc.Unlock(ctx, []byte(readingPass)); err != nil {
 		tb.Fatal(err)
 	}
-	svc.SetDocumentReader(cda.Reader{})
 	ids := map[string]app.DocumentID{}
 	b := &app.Batch{Manifests: []app.Manifest{{Patient: "p1"}}}
 	var pdf []byte
@@ -306,11 +305,10 @@ func BenchmarkMedicationLines(b *testing.B) {
 		contents, metas = append(contents, c), append(metas, d.Meta())
 	}
 	store := apptest.NewLockedStore(readingPass, app.Patient{ID: "p1", BirthName: "Fixture"})
-	svc := app.NewService(store, apptest.NewClock(time.Date(2020, 3, 20, 9, 0, 0, 0, time.UTC)), slog.New(slog.DiscardHandler))
+	svc := app.NewService(app.Deps{Store: store, Clock: apptest.NewClock(time.Date(2020, 3, 20, 9, 0, 0, 0, time.UTC)), Log: slog.New(slog.DiscardHandler), Reader: cda.Reader{}})
 	if _, err := svc.Unlock(ctx, []byte(readingPass)); err != nil {
 		b.Fatal(err)
 	}
-	svc.SetDocumentReader(cda.Reader{})
 	batch := &app.Batch{Manifests: []app.Manifest{{Patient: "p1"}}}
 	total := 0
 	for i := range 200 {

@@ -11,7 +11,7 @@ import (
 	"github.com/carnetdesk/carnet/crypto"
 )
 
-// Medications declared by patients (app/declare.go) in the vault: one
+// Medications declared by patients (app/declaration.go) in the vault: one
 // bucket, created on the first declaration (a vault made before it simply
 // has none yet):
 //

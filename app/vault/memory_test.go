@@ -50,7 +50,7 @@ func BenchmarkMemoryResident(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		v, err := Open(path, Options{KDF: &p, Keyring: opt.Keyring, Logger: quietLogger()})
 		mustOK(b, err)
-		svc := app.NewService(v, nil, quietLogger())
+		svc := app.NewService(app.Deps{Store: v, Log: quietLogger()})
 		if _, err := svc.Unlock(ctx, append([]byte(nil), testPass...)); err != nil {
 			b.Fatal(err)
 		}

@@ -14,7 +14,7 @@ func TestServiceOverVault(t *testing.T) {
 	v, err := Open(path, opt)
 	mustOK(t, err)
 	defer v.Close()
-	svc := app.NewService(v, nil, quietLogger())
+	svc := app.NewService(app.Deps{Store: v, Log: quietLogger()})
 	if svc.HasVault() {
 		t.Fatal("vault before Create")
 	}
@@ -64,7 +64,7 @@ func TestThrottleAppRestart(t *testing.T) {
 	for i := 0; i < app.FreeAttempts; i++ {
 		v, err := Open(path, opt)
 		mustOK(t, err)
-		svc := app.NewService(v, nil, quietLogger())
+		svc := app.NewService(app.Deps{Store: v, Log: quietLogger()})
 		_, err = svc.Unlock(ctx, []byte("wrong passphrase, restart "+string(rune('a'+i))))
 		mustKind(t, err, app.ErrWrongPassphrase)
 		mustOK(t, v.Close())
@@ -72,7 +72,7 @@ func TestThrottleAppRestart(t *testing.T) {
 	v, err := Open(path, opt)
 	mustOK(t, err)
 	defer v.Close()
-	svc := app.NewService(v, nil, quietLogger())
+	svc := app.NewService(app.Deps{Store: v, Log: quietLogger()})
 	if svc.RetryIn() != 0 {
 		t.Fatal("fresh service already waiting")
 	}

@@ -108,7 +108,7 @@ func testMaskedAndDeletedLeave(t *testing.T, gate bool) {
 	p := watch(t, v, time.Now(), qualified(sb, pr.RPPS, 1)...)[0]
 	var records app.RecordService = rs
 	if gate {
-		svc := app.NewService(v, nil, quiet())
+		svc := app.NewService(app.Deps{Store: v, Log: quiet()})
 		svc.SignIn(app.Session{Practitioner: pr, Records: rs})
 		records, _, _ = svc.Records()
 		if _, ok := records.(app.EntryReader); !ok {
