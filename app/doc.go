@@ -40,9 +40,51 @@
 // only package ui translates them into French. No error string ever contains
 // health data: no name, INS, birth date or document text.
 //
+// # Where things live
+//
+// The package is arranged by noun: noun.go holds the noun's types and the
+// port (interface) an adapter implements for it; noun_service.go holds the
+// Service methods, the use cases, on that noun.
+//
+//   - service.go: the Service, Deps (every port, given once) and NewService.
+//   - vault.go, vault_service.go: the Store port (the encrypted vault) and
+//     its lifecycle types; create, unlock, lock, auto-lock, passphrase,
+//     recovery, settings. audit.go, audit_service.go: the audit log (the
+//     AuditLog part of Store) and its reading. clock.go: Clock.
+//   - patient.go, patient_service.go: Patient, INS, IdentityStatus and the
+//     PatientStore port; search. directory.go: the in-memory directory.
+//     gate.go: no central-service call for an unqualified identity.
+//   - record.go, record_service.go: the patient's record (Manifest,
+//     DocumentMeta, Batch, outbox items, the RecordStore port); opening a
+//     patient, fetching, providing, masking documents. prefetch.go and
+//     widen.go: the record kept for offline use and its time window.
+//   - remote.go: the RecordService port (the central record service), its
+//     wire-neutral types, Access, Session; session_service.go: sign-in.
+//     connectivity.go: online/offline as the calls and a probe tell it.
+//   - document.go, document_service.go: a document as read (ClinicalDocument,
+//     the DocumentReader port) and as written (the DocumentWriter port);
+//     reading documents and their medication lines, with the read cache.
+//     richtext.go: the neutral narrative. note_service.go: writing a note.
+//   - medication.go, clinical.go: medications, allergies, problems, devices,
+//     reconciliation types; declaration.go, declaration_service.go: the
+//     medications a patient declares (DeclarationStore) and the signed
+//     reconciliation. vsm.go, vsm_service.go: the medical synthesis (VSM).
+//     preop.go: pre-operative sheets (SheetRenderer).
+//   - sync.go, sync_service.go: the Syncer port (the sync engine) and its
+//     progress; sync now, status, conflicts. watch.go, watch_service.go: the
+//     operating list and the watch list.
+//   - connection.go, connection_service.go: the connection settings
+//     (central service, credential, secure mailboxes) and their
+//     ConnectionStore port; credential.go, cardmodule.go: the card.
+//   - mail.go (the Mailbox and MailStore ports), mailimport.go (the import),
+//     mailmatch.go (where the import decides a patient: MatchPatient),
+//     mailservice.go (the manual queue), mailview.go (the message itself).
+//   - terminology.go: the Terminology port (labels). errors.go: the error
+//     kinds. log.go: Redacted, Wipe.
+//
 // # Dependencies
 //
 // Package app imports only the standard library. Adapters (the vault, the
-// central record service client, the mailbox) implement its ports; main wires
-// them together.
+// central record service client, the mailbox) implement its ports; main
+// gives them to NewService in one Deps literal.
 package app
