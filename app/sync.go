@@ -163,3 +163,10 @@ type Syncer interface {
 	// their records are prefetched ahead of the date.
 	ImportOperatingList(ctx context.Context, list []Scheduled) (OperatingListResult, error)
 }
+
+// MailSyncer is implemented by the syncers whose cycle also imports the
+// secure mailboxes (the desktop application's).
+type MailSyncer interface {
+	// ImportMailboxes imports every mailbox of the connection once.
+	ImportMailboxes(ctx context.Context) (ImportSummary, error)
+}

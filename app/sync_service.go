@@ -72,13 +72,6 @@ func (s *Service) Resolve(ctx context.Context, id OutboxID, r Resolution, confir
 	return nil
 }
 
-// MailSyncer is implemented by the syncers whose cycle also imports the
-// secure mailboxes (the desktop application's).
-type MailSyncer interface {
-	// ImportMailboxes imports every mailbox of the connection once.
-	ImportMailboxes(ctx context.Context) (ImportSummary, error)
-}
-
 // ImportMailboxes imports the secure mailboxes now, without the central
 // service: no sign-in is needed (Ctrl+R while nobody is signed in). It
 // fails with ErrNotConfigured when this desk imports no mailbox.
