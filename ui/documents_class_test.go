@@ -37,8 +37,7 @@ func classedDocuments(n int) []app.DocumentMeta {
 }
 
 func TestDocumentClassFilter(t *testing.T) {
-	f := newLockedFixture(t, Options{})
-	f.svc.SetTerminology(testClassTerms)
+	f := newFixtureWith(t, lockedStore(t), Options{}, app.Deps{Terminology: testClassTerms})
 	s := f.unlock()
 	docs := classedDocuments(2000)
 	f.seedDocuments("p1", docs, testNow)
@@ -174,8 +173,7 @@ func TestDocumentFilterApplyClass(t *testing.T) {
 // TestDocumentClassGolden: the filter bar with a class chosen, and the list
 // it leaves.
 func TestDocumentClassGolden(t *testing.T) {
-	f := newLockedFixture(t, Options{})
-	f.svc.SetTerminology(testClassTerms)
+	f := newFixtureWith(t, lockedStore(t), Options{}, app.Deps{Terminology: testClassTerms})
 	s := f.unlock()
 	f.seedDocuments("p1", classedDocuments(12), testNow)
 	r := f.openRecord(s, "mart")

@@ -38,9 +38,17 @@ type fixture struct {
 
 func newFixture(t testing.TB, store *apptest.Store, opt Options) *fixture {
 	t.Helper()
+	return newFixtureWith(t, store, opt, app.Deps{})
+}
+
+// newFixtureWith is newFixture over a service wired with deps's ports (its
+// Store, Clock and Log are the fixture's).
+func newFixtureWith(t testing.TB, store *apptest.Store, opt Options, deps app.Deps) *fixture {
+	t.Helper()
 	a := test.NewTempApp(t)
 	clock := apptest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	svc := app.NewService(app.Deps{Store: store, Clock: clock, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	deps.Store, deps.Clock, deps.Log = store, clock, slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc := app.NewService(deps)
 	u := New(a, svc, opt)
 	u.tick = time.Hour // no countdown fires during a test
 	u.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -66,7 +74,12 @@ func (f *fixture) close() {
 // newLockedFixture is a fixture over a locked vault holding the test
 // patients.
 func newLockedFixture(t testing.TB, opt Options) *fixture {
-	return newFixture(t, apptest.NewLockedStore(testPassphrase, testPatients(t)...), opt)
+	return newFixture(t, lockedStore(t), opt)
+}
+
+// lockedStore is a locked vault holding the test patients.
+func lockedStore(t testing.TB) *apptest.Store {
+	return apptest.NewLockedStore(testPassphrase, testPatients(t)...)
 }
 
 // wait waits until the background work has finished, and runs on the test

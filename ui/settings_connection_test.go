@@ -38,11 +38,9 @@ func (m *memConnections) SaveConnection(_ context.Context, c app.Connection) err
 // connection in memory, on the settings page.
 func connectionFixture(t *testing.T, c app.Connection) (*fixture, *shell, *memConnections) {
 	t.Helper()
-	f := newLockedFixture(t, Options{SignIn: func(context.Context, []byte) error { return nil }})
 	cs := &memConnections{c: c}
-	if err := f.svc.SetConnectionStore(context.Background(), cs); err != nil {
-		t.Fatal(err)
-	}
+	f := newFixtureWith(t, lockedStore(t), Options{SignIn: func(context.Context, []byte) error { return nil }},
+		app.Deps{Connections: cs, Connection: c})
 	s := f.unlock()
 	s.openSettings()
 	f.wait()
@@ -231,21 +229,19 @@ func TestSettingsMailbox(t *testing.T) {
 // no password; one without a sealed password says it is not imported; the
 // last import of each mailbox is shown, a failure with its reason.
 func TestSettingsMailboxStates(t *testing.T) {
-	f := newLockedFixture(t, Options{})
 	accounts := []app.MailAccount{
 		{Address: "a@clinique.mssante.fr", Host: "imap.op.mssante.fr", Security: app.MailImplicitTLS, Auth: app.MailAuthExternal},
 		{Address: "b@clinique.mssante.fr", Host: "imap.op.mssante.fr", Security: app.MailStartTLS},
 	}
-	if err := f.svc.SetConnectionStore(context.Background(), &memConnections{c: app.Connection{Mailboxes: accounts}}); err != nil {
-		t.Fatal(err)
-	}
-	sy := &apptest.Syncer{Store: f.store}
+	conn := app.Connection{Mailboxes: accounts}
+	store := lockedStore(t)
+	sy := &apptest.Syncer{Store: store}
 	at := time.Date(2026, 3, 2, 10, 32, 0, 0, time.Local)
 	sy.SetStatus(app.SyncStatus{Mailboxes: []app.MailboxStatus{
 		{Account: "A@clinique.mssante.fr", At: at, Summary: app.ImportSummary{Filed: 3, Manual: 1}},
 		{Account: "b@clinique.mssante.fr", At: at, Err: fmt.Errorf("mail import: %w", app.ErrCredential)},
 	}})
-	f.svc.SetSyncer(sy)
+	f := newFixtureWith(t, store, Options{}, app.Deps{Connections: &memConnections{c: conn}, Connection: conn, Syncer: sy})
 	s := f.unlock()
 	s.openSettings()
 	f.wait()

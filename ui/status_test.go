@@ -19,10 +19,9 @@ import (
 // engine over the store and the fake document writer.
 func newSyncFixture(t *testing.T) (*fixture, *shell, *apptest.Syncer) {
 	t.Helper()
-	f := newLockedFixture(t, Options{Version: "test"})
-	sy := &apptest.Syncer{Store: f.store}
-	f.svc.SetSyncer(sy)
-	f.svc.SetDocumentWriter(&apptest.Writer{})
+	store := lockedStore(t)
+	sy := &apptest.Syncer{Store: store}
+	f := newFixtureWith(t, store, Options{Version: "test"}, app.Deps{Syncer: sy, Writer: &apptest.Writer{}})
 	s := f.unlock()
 	return f, s, sy
 }
@@ -245,9 +244,9 @@ func (m *mailSyncer) ImportMailboxes(context.Context) (app.ImportSummary, error)
 // imports the secure mailboxes (no card needed) and says the DMP needs a
 // sign-in; without mailboxes it asks for the sign-in.
 func TestSyncShortcutMailWithoutSignIn(t *testing.T) {
-	f := newLockedFixture(t, Options{})
-	sy := &mailSyncer{Syncer: &apptest.Syncer{Store: f.store}, sum: app.ImportSummary{Filed: 2, Manual: 1}}
-	f.svc.SetSyncer(sy)
+	store := lockedStore(t)
+	sy := &mailSyncer{Syncer: &apptest.Syncer{Store: store}, sum: app.ImportSummary{Filed: 2, Manual: 1}}
+	f := newFixtureWith(t, store, Options{}, app.Deps{Syncer: sy})
 	s := f.unlock()
 	f.syncShortcut()
 	f.wait()
