@@ -90,6 +90,16 @@ func (v *Vault) Patients(ctx context.Context) ([]app.Patient, error) {
 	return out, err
 }
 
+// PatientsByINS returns the patients carrying ins (app.Directory.ByINS).
+func (v *Vault) PatientsByINS(ctx context.Context, ins app.INS) ([]app.Patient, error) {
+	var out []app.Patient
+	err := v.readDir("patients by INS", func(d *app.Directory) error {
+		out = d.ByINS(ins)
+		return nil
+	})
+	return out, err
+}
+
 // Manifest returns a patient's cached document list: an empty manifest
 // when none was stored, app.ErrNotFound for an unknown patient. Each
 // DocumentMeta.Cached is set from the vault itself (the content is present),
