@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -19,63 +18,12 @@ import (
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/crypto"
+	"github.com/carnetdesk/carnet/internal/config"
+	"github.com/carnetdesk/carnet/internal/secret"
+	"github.com/carnetdesk/carnet/internal/signin"
+	"github.com/carnetdesk/carnet/internal/watchguard"
 	"github.com/carnetdesk/carnet/sync/mailbox"
 )
-
-// MailboxConfig is one [[mailbox]] table of config.toml: an MSSanté secure
-// mailbox (BAL) that `carnet import` and the desktop application read. No
-// secret lives here: the password (or access token) is sealed in the vault
-// by the settings screen, or comes from a 0600 file (--password-file) or
-// the terminal; the client certificate from the [credential] table.
-//
-//	[[mailbox]]
-//	host     = "imap.operateur.mssante.fr"
-//	port     = 993                       # 993 (implicit) or 143 (starttls) when omitted
-//	security = "implicit"                # implicit | starttls (no plaintext)
-//	ca_file  = "/etc/carnet/igc-sante.pem"  # authorities trusted for the servers (PEM); system roots when omitted
-//	username = "dr.martin@clinique.mssante.fr"  # the BAL address
-//	auth     = "plain"                   # plain | login | external | oauthbearer; chosen from the server when omitted
-//	mailbox  = "INBOX"                   # the folder imported
-//	mark     = "keyword"                 # keyword ($CarnetImported) | move (to folder)
-//	folder   = "Carnet/Importés"         # MOVE target (mark = "move")
-//	# read receipts (RFC 8098), off by default, sent through SMTP submission:
-//	read_receipts = true
-//	smtp_host     = "smtp.operateur.mssante.fr"
-//	smtp_port     = 587                  # 587 (starttls) or 465 (implicit) when omitted
-//	smtp_security = "starttls"           # starttls (default) | implicit
-type MailboxConfig struct {
-	Host         string `toml:"host"`
-	Port         int    `toml:"port,omitempty"`
-	Security     string `toml:"security"`
-	CAFile       string `toml:"ca_file,omitempty"`
-	Username     string `toml:"username"`
-	Auth         string `toml:"auth,omitempty"`
-	Mailbox      string `toml:"mailbox,omitempty"`
-	Mark         string `toml:"mark,omitempty"`
-	Folder       string `toml:"folder,omitempty"`
-	ReadReceipts bool   `toml:"read_receipts,omitempty"`
-	SMTPHost     string `toml:"smtp_host,omitempty"`
-	SMTPPort     int    `toml:"smtp_port,omitempty"`
-	SMTPSecurity string `toml:"smtp_security,omitempty"`
-}
-
-// mailAccount is the table as the application sees it.
-func (m MailboxConfig) mailAccount() app.MailAccount {
-	return app.MailAccount{
-		Address: m.Username, Host: m.Host, Port: m.Port, Security: app.MailSecurity(m.Security), CAFile: m.CAFile,
-		Auth: app.MailAuth(strings.ToLower(m.Auth)), Folder: m.Mailbox, Mark: m.Mark, MoveTo: m.Folder,
-		SMTPHost: m.SMTPHost, SMTPPort: m.SMTPPort, SMTPSecurity: app.MailSecurity(m.SMTPSecurity), ReadReceipts: m.ReadReceipts,
-	}
-}
-
-// mailboxConfig is the [[mailbox]] table of an account.
-func mailboxConfig(a app.MailAccount) MailboxConfig {
-	return MailboxConfig{
-		Host: a.Host, Port: a.Port, Security: string(a.Security), CAFile: a.CAFile, Username: a.Address,
-		Auth: string(a.Auth), Mailbox: a.Folder, Mark: a.Mark, Folder: a.MoveTo,
-		ReadReceipts: a.ReadReceipts, SMTPHost: a.SMTPHost, SMTPPort: a.SMTPPort, SMTPSecurity: string(a.SMTPSecurity),
-	}
-}
 
 // mailboxAccount builds the adapter's account of m. secret is the password
 // (plain, login, automatic) or the access token (oauthbearer); cert the
@@ -160,7 +108,7 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	fs.SetOutput(stderr)
 	fs.BoolVar(&f.once, "once", false, "import once and exit (the default)")
 	fs.DurationVar(&f.watch, "watch", 0, "keep importing: on new mail (IDLE) or at least every DURATION")
-	fs.StringVar(&f.configPath, "config", defaultConfigPath(), "configuration file ([[mailbox]] tables)")
+	fs.StringVar(&f.configPath, "config", config.DefaultPath(), "configuration file ([[mailbox]] tables)")
 	fs.StringVar(&f.dataDir, "data", "", "data directory (default: the user data directory)")
 	fs.StringVar(&f.passFile, "passphrase-file", "", "read the vault passphrase from this file (mode 0600) instead of the terminal")
 	fs.StringVar(&f.pwFile, "password-file", "", "read the mailbox password (or OAuth access token) from this file (mode 0600) instead of the terminal")
@@ -188,7 +136,7 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg, err := loadConfig(f.configPath)
+	cfg, err := config.Load(f.configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "carnet import:", err)
 		return importFailed
@@ -197,11 +145,11 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 		fmt.Fprintf(stderr, "carnet import: no [[mailbox]] in %s\n", f.configPath)
 		return importFailed
 	}
-	secrets := secretSource{stderr: stderr}
+	secrets := secret.Source{Stderr: stderr}
 	// A password file is read first: a bad one fails before the vault.
 	var fileSecret []byte
 	if f.pwFile != "" {
-		if fileSecret, err = readSecretFile(f.pwFile); err != nil {
+		if fileSecret, err = secret.ReadFile(f.pwFile); err != nil {
 			fmt.Fprintln(stderr, "carnet import:", err)
 			return importFailed
 		}
@@ -236,10 +184,10 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	if f.watch > 0 {
 		// The credential of an EXTERNAL account and the mailbox passwords
 		// stay with the IMAP connections; the vault keys are what locks.
-		g := newWatchGuard(svc, nil, func(ctx context.Context) error {
+		g := watchguard.New(svc, nil, func(ctx context.Context) error {
 			return unlock(ctx, svc, &vaultFlags{passFile: f.passFile}, secrets, stderr)
 		}, nil, stderr)
-		go g.run(ctx, time.Second)
+		go g.Run(ctx, time.Second)
 		return watchImport(ctx, svc, g, mcfg, stderr)
 	}
 	sum, errs := importOnce(ctx, svc, mcfg, stderr)
@@ -250,22 +198,22 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 // one of --password-file when given, else the one sealed in the vault by
 // the settings screen, else asked once on the terminal for all the accounts
 // that have none. close closes the credential opened for EXTERNAL, if any.
-func importAccounts(ctx context.Context, svc *app.Service, cfg Config, f importFlags, fileSecret []byte, secrets secretSource) (accts []mailbox.Account, close func(), err error) {
+func importAccounts(ctx context.Context, svc *app.Service, cfg config.Config, f importFlags, fileSecret []byte, secrets secret.Source) (accts []mailbox.Account, close func(), err error) {
 	var (
 		asked []byte
 		cert  *tls.Certificate
 	)
 	close = func() {}
-	for _, m := range cfg.connection().Mailboxes {
+	for _, m := range cfg.Connection().Mailboxes {
 		var secret []byte
 		switch {
 		case !m.NeedsPassword():
 			if cert == nil {
-				pin, err := secrets.get(f.pinFile, "Credential PIN", false)
+				pin, err := secrets.Get(f.pinFile, "Credential PIN", false)
 				if err != nil {
 					return nil, close, err
 				}
-				cred, err := openCredential(cfg, pin)
+				cred, err := signin.OpenCredential(cfg, pin)
 				app.Wipe(pin)
 				if err != nil {
 					return nil, close, err
@@ -284,7 +232,7 @@ func importAccounts(ctx context.Context, svc *app.Service, cfg Config, f importF
 			case !errors.Is(err, app.ErrNotFound):
 				return nil, close, err
 			case asked == nil:
-				if asked, err = secrets.get("", "Mailbox password for "+m.Address, false); err != nil {
+				if asked, err = secrets.Get("", "Mailbox password for "+m.Address, false); err != nil {
 					return nil, close, err
 				}
 				secret = asked
@@ -347,7 +295,7 @@ func progressPrinter(w io.Writer, account string) func(app.ImportSummary) {
 
 // watchImport imports every account continuously until ctx ends; each
 // round's summary is printed. The status is the last round's.
-func watchImport(ctx context.Context, svc *app.Service, g *watchGuard, cfg mailbox.Config, stderr io.Writer) int {
+func watchImport(ctx context.Context, svc *app.Service, g *watchguard.Guard, cfg mailbox.Config, stderr io.Writer) int {
 	var (
 		mu   sync.Mutex
 		code = importOK
@@ -368,10 +316,10 @@ func watchImport(ctx context.Context, svc *app.Service, g *watchGuard, cfg mailb
 			opt := cfg.Options(acct)
 			opt.Progress = progressPrinter(stderr, acct.Name)
 			err = cl.Watch(ctx, cfg.Interval, func(ctx context.Context) error {
-				if err := g.enter(ctx); err != nil { // re-opens a vault locked while idle
+				if err := g.Enter(ctx); err != nil { // re-opens a vault locked while idle
 					return err
 				}
-				defer g.leave()
+				defer g.Leave()
 				sum, err := svc.ImportMail(ctx, cl, opt)
 				var errs []accountError
 				if err != nil && ctx.Err() == nil {

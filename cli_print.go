@@ -18,6 +18,7 @@ import (
 	"github.com/carnetdesk/carnet/app/terms"
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/crypto"
+	"github.com/carnetdesk/carnet/internal/secret"
 )
 
 // printFailed is the exit status of a failed `carnet print`.
@@ -71,7 +72,7 @@ func runPrint(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	defer svc.Lock(app.LockShutdown)
 	svc.SetDocumentReader(cda.Reader{Options: cda.Options{Production: true}})
 	svc.SetSheetRenderer(cda.SheetRenderer{})
-	if err := unlock(ctx, svc, &vaultFlags{passFile: *passFile}, secretSource{stderr: stderr}, stderr); err != nil {
+	if err := unlock(ctx, svc, &vaultFlags{passFile: *passFile}, secret.Source{Stderr: stderr}, stderr); err != nil {
 		fmt.Fprintln(stderr, "carnet print:", err)
 		return printFailed
 	}

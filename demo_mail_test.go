@@ -9,6 +9,8 @@ import (
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/apptest"
+	"github.com/carnetdesk/carnet/internal/config"
+	"github.com/carnetdesk/carnet/internal/demoworld"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 )
 
@@ -19,8 +21,8 @@ import (
 // on their patients, the PDF-only mail and the report without INS wait for
 // a person, the hostile archive is quarantined.
 func TestDemoMailbox(t *testing.T) {
-	pop := dmptest.Patients(demoSeed, demoPatients)
-	mb, stop, err := startDemoMailbox(pop, t.TempDir(), quiet())
+	pop := dmptest.Patients(demoworld.Seed, demoworld.Patients)
+	mb, stop, err := demoworld.StartMailbox(pop, t.TempDir(), quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,12 +31,12 @@ func TestDemoMailbox(t *testing.T) {
 	svc := app.NewService(store, nil, quiet())
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := svc.SetConnectionStore(ctx, &memConnection{conn: app.Connection{Mailboxes: []app.MailAccount{mb.account}}}); err != nil {
+	if err := svc.SetConnectionStore(ctx, config.NewMemory(app.Connection{Mailboxes: []app.MailAccount{mb.Account}})); err != nil {
 		t.Fatal(err)
 	}
 	d := &deskMail{svc: svc, cert: func() *tls.Certificate { return nil }, demo: true, log: quiet()}
 	woken := make(chan struct{}, 1)
-	sealDemoPassword(svc, mb, func() { woken <- struct{}{} }, quiet())
+	demoworld.SealPassword(svc, mb, func() { woken <- struct{}{} }, quiet())
 	// Locked: nothing is imported, nothing fails.
 	if sum, err := d.Once(ctx); err != nil || sum.Messages != 0 {
 		t.Fatalf("locked import: %+v %v", sum, err)
@@ -98,7 +100,7 @@ func TestDemoMailbox(t *testing.T) {
 		t.Fatalf("second cycle: %+v %v", sum, err)
 	}
 	// Without a sealed password the mailbox is "not configured", not a failure.
-	if err := svc.SetMailPassword(ctx, mb.account.Address, nil); err != nil {
+	if err := svc.SetMailPassword(ctx, mb.Account.Address, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.Once(ctx); !errors.Is(err, app.ErrNotConfigured) || !onlyNotConfigured(err) {

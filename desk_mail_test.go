@@ -9,6 +9,7 @@ import (
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/apptest"
+	"github.com/carnetdesk/carnet/internal/config"
 )
 
 // TestDeskMailExternalNeedsSession: a mailbox that authenticates with the
@@ -21,7 +22,7 @@ func TestDeskMailExternalNeedsSession(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	acct := app.MailAccount{Address: "dr@clinique.mssante.fr", Host: "127.0.0.1", Port: 1, Security: app.MailImplicitTLS, Auth: app.MailAuthExternal}
-	if err := svc.SetConnectionStore(ctx, &memConnection{conn: app.Connection{Mailboxes: []app.MailAccount{acct}}}); err != nil {
+	if err := svc.SetConnectionStore(ctx, config.NewMemory(app.Connection{Mailboxes: []app.MailAccount{acct}})); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Unlock(ctx, []byte(importPass)); err != nil {
@@ -41,28 +42,6 @@ func TestDeskMailExternalNeedsSession(t *testing.T) {
 	}
 }
 
-// TestDemoPasswordResealed: a demo vault kept from an earlier run (--data)
-// holds the password of that run's mailbox; the new run's password, which
-// changes at every start, replaces it at the first unlock.
-func TestDemoPasswordResealed(t *testing.T) {
-	store := apptest.NewLockedStore(importPass)
-	svc := app.NewService(store, nil, quiet())
-	ctx := context.Background()
-	if _, err := svc.Unlock(ctx, []byte(importPass)); err != nil {
-		t.Fatal(err)
-	}
-	mb := demoMailbox{account: app.MailAccount{Address: demoBAL}, password: []byte("new-run-password")}
-	if err := svc.SetMailPassword(ctx, demoBAL, []byte("earlier-run-password")); err != nil {
-		t.Fatal(err)
-	}
-	woken := false
-	sealOnce(svc, mb, func() { woken = true }, quiet())
-	got, err := svc.MailPassword(ctx, demoBAL)
-	if err != nil || string(got) != "new-run-password" || !woken {
-		t.Fatalf("sealed %q %v (woken %v)", got, err, woken)
-	}
-}
-
 // TestDeskMailWaitEndsWithContext: while an import runs, a second one
 // (Ctrl+R) waits for it, and its cancel button ends the wait.
 func TestDeskMailWaitEndsWithContext(t *testing.T) {
@@ -70,7 +49,7 @@ func TestDeskMailWaitEndsWithContext(t *testing.T) {
 	svc := app.NewService(store, nil, quiet())
 	ctx := context.Background()
 	acct := app.MailAccount{Address: "dr@clinique.mssante.fr", Host: "127.0.0.1", Port: 1, Security: app.MailImplicitTLS}
-	if err := svc.SetConnectionStore(ctx, &memConnection{conn: app.Connection{Mailboxes: []app.MailAccount{acct}}}); err != nil {
+	if err := svc.SetConnectionStore(ctx, config.NewMemory(app.Connection{Mailboxes: []app.MailAccount{acct}})); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Unlock(ctx, []byte(importPass)); err != nil {

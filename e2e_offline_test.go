@@ -11,6 +11,9 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/internal/config"
+	"github.com/carnetdesk/carnet/internal/demoworld"
+	"github.com/carnetdesk/carnet/internal/signin"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/ui"
 )
@@ -28,7 +31,7 @@ func newOfflineDesk(t testing.TB) *offlineDesk {
 	t.Helper()
 	world := newE2EWorld(t, 7)
 	sb, an, cfg, svc, log := world.sb, world.an, world.cfg, world.svc, world.log
-	sg := &signer{config: fixedConfig(cfg), log: log, svc: svc}
+	sg := &signin.Signer{Config: signin.FixedConfig(cfg), Log: log, Svc: svc}
 	t.Cleanup(sg.Close)
 	p, ok := sb.FindPatient(func(p app.Patient, exists, closed bool, authz, blocked map[string]bool) bool {
 		return exists && !closed && authz[dmptest.KeyAnesthetist] && !blocked[dmptest.KeyAnesthetist] && p.Status == app.IdentityQualified
@@ -39,11 +42,11 @@ func newOfflineDesk(t testing.TB) *offlineDesk {
 	svc.Lock(app.LockByUser)
 	pending := make(chan func(), 1<<14)
 	a := test.NewTempApp(t)
-	if err := svc.SetConnectionStore(context.Background(), &memConnection{conn: cfg.connection()}); err != nil {
+	if err := svc.SetConnectionStore(context.Background(), config.NewMemory(cfg.Connection())); err != nil {
 		t.Fatal(err)
 	}
-	demo := &demoEnv{sb: sb} // the demo's outage switch, over this sandbox
-	u := ui.New(a, svc, ui.Options{Version: "e2e", SignIn: sg.SignIn, Do: func(f func()) { pending <- f }, DemoOutage: demo.outage})
+	demo := &demoworld.Env{Sandbox: sb} // the demo's outage switch, over this sandbox
+	u := ui.New(a, svc, ui.Options{Version: "e2e", SignIn: sg.SignIn, Do: func(f func()) { pending <- f }, DemoOutage: demo.Outage})
 	w := u.Window()
 	d := &driver{t: t, w: w, pending: pending}
 	t.Cleanup(w.Close)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/internal/signin"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/engine"
 )
@@ -21,7 +22,7 @@ func TestOperatingListOfflineDay(t *testing.T) {
 	world := newE2EWorld(t, 11)
 	sb, an, cfg, v, svc, log := world.sb, world.an, world.cfg, world.v, world.svc, world.log
 	ctx := context.Background()
-	sg := &signer{config: fixedConfig(cfg), log: log, svc: svc}
+	sg := &signin.Signer{Config: signin.FixedConfig(cfg), Log: log, Svc: svc}
 	defer sg.Close()
 	if err := sg.SignIn(ctx, []byte(an.PIN)); err != nil {
 		t.Fatal(err)

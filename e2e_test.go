@@ -14,6 +14,8 @@ import (
 	"github.com/carnetdesk/carnet/app/cda"
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/crypto"
+	"github.com/carnetdesk/carnet/internal/config"
+	"github.com/carnetdesk/carnet/internal/signin"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/engine"
 )
@@ -34,7 +36,7 @@ const e2ePass = "une phrase de passe assez longue"
 type e2eWorld struct {
 	sb  *dmptest.Sandbox
 	an  dmptest.Practitioner
-	cfg Config
+	cfg config.Config
 	v   *vault.Vault
 	svc *app.Service
 	log *slog.Logger
@@ -67,7 +69,7 @@ func newE2EWorld(t testing.TB, seed uint64) *e2eWorld {
 		t.Fatal(err)
 	}
 	w.svc.SetDocumentReader(cda.Reader{})
-	w.svc.SetDocumentWriter(cda.Writer{FacilityType: w.cfg.facilityType(), AllowTestINS: true})
+	w.svc.SetDocumentWriter(cda.Writer{FacilityType: w.cfg.FacilityType(), AllowTestINS: true})
 	return w
 }
 
@@ -95,7 +97,7 @@ func TestSandboxCredentialEndToEnd(t *testing.T) {
 	sb, an, cfg, v, svc, log := world.sb, world.an, world.cfg, world.v, world.svc, world.log
 	ctx := context.Background()
 
-	sg := &signer{config: fixedConfig(cfg), log: log, svc: svc}
+	sg := &signin.Signer{Config: signin.FixedConfig(cfg), Log: log, Svc: svc}
 	defer sg.Close()
 	if err := sg.SignIn(ctx, []byte("0000")); !errors.Is(err, app.ErrCredential) {
 		t.Fatalf("sign in with a wrong PIN = %v, want ErrCredential", err)

@@ -10,6 +10,9 @@ import (
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/cda"
+	"github.com/carnetdesk/carnet/internal/config"
+	"github.com/carnetdesk/carnet/internal/demoworld"
+	"github.com/carnetdesk/carnet/internal/signin"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/engine"
 )
@@ -22,13 +25,13 @@ import (
 // the FHIR tests.
 func TestSandboxEndToEndXDS(t *testing.T) {
 	w := newE2EWorld(t, 7)
-	w.cfg.DMP.Protocol = ProtocolXDS
+	w.cfg.DMP.Protocol = config.ProtocolXDS
 	w.cfg.DMP.URL = strings.TrimSuffix(w.sb.URL, w.sb.BasePath()) + dmptest.XDSBasePath
-	w.cfg.DMP.SourceOID, w.cfg.DMP.Homologation = demoSourceOID, demoHomologation
+	w.cfg.DMP.SourceOID, w.cfg.DMP.Homologation = demoworld.SourceOID, demoworld.Homologation
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	sg := &signer{config: fixedConfig(w.cfg), log: w.log, svc: w.svc}
+	sg := &signin.Signer{Config: signin.FixedConfig(w.cfg), Log: w.log, Svc: w.svc}
 	defer sg.Close()
 	if err := sg.SignIn(ctx, []byte(w.an.PIN)); err != nil {
 		t.Fatalf("sign in: %v", err)

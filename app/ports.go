@@ -45,6 +45,9 @@ type Store interface {
 	Patient(ctx context.Context, id PatientID) (Patient, error)
 	// Patients returns the whole directory, sorted by name.
 	Patients(ctx context.Context) ([]Patient, error)
+	// PatientsByINS returns the patients of the directory carrying ins
+	// (Directory.ByINS): a lookup by key, none when nobody does.
+	PatientsByINS(ctx context.Context, ins INS) ([]Patient, error)
 
 	// Manifest returns a patient's cached document list.
 	Manifest(ctx context.Context, id PatientID) (Manifest, error)
@@ -207,7 +210,7 @@ const (
 type AuditEvent struct {
 	Seq          uint64 // position in the log, from 1; set by the store
 	Time         time.Time
-	Practitioner string     // RPPS id, or "local" before sign-in
+	Practitioner string     // RPPS id; before sign-in LocalOperator ("local:" and the OS user)
 	Structure    string     // structure id
 	Patient      PatientID  // empty when the action concerns no patient
 	Action       string     // "vault.unlock", "dmp.iti67", "mail.import", …

@@ -53,6 +53,13 @@ var denialKeys = map[app.DenialReason]string{
 	app.DeniedOther:           "error.denied.other",
 }
 
+// undoKeys maps each reason an attach can no longer be undone to its
+// message.
+var undoKeys = map[app.UndoRefusal]string{
+	app.UndoPushed:   "error.undo.pushed",
+	app.UndoReplaced: "error.undo.replaced",
+}
+
 // message turns err into a sentence for the user, in the current language.
 // It is the only place where error kinds become words: the raw error is
 // never shown. An error of no known kind is an internal error: it is logged
@@ -72,6 +79,12 @@ func message(err error) string {
 	var pe *app.PINError
 	if errors.As(err, &pe) {
 		return pinMessage(pe)
+	}
+	var ue *app.UndoError
+	if errors.As(err, &ue) {
+		if key, ok := undoKeys[ue.Reason]; ok {
+			return tr(key)
+		}
 	}
 	if key, ok := denialKeys[app.Denial(err)]; ok {
 		return tr(key)

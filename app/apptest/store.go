@@ -284,6 +284,16 @@ func (s *Store) Patients(context.Context) ([]app.Patient, error) {
 	return s.dir.All(), nil
 }
 
+// PatientsByINS implements app.Store.
+func (s *Store) PatientsByINS(_ context.Context, ins app.INS) ([]app.Patient, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("patients by INS"); err != nil {
+		return nil, err
+	}
+	return s.dir.ByINS(ins), nil
+}
+
 // Manifest implements app.Store.
 func (s *Store) Manifest(_ context.Context, id app.PatientID) (app.Manifest, error) {
 	s.mu.Lock()

@@ -195,7 +195,7 @@ func (p *parser) observation(c stmtCtx, mood string) string {
 	}
 	switch kind {
 	case "allergy":
-		a := Allergy{Code: o.code, Agent: o.agent, Reaction: o.reaction, ReactionNegated: o.reactNeg,
+		a := app.Allergy{Code: o.code, Agent: o.agent, Reaction: o.reaction, ReactionNegated: o.reactNeg,
 			Start: o.start.t, End: o.end.t, StartPrecision: o.start.p, EndPrecision: o.end.p, Negated: negated}
 		a.Text = firstUsable(o.agentName, a.Agent.Display)
 		if a.Text == "" && a.Agent.IsZero() {
@@ -225,7 +225,7 @@ func (p *parser) observation(c stmtCtx, mood string) string {
 		a.Negated = a.Negated || a.NoneKnown
 		p.doc.Allergies = append(p.doc.Allergies, a)
 	case "problem":
-		pr := Problem{Code: o.value, Kind: o.code, Start: o.start.t, End: o.end.t, StartPrecision: o.start.p, EndPrecision: o.end.p,
+		pr := app.Problem{Code: o.value, Kind: o.code, Start: o.start.t, End: o.end.t, StartPrecision: o.start.p, EndPrecision: o.end.p,
 			Status: o.status, Negated: negated}
 		if o.boolValue != "" {
 			// "hypertension: yes/no": the code names the problem, the value says whether

@@ -194,6 +194,7 @@ func testLockedRefuses(t *testing.T, newStore Factory) {
 		"SearchPatients": func() error { _, err := s.SearchPatients(ctx, "contrat", 0); return err },
 		"Patient":        func() error { _, err := s.Patient(ctx, alice.ID); return err },
 		"Patients":       func() error { _, err := s.Patients(ctx); return err },
+		"PatientsByINS":  func() error { _, err := s.PatientsByINS(ctx, alice.INS); return err },
 		"Manifest":       func() error { _, err := s.Manifest(ctx, alice.ID); return err },
 		"Document":       func() error { _, err := s.Document(ctx, alice.ID, "d"); return err },
 		"Outbox":         func() error { _, err := s.Outbox(ctx); return err },
@@ -271,6 +272,16 @@ func testDirectory(t *testing.T, newStore Factory) {
 	}
 	if p, err := s.Patient(ctx, alice.ID); err != nil || !p.Pinned {
 		t.Errorf("patient after lock and unlock = %+v, %v", p, err)
+	}
+	// The lookup by INS (the identity gate's) holds after the lock too.
+	if got, err := s.PatientsByINS(ctx, bruno.INS); err != nil || !slices.Equal(ids(got), []app.PatientID{bruno.ID}) {
+		t.Errorf("PatientsByINS(bruno) = %v, %v", ids(got), err)
+	}
+	if got, err := s.PatientsByINS(ctx, app.INS{Matricule: bruno.INS.Matricule, OID: app.OIDINSNIR}); err != nil || len(got) != 0 {
+		t.Errorf("PatientsByINS(other OID) = %v, %v", ids(got), err)
+	}
+	if got, err := s.PatientsByINS(ctx, app.INS{}); err != nil || len(got) != 0 {
+		t.Errorf("PatientsByINS(no INS) = %v, %v", ids(got), err)
 	}
 }
 

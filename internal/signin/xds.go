@@ -1,4 +1,4 @@
-package main
+package signin
 
 import (
 	"crypto/tls"
@@ -9,19 +9,15 @@ import (
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/crypto/credential"
+	"github.com/carnetdesk/carnet/internal/buildinfo"
+	"github.com/carnetdesk/carnet/internal/config"
 	"github.com/carnetdesk/carnet/sync/dmp/xds"
-)
-
-// The [dmp] protocols.
-const (
-	ProtocolXDS  = "xds"  // the DMP's production SOAP interface (sync/dmp/xds)
-	ProtocolFHIR = "fhir" // the PDSm FHIR API (sync/dmp)
 )
 
 // newXDSSession builds the XDS.b/SOAP client: mutual TLS with the
 // credential, the VIHF signed by the same credential (card or organisation
 // certificate).
-func newXDSSession(cfg Config, cred *credential.Credential, roots *x509.CertPool) (app.Session, error) {
+func newXDSSession(cfg config.Config, cred *credential.Credential, roots *x509.CertPool) (app.Session, error) {
 	tc := cred.TLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12})
 	mode := xds.AuthIndirect
 	if strings.EqualFold(cfg.DMP.AuthMode, "directe") {
@@ -38,10 +34,10 @@ func newXDSSession(cfg Config, cred *credential.Credential, roots *x509.CertPool
 		AuthMode:  mode,
 		Sector:    sector,
 		SourceOID: cfg.DMP.SourceOID,
-		Software:  xds.Software{Name: "Carnet", Version: Version, Homologation: cfg.DMP.Homologation},
+		Software:  xds.Software{Name: "Carnet", Version: buildinfo.Version, Homologation: cfg.DMP.Homologation},
 	})
 	if err != nil {
 		return app.Session{}, fmt.Errorf("sign in: %w", err)
 	}
-	return app.Session{Practitioner: practitioner(cred.Identity()), Records: client}, nil
+	return app.Session{Practitioner: Practitioner(cred.Identity()), Records: client}, nil
 }

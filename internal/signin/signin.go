@@ -1,4 +1,11 @@
-package main
+// Package signin opens the practitioner's credential (a CPS card through
+// PKCS#11, or a PKCS#12 file) with a PIN, classifies what went wrong
+// (app.PINError: wrong, last try, locked, empty; app.ErrInsecureFile;
+// app.ErrCredential) and builds the session with the central record
+// service over the configured protocol (FHIR: sync/dmp; XDS.b/SOAP with
+// VIHF: sync/dmp/xds). A Signer keeps the credential open until Close: a
+// card session.
+package signin
 
 import (
 	"context"
@@ -12,42 +19,44 @@ import (
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/crypto/credential"
+	"github.com/carnetdesk/carnet/internal/buildinfo"
+	"github.com/carnetdesk/carnet/internal/config"
 	"github.com/carnetdesk/carnet/sync/dmp"
 )
 
-// signer opens the practitioner's credential with a PIN and builds the
+// Signer opens the practitioner's credential with a PIN and builds the
 // session with the central record service. It keeps the credential open
 // until Close (a card session).
-type signer struct {
-	// config returns the configuration at sign-in time: the settings
+type Signer struct {
+	// Config returns the configuration at sign-in time: the settings
 	// screen may have changed the service or the credential since start.
-	config func() Config
-	log    *slog.Logger
-	svc    *app.Service
+	Config func() config.Config
+	Log    *slog.Logger
+	Svc    *app.Service // receives the session (Service.SignIn)
 
 	mu   sync.Mutex // guards cred
 	cred *credential.Credential
 
-	// signedIn, when set, runs after each successful sign-in (main wakes
+	// SignedIn, when set, runs after each successful sign-in (main wakes
 	// the sync engine with it).
-	signedIn func()
+	SignedIn func()
 }
 
 // SignIn opens the credential with pin (wiped) and starts the session.
-func (s *signer) SignIn(ctx context.Context, pin []byte) error {
+func (s *Signer) SignIn(ctx context.Context, pin []byte) error {
 	defer app.Wipe(pin)
 	if len(pin) == 0 {
 		return fmt.Errorf("sign in: %w", &app.PINError{Empty: true})
 	}
-	cfg := s.config()
+	cfg := s.Config()
 	if !cfg.Configured() {
 		return fmt.Errorf("sign in: the central service or the credential is not set: %w", app.ErrNotConfigured)
 	}
-	cred, err := openCredential(cfg, pin)
+	cred, err := OpenCredential(cfg, pin)
 	if err != nil {
 		return err
 	}
-	sess, err := newSession(cfg, cred, s.log)
+	sess, err := newSession(cfg, cred, s.Log)
 	if err != nil {
 		cred.Close()
 		return err
@@ -59,16 +68,16 @@ func (s *signer) SignIn(ctx context.Context, pin []byte) error {
 	if old != nil {
 		old.Close()
 	}
-	s.svc.SignIn(sess)
-	if s.signedIn != nil {
-		s.signedIn()
+	s.Svc.SignIn(sess)
+	if s.SignedIn != nil {
+		s.SignedIn()
 	}
 	return nil
 }
 
 // Certificate returns the certificate of the open credential (EXTERNAL
 // authentication to a mailbox), or nil when none is open.
-func (s *signer) Certificate() *tls.Certificate {
+func (s *Signer) Certificate() *tls.Certificate {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cred == nil {
@@ -79,7 +88,7 @@ func (s *signer) Certificate() *tls.Certificate {
 }
 
 // Close ends the card session.
-func (s *signer) Close() {
+func (s *Signer) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cred != nil {
@@ -88,9 +97,11 @@ func (s *signer) Close() {
 	}
 }
 
-// openCredential opens the configured PKCS#11 token or PKCS#12 file. Its
-// errors wrap app.ErrCredential; they never contain the PIN.
-func openCredential(cfg Config, pin []byte) (*credential.Credential, error) {
+// OpenCredential opens the configured PKCS#11 token or PKCS#12 file. Its
+// errors wrap app.ErrCredential (and app.PINError or app.ErrInsecureFile
+// when they are about the PIN or the file's mode); they never contain the
+// PIN.
+func OpenCredential(cfg config.Config, pin []byte) (*credential.Credential, error) {
 	var (
 		cred *credential.Credential
 		err  error
@@ -134,7 +145,7 @@ func pinError(err error, pin []byte) *app.PINError {
 
 // newSession builds the central-service client with the credential and
 // names the practitioner from its certificate.
-func newSession(cfg Config, cred *credential.Credential, log *slog.Logger) (app.Session, error) {
+func newSession(cfg config.Config, cred *credential.Credential, log *slog.Logger) (app.Session, error) {
 	var roots *x509.CertPool
 	if cfg.DMP.CAFile != "" {
 		pem, err := os.ReadFile(cfg.DMP.CAFile)
@@ -146,11 +157,11 @@ func newSession(cfg Config, cred *credential.Credential, log *slog.Logger) (app.
 			return app.Session{}, fmt.Errorf("sign in: %s holds no PEM certificate: %w", cfg.DMP.CAFile, app.ErrInvalid)
 		}
 	}
-	if cfg.DMP.Protocol == ProtocolXDS {
+	if cfg.DMP.Protocol == config.ProtocolXDS {
 		return newXDSSession(cfg, cred, roots)
 	}
-	if cfg.DMP.Protocol != "" && cfg.DMP.Protocol != ProtocolFHIR {
-		return app.Session{}, fmt.Errorf("sign in: [dmp] protocol %q is neither %q nor %q: %w", cfg.DMP.Protocol, ProtocolXDS, ProtocolFHIR, app.ErrInvalid)
+	if cfg.DMP.Protocol != "" && cfg.DMP.Protocol != config.ProtocolFHIR {
+		return app.Session{}, fmt.Errorf("sign in: [dmp] protocol %q is neither %q nor %q: %w", cfg.DMP.Protocol, config.ProtocolXDS, config.ProtocolFHIR, app.ErrInvalid)
 	}
 	client, err := dmp.New(dmp.Config{
 		BaseURL:         cfg.DMP.URL,
@@ -159,17 +170,17 @@ func newSession(cfg Config, cred *credential.Credential, log *slog.Logger) (app.
 		RootCAs:         roots,
 		MaxTLSVersion:   cred.MaxTLSVersion(),
 		SoftwareName:    "Carnet",
-		SoftwareVersion: Version,
+		SoftwareVersion: buildinfo.Version,
 		Logger:          log,
 	})
 	if err != nil {
 		return app.Session{}, fmt.Errorf("sign in: %w", err)
 	}
-	return app.Session{Practitioner: practitioner(cred.Identity()), Records: client}, nil
+	return app.Session{Practitioner: Practitioner(cred.Identity()), Records: client}, nil
 }
 
-// practitioner converts the credential's identity into the domain's.
-func practitioner(id credential.Identity) app.Practitioner {
+// Practitioner converts the credential's identity into the domain's.
+func Practitioner(id credential.Identity) app.Practitioner {
 	return app.Practitioner{
 		RPPS:       id.RPPS,
 		Name:       id.Name,
@@ -182,13 +193,8 @@ func practitioner(id credential.Identity) app.Practitioner {
 	}
 }
 
-// fixedConfig is the config function of a signer whose configuration does
-// not change (the command line).
-func fixedConfig(cfg Config) func() Config { return func() Config { return cfg } }
-
-// configOf is the configuration of a connection (the [sync] table empty).
-func configOf(conn app.Connection) Config {
-	var c Config
-	c.setConnection(conn)
-	return c
+// FixedConfig is the Config function of a Signer whose configuration does
+// not change (the command line, tests).
+func FixedConfig(cfg config.Config) func() config.Config {
+	return func() config.Config { return cfg }
 }

@@ -1,4 +1,4 @@
-package main
+package demoworld
 
 import (
 	"archive/zip"
@@ -27,54 +27,54 @@ import (
 	"github.com/carnetdesk/carnet/sync/mailbox/xdm"
 )
 
-// demoBAL is the demo practitioner's secure mailbox address.
-const demoBAL = "demo@clinique-carnet.mssante.fr"
+// BAL is the demo practitioner's secure mailbox address.
+const BAL = "demo@clinique-carnet.mssante.fr"
 
-// demoMailbox is the demo's secure mailbox as the connection lists it,
-// and its password (sealed in the vault at the first unlock).
-type demoMailbox struct {
-	account  app.MailAccount
-	password []byte
+// Mailbox is the demo's secure mailbox as the connection lists it, and
+// its password (sealed in the vault at the first unlock).
+type Mailbox struct {
+	Account  app.MailAccount
+	Password []byte
 }
 
-// startDemoMailbox starts the demo's secure mailbox: go-imap's in-memory
+// StartMailbox starts the demo's secure mailbox: go-imap's in-memory
 // server on a loopback port with implicit TLS (a throwaway CA made here and
-// written to dir/mailbox-ca.pem), seeded by demoMessages for the demo
+// written to dir/mailbox-ca.pem), seeded by Messages for the demo
 // population. It returns the account and its password, and a function
 // that stops the server.
-func startDemoMailbox(patients []app.Patient, dir string, log *slog.Logger) (demoMailbox, func(), error) {
+func StartMailbox(patients []app.Patient, dir string, log *slog.Logger) (Mailbox, func(), error) {
 	certPEM, keyPEM, caPEM, _, err := mailtest.TestCA("Carnet demo mailbox CA")
 	if err != nil {
-		return demoMailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
+		return Mailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
 	}
 	caFile := filepath.Join(dir, "mailbox-ca.pem")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return demoMailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
+		return Mailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
 	}
 	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
-		return demoMailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
+		return Mailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
-		return demoMailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
+		return Mailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
 	}
 	pw := make([]byte, 16)
 	if _, err := rand.Read(pw); err != nil {
-		return demoMailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
+		return Mailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
 	}
 	password := hex.EncodeToString(pw)
 	mem := imapmemserver.New()
-	u := imapmemserver.NewUser(demoBAL, password)
+	u := imapmemserver.NewUser(BAL, password)
 	if err := u.Create("INBOX", nil); err != nil {
-		return demoMailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
+		return Mailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
 	}
-	msgs, err := demoMessages(patients, time.Now())
+	msgs, err := Messages(patients, time.Now())
 	if err != nil {
-		return demoMailbox{}, nil, err
+		return Mailbox{}, nil, err
 	}
 	for _, raw := range msgs {
 		if _, err := u.Append("INBOX", bytes.NewReader(raw), &imap.AppendOptions{Time: time.Now()}); err != nil {
-			return demoMailbox{}, nil, fmt.Errorf("demo mailbox: seed: %w", err)
+			return Mailbox{}, nil, fmt.Errorf("demo mailbox: seed: %w", err)
 		}
 	}
 	mem.AddUser(u)
@@ -88,7 +88,7 @@ func startDemoMailbox(patients []app.Patient, dir string, log *slog.Logger) (dem
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return demoMailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
+		return Mailbox{}, nil, fmt.Errorf("demo mailbox: %w", err)
 	}
 	go func() {
 		if err := srv.Serve(tls.NewListener(ln, tlsCfg)); err != nil && !errors.Is(err, net.ErrClosed) {
@@ -96,17 +96,17 @@ func startDemoMailbox(patients []app.Patient, dir string, log *slog.Logger) (dem
 		}
 	}()
 	acct := app.MailAccount{
-		Address: demoBAL, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Security: app.MailImplicitTLS,
+		Address: BAL, Host: "127.0.0.1", Port: ln.Addr().(*net.TCPAddr).Port, Security: app.MailImplicitTLS,
 		CAFile: caFile, Auth: app.MailAuthPlain,
 	}
 	log.Info("demo mailbox ready", "messages", len(msgs))
-	return demoMailbox{account: acct, password: []byte(password)}, func() { srv.Close() }, nil
+	return Mailbox{Account: acct, Password: []byte(password)}, func() { srv.Close() }, nil
 }
 
-// sealDemoPassword seals the demo mailbox's password in the vault at the
+// SealPassword seals the demo mailbox's password in the vault at the
 // first unlock (the demo vault starts locked), as a clinic's IT does once
 // in the settings screen, then wakes the sync loop, which imports it.
-func sealDemoPassword(svc *app.Service, mb demoMailbox, wake func(), log *slog.Logger) {
+func SealPassword(svc *app.Service, mb Mailbox, wake func(), log *slog.Logger) {
 	var once sync.Once
 	svc.OnUnlock(func(app.UnlockReport) {
 		once.Do(func() { go sealOnce(svc, mb, wake, log) })
@@ -116,12 +116,12 @@ func sealDemoPassword(svc *app.Service, mb demoMailbox, wake func(), log *slog.L
 // sealOnce seals the password unless the same one is already sealed (a
 // demo vault kept in --data from an earlier run holds the password of that
 // run's mailbox, which changes at every start), then wakes the sync loop.
-func sealOnce(svc *app.Service, mb demoMailbox, wake func(), log *slog.Logger) {
+func sealOnce(svc *app.Service, mb Mailbox, wake func(), log *slog.Logger) {
 	ctx := context.Background()
-	old, err := svc.MailPassword(ctx, mb.account.Address)
+	old, err := svc.MailPassword(ctx, mb.Account.Address)
 	if err == nil || errors.Is(err, app.ErrNotFound) {
-		if !bytes.Equal(old, mb.password) {
-			if err := svc.SetMailPassword(ctx, mb.account.Address, mb.password); err != nil {
+		if !bytes.Equal(old, mb.Password) {
+			if err := svc.SetMailPassword(ctx, mb.Account.Address, mb.Password); err != nil {
 				log.Warn("demo mailbox: seal password", "err", err)
 			}
 		}
@@ -142,13 +142,13 @@ func demoAuthor() cda.Practitioner {
 	}
 }
 
-// demoMessages builds the seed of the demo mailbox from the population:
+// Messages builds the seed of the demo mailbox from the population:
 // three structured reports (CDA written by cda.WriteNote in an IHE XDM
 // archive) for qualified patients, filed automatically; a PDF-only mail
 // and a report without INS whose patient has a namesake, both for a
 // person; a report forwarded by a secretary (message/rfc822), filed; and a
 // hostile archive (zip-slip), quarantined.
-func demoMessages(patients []app.Patient, now time.Time) ([][]byte, error) {
+func Messages(patients []app.Patient, now time.Time) ([][]byte, error) {
 	var qual []app.Patient
 	for _, p := range patients {
 		if p.Status == app.IdentityQualified && p.INS.Matricule != "" {
@@ -174,7 +174,7 @@ func demoMessages(patients []app.Patient, now time.Time) ([][]byte, error) {
 			xdm.BuildOptions{Submitted: created, Sender: "Centre hospitalier de démonstration"})
 	}
 	hdr := func(n int, subject string) mailtest.Header {
-		return mailtest.Header{From: "Secrétariat CH démo <secretariat@ch-demo.mssante.fr>", To: demoBAL,
+		return mailtest.Header{From: "Secrétariat CH démo <secretariat@ch-demo.mssante.fr>", To: BAL,
 			Subject: subject, MessageID: fmt.Sprintf("demo-%d@ch-demo.mssante.fr", n), Date: created.Add(time.Duration(n) * time.Minute)}
 	}
 	var out [][]byte

@@ -1,4 +1,8 @@
-package main
+// Package secret reads the command line's secrets (a vault passphrase, a
+// PIN, a mailbox password, a recovery key): from a file that must be
+// private (mode 0600 or 0400, owned by the user, not a symbolic link), else
+// from the terminal; never from the command line or the environment.
+package secret
 
 import (
 	"bytes"
@@ -13,13 +17,13 @@ import (
 	"github.com/carnetdesk/carnet/crypto"
 )
 
-// errNoTTY: a secret was needed, no file was given and there is no terminal.
-var errNoTTY = errors.New("no terminal to ask for a secret: give a 0600 file instead (see carnet help)")
+// ErrNoTTY: a secret was needed, no file was given and there is no terminal.
+var ErrNoTTY = errors.New("no terminal to ask for a secret: give a 0600 file instead (see carnet help)")
 
-// readSecretFile reads the first line of a file that must have mode 0600
+// ReadFile reads the first line of a file that must have mode 0600
 // (or 0400): a secret never comes from a file others can read.
-func readSecretFile(path string) ([]byte, error) {
-	raw, err := readPrivateFile(path)
+func ReadFile(path string) ([]byte, error) {
+	raw, err := ReadPrivateFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -33,10 +37,10 @@ func readSecretFile(path string) ([]byte, error) {
 // maxSecretFile bounds a secret file (a passphrase, a PIN, an armored key).
 const maxSecretFile = 1 << 20
 
-// readPrivateFile reads a whole file that must have mode 0600 (or 0400), be
+// ReadPrivateFile reads a whole file (at most 1 MiB) that must have mode 0600 (or 0400), be
 // owned by the current user and not be a symbolic link; the check and the
 // read use the same descriptor.
-func readPrivateFile(path string) ([]byte, error) {
+func ReadPrivateFile(path string) ([]byte, error) {
 	raw, err := crypto.ReadPrivateFile(path, maxSecretFile)
 	if err != nil {
 		if errors.Is(err, crypto.ErrInsecureFile) {
@@ -47,25 +51,25 @@ func readPrivateFile(path string) ([]byte, error) {
 	return raw, nil
 }
 
-// secretSource reads secrets from a file when one is given, else from the
+// Source reads secrets from a file when one is given, else from the
 // terminal.
-type secretSource struct {
-	stderr io.Writer
+type Source struct {
+	Stderr io.Writer // kept for the commands' messages; prompts go to the terminal
 }
 
-// get returns the secret: from file when non-empty, else prompted on the
+// Get returns the secret: from file when non-empty, else prompted on the
 // terminal (twice when confirm).
-func (s secretSource) get(file, prompt string, confirm bool) ([]byte, error) {
+func (s Source) Get(file, prompt string, confirm bool) ([]byte, error) {
 	if file != "" {
-		return readSecretFile(file)
+		return ReadFile(file)
 	}
 	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
 	if err != nil {
-		return nil, errNoTTY
+		return nil, ErrNoTTY
 	}
 	defer tty.Close()
 	if !term.IsTerminal(int(tty.Fd())) {
-		return nil, errNoTTY
+		return nil, ErrNoTTY
 	}
 	ask := func(p string) ([]byte, error) {
 		fmt.Fprint(tty, p)

@@ -1,4 +1,4 @@
-package main
+package demoworld
 
 import (
 	"bytes"
@@ -22,8 +22,8 @@ func TestDemoMailReadablePDFs(t *testing.T) {
 	if _, err := exec.LookPath("pdftotext"); err != nil {
 		t.Skip("pdftotext (poppler-utils) not installed")
 	}
-	pop := dmptest.Patients(demoSeed, demoPatients)
-	raws, err := demoMessages(pop, time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC))
+	pop := dmptest.Patients(Seed, Patients)
+	raws, err := Messages(pop, time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package watchguard
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/crypto"
+	"github.com/carnetdesk/carnet/internal/secret"
 )
 
 // stepClock is a clock the test moves.
@@ -57,11 +57,11 @@ func TestWatchLocksWhenIdle(t *testing.T) {
 	}
 	var reasons []app.LockReason
 	svc.OnLock(func(r app.LockReason) { reasons = append(reasons, r) })
-	secrets := secretSource{stderr: io.Discard}
+	secrets := secret.Source{Stderr: io.Discard}
 	fromFile := passFile
 	released := 0
-	g := newWatchGuard(svc, clk, func(ctx context.Context) error {
-		p, err := secrets.get(fromFile, "Vault passphrase", false)
+	g := New(svc, clk, func(ctx context.Context) error {
+		p, err := secrets.Get(fromFile, "Vault passphrase", false)
 		if err != nil {
 			return err
 		}
@@ -71,22 +71,22 @@ func TestWatchLocksWhenIdle(t *testing.T) {
 
 	cycle := func() {
 		t.Helper()
-		if err := g.enter(ctx); err != nil {
+		if err := g.Enter(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if svc.Locked() {
 			t.Fatal("a cycle runs on a locked vault")
 		}
-		g.leave()
+		g.Leave()
 	}
 	cycle()
 	clk.add(4 * time.Minute)
-	g.tick()
+	g.Tick()
 	if svc.Locked() {
 		t.Fatal("locked before the idle delay")
 	}
 	clk.add(time.Minute + time.Second)
-	g.tick()
+	g.Tick()
 	if !svc.Locked() || released != 1 {
 		t.Fatalf("not locked after the idle delay (locked %v, credential released %d times)", svc.Locked(), released)
 	}
@@ -97,7 +97,7 @@ func TestWatchLocksWhenIdle(t *testing.T) {
 	for i := 0; i < 12*30+2; i++ {
 		clk.add(2 * time.Minute)
 		cycle()
-		g.tick()
+		g.Tick()
 	}
 	found := false
 	for _, r := range reasons {
@@ -108,7 +108,7 @@ func TestWatchLocksWhenIdle(t *testing.T) {
 	}
 	// Locked while idle, with no file to re-open from and no terminal.
 	clk.add(6 * time.Minute)
-	g.tick()
+	g.Tick()
 	if !svc.Locked() {
 		t.Fatal("not locked")
 	}
@@ -119,66 +119,7 @@ func TestWatchLocksWhenIdle(t *testing.T) {
 			t.Skip("a terminal is attached: the re-open would prompt")
 		}
 	}
-	if err := g.enter(ctx); !errors.Is(err, errNoTTY) || !svc.Locked() {
+	if err := g.Enter(ctx); !errors.Is(err, secret.ErrNoTTY) || !svc.Locked() {
 		t.Fatalf("re-open without a file or a terminal: %v (locked %v)", err, svc.Locked())
-	}
-}
-
-// TestVaultCheckThrottled: six wrong `carnet vault check` runs in a row
-// used to never wait (the throttle lived in each process's memory); now
-// the fourth and later runs are told to wait, and so is the right
-// passphrase during the delay.
-func TestVaultCheckThrottled(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	pass := secretFile(t, dir, "pass", "une phrase de passe assez longue", 0o600)
-	wrong := secretFile(t, dir, "wrong", "une phrase de passe fausse, longue", 0o600)
-	if code, out := carnet(t, "vault", "init", "--data", data, "--no-keyring", "--insecure-test-kdf", "--passphrase-file", pass); code != 0 {
-		t.Fatalf("init: %d %s", code, out)
-	}
-	for i := 1; i <= 6; i++ {
-		code, out := carnet(t, "vault", "check", "--data", data, "--no-keyring", "--passphrase-file", wrong)
-		want := app.ErrWrongPassphrase.Error()
-		if i > app.FreeAttempts {
-			want = app.ErrTooManyAttempts.Error()
-		}
-		if code == 0 || !strings.Contains(out, want) {
-			t.Fatalf("run %d: %d %q, want %q", i, code, out, want)
-		}
-	}
-	if code, out := carnet(t, "vault", "check", "--data", data, "--no-keyring", "--passphrase-file", pass); code == 0 || !strings.Contains(out, app.ErrTooManyAttempts.Error()) {
-		t.Fatalf("right passphrase during the delay: %d %q", code, out)
-	}
-}
-
-// TestVaultCheckOlderCopy: `carnet vault check` on a restored older copy
-// of the vault says so and how to open it anyway; --accept-older opens it
-// with a warning.
-func TestVaultCheckOlderCopy(t *testing.T) {
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	pass := secretFile(t, dir, "pass", "une phrase de passe assez longue", 0o600)
-	common := []string{"--data", data, "--no-keyring", "--passphrase-file", pass}
-	if code, out := carnet(t, append([]string{"vault", "init", "--insecure-test-kdf"}, common...)...); code != 0 {
-		t.Fatalf("init: %d %s", code, out)
-	}
-	file := filepath.Join(data, "vault.db") // openVault
-	older, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if code, out := carnet(t, append([]string{"vault", "check"}, common...)...); code != 0 {
-		t.Fatalf("check: %d %s", code, out)
-	}
-	if err := os.WriteFile(file, older, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	code, out := carnet(t, append([]string{"vault", "check"}, common...)...)
-	if code == 0 || !strings.Contains(out, "older than the last one used here") || !strings.Contains(out, "--accept-older") {
-		t.Fatalf("older copy: %d %q", code, out)
-	}
-	code, out = carnet(t, append([]string{"vault", "check", "--accept-older"}, common...)...)
-	if code != 0 || !strings.Contains(out, "warning: "+string(app.WarnOlderVault)) {
-		t.Fatalf("--accept-older: %d %q", code, out)
 	}
 }

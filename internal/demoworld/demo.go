@@ -1,8 +1,15 @@
-package main
+// Package demoworld is the world of `carnet --demo`: the sandbox central
+// record service in process with synthetic patients (FHIR or XDS side), a
+// fresh vault holding them (passphrase shown on screen), tomorrow's
+// operating list, and a secure mailbox (go-imap's in-memory IMAP server
+// with implicit TLS) seeded with reports that exercise every import path,
+// with real, readable PDFs. Synthetic data only.
+package demoworld
 
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -14,112 +21,118 @@ import (
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/crypto"
+	"github.com/carnetdesk/carnet/internal/config"
+	"github.com/carnetdesk/carnet/internal/secret"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 )
 
-// demoPatients is the size of the demo population.
-const demoPatients = 60
+// Patients is the size of the demo population.
+const Patients = 60
 
 // The demo's LPS identifiers on the XDS side (test values, not issued).
 const (
-	demoSourceOID    = "1.2.250.1.999.77.1"
-	demoHomologation = "CARNET-DEMO-tmp1"
+	SourceOID    = "1.2.250.1.999.77.1"
+	Homologation = "CARNET-DEMO-tmp1"
 )
 
-// demoSeed makes the demo population the same at every start.
-const demoSeed = 1
+// Seed makes the demo population the same at every start.
+const Seed = 1
 
 // demoWords make the demo passphrase readable on screen (ASCII only, so
 // that scripts can type it).
 var demoWords = []string{"carnet", "tilleul", "verveine", "garance", "lavande", "sureau", "mimosa", "bleuet", "cerfeuil", "aubepine", "camomille", "pervenche"}
 
-// demoEnv is what demo mode runs on: a vault with synthetic patients, the
+// Env is what demo mode runs on: a vault with synthetic patients, the
 // sandbox central record service in process, and one of its practitioner
 // credentials.
-type demoEnv struct {
-	vault      *vault.Vault
-	passphrase string      // shown on the unlock screen
-	cfg        Config      // the sandbox's URL, CA and the anesthesiologist's PKCS#12 file
-	pin        string      // its PIN, shown in the sign-in dialog
-	close      func()      // stops the sandbox; removes a temporary data directory
-	mail       demoMailbox // the demo's secure mailbox, also in cfg (demo_mail.go)
-	sb         *dmptest.Sandbox
+type Env struct {
+	Vault      *vault.Vault
+	Passphrase string        // shown on the unlock screen
+	Config     config.Config // the sandbox's URL, CA and the anesthesiologist's PKCS#12 file
+	PIN        string        // its PIN, shown in the sign-in dialog
+	Mail       Mailbox       // the demo's secure mailbox, also in Config (mail.go)
+	Sandbox    *dmptest.Sandbox
+	cleanups   []func() // stop the sandbox and the mailbox; remove a temporary data directory
 }
 
-// outage pauses the demo's sandbox (black-holed: requests accepted, never
+// Close stops the sandbox and the mailbox and removes a temporary data
+// directory (the vault is the caller's to close).
+func (env *Env) Close() {
+	for i := len(env.cleanups) - 1; i >= 0; i-- {
+		env.cleanups[i]()
+	}
+	env.cleanups = nil
+}
+
+// Outage pauses the demo's sandbox (black-holed: requests accepted, never
 // answered, as a lost network) or resumes it: the demo's outage switch.
-func (env *demoEnv) outage(paused bool) {
+func (env *Env) Outage(paused bool) {
 	if paused {
-		env.sb.Pause()
+		env.Sandbox.Pause()
 	} else {
-		env.sb.Resume()
+		env.Sandbox.Resume()
 	}
 }
 
-// openDemo prepares demo mode in dataDir (a new temporary directory when
+// Open prepares demo mode in dataDir (a new temporary directory when
 // empty, removed at exit): the sandbox on a loopback port with its
 // credentials in dataDir/sandbox, and a vault whose directory holds the
 // sandbox's synthetic patients, locked. The passphrase is shown on the
 // unlock screen and written to dataDir/demo-passphrase.txt (0600) for
 // scripts. The device secret lives in a file: no OS keyring is touched.
-func openDemo(dataDir, protocol string, log *slog.Logger) (*demoEnv, error) {
-	var cleanups []func()
-	env := &demoEnv{close: func() {
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
-		}
-	}}
+func Open(dataDir, protocol string, log *slog.Logger) (*Env, error) {
+	env := &Env{}
 	if dataDir == "" {
 		d, err := os.MkdirTemp("", "carnet-demo-")
 		if err != nil {
 			return nil, fmt.Errorf("demo: %w", err)
 		}
 		dataDir = d
-		cleanups = append(cleanups, func() { os.RemoveAll(d) })
+		env.cleanups = append(env.cleanups, func() { os.RemoveAll(d) })
 	}
 	sb, sbDir, err := dmptest.Start(dmptest.Config{
 		Listen:   "127.0.0.1:0",
-		Patients: demoPatients,
-		Seed:     demoSeed,
+		Patients: Patients,
+		Seed:     Seed,
 		DataDir:  filepath.Join(dataDir, "sandbox"),
 	})
 	if err != nil {
-		env.close()
+		env.Close()
 		return nil, fmt.Errorf("demo: sandbox: %w", err)
 	}
-	cleanups = append(cleanups, sb.Close)
-	env.sb = sb
+	env.cleanups = append(env.cleanups, sb.Close)
+	env.Sandbox = sb
 	cred := sb.PKI.Credentials[dmptest.KeyAnesthetist].Practitioner
-	env.cfg.DMP.URL = sb.URL
-	if protocol == ProtocolXDS {
+	env.Config.DMP.URL = sb.URL
+	if protocol == config.ProtocolXDS {
 		// The same sandbox, its XDS.b/SOAP side (the demo's test OIDs).
-		env.cfg.DMP.Protocol = ProtocolXDS
-		env.cfg.DMP.URL = strings.TrimSuffix(sb.URL, sb.BasePath()) + dmptest.XDSBasePath
-		env.cfg.DMP.SourceOID = demoSourceOID
-		env.cfg.DMP.Homologation = demoHomologation
+		env.Config.DMP.Protocol = config.ProtocolXDS
+		env.Config.DMP.URL = strings.TrimSuffix(sb.URL, sb.BasePath()) + dmptest.XDSBasePath
+		env.Config.DMP.SourceOID = SourceOID
+		env.Config.DMP.Homologation = Homologation
 	}
-	env.cfg.DMP.CAFile = filepath.Join(sbDir, "ca.pem")
-	env.cfg.Credential.PKCS12File = cred.P12Path
-	env.pin = cred.PIN
+	env.Config.DMP.CAFile = filepath.Join(sbDir, "ca.pem")
+	env.Config.Credential.PKCS12File = cred.P12Path
+	env.PIN = cred.PIN
 
-	env.vault, env.passphrase, err = prepareDemoVault(dataDir, demoOperatingList(sb, cred.RPPS), log)
+	env.Vault, env.Passphrase, err = prepareDemoVault(dataDir, demoOperatingList(sb, cred.RPPS), log)
 	if err != nil {
-		env.close()
+		env.Close()
 		return nil, err
 	}
-	mb, stopMail, err := startDemoMailbox(sb.Population(), filepath.Join(dataDir, "mailbox"), log)
+	mb, stopMail, err := StartMailbox(sb.Population(), filepath.Join(dataDir, "mailbox"), log)
 	if err != nil {
-		env.close()
+		env.Close()
 		return nil, err
 	}
-	cleanups = append(cleanups, stopMail)
-	env.mail = mb
-	env.cfg.Mailboxes = []MailboxConfig{mailboxConfig(mb.account)}
-	if err := writeDemoHints(dataDir, sb, env.pin); err != nil {
-		env.close()
+	env.cleanups = append(env.cleanups, stopMail)
+	env.Mail = mb
+	env.Config.Mailboxes = []config.Mailbox{config.MailboxOf(mb.Account)}
+	if err := writeDemoHints(dataDir, sb, env.PIN); err != nil {
+		env.Close()
 		return nil, err
 	}
-	log.Info("demo ready", "dir", dataDir, "patients", demoPatients, "sandbox", sb.URL)
+	log.Info("demo ready", "dir", dataDir, "patients", Patients, "sandbox", sb.URL)
 	return env, nil
 }
 
@@ -170,13 +183,19 @@ func writeDemoHints(dataDir string, sb *dmptest.Sandbox, pin string) error {
 // prepareDemoVault opens the demo vault of dataDir, or creates it with the
 // given patients in its directory.
 func prepareDemoVault(dataDir string, patients []app.Patient, log *slog.Logger) (*vault.Vault, string, error) {
-	v, err := openVault(dataDir, vault.Options{Logger: log, Keyring: crypto.NoKeyring{}})
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("demo: data directory: %w", err)
+	}
+	v, err := vault.Open(filepath.Join(dataDir, "vault.db"), vault.Options{Logger: log, Keyring: crypto.NoKeyring{}})
 	if err != nil {
+		if errors.Is(err, app.ErrInUse) {
+			return nil, "", fmt.Errorf("another Carnet already uses this vault (%s): %w", dataDir, err)
+		}
 		return nil, "", err
 	}
 	passFile := filepath.Join(dataDir, "demo-passphrase.txt")
 	if v.Exists() {
-		raw, err := readSecretFile(passFile)
+		raw, err := secret.ReadFile(passFile)
 		if err != nil {
 			v.Close()
 			return nil, "", fmt.Errorf("demo: existing vault without its passphrase file: %w", err)

@@ -1,4 +1,10 @@
-package main
+// Package config is Carnet's configuration file, config.toml: where the
+// central record service, the practitioner's credential and the secure
+// mailboxes are. It loads and validates the file (unknown keys refused),
+// maps it to the application's app.Connection and back, and keeps the
+// connection in it (File, an app.ConnectionStore written atomically with
+// mode 0600) or in memory (Memory, demo mode). No secret lives in it.
+package config
 
 import (
 	"bytes"
@@ -8,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -63,9 +70,9 @@ type Config struct {
 	Sync struct {
 		Interval string `toml:"interval,omitempty"` // background sync period in the desktop app (default "5m")
 	} `toml:"sync"`
-	// Mailboxes are the MSSanté secure mailboxes `carnet import` reads
-	// ([[mailbox]] tables, see MailboxConfig in cli_import.go).
-	Mailboxes []MailboxConfig `toml:"mailbox,omitempty"`
+	// Mailboxes are the MSSanté secure mailboxes `carnet import` and the
+	// desktop read ([[mailbox]] tables, see Mailbox).
+	Mailboxes []Mailbox `toml:"mailbox,omitempty"`
 }
 
 // Configured reports whether the central service and a credential are set:
@@ -74,8 +81,15 @@ func (c Config) Configured() bool {
 	return c.DMP.URL != "" && (c.Credential.PKCS12File != "" || c.Credential.PKCS11Module != "")
 }
 
-// defaultConfigPath is config.toml in the user config directory.
-func defaultConfigPath() string {
+// The [dmp] protocols.
+const (
+	ProtocolXDS  = "xds"  // the DMP's production SOAP interface (sync/dmp/xds)
+	ProtocolFHIR = "fhir" // the PDSm FHIR API (sync/dmp)
+)
+
+// DefaultPath is config.toml in the user config directory ("" when the
+// system has none).
+func DefaultPath() string {
 	dir, err := os.UserConfigDir()
 	if err != nil {
 		return ""
@@ -83,10 +97,10 @@ func defaultConfigPath() string {
 	return filepath.Join(dir, "carnet", "config.toml")
 }
 
-// loadConfig reads path; a missing file is an empty configuration (Carnet
+// Load reads path; a missing file is an empty configuration (Carnet
 // then works offline on its vault). Unknown keys are refused, so that a typo
 // is not silently ignored.
-func loadConfig(path string) (Config, error) {
+func Load(path string) (Config, error) {
 	var c Config
 	if path == "" {
 		return c, nil
@@ -104,26 +118,27 @@ func loadConfig(path string) (Config, error) {
 	if c.Credential.PKCS12File != "" && c.Credential.PKCS11Module != "" {
 		return Config{}, fmt.Errorf("config %s: give either pkcs12_file or pkcs11_module, not both", path)
 	}
-	if err := c.connection().Validate(); err != nil {
+	if err := c.Connection().Validate(); err != nil {
 		return Config{}, fmt.Errorf("config %s: %w", path, err)
 	}
 	return c, nil
 }
 
-// facilityType returns the configured TRE_R02 facility type of the
+// FacilityType returns the configured TRE_R02 facility type of the
 // documents written in Carnet (default SA04, établissement privé non PSPH).
-func (c Config) facilityType() app.Code { return facilityCode(c.Structure.FacilityType) }
+func (c Config) FacilityType() app.Code { return FacilityCode(c.Structure.FacilityType) }
 
-// facilityCode is the TRE_R02 code of a facility type, SA04 when empty.
-func facilityCode(code string) app.Code {
+// FacilityCode is the TRE_R02 code of a facility type, SA04 when empty.
+func FacilityCode(code string) app.Code {
 	if code == "" {
 		code = "SA04"
 	}
 	return app.Code{Code: code, System: "1.2.250.1.71.4.2.4"}
 }
 
-// syncInterval returns the background sync period (default 5 minutes).
-func (c Config) syncInterval() (time.Duration, error) {
+// SyncInterval returns the background sync period (default 5 minutes, at
+// least 30 seconds).
+func (c Config) SyncInterval() (time.Duration, error) {
 	if c.Sync.Interval == "" {
 		return 5 * time.Minute, nil
 	}
@@ -134,8 +149,8 @@ func (c Config) syncInterval() (time.Duration, error) {
 	return d, nil
 }
 
-// connection is the configuration as the application sees it.
-func (c Config) connection() app.Connection {
+// Connection is the configuration as the application sees it.
+func (c Config) Connection() app.Connection {
 	conn := app.Connection{ServiceURL: c.DMP.URL, ServiceCA: c.DMP.CAFile, FacilityType: c.Structure.FacilityType}
 	switch {
 	case c.Credential.PKCS11Module != "":
@@ -144,14 +159,14 @@ func (c Config) connection() app.Connection {
 		conn.Credential = app.CredentialConfig{Kind: app.CredentialFile, File: c.Credential.PKCS12File}
 	}
 	for _, m := range c.Mailboxes {
-		conn.Mailboxes = append(conn.Mailboxes, m.mailAccount())
+		conn.Mailboxes = append(conn.Mailboxes, m.Account())
 	}
 	return conn
 }
 
-// setConnection replaces the sections of c that the connection holds
+// SetConnection replaces the sections of c that the connection holds
 // ([dmp], [credential], [structure], [[mailbox]]); [sync] stays.
-func (c *Config) setConnection(conn app.Connection) {
+func (c *Config) SetConnection(conn app.Connection) {
 	c.DMP.URL, c.DMP.CAFile = conn.ServiceURL, conn.ServiceCA
 	c.Credential.PKCS11Module, c.Credential.PKCS11Slot, c.Credential.PKCS12File = "", "", ""
 	switch conn.Credential.Kind {
@@ -163,47 +178,47 @@ func (c *Config) setConnection(conn app.Connection) {
 	c.Structure.FacilityType = conn.FacilityType
 	c.Mailboxes = nil
 	for _, m := range conn.Mailboxes {
-		c.Mailboxes = append(c.Mailboxes, mailboxConfig(m))
+		c.Mailboxes = append(c.Mailboxes, MailboxOf(m))
 	}
 }
 
-// configFile keeps the connection in a config.toml file (the desktop
+// File keeps the connection in a config.toml file (the desktop
 // application's app.ConnectionStore). Saving rewrites the whole file
 // atomically with mode 0600, keeping the sections the connection does not
 // hold.
-type configFile struct {
-	path string
+type File struct {
+	Path string // the file; "" refuses saving (not editable)
 	mu   sync.Mutex
 }
 
 // Connection implements app.ConnectionStore.
-func (f *configFile) Connection(context.Context) (app.Connection, error) {
+func (f *File) Connection(context.Context) (app.Connection, error) {
 	c, err := f.load()
 	if err != nil {
 		return app.Connection{}, err
 	}
-	return c.connection(), nil
+	return c.Connection(), nil
 }
 
 // load reads the file.
-func (f *configFile) load() (Config, error) {
+func (f *File) load() (Config, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return loadConfig(f.path)
+	return Load(f.Path)
 }
 
 // SaveConnection implements app.ConnectionStore.
-func (f *configFile) SaveConnection(_ context.Context, conn app.Connection) error {
+func (f *File) SaveConnection(_ context.Context, conn app.Connection) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.path == "" {
+	if f.Path == "" {
 		return fmt.Errorf("save configuration: no configuration file: %w", app.ErrInvalid)
 	}
-	c, err := loadConfig(f.path)
+	c, err := Load(f.Path)
 	if err != nil {
 		return err
 	}
-	c.setConnection(conn)
+	c.SetConnection(conn)
 	var buf bytes.Buffer
 	buf.WriteString("# Carnet configuration: the central record service, the practitioner's\n" +
 		"# credential, the structure and the secure mailboxes. No secret lives here.\n" +
@@ -213,17 +228,17 @@ func (f *configFile) SaveConnection(_ context.Context, conn app.Connection) erro
 	if err := enc.Encode(c); err != nil {
 		return fmt.Errorf("save configuration: %w", err)
 	}
-	return writeFileAtomic(f.path, buf.Bytes())
+	return WriteFileAtomic(f.Path, buf.Bytes())
 }
 
-// writeFileAtomic writes data to path through a temporary file of mode
+// WriteFileAtomic writes data to path through a temporary file of mode
 // 0600 in the same directory (created 0700), synced then renamed: a crash
 // leaves the old file or the new one, never half of one. A path that is a
 // symbolic link (a file the clinic's IT deploys elsewhere) is written
 // through the link, not replaced by a regular file; a read-only file (no
 // owner write permission) or anything but a regular file is refused
 // rather than replaced.
-func writeFileAtomic(path string, data []byte) error {
+func WriteFileAtomic(path string, data []byte) error {
 	real, err := filepath.EvalSymlinks(path)
 	switch {
 	case err == nil:
@@ -274,15 +289,18 @@ func writeFileAtomic(path string, data []byte) error {
 	return nil
 }
 
-// memConnection keeps the connection in memory (demo mode: the sandbox's
+// Memory keeps the connection in memory (demo mode: the sandbox's
 // address changes at every start, nothing is written).
-type memConnection struct {
+type Memory struct {
 	mu   sync.Mutex
 	conn app.Connection
 }
 
+// NewMemory returns a Memory that holds conn.
+func NewMemory(conn app.Connection) *Memory { return &Memory{conn: conn} }
+
 // Connection implements app.ConnectionStore.
-func (m *memConnection) Connection(context.Context) (app.Connection, error) {
+func (m *Memory) Connection(context.Context) (app.Connection, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c := m.conn
@@ -291,10 +309,72 @@ func (m *memConnection) Connection(context.Context) (app.Connection, error) {
 }
 
 // SaveConnection implements app.ConnectionStore.
-func (m *memConnection) SaveConnection(_ context.Context, c app.Connection) error {
+func (m *Memory) SaveConnection(_ context.Context, c app.Connection) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c.Mailboxes = append([]app.MailAccount(nil), c.Mailboxes...)
 	m.conn = c
 	return nil
+}
+
+// Mailbox is one [[mailbox]] table of config.toml: an MSSanté secure
+// mailbox (BAL) that `carnet import` and the desktop application read. No
+// secret lives here: the password (or access token) is sealed in the vault
+// by the settings screen, or comes from a 0600 file (--password-file) or
+// the terminal; the client certificate from the [credential] table.
+//
+//	[[mailbox]]
+//	host     = "imap.operateur.mssante.fr"
+//	port     = 993                       # 993 (implicit) or 143 (starttls) when omitted
+//	security = "implicit"                # implicit | starttls (no plaintext)
+//	ca_file  = "/etc/carnet/igc-sante.pem"  # authorities trusted for the servers (PEM); system roots when omitted
+//	username = "dr.martin@clinique.mssante.fr"  # the BAL address
+//	auth     = "plain"                   # plain | login | external | oauthbearer; chosen from the server when omitted
+//	mailbox  = "INBOX"                   # the folder imported
+//	mark     = "keyword"                 # keyword ($CarnetImported) | move (to folder)
+//	folder   = "Carnet/Importés"         # MOVE target (mark = "move")
+//	# read receipts (RFC 8098), off by default, sent through SMTP submission:
+//	read_receipts = true
+//	smtp_host     = "smtp.operateur.mssante.fr"
+//	smtp_port     = 587                  # 587 (starttls) or 465 (implicit) when omitted
+//	smtp_security = "starttls"           # starttls (default) | implicit
+type Mailbox struct {
+	Host         string `toml:"host"`
+	Port         int    `toml:"port,omitempty"`
+	Security     string `toml:"security"`
+	CAFile       string `toml:"ca_file,omitempty"`
+	Username     string `toml:"username"`
+	Auth         string `toml:"auth,omitempty"`
+	Mailbox      string `toml:"mailbox,omitempty"`
+	Mark         string `toml:"mark,omitempty"`
+	Folder       string `toml:"folder,omitempty"`
+	ReadReceipts bool   `toml:"read_receipts,omitempty"`
+	SMTPHost     string `toml:"smtp_host,omitempty"`
+	SMTPPort     int    `toml:"smtp_port,omitempty"`
+	SMTPSecurity string `toml:"smtp_security,omitempty"`
+}
+
+// Account is the table as the application sees it.
+func (m Mailbox) Account() app.MailAccount {
+	return app.MailAccount{
+		Address: m.Username, Host: m.Host, Port: m.Port, Security: app.MailSecurity(m.Security), CAFile: m.CAFile,
+		Auth: app.MailAuth(strings.ToLower(m.Auth)), Folder: m.Mailbox, Mark: m.Mark, MoveTo: m.Folder,
+		SMTPHost: m.SMTPHost, SMTPPort: m.SMTPPort, SMTPSecurity: app.MailSecurity(m.SMTPSecurity), ReadReceipts: m.ReadReceipts,
+	}
+}
+
+// MailboxOf is the [[mailbox]] table of an account.
+func MailboxOf(a app.MailAccount) Mailbox {
+	return Mailbox{
+		Host: a.Host, Port: a.Port, Security: string(a.Security), CAFile: a.CAFile, Username: a.Address,
+		Auth: string(a.Auth), Mailbox: a.Folder, Mark: a.Mark, Folder: a.MoveTo,
+		ReadReceipts: a.ReadReceipts, SMTPHost: a.SMTPHost, SMTPPort: a.SMTPPort, SMTPSecurity: string(a.SMTPSecurity),
+	}
+}
+
+// Of is the configuration of a connection (the [sync] table empty).
+func Of(conn app.Connection) Config {
+	var c Config
+	c.SetConnection(conn)
+	return c
 }

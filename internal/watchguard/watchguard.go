@@ -1,4 +1,8 @@
-package main
+// Package watchguard keeps, in the --watch modes of `carnet sync` and
+// `carnet import`, the promise of the desktop's locks: the vault locks when
+// idle or at the re-authentication limit between cycles, and the next cycle
+// re-opens it with what the command line allows.
+package watchguard
 
 import (
 	"context"
@@ -10,7 +14,7 @@ import (
 	"github.com/carnetdesk/carnet/app"
 )
 
-// watchGuard keeps, in the --watch modes of `carnet sync` and `carnet
+// Guard keeps, in the --watch modes of `carnet sync` and `carnet
 // import`, the promise of the desktop's locks: between cycles, once idle
 // for the vault's auto-lock delay (Settings.AutoLock, 5 minutes by
 // default), the vault is locked (keys wiped) and the credential closed;
@@ -19,7 +23,7 @@ import (
 // --passphrase-file and --pin-file read again, else a prompt on the
 // terminal (without one the command stops: nothing is kept in memory to
 // re-open unattended).
-type watchGuard struct {
+type Guard struct {
 	svc     *app.Service
 	clock   app.Clock
 	reopen  func(ctx context.Context) error // unlock (and sign in) again
@@ -32,12 +36,15 @@ type watchGuard struct {
 	opened   time.Time  // last full unlock
 }
 
-func newWatchGuard(svc *app.Service, clock app.Clock, reopen func(context.Context) error, release func(), out io.Writer) *watchGuard {
+// New returns the Guard of svc: reopen unlocks (and signs in) again,
+// release closes the credential (may be nil), out receives one line per
+// lock or re-open. A nil clock is the system's.
+func New(svc *app.Service, clock app.Clock, reopen func(context.Context) error, release func(), out io.Writer) *Guard {
 	if clock == nil {
 		clock = app.SystemClock{}
 	}
 	now := clock.Now()
-	return &watchGuard{svc: svc, clock: clock, reopen: reopen, release: release, out: out, lastDone: now, opened: now}
+	return &Guard{svc: svc, clock: clock, reopen: reopen, release: release, out: out, lastDone: now, opened: now}
 }
 
 // since is the larger of the wall-clock and monotonic time from then (a
@@ -46,9 +53,9 @@ func since(now, then time.Time) time.Duration {
 	return max(now.Sub(then), now.Round(0).Sub(then.Round(0)))
 }
 
-// enter starts a cycle: it locks first when the 12-hour limit passed, then
+// Enter starts a cycle: it locks first when the 12-hour limit passed, then
 // re-opens a locked vault. The cycle must not run when it fails.
-func (g *watchGuard) enter(ctx context.Context) error {
+func (g *Guard) Enter(ctx context.Context) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.clock.Now()
@@ -66,17 +73,17 @@ func (g *watchGuard) enter(ctx context.Context) error {
 	return nil
 }
 
-// leave ends a cycle.
-func (g *watchGuard) leave() {
+// Leave ends a cycle.
+func (g *Guard) Leave() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.busy--
 	g.lastDone = g.clock.Now()
 }
 
-// tick locks the vault when no cycle runs and it has been idle for the
+// Tick locks the vault when no cycle runs and it has been idle for the
 // auto-lock delay, or open for the re-authentication limit.
-func (g *watchGuard) tick() {
+func (g *Guard) Tick() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.busy > 0 || g.svc.Locked() {
@@ -91,7 +98,7 @@ func (g *watchGuard) tick() {
 	}
 }
 
-func (g *watchGuard) lockLocked(reason app.LockReason) {
+func (g *Guard) lockLocked(reason app.LockReason) {
 	g.svc.Lock(reason)
 	if g.release != nil {
 		g.release()
@@ -99,8 +106,8 @@ func (g *watchGuard) lockLocked(reason app.LockReason) {
 	fmt.Fprintf(g.out, "vault locked (%s); re-opened at the next cycle\n", reason)
 }
 
-// run calls tick every interval until ctx is done.
-func (g *watchGuard) run(ctx context.Context, interval time.Duration) {
+// Run calls Tick every interval until ctx is done.
+func (g *Guard) Run(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -108,7 +115,7 @@ func (g *watchGuard) run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			g.tick()
+			g.Tick()
 		}
 	}
 }

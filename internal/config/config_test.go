@@ -1,4 +1,4 @@
-package main
+package config
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/carnetdesk/carnet/app"
-	"github.com/carnetdesk/carnet/sync/mailbox"
 )
 
 // TestConfigFileRoundTrip saves a connection into a config.toml that has a
@@ -25,7 +24,7 @@ func TestConfigFileRoundTrip(t *testing.T) {
 	if err := os.WriteFile(path, []byte("[sync]\ninterval = \"2m\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := &configFile{path: path}
+	f := &File{Path: path}
 	ctx := context.Background()
 	conn := app.Connection{
 		ServiceURL: "https://dmp.example/fhir", ServiceCA: "/etc/carnet/igc-sante.pem",
@@ -47,11 +46,11 @@ func TestConfigFileRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, conn) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, conn)
 	}
-	cfg, err := loadConfig(path)
+	cfg, err := Load(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d, err := cfg.syncInterval(); err != nil || d.Minutes() != 2 {
+	if d, err := cfg.SyncInterval(); err != nil || d.Minutes() != 2 {
 		t.Fatalf("[sync] lost: %v %v", d, err)
 	}
 	st, err := os.Stat(path)
@@ -90,63 +89,23 @@ func TestConfigFileRefusals(t *testing.T) {
 	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	f := &configFile{path: path}
+	f := &File{Path: path}
 	if err := f.SaveConnection(context.Background(), app.Connection{}); err == nil || !strings.Contains(err.Error(), "unknown key") {
 		t.Fatalf("save over a broken file: %v", err)
 	}
 	if raw, _ := os.ReadFile(path); string(raw) != bad {
 		t.Fatal("the broken file was overwritten")
 	}
-	if err := (&configFile{}).SaveConnection(context.Background(), app.Connection{}); !errors.Is(err, app.ErrInvalid) {
+	if err := (&File{}).SaveConnection(context.Background(), app.Connection{}); !errors.Is(err, app.ErrInvalid) {
 		t.Fatalf("no path: %v", err)
 	}
 	// A missing file is an empty connection, created by the first save.
-	f = &configFile{path: filepath.Join(t.TempDir(), "new", "config.toml")}
+	f = &File{Path: filepath.Join(t.TempDir(), "new", "config.toml")}
 	if c, err := f.Connection(context.Background()); err != nil || c.Configured() {
 		t.Fatalf("missing file: %+v %v", c, err)
 	}
 	if err := f.SaveConnection(context.Background(), app.Connection{ServiceURL: "https://dmp.example/fhir"}); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestMailboxAccount maps a mailbox of the connection to the adapter's
-// account: read receipts need the setting and a submission server.
-func TestMailboxAccount(t *testing.T) {
-	base := app.MailAccount{Address: "dr@clinique.mssante.fr", Host: "imap.op.mssante.fr", Security: app.MailStartTLS, Auth: app.MailAuthLogin}
-	cases := []struct {
-		name       string
-		edit       func(*app.MailAccount)
-		submission *mailbox.Submission
-		auth       mailbox.AuthMethod
-	}{
-		{"receipts off", func(m *app.MailAccount) { m.SMTPHost = "smtp.op.mssante.fr" }, nil, mailbox.AuthLogin},
-		{"receipts on", func(m *app.MailAccount) { m.ReadReceipts, m.SMTPHost = true, "smtp.op.mssante.fr" },
-			&mailbox.Submission{Host: "smtp.op.mssante.fr", Security: mailbox.StartTLS}, mailbox.AuthLogin},
-		{"receipts on implicit", func(m *app.MailAccount) {
-			m.ReadReceipts, m.SMTPHost, m.SMTPPort, m.SMTPSecurity, m.Auth = true, "smtp.op.mssante.fr", 465, app.MailImplicitTLS, app.MailAuthPlain
-		}, &mailbox.Submission{Host: "smtp.op.mssante.fr", Port: 465, Security: mailbox.ImplicitTLS}, mailbox.AuthPlain},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			m := base
-			tc.edit(&m)
-			a, err := mailboxAccount(m, []byte("pw"), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if a.Security != mailbox.StartTLS || a.Username != m.Address || a.Mailbox != "INBOX" || a.Auth != tc.auth || string(a.Password) != "pw" {
-				t.Fatalf("account %+v", a)
-			}
-			if !reflect.DeepEqual(a.Submission, tc.submission) || a.ReadReceipts != (tc.submission != nil) {
-				t.Fatalf("submission %+v receipts %v, want %+v", a.Submission, a.ReadReceipts, tc.submission)
-			}
-		})
-	}
-	m := base
-	m.CAFile = filepath.Join(t.TempDir(), "missing.pem")
-	if _, err := mailboxAccount(m, nil, nil); err == nil {
-		t.Fatal("a missing CA file was accepted")
 	}
 }
 
@@ -168,13 +127,13 @@ func TestConfigFileDeployed(t *testing.T) {
 	}
 	ctx := context.Background()
 	conn := app.Connection{ServiceURL: "https://dmp.example/fhir"}
-	if err := (&configFile{path: link}).SaveConnection(ctx, conn); err != nil {
+	if err := (&File{Path: link}).SaveConnection(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
 		t.Fatalf("the link was replaced: %v %v", st.Mode(), err)
 	}
-	if got, err := (&configFile{path: deployed}).Connection(ctx); err != nil || got.ServiceURL != conn.ServiceURL {
+	if got, err := (&File{Path: deployed}).Connection(ctx); err != nil || got.ServiceURL != conn.ServiceURL {
 		t.Fatalf("the deployed file: %+v %v", got, err)
 	}
 
@@ -183,7 +142,7 @@ func TestConfigFileDeployed(t *testing.T) {
 	if err := os.WriteFile(ro, []byte(orig), 0o400); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&configFile{path: ro}).SaveConnection(ctx, app.Connection{ServiceURL: "https://other.example/fhir"}); err == nil {
+	if err := (&File{Path: ro}).SaveConnection(ctx, app.Connection{ServiceURL: "https://other.example/fhir"}); err == nil {
 		t.Fatal("a read-only configuration was replaced")
 	}
 	if raw, _ := os.ReadFile(ro); string(raw) != orig {
