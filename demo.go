@@ -91,7 +91,8 @@ func openDemo(dataDir, protocol string, log *slog.Logger) (*demoEnv, error) {
 	env.sb = sb
 	cred := sb.PKI.Credentials[dmptest.KeyAnesthetist].Practitioner
 	env.cfg.DMP.URL = sb.URL
-	if protocol == ProtocolXDS {
+	env.cfg.DMP.Protocol = ProtocolFHIR
+	if protocol != ProtocolFHIR {
 		// The same sandbox, its XDS.b/SOAP side (the demo's test OIDs).
 		env.cfg.DMP.Protocol = ProtocolXDS
 		env.cfg.DMP.URL = strings.TrimSuffix(sb.URL, sb.BasePath()) + dmptest.XDSBasePath

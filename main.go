@@ -78,7 +78,7 @@ func usage(w io.Writer) {
 
 Usage:
   carnet [--data DIR]                the desktop application
-  carnet --demo [--data DIR] [--protocol fhir|xds]
+  carnet --demo [--data DIR] [--protocol xds|fhir]
                                      demo mode: a fresh vault with synthetic patients
   carnet vault init [flags]          create the vault
   carnet vault check [flags]         open every record and verify the vault
@@ -106,7 +106,7 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	dataDir := fs.String("data", "", "data directory (default: the user data directory)")
 	configPath := fs.String("config", defaultConfigPath(), "configuration file (central service and credential)")
 	demo := fs.Bool("demo", false, "demo mode: a fresh vault with synthetic patients and the sandbox central service")
-	protocol := fs.String("protocol", ProtocolFHIR, "demo mode: the central service's protocol, \"fhir\" or \"xds\" (SOAP, XDS.b, VIHF)")
+	protocol := fs.String("protocol", ProtocolXDS, "demo mode: the central service's protocol, \"fhir\" or \"xds\" (SOAP, XDS.b, VIHF)")
 	if err := fs.Parse(args); err != nil {
 		return flagsExit(err)
 	}
@@ -192,7 +192,9 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 		default:
 		}
 	}
-	sg := &signer{config: func() Config { return configOf(svc.Connection()) }, log: log, svc: svc, signedIn: wakeUp}
+	// The connection as edited in the settings, over the [dmp] protocol
+	// settings the connection does not hold (protocol, OIDs, auth mode).
+	sg := &signer{config: func() Config { c := cfg; c.setConnection(svc.Connection()); return c }, log: log, svc: svc, signedIn: wakeUp}
 	defer sg.Close()
 	opt.SignIn = sg.SignIn
 	mail := &deskMail{svc: svc, cert: sg.Certificate, demo: *demo, log: log}

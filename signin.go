@@ -47,7 +47,7 @@ func (s *signer) SignIn(ctx context.Context, pin []byte) error {
 	if err != nil {
 		return err
 	}
-	sess, err := newSession(cfg, cred, s.log)
+	sess, err := newSession(cfg, cred, pin, s.log)
 	if err != nil {
 		cred.Close()
 		return err
@@ -133,8 +133,9 @@ func pinError(err error, pin []byte) *app.PINError {
 }
 
 // newSession builds the central-service client with the credential and
-// names the practitioner from its certificate.
-func newSession(cfg Config, cred *credential.Credential, log *slog.Logger) (app.Session, error) {
+// names the practitioner from its certificate. pin opens a second signing
+// credential when one is configured (xds: dmp.vihf_pkcs12_file).
+func newSession(cfg Config, cred *credential.Credential, pin []byte, log *slog.Logger) (app.Session, error) {
 	var roots *x509.CertPool
 	if cfg.DMP.CAFile != "" {
 		pem, err := os.ReadFile(cfg.DMP.CAFile)
@@ -146,10 +147,10 @@ func newSession(cfg Config, cred *credential.Credential, log *slog.Logger) (app.
 			return app.Session{}, fmt.Errorf("sign in: %s holds no PEM certificate: %w", cfg.DMP.CAFile, app.ErrInvalid)
 		}
 	}
-	if cfg.DMP.Protocol == ProtocolXDS {
-		return newXDSSession(cfg, cred, roots)
+	if dmpProtocol(cfg) == ProtocolXDS {
+		return newXDSSession(cfg, cred, pin, roots)
 	}
-	if cfg.DMP.Protocol != "" && cfg.DMP.Protocol != ProtocolFHIR {
+	if cfg.DMP.Protocol != ProtocolFHIR {
 		return app.Session{}, fmt.Errorf("sign in: [dmp] protocol %q is neither %q nor %q: %w", cfg.DMP.Protocol, ProtocolXDS, ProtocolFHIR, app.ErrInvalid)
 	}
 	client, err := dmp.New(dmp.Config{
@@ -186,9 +187,3 @@ func practitioner(id credential.Identity) app.Practitioner {
 // not change (the command line).
 func fixedConfig(cfg Config) func() Config { return func() Config { return cfg } }
 
-// configOf is the configuration of a connection (the [sync] table empty).
-func configOf(conn app.Connection) Config {
-	var c Config
-	c.setConnection(conn)
-	return c
-}

@@ -353,6 +353,11 @@ func (s *Server) xdsAuthenticate(r *http.Request, req *soapReq) (*caller, error)
 	if tlsID.Structure.ID != "" && v.structure != tlsID.Structure.ID {
 		return nil, senderFault("wsse:FailedAuthentication", "[Indirecte] Erreur d'authentification de la personne morale")
 	}
+	// The VIHF may be signed by another certificate than the TLS one (the
+	// organisation's seal, indirect mode), never by another structure's.
+	if tlsID.Structure.ID != "" && v.signerStructure != "" && v.signerStructure != tlsID.Structure.ID {
+		return nil, senderFault("wsse:FailedAuthentication", "the VIHF is signed by another structure's certificate")
+	}
 	if tlsID.RPPS != "" && v.nameID != tlsID.RPPS {
 		return nil, senderFault("wsse:FailedAuthentication", "the VIHF professional is not the card holder")
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
+	"github.com/carnetdesk/carnet/crypto/credential"
 	dsig "github.com/russellhaering/goxmldsig"
 )
 
@@ -19,6 +21,9 @@ import (
 type vihf struct {
 	nameID, subject, structure, profession, mode, justification, patient string
 	notAfter                                                             time.Time // zero: no Conditions
+	// signerStructure is the structure the signing certificate names
+	// (indirect mode: the organisation's seal; direct: the card's).
+	signerStructure string
 }
 
 // vihfCache remembers verified assertions (by their exact bytes) until
@@ -145,7 +150,8 @@ func verifyVIHF(a *etree.Element, roots *x509.CertPool, now time.Time) (*vihf, e
 		}
 		notAfter = na
 	}
-	v := &vihf{nameID: strings.TrimSpace(textAt(a, "./Subject/NameID")), notAfter: notAfter}
+	v := &vihf{nameID: strings.TrimSpace(textAt(a, "./Subject/NameID")), notAfter: notAfter,
+		signerStructure: credential.ParseIdentity(cert).Structure.ID}
 	attrs := map[string][]*etree.Element{}
 	for _, at := range a.FindElements("./AttributeStatement/Attribute") {
 		attrs[at.SelectAttrValue("Name", "")] = at.SelectElements("AttributeValue")
