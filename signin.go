@@ -186,4 +186,3 @@ func practitioner(id credential.Identity) app.Practitioner {
 // fixedConfig is the config function of a signer whose configuration does
 // not change (the command line).
 func fixedConfig(cfg Config) func() Config { return func() Config { return cfg } }
-

@@ -68,8 +68,8 @@ type soapReq struct {
 	messageID string
 	body      *etree.Element // first child of soap:Body
 	assertion *etree.Element
-	secKey    [32]byte // SHA-256 of the raw wsse:Security element (the session key)
-	known     *vihf    // the VIHF already verified for these exact bytes, if any
+	secKey    [32]byte          // SHA-256 of the raw wsse:Security element (the session key)
+	known     *vihf             // the VIHF already verified for these exact bytes, if any
 	parts     map[string][]byte // MTOM parts by Content-ID
 }
 

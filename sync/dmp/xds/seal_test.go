@@ -70,7 +70,9 @@ func xmlsec1VerifyWith(t *testing.T, msg, certPEM []byte) error {
 func TestIndirectSealSignsVIHF(t *testing.T) {
 	ctx := context.Background()
 	e, seal := sealEnv(t, credential.Structure{})
-	p := e.patient(t, func(exists, closed, authorised, blocked bool) bool { return exists && !closed && authorised && !blocked })
+	p := e.patient(t, func(exists, closed, authorised, blocked bool) bool {
+		return exists && !closed && authorised && !blocked
+	})
 	if st, err := e.client.FindPatient(ctx, e.acc, p.INS); err != nil || !st.Exists {
 		t.Fatalf("FindPatient with the seal signing the VIHF: %+v, %v", st, err)
 	}
