@@ -239,22 +239,37 @@ func (c *Client) query(ctx context.Context, acc app.Access, ins app.INS, q Query
 }
 
 // ListDocuments implements app.RecordService (TD3.1: ITI-18 FindDocuments,
-// or GetDocuments for a single uniqueId). The registry does not page: the
-// whole answer is one page.
+// or GetDocuments for a single uniqueId; with UpdatedSince, the EEDS delta
+// pattern of delta.go). The registry does not page: the whole answer is
+// one page.
 func (c *Client) ListDocuments(ctx context.Context, acc app.Access, ins app.INS, q app.DocumentQuery, page func([]app.RemoteDocument) error) error {
+	var statuses []string
+	for _, s := range q.Statuses {
+		switch s {
+		case "current":
+			statuses = append(statuses, StatusApproved, StatusArchived)
+		case "superseded":
+			statuses = append(statuses, StatusDeprecated)
+		}
+	}
+	if q.ID == "" && !q.UpdatedSince.IsZero() {
+		if len(statuses) == 0 {
+			statuses = []string{StatusApproved, StatusArchived}
+		}
+		want := map[string]bool{}
+		for _, s := range statuses {
+			want[s] = true
+		}
+		docs, err := c.listDelta(ctx, acc, ins, q.UpdatedSince, q.ActSince, q.Types, want)
+		if err != nil {
+			return fmt.Errorf("xds: list changes: %w", err)
+		}
+		return page(docs)
+	}
 	var qq Query
 	if q.ID != "" {
 		qq = GetDocumentsQuery(string(q.ID))
 	} else {
-		var statuses []string
-		for _, s := range q.Statuses {
-			switch s {
-			case "current":
-				statuses = append(statuses, StatusApproved, StatusArchived)
-			case "superseded":
-				statuses = append(statuses, StatusDeprecated)
-			}
-		}
 		qq = FindDocumentsQuery(ins, statuses, q.ActSince, q.Types)
 	}
 	res, err := c.query(ctx, acc, ins, qq)
