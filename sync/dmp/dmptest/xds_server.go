@@ -1,6 +1,7 @@
 package dmptest
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha1"
@@ -170,6 +171,12 @@ func faultBody(f *xdsFault) string {
 // A plain SOAP answer is gzipped when the request accepts it (registry
 // listings are large and compress well; whether the DMP compresses is not
 // public: the client accepts either). MTOM answers are sent as they are.
+//
+// Both go out through one 16 kB buffer (gzipBufPool, the throttle's
+// chunk): gzip and the multipart writer hand over a few bytes at a time,
+// and the throttle queues every write behind all those already reserved, so
+// that a dozen small writes would cost an answer a dozen trips through the
+// queue where a link charges about one (see gzipChunk).
 func writeSOAP(w http.ResponseWriter, r *http.Request, status int, action, relatesTo, body string, parts []xPart) {
 	var env bytes.Buffer
 	env.WriteString(`<soap:Envelope xmlns:soap="` + xNSSOAP + `" xmlns:wsa="` + xNSWSA + `"><soap:Header>`)
@@ -185,11 +192,16 @@ func writeSOAP(w http.ResponseWriter, r *http.Request, status int, action, relat
 			w.Header().Set("Content-Encoding", "gzip")
 			w.Header().Add("Vary", "Accept-Encoding")
 			w.WriteHeader(status)
+			bw := gzipBufPool.Get().(*bufio.Writer)
+			bw.Reset(w)
 			zw := xdsGzipPool.Get().(*gzip.Writer)
-			zw.Reset(w)
+			zw.Reset(bw)
 			_, _ = zw.Write(env.Bytes())
 			_ = zw.Close()
+			_ = bw.Flush()
 			xdsGzipPool.Put(zw)
+			bw.Reset(nil)
+			gzipBufPool.Put(bw)
 			return
 		}
 		w.WriteHeader(status)
@@ -199,7 +211,10 @@ func writeSOAP(w http.ResponseWriter, r *http.Request, status int, action, relat
 	boundary := "sandbox_" + strings.ReplaceAll(uuid4(), "-", "")
 	w.Header().Set("Content-Type", `multipart/related; boundary="`+boundary+`"; type="application/xop+xml"; start="<root@sandbox>"; start-info="application/soap+xml"`)
 	w.WriteHeader(status)
-	mw := multipart.NewWriter(w)
+	bw := gzipBufPool.Get().(*bufio.Writer)
+	bw.Reset(w)
+	defer func() { bw.Reset(nil); gzipBufPool.Put(bw) }()
+	mw := multipart.NewWriter(bw)
 	_ = mw.SetBoundary(boundary)
 	h := map[string][]string{"Content-Type": {`application/xop+xml; charset=UTF-8; type="application/soap+xml"`},
 		"Content-Transfer-Encoding": {"binary"}, "Content-Id": {"<root@sandbox>"}}
@@ -210,6 +225,7 @@ func writeSOAP(w http.ResponseWriter, r *http.Request, status int, action, relat
 		_, _ = pw.Write(p.data)
 	}
 	_ = mw.Close()
+	_ = bw.Flush()
 }
 
 // xdsGzipPool holds gzip writers (each costs ~1 MB to allocate).

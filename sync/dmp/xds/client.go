@@ -1,6 +1,7 @@
 package xds
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/carnetdesk/carnet/app"
@@ -320,12 +322,22 @@ func (c *Client) Retrieve(ctx context.Context, acc app.Access, ins app.INS, doc 
 	if doc.Meta.Size > 0 {
 		want.Size = doc.Meta.Size
 	}
-	data, err := ReadRetrieve(resp.Body, resp.Header.Get("Content-Type"), id, want, maxEnvelope)
+	// Read the body in large chunks: the MTOM reader asks for 4 KB at a
+	// time, and each small read of an HTTP/2 body may send a flow-control
+	// update (a frame, a syscall); one 64 KB buffer, reused, sends a few.
+	br := bodyReaders.Get().(*bufio.Reader)
+	br.Reset(resp.Body)
+	data, err := ReadRetrieve(br, resp.Header.Get("Content-Type"), id, want, maxEnvelope)
+	br.Reset(nil)
+	bodyReaders.Put(br)
 	if err != nil {
 		return nil, fmt.Errorf("xds: retrieve: %w", err)
 	}
 	return data, nil
 }
+
+// bodyReaders are the 64 KB read buffers of ITI-43 response bodies.
+var bodyReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
 
 // Provide implements app.RecordService (TD2/TD2.1: ITI-41). It is
 // idempotent on the documents' uniqueIds: documents the registry already
