@@ -179,13 +179,16 @@ func faultBody(f *xdsFault) string {
 // queue where a link charges about one (see gzipChunk).
 func writeSOAP(w http.ResponseWriter, r *http.Request, status int, action, relatesTo, body string, parts []xPart) {
 	var env bytes.Buffer
+	env.Grow(len(body) + 512)
 	env.WriteString(`<soap:Envelope xmlns:soap="` + xNSSOAP + `" xmlns:wsa="` + xNSWSA + `"><soap:Header>`)
 	env.WriteString(`<wsa:Action soap:mustUnderstand="true">` + xesc(action) + `</wsa:Action>`)
 	env.WriteString(`<wsa:MessageID>urn:uuid:` + uuid4() + `</wsa:MessageID>`)
 	if relatesTo != "" {
 		env.WriteString(`<wsa:RelatesTo>` + xesc(relatesTo) + `</wsa:RelatesTo>`)
 	}
-	env.WriteString(`</soap:Header><soap:Body>` + body + `</soap:Body></soap:Envelope>`)
+	env.WriteString(`</soap:Header><soap:Body>`)
+	env.WriteString(body)
+	env.WriteString(`</soap:Body></soap:Envelope>`)
 	if len(parts) == 0 {
 		w.Header().Set("Content-Type", `application/soap+xml; charset=UTF-8`)
 		if env.Len() >= 1024 && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
@@ -481,6 +484,9 @@ func attrNS(e *etree.Element, ns, key string) string {
 
 // xesc escapes text and attribute values.
 func xesc(s string) string {
+	if !strings.ContainsAny(s, `&<>"`) {
+		return s
+	}
 	var b bytes.Buffer
 	for _, r := range s {
 		switch r {

@@ -121,6 +121,7 @@ func (c *Client) post(ctx context.Context, r request, assertion []byte) (*http.R
 	var atts []Attachment
 	var berr error
 	var env bytes.Buffer
+	env.Grow(len(assertion) + 2048) // one allocation: the VIHF is most of the envelope
 	h := Header{MessageID: id, To: c.cfg.BaseURL + r.service, Action: r.action, Security: assertion}
 	if err := writeEnvelope(&env, h, func(b *bytes.Buffer) { atts, berr = r.body(b) }); err != nil {
 		return nil, "", err
