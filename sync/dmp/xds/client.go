@@ -325,7 +325,7 @@ func (c *Client) Retrieve(ctx context.Context, acc app.Access, ins app.INS, doc 
 	}
 	// Read the body in large chunks: the MTOM reader asks for 4 KB at a
 	// time, and each small read of an HTTP/2 body may send a flow-control
-	// update (a frame, a syscall); one 64 KB buffer, reused, sends a few.
+	// update (a frame, a syscall); one 32 KB buffer, reused, sends a few.
 	br := bodyReaders.Get().(*bufio.Reader)
 	br.Reset(resp.Body)
 	data, err := ReadRetrieve(br, resp.Header.Get("Content-Type"), id, want, maxEnvelope)
@@ -337,8 +337,8 @@ func (c *Client) Retrieve(ctx context.Context, acc app.Access, ins app.INS, doc 
 	return data, nil
 }
 
-// bodyReaders are the 64 KB read buffers of ITI-43 response bodies.
-var bodyReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+// bodyReaders are the 32 KB read buffers of ITI-43 response bodies.
+var bodyReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
 // Provide implements app.RecordService (TD2/TD2.1: ITI-41). It is
 // idempotent on the documents' uniqueIds: documents the registry already
