@@ -2,8 +2,14 @@ package xds
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,4 +153,139 @@ func TestDeltaEEDS(t *testing.T) {
 		t.Fatalf("the second replacement reads %+v, want it to replace %s", r, repl.Meta.ID)
 	}
 	e.checkSchemas(t)
+}
+
+// The delta against a scripted registry: hostile or failing answers at each
+// step give a clear error and no page (nothing half-listed reaches the app).
+func TestDeltaHostile(t *testing.T) {
+	const (
+		soapNS  = `xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://www.w3.org/2005/08/addressing"`
+		rimNS   = `xmlns:query="urn:oasis:names:tc:ebxml-regrep:xsd:query:3.0" xmlns:rim="urn:oasis:names:tc:ebxml-regrep:xsd:rim:3.0" xmlns:rs="urn:oasis:names:tc:ebxml-regrep:xsd:rs:3.0"`
+		success = `status="urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success"`
+	)
+	list := func(inner string) string {
+		return `<query:AdhocQueryResponse ` + rimNS + ` ` + success + `><rim:RegistryObjectList>` + inner + `</rim:RegistryObjectList></query:AdhocQueryResponse>`
+	}
+	failure := `<query:AdhocQueryResponse ` + rimNS + ` status="urn:ihe:iti:2007:ResponseStatusType:PartialSuccess"><rs:RegistryErrorList><rs:RegistryError errorCode="XDSRegistryError" severity="urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error"/></rs:RegistryErrorList></query:AdhocQueryResponse>`
+	entry := func(uuid, pid string) string {
+		return `<rim:ExtrinsicObject id="` + uuid + `" status="` + StatusApproved + `" objectType="` + ObjectTypeDocumentEntry + `">` +
+			`<rim:ExternalIdentifier identificationScheme="` + IdentifierDEPatientID + `" value="` + strings.ReplaceAll(pid, "&", "&amp;") + `"/>` +
+			`<rim:ExternalIdentifier identificationScheme="` + IdentifierDEUniqueID + `" value="1.2.3.` + uuid[len(uuid)-2:] + `"/></rim:ExtrinsicObject>`
+	}
+	hasMember := func(set, target string) string {
+		return `<rim:Association id="urn:uuid:a` + target[len(target)-2:] + `" associationType="` + AssocHasMember + `" sourceObject="` + set + `" targetObject="` + target + `"/>`
+	}
+	me := PatientID(testINS)
+	members := func(n int, set string) string {
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			b.WriteString(hasMember(set, fmt.Sprintf("urn:uuid:00000000-0000-0000-0000-0000000000%02d", i)))
+		}
+		return b.String()
+	}
+	docs := func(body string) string {
+		var b strings.Builder
+		for _, m := range regexp.MustCompile(`urn:uuid:0{8}-0{4}-0{4}-0{4}-0{10}\d\d`).FindAllString(body, -1) {
+			b.WriteString(entry(m, me))
+		}
+		return list(b.String())
+	}
+	for _, tc := range []struct {
+		name string
+		// answer returns the response body of the n-th request of query id.
+		answer func(id string, n int, req string) string
+		want   error
+		pages  int
+	}{
+		{"an entry of another patient", func(id string, n int, req string) string {
+			switch id {
+			case QueryFindSubmissionSets:
+				return list(`<rim:ObjectRef id="urn:uuid:ss"/>`)
+			case QueryGetAssociations:
+				return list(members(1, "urn:uuid:ss"))
+			}
+			return list(entry("urn:uuid:00000000-0000-0000-0000-000000000000", "999^^^&1.2.250.1.213.1.4.10&ISO^NH"))
+		}, app.ErrIntegrity, 0},
+		{"GetAssociations fails", func(id string, n int, req string) string {
+			if id == QueryFindSubmissionSets {
+				return list(`<rim:ObjectRef id="urn:uuid:ss"/>`)
+			}
+			return failure
+		}, app.ErrServer, 0},
+		{"the second batch fails", func(id string, n int, req string) string {
+			switch id {
+			case QueryFindSubmissionSets:
+				return list(`<rim:ObjectRef id="urn:uuid:ss"/>`)
+			case QueryGetAssociations:
+				return list(members(30, "urn:uuid:ss"))
+			}
+			if n > 0 {
+				return failure
+			}
+			return docs(req)
+		}, app.ErrServer, 0},
+		{"members of a set not asked for are ignored", func(id string, n int, req string) string {
+			switch id {
+			case QueryFindSubmissionSets:
+				return list(`<rim:ObjectRef id="urn:uuid:ss"/>`)
+			case QueryGetAssociations:
+				return list(members(3, "urn:uuid:other"))
+			}
+			t.Error("documents asked for members of another set")
+			return failure
+		}, nil, 1},
+		{"30 members, two batches, each once", func(id string, n int, req string) string {
+			switch id {
+			case QueryFindSubmissionSets:
+				return list(`<rim:ObjectRef id="urn:uuid:ss"/>`)
+			case QueryGetAssociations:
+				return list(members(30, "urn:uuid:ss") + members(30, "urn:uuid:ss"))
+			}
+			if n > 1 {
+				t.Errorf("batch %d", n)
+			}
+			return docs(req)
+		}, nil, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			counts := map[string]int{}
+			var mu sync.Mutex
+			qid := regexp.MustCompile(`AdhocQuery id="([^"]+)"`)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				mid, id := messageIDRE.FindSubmatch(b), qid.FindSubmatch(b)
+				if mid == nil || id == nil {
+					t.Error("not a stored query")
+					return
+				}
+				mu.Lock()
+				n := counts[string(id[1])]
+				counts[string(id[1])]++
+				mu.Unlock()
+				w.Header().Set("Content-Type", "application/soap+xml")
+				_, _ = io.WriteString(w, `<s:Envelope `+soapNS+`><s:Header><a:Action s:mustUnderstand="true">`+ActionRegistryStoredQueryResponse+
+					`</a:Action><a:RelatesTo>`+string(mid[1])+`</a:RelatesTo></s:Header><s:Body>`+tc.answer(string(id[1]), n, string(b))+`</s:Body></s:Envelope>`)
+			}))
+			defer srv.Close()
+			s, _, _ := testSigner(t)
+			cl, err := New(Config{BaseURL: srv.URL, HTTP: srv.Client(), Signer: s, SourceOID: "1.2.3", Software: Software{Name: "Carnet", Homologation: "X"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			pages, listed := 0, 0
+			err = cl.ListDocuments(ctx, app.Access{Practitioner: testPractitioner, Mode: app.AccessNormal}, testINS,
+				app.DocumentQuery{UpdatedSince: time.Now().Add(-time.Hour)}, func(d []app.RemoteDocument) error { pages++; listed += len(d); return nil })
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if pages != tc.pages {
+				t.Fatalf("%d pages, want %d", pages, tc.pages)
+			}
+			if tc.name == "30 members, two batches, each once" && (listed != 30 || counts[QueryGetDocumentsAndAssociations] != 2) {
+				t.Fatalf("%d documents in %d batches, want 30 in 2", listed, counts[QueryGetDocumentsAndAssociations])
+			}
+		})
+	}
 }
