@@ -87,7 +87,7 @@ func usage(w io.Writer) {
 
 Usage:
   carnet [--data DIR]                the desktop application
-  carnet --demo [--data DIR] [--protocol fhir|xds]
+  carnet --demo [--data DIR] [--protocol xds|fhir]
                                      demo mode: a fresh vault with synthetic patients
   carnet vault init [flags]          create the vault
   carnet vault check [flags]         open every record and verify the vault
@@ -157,7 +157,7 @@ func (m *Main) parseFlags(args []string, stderr io.Writer) (code int, ok bool) {
 	fs.StringVar(&m.DataDir, "data", "", "data directory (default: the user data directory)")
 	fs.StringVar(&m.ConfigPath, "config", config.DefaultPath(), "configuration file (central service and credential)")
 	fs.BoolVar(&m.Demo, "demo", false, "demo mode: a fresh vault with synthetic patients and the sandbox central service")
-	fs.StringVar(&m.Protocol, "protocol", config.ProtocolFHIR, "demo mode: the central service's protocol, \"fhir\" or \"xds\" (SOAP, XDS.b, VIHF)")
+	fs.StringVar(&m.Protocol, "protocol", config.ProtocolXDS, "demo mode: the central service's protocol, \"fhir\" or \"xds\" (SOAP, XDS.b, VIHF)")
 	if err := fs.Parse(args); err != nil {
 		return flagsExit(err), false
 	}
@@ -241,7 +241,9 @@ func (m *Main) Open() error {
 		default:
 		}
 	}
-	m.signer = &signin.Signer{Config: func() config.Config { return config.Of(svc.Connection()) }, Log: log, Svc: svc, SignedIn: wakeUp}
+	// The connection as edited in the settings, over the [dmp] protocol
+	// settings the connection does not hold (protocol, OIDs, auth mode).
+	m.signer = &signin.Signer{Config: func() config.Config { c := m.cfg; c.SetConnection(svc.Connection()); return c }, Log: log, Svc: svc, SignedIn: wakeUp}
 	m.opt.SignIn = m.signer.SignIn
 	mail := &deskMail{svc: svc, cert: m.signer.Certificate, demo: m.Demo, log: log}
 	sy := &deskSyncer{Engine: eng, mail: mail}

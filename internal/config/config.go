@@ -29,13 +29,14 @@ import (
 // asked for, or read from a 0600 file given with --pin-file.
 //
 //	[dmp]
-//	protocol     = "xds"   # "xds": the DMP's production SOAP interface (XDS.b + VIHF);
-//	                       # "fhir": the PDSm FHIR API (draft; the default when absent)
+//	protocol     = "xds"   # "xds" (the default when absent): the DMP's production SOAP interface
+//	                       # (XDS.b + VIHF); "fhir": the PDSm FHIR API (a draft, not in service)
 //	url          = "https://lps.dev9.dmp.gouv.fr/si-dmp-server/v2/services"  # xds: services base; fhir: FHIR base
 //	ca_file      = "/etc/carnet/igc-sante.pem"  # authorities trusted for it (PEM)
 //	source_oid   = "1.2.250.1.999.1"            # xds: the LPS OID (submission sets, TD0.2)
 //	homologation = "CAR-2026-tmp1"              # xds: the CNAM homologation id (VIHF LPS_ID_HOMOLOGATION_DMP)
 //	auth_mode    = "indirecte"                  # xds: "directe" (CPS card) or "indirecte" (organisation certificate)
+//	# vihf_pkcs12_file = "/etc/carnet/cachet.p12"  # xds, indirecte: a second .p12 signs the VIHF (same PIN)
 //
 //	[credential]
 //	pkcs11_module = "/usr/lib/x86_64-linux-gnu/libcps3_pkcs11_lux.so"  # CPS card
@@ -53,11 +54,16 @@ type Config struct {
 		URL    string `toml:"url,omitempty"`
 		CAFile string `toml:"ca_file,omitempty"`
 		// Protocol is "xds" (SOAP, XDS.b, VIHF: sync/dmp/xds) or "fhir"
-		// (sync/dmp); empty means "fhir".
+		// (sync/dmp); empty means "xds" (see Config.Protocol).
 		Protocol     string `toml:"protocol,omitempty"`
 		SourceOID    string `toml:"source_oid,omitempty"`
 		Homologation string `toml:"homologation,omitempty"`
 		AuthMode     string `toml:"auth_mode,omitempty"`
+		// VIHFPKCS12File (xds, indirect mode): a second PKCS#12 file, the
+		// organisation's seal, that signs the VIHF while [credential]
+		// holds the TLS session; opened with the same PIN. Empty: the
+		// [credential] signs both.
+		VIHFPKCS12File string `toml:"vihf_pkcs12_file,omitempty"`
 	} `toml:"dmp"`
 	Credential struct {
 		PKCS12File   string `toml:"pkcs12_file,omitempty"`
@@ -86,6 +92,15 @@ const (
 	ProtocolXDS  = "xds"  // the DMP's production SOAP interface (sync/dmp/xds)
 	ProtocolFHIR = "fhir" // the PDSm FHIR API (sync/dmp)
 )
+
+// Protocol is the configured [dmp] protocol: ProtocolXDS when absent (the
+// DMP in service speaks only XDS.b/SOAP; the FHIR API is a draft).
+func (c Config) Protocol() string {
+	if c.DMP.Protocol == "" {
+		return ProtocolXDS
+	}
+	return c.DMP.Protocol
+}
 
 // DefaultPath is config.toml in the user config directory ("" when the
 // system has none).

@@ -104,7 +104,8 @@ func Open(dataDir, protocol string, log *slog.Logger) (*Env, error) {
 	env.Sandbox = sb
 	cred := sb.PKI.Credentials[dmptest.KeyAnesthetist].Practitioner
 	env.Config.DMP.URL = sb.URL
-	if protocol == config.ProtocolXDS {
+	env.Config.DMP.Protocol = config.ProtocolFHIR
+	if protocol != config.ProtocolFHIR {
 		// The same sandbox, its XDS.b/SOAP side (the demo's test OIDs).
 		env.Config.DMP.Protocol = config.ProtocolXDS
 		env.Config.DMP.URL = strings.TrimSuffix(sb.URL, sb.BasePath()) + dmptest.XDSBasePath

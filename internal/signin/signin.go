@@ -56,7 +56,7 @@ func (s *Signer) SignIn(ctx context.Context, pin []byte) error {
 	if err != nil {
 		return err
 	}
-	sess, err := newSession(cfg, cred, s.Log)
+	sess, err := newSession(cfg, cred, pin, s.Log)
 	if err != nil {
 		cred.Close()
 		return err
@@ -144,8 +144,9 @@ func pinError(err error, pin []byte) *app.PINError {
 }
 
 // newSession builds the central-service client with the credential and
-// names the practitioner from its certificate.
-func newSession(cfg config.Config, cred *credential.Credential, log *slog.Logger) (app.Session, error) {
+// names the practitioner from its certificate. pin opens a second signing
+// credential when one is configured (xds: dmp.vihf_pkcs12_file).
+func newSession(cfg config.Config, cred *credential.Credential, pin []byte, log *slog.Logger) (app.Session, error) {
 	var roots *x509.CertPool
 	if cfg.DMP.CAFile != "" {
 		pem, err := os.ReadFile(cfg.DMP.CAFile)
@@ -157,10 +158,10 @@ func newSession(cfg config.Config, cred *credential.Credential, log *slog.Logger
 			return app.Session{}, fmt.Errorf("sign in: %s holds no PEM certificate: %w", cfg.DMP.CAFile, app.ErrInvalid)
 		}
 	}
-	if cfg.DMP.Protocol == config.ProtocolXDS {
-		return newXDSSession(cfg, cred, roots)
+	if cfg.Protocol() == config.ProtocolXDS {
+		return newXDSSession(cfg, cred, pin, roots)
 	}
-	if cfg.DMP.Protocol != "" && cfg.DMP.Protocol != config.ProtocolFHIR {
+	if cfg.DMP.Protocol != config.ProtocolFHIR {
 		return app.Session{}, fmt.Errorf("sign in: [dmp] protocol %q is neither %q nor %q: %w", cfg.DMP.Protocol, config.ProtocolXDS, config.ProtocolFHIR, app.ErrInvalid)
 	}
 	client, err := dmp.New(dmp.Config{

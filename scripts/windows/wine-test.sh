@@ -123,7 +123,7 @@ echo "wine-test: carnet.exe sync --once against the Linux sandbox on loopback"
 sbpid=$!
 trap 'kill $sbpid 2>/dev/null || true; wait $sbpid 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do grep -q '^credentials' "$t/sandbox.out" 2>/dev/null && grep -q 'PIN' "$t/sandbox.out" && break; sleep 0.5; done
-url=$(awk '/^base URL/ {print $3}' "$t/sandbox.out")
+url=$(awk '/^xds url/ {print $3}' "$t/sandbox.out") # [dmp] protocol: xds, the default
 ca=$(awk '/^test CA/ {print $3}' "$t/sandbox.out")
 read -r p12 pin < <(awk '$1 == "anesthesiste" {print $2, $4; exit}' "$t/sandbox.out")
 [ -n "$url" ] && [ -n "${p12:-}" ] || { echo "wine-test: FAIL: sandbox did not start:"; cat "$t/sandbox.out"; exit 1; } >&2
