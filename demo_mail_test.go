@@ -2,14 +2,15 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/apptest"
+	"github.com/carnetdesk/carnet/internal/mailsched"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
+	"github.com/carnetdesk/carnet/sync/mailbox"
 )
 
 // TestDemoMailbox imports the demo mailbox (go-imap's in-memory server)
@@ -32,7 +33,7 @@ func TestDemoMailbox(t *testing.T) {
 	if err := svc.SetConnectionStore(ctx, &memConnection{conn: app.Connection{Mailboxes: []app.MailAccount{mb.account}}}); err != nil {
 		t.Fatal(err)
 	}
-	d := &deskMail{svc: svc, cert: func() *tls.Certificate { return nil }, demo: true, log: quiet()}
+	d := &mailsched.Mail{Svc: svc, Opener: mailbox.Opener{Demo: true, Log: quiet()}, Demo: true, Log: quiet()}
 	woken := make(chan struct{}, 1)
 	sealDemoPassword(svc, mb, func() { woken <- struct{}{} }, quiet())
 	// Locked: nothing is imported, nothing fails.
@@ -54,7 +55,7 @@ func TestDemoMailbox(t *testing.T) {
 	if sum.Messages != 7 || sum.Filed != 4 || sum.Manual != 2 || sum.Quarantined != 1 {
 		t.Fatalf("summary %+v", sum)
 	}
-	if running, _ := d.status(); running {
+	if running, _ := d.Status(); running {
 		t.Fatal("the import still shows as running")
 	}
 	items, err := svc.Inbox(ctx)
@@ -101,7 +102,7 @@ func TestDemoMailbox(t *testing.T) {
 	if err := svc.SetMailPassword(ctx, mb.account.Address, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Once(ctx); !errors.Is(err, app.ErrNotConfigured) || !onlyNotConfigured(err) {
+	if _, err := d.Once(ctx); !errors.Is(err, app.ErrNotConfigured) || !mailsched.OnlyNotConfigured(err) {
 		t.Fatalf("no password: %v", err)
 	}
 }

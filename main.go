@@ -29,6 +29,7 @@ import (
 	"github.com/carnetdesk/carnet/app/cda"
 	"github.com/carnetdesk/carnet/app/terms"
 	"github.com/carnetdesk/carnet/app/vault"
+	"github.com/carnetdesk/carnet/internal/mailsched"
 	"github.com/carnetdesk/carnet/sessionlock"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/mailbox"
@@ -195,8 +196,8 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	sg := &signer{config: func() Config { return configOf(svc.Connection()) }, log: log, svc: svc, signedIn: wakeUp}
 	defer sg.Close()
 	opt.SignIn = sg.SignIn
-	mail := &deskMail{svc: svc, cert: sg.Certificate, demo: *demo, log: log}
-	sy := &deskSyncer{Engine: eng, mail: mail}
+	mail := &mailsched.Mail{Svc: svc, Opener: mailbox.Opener{Demo: *demo, Log: log}, Cert: sg.Certificate, Demo: *demo, Log: log}
+	sy := &mailsched.Syncer{Engine: eng, Mail: mail}
 	svc.SetSyncer(sy)
 	svc.OnLock(func(app.LockReason) { sg.Close() })     // a lock ends the card session
 	svc.OnUnlock(func(app.UnlockReport) { wakeUp() })   // the mailboxes at once

@@ -1,14 +1,19 @@
-package main
+package mailsched_test
 
 import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/apptest"
+	"github.com/carnetdesk/carnet/internal/mailsched"
+	"github.com/carnetdesk/carnet/sync/mailbox"
 )
 
 // TestDeskMailExternalNeedsSession: a mailbox that authenticates with the
@@ -21,14 +26,14 @@ func TestDeskMailExternalNeedsSession(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	acct := app.MailAccount{Address: "dr@clinique.mssante.fr", Host: "127.0.0.1", Port: 1, Security: app.MailImplicitTLS, Auth: app.MailAuthExternal}
-	if err := svc.SetConnectionStore(ctx, &memConnection{conn: app.Connection{Mailboxes: []app.MailAccount{acct}}}); err != nil {
+	if err := svc.SetConnectionStore(ctx, &memConnection{c: app.Connection{Mailboxes: []app.MailAccount{acct}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Unlock(ctx, []byte(importPass)); err != nil {
 		t.Fatal(err)
 	}
 	used := false
-	d := &deskMail{svc: svc, log: quiet(), cert: func() *tls.Certificate {
+	d := &mailsched.Mail{Svc: svc, Opener: mailbox.Opener{}, Log: quiet(), Cert: func() *tls.Certificate {
 		used = true
 		return &tls.Certificate{}
 	}}
@@ -41,28 +46,6 @@ func TestDeskMailExternalNeedsSession(t *testing.T) {
 	}
 }
 
-// TestDemoPasswordResealed: a demo vault kept from an earlier run (--data)
-// holds the password of that run's mailbox; the new run's password, which
-// changes at every start, replaces it at the first unlock.
-func TestDemoPasswordResealed(t *testing.T) {
-	store := apptest.NewLockedStore(importPass)
-	svc := app.NewService(store, nil, quiet())
-	ctx := context.Background()
-	if _, err := svc.Unlock(ctx, []byte(importPass)); err != nil {
-		t.Fatal(err)
-	}
-	mb := demoMailbox{account: app.MailAccount{Address: demoBAL}, password: []byte("new-run-password")}
-	if err := svc.SetMailPassword(ctx, demoBAL, []byte("earlier-run-password")); err != nil {
-		t.Fatal(err)
-	}
-	woken := false
-	sealOnce(svc, mb, func() { woken = true }, quiet())
-	got, err := svc.MailPassword(ctx, demoBAL)
-	if err != nil || string(got) != "new-run-password" || !woken {
-		t.Fatalf("sealed %q %v (woken %v)", got, err, woken)
-	}
-}
-
 // TestDeskMailWaitEndsWithContext: while an import runs, a second one
 // (Ctrl+R) waits for it, and its cancel button ends the wait.
 func TestDeskMailWaitEndsWithContext(t *testing.T) {
@@ -70,15 +53,14 @@ func TestDeskMailWaitEndsWithContext(t *testing.T) {
 	svc := app.NewService(store, nil, quiet())
 	ctx := context.Background()
 	acct := app.MailAccount{Address: "dr@clinique.mssante.fr", Host: "127.0.0.1", Port: 1, Security: app.MailImplicitTLS}
-	if err := svc.SetConnectionStore(ctx, &memConnection{conn: app.Connection{Mailboxes: []app.MailAccount{acct}}}); err != nil {
+	if err := svc.SetConnectionStore(ctx, &memConnection{c: app.Connection{Mailboxes: []app.MailAccount{acct}}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := svc.Unlock(ctx, []byte(importPass)); err != nil {
 		t.Fatal(err)
 	}
-	d := &deskMail{svc: svc, log: quiet(), cert: func() *tls.Certificate { return nil }}
-	d.runOnce.Do(func() { d.run = make(chan struct{}, 1) })
-	d.run <- struct{}{} // an import runs
+	d := &mailsched.Mail{Svc: svc, Opener: mailbox.Opener{}, Log: quiet(), Cert: func() *tls.Certificate { return nil }}
+	release := d.Busy() // an import runs
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
@@ -94,5 +76,28 @@ func TestDeskMailWaitEndsWithContext(t *testing.T) {
 	case <-time.After(2 * time.Minute): // a hang guard, not a deadline
 		t.Fatal("the wait did not end with its context")
 	}
-	<-d.run
+	release()
+}
+
+const importPass = "une phrase de passe assez longue"
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// memConnection is an in-memory app.ConnectionStore.
+type memConnection struct {
+	mu sync.Mutex
+	c  app.Connection
+}
+
+func (m *memConnection) Connection(context.Context) (app.Connection, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.c, nil
+}
+
+func (m *memConnection) SaveConnection(_ context.Context, c app.Connection) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.c = c
+	return nil
 }
