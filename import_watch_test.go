@@ -102,7 +102,7 @@ func TestImportWatchLockClosesSessions(t *testing.T) {
 		}
 	}
 	waitFiled(1)
-	if logins, ended := sessions(srv, e.user); logins == 0 || ended == logins {
+	if logins, ended := sessions(srv, e.user); !srv.Memory() && (logins == 0 || ended == logins) {
 		t.Fatalf("no session open while watching (logins %d, ended %d)\n%s", logins, ended, srv.Log())
 	}
 	// Idle past the auto-lock delay: the guard locks (once the round that
@@ -129,7 +129,7 @@ func TestImportWatchLockClosesSessions(t *testing.T) {
 	if creds.fileSecret != nil || creds.asked != nil || creds.cred != nil {
 		t.Fatal("the import's credentials kept a secret across the lock")
 	}
-	for {
+	for !srv.Memory() { // Dovecot's log (the fallback server keeps none)
 		logins, ended := sessions(srv, e.user)
 		if ended >= logins {
 			break
