@@ -16,6 +16,7 @@ import (
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/internal/config"
+	"github.com/carnetdesk/carnet/internal/mailsched"
 	"github.com/carnetdesk/carnet/internal/secret"
 	"github.com/carnetdesk/carnet/internal/signin"
 	"github.com/carnetdesk/carnet/internal/watchguard"
@@ -35,7 +36,7 @@ func newEngine(store app.Store, svc *app.Service, log *slog.Logger) (*engine.Eng
 // unlocked, and at once when woken (after an unlock, a sign-in, a change of
 // the connection): the engine's cycle when a practitioner is signed in,
 // the mail import in any case. It waits otherwise.
-func runEngine(ctx context.Context, sy *deskSyncer, svc *app.Service, interval time.Duration, wake <-chan struct{}, log *slog.Logger) {
+func runEngine(ctx context.Context, sy *mailsched.Syncer, svc *app.Service, interval time.Duration, wake <-chan struct{}, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -43,7 +44,7 @@ func runEngine(ctx context.Context, sy *deskSyncer, svc *app.Service, interval t
 			var err error
 			if _, ok := svc.Practitioner(); ok {
 				_, err = sy.Once(ctx)
-			} else if _, merr := sy.mail.Once(ctx); merr != nil && !onlyNotConfigured(merr) {
+			} else if _, merr := sy.ImportMailboxes(ctx); merr != nil && !mailsched.OnlyNotConfigured(merr) {
 				err = merr
 			}
 			if err != nil && !errors.Is(err, app.ErrLocked) && ctx.Err() == nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"testing"
 	"time"
@@ -11,7 +10,9 @@ import (
 	"github.com/carnetdesk/carnet/app/apptest"
 	"github.com/carnetdesk/carnet/internal/config"
 	"github.com/carnetdesk/carnet/internal/demoworld"
+	"github.com/carnetdesk/carnet/internal/mailsched"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
+	"github.com/carnetdesk/carnet/sync/mailbox"
 )
 
 // TestDemoMailbox imports the demo mailbox (go-imap's in-memory server)
@@ -34,7 +35,7 @@ func TestDemoMailbox(t *testing.T) {
 	if err := svc.SetConnectionStore(ctx, config.NewMemory(app.Connection{Mailboxes: []app.MailAccount{mb.Account}})); err != nil {
 		t.Fatal(err)
 	}
-	d := &deskMail{svc: svc, cert: func() *tls.Certificate { return nil }, demo: true, log: quiet()}
+	d := &mailsched.Mail{Svc: svc, Opener: mailbox.Opener{Demo: true, Log: quiet()}, Demo: true, Log: quiet()}
 	woken := make(chan struct{}, 1)
 	demoworld.SealPassword(svc, mb, func() { woken <- struct{}{} }, quiet())
 	// Locked: nothing is imported, nothing fails.
@@ -56,7 +57,7 @@ func TestDemoMailbox(t *testing.T) {
 	if sum.Messages != 7 || sum.Filed != 4 || sum.Manual != 2 || sum.Quarantined != 1 {
 		t.Fatalf("summary %+v", sum)
 	}
-	if running, _ := d.status(); running {
+	if running, _ := d.Status(); running {
 		t.Fatal("the import still shows as running")
 	}
 	items, err := svc.Inbox(ctx)
@@ -103,7 +104,7 @@ func TestDemoMailbox(t *testing.T) {
 	if err := svc.SetMailPassword(ctx, mb.Account.Address, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Once(ctx); !errors.Is(err, app.ErrNotConfigured) || !onlyNotConfigured(err) {
+	if _, err := d.Once(ctx); !errors.Is(err, app.ErrNotConfigured) || !mailsched.OnlyNotConfigured(err) {
 		t.Fatalf("no password: %v", err)
 	}
 }

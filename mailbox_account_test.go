@@ -30,7 +30,7 @@ func TestMailboxAccount(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := base
 			tc.edit(&m)
-			a, err := mailboxAccount(m, []byte("pw"), nil)
+			a, err := mailbox.AccountOf(m, app.MailCredentials{Secret: []byte("pw")})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -44,7 +44,7 @@ func TestMailboxAccount(t *testing.T) {
 	}
 	m := base
 	m.CAFile = filepath.Join(t.TempDir(), "missing.pem")
-	if _, err := mailboxAccount(m, nil, nil); err == nil {
+	if _, err := mailbox.AccountOf(m, app.MailCredentials{}); err == nil {
 		t.Fatal("a missing CA file was accepted")
 	}
 }

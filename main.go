@@ -37,6 +37,7 @@ import (
 	"github.com/carnetdesk/carnet/internal/buildinfo"
 	"github.com/carnetdesk/carnet/internal/config"
 	"github.com/carnetdesk/carnet/internal/demoworld"
+	"github.com/carnetdesk/carnet/internal/mailsched"
 	"github.com/carnetdesk/carnet/internal/signin"
 	"github.com/carnetdesk/carnet/sessionlock"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
@@ -245,8 +246,8 @@ func (m *Main) Open() error {
 	// settings the connection does not hold (protocol, OIDs, auth mode).
 	m.signer = &signin.Signer{Config: func() config.Config { c := m.cfg; c.SetConnection(svc.Connection()); return c }, Log: log, Svc: svc, SignedIn: wakeUp}
 	m.opt.SignIn = m.signer.SignIn
-	mail := &deskMail{svc: svc, cert: m.signer.Certificate, demo: m.Demo, log: log}
-	sy := &deskSyncer{Engine: eng, mail: mail}
+	mail := &mailsched.Mail{Svc: svc, Opener: mailbox.Opener{Demo: m.Demo, Log: log}, Cert: m.signer.Certificate, Demo: m.Demo, Log: log}
+	sy := &mailsched.Syncer{Engine: eng, Mail: mail}
 	svc.SetSyncer(sy)
 	svc.OnLock(func(app.LockReason) { m.signer.Close() }) // a lock ends the card session
 	svc.OnUnlock(func(app.UnlockReport) { wakeUp() })     // the mailboxes at once

@@ -24,36 +24,6 @@ type MailPruner interface {
 // not overwrite each other's manifest. There is one Service per process.
 var mailMu sync.Mutex
 
-// ImportMail imports the new messages of a mailbox into the vault (see the
-// function ImportMail), then drops the raw messages past retention (see
-// PruneMail). Practitioner and Structure default to the signed-in
-// practitioner's (LocalOperator without a card session), Clock and Log to
-// the service's.
-func (s *Service) ImportMail(ctx context.Context, mb Mailbox, opt ImportOptions) (ImportSummary, error) {
-	if opt.Clock == nil {
-		opt.Clock = s.clock
-	}
-	if opt.Log == nil {
-		opt.Log = s.log
-	}
-	if opt.Practitioner == "" {
-		if p, ok := s.Practitioner(); ok {
-			opt.Practitioner, opt.Structure = p.RPPS, p.Structure.ID
-		} else {
-			opt.Practitioner = LocalOperator() // no card: the session's user
-		}
-	}
-	mailMu.Lock()
-	sum, err := ImportMail(ctx, s.store, mb, opt)
-	mailMu.Unlock()
-	if err == nil {
-		if _, perr := s.PruneMail(ctx); perr != nil {
-			s.log.Warn("mail retention failed", "err", perr)
-		}
-	}
-	return sum, err
-}
-
 // PruneMail drops the raw messages settled for longer than the retention
 // period (Settings.RetentionDays), when the store supports it (MailPruner).
 func (s *Service) PruneMail(ctx context.Context) (int, error) {

@@ -21,7 +21,7 @@ func TestInboxAuditNamesOperator(t *testing.T) {
 	svc, _ := unlockedService(t, p)
 	rep := report(p, "doc-op", "", 0, "<op/>")
 	rep.Identity.INS = app.INS{}
-	if _, err := svc.ImportMail(ctx, &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "op", rep)}}, app.ImportOptions{Account: "bal"}); err != nil {
+	if _, err := importOne(ctx, svc, &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "op", rep)}}); err != nil {
 		t.Fatal(err)
 	}
 	it := itemBy(t, svc, app.ReasonNoINS)
@@ -92,7 +92,7 @@ func TestUndoAttachRefusedWhenGoneOn(t *testing.T) {
 		}, app.UndoPushed},
 		{"replaced", func(t *testing.T, ctx context.Context, svc *app.Service, store *apptest.Store, p app.Patient) {
 			v3 := report(p, "doc-m3", "set-m", 3, "<v3/>")
-			if _, err := svc.ImportMail(ctx, &fakeMailbox{validity: 1, msgs: []app.Message{msg(9, "m3", v3)}}, app.ImportOptions{Account: "bal"}); err != nil {
+			if _, err := importOne(ctx, svc, &fakeMailbox{validity: 1, msgs: []app.Message{msg(9, "m3", v3)}}); err != nil {
 				t.Fatal(err)
 			}
 		}, app.UndoReplaced},
@@ -104,7 +104,7 @@ func TestUndoAttachRefusedWhenGoneOn(t *testing.T) {
 			svc, store := unlockedService(t, p)
 			rep := report(p, "doc-m", "set-m", 2, "<m/>")
 			rep.Identity.INS = app.INS{}
-			if _, err := svc.ImportMail(ctx, &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "m", rep)}}, app.ImportOptions{Account: "bal"}); err != nil {
+			if _, err := importOne(ctx, svc, &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "m", rep)}}); err != nil {
 				t.Fatal(err)
 			}
 			it := itemBy(t, svc, app.ReasonNoINS)

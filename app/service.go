@@ -59,6 +59,7 @@ type Service struct {
 	msgReader    MessageReader    // reads the sealed raw messages of the manual queue (mailview.go)
 	link         *connTracker     // the session's connectivity (connectivity.go)
 	stopLink     func()           // stops its probe
+	mailLive     mailLive         // open mailbox sessions, closed at every lock (mail_import_service.go)
 }
 
 // NewService returns the use cases over store. clock and log may be nil (the

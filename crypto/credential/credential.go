@@ -178,7 +178,7 @@ func (c *Credential) TLSConfig(base *tls.Config) *tls.Config {
 // Close releases the credential: for a card, logout, session closed and the
 // PKCS#11 module finalised when no other credential uses it. Close is
 // idempotent; signing with a card credential after Close fails with
-// ErrClosed. A file credential's key stays in memory until garbage collected.
+// ErrClosed; a file credential's private key is zeroed (see wipeKey).
 func (c *Credential) Close() error {
 	c.closeOnce.Do(func() {
 		if c.closer != nil {
