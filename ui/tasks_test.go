@@ -52,8 +52,7 @@ func (b *blocked) running(t *testing.T) {
 // progressWindow shows p in a window, so that its box lays out.
 func progressWindow(t *testing.T, p *taskProgress) {
 	t.Helper()
-	w := test.NewTempWindow(t, container.NewVBox(p.box))
-	t.Cleanup(w.Close)
+	test.NewTempWindow(t, container.NewVBox(p.box)) // closed at the test's end
 }
 
 func TestTaskFrameTrackShowsProgressThenResult(t *testing.T) {
@@ -344,8 +343,7 @@ func TestEmptyList(t *testing.T) {
 	test.NewTempApp(t)
 	list := widget.NewLabel("la liste")
 	e := newEmptyList(list)
-	w := test.NewTempWindow(t, e.stack())
-	t.Cleanup(w.Close)
+	test.NewTempWindow(t, e.stack())
 	e.set("Aucun patient.")
 	if list.Visible() || !e.Visible() {
 		t.Error("the list is shown with its empty state")
