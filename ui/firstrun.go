@@ -141,31 +141,12 @@ func (v *firstRunView) submit() {
 	svc := v.u.svc
 	// The form shows Create's error; on success the shell has already
 	// replaced this screen.
-	form{frame: &v.taskFrame, msg: v.msg, busy: v.setBusy}.send(func(ctx context.Context) error {
+	creating := form{frame: &v.taskFrame, msg: v.msg, bar: v.progress,
+		inputs: []fyne.Disableable{v.pass1, v.pass2, v.chooseKey, v.removeKey},
+		busy:   func(busy bool) { v.busy = busy; v.validate() }}
+	creating.send(func(ctx context.Context) error {
 		return svc.Create(ctx, pass, opt)
 	}, nil)
-}
-
-func (v *firstRunView) setBusy(busy bool) {
-	v.busy = busy
-	for _, e := range []*entry{v.pass1, v.pass2} {
-		if busy {
-			e.Disable()
-		} else {
-			e.Enable()
-		}
-	}
-	if busy {
-		v.chooseKey.Disable()
-		v.removeKey.Disable()
-		v.progress.Show()
-	} else {
-		v.chooseKey.Enable()
-		v.removeKey.Enable()
-		v.progress.Hide()
-	}
-	relayoutCanvasOf(v.progress)
-	v.validate()
 }
 
 // pickKey opens the file picker for the clinic's recovery public key.

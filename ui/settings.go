@@ -189,7 +189,7 @@ func (v *settingsView) saveSettings() {
 		return
 	}
 	svc := v.u.svc
-	saving := form{frame: &v.taskFrame, msg: v.saveMsg, busy: func(busy bool) { setEnabled(v.save, !busy) }}
+	saving := form{frame: &v.taskFrame, msg: v.saveMsg, inputs: []fyne.Disableable{v.save}}
 	saving.send(func(ctx context.Context) error { return svc.SaveSettings(ctx, st) }, func() string {
 		if v.u.shell != nil {
 			v.u.shell.updateStatus()
@@ -241,31 +241,14 @@ func (v *settingsView) changePassphrase() {
 	}
 	oldPass, newPass := []byte(v.oldPass.Text), []byte(v.newPass.Text) // wiped by ChangePassphrase
 	svc := v.u.svc
-	changing := form{frame: &v.taskFrame, msg: v.passMsg, busy: v.setBusy}
+	changing := form{frame: &v.taskFrame, msg: v.passMsg, bar: v.progress,
+		inputs: []fyne.Disableable{v.oldPass, v.newPass, v.confirm, v.change}}
 	changing.send(func(ctx context.Context) error { return svc.ChangePassphrase(ctx, oldPass, newPass) }, func() string {
 		for _, e := range []*entry{v.oldPass, v.newPass, v.confirm} {
 			e.SetText("")
 		}
 		return tr("settings.passphrase.changed")
 	})
-}
-
-func (v *settingsView) setBusy(busy bool) {
-	for _, e := range []*entry{v.oldPass, v.newPass, v.confirm} {
-		if busy {
-			e.Disable()
-		} else {
-			e.Enable()
-		}
-	}
-	if busy {
-		v.change.Disable()
-		v.progress.Show()
-	} else {
-		v.change.Enable()
-		v.progress.Hide()
-	}
-	relayoutCanvasOf(v.progress)
 }
 
 // settingsHint returns the bounds of the first setting of st out of them

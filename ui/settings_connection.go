@@ -178,8 +178,7 @@ func (c *connectionCard) saveConnection() {
 		return
 	}
 	svc := c.u.svc
-	saving := form{frame: &c.taskFrame, msg: c.msg, explain: connectionProblem,
-		busy: func(busy bool) { setEnabled(c.save, !busy) }}
+	saving := form{frame: &c.taskFrame, msg: c.msg, inputs: []fyne.Disableable{c.save}, explain: connectionProblem}
 	saving.send(func(ctx context.Context) error { return svc.SaveConnection(ctx, conn) }, func() string {
 		return tr("settings.service.saved")
 	})

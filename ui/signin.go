@@ -94,10 +94,8 @@ func (v *signInView) signIn() {
 	pin := []byte(v.pin.Text)
 	v.pin.SetText("")
 	signIn := v.u.opt.SignIn
-	signing := form{frame: &v.taskFrame, msg: v.msg, busy: func(busy bool) {
-		v.busy = busy
-		setEnabled(v.submit, !busy)
-	}}
+	signing := form{frame: &v.taskFrame, msg: v.msg, inputs: []fyne.Disableable{v.submit},
+		busy: func(busy bool) { v.busy = busy }}
 	signing.send(func(ctx context.Context) error { return signIn(ctx, pin) }, func() string {
 		v.dialog.Hide()
 		v.refresh()

@@ -134,15 +134,41 @@ func (f *taskFrame) trackSteps(p *taskProgress, text string, onCancel func(), wo
 }
 
 // form is the frame of a form that sends what was typed: while its task
-// runs the form is busy, then its message says the outcome — the error
-// translated, or the success.
+// runs the form is busy (its inputs disabled, its progress bar shown),
+// then its message says the outcome — the error translated, or the
+// success.
 type form struct {
-	frame *taskFrame
-	msg   *widget.Label
-	// busy disables the form (and shows its progress) while the task runs.
+	frame  *taskFrame
+	msg    *widget.Label
+	inputs []fyne.Disableable          // disabled while the task runs
+	bar    *widget.ProgressBarInfinite // shown while the task runs; may be nil
+	// busy, when set, runs after the inputs changed state: the form's own
+	// busy state (a flag, a button enabled by validation).
 	busy func(busy bool)
 	// explain translates an error for msg; nil: message.
 	explain func(error) string
+}
+
+// setBusy disables the inputs and shows the progress bar, or the reverse.
+func (f form) setBusy(busy bool) {
+	for _, in := range f.inputs {
+		if busy {
+			in.Disable()
+		} else {
+			in.Enable()
+		}
+	}
+	if f.bar != nil {
+		if busy {
+			f.bar.Show()
+		} else {
+			f.bar.Hide()
+		}
+		relayoutCanvasOf(f.bar)
+	}
+	if f.busy != nil {
+		f.busy(busy)
+	}
 }
 
 // send makes the form busy and clears its message, then runs work off the
@@ -150,12 +176,12 @@ type form struct {
 // longer busy and its message shows work's error, translated, or the text
 // done returns (done may be nil; an empty text hides the message).
 func (f form) send(work func(ctx context.Context) error, done func() string) {
-	f.busy(true)
+	f.setBusy(true)
 	setMessage(f.msg, "")
 	f.frame.run(func(ctx context.Context) func() {
 		err := work(ctx)
 		return func() {
-			f.busy(false)
+			f.setBusy(false)
 			if err != nil {
 				f.fail(f.explainErr(err))
 				return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
@@ -238,18 +239,27 @@ func TestTaskFrameSteps(t *testing.T) {
 
 // formFixture is a form over a message label, recording its busy states.
 type formFixture struct {
-	fr   taskFrame
-	msg  *widget.Label
-	busy []bool
+	fr     taskFrame
+	msg    *widget.Label
+	button *widget.Button
+	bar    *widget.ProgressBarInfinite
+	busy   []bool
 }
 
 func newFormFixture(u *UI) *formFixture {
-	return &formFixture{fr: frame(u), msg: newMessage(widget.DangerImportance)}
+	x := &formFixture{fr: frame(u), msg: newMessage(widget.DangerImportance),
+		button: widget.NewButton("Enregistrer", nil), bar: widget.NewProgressBarInfinite()}
+	x.bar.Hide()
+	return x
 }
 
 func (x *formFixture) form() form {
-	return form{frame: &x.fr, msg: x.msg, busy: func(b bool) { x.busy = append(x.busy, b) }}
+	return form{frame: &x.fr, msg: x.msg, inputs: []fyne.Disableable{x.button}, bar: x.bar,
+		busy: func(b bool) { x.busy = append(x.busy, b) }}
 }
+
+// sending reports whether the form shows that it is being sent.
+func (x *formFixture) sending() bool { return x.button.Disabled() && x.bar.Visible() }
 
 func TestFormTranslatesError(t *testing.T) {
 	f := newLockedFixture(t, Options{})
@@ -266,12 +276,12 @@ func TestFormTranslatesError(t *testing.T) {
 		t.Error("done ran after an error")
 		return ""
 	})
-	if fmt.Sprint(x.busy) != "[true]" {
-		t.Errorf("busy %v while sending, want [true]", x.busy)
+	if fmt.Sprint(x.busy) != "[true]" || !x.sending() {
+		t.Errorf("busy %v while sending (button disabled %v, bar %v), want [true]", x.busy, x.button.Disabled(), x.bar.Visible())
 	}
 	f.wait()
-	if fmt.Sprint(x.busy) != "[true false]" {
-		t.Errorf("busy %v after the error, want [true false]", x.busy)
+	if fmt.Sprint(x.busy) != "[true false]" || x.button.Disabled() || x.bar.Visible() {
+		t.Errorf("busy %v after the error (button disabled %v, bar %v), want [true false]", x.busy, x.button.Disabled(), x.bar.Visible())
 	}
 	assertText(t, "error message", x.msg.Text, "Le service du DMP ou la messagerie ne répond pas : vous êtes hors ligne.")
 	if x.msg.Importance != widget.DangerImportance || !x.msg.Visible() {
@@ -334,7 +344,7 @@ func TestFormDisposedDuringSend(t *testing.T) {
 	x.fr.end() // the screen was replaced while the form was sent
 	close(work.release)
 	f.wait()
-	if fmt.Sprint(x.busy) != "[true]" || x.msg.Visible() {
+	if fmt.Sprint(x.busy) != "[true]" || !x.sending() || x.msg.Visible() {
 		t.Errorf("a disposed form changed: busy %v, message %q", x.busy, x.msg.Text)
 	}
 }
