@@ -50,17 +50,18 @@ func (b *blocked) running(t *testing.T) {
 	}
 }
 
-// progressWindow shows p in a window, so that its box lays out.
-func progressWindow(t *testing.T, p *taskProgress) {
+// newFrameFixture returns a fixture, the task frame of a view and a
+// progress shown in a window (so that its box lays out).
+func newFrameFixture(t *testing.T) (*fixture, *taskFrame, *taskProgress) {
 	t.Helper()
+	f := newLockedFixture(t, Options{})
+	fr, p := frame(f.u), newTaskProgress()
 	test.NewTempWindow(t, container.NewVBox(p.box)) // closed at the test's end
+	return f, &fr, p
 }
 
 func TestTaskFrameTrackShowsProgressThenResult(t *testing.T) {
-	f := newLockedFixture(t, Options{})
-	fr := frame(f.u)
-	p := newTaskProgress()
-	progressWindow(t, p)
+	f, fr, p := newFrameFixture(t)
 	if p.box.Visible() || p.running() {
 		t.Fatal("progress shown before any task")
 	}
@@ -93,10 +94,7 @@ func TestTaskFrameTrackShowsProgressThenResult(t *testing.T) {
 }
 
 func TestTaskFrameCancel(t *testing.T) {
-	f := newLockedFixture(t, Options{})
-	fr := frame(f.u)
-	p := newTaskProgress()
-	progressWindow(t, p)
+	f, fr, p := newFrameFixture(t)
 	work, shown, cancelled := newBlocked(), 0, 0
 	fr.track(p, "Envoi…", func() { cancelled++ }, func(ctx context.Context) func() {
 		work.wait(ctx)
@@ -124,9 +122,7 @@ func TestTaskFrameCancel(t *testing.T) {
 }
 
 func TestTaskFrameNewTaskReplacesOld(t *testing.T) {
-	f := newLockedFixture(t, Options{})
-	fr := frame(f.u)
-	p := newTaskProgress()
+	f, fr, p := newFrameFixture(t)
 	first, second := newBlocked(), newBlocked()
 	var shown []string
 	fr.track(p, "1", nil, func(ctx context.Context) func() {
@@ -149,9 +145,7 @@ func TestTaskFrameNewTaskReplacesOld(t *testing.T) {
 }
 
 func TestTaskFrameDisposeDuringTask(t *testing.T) {
-	f := newLockedFixture(t, Options{})
-	fr := frame(f.u)
-	p := newTaskProgress()
+	f, fr, p := newFrameFixture(t)
 	plain, tracked := newBlocked(), newBlocked()
 	shown, cancelled := 0, 0
 	fr.run(func(ctx context.Context) func() {
@@ -195,10 +189,7 @@ func TestTaskFrameDisposeDuringTask(t *testing.T) {
 }
 
 func TestTaskFrameSteps(t *testing.T) {
-	f := newLockedFixture(t, Options{})
-	fr := frame(f.u)
-	p := newTaskProgress()
-	progressWindow(t, p)
+	f, fr, p := newFrameFixture(t)
 	var steps []string
 	fr.trackSteps(p, "Téléchargement…", nil, func(ctx context.Context, step func(func())) func() {
 		for _, s := range []string{"1/2", "2/2"} {

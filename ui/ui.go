@@ -18,8 +18,11 @@
 // read off the UI goroutine, pdftoppm through pipes, and the private
 // temporary copies of the system-viewer fallback, wiped at lock). Work
 // that may take time runs off the UI goroutine and comes back through
-// fyne.Do. Package ui never imports fyne.io/fyne/v2/app, so its tests run
-// headless with CGO_ENABLED=0.
+// fyne.Do, always through the one task frame of tasks.go: a view embeds
+// taskFrame (run, track with progress and cancel, end at dispose), a form
+// sends through form (busy, task, translated error or success), and a list
+// shows its empty state with emptyList. Package ui never imports
+// fyne.io/fyne/v2/app, so its tests run headless with CGO_ENABLED=0.
 package ui
 
 import (
