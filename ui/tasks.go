@@ -27,8 +27,9 @@ import (
 //
 // Nothing here blocks the UI goroutine: every I/O runs in work.
 
-// tasks runs work off the UI goroutine and lets tests wait for it: the one
-// place where Carnet starts a goroutine for the UI.
+// tasks runs work off the UI goroutine and lets tests wait for it: every
+// view's work gets its goroutine here (only the countdown tickers of the
+// shell and the status bar run their own).
 type tasks struct {
 	wg sync.WaitGroup
 	do func(func()) // runs a function on the UI goroutine
