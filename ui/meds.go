@@ -29,7 +29,8 @@ import (
 // above it, "Réconcilier et signer", which writes the pre-anesthesia
 // consultation report through the outbox (meds_declare.go).
 type medsView struct {
-	u   *UI
+	taskFrame // u, disposed, and the background work (tasks.go)
+
 	rec app.PatientRecord
 	acc app.Access
 	// onOpen opens a document of the record (the record view's viewer);
@@ -71,13 +72,12 @@ type medsView struct {
 	reading     app.MedicationReading
 	lastPDF     []byte // the last PDF rendered (tests)
 	loaded      bool   // the list was read for the current record
-	disposed    bool
 }
 
 // newMedsView returns the medication view of rec, whose documents are
 // fetched with acc when not cached; start reads the list.
 func newMedsView(u *UI, rec app.PatientRecord, acc app.Access) *medsView {
-	return &medsView{u: u, rec: rec, acc: acc}
+	return &medsView{taskFrame: frame(u), rec: rec, acc: acc}
 }
 
 // buildUI returns the view; start reads the list.
@@ -133,10 +133,9 @@ func (v *medsView) setRecord(rec app.PatientRecord, acc app.Access) {
 
 // dispose cancels the reading and drops the list.
 func (v *medsView) dispose() {
-	if v.disposed {
+	if !v.end() {
 		return
 	}
-	v.disposed = true
 	v.progress.dispose()
 	v.recProgress.dispose()
 	v.declared.dispose()
@@ -161,9 +160,8 @@ func (v *medsView) load() {
 	v.u.svc.Touch()
 	setMessage(v.msg, "")
 	v.retry.Hide()
-	ctx, seq := v.progress.start(v.u.ctx, tr("meds.loading"), v.cancelled)
 	svc, pid := v.u.svc, v.rec.Patient.ID
-	v.u.tasks.run(func() func() {
+	v.track(v.progress, tr("meds.loading"), v.cancelled, func(ctx context.Context) func() {
 		reading, err := svc.ReadMedications(ctx, pid)
 		var list meds.List
 		var decls []app.Declaration
@@ -172,9 +170,6 @@ func (v *medsView) load() {
 			decls, err = svc.Declarations(ctx, pid)
 		}
 		return func() {
-			if v.disposed || !v.progress.done(seq) {
-				return
-			}
 			v.show(reading, list, err)
 			if err == nil {
 				v.declared.show(decls)

@@ -143,7 +143,7 @@ func (p *declaredPanel) declare() {
 	p.setMsg("", widget.MediumImportance)
 	p.add.Disable()
 	svc, pid := v.u.svc, v.rec.Patient.ID
-	runTask(v.u, p.progress, tr("meds.declared.adding"), p.add.Enable, func() bool { return v.disposed }, func(ctx context.Context) func() {
+	v.track(p.progress, tr("meds.declared.adding"), p.add.Enable, func(ctx context.Context) func() {
 		_, err := svc.DeclareMedication(ctx, pid, m)
 		return func() {
 			p.add.Enable()
@@ -181,7 +181,7 @@ func (p *declaredPanel) confirmRemove(d app.Declaration) {
 func (p *declaredPanel) remove(id app.DeclarationID) {
 	v := p.v
 	svc, pid := v.u.svc, v.rec.Patient.ID
-	runTask(v.u, p.progress, tr("meds.declared.removing"), nil, func() bool { return v.disposed }, func(ctx context.Context) func() {
+	v.track(p.progress, tr("meds.declared.removing"), nil, func(ctx context.Context) func() {
 		err := svc.RemoveDeclaration(ctx, pid, id)
 		return func() {
 			if err != nil {
@@ -332,7 +332,7 @@ func (v *medsView) reconcileWith(r app.Reconciliation) {
 	v.setReconcileMsg("", widget.MediumImportance)
 	v.reconcile.Disable()
 	svc, pid := v.u.svc, v.rec.Patient.ID
-	runTask(v.u, v.recProgress, tr("meds.reconcile.signing"), v.reconcile.Enable, func() bool { return v.disposed }, func(ctx context.Context) func() {
+	v.track(v.recProgress, tr("meds.reconcile.signing"), v.reconcile.Enable, func(ctx context.Context) func() {
 		item, err := svc.SignReconciliation(ctx, pid, r)
 		return func() { v.reconciled(item, err) }
 	})

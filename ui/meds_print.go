@@ -33,7 +33,7 @@ func (v *medsView) printPDF() {
 	v.u.svc.Touch()
 	sheet := v.sheet()
 	svc := v.u.svc
-	runTask(v.u, v.recProgress, tr("meds.table.print"), nil, func() bool { return v.disposed }, func(ctx context.Context) func() {
+	v.track(v.recProgress, tr("meds.table.print"), nil, func(ctx context.Context) func() {
 		pdf, err := svc.PreopPDF(ctx, []app.PreopSheet{sheet})
 		return func() {
 			if err != nil {

@@ -37,7 +37,7 @@ type conflictActions struct {
 }
 
 func newOutboxView(u *UI, onBack func()) *outboxView {
-	return &outboxView{listPage: listPage{u: u}, onBack: onBack}
+	return &outboxView{listPage: listPage{taskFrame: frame(u)}, onBack: onBack}
 }
 
 // buildUI returns the page; load reads the outbox.

@@ -156,9 +156,9 @@ const pdfPageCache = 6
 // pdfView shows a PDF one page at a time, rendered off the UI goroutine by
 // a pdfRenderer, with previous / next buttons and the page number.
 type pdfView struct {
-	u        *UI
-	renderer pdfRenderer
-	data     []byte
+	taskFrame // u, disposed, and the background work (tasks.go)
+	renderer  pdfRenderer
+	data      []byte
 
 	prev, next *widget.Button
 	pageLabel  *widget.Label
@@ -167,19 +167,18 @@ type pdfView struct {
 	scroll     *container.Scroll
 	box        *fyne.Container
 
-	ctx      context.Context
-	cancel   context.CancelFunc
-	count    int // pages, 0 until known
-	current  int // page shown (from 1), 0 before the first
-	wanted   int // page asked last
-	pages    map[int]image.Image
-	order    []int // pages, least recently shown first
-	disposed bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	count   int // pages, 0 until known
+	current int // page shown (from 1), 0 before the first
+	wanted  int // page asked last
+	pages   map[int]image.Image
+	order   []int // pages, least recently shown first
 }
 
 func newPDFView(u *UI, r pdfRenderer, data []byte) *pdfView {
 	ctx, cancel := context.WithCancel(u.ctx)
-	v := &pdfView{u: u, renderer: r, data: data, ctx: ctx, cancel: cancel, pages: map[int]image.Image{}}
+	v := &pdfView{taskFrame: frame(u), renderer: r, data: data, ctx: ctx, cancel: cancel, pages: map[int]image.Image{}}
 	v.prev = widget.NewButtonWithIcon(tr("viewer.pdf.prev"), theme.NavigateBackIcon(), func() { v.show(v.wanted - 1) })
 	v.next = widget.NewButtonWithIcon(tr("viewer.pdf.next"), theme.NavigateNextIcon(), func() { v.show(v.wanted + 1) })
 	v.next.IconPlacement = widget.ButtonIconTrailingText
@@ -198,13 +197,10 @@ func newPDFView(u *UI, r pdfRenderer, data []byte) *pdfView {
 // start counts the pages and shows the first.
 func (v *pdfView) start() {
 	v.pageLabel.SetText(tr("viewer.pdf.rendering"))
-	ctx, r, data := v.ctx, v.renderer, v.data
-	v.u.tasks.run(func() func() {
+	ctx, r, data := v.ctx, v.renderer, v.data // the page's context: dispose cancels it
+	v.run(func(context.Context) func() {
 		n, err := r.PageCount(ctx, data)
 		return func() {
-			if v.disposed {
-				return
-			}
 			if err != nil {
 				v.failed(err)
 				return
@@ -229,11 +225,11 @@ func (v *pdfView) show(n int) {
 	}
 	v.updateBar()
 	ctx, r, data := v.ctx, v.renderer, v.data
-	v.u.tasks.run(func() func() {
+	v.run(func(context.Context) func() {
 		img, err := renderPNG(ctx, r, data, n)
 		return func() {
-			if v.disposed || n != v.wanted {
-				return // gone, or another page was asked meanwhile
+			if n != v.wanted {
+				return // another page was asked meanwhile
 			}
 			if err != nil {
 				v.failed(err)
@@ -305,7 +301,7 @@ func (v *pdfView) updateBar() {
 
 // dispose stops the rendering and drops the pages.
 func (v *pdfView) dispose() {
-	v.disposed = true
+	v.end()
 	v.cancel()
 	v.pages, v.order, v.data = nil, nil, nil
 	v.page.Image = nil
