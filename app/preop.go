@@ -28,11 +28,13 @@ type PreopSheet struct {
 type PreopRow struct {
 	Name     string
 	Class    string
-	Decision string // "Arrêter — dernière prise le 07/12/2026 (J-3)"; "proposé : …" when not decided
+	Decision string // "Arrêter — dernière prise le 07/12/2026 (J-3)"; "NON DÉCIDÉ - proposé : …" when not decided
 	Last     string // last dispensing or intake
 	Sources  int    // independent sources
 	Reason   string // override reason or rule followed
 	Flagged  bool
+	// Undecided: nobody decided the line yet; Decision shows the proposal.
+	Undecided bool
 }
 
 // SheetRenderer renders pre-operative sheets as one PDF (main wires
