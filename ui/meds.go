@@ -69,6 +69,7 @@ type medsView struct {
 	detailsOn   bool             // the detail by class is shown
 	print       *widget.Button   // one-page PDF of the table (meds_print.go)
 	reading     app.MedicationReading
+	saved       app.PreopRecord // the decisions saved in the vault, as read with the list
 	lastPDF     []byte // the last PDF rendered (tests)
 	loaded      bool   // the list was read for the current record
 	disposed    bool
@@ -145,7 +146,8 @@ func (v *medsView) dispose() {
 		v.reconciling = nil
 	}
 	v.closeViewer()
-	v.list, v.reasons, v.rec, v.reading, v.lastPDF = meds.List{}, nil, app.PatientRecord{}, app.MedicationReading{}, nil
+	v.table.flushDirty()
+	v.list, v.reasons, v.rec, v.reading, v.lastPDF, v.saved = meds.List{}, nil, app.PatientRecord{}, app.MedicationReading{}, nil, app.PreopRecord{}
 	v.groups.RemoveAll()
 	v.table.rows = nil
 	v.table.detail.RemoveAll()
@@ -167,14 +169,19 @@ func (v *medsView) load() {
 		reading, err := svc.ReadMedications(ctx, pid)
 		var list meds.List
 		var decls []app.Declaration
+		var saved app.PreopRecord
 		if err == nil {
 			list = meds.Consolidate(reading.Lines, reading.Metas(), timeNow())
 			decls, err = svc.Declarations(ctx, pid)
+		}
+		if err == nil {
+			saved, err = svc.PreopDecisions(ctx, pid)
 		}
 		return func() {
 			if v.disposed || !v.progress.done(seq) {
 				return
 			}
+			v.saved = saved
 			v.show(reading, list, err)
 			if err == nil {
 				v.declared.show(decls)
@@ -232,7 +239,7 @@ func (v *medsView) show(reading app.MedicationReading, list meds.List, err error
 		v.details.Enable()
 		v.details.Show()
 	}
-	v.table.setList(list, v.rec.Patient.Scheduled)
+	v.table.setList(list, v.rec.Patient.Scheduled, v.saved)
 	v.showClinical(reading, list)
 	v.timeline.set(list.Now, rows)
 	if len(rows) == 0 {

@@ -43,6 +43,13 @@ type decisionTable struct {
 	header   fyne.CanvasObject
 	detail   *fyne.Container
 	box      fyne.CanvasObject
+
+	// Saved in the vault (meds_saved.go).
+	saveQ      saveQueue
+	savedIn    app.PreopInputs // the inputs last saved or read
+	dirty      map[string]bool // lines whose comment is typed, not saved
+	crclSource string          // where the clearance shown came from
+	restoring  bool            // the saved inputs are being put back
 }
 
 // tableColumns are the relative widths of the columns.
@@ -76,7 +83,7 @@ func bleedingOptions() []string {
 }
 
 func newDecisionTable(v *medsView) *decisionTable {
-	d := &decisionTable{v: v, selected: -1}
+	d := &decisionTable{v: v, selected: -1, dirty: map[string]bool{}}
 	d.surgery = newEntry(v.u, "JJ/MM/AAAA")
 	d.surgery.OnChanged = func(string) { d.inputsChanged() }
 	d.bleeding = widget.NewSelect(bleedingOptions(), func(string) { d.inputsChanged() })
@@ -97,7 +104,7 @@ func newDecisionTable(v *medsView) *decisionTable {
 	}
 	d.header = container.New(columnsLayout{}, head...)
 	d.list = widget.NewList(func() int { return len(d.rows) }, d.newRow, d.updateRow)
-	d.list.OnSelected = func(id widget.ListItemID) { d.selected = id; d.showDetail() }
+	d.list.OnSelected = func(id widget.ListItemID) { d.flushDirty(); d.selected = id; d.showDetail() }
 	d.detail = container.NewVBox()
 	// Dense rows: the table's labels have small inner paddings.
 	compact := compactTheme{}
@@ -227,19 +234,27 @@ func decisionImportance(r *meds.Row) widget.Importance {
 	return widget.DangerImportance
 }
 
-// setList takes the consolidated list read: rows for the current inputs,
-// the surgery date of the operating list when the record has one.
-func (d *decisionTable) setList(list meds.List, scheduled time.Time) {
-	if d.surgery.Text == "" && !scheduled.IsZero() {
-		d.surgery.Text = scheduled.Local().Format("02/01/2006")
-		d.surgery.Refresh()
+// setList takes the consolidated list read: rows for the current inputs
+// (else the saved ones; the surgery date of the operating list when the
+// record has one), with the decisions taken in this view, else the ones
+// saved in the vault.
+func (d *decisionTable) setList(list meds.List, scheduled time.Time, saved app.PreopRecord) {
+	sched := ""
+	if !scheduled.IsZero() {
+		sched = scheduled.Local().Format("02/01/2006")
 	}
+	d.restoreInputs(saved.Inputs, sched)
 	d.in = d.readInputs()
+	d.savedIn = saved.Inputs
+	d.savedIn.At = time.Time{}
 	prev := make(map[string]meds.Row, len(d.rows))
 	for _, r := range d.rows {
 		prev[r.Entry.ID] = r
 	}
 	d.rows = meds.Rows(list, d.in)
+	if len(prev) == 0 {
+		meds.Restore(d.rows, saved)
+	}
 	for i := range d.rows { // a list read again (a declaration added) keeps what was decided
 		if p, ok := prev[d.rows[i].Entry.ID]; ok {
 			r := &d.rows[i]
@@ -291,11 +306,17 @@ func (d *decisionTable) readInputs() terms.DecisionInput {
 }
 
 func (d *decisionTable) inputsChanged() {
-	if d.list == nil {
+	if d.list == nil || d.restoring {
 		return
 	}
 	d.in = d.readInputs()
 	meds.Repropose(d.rows, d.in)
+	d.saveInputs()
+	for i := range d.rows { // accepted decisions follow their proposal: saved again
+		if d.rows[i].Decided && !d.rows[i].Decision.Override {
+			d.saveRow(i)
+		}
+	}
 	d.list.Refresh()
 	d.showDetail()
 }
@@ -327,6 +348,7 @@ func (d *decisionTable) showDetail() {
 	}
 	accept := widget.NewButtonWithIcon(tr("meds.table.accept"), theme.ConfirmIcon(), func() {
 		d.rows[id].Accept()
+		d.saveRow(id)
 		d.list.RefreshItem(id)
 		d.showDetail()
 	})
@@ -357,6 +379,7 @@ func (d *decisionTable) showDetail() {
 			setMessage(msg, tr("meds.table.reason.required"))
 			return
 		}
+		d.saveRow(id)
 		d.list.RefreshItem(id)
 		d.showDetail()
 	})
@@ -377,8 +400,9 @@ func (d *decisionTable) showDetail() {
 	discValues := []meds.Discrepancy{meds.DiscrepancyNone, meds.DiscrepancyIntentional, meds.DiscrepancyUnintentional}
 	disc := widget.NewSelect(discOptions, func(s string) {
 		for i, o := range discOptions {
-			if o == s {
+			if o == s && d.rows[id].Discrepancy != discValues[i] {
 				d.rows[id].Discrepancy = discValues[i]
+				d.saveRow(id)
 			}
 		}
 	})
@@ -389,7 +413,8 @@ func (d *decisionTable) showDetail() {
 	}
 	comment := newEntry(d.v.u, tr("meds.table.comment"))
 	comment.SetText(r.Comment)
-	comment.OnChanged = func(s string) { d.rows[id].Comment = s }
+	comment.OnChanged = func(s string) { d.rows[id].Comment = s; d.dirty[d.rows[id].Entry.ID] = true }
+	comment.OnSubmitted = func(string) { d.saveRow(id) }
 	d.detail.Add(container.NewGridWithColumns(2, disc, comment))
 	// Sources: buttons that wrap, no horizontal scroller.
 	srcs := container.New(&flowLayout{})

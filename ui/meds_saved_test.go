@@ -1,0 +1,82 @@
+package ui
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2/test"
+
+	"github.com/carnetdesk/carnet/app/terms"
+)
+
+// TestDecisionsSaved: the decisions taken on the table and its inputs are
+// saved in the vault as they are taken; a new view of the record (the
+// table reopened) shows them again, the override with its reason; the
+// printout carries them.
+func TestDecisionsSaved(t *testing.T) {
+	f, tab := openPreop(t, 5, 8)
+	v, d := tab.v, tab.v.table
+	f.signIn(testDoctor, nil)
+	surgery := testNow.AddDate(0, 0, 10)
+	test.Type(d.surgery, surgery.Local().Format("02/01/2006"))
+	d.bleeding.SetSelectedIndex(2)
+	test.Type(d.crcl, "80")
+	find := func(d *decisionTable, code string) int {
+		for i, r := range d.rows {
+			if strings.Contains(r.Entry.Name, code) {
+				return i
+			}
+		}
+		t.Fatalf("no %s row", code)
+		return -1
+	}
+	apix, sglt2 := find(d, "B01AF02"), find(d, "A10BK01")
+	d.list.Select(sglt2)
+	test.Tap(buttonWith(d.detail, "Accepter"))
+	if err := d.rows[apix].Override(terms.ActionBridge, surgery.AddDate(0, 0, -5), "valve mécanique"); err != nil {
+		t.Fatal(err)
+	}
+	d.saveRow(apix)
+	f.wait()
+	saved, err := f.svc.PreopDecisions(context.Background(), v.rec.Patient.ID)
+	if err != nil || len(saved.Decisions) != 2 || saved.Inputs.CrCl != 80 || saved.Inputs.Bleeding != "high" {
+		t.Fatalf("saved = %+v, %v", saved, err)
+	}
+	for _, x := range saved.Decisions {
+		if x.By != testDoctor.Name || x.At.IsZero() {
+			t.Errorf("decision saved without who and when: %+v", x)
+		}
+	}
+	// Reopen: a new view of the same record.
+	rec, acc := v.rec, v.acc
+	v.dispose()
+	v2 := newMedsView(f.u, rec, acc)
+	f.u.Window().SetContent(v2.buildUI())
+	v2.start()
+	f.wait()
+	d2 := v2.table
+	if d2.crcl.Text != "80" || d2.bleeding.SelectedIndex() != 2 || d2.surgery.Text != surgery.Local().Format("02/01/2006") {
+		t.Errorf("inputs not restored: %q, %d, %q", d2.crcl.Text, d2.bleeding.SelectedIndex(), d2.surgery.Text)
+	}
+	a2, s2 := find(d2, "B01AF02"), find(d2, "A10BK01")
+	if r := d2.rows[a2]; !r.Decided || r.Decision.Action != terms.ActionBridge || r.Decision.Reason != "valve mécanique" ||
+		!r.Decision.LastDose.Equal(surgery.AddDate(0, 0, -5)) {
+		t.Errorf("override not restored: %+v", r.Decision)
+	}
+	want := time.Date(surgery.Year(), surgery.Month(), surgery.Day()-4, 0, 0, 0, 0, time.Local)
+	if r := d2.rows[s2]; !r.Decided || r.Decision.Action != terms.ActionStop || !r.Decision.LastDose.Equal(want) {
+		t.Errorf("accepted decision not restored: %+v", r.Decision)
+	}
+	sheet := v2.sheet()
+	undecided := 0
+	for _, r := range sheet.Rows {
+		if r.Undecided {
+			undecided++
+		}
+	}
+	if undecided != len(d2.rows)-2 {
+		t.Errorf("%d undecided rows on the sheet, want %d", undecided, len(d2.rows)-2)
+	}
+}
