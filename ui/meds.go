@@ -69,10 +69,11 @@ type medsView struct {
 	detailsOn   bool             // the detail by class is shown
 	print       *widget.Button   // one-page PDF of the table (meds_print.go)
 	reading     app.MedicationReading
-	saved       app.PreopRecord // the decisions saved in the vault, as read with the list
 	lastPDF     []byte // the last PDF rendered (tests)
 	loaded      bool   // the list was read for the current record
 	disposed    bool
+
+	saved app.PreopRecord // the decisions saved in the vault, as read with the list
 }
 
 // newMedsView returns the medication view of rec, whose documents are
