@@ -29,6 +29,7 @@ import (
 	"github.com/carnetdesk/carnet/app/cda"
 	"github.com/carnetdesk/carnet/app/terms"
 	"github.com/carnetdesk/carnet/app/vault"
+	"github.com/carnetdesk/carnet/internal/osprint"
 	"github.com/carnetdesk/carnet/sessionlock"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/mailbox"
@@ -166,6 +167,8 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	svc.OnConnection(setWriter)
 	svc.SetTerminology(terms.Labels{})
 	svc.SetSheetRenderer(cda.SheetRenderer{})
+	svc.SetPrinter(osprint.Printer{}) // the system's printing: CUPS lp, Windows' print verb
+	osprint.Sweep()
 	go svc.Run(ctx, time.Second)
 	// Windows locks the session: Carnet locks the vault (sessionlock).
 	if err := sessionlock.Watch(ctx, func() { go svc.Lock(app.LockSession) }); err != nil && !errors.Is(err, sessionlock.ErrUnsupported) {

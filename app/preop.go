@@ -69,3 +69,49 @@ func (s *Service) PreopPDF(ctx context.Context, sheets []PreopSheet) ([]byte, er
 	}
 	return b, nil
 }
+
+// Printer hands a PDF to the operating system's printing (main wires
+// osprint.Printer: CUPS lp on Linux, ShellExecute "print" on Windows).
+// Available reports whether the system offers printing at all.
+type Printer interface {
+	Available() bool
+	Print(ctx context.Context, pdf []byte) error
+}
+
+// SetPrinter sets the system printer of PrintPDF.
+func (s *Service) SetPrinter(p Printer) {
+	s.mu.Lock()
+	s.printer = p
+	s.mu.Unlock()
+}
+
+// CanPrint reports whether a system printer is set and available.
+func (s *Service) CanPrint() bool {
+	s.mu.Lock()
+	p := s.printer
+	s.mu.Unlock()
+	return p != nil && p.Available()
+}
+
+// PrintPDF sends a PDF rendered in memory to the system's printing; the
+// print is audited (without health data). Without a printer, or when the
+// system refuses the job (no default printer, printer unknown), it is
+// ErrNotConfigured, the system's own message kept in the error text.
+func (s *Service) PrintPDF(ctx context.Context, id PatientID, pdf []byte) error {
+	s.Touch()
+	s.mu.Lock()
+	p := s.printer
+	s.mu.Unlock()
+	if p == nil || !p.Available() {
+		return fmt.Errorf("print: no system printer: %w", ErrNotConfigured)
+	}
+	err := p.Print(ctx, pdf)
+	s.audit(ctx, AuditEvent{Action: "meds.print", Patient: id, Result: resultOf(err)})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("print: %w", err)
+		}
+		return fmt.Errorf("print: %w: %v", ErrNotConfigured, err)
+	}
+	return nil
+}

@@ -1,14 +1,20 @@
 package ui
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2/test"
 
+	"github.com/carnetdesk/carnet/app/cda"
 	"github.com/carnetdesk/carnet/app/terms"
+	"github.com/carnetdesk/carnet/internal/osprint"
 )
 
 // TestDecisionsSaved: the decisions taken on the table and its inputs are
@@ -78,5 +84,48 @@ func TestDecisionsSaved(t *testing.T) {
 	}
 	if undecided != len(d2.rows)-2 {
 		t.Errorf("%d undecided rows on the sheet, want %d", undecided, len(d2.rows)-2)
+	}
+}
+
+// TestMedsPrintSystem: with a system print command (a fake lp on a PATH
+// of its own, run by the real osprint adapter), the print button offers
+// printing; the PDF reaches lp's standard input whole, titled "Carnet".
+func TestMedsPrintSystem(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(t.TempDir(), "job")
+	script := "#!/bin/sh\nprintf '%s\\n' \"$@\" > '" + out + ".args'\ncat > '" + out + "'\n"
+	if err := os.WriteFile(filepath.Join(dir, "lp"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, v, _ := openMeds(t)
+	f.svc.SetSheetRenderer(cda.SheetRenderer{})
+	f.svc.SetPrinter(osprint.Printer{LookPath: func(name string) (string, error) {
+		if name == "lp" {
+			return filepath.Join(dir, "lp"), nil
+		}
+		return "", exec.ErrNotFound
+	}})
+	v.start()
+	f.wait()
+	test.Tap(v.print)
+	f.wait()
+	if !bytes.HasPrefix(v.lastPDF, []byte("%PDF")) {
+		t.Fatalf("no PDF rendered (message %q)", v.recMsg.Text)
+	}
+	b := buttonWith(f.u.Window().Canvas().Overlays().Top(), "Imprimer (imprimante du système)")
+	if b == nil {
+		t.Fatal("no print button in the dialog")
+	}
+	test.Tap(b)
+	f.wait()
+	got, err := os.ReadFile(out)
+	if err != nil || !bytes.Equal(got, v.lastPDF) {
+		t.Fatalf("lp read %d bytes (%v), want the %d of the PDF", len(got), err, len(v.lastPDF))
+	}
+	if args, _ := os.ReadFile(out + ".args"); strings.Join(strings.Fields(string(args)), " ") != "-t Carnet" {
+		t.Errorf("lp arguments %q", args)
+	}
+	if v.recMsg.Text != "Envoyé à l'imprimante." {
+		t.Errorf("message %q", v.recMsg.Text)
 	}
 }
