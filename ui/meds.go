@@ -186,8 +186,8 @@ func (v *medsView) load() {
 			v.show(reading, list, err)
 			if err == nil {
 				v.declared.show(decls)
-				relayoutCanvasOf(v.root)
 			}
+			relayoutCanvasOf(v.root) // the one layout pass of the list shown
 		}
 	})
 }
@@ -245,13 +245,13 @@ func (v *medsView) show(reading app.MedicationReading, list meds.List, err error
 	v.timeline.set(list.Now, rows)
 	if len(rows) == 0 {
 		v.timeline.Hide()
-		setMessage(v.noTimeline, tr("meds.timeline.none"))
+		setMessageQuiet(v.noTimeline, tr("meds.timeline.none"))
 	} else {
 		v.timeline.Show()
-		setMessage(v.noTimeline, "")
+		setMessageQuiet(v.noTimeline, "")
 	}
 	v.showToRead(list.Unstructured)
-	relayoutCanvasOf(v.root)
+	// one layout pass, by the caller, once the declarations are shown too
 }
 
 // showDetails shows the detail by class (every entry's flags, rationale,

@@ -151,10 +151,10 @@ func (d *decisionTable) newRow() fyne.CanvasObject {
 	cells := make([]fyne.CanvasObject, len(tableColumns))
 	for i := range cells {
 		l := widget.NewLabel("")
-		l.Truncation = fyne.TextTruncateEllipsis
+		l.Truncation = fyne.TextTruncateClip // fitCells puts the ellipsis
 		cells[i] = l
 	}
-	return container.New(columnsLayout{}, cells...)
+	return container.New(&fitCells{}, cells...)
 }
 
 func (d *decisionTable) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
@@ -162,20 +162,16 @@ func (d *decisionTable) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 		return
 	}
 	r := &d.rows[id]
-	cells := o.(*fyne.Container).Objects
+	row := o.(*fyne.Container)
+	fit := row.Layout.(*fitCells)
 	texts := rowTexts(r)
-	for i, c := range cells {
-		l := c.(*widget.Label)
+	for i, c := range row.Objects {
 		style := fyne.TextStyle{Bold: i == 0 && r.Flagged()}
 		imp := widget.MediumImportance
 		if i == 2 && r.Flagged() {
 			imp = decisionImportance(r)
 		}
-		if l.Text == texts[i] && l.TextStyle == style && l.Importance == imp {
-			continue // text measuring is the cost of a row: only when changed
-		}
-		l.Text, l.TextStyle, l.Importance = texts[i], style, imp
-		l.Refresh()
+		fit.set(c.(*widget.Label), i, texts[i], style, imp) // text measuring is the cost of a row: only when changed
 	}
 }
 
@@ -301,7 +297,9 @@ func (d *decisionTable) readInputs() terms.DecisionInput {
 	if len(bad) > 0 {
 		msg = tr("meds.table.bad", map[string]any{"Fields": strings.Join(bad, ", ")})
 	}
-	setMessage(d.inputMsg, msg)
+	if msg != d.inputMsg.Text || d.inputMsg.Visible() != (msg != "") {
+		setMessage(d.inputMsg, msg) // a window-wide layout pass: only when it changes
+	}
 	return in
 }
 
