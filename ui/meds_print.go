@@ -26,7 +26,7 @@ func preparedBy(svc *app.Service) string {
 
 // sheet returns the printout page of the table shown.
 func (v *medsView) sheet() app.PreopSheet {
-	return meds.Sheet(v.rec.Patient, v.reading, v.list, v.table.rows, v.table.in, preparedBy(v.u.svc))
+	return meds.WithCrClSource(meds.Sheet(v.rec.Patient, v.reading, v.list, v.table.rows, v.table.in, preparedBy(v.u.svc)), v.table.crclSource)
 }
 
 // printPDF renders the patient's one-page PDF off the UI goroutine, then

@@ -4,7 +4,9 @@ import (
 	"context"
 	"math"
 	"strconv"
+	"strings"
 	"sync"
+	"time"
 
 	"fyne.io/fyne/v2/widget"
 
@@ -65,6 +67,7 @@ func (d *decisionTable) saveRow(id int) {
 	if id < 0 || id >= len(d.rows) {
 		return
 	}
+	d.saveInputs() // the inputs the decision was taken with (a proposed clearance too)
 	dec := d.rows[id].Saved()
 	delete(d.dirty, dec.Line)
 	svc, pid := d.v.u.svc, d.v.rec.Patient.ID
@@ -128,7 +131,54 @@ func (d *decisionTable) restoreInputs(saved app.PreopInputs, scheduled string) {
 	if d.crcl.Text == "" && saved.CrCl > 0 {
 		d.crcl.SetText(formatCrCl(saved.CrCl))
 		d.crclSource = saved.CrClSource
+		d.showCrClInfo(saved.CrClSource, widget.LowImportance)
 	}
+}
+
+// proposeCrCl proposes the clearance the record gives (Cockcroft-Gault
+// from the latest serum creatinine and weight of the cached documents)
+// when none is shown: filled in, with its source and date beside it; the
+// user types another value to override it. When the record holds a
+// creatinine but something else is missing, that is said.
+func (d *decisionTable) proposeCrCl() {
+	if d.crcl.Text != "" {
+		return
+	}
+	e, why, ok := meds.EstimateCrCl(d.v.rec.Patient, d.v.reading.Observations)
+	if !ok {
+		d.crclSource = ""
+		d.showCrClInfo(why, widget.WarningImportance)
+		return
+	}
+	d.restoring = true
+	d.crcl.SetText(formatCrCl(e.Value))
+	d.restoring = false
+	d.crclSource = e.Source
+	imp := widget.LowImportance
+	text := tr("meds.table.crcl.proposed", map[string]any{"Source": e.Short})
+	if timeNow().Sub(e.Date) > 90*24*time.Hour {
+		imp = widget.WarningImportance // an old result: said, the user judges
+		text = tr("meds.table.crcl.old", map[string]any{"Source": e.Short})
+	}
+	d.showCrClInfo(text, imp)
+}
+
+// crclTyped notes that the clearance was typed.
+func (d *decisionTable) crclTyped() {
+	d.crclSource = "saisie"
+	if strings.TrimSpace(d.crcl.Text) == "" {
+		d.crclSource = ""
+	}
+	d.showCrClInfo("", widget.LowImportance)
+}
+
+// showCrClInfo says where the clearance shown comes from.
+func (d *decisionTable) showCrClInfo(text string, imp widget.Importance) {
+	if d.crclInfo.Text == text && d.crclInfo.Importance == imp {
+		return
+	}
+	d.crclInfo.Text, d.crclInfo.Importance = text, imp
+	d.crclInfo.Refresh()
 }
 
 // formatCrCl shows a clearance in mL/min, rounded to the unit.

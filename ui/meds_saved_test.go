@@ -3,6 +3,7 @@ package ui
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
 
+	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/cda"
 	"github.com/carnetdesk/carnet/app/terms"
 	"github.com/carnetdesk/carnet/internal/osprint"
@@ -127,5 +130,70 @@ func TestMedsPrintSystem(t *testing.T) {
 	}
 	if v.recMsg.Text != "Envoyé à l'imprimante." {
 		t.Errorf("message %q", v.recMsg.Text)
+	}
+}
+
+// TestCrClProposed: the clearance is proposed from the record's latest
+// serum creatinine and weight (Cockcroft-Gault, with its source and date
+// beside it), drives the DOAC proposals, is saved with the decisions;
+// typing another value overrides it.
+func TestCrClProposed(t *testing.T) {
+	f := newLockedFixture(t, Options{})
+	docs, cds := preopDocuments(5, 8)
+	lab := cds[docs[1].ID]
+	creatDay := testNow.AddDate(0, 0, -10)
+	lab.Observations = []app.Observation{
+		{Code: app.Code{Code: "14682-9", System: app.SystemLOINC}, Value: 70, Unit: "umol/L", Date: creatDay},
+		{Code: app.Code{Code: "14682-9", System: app.SystemLOINC}, Value: 200, Unit: "umol/L", Date: creatDay.AddDate(-1, 0, 0)}, // older
+		{Code: app.Code{Code: "29463-7", System: app.SystemLOINC}, Value: 60, Unit: "kg", Date: creatDay},
+	}
+	cds[docs[1].ID] = lab
+	seedRecord(f, docs, cds)
+	f.u.Window().Resize(fyne.NewSize(1366, 768))
+	r := f.openRecord(f.u.shell, "mart")
+	var tab *medsTab
+	for i, rt := range r.tabList {
+		if mt, ok := rt.(*medsTab); ok {
+			tab = mt
+			r.tabs.SelectIndex(i)
+		}
+	}
+	f.wait()
+	d := tab.v.table
+	// Hélène MARTIN, born 12/03/1979: 46 on the creatinine's day.
+	want := math.Round(float64(140-46) * 60 * 1.04 / 70)
+	if d.crcl.Text != formatCrCl(want) || d.in.CrCl != want {
+		t.Fatalf("clearance proposed %q (input %v), want %v", d.crcl.Text, d.in.CrCl, want)
+	}
+	if !strings.Contains(d.crclInfo.Text, "Cockcroft-Gault, créatinine du "+creatDay.Format("02/01/2006")) ||
+		!strings.Contains(d.crclSource, "poids 60 kg") {
+		t.Errorf("source shown %q, kept %q", d.crclInfo.Text, d.crclSource)
+	}
+	// The dabigatran rule reads it (high bleeding risk, CrCl ≥ 50: D-4).
+	d.bleeding.SetSelectedIndex(2)
+	dabi := -1
+	for i, r := range d.rows {
+		if strings.Contains(r.Entry.Name, "B01AE07") {
+			dabi = i
+		}
+	}
+	if dabi < 0 || d.rows[dabi].Proposal.Rule.ID != "dabigatran-high-50" {
+		t.Fatalf("dabigatran proposal %+v", d.rows[dabi].Proposal)
+	}
+	d.list.Select(dabi)
+	test.Tap(buttonWith(d.detail, "Accepter"))
+	f.wait()
+	saved, _ := f.svc.PreopDecisions(context.Background(), "p1")
+	if saved.Inputs.CrCl != want || !strings.Contains(saved.Inputs.CrClSource, "Cockcroft-Gault") {
+		t.Errorf("inputs saved with the decision: %+v", saved.Inputs)
+	}
+	// Typed: an override, the source says so; the proposal follows.
+	d.crcl.SetText("")
+	test.Type(d.crcl, "40")
+	if d.in.CrCl != 40 || d.crclSource != "saisie" || d.rows[dabi].Proposal.Rule.ID != "dabigatran-high-30" {
+		t.Errorf("typed clearance: %v, source %q, rule %q", d.in.CrCl, d.crclSource, d.rows[dabi].Proposal.Rule.ID)
+	}
+	if s := tab.v.sheet(); !strings.Contains(s.Inputs, "ClCr : 40 mL/min (saisie)") {
+		t.Errorf("sheet inputs %q", s.Inputs)
 	}
 }

@@ -49,6 +49,7 @@ type decisionTable struct {
 	savedIn    app.PreopInputs // the inputs last saved or read
 	dirty      map[string]bool // lines whose comment is typed, not saved
 	crclSource string          // where the clearance shown came from
+	crclInfo   *widget.Label   // says it (meds_saved.go)
 	restoring  bool            // the saved inputs are being put back
 }
 
@@ -89,7 +90,14 @@ func newDecisionTable(v *medsView) *decisionTable {
 	d.bleeding = widget.NewSelect(bleedingOptions(), func(string) { d.inputsChanged() })
 	d.bleeding.SetSelectedIndex(0)
 	d.crcl = newEntry(v.u, "mL/min")
-	d.crcl.OnChanged = func(string) { d.inputsChanged() }
+	d.crcl.OnChanged = func(string) {
+		if !d.restoring {
+			d.crclTyped() // typed: an override of the clearance the record gave
+		}
+		d.inputsChanged()
+	}
+	d.crclInfo = widget.NewLabel("")
+	d.crclInfo.Truncation = fyne.TextTruncateEllipsis
 	d.inputMsg = newMessage(widget.WarningImportance)
 	inputs := container.NewHBox(
 		widget.NewLabel(tr("meds.table.surgery")), sized(d.surgery, 130),
@@ -109,7 +117,7 @@ func newDecisionTable(v *medsView) *decisionTable {
 	// Dense rows: the table's labels have small inner paddings.
 	compact := compactTheme{}
 	table := container.NewThemeOverride(container.NewBorder(container.NewVBox(d.header, widget.NewSeparator()), nil, nil, nil, d.list), compact)
-	d.box = container.NewBorder(container.NewVBox(inputs, d.inputMsg), nil, nil, nil, table)
+	d.box = container.NewBorder(container.NewVBox(container.NewBorder(nil, nil, inputs, nil, d.crclInfo), d.inputMsg), nil, nil, nil, table)
 	return d
 }
 
@@ -240,6 +248,7 @@ func (d *decisionTable) setList(list meds.List, scheduled time.Time, saved app.P
 		sched = scheduled.Local().Format("02/01/2006")
 	}
 	d.restoreInputs(saved.Inputs, sched)
+	d.proposeCrCl()
 	d.in = d.readInputs()
 	d.savedIn = saved.Inputs
 	d.savedIn.At = time.Time{}

@@ -40,8 +40,10 @@ type CrClEstimate struct {
 	CreatUmol  float64 // the creatinine in µmol/L
 	Weight     app.Observation
 	WeightKg   float64
-	Age        int // years, on the creatinine's day
-	Source     string
+	Age        int       // years, on the creatinine's day
+	Source     string    // what it was computed from, in French
+	Short      string    // the same, short ("Cockcroft-Gault, créatinine du 02/04/2014")
+	Date       time.Time // the creatinine's date
 }
 
 // EstimateCrCl estimates the creatinine clearance of p (Cockcroft-Gault:
@@ -83,6 +85,8 @@ func EstimateCrCl(p app.Patient, obs []app.Observation) (e CrClEstimate, why str
 	if e.Value <= 0 || e.Value >= 400 {
 		return e, when + " : valeur calculée hors limites", false
 	}
+	e.Date = creat.date
+	e.Short = "Cockcroft-Gault, créatinine du " + creat.date.Format("02/01/2006")
 	e.Source = fmt.Sprintf("Cockcroft-Gault : %s, poids %s kg du %s, %d ans", when, formatNum(e.WeightKg), weight.date.Format("02/01/2006"), e.Age)
 	return e, "", true
 }

@@ -70,10 +70,16 @@ func patientSheet(ctx context.Context, svc *app.Service, p app.Patient, surgery,
 	}
 	in := InputsOf(saved.Inputs)
 	in.Surgery = surgery
+	src := saved.Inputs.CrClSource
+	if in.CrCl <= 0 { // none saved: the clearance the record gives, if any
+		if e, _, ok := EstimateCrCl(p, reading.Observations); ok {
+			in.CrCl, src = e.Value, e.Source
+		}
+	}
 	list := Consolidate(reading.Lines, reading.Metas(), now)
 	rows := Rows(list, in)
 	Restore(rows, saved)
-	return Sheet(p, reading, list, rows, in, PreparedBy(who, saved)), nil
+	return WithCrClSource(Sheet(p, reading, list, rows, in, PreparedBy(who, saved)), src), nil
 }
 
 // PreparedBy names who prepared a sheet: the practitioners whose saved

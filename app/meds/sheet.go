@@ -102,3 +102,12 @@ func appendOnce(s []string, v string) []string {
 	}
 	return append(s, v)
 }
+
+// WithCrClSource adds to a sheet's inputs where its creatinine clearance
+// came from ("saisie", or the lab result it was computed from).
+func WithCrClSource(s app.PreopSheet, src string) app.PreopSheet {
+	if src = strings.TrimSpace(src); src != "" && strings.Contains(s.Inputs, "mL/min") {
+		s.Inputs += " (" + src + ")"
+	}
+	return s
+}
