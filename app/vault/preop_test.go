@@ -24,7 +24,7 @@ func TestPreopSealedPurgedTampered(t *testing.T) {
 	const canary = "Canarixaban valve mitrale"
 	mustOK(t, v.Write(ctx, &app.Batch{Preop: []app.PreopSet{{Patient: p.ID,
 		Inputs: &app.PreopInputs{Surgery: at.AddDate(0, 0, 3), Bleeding: "high", CrCl: 61, CrClSource: "Cockcroft-Gault : créatinine 85"},
-		Put: []app.PreopDecision{{Line: "atc:B01AF01", Drug: canary, Action: "bridge", Override: true, Reason: canary, By: "Dr Canari", At: at}}}}}))
+		Put:    []app.PreopDecision{{Line: "atc:B01AF01", Drug: canary, Action: "bridge", Override: true, Reason: canary, By: "Dr Canari", At: at}}}}}))
 	mustKind(t, v.Write(ctx, &app.Batch{Preop: []app.PreopSet{{Patient: "nobody", Put: []app.PreopDecision{{Line: "x", Action: "stop"}}}}}), app.ErrNotFound)
 	v = reopen(t, v, path, opt, testPass)
 	rec, err := v.PreopDecisions(ctx, p.ID)
