@@ -171,12 +171,15 @@ func (v *medsView) load() {
 		var list meds.List
 		var decls []app.Declaration
 		var saved app.PreopRecord
+		var savedErr error
 		if err == nil {
 			list = meds.Consolidate(reading.Lines, reading.Metas(), timeNow())
 			decls, err = svc.Declarations(ctx, pid)
 		}
 		if err == nil {
-			saved, err = svc.PreopDecisions(ctx, pid)
+			// unreadable saved decisions never hide the list: said, and the
+			// table starts from the proposals
+			saved, savedErr = svc.PreopDecisions(ctx, pid)
 		}
 		return func() {
 			if v.disposed || !v.progress.done(seq) {
@@ -184,6 +187,9 @@ func (v *medsView) load() {
 			}
 			v.saved = saved
 			v.show(reading, list, err)
+			if err == nil && savedErr != nil {
+				v.setReconcileMsg(tr("meds.table.savedunreadable", map[string]any{"Error": message(savedErr)}), widget.DangerImportance)
+			}
 			if err == nil {
 				v.declared.show(decls)
 			}

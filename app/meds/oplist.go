@@ -65,8 +65,13 @@ func patientSheet(ctx context.Context, svc *app.Service, p app.Patient, surgery,
 		return app.PreopSheet{}, err
 	}
 	saved, err := svc.PreopDecisions(ctx, p.ID)
+	unreadable := false
 	if err != nil {
-		return app.PreopSheet{}, err
+		if ctx.Err() != nil {
+			return app.PreopSheet{}, err
+		}
+		// the page is still printed, every line undecided, and says why
+		saved, unreadable = app.PreopRecord{}, true
 	}
 	in := InputsOf(saved.Inputs)
 	in.Surgery = surgery
@@ -79,7 +84,11 @@ func patientSheet(ctx context.Context, svc *app.Service, p app.Patient, surgery,
 	list := Consolidate(reading.Lines, reading.Metas(), now)
 	rows := Rows(list, in)
 	Restore(rows, saved)
-	return WithCrClSource(Sheet(p, reading, list, rows, in, PreparedBy(who, saved)), src), nil
+	by := PreparedBy(who, saved)
+	if unreadable {
+		by = who + " (décisions enregistrées illisibles : propositions non validées)"
+	}
+	return WithCrClSource(Sheet(p, reading, list, rows, in, by), src), nil
 }
 
 // PreparedBy names who prepared a sheet: the practitioners whose saved
