@@ -213,20 +213,31 @@ func rowTexts(r *meds.Row) [5]string {
 	return [5]string{name, class, decisionText(r), last, strconv.Itoa(e.Independent)}
 }
 
-// decisionText is the decision of a row as the table shows it: the one
-// taken, else the proposal marked "proposé".
+// decisionText is the decision of a row as the table shows it, short
+// enough for the column at 1366×768 to show the date: the action and the
+// last-dose date ("✓ Arrêter · 07/12/2026", ✎ when overridden), else the
+// proposal marked "proposé" with what it lacks; the day count, the rule
+// and its sources are in the row's disclosure.
 func decisionText(r *meds.Row) string {
 	if r.Decided {
 		s := r.Decision.Action.Label()
 		if !r.Decision.LastDose.IsZero() {
-			s += " — " + tr("meds.table.lastdose", map[string]any{"Date": formatDate(r.Decision.LastDose)})
+			s += " · " + formatDate(r.Decision.LastDose)
 		}
 		if r.Decision.Override {
 			s += " ✎"
 		}
 		return "✓ " + s
 	}
-	return tr("meds.table.proposed", map[string]any{"Text": r.Proposal.Text()})
+	p := r.Proposal
+	s := p.Action.Label()
+	if !p.LastDose.IsZero() {
+		s += " · " + formatDate(p.LastDose)
+	}
+	if p.Missing != "" {
+		s += " — " + tr("meds.table.missing", map[string]any{"What": p.Missing})
+	}
+	return tr("meds.table.proposed", map[string]any{"Text": s})
 }
 
 // decisionImportance colours a flagged row's decision: danger until

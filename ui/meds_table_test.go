@@ -167,7 +167,7 @@ func TestDecisionTableDecide(t *testing.T) {
 	if p := d.rows[apix].Proposal; p.Action != terms.ActionStop || !p.LastDose.Equal(want) {
 		t.Fatalf("apixaban proposal %+v, want stop on %v", p, want)
 	}
-	if !strings.Contains(rowTexts(&d.rows[apix])[2], "dernière prise le "+want.Format("02/01/2006")) {
+	if rowTexts(&d.rows[apix])[2] != "proposé : Arrêter · "+want.Format("02/01/2006") {
 		t.Errorf("row shows %q", rowTexts(&d.rows[apix])[2])
 	}
 	d.list.Select(apix)
