@@ -38,6 +38,7 @@ import (
 	"github.com/carnetdesk/carnet/internal/config"
 	"github.com/carnetdesk/carnet/internal/demoworld"
 	"github.com/carnetdesk/carnet/internal/mailsched"
+	"github.com/carnetdesk/carnet/internal/osprint"
 	"github.com/carnetdesk/carnet/internal/signin"
 	"github.com/carnetdesk/carnet/sessionlock"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
@@ -218,6 +219,8 @@ func (m *Main) Open() error {
 	svc.OnConnection(setWriter)
 	svc.SetTerminology(terms.Labels{})
 	svc.SetSheetRenderer(cda.SheetRenderer{})
+	svc.SetPrinter(osprint.Printer{}) // the system's printing: CUPS lp, Windows' print verb
+	osprint.Sweep()
 	go svc.Run(ctx, time.Second)
 	// Windows locks the session: Carnet locks the vault (sessionlock).
 	if err := sessionlock.Watch(ctx, func() { go svc.Lock(app.LockSession) }); err != nil && !errors.Is(err, sessionlock.ErrUnsupported) {

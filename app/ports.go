@@ -61,6 +61,10 @@ type Store interface {
 	// declare.go; written through Batch.Declarations), oldest first; none
 	// when nothing was declared.
 	Declarations(ctx context.Context, id PatientID) ([]Declaration, error)
+	// PreopDecisions returns the patient's saved pre-operative inputs and
+	// decisions (see preopsaved.go; written through Batch.Preop); an empty
+	// record when none was saved.
+	PreopDecisions(ctx context.Context, id PatientID) (PreopRecord, error)
 
 	// Secure messaging (see mail.go; written through Batch).
 	// MailState returns a mailbox's sync point; the zero state (with

@@ -181,7 +181,9 @@ type Batch struct {
 
 	// Declarations change the medications patients declared (declare.go).
 	Declarations []DeclarationSet
-	Audit        []AuditEvent // appended to the audit log in the same transaction
+	// Preop changes the saved pre-operative decisions (preopsaved.go).
+	Preop []PreopSet
+	Audit []AuditEvent // appended to the audit log in the same transaction
 }
 
 // DocumentRef names one document of one patient.
@@ -193,7 +195,7 @@ type DocumentRef struct {
 // Empty reports whether the batch holds nothing.
 func (b *Batch) Empty() bool {
 	return len(b.Patients)+len(b.Manifests)+len(b.Documents)+len(b.Cursors)+len(b.Outbox)+len(b.OutboxDone)+len(b.DocumentsGone)+
-		len(b.Inbox)+len(b.MailRaw)+len(b.MailRecords)+len(b.MailStates)+len(b.Declarations)+len(b.Audit) == 0
+		len(b.Inbox)+len(b.MailRaw)+len(b.MailRecords)+len(b.MailStates)+len(b.Declarations)+len(b.Preop)+len(b.Audit) == 0
 }
 
 // sortDocuments orders a document list newest act date first, then by id.

@@ -49,6 +49,7 @@ type Service struct {
 	syncer       Syncer
 	writer       DocumentWriter
 	sheets       SheetRenderer // pre-operative sheets as PDF (preop.go)
+	printer      Printer       // the system's printing (preop.go)
 	terms        Terminology
 	reading      documentReading // the document reader and its cache of read documents (reading.go)
 	conns        ConnectionStore // where the connection is kept (connection.go)

@@ -72,6 +72,8 @@ type medsView struct {
 	reading     app.MedicationReading
 	lastPDF     []byte // the last PDF rendered (tests)
 	loaded      bool   // the list was read for the current record
+
+	saved app.PreopRecord // the decisions saved in the vault, as read with the list
 }
 
 // newMedsView returns the medication view of rec, whose documents are
@@ -144,7 +146,8 @@ func (v *medsView) dispose() {
 		v.reconciling = nil
 	}
 	v.closeViewer()
-	v.list, v.reasons, v.rec, v.reading, v.lastPDF = meds.List{}, nil, app.PatientRecord{}, app.MedicationReading{}, nil
+	v.table.flushDirty()
+	v.list, v.reasons, v.rec, v.reading, v.lastPDF, v.saved = meds.List{}, nil, app.PatientRecord{}, app.MedicationReading{}, nil, app.PreopRecord{}
 	v.groups.RemoveAll()
 	v.table.rows = nil
 	v.table.detail.RemoveAll()
@@ -165,16 +168,27 @@ func (v *medsView) load() {
 		reading, err := svc.ReadMedications(ctx, pid)
 		var list meds.List
 		var decls []app.Declaration
+		var saved app.PreopRecord
+		var savedErr error
 		if err == nil {
 			list = meds.Consolidate(reading.Lines, reading.Metas(), timeNow())
 			decls, err = svc.Declarations(ctx, pid)
 		}
+		if err == nil {
+			// unreadable saved decisions never hide the list: said, and the
+			// table starts from the proposals
+			saved, savedErr = svc.PreopDecisions(ctx, pid)
+		}
 		return func() {
+			v.saved = saved
 			v.show(reading, list, err)
+			if err == nil && savedErr != nil {
+				v.setReconcileMsg(tr("meds.table.savedunreadable", map[string]any{"Error": message(savedErr)}), widget.DangerImportance)
+			}
 			if err == nil {
 				v.declared.show(decls)
-				relayoutCanvasOf(v.root)
 			}
+			relayoutCanvasOf(v.root) // the one layout pass of the list shown
 		}
 	})
 }
@@ -227,18 +241,18 @@ func (v *medsView) show(reading app.MedicationReading, list meds.List, err error
 		v.details.Enable()
 		v.details.Show()
 	}
-	v.table.setList(list, v.rec.Patient.Scheduled)
+	v.table.setList(list, v.rec.Patient.Scheduled, v.saved)
 	v.showClinical(reading, list)
 	v.timeline.set(list.Now, rows)
 	if len(rows) == 0 {
 		v.timeline.Hide()
-		setMessage(v.noTimeline, tr("meds.timeline.none"))
+		setMessageQuiet(v.noTimeline, tr("meds.timeline.none"))
 	} else {
 		v.timeline.Show()
-		setMessage(v.noTimeline, "")
+		setMessageQuiet(v.noTimeline, "")
 	}
 	v.showToRead(list.Unstructured)
-	relayoutCanvasOf(v.root)
+	// one layout pass, by the caller, once the declarations are shown too
 }
 
 // showDetails shows the detail by class (every entry's flags, rationale,

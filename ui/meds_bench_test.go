@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2"
 
@@ -61,6 +62,10 @@ func BenchmarkPreopView(b *testing.B) {
 	f := newLockedFixture(b, Options{})
 	rec := benchPreopRecord(b, f, 200, 40)
 	b.ResetTimer()
+	cpu0 := processCPU()
+	defer func() { // the CPU used per view: what the view costs, whatever the machine's load
+		b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Millisecond)/float64(b.N), "cpu-ms/op")
+	}()
 	for i := 0; i < b.N; i++ {
 		v := newMedsView(f.u, rec, rec.Access)
 		f.u.Window().SetContent(v.buildUI())

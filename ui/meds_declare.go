@@ -83,11 +83,12 @@ func (p *declaredPanel) show(decls []app.Declaration) {
 		p.list.Add(p.row(d))
 	}
 	if len(decls) == 0 {
-		setMessage(p.none, tr("meds.declared.none"))
+		setMessageQuiet(p.none, tr("meds.declared.none"))
 	} else {
-		setMessage(p.none, "")
+		setMessageQuiet(p.none, "")
 	}
 	p.list.Refresh()
+	p.none.Refresh()
 }
 
 // row shows one declaration and its remove button.

@@ -168,6 +168,17 @@ func setMessage(l *widget.Label, text string) {
 	relayoutCanvasOf(l)
 }
 
+// setMessageQuiet is setMessage without the window-wide layout pass: for a
+// view that lays the window out once after changing many parts.
+func setMessageQuiet(l *widget.Label, text string) {
+	l.Text = text
+	if text == "" {
+		l.Hidden = true
+	} else {
+		l.Hidden = false
+	}
+}
+
 // relayoutCanvasOf lays out again the window holding o, after o was shown,
 // hidden or resized. The desktop driver would notice at the next frame; the
 // test driver does not, and the markup goldens would show stale positions.

@@ -60,7 +60,8 @@ type Store struct {
 	cursors    map[string]app.Cursor
 	outbox     map[app.OutboxID]app.OutboxItem
 	declared   map[app.PatientID][]app.Declaration
-	mail       mailMaps // inbox, raw messages, mail records, sync points (mailstore.go)
+	preop      map[app.PatientID]app.PreopRecord // preop.go
+	mail       mailMaps                          // inbox, raw messages, mail records, sync points (mailstore.go)
 }
 
 // NewStore returns a store with no vault: HasVault is false until Create.
@@ -374,6 +375,9 @@ func (s *Store) Write(_ context.Context, b *app.Batch) error {
 	if err := s.checkDeclarations(b); err != nil {
 		return err
 	}
+	if err := s.checkPreop(b); err != nil {
+		return err
+	}
 	for _, e := range b.Audit {
 		e.Seq = uint64(len(s.audit) + 1)
 		s.audit = append(s.audit, e)
@@ -404,6 +408,7 @@ func (s *Store) Write(_ context.Context, b *app.Batch) error {
 	}
 	s.mail.apply(b)
 	s.applyDeclarations(b.Declarations)
+	s.applyPreop(b.Preop)
 	return nil
 }
 
@@ -483,6 +488,7 @@ func (s *Store) Purge(_ context.Context, id app.PatientID) error {
 	delete(s.manifests, id)
 	delete(s.documents, id)
 	delete(s.declared, id)
+	delete(s.preop, id)
 	for k := range s.cursors {
 		if strings.HasPrefix(k, string(id)+"\x00") {
 			delete(s.cursors, k)

@@ -101,7 +101,10 @@ type clinicalObs struct {
 	start     pdate
 	end       pdate
 	devices   []app.Device
-	meds      int // index in doc.Medications where the nested medications start
+	meds      int     // index in doc.Medications where the nested medications start
+	pq        float64 // a PQ value (observation.go)
+	pqOK      bool
+	unit      string
 }
 
 // observation reads an observation; kind ("allergy", "problem" or "") comes
@@ -137,6 +140,11 @@ func (p *parser) observation(c stmtCtx, mood string) string {
 		case "value":
 			if xsiType(se) == "BL" {
 				o.boolValue = strings.TrimSpace(attr(se, "value"))
+				return
+			}
+			if xsiType(se) == "PQ" {
+				o.pq, o.pqOK = quantity(attr(se, "value"))
+				o.unit = unit(attr(se, "unit"))
 				return
 			}
 			o.value = code(se)
@@ -192,6 +200,9 @@ func (p *parser) observation(c stmtCtx, mood string) string {
 			d.Name = firstUsable(o.text, o.code.Display)
 		}
 		p.addDevice(d)
+	}
+	if kind == "" && o.pqOK && !negated && (mood == "" || mood == "EVN") {
+		p.addObservation(app.Observation{Code: o.code, Text: o.text, Value: o.pq, Unit: o.unit, Date: o.start.t, Precision: o.start.p})
 	}
 	switch kind {
 	case "allergy":

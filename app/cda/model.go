@@ -51,7 +51,10 @@ type Document struct {
 	Allergies   []app.Allergy    // allergies and intolerances
 	Problems    []app.Problem    // problems, diagnoses, history (negated ones marked)
 	Devices     []app.Device     // implanted or used medical devices
-	Media       []app.Attachment // observationMedia of the structured body, each with its ID
+	// Observations are the numeric results (laboratory, vital signs):
+	// observations with a PQ value, neither negated nor intended.
+	Observations []app.Observation
+	Media        []app.Attachment // observationMedia of the structured body, each with its ID
 
 	Flags []Flag // what the reader noticed but did not refuse
 }

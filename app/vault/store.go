@@ -438,6 +438,9 @@ func writeBatch(tx *bbolt.Tx, k *keys, b *app.Batch, fresh map[string]*dek) erro
 	if err := writeDeclarations(tx, bl, b.Declarations, dekOf); err != nil { // declared.go
 		return err
 	}
+	if err := writePreop(tx, bl, b.Preop, dekOf); err != nil { // preop.go
+		return err
+	}
 	for _, e := range b.Audit { // audit.go: the events of this change, committed with it
 		if err := appendAudit(tx, k, e); err != nil {
 			return err
