@@ -19,6 +19,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,6 +31,7 @@ import (
 	"github.com/carnetdesk/carnet/app/cda"
 	"github.com/carnetdesk/carnet/app/terms"
 	"github.com/carnetdesk/carnet/app/vault"
+	"github.com/carnetdesk/carnet/pdfrender"
 	"github.com/carnetdesk/carnet/sessionlock"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/mailbox"
@@ -206,6 +209,23 @@ func runDesktop(args []string, stderr io.Writer, log *slog.Logger) int {
 	}
 	go runEngine(ctx, sy, svc, interval, wake, log)
 
+	// PDFs: poppler's pdftoppm where installed, else (Windows) PDFium in
+	// WebAssembly, compiled in the background at the first unlock.
+	pdfr := pdfrender.New()
+	defer pdfr.Close()
+	opt.PDFRenderer = pdfr
+	if runtime.GOOS == "windows" {
+		var warm sync.Once
+		svc.OnUnlock(func(app.UnlockReport) {
+			warm.Do(func() {
+				go func() {
+					if err := pdfr.Warm(ctx); err != nil {
+						log.Warn("pdf renderer", "err", err)
+					}
+				}()
+			})
+		})
+	}
 	a := fyneapp.NewWithID(AppID)
 	u := ui.New(a, svc, opt)
 
