@@ -18,3 +18,8 @@ func userDataBase() (string, error) {
 	}
 	return filepath.Join(home, ".local", "share"), nil
 }
+
+// privateFileAdvice tells how to make path readable by its owner alone.
+func privateFileAdvice(path string) string {
+	return "chmod 600 " + path
+}
