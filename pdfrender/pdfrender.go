@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"math"
 	"sync"
 	"time"
@@ -69,6 +70,10 @@ func (r *Renderer) instance(ctx context.Context) (pdfium.Pdfium, error) {
 	if r.pool == nil && r.err == nil {
 		r.pool, r.err = webassembly.Init(webassembly.Config{
 			MinIdle: 0, MaxIdle: 1, MaxTotal: 1,
+			// PDFium's own output is dropped: a Windows GUI program has no
+			// standard output (wazero would fail on its handle), and it may
+			// quote the document.
+			Stdout: io.Discard, Stderr: io.Discard,
 			// No mounts: the module cannot read or write any file.
 			FSConfig: wazero.NewFSConfig(),
 			RuntimeConfig: wazero.NewRuntimeConfig().

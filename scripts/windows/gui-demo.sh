@@ -17,6 +17,9 @@
 #                                                    OUTDIR/6-pdf.png
 # Returns 1 at the first failed step, its reason printed.
 
+# The checks read pixels of the dark theme (a PDF page: white on dark).
+export FYNE_THEME=dark
+
 # gui_white FILE: the fraction (0..1) of near-white pixels of an image.
 gui_white() {
 	convert "$1" -alpha off -fuzz 4% -fill black +opaque white -fill white -opaque white \
@@ -56,7 +59,16 @@ gui_demo() {
 	x_focus
 	xdotool type --delay 60 -- "$pin"
 	xdotool key Return
-	gui_step "$out/2-signin.png" "$out/3-shell.png" 120 "signed in with the demo credential" || return 1
+	gui_step "$out/2-signin.png" "$out/3-shell.png" 120 "the PIN typed" || return 1
+	# Signed in: the sign-in dialog closed (most of the window redrawn); a
+	# refused PIN or credential leaves it open with one error line more.
+	local changed
+	changed=$(x_diff "$out/2-signin.png" "$out/3-shell.png")
+	if [ "$changed" -lt 60000 ]; then
+		x_log "FAIL sign-in: the dialog stayed open ($changed pixels changed; $out/3-shell.png)" >&2
+		return 1
+	fi
+	x_log "PASS signed in with the demo credential ($changed pixels changed)"
 	x_focus
 	xdotool key ctrl+f ctrl+a
 	xdotool type --delay 60 -- "$ins"
