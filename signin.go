@@ -107,6 +107,9 @@ func openCredential(cfg Config, pin []byte) (*credential.Credential, error) {
 		if errors.Is(err, credential.ErrFileMode) {
 			return nil, fmt.Errorf("sign in: %w: %w", app.ErrInsecureFile, err)
 		}
+		if errors.Is(err, credential.ErrNoModule) {
+			return nil, fmt.Errorf("sign in: %w: %w", app.ErrCardModule, err)
+		}
 		if pe := pinError(err, pin); pe != nil {
 			return nil, fmt.Errorf("sign in: %w", pe)
 		}
