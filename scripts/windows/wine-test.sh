@@ -8,8 +8,10 @@
 #  3. makes one Wine prefix (wineboot, slow the first time; kept in
 #     $CARNET_WINE_DIR between runs) with the shim in system32;
 #  4. runs under Wine: the unit tests, `carnet.exe vault init / check /
-#     passwd` on a path with spaces and accents, and `carnet.exe sync --once`
-#     against the Linux sandbox (`carnet sandbox`) on loopback;
+#     passwd` on a path with spaces and accents, `carnet.exe sync --once`
+#     against the Linux sandbox (`carnet sandbox`) on loopback, and
+#     `carnet.exe import --once` against Dovecot on loopback (the mailtest
+#     harness, started by sync/mailbox/mailtest/mailsandbox);
 #  5. cross-builds the GUI carnet.exe (MinGW, cgo: GLFW), packs it into an
 #     MSI (scripts/windows/msi.sh, wixl), installs it with msiexec;
 #  6. runs the installed carnet.exe --demo under Wine + Xvfb and drives it
@@ -69,8 +71,10 @@ GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -tags "ci migrated_fynedo" -o "
 for p in crypto app/vault sessionlock; do
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$work/${p//\//_}.test.exe" "./$p"
 done
-# The Linux side: the sandbox DMP the Windows carnet.exe syncs with.
+# The Linux side: the sandbox DMP the Windows carnet.exe syncs with, and
+# the mailtest harness's Dovecot it imports from.
 CGO_ENABLED=0 go build -tags "ci migrated_fynedo" -o "$work/carnet-linux" .
+CGO_ENABLED=0 go build -o "$work/mailsandbox" ./sync/mailbox/mailtest/mailsandbox
 
 # One Xvfb and one wineserver for the whole suite (see above).
 X_NAME=wine-test
@@ -79,9 +83,10 @@ X_WINDOW_TIMEOUT=${X_WINDOW_TIMEOUT:-300}
 . scripts/xlib.sh
 # shellcheck source=scripts/windows/gui-demo.sh
 . scripts/windows/gui-demo.sh
-sbpid=""
+sbpid="" mailpid=""
 cleanup() {
 	[ -n "$sbpid" ] && { kill "$sbpid" 2>/dev/null || true; wait "$sbpid" 2>/dev/null || true; }
+	[ -n "$mailpid" ] && { kill "$mailpid" 2>/dev/null || true; wait "$mailpid" 2>/dev/null || true; }
 	wineserver -k 2>/dev/null || true
 	x_cleanup
 }
@@ -176,6 +181,44 @@ w "$work/carnet.exe" sync --once -config "$(winpath "$t/config.toml")" -data "$W
 tail -20 "$t/sync.out"
 if [ "$status" -ne 0 ] || ! grep -q '^sync online' "$t/sync.out"; then
 	echo "wine-test: FAIL: carnet.exe sync --once exit $status, not online" >&2
+	exit 1
+fi
+echo "wine-test: carnet.exe import --once against the Linux Dovecot (mailtest harness) on loopback"
+# mailsandbox stops Dovecot when its standard input closes: a FIFO held
+# open by this script, closed at exit (or killed with the sandbox).
+mkfifo "$t/mail.in"
+"$work/mailsandbox" <"$t/mail.in" >"$t/mail.out" 2>&1 &
+mailpid=$!
+exec 7>"$t/mail.in"
+for _ in $(seq 1 600); do grep -q '^ready' "$t/mail.out" 2>/dev/null && break; kill -0 "$mailpid" 2>/dev/null || break; sleep 0.5; done
+grep -q '^ready' "$t/mail.out" || { echo "wine-test: FAIL: Dovecot did not start:"; cat "$t/mail.out"; exit 1; } >&2
+imaps=$(awk '$1 == "imaps" {print $2}' "$t/mail.out")
+mailca=$(awk '$1 == "ca" {print $2}' "$t/mail.out")
+mailuser=$(awk '$1 == "user" {print $2}' "$t/mail.out")
+awk '$1 == "password" {print $2}' "$t/mail.out" >"$t/mailpw"
+chmod 600 "$t/mailpw"
+cat >>"$t/config.toml" <<TOML
+
+[[mailbox]]
+host = "localhost"
+port = $imaps
+security = "implicit"
+ca_file = '$(winpath "$mailca")'
+username = "$mailuser"
+auth = "plain"
+mark = "keyword"
+TOML
+status=0
+w "$work/carnet.exe" import --once -config "$(winpath "$t/config.toml")" -data "$W" \
+	-passphrase-file "$(winpath "$t/pass2")" -password-file "$(winpath "$t/mailpw")" >"$t/import.out" 2>&1 || status=$?
+exec 7>&-
+wait "$mailpid" 2>/dev/null || true
+mailpid=""
+tail -8 "$t/import.out"
+# The report has no INS and the vault no patient: it goes to the manual
+# queue, read over IMAPS from Dovecot, stored in the Windows vault.
+if [ "$status" -ne 0 ] || ! grep -q 'manual 1' "$t/import.out"; then
+	echo "wine-test: FAIL: carnet.exe import --once exit $status, the report not in the manual queue" >&2
 	exit 1
 fi
 echo "wine-test: the GUI carnet.exe (MinGW, cgo), its MSI: install, run the demo, uninstall"
