@@ -191,6 +191,11 @@ func TestFitDPI(t *testing.T) {
 func FuzzRenderPage(f *testing.F) {
 	f.Add(samplePDF(f, 1), 1)
 	f.Add([]byte("%PDF-1.7\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF"), 1)
+	// Compile the module before the first input, in every fuzzing
+	// process: the fuzzer takes a first call of seconds for a hang.
+	if err := shared.Warm(ctx(f)); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, pdf []byte, page int) {
 		b, err := shared.RenderPage(context.Background(), pdf, page)
 		if err == nil {
