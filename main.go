@@ -24,6 +24,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -40,6 +42,7 @@ import (
 	"github.com/carnetdesk/carnet/internal/mailsched"
 	"github.com/carnetdesk/carnet/internal/osprint"
 	"github.com/carnetdesk/carnet/internal/signin"
+	"github.com/carnetdesk/carnet/pdfrender"
 	"github.com/carnetdesk/carnet/sessionlock"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/mailbox"
@@ -148,7 +151,8 @@ type Main struct {
 	signer *signin.Signer
 	demo   *demoworld.Env
 	opt    ui.Options
-	cancel context.CancelFunc // stops the service's and the sync loop's goroutines
+	pdfr   *pdfrender.Renderer // PDF pages without poppler (Windows)
+	cancel context.CancelFunc  // stops the service's and the sync loop's goroutines
 }
 
 // parseFlags reads the desktop's flags into m; ok is false when the
@@ -258,6 +262,23 @@ func (m *Main) Open() error {
 	if m.demo != nil {
 		demoworld.SealPassword(svc, m.demo.Mail, wakeUp, log) // at the first unlock
 	}
+	// PDFs: poppler's pdftoppm where installed, else (Windows) PDFium in
+	// WebAssembly, compiled in the background at the first unlock.
+	m.pdfr = pdfrender.New()
+	m.opt.PDFRenderer = m.pdfr
+	if runtime.GOOS == "windows" {
+		var warm sync.Once
+		pdfr := m.pdfr
+		svc.OnUnlock(func(app.UnlockReport) {
+			warm.Do(func() {
+				go func() {
+					if err := pdfr.Warm(ctx); err != nil {
+						log.Warn("pdf renderer", "err", err)
+					}
+				}()
+			})
+		})
+	}
 	go runEngine(ctx, sy, svc, interval, wake, log)
 	return nil
 }
@@ -292,6 +313,9 @@ func (m *Main) Close() error {
 	}
 	if m.signer != nil {
 		m.signer.Close()
+	}
+	if m.pdfr != nil {
+		m.pdfr.Close()
 	}
 	var err error
 	if m.store != nil {

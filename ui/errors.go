@@ -35,6 +35,8 @@ var errorKeys = map[error]string{
 	app.ErrDeviceSecret:    "error.device-secret",
 	app.ErrNotConfigured:   "error.not-configured",
 	app.ErrOlderVault:      "error.older-vault",
+	app.ErrReadOnly:        "error.read-only",
+	app.ErrCardModule:      "error.card-module",
 }
 
 // denialKeys maps each reason the central service gives for a refusal to

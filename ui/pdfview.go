@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -41,15 +42,33 @@ type pdfRenderer interface {
 	RenderPage(ctx context.Context, pdf []byte, n int) ([]byte, error)
 }
 
-// pdfRendererFor returns the PDF renderer of this machine, or nil when
-// there is none (poppler-utils not installed): the viewer then offers the
-// system viewer. Tests replace it.
+// PDFRenderer renders the pages of a PDF held in memory, nothing written
+// to disk; its methods block and are called off the UI goroutine.
+// Options.PDFRenderer sets the one Carnet uses where poppler's pdftoppm is
+// not installed, which is every Windows machine (main passes package
+// pdfrender's: PDFium in WebAssembly).
+type PDFRenderer interface {
+	// PageCount returns the number of pages of pdf.
+	PageCount(ctx context.Context, pdf []byte) (int, error)
+	// RenderPage renders page n (from 1) of pdf as a PNG image.
+	RenderPage(ctx context.Context, pdf []byte, n int) ([]byte, error)
+}
+
+// pdfFallback holds Options.PDFRenderer (set by New).
+var pdfFallback atomic.Pointer[PDFRenderer]
+
+// pdfRendererFor returns the PDF renderer of this machine: poppler when
+// installed, else Options.PDFRenderer, else nil: the viewer then offers
+// the system viewer. Tests replace it.
 var pdfRendererFor = func() pdfRenderer {
 	r, err := newPopplerRenderer()
-	if err != nil {
-		return nil
+	if err == nil {
+		return r
 	}
-	return r
+	if f := pdfFallback.Load(); f != nil {
+		return *f
+	}
+	return nil
 }
 
 // Limits of the PDF rendering.

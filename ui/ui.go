@@ -58,6 +58,11 @@ type Options struct {
 	// driver runs fyne.Do at once on the calling goroutine. Main leaves it
 	// nil.
 	Do func(func())
+
+	// PDFRenderer, when set, renders PDF attachments where poppler's
+	// pdftoppm is not installed (Windows); without either, a PDF opens in
+	// the system viewer.
+	PDFRenderer PDFRenderer
 }
 
 // UI is Carnet's main window and the router between its screens: first run,
@@ -114,6 +119,9 @@ func New(a fyne.App, svc *app.Service, opt Options) *UI {
 		u.do = opt.Do
 	}
 	u.tasks.do = func(f func()) { u.do(f) }
+	if opt.PDFRenderer != nil {
+		pdfFallback.Store(&opt.PDFRenderer)
+	}
 	if err := applyLanguage(languagePreference(a)); err != nil {
 		u.log.Error("load translations", "err", err)
 	}

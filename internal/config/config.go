@@ -266,7 +266,7 @@ func WriteFileAtomic(path string, data []byte) error {
 			return fmt.Errorf("save configuration: %s is not a regular file", path)
 		}
 		if st.Mode().Perm()&0o200 == 0 {
-			return fmt.Errorf("save configuration: %s is read-only (deployed by the clinic's IT?): not replaced", path)
+			return fmt.Errorf("save configuration: %s: %w (deployed by the clinic's IT?): not replaced", path, app.ErrReadOnly)
 		}
 	}
 	dir := filepath.Dir(path)
@@ -274,6 +274,9 @@ func WriteFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("save configuration: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, ".config-*.toml")
+	if errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("save configuration: %s: %w: %w", dir, app.ErrReadOnly, err)
+	}
 	if err != nil {
 		return fmt.Errorf("save configuration: %w", err)
 	}

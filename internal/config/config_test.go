@@ -142,8 +142,8 @@ func TestConfigFileDeployed(t *testing.T) {
 	if err := os.WriteFile(ro, []byte(orig), 0o400); err != nil {
 		t.Fatal(err)
 	}
-	if err := (&File{Path: ro}).SaveConnection(ctx, app.Connection{ServiceURL: "https://other.example/fhir"}); err == nil {
-		t.Fatal("a read-only configuration was replaced")
+	if err := (&File{Path: ro}).SaveConnection(ctx, app.Connection{ServiceURL: "https://other.example/fhir"}); !errors.Is(err, app.ErrReadOnly) {
+		t.Fatalf("a read-only configuration: err %v, want app.ErrReadOnly (a translated message)", err)
 	}
 	if raw, _ := os.ReadFile(ro); string(raw) != orig {
 		t.Fatalf("read-only file changed:\n%s", raw)

@@ -44,7 +44,7 @@ func ReadPrivateFile(path string) ([]byte, error) {
 	raw, err := crypto.ReadPrivateFile(path, maxSecretFile)
 	if err != nil {
 		if errors.Is(err, crypto.ErrInsecureFile) {
-			return nil, fmt.Errorf("%s: %w (chmod 600 it)", path, app.ErrInsecureFile)
+			return nil, fmt.Errorf("%s: %w (%s)", path, app.ErrInsecureFile, privateFileAdvice(path))
 		}
 		return nil, fmt.Errorf("read secret file: %w", err)
 	}

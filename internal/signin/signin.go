@@ -118,6 +118,9 @@ func OpenCredential(cfg config.Config, pin []byte) (*credential.Credential, erro
 		if errors.Is(err, credential.ErrFileMode) {
 			return nil, fmt.Errorf("sign in: %w: %w", app.ErrInsecureFile, err)
 		}
+		if errors.Is(err, credential.ErrNoModule) {
+			return nil, fmt.Errorf("sign in: %w: %w", app.ErrCardModule, err)
+		}
 		if pe := pinError(err, pin); pe != nil {
 			return nil, fmt.Errorf("sign in: %w", pe)
 		}
