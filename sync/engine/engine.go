@@ -75,6 +75,14 @@ type Config struct {
 	// watch list purges nothing and says why (default 0.20; 1 or more
 	// disables the guard).
 	MaxPurgeShare float64
+	// RequestFloor and RequestCeiling bound each request's deadline,
+	// derived from the measured round trip (defaults DefaultRequestFloor,
+	// DefaultRequestCeiling; deadline.go).
+	RequestFloor, RequestCeiling time.Duration
+	// StallAfter: a cycle in which no request ends, no page arrives and
+	// nothing is committed for this long is frozen: cancelled with
+	// ErrFrozen (default 2 × RequestCeiling + 30 s).
+	StallAfter time.Duration
 	// Progress, when set, receives every progress event (from any
 	// goroutine, one at a time).
 	Progress func(app.SyncProgress)
@@ -117,6 +125,10 @@ func (c Config) withDefaults() Config {
 	defD(&c.ReconcileEvery, DefaultReconcileEvery)
 	defD(&c.MaxCursorAge, DefaultMaxCursorAge)
 	defD(&c.ConfirmAfter, DefaultConfirmAfter)
+	defD(&c.RequestFloor, DefaultRequestFloor)
+	defD(&c.RequestCeiling, DefaultRequestCeiling)
+	c.RequestFloor = min(c.RequestFloor, c.RequestCeiling)
+	defD(&c.StallAfter, 2*c.RequestCeiling+30*time.Second)
 	if c.MaxPurgeShare <= 0 {
 		c.MaxPurgeShare = DefaultMaxPurgeShare
 	}
@@ -155,6 +167,8 @@ type Engine struct {
 
 	gate    gate         // Retry-After: no request before it
 	offline atomic.Int64 // attempts in a row without any answer of the service
+	rtt     rttEstimator // the service's measured answer time (deadline.go)
+	beats   atomic.Int64 // progress of the running cycle, for the watchdog
 
 	mu        sync.Mutex
 	online    bool
@@ -291,7 +305,7 @@ func (e *Engine) Once(ctx context.Context) (app.SyncSummary, error) {
 		cycleErr = errNoSession
 	} else {
 		sess := &session{rs: rs, acc: app.Access{Practitioner: pr, Mode: app.AccessNormal}}
-		cycleErr = e.online1(ctx, sess, settings, &sum)
+		cycleErr = e.watched(ctx, func(ctx context.Context) error { return e.online1(ctx, sess, settings, &sum) })
 	}
 	sum.Online = cycleErr == nil
 	e.setOnline(cycleErr == nil || !errors.Is(cycleErr, app.ErrOffline))
@@ -327,6 +341,27 @@ func (e *Engine) Once(ctx context.Context) (app.SyncSummary, error) {
 		Action: "sync.cycle", Result: resultOf(cycleErr),
 		Detail: fmt.Sprintf("pushed %d, patients %d/%d, documents %d, purged %d", sum.Pushed, sum.Patients, sum.Watched, sum.Retrieved, sum.Purged)})
 	return sum, cycleErr
+}
+
+// watched runs the online part of a cycle under the frozen-cycle
+// watchdog: when it makes no progress for StallAfter it is cancelled, and
+// its error is ErrFrozen whatever it returned.
+func (e *Engine) watched(ctx context.Context, f func(context.Context) error) error {
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var frozen atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.watchdog(wctx, cancel, &frozen)
+	}()
+	err := f(wctx)
+	cancel(nil)
+	<-done
+	if frozen.Load() && ctx.Err() == nil {
+		return fmt.Errorf("engine: cycle cancelled after %s without progress: %w", e.cfg.StallAfter, ErrFrozen)
+	}
+	return err
 }
 
 // session is the central service and the access context of a cycle.

@@ -305,6 +305,7 @@ func (e *Engine) list(ctx context.Context, r *pullRun, ps *pstate, l listing) er
 	err := e.call(ctx, func(ctx context.Context) error {
 		var prev time.Time
 		return r.s.rs.ListDocuments(ctx, r.s.acc, ps.patient.INS, q, func(page []app.RemoteDocument) error {
+			kick(ctx) // a page arrived: the next one has its own deadline
 			changed := 0
 			err := c.change(ctx, ps, len(page), int64(len(page))*entryBytes, func(ps *pstate) {
 				for _, rd := range page {
