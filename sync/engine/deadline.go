@@ -40,7 +40,14 @@ type rttEstimator struct {
 	srtt   time.Duration
 	rttvar time.Duration
 	n      int
+	// backoff doubles the deadline after each request that ran out of it
+	// (RFC 6298 §5.5): a link that became slower than measured gets time
+	// to be measured again. The next answer resets it.
+	backoff int
 }
+
+// maxBackoff bounds the deadline's doubling (the ceiling bounds it too).
+const maxBackoff = 64
 
 // sample adds one measured request duration.
 func (r *rttEstimator) sample(d time.Duration) {
@@ -60,6 +67,14 @@ func (r *rttEstimator) sample(d time.Duration) {
 		r.srtt = (7*r.srtt + d) / 8
 	}
 	r.n++
+	r.backoff = 0
+}
+
+// expired records a request that ran out of its deadline.
+func (r *rttEstimator) expired() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.backoff = min(max(2*r.backoff, 2), maxBackoff)
 }
 
 // deadline returns a request's deadline: rttFactor × (srtt + 4 rttvar),
@@ -70,7 +85,11 @@ func (r *rttEstimator) deadline(floor, ceiling time.Duration) time.Duration {
 	if r.n == 0 {
 		return ceiling
 	}
-	return min(max(rttFactor*(r.srtt+4*r.rttvar), floor), ceiling)
+	d := max(rttFactor*(r.srtt+4*r.rttvar), floor)
+	if r.backoff > 1 {
+		d *= time.Duration(r.backoff)
+	}
+	return min(d, ceiling)
 }
 
 // estimate returns the smoothed round trip (0 before any measure).
@@ -126,6 +145,7 @@ func (e *Engine) attempt(ctx context.Context, fn func(context.Context) error) er
 		e.rtt.sample(time.Since(start))
 	}
 	if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), errDeadline) {
+		e.rtt.expired()
 		return fmt.Errorf("%w (after %s)", errDeadline, d.Round(time.Millisecond))
 	}
 	return err

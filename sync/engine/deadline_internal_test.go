@@ -40,3 +40,32 @@ func TestRTTDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestRTTDeadlineBackoff: a request that ran out of its deadline doubles
+// the next one (up to the ceiling); the next answer measured resets it.
+func TestRTTDeadlineBackoff(t *testing.T) {
+	const floor, ceiling = time.Second, time.Minute
+	var r rttEstimator
+	r.sample(time.Millisecond)
+	if d := r.deadline(floor, ceiling); d != floor {
+		t.Fatalf("deadline %s, want the floor", d)
+	}
+	r.expired()
+	if d := r.deadline(floor, ceiling); d != 2*floor {
+		t.Fatalf("after one expiry: %s", d)
+	}
+	r.expired()
+	if d := r.deadline(floor, ceiling); d != 4*floor {
+		t.Fatalf("after two: %s", d)
+	}
+	for i := 0; i < 20; i++ {
+		r.expired()
+	}
+	if d := r.deadline(floor, ceiling); d != ceiling {
+		t.Fatalf("after many: %s", d)
+	}
+	r.sample(time.Millisecond)
+	if d := r.deadline(floor, ceiling); d != floor {
+		t.Fatalf("after an answer: %s", d)
+	}
+}

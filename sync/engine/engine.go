@@ -28,7 +28,7 @@ const (
 	DefaultReconcileEvery  = time.Hour
 	DefaultMaxCursorAge    = 30 * 24 * time.Hour
 	DefaultLead            = 48 * time.Hour
-	DefaultWorkers         = 4
+	DefaultWorkers         = 32
 	DefaultFetchers        = 8
 	DefaultPageSize        = 100
 )
@@ -65,8 +65,11 @@ type Config struct {
 	MaxJobBackoff   time.Duration // its ceiling
 	ReconcileEvery  time.Duration // full listing at least this often (negative: every cycle)
 	MaxCursorAge    time.Duration // an older cursor is not trusted: full listing
-	Workers         int           // patients pulled in parallel
-	Fetchers        int           // documents downloaded in parallel
+	Workers         int           // patients looked up and listed in parallel
+	// Fetchers is how many documents are downloaded in parallel; 0: sized
+	// from the measured round trip (fetchersFor: DefaultFetchers to
+	// MaxFetchers).
+	Fetchers int
 	PageSize        int           // entries per listing page
 	// ConfirmAfter is how far apart (engine clock) two cycles must see an
 	// explicit loss of access before the patient is purged (default 1 min).
@@ -115,7 +118,6 @@ func (c Config) withDefaults() Config {
 	def(&c.CommitResources, DefaultCommitResources)
 	def(&c.Tries, DefaultTries)
 	def(&c.Workers, DefaultWorkers)
-	def(&c.Fetchers, DefaultFetchers)
 	def(&c.PageSize, DefaultPageSize)
 	defD(&c.Lead, DefaultLead)
 	defD(&c.CommitEvery, DefaultCommitEvery)

@@ -118,9 +118,10 @@ func (e *Engine) call(ctx context.Context, fn func(context.Context) error) error
 		if !retryable(err) || try >= e.cfg.Tries {
 			return err
 		}
-		if errors.Is(err, app.ErrOffline) && e.unreachable() {
+		if try >= 2 && errors.Is(err, app.ErrOffline) && e.unreachable() {
 			// The service gave no answer to the last 2×Tries attempts of
-			// any goroutine: trying again only delays the verdict.
+			// any goroutine, this one's second included (its deadline
+			// doubled): trying again only delays the verdict.
 			return err
 		}
 		d := e.backoff(try)
