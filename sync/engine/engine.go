@@ -70,7 +70,7 @@ type Config struct {
 	// from the measured round trip (fetchersFor: DefaultFetchers to
 	// MaxFetchers).
 	Fetchers int
-	PageSize        int           // entries per listing page
+	PageSize int // entries per listing page
 	// ConfirmAfter is how far apart (engine clock) two cycles must see an
 	// explicit loss of access before the patient is purged (default 1 min).
 	ConfirmAfter time.Duration

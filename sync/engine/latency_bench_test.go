@@ -208,7 +208,7 @@ func BenchmarkSyncLatency(b *testing.B) {
 			}
 		}
 		c1, _, _, _ := cs.stats()
-		b.ReportMetric((total / time.Duration(n)).Seconds()/latencyRTT.Seconds(), "rtts")
+		b.ReportMetric((total/time.Duration(n)).Seconds()/latencyRTT.Seconds(), "rtts")
 		b.ReportMetric(float64(c1-c0)/float64(n), "requests/cycle")
 	})
 }
