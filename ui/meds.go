@@ -237,7 +237,7 @@ func (v *medsView) show(reading app.MedicationReading, list meds.List, err error
 	v.timeline.set(list.Now, rows)
 	if len(rows) == 0 {
 		v.timeline.Hide()
-		setMessage(v.noTimeline, tr("meds.timeline.none"))
+		setMessage(v.noTimeline, noTimelineText(v.rec, reading, list.Now))
 	} else {
 		v.timeline.Show()
 		setMessage(v.noTimeline, "")
