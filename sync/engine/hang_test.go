@@ -186,3 +186,101 @@ func TestSyncFrozenCycle(t *testing.T) {
 	}
 	mustCheck(t, v)
 }
+
+// pauseAfter pauses the sandbox (black-holes it) when the k-th document
+// download begins: the network goes silent in the middle of a cycle.
+type pauseAfter struct {
+	app.RecordService
+	sb   *dmptest.Sandbox
+	k    int64
+	n    atomic.Int64
+	once sync.Once
+}
+
+func (p *pauseAfter) Retrieve(ctx context.Context, acc app.Access, ins app.INS, doc app.RemoteDocument) ([]byte, error) {
+	if p.n.Add(1) == p.k {
+		p.once.Do(p.sb.Pause)
+	}
+	return p.RecordService.Retrieve(ctx, acc, ins, doc)
+}
+
+// TestSyncNetworkCutMidCycle: the network goes silent (black-holed, not
+// refused) in the middle of the downloads. The cycle ends by itself as
+// offline — the deadlines derived from the round trip end the held
+// requests —, the vault checks, what was committed stays; when the network
+// comes back the next cycle completes the records.
+func TestSyncNetworkCutMidCycle(t *testing.T) {
+	sb := dmptest.NewTLS(t, dmptest.Options{Patients: 12, Seed: 16})
+	rs, pr := client(t, sb, dmptest.KeyGP)
+	v, _ := newVault(t, nil)
+	ps := watch(t, v, time.Now(), accessible(sb, pr.RPPS, 5)...)
+	cut := &pauseAfter{RecordService: rs, sb: sb, k: 6}
+	eng := newEngine(t, v, cut, pr, nil, func(c *engine.Config) {
+		c.RequestFloor, c.RequestCeiling = time.Second, 10*time.Second
+	})
+	hctx, cancel := context.WithTimeout(ctx, 5*time.Minute) // a hang shows here
+	defer cancel()
+	sum, err := eng.Once(hctx)
+	if hctx.Err() != nil {
+		t.Fatal("the cycle hung when the network went silent")
+	}
+	if !sb.Paused() {
+		t.Fatal("the network was never cut: the test did not test")
+	}
+	if !errors.Is(err, app.ErrOffline) || sum.Online || eng.Status().Online {
+		t.Fatalf("cut mid-cycle: %v online=%v", err, sum.Online)
+	}
+	mustCheck(t, v)
+	sb.Resume()
+	if sum, err := eng.Once(ctx); err != nil || !sum.Online {
+		t.Fatalf("back online: %v %+v", err, sum.Failures)
+	}
+	mustCheck(t, v)
+	for _, p := range ps {
+		checkMirrors(t, v, serverDocs(t, rs, pr, p, time.Now().Add(-app.FirstOpenWindow)), p)
+	}
+}
+
+// TestSyncCancelWhileBlackHoled: the user cancels a cycle whose requests
+// the silent network holds (the walkthrough's "Annuler" that started
+// another stuck sync): the cycle returns the cancel at once — without
+// waiting for a deadline, set here to an hour —, the vault checks, and a
+// new cycle can start.
+func TestSyncCancelWhileBlackHoled(t *testing.T) {
+	sb := dmptest.NewTLS(t, dmptest.Options{Patients: 12, Seed: 16})
+	rs, pr := client(t, sb, dmptest.KeyGP)
+	v, _ := newVault(t, nil)
+	watch(t, v, time.Now(), accessible(sb, pr.RPPS, 4)...)
+	eng := newEngine(t, v, rs, pr, nil, func(c *engine.Config) {
+		c.RequestFloor, c.RequestCeiling = time.Hour, time.Hour
+	})
+	sb.Pause()
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { _, err := eng.Once(cctx); done <- err }()
+	hang := time.NewTimer(5 * time.Minute) // a hang guard only
+	defer hang.Stop()
+	for sb.Held() == 0 {
+		select {
+		case <-hang.C:
+			t.Fatal("no request reached the paused sandbox")
+		case err := <-done:
+			t.Fatalf("the cycle ended before any request was held: %v", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled cycle: %v", err)
+		}
+	case <-hang.C:
+		t.Fatal("cancel did not end the held cycle")
+	}
+	mustCheck(t, v)
+	sb.Resume()
+	if sum, err := eng.Once(ctx); err != nil || !sum.Online {
+		t.Fatalf("the next cycle: %v", err)
+	}
+}
