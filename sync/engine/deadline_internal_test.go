@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -67,5 +68,44 @@ func TestRTTDeadlineBackoff(t *testing.T) {
 	r.sample(time.Millisecond)
 	if d := r.deadline(floor, ceiling); d != floor {
 		t.Fatalf("after an answer: %s", d)
+	}
+}
+
+// TestLimiterFollowsLimit: the download limiter admits up to its limit,
+// reads the limit at every acquire (it follows the measured round trip),
+// and an acquire waiting for a slot returns when its context ends.
+func TestLimiterFollowsLimit(t *testing.T) {
+	limit := 2
+	l := newLimiter(func() int { return limit })
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if err := l.acquire(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- l.acquire(cctx) }()
+	cancel()
+	if err := <-done; err == nil {
+		t.Fatal("a third acquire over a limit of 2 succeeded")
+	}
+	limit = 3
+	if err := l.acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.release()
+	l.release()
+	l.release()
+	if l.n != 0 {
+		t.Fatalf("%d slots held after releasing all", l.n)
+	}
+	for _, tc := range []struct {
+		rtt  time.Duration
+		want int
+	}{{0, DefaultFetchers}, {time.Millisecond, DefaultFetchers}, {500 * time.Millisecond, 32}, {2 * time.Second, MaxFetchers}, {time.Minute, MaxFetchers}} {
+		if got := fetchersFor(tc.rtt); got != tc.want {
+			t.Errorf("fetchersFor(%s) = %d, want %d", tc.rtt, got, tc.want)
+		}
 	}
 }

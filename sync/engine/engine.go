@@ -307,6 +307,12 @@ func (e *Engine) Once(ctx context.Context) (app.SyncSummary, error) {
 		cycleErr = errNoSession
 	} else {
 		sess := &session{rs: rs, acc: app.Access{Practitioner: pr, Mode: app.AccessNormal}}
+		if e.offline.Load() == 0 {
+			// Nothing failed since the last answer: a cycle that has not
+			// asked anything yet is not "offline" (its progress would
+			// say so while the service answers).
+			e.setOnline(true)
+		}
 		cycleErr = e.watched(ctx, func(ctx context.Context) error { return e.online1(ctx, sess, settings, &sum) })
 	}
 	sum.Online = cycleErr == nil
