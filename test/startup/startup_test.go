@@ -5,8 +5,10 @@ package startup
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"image"
 	"image/png"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,15 +53,14 @@ func newRig(tb testing.TB) *rig {
 			tb.Fatal(err)
 		}
 	}
-	// The display: Xvfb chooses a free one and writes its number. Other
-	// X servers may start beside it (other tests): one that lost the race
-	// for its display is started again.
+	// A private display (startXvfb); one that lost the race for its
+	// number to another X server is started again elsewhere.
 	for try := 1; ; try++ {
 		if r.startXvfb(tb) {
 			break
 		}
-		if try == 5 {
-			tb.Fatal("no Xvfb display answered after 5 starts")
+		if try == 10 {
+			tb.Fatal("no Xvfb display of ours answered after 10 starts")
 		}
 	}
 	pass := filepath.Join(dir, "pass")
@@ -75,36 +76,41 @@ func newRig(tb testing.TB) *rig {
 }
 
 // startXvfb starts a private Xvfb and sets r.display and r.env; false when
-// the server does not answer on the display it gave.
+// the display is not ours. Displays are picked at random among high
+// numbers, and the screen's width is unique to this start: X servers of
+// other processes (their abstract sockets are shared even when /tmp is
+// not) are told apart by their geometry.
 func (r *rig) startXvfb(tb testing.TB) bool {
 	tb.Helper()
-	rd, wr, err := os.Pipe()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	xvfb := exec.Command("Xvfb", "-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-br", "-noreset")
-	xvfb.ExtraFiles = []*os.File{wr}
+	n := 200 + rand.IntN(700)
+	width := 1200 + rand.IntN(200)
+	geom := fmt.Sprintf("%dx800x24", width)
+	xvfb := exec.Command("Xvfb", fmt.Sprintf(":%d", n), "-screen", "0", geom, "-nolisten", "tcp", "-br", "-noreset")
 	if err := xvfb.Start(); err != nil {
 		tb.Fatal(err)
 	}
-	wr.Close()
-	tb.Cleanup(func() { _ = xvfb.Process.Kill(); _ = xvfb.Wait() })
-	buf := make([]byte, 16)
-	n, err := rd.Read(buf)
-	rd.Close()
-	if err != nil || n == 0 {
-		return false
-	}
-	r.display = ":" + strings.TrimSpace(string(buf[:n]))
+	exited := make(chan struct{})
+	go func() { _ = xvfb.Wait(); close(exited) }()
+	tb.Cleanup(func() { _ = xvfb.Process.Kill(); <-exited })
+	r.display = fmt.Sprintf(":%d", n)
 	dir := r.dir
 	r.env = append(filterEnv(os.Environ(), "DISPLAY", "HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "DBUS_SESSION_BUS_ADDRESS", "WAYLAND_DISPLAY", "LANG"),
 		"DISPLAY="+r.display, "HOME="+filepath.Join(dir, "home"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CACHE_HOME="+filepath.Join(dir, "cache"), "LANG=fr_FR.UTF-8")
-	for i := 0; i < 3; i++ {
+	want := fmt.Sprintf("%d 800", width)
+	for i := 0; i < 50; i++ {
+		select {
+		case <-exited:
+			return false // the display was taken
+		default:
+		}
 		check := exec.Command("xdotool", "getdisplaygeometry")
 		check.Env = r.env
-		if out, err := check.Output(); err == nil && strings.Contains(string(out), "1280") {
-			return true
+		if out, err := check.Output(); err == nil {
+			if strings.TrimSpace(string(out)) == want {
+				return true
+			}
+			break // another server answers on this display
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -247,4 +253,40 @@ func BenchmarkStartup(b *testing.B) {
 	mean := total / time.Duration(n)
 	b.ReportMetric(float64(mean.Nanoseconds()), "ns/op") // the start, not the stop
 	b.ReportMetric(float64(mean.Milliseconds()), "ms/start")
+}
+
+// TestHeadlessNoGUINoise: the commands a clinic's IT schedules print no
+// GUI noise under LANG=C (Fyne's "Error parsing user locale C"), and
+// --help exits with status 0.
+func TestHeadlessNoGUINoise(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	r := newRig(t)
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"--help"}, 0},
+		{[]string{"sync", "--help"}, 0},
+		{[]string{"version"}, 0},
+		{[]string{"sync", "--data", filepath.Join(r.dir, "vault"), "--config", filepath.Join(r.dir, "absent.toml")}, 1},
+		{[]string{"vault", "check", "--data", filepath.Join(r.dir, "vault"), "--passphrase-file", filepath.Join(r.dir, "pass"), "--no-keyring"}, 0},
+	} {
+		cmd := exec.Command(r.bin, tc.args...)
+		cmd.Env = append(filterEnv(r.env, "LANG", "LC_ALL", "DISPLAY"), "LANG=C", "LC_ALL=C")
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tc.code {
+			t.Errorf("carnet %v: status %d, want %d\n%s", tc.args, code, tc.code, out)
+		}
+		if strings.Contains(string(out), "Fyne") || strings.Contains(string(out), "locale") {
+			t.Errorf("carnet %v printed GUI noise:\n%s", tc.args, out)
+		}
+	}
 }
