@@ -108,4 +108,12 @@ func TestLimiterFollowsLimit(t *testing.T) {
 			t.Errorf("fetchersFor(%s) = %d, want %d", tc.rtt, got, tc.want)
 		}
 	}
+	for _, tc := range []struct {
+		rtt  time.Duration
+		want int
+	}{{0, MaxWorkers}, {time.Millisecond, DefaultWorkers}, {125 * time.Millisecond, 8}, {500 * time.Millisecond, MaxWorkers}, {3 * time.Second, MaxWorkers}} {
+		if got := workersFor(tc.rtt); got != tc.want {
+			t.Errorf("workersFor(%s) = %d, want %d", tc.rtt, got, tc.want)
+		}
+	}
 }

@@ -28,7 +28,7 @@ const (
 	DefaultReconcileEvery  = time.Hour
 	DefaultMaxCursorAge    = 30 * 24 * time.Hour
 	DefaultLead            = 48 * time.Hour
-	DefaultWorkers         = 32
+	DefaultWorkers         = 4
 	DefaultFetchers        = 8
 	DefaultPageSize        = 100
 )
@@ -65,7 +65,11 @@ type Config struct {
 	MaxJobBackoff   time.Duration // its ceiling
 	ReconcileEvery  time.Duration // full listing at least this often (negative: every cycle)
 	MaxCursorAge    time.Duration // an older cursor is not trusted: full listing
-	Workers         int           // patients looked up and listed in parallel
+	// Workers is how many patients are looked up and listed in parallel;
+	// 0: sized from the measured round trip (workersFor: DefaultWorkers
+	// on a LAN to MaxWorkers at high latency, MaxWorkers before any
+	// measure).
+	Workers int
 	// Fetchers is how many documents are downloaded in parallel; 0: sized
 	// from the measured round trip (fetchersFor: DefaultFetchers to
 	// MaxFetchers).
@@ -117,7 +121,6 @@ func (c Config) withDefaults() Config {
 	def(&c.WatchDays, app.DefaultWatchDays)
 	def(&c.CommitResources, DefaultCommitResources)
 	def(&c.Tries, DefaultTries)
-	def(&c.Workers, DefaultWorkers)
 	def(&c.PageSize, DefaultPageSize)
 	defD(&c.Lead, DefaultLead)
 	defD(&c.CommitEvery, DefaultCommitEvery)

@@ -11,6 +11,31 @@ import (
 // by default), enough to fill a 3-second round trip.
 const MaxFetchers = 128
 
+// MaxWorkers bounds the patients looked up and listed together when
+// Config.Workers is left to the engine.
+const MaxWorkers = 32
+
+// workersFor is the number of patients looked up and listed together for
+// a measured round trip: DefaultWorkers on a LAN (more only adds CPU and
+// contention there), MaxWorkers from 500 ms on, so that the lookups and
+// listings of a whole operating list are in flight together; MaxWorkers
+// too before anything was measured (the first answers size it).
+func workersFor(rtt time.Duration) int {
+	if rtt <= 0 {
+		return MaxWorkers
+	}
+	n := int(int64(MaxWorkers) * int64(rtt) / int64(500*time.Millisecond))
+	return min(max(n, DefaultWorkers), MaxWorkers)
+}
+
+// workerLimit is the patients allowed in lookup and listing now.
+func (e *Engine) workerLimit() int {
+	if e.cfg.Workers > 0 {
+		return e.cfg.Workers
+	}
+	return workersFor(e.rtt.estimate())
+}
+
 // fetchersFor is the number of downloads kept in flight for a measured
 // round trip: the bandwidth-delay product of a link the documents never
 // saturate (the issue measured 1.2 MiB in 106 s), so the round trip alone

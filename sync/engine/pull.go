@@ -71,12 +71,20 @@ func (e *Engine) pull(ctx context.Context, s *session, settings app.Settings, su
 	// patient at once: no barrier between patients, the downloads of the
 	// first in flight while the last are listed.
 	var wg, bg sync.WaitGroup
-	for w := 0; w < e.cfg.Workers; w++ {
+	lookups := newLimiter(e.workerLimit) // follows the measured round trip
+	workers := e.cfg.Workers
+	if workers <= 0 {
+		workers = MaxWorkers
+	}
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for p := range jobs {
-				e.pullOne(ctx, r, p, &bg)
+				if lookups.acquire(ctx) != nil {
+					continue // the cycle ends: its error says why
+				}
+				e.pullOne(ctx, r, p, &bg, lookups.release)
 			}
 		}()
 	}
@@ -118,10 +126,12 @@ feed:
 	return nil
 }
 
-// pullOne looks one patient up and lists it, then downloads its documents
-// in the background (bg) and files the outcome when they are in.
-func (e *Engine) pullOne(ctx context.Context, r *pullRun, p app.Patient, bg *sync.WaitGroup) {
+// pullOne looks one patient up and lists it, calls listed, then downloads
+// its documents in the background (bg) and files the outcome when they
+// are in.
+func (e *Engine) pullOne(ctx context.Context, r *pullRun, p app.Patient, bg *sync.WaitGroup, listed func()) {
 	lost, ps, err := e.pullPatient(ctx, r, p)
+	listed()
 	if lost != "" || err != nil || ps == nil {
 		e.file(ctx, r, p, lost, err)
 		return
