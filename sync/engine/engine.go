@@ -232,8 +232,9 @@ func (e *Engine) setOnline(v bool) {
 
 // Run runs a cycle every interval until ctx is done; a cycle that could not
 // reach the service is retried after the job back-off (30 s growing to
-// 15 min) when that is sooner.
+// 15 min) when that is sooner, a frozen one (ErrFrozen) at once, once.
 func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
+	frozen := false
 	for {
 		sum, err := e.Once(ctx)
 		if ctx.Err() != nil {
@@ -248,6 +249,12 @@ func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
 				e.log.Warn("engine: cycle failed", "err", err)
 			}
 		}
+		// A frozen cycle is restarted at once, once: a fresh cycle opens
+		// new connections; frozen again, the job back-off applies.
+		if errors.Is(err, ErrFrozen) && !frozen {
+			wait = 0
+		}
+		frozen = errors.Is(err, ErrFrozen)
 		if err := e.cfg.Sleep(ctx, wait); err != nil {
 			return err
 		}

@@ -284,3 +284,51 @@ func TestSyncCancelWhileBlackHoled(t *testing.T) {
 		t.Fatalf("the next cycle: %v", err)
 	}
 }
+
+// stuckOnce is stuck on its first lookup only (until the cycle is
+// cancelled), then answers as the service does.
+type stuckOnce struct {
+	app.RecordService
+	first atomic.Bool
+}
+
+func (s *stuckOnce) FindPatient(ctx context.Context, acc app.Access, ins app.INS) (app.RecordStatus, error) {
+	if s.first.CompareAndSwap(false, true) {
+		<-ctx.Done()
+		return app.RecordStatus{}, ctx.Err()
+	}
+	return s.RecordService.FindPatient(ctx, acc, ins)
+}
+
+// TestRunRestartsFrozenCycle: the sync loop restarts a frozen cycle at
+// once (not after the job back-off), and the restarted cycle completes.
+func TestRunRestartsFrozenCycle(t *testing.T) {
+	sb := dmptest.NewTLS(t, dmptest.Options{Patients: 4, Seed: 3})
+	rs, pr := client(t, sb, dmptest.KeyGP)
+	v, _ := newVault(t, nil)
+	watch(t, v, time.Now(), accessible(sb, pr.RPPS, 2)...)
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Minute) // a hang guard only
+	defer cancel()
+	var waits []time.Duration
+	eng := newEngine(t, v, &stuckOnce{RecordService: rs}, pr, nil, func(c *engine.Config) {
+		c.RequestFloor, c.RequestCeiling = time.Hour, time.Hour
+		c.StallAfter = 300 * time.Millisecond
+		c.Sleep = func(ctx context.Context, d time.Duration) error {
+			waits = append(waits, d)
+			if len(waits) == 2 {
+				cancel() // two cycles seen: stop the loop
+			}
+			return ctx.Err()
+		}
+	})
+	if err := eng.Run(rctx, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run: %v", err)
+	}
+	if len(waits) != 2 || waits[0] != 0 || waits[1] != time.Hour {
+		t.Fatalf("waits between cycles %v, want [0 (restart after the freeze) 1h (the interval after a good cycle)]", waits)
+	}
+	if st := eng.Status(); !st.Online || st.LastSync.IsZero() {
+		t.Fatalf("the restarted cycle did not complete: %+v", st)
+	}
+	mustCheck(t, v)
+}
