@@ -346,6 +346,11 @@ func TestOfflineDayUI(t *testing.T) {
 	if n := sb.UniqueIDs(last.INS)[note]; n != 1 {
 		t.Fatalf("the note is %d times on the server, want once", n)
 	}
+	// Sent, it left the outbox for the sent history (read from the record).
+	sent, err := svc.SentHistory(ctx, 0)
+	if err != nil || len(sent) != 1 || sent[0].Meta.ID != note || sent[0].Patient != last.ID {
+		t.Fatalf("sent history %+v, %v; want the note", sent, err)
+	}
 	syncNow() // a second sync sends nothing again
 	d.waitFor("the second sync", func() bool { return !eng.Status().Syncing })
 	if n := sb.UniqueIDs(last.INS)[note]; n != 1 {

@@ -416,6 +416,12 @@ func (e *Engine) merge(r *pullRun, ps *pstate, rd app.RemoteDocument) bool {
 	meta.RemoteID, meta.VersionID, meta.URL = rd.RemoteID, rd.VersionID, rd.URL
 	meta.Visibility, meta.LastUpdated = rd.Visibility, rd.LastUpdated
 	meta.Superseded = rd.Status == "superseded"
+	if known && (meta.Source == "" || ps.man.Documents[i].Source == "carnet") {
+		// A note written in Carnet stays one once sent, whatever the
+		// listing says (as in app.MergeManifest): the outbox's history
+		// and the write tab read it so.
+		meta.Source = ps.man.Documents[i].Source
+	}
 	if meta.Source == "" {
 		meta.Source = "dmp"
 	}
