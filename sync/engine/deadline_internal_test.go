@@ -103,7 +103,7 @@ func TestLimiterFollowsLimit(t *testing.T) {
 	for _, tc := range []struct {
 		rtt  time.Duration
 		want int
-	}{{0, DefaultFetchers}, {time.Millisecond, DefaultFetchers}, {500 * time.Millisecond, 32}, {2 * time.Second, MaxFetchers}, {time.Minute, MaxFetchers}} {
+	}{{0, DefaultFetchers}, {time.Millisecond, DefaultFetchers}, {500 * time.Millisecond, DefaultFetchers}, {1250 * time.Millisecond, 68}, {2 * time.Second, MaxFetchers}, {time.Minute, MaxFetchers}} {
 		if got := fetchersFor(tc.rtt); got != tc.want {
 			t.Errorf("fetchersFor(%s) = %d, want %d", tc.rtt, got, tc.want)
 		}

@@ -174,6 +174,7 @@ type Engine struct {
 	offline atomic.Int64 // attempts in a row without any answer of the service
 	rtt     rttEstimator // the service's measured answer time (deadline.go)
 	beats   atomic.Int64 // progress of the running cycle, for the watchdog
+	allowed atomic.Int64 // requests in flight the service allows after a 429 (0: no cap; inflight.go)
 
 	mu        sync.Mutex
 	online    bool

@@ -93,6 +93,7 @@ func (e *Engine) call(ctx context.Context, fn func(context.Context) error) error
 		}
 		if err == nil {
 			e.setOnline(true)
+			e.answered()
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -108,6 +109,7 @@ func (e *Engine) call(ctx context.Context, fn func(context.Context) error) error
 			// failure: it does not use up the attempts (up to a bound).
 			throttled++
 			try--
+			e.throttledBy()
 			wait := we.Wait
 			if wait <= 0 {
 				wait = e.backoff(throttled)
