@@ -328,7 +328,7 @@ func MergeManifest(m Manifest, docs []RemoteDocument) (Manifest, time.Time) {
 				continue // an older version than the one we have
 			}
 			meta.Cached = old.Cached
-			if meta.Source == "" {
+			if meta.Source == "" || old.Source == "carnet" {
 				meta.Source = old.Source // a note written in Carnet stays one once sent
 			}
 			if meta.Source == "" {

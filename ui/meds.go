@@ -246,7 +246,7 @@ func (v *medsView) show(reading app.MedicationReading, list meds.List, err error
 	v.timeline.set(list.Now, rows)
 	if len(rows) == 0 {
 		v.timeline.Hide()
-		setMessageQuiet(v.noTimeline, tr("meds.timeline.none"))
+		setMessageQuiet(v.noTimeline, noTimelineText(v.rec, reading, list.Now))
 	} else {
 		v.timeline.Show()
 		setMessageQuiet(v.noTimeline, "")
