@@ -93,13 +93,14 @@ cleanup() {
 trap cleanup EXIT
 wineserver -k 2>/dev/null || true # a wineserver left on another display
 x_start_xvfb
-wineserver -p # persistent: Wine starts once for the suite
-
+# A fresh prefix first (wineserver needs the prefix's directory to start),
+# on this display; its short-lived wineserver ends before the suite's.
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
 	echo "wine-test: first Wine prefix (wineboot, about a minute)"
 	timeout "$guard" wineboot -i >"$work/wineboot.log" 2>&1 || true
 	timeout "$guard" wineserver -w || true
 fi
+wineserver -p # persistent: Wine starts once for the suite
 [ -d "$WINEPREFIX/drive_c/windows/system32" ] || { echo "wine-test: FAIL: wineboot made no prefix (see $work/wineboot.log)" >&2; exit 1; }
 cp "$work/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
 
