@@ -27,11 +27,9 @@ import (
 // Check tolerates its absence.
 const bPreop = "preop"
 
-// kindPreop is the record kind of a patient's pre-operative record.
-const kindPreop byte = 0x51 // app.PreopRecord (JSON), patient key
-
-// domPreop is the blind domain of the pre-operative records.
-const domPreop = "preop"
+// preopRecords are the pre-operative records: kind 0x51, app.PreopRecord
+// (JSON), patient key, blind domain "preop".
+var preopRecords = patientRecords{bucket: bPreop, dom: "preop", kind: 0x51}
 
 // PreopDecisions returns the patient's saved pre-operative inputs and
 // decisions (decisions ordered by line): an empty record when none was
@@ -48,7 +46,7 @@ func (v *Vault) PreopDecisions(ctx context.Context, id app.PatientID) (app.Preop
 		if err != nil {
 			return err
 		}
-		out, err = readPreop(tx, d.aead, bl.Blind(domPreop, string(id)))
+		out, err = readPreop(tx, d.aead, preopRecords.key(bl, id))
 		return err
 	})
 	if err != nil {
@@ -61,15 +59,7 @@ func (v *Vault) PreopDecisions(ctx context.Context, id app.PatientID) (app.Preop
 // readPreop opens a patient's pre-operative record (empty when absent).
 func readPreop(tx *bbolt.Tx, a *crypto.AEAD, key []byte) (app.PreopRecord, error) {
 	var r app.PreopRecord
-	b := tx.Bucket([]byte(bPreop))
-	if b == nil {
-		return r, nil
-	}
-	val := b.Get(key)
-	if val == nil {
-		return r, nil
-	}
-	if err := openJSON(a, bPreop, key, kindPreop, val, &r); err != nil {
+	if _, err := preopRecords.read(tx, a, key, &r); err != nil {
 		return app.PreopRecord{}, err
 	}
 	return r, nil
@@ -103,7 +93,7 @@ func writePreop(tx *bbolt.Tx, bl *crypto.Blinder, sets []app.PreopSet, dekOf fun
 		if err != nil {
 			return err
 		}
-		key := bl.Blind(domPreop, string(set.Patient))
+		key := preopRecords.key(bl, set.Patient)
 		rec, err := readPreop(tx, d.aead, key)
 		if err != nil {
 			return err
@@ -130,19 +120,10 @@ func writePreop(tx *bbolt.Tx, bl *crypto.Blinder, sets []app.PreopSet, dekOf fun
 				}
 			}
 		}
-		if len(rec.Decisions) == 0 && rec.Inputs == (app.PreopInputs{}) {
-			if err := b.Delete(key); err != nil {
-				return err
-			}
-			continue
-		}
 		sort.SliceStable(rec.Decisions, func(i, j int) bool { return rec.Decisions[i].Line < rec.Decisions[j].Line })
 		rec.Patient = "" // the key says whose it is; no id inside
-		val, err := sealJSON(d.aead, bPreop, key, kindPreop, rec)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(key, val); err != nil {
+		empty := len(rec.Decisions) == 0 && rec.Inputs == (app.PreopInputs{})
+		if err := preopRecords.store(b, d.aead, key, rec, empty); err != nil {
 			return err
 		}
 	}
@@ -152,52 +133,18 @@ func writePreop(tx *bbolt.Tx, bl *crypto.Blinder, sets []app.PreopSet, dekOf fun
 // purgePreop deletes a patient's pre-operative record inside Purge's
 // transaction (after the key: the record is already unreadable).
 func purgePreop(tx *bbolt.Tx, bl *crypto.Blinder, id app.PatientID) error {
-	if b := tx.Bucket([]byte(bPreop)); b != nil {
-		return b.Delete(bl.Blind(domPreop, string(id)))
-	}
-	return nil
+	return preopRecords.purge(tx, bl, id)
 }
 
 // preop checks the pre-operative records: each opens with its patient's
 // key; records of no patient of the directory are reported.
 func (c *checker) preop(ps []app.Patient) {
-	b := c.tx.Bucket([]byte(bPreop))
-	if b == nil {
-		return
-	}
-	seen := map[string]bool{}
-	for _, p := range ps {
-		key := c.bl.Blind(domPreop, string(p.ID))
-		val := b.Get(key)
-		if val == nil {
-			continue
-		}
-		seen[string(key)] = true
-		d := c.deks[string(c.bl.Blind(domKey, string(p.ID)))]
-		if d == nil {
-			continue // the key's problem is reported already
-		}
-		var r app.PreopRecord
-		if err := openJSON(d.aead, bPreop, key, kindPreop, val, &r); err != nil {
-			c.problem("%v", err)
-			continue
-		}
-		c.rep.Records++
+	checkPatientRecords(c, preopRecords, ps, func(key []byte, r app.PreopRecord) {
 		for _, x := range r.Decisions {
 			if x.Line == "" {
 				c.problem("preop: record %x… holds a decision without line", key[:4])
 				break
 			}
 		}
-	}
-	orphans := 0
-	_ = b.ForEach(func(key, _ []byte) error {
-		if !seen[string(key)] {
-			orphans++
-		}
-		return nil
 	})
-	if orphans > 0 {
-		c.problem("%s: %d records belong to no patient of the directory", bPreop, orphans)
-	}
 }

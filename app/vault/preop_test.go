@@ -44,7 +44,7 @@ func TestPreopSealedPurgedTampered(t *testing.T) {
 	v = reopen(t, nil, path, opt, testPass)
 	var pKey, qKey []byte
 	mustOK(t, v.read("test", func(tx *bbolt.Tx, k *keys) error {
-		pKey, qKey = k.blinder().Blind(domPreop, string(p.ID)), k.blinder().Blind(domPreop, string(q.ID))
+		pKey, qKey = preopRecords.key(k.blinder(), p.ID), preopRecords.key(k.blinder(), q.ID)
 		return nil
 	}))
 	mustOK(t, v.Close())
