@@ -1,12 +1,12 @@
 package ui
 
 import (
-	"image/color"
 	"strconv"
 	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -56,28 +56,6 @@ type decisionTable struct {
 // tableColumns are the relative widths of the columns.
 var tableColumns = []float32{0.30, 0.17, 0.29, 0.14, 0.10}
 
-// columnsLayout lays its objects side by side at the tableColumns widths,
-// one text line high.
-type columnsLayout struct{}
-
-func (columnsLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	x := float32(0)
-	for i, o := range objs {
-		w := size.Width * tableColumns[i%len(tableColumns)]
-		o.Move(fyne.NewPos(x, 0))
-		o.Resize(fyne.NewSize(w, size.Height))
-		x += w
-	}
-}
-
-func (columnsLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	h := float32(0)
-	for _, o := range objs {
-		h = max(h, o.MinSize().Height)
-	}
-	return fyne.NewSize(float32(len(objs))*40, h)
-}
-
 // bleedingOptions are the choices of the bleeding risk, in order.
 func bleedingOptions() []string {
 	return []string{tr("meds.table.bleeding.unknown"), tr("meds.table.bleeding.low"), tr("meds.table.bleeding.high")}
@@ -104,50 +82,19 @@ func newDecisionTable(v *medsView) *decisionTable {
 		widget.NewLabel(tr("meds.table.bleeding")), d.bleeding,
 		widget.NewLabel(tr("meds.table.crcl")), sized(d.crcl, 100),
 	)
-	head := make([]fyne.CanvasObject, 0, len(tableColumns))
-	for _, k := range []string{"meds.table.col.name", "meds.table.col.class", "meds.table.col.decision", "meds.table.col.last", "meds.table.col.sources"} {
-		l := widget.NewLabelWithStyle(tr(k), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-		l.Truncation = fyne.TextTruncateEllipsis
-		head = append(head, l)
+	head := newCells(len(tableColumns))
+	hfit := head.Layout.(*fitCells)
+	for i, k := range []string{"meds.table.col.name", "meds.table.col.class", "meds.table.col.decision", "meds.table.col.last", "meds.table.col.sources"} {
+		hfit.set(head.Objects[i].(*canvas.Text), i, tr(k), fyne.TextStyle{Bold: true}, importanceColor(widget.MediumImportance))
 	}
-	d.header = container.New(columnsLayout{}, head...)
+	d.header = head
 	d.list = widget.NewList(func() int { return len(d.rows) }, d.newRow, d.updateRow)
 	d.list.OnSelected = func(id widget.ListItemID) { d.flushDirty(); d.selected = id; d.showDetail() }
 	d.detail = container.NewVBox()
-	// Dense rows: the table's labels have small inner paddings.
-	compact := compactTheme{}
-	table := container.NewThemeOverride(container.NewBorder(container.NewVBox(d.header, widget.NewSeparator()), nil, nil, nil, d.list), compact)
+	// Dense rows: plain texts with small inner paddings (meds_cells.go).
+	table := container.NewBorder(container.NewVBox(d.header, widget.NewSeparator()), nil, nil, nil, d.list)
 	d.box = container.NewBorder(container.NewVBox(container.NewBorder(nil, nil, inputs, nil, d.crclInfo), d.inputMsg), nil, nil, nil, table)
 	return d
-}
-
-// compactTheme is the theme of the dense table: the application's current
-// theme (followed when it changes) with small paddings, so a row is one
-// text line high.
-type compactTheme struct{}
-
-func (compactTheme) base() fyne.Theme { return fyne.CurrentApp().Settings().Theme() }
-
-// Color implements fyne.Theme.
-func (t compactTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
-	return t.base().Color(n, v)
-}
-
-// Font implements fyne.Theme.
-func (t compactTheme) Font(s fyne.TextStyle) fyne.Resource { return t.base().Font(s) }
-
-// Icon implements fyne.Theme.
-func (t compactTheme) Icon(n fyne.ThemeIconName) fyne.Resource { return t.base().Icon(n) }
-
-// Size implements fyne.Theme.
-func (t compactTheme) Size(n fyne.ThemeSizeName) float32 {
-	switch n {
-	case theme.SizeNameInnerPadding:
-		return 3
-	case theme.SizeNamePadding:
-		return 2
-	}
-	return t.base().Size(n)
 }
 
 // sized gives o a minimum width.
@@ -155,15 +102,7 @@ func sized(o fyne.CanvasObject, w float32) fyne.CanvasObject {
 	return container.NewGridWrap(fyne.NewSize(w, o.MinSize().Height), o)
 }
 
-func (d *decisionTable) newRow() fyne.CanvasObject {
-	cells := make([]fyne.CanvasObject, len(tableColumns))
-	for i := range cells {
-		l := widget.NewLabel("")
-		l.Truncation = fyne.TextTruncateClip // fitCells puts the ellipsis
-		cells[i] = l
-	}
-	return container.New(&fitCells{}, cells...)
-}
+func (d *decisionTable) newRow() fyne.CanvasObject { return newCells(len(tableColumns)) }
 
 func (d *decisionTable) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 	if id < 0 || id >= len(d.rows) {
@@ -179,7 +118,7 @@ func (d *decisionTable) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 		if i == 2 && r.Flagged() {
 			imp = decisionImportance(r)
 		}
-		fit.set(c.(*widget.Label), i, texts[i], style, imp) // text measuring is the cost of a row: only when changed
+		fit.set(c.(*canvas.Text), i, texts[i], style, importanceColor(imp)) // text measuring is the cost of a row: only when changed
 	}
 }
 
