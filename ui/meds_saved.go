@@ -77,6 +77,26 @@ func (d *decisionTable) saveRow(id int) {
 	}, d.saveFailed)
 }
 
+// undoRow takes back the decision of row id: the row shows its proposal
+// again; the vault forgets the decision (the line's reconciliation, when
+// noted, is kept: the line is saved again without a decision).
+func (d *decisionTable) undoRow(id int) {
+	if id < 0 || id >= len(d.rows) || !d.rows[id].Decided {
+		return
+	}
+	r := &d.rows[id]
+	r.Undo()
+	if r.Discrepancy != meds.DiscrepancyNone || strings.TrimSpace(r.Comment) != "" {
+		d.saveRow(id)
+		return
+	}
+	delete(d.dirty, r.Entry.ID)
+	svc, pid, line := d.v.u.svc, d.v.rec.Patient.ID, r.Entry.ID
+	d.saveQ.push(d.v.u, func(ctx context.Context) error {
+		return svc.ForgetPreopDecision(ctx, pid, line)
+	}, d.saveFailed)
+}
+
 // flushDirty saves the rows whose comment was typed but not saved yet.
 func (d *decisionTable) flushDirty() {
 	for i := range d.rows {

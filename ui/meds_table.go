@@ -347,6 +347,15 @@ func (d *decisionTable) showDetail() {
 	if r.Decided && r.Decision.Override {
 		d.detail.Add(paragraph(tr("meds.table.overridden", map[string]any{"Reason": r.Decision.Reason})))
 	}
+	if r.Decided { // taken back: the row shows its proposal again (meds_saved.go)
+		undo := widget.NewButtonWithIcon(tr("meds.table.undo"), theme.ContentUndoIcon(), func() {
+			d.undoRow(id)
+			d.list.RefreshItem(id)
+			d.showDetail()
+		})
+		undo.Importance = widget.LowImportance
+		d.detail.Add(container.NewHBox(undo))
+	}
 	// HAS reconciliation.
 	var kinds []string
 	for _, k := range r.Kinds {
