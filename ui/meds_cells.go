@@ -146,3 +146,38 @@ func fitCell(s string, w float32, style fyne.TextStyle, size float32) string {
 	}
 	return string(runes[:lo]) + "…"
 }
+
+// tableHeader is the header row of the decision table: bold cells laid out
+// as the rows are. A widget, so that a change of theme (which refreshes
+// every widget) gives its texts the new foreground colour.
+type tableHeader struct {
+	widget.BaseWidget
+	row    *fyne.Container
+	titles []string
+}
+
+func newTableHeader(titles []string) *tableHeader {
+	h := &tableHeader{row: newCells(len(titles)), titles: titles}
+	h.ExtendBaseWidget(h)
+	h.paint()
+	return h
+}
+
+// paint sets the titles in the theme's current foreground colour.
+func (h *tableHeader) paint() {
+	fit := h.row.Layout.(*fitCells)
+	for i, s := range h.titles {
+		fit.set(h.row.Objects[i].(*canvas.Text), i, s, fyne.TextStyle{Bold: true}, importanceColor(widget.MediumImportance))
+	}
+}
+
+// CreateRenderer implements fyne.Widget.
+func (h *tableHeader) CreateRenderer() fyne.WidgetRenderer { return &headerRenderer{h: h} }
+
+type headerRenderer struct{ h *tableHeader }
+
+func (r *headerRenderer) Layout(s fyne.Size)           { r.h.row.Resize(s) }
+func (r *headerRenderer) MinSize() fyne.Size           { return r.h.row.MinSize() }
+func (r *headerRenderer) Objects() []fyne.CanvasObject { return []fyne.CanvasObject{r.h.row} }
+func (r *headerRenderer) Destroy()                     {}
+func (r *headerRenderer) Refresh()                     { r.h.paint() }

@@ -40,7 +40,7 @@ type decisionTable struct {
 	crcl     *entry
 	inputMsg *widget.Label
 	list     *widget.List
-	header   fyne.CanvasObject
+	header   *tableHeader
 	detail   *fyne.Container
 	box      fyne.CanvasObject
 
@@ -82,12 +82,8 @@ func newDecisionTable(v *medsView) *decisionTable {
 		widget.NewLabel(tr("meds.table.bleeding")), d.bleeding,
 		widget.NewLabel(tr("meds.table.crcl")), sized(d.crcl, 100),
 	)
-	head := newCells(len(tableColumns))
-	hfit := head.Layout.(*fitCells)
-	for i, k := range []string{"meds.table.col.name", "meds.table.col.class", "meds.table.col.decision", "meds.table.col.last", "meds.table.col.sources"} {
-		hfit.set(head.Objects[i].(*canvas.Text), i, tr(k), fyne.TextStyle{Bold: true}, importanceColor(widget.MediumImportance))
-	}
-	d.header = head
+	d.header = newTableHeader([]string{tr("meds.table.col.name"), tr("meds.table.col.class"), tr("meds.table.col.decision"),
+		tr("meds.table.col.last"), tr("meds.table.col.sources")})
 	d.list = widget.NewList(func() int { return len(d.rows) }, d.newRow, d.updateRow)
 	d.list.OnSelected = func(id widget.ListItemID) { d.flushDirty(); d.selected = id; d.showDetail() }
 	d.detail = container.NewVBox()

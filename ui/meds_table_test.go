@@ -79,7 +79,7 @@ func visibleRows(d *decisionTable) []fyne.Position {
 			return
 		}
 		if c, ok := o.(*fyne.Container); ok {
-			if _, row := c.Layout.(*fitCells); row && c != d.header {
+			if _, row := c.Layout.(*fitCells); row && c != d.header.row {
 				p := drv.AbsolutePositionForObject(c)
 				if p.Y >= top && p.Y+c.Size().Height <= bottom+0.5 {
 					out = append(out, p.Add(fyne.NewPos(20, c.Size().Height/2)))

@@ -2,10 +2,14 @@ package ui
 
 import (
 	"context"
+	"image/color"
 	"strings"
 	"testing"
 
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/theme"
 
 	"github.com/carnetdesk/carnet/app/meds"
 	"github.com/carnetdesk/carnet/app/terms"
@@ -91,5 +95,58 @@ func TestDecisionUndo(t *testing.T) {
 	}
 	if r := v2.table.rows[find(v2.table, "A10BK01")]; r.Comment != "arrêt décidé par le diabétologue" {
 		t.Errorf("reconciliation lost: %+v", r)
+	}
+}
+
+// foregroundTheme is a theme whose text colour differs from the others'.
+type foregroundTheme struct{ fyne.Theme }
+
+// Color implements fyne.Theme.
+func (t foregroundTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
+	if n == theme.ColorNameForeground {
+		return color.NRGBA{R: 0x20, G: 0x40, B: 0x90, A: 0xff}
+	}
+	return t.Theme.Color(n, v)
+}
+
+// TestDecisionTableTheme: the table's cells are plain texts; a change of
+// theme gives the header and the rows the new theme's colours.
+func TestDecisionTableTheme(t *testing.T) {
+	f, tab := openPreop(t, 5, 8)
+	d := tab.v.table
+	test.ApplyTheme(t, foregroundTheme{test.NewTheme()})
+	f.wait()
+	relayout(f.u.Window().Content())
+	want := theme.Color(theme.ColorNameForeground)
+	if c := d.header.row.Objects[0].(*canvas.Text).Color; !sameColor(c, want) {
+		t.Errorf("header colour %v after the theme change, want %v", c, want)
+	}
+	var walk func(o fyne.CanvasObject)
+	checked := 0
+	walk = func(o fyne.CanvasObject) {
+		if c, ok := o.(*fyne.Container); ok {
+			if _, row := c.Layout.(*fitCells); row && c != d.header.row {
+				if txt := c.Objects[3].(*canvas.Text); txt.Text != "" { // the last-dispensing column: never coloured
+					checked++
+					if !sameColor(txt.Color, want) {
+						t.Errorf("row text %q colour %v, want %v", txt.Text, txt.Color, want)
+					}
+				}
+				return
+			}
+			for _, x := range c.Objects {
+				walk(x)
+			}
+			return
+		}
+		if w, ok := o.(fyne.Widget); ok {
+			for _, x := range test.WidgetRenderer(w).Objects() {
+				walk(x)
+			}
+		}
+	}
+	walk(d.list)
+	if checked == 0 {
+		t.Fatal("no row cell checked")
 	}
 }
