@@ -131,11 +131,11 @@ windows: deps-test ## cross-build build/windows/carnet.exe (GUI, MinGW, -H=windo
 		-ldflags -H=windowsgui -o $(WIN_DIR)/carnet.exe .
 	@ls -l $(WIN_DIR)/carnet.exe
 
-wine-test: deps-test ## the Windows CLI and Windows unit tests under Wine (ProcessPrng shim built by MinGW)
+wine-test: deps-test ## under Wine + Xvfb: Windows unit tests, the CLI (vault, sync, import), the MSI and the installed GUI demo
 	@scripts/windows/wine-test.sh
 
-wine-gui: windows ## manual: the GUI demo under Wine + Xvfb, screenshot in build/windows/wine-demo.png
-	@scripts/windows/wine-gui.sh $(WIN_DIR)/carnet.exe $(WIN_DIR)/wine-demo.png
+wine-gui: windows ## by hand: wine-test's GUI steps on build/windows/carnet.exe, screenshots in build/windows/wine-gui-manual/
+	@scripts/windows/wine-gui.sh $(WIN_DIR)/carnet.exe $(WIN_DIR)/wine-gui-manual
 
 msi: windows ## build/windows/Carnet-VERSION.msi with wixl (per-user, Start menu, icon)
 	@scripts/windows/msi.sh $(WIN_DIR) $(VERSION)

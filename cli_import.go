@@ -1,9 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -19,114 +18,13 @@ import (
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/crypto"
+	"github.com/carnetdesk/carnet/crypto/credential"
+	"github.com/carnetdesk/carnet/internal/config"
+	"github.com/carnetdesk/carnet/internal/secret"
+	"github.com/carnetdesk/carnet/internal/signin"
+	"github.com/carnetdesk/carnet/internal/watchguard"
 	"github.com/carnetdesk/carnet/sync/mailbox"
 )
-
-// MailboxConfig is one [[mailbox]] table of config.toml: an MSSanté secure
-// mailbox (BAL) that `carnet import` and the desktop application read. No
-// secret lives here: the password (or access token) is sealed in the vault
-// by the settings screen, or comes from a 0600 file (--password-file) or
-// the terminal; the client certificate from the [credential] table.
-//
-//	[[mailbox]]
-//	host     = "imap.operateur.mssante.fr"
-//	port     = 993                       # 993 (implicit) or 143 (starttls) when omitted
-//	security = "implicit"                # implicit | starttls (no plaintext)
-//	ca_file  = "/etc/carnet/igc-sante.pem"  # authorities trusted for the servers (PEM); system roots when omitted
-//	username = "dr.martin@clinique.mssante.fr"  # the BAL address
-//	auth     = "plain"                   # plain | login | external | oauthbearer; chosen from the server when omitted
-//	mailbox  = "INBOX"                   # the folder imported
-//	mark     = "keyword"                 # keyword ($CarnetImported) | move (to folder)
-//	folder   = "Carnet/Importés"         # MOVE target (mark = "move")
-//	# read receipts (RFC 8098), off by default, sent through SMTP submission:
-//	read_receipts = true
-//	smtp_host     = "smtp.operateur.mssante.fr"
-//	smtp_port     = 587                  # 587 (starttls) or 465 (implicit) when omitted
-//	smtp_security = "starttls"           # starttls (default) | implicit
-type MailboxConfig struct {
-	Host         string `toml:"host"`
-	Port         int    `toml:"port,omitempty"`
-	Security     string `toml:"security"`
-	CAFile       string `toml:"ca_file,omitempty"`
-	Username     string `toml:"username"`
-	Auth         string `toml:"auth,omitempty"`
-	Mailbox      string `toml:"mailbox,omitempty"`
-	Mark         string `toml:"mark,omitempty"`
-	Folder       string `toml:"folder,omitempty"`
-	ReadReceipts bool   `toml:"read_receipts,omitempty"`
-	SMTPHost     string `toml:"smtp_host,omitempty"`
-	SMTPPort     int    `toml:"smtp_port,omitempty"`
-	SMTPSecurity string `toml:"smtp_security,omitempty"`
-}
-
-// mailAccount is the table as the application sees it.
-func (m MailboxConfig) mailAccount() app.MailAccount {
-	return app.MailAccount{
-		Address: m.Username, Host: m.Host, Port: m.Port, Security: app.MailSecurity(m.Security), CAFile: m.CAFile,
-		Auth: app.MailAuth(strings.ToLower(m.Auth)), Folder: m.Mailbox, Mark: m.Mark, MoveTo: m.Folder,
-		SMTPHost: m.SMTPHost, SMTPPort: m.SMTPPort, SMTPSecurity: app.MailSecurity(m.SMTPSecurity), ReadReceipts: m.ReadReceipts,
-	}
-}
-
-// mailboxConfig is the [[mailbox]] table of an account.
-func mailboxConfig(a app.MailAccount) MailboxConfig {
-	return MailboxConfig{
-		Host: a.Host, Port: a.Port, Security: string(a.Security), CAFile: a.CAFile, Username: a.Address,
-		Auth: string(a.Auth), Mailbox: a.Folder, Mark: a.Mark, Folder: a.MoveTo,
-		ReadReceipts: a.ReadReceipts, SMTPHost: a.SMTPHost, SMTPPort: a.SMTPPort, SMTPSecurity: string(a.SMTPSecurity),
-	}
-}
-
-// mailboxAccount builds the adapter's account of m. secret is the password
-// (plain, login, automatic) or the access token (oauthbearer); cert the
-// client certificate for external.
-func mailboxAccount(m app.MailAccount, secret []byte, cert *tls.Certificate) (mailbox.Account, error) {
-	a := mailbox.Account{
-		Name: m.Address, Host: m.Host, Port: m.Port, Username: m.Address,
-		Mailbox: m.ImportedFolder(), Mark: mailbox.MarkMode(m.Mark), ImportedFolder: m.MoveTo,
-	}
-	switch m.Security {
-	case app.MailImplicitTLS:
-		a.Security = mailbox.ImplicitTLS
-	case app.MailStartTLS:
-		a.Security = mailbox.StartTLS
-	}
-	if m.CAFile != "" {
-		pem, err := os.ReadFile(m.CAFile)
-		if err != nil {
-			return a, fmt.Errorf("mailbox %s: trusted authorities: %w", m.Address, err)
-		}
-		a.RootCAs = x509.NewCertPool()
-		if !a.RootCAs.AppendCertsFromPEM(pem) {
-			return a, fmt.Errorf("mailbox %s: %s holds no PEM certificate: %w", m.Address, m.CAFile, app.ErrInvalid)
-		}
-	}
-	switch m.Auth {
-	case app.MailAuthPlain:
-		a.Auth, a.Password = mailbox.AuthPlain, secret
-	case app.MailAuthLogin:
-		a.Auth, a.Password = mailbox.AuthLogin, secret
-	case app.MailAuthOAuthBearer:
-		tok := string(secret)
-		a.Auth, a.Token = mailbox.AuthOAuthBearer, func(context.Context) (string, error) { return tok, nil }
-	case app.MailAuthExternal:
-		a.Auth = mailbox.AuthExternal
-	default:
-		a.Password = secret
-	}
-	if cert != nil {
-		a.ClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
-	}
-	if m.ReadReceipts && m.SMTPHost != "" {
-		sec := mailbox.StartTLS
-		if m.SMTPSecurity == app.MailImplicitTLS {
-			sec = mailbox.ImplicitTLS
-		}
-		a.Submission = &mailbox.Submission{Host: m.SMTPHost, Port: m.SMTPPort, Security: sec}
-		a.ReadReceipts = true
-	}
-	return a, nil
-}
 
 // Exit statuses of `carnet import` (those of `carnet sync`).
 const (
@@ -160,7 +58,7 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	fs.SetOutput(stderr)
 	fs.BoolVar(&f.once, "once", false, "import once and exit (the default)")
 	fs.DurationVar(&f.watch, "watch", 0, "keep importing: on new mail (IDLE) or at least every DURATION")
-	fs.StringVar(&f.configPath, "config", defaultConfigPath(), "configuration file ([[mailbox]] tables)")
+	fs.StringVar(&f.configPath, "config", config.DefaultPath(), "configuration file ([[mailbox]] tables)")
 	fs.StringVar(&f.dataDir, "data", "", "data directory (default: the user data directory)")
 	fs.StringVar(&f.passFile, "passphrase-file", "", "read the vault passphrase from this file (mode 0600) instead of the terminal")
 	fs.StringVar(&f.pwFile, "password-file", "", "read the mailbox password (or OAuth access token) from this file (mode 0600) instead of the terminal")
@@ -188,7 +86,7 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	cfg, err := loadConfig(f.configPath)
+	cfg, err := config.Load(f.configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "carnet import:", err)
 		return importFailed
@@ -197,11 +95,11 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 		fmt.Fprintf(stderr, "carnet import: no [[mailbox]] in %s\n", f.configPath)
 		return importFailed
 	}
-	secrets := secretSource{stderr: stderr}
+	secrets := secret.Source{Stderr: stderr}
 	// A password file is read first: a bad one fails before the vault.
 	var fileSecret []byte
 	if f.pwFile != "" {
-		if fileSecret, err = readSecretFile(f.pwFile); err != nil {
+		if fileSecret, err = secret.ReadFile(f.pwFile); err != nil {
 			fmt.Fprintln(stderr, "carnet import:", err)
 			return importFailed
 		}
@@ -226,79 +124,130 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 		fmt.Fprintln(stderr, "carnet import:", err)
 		return importFailed
 	}
-	accts, closeCred, err := importAccounts(ctx, svc, cfg, f, fileSecret, secrets)
-	defer closeCred()
-	if err != nil {
-		fmt.Fprintln(stderr, "carnet import:", err)
-		return importFailed
+	for _, m := range cfg.Connection().Mailboxes { // the trusted authorities: read before any session
+		if _, err := mailbox.AccountOf(m, app.MailCredentials{}); err != nil {
+			fmt.Fprintln(stderr, "carnet import:", err)
+			return importFailed
+		}
 	}
-	mcfg := mailbox.Config{Accounts: accts, Interval: f.watch, Log: log}
+	creds := &importCredentials{svc: svc, cfg: cfg, f: f, fileSecret: fileSecret, secrets: secrets}
+	defer creds.release()
+	run := app.MailImport{
+		Opener: mailbox.Opener{Log: log}, Credentials: creds.get, Accounts: cfg.Connection().Mailboxes,
+		Connecting: func(_ int, m app.MailAccount) { fmt.Fprintf(stderr, "import: %s: connecting\n", m.Address) },
+		Progress:   progressPrinter(stderr),
+	}
 	if f.watch > 0 {
-		// The credential of an EXTERNAL account and the mailbox passwords
-		// stay with the IMAP connections; the vault keys are what locks.
-		g := newWatchGuard(svc, nil, func(ctx context.Context) error {
+		// At the idle lock the guard locks the vault; the use case closes
+		// the IMAP sessions and wipes their passwords, and the guard's
+		// release closes the credential of EXTERNAL and forgets the
+		// password typed on the terminal. The next round re-opens the
+		// vault and asks for everything again.
+		g := watchguard.New(svc, nil, func(ctx context.Context) error {
 			return unlock(ctx, svc, &vaultFlags{passFile: f.passFile}, secrets, stderr)
-		}, nil, stderr)
-		go g.run(ctx, time.Second)
-		return watchImport(ctx, svc, g, mcfg, stderr)
+		}, creds.release, stderr)
+		go g.Run(ctx, time.Second)
+		return watchImport(ctx, svc, g, run, f.watch, stderr)
 	}
-	sum, errs := importOnce(ctx, svc, mcfg, stderr)
+	var errs []accountError
+	run.Round = func(_ int, st app.MailboxStatus) {
+		if st.Err != nil {
+			errs = append(errs, accountError{st.Account, st.Err})
+		}
+	}
+	sum, _ := svc.ImportMail(ctx, run)
 	return importReport(stderr, sum, errs)
 }
 
-// importAccounts builds the accounts. The password of an account is the
-// one of --password-file when given, else the one sealed in the vault by
-// the settings screen, else asked once on the terminal for all the accounts
-// that have none. close closes the credential opened for EXTERNAL, if any.
-func importAccounts(ctx context.Context, svc *app.Service, cfg Config, f importFlags, fileSecret []byte, secrets secretSource) (accts []mailbox.Account, close func(), err error) {
-	var (
-		asked []byte
-		cert  *tls.Certificate
-	)
-	close = func() {}
-	for _, m := range cfg.connection().Mailboxes {
-		var secret []byte
-		switch {
-		case !m.NeedsPassword():
-			if cert == nil {
-				pin, err := secrets.get(f.pinFile, "Credential PIN", false)
-				if err != nil {
-					return nil, close, err
-				}
-				cred, err := openCredential(cfg, pin)
-				app.Wipe(pin)
-				if err != nil {
-					return nil, close, err
-				}
-				close = func() { cred.Close() }
-				c := cred.Certificate()
-				cert = &c
-			}
-		case fileSecret != nil:
-			secret = fileSecret
-		default:
-			sealed, err := svc.MailPassword(ctx, m.Address)
-			switch {
-			case err == nil:
-				secret = sealed
-			case !errors.Is(err, app.ErrNotFound):
-				return nil, close, err
-			case asked == nil:
-				if asked, err = secrets.get("", "Mailbox password for "+m.Address, false); err != nil {
-					return nil, close, err
-				}
-				secret = asked
-			default:
-				secret = asked
-			}
-		}
-		a, err := mailboxAccount(m, secret, cert)
-		if err != nil {
-			return nil, close, err
-		}
-		accts = append(accts, a)
+// importCredentials are the mailboxes' credentials of `carnet import`. The
+// password of an account is the one of --password-file when given (read
+// again for every session), else the one sealed in the vault by the
+// settings screen, else asked once on the terminal for all the accounts
+// that have none (kept until the lock). The credential of EXTERNAL is
+// opened with the PIN (--pin-file or the terminal) at first use and kept
+// until the lock. Every secret handed out is a fresh copy, which the use
+// case wipes when its session ends.
+type importCredentials struct {
+	svc        *app.Service
+	cfg        config.Config
+	f          importFlags
+	fileSecret []byte // --password-file as read at start (checked before the vault)
+	secrets    secret.Source
+
+	mu    sync.Mutex
+	asked []byte                 // the password typed on the terminal
+	cred  *credential.Credential // open for EXTERNAL
+	cert  *tls.Certificate
+}
+
+// errImportSetup marks what stops `carnet import` as a whole (importFailed):
+// a credential that cannot be read or opened.
+var errImportSetup = errors.New("credentials")
+
+// get implements app.MailImport.Credentials.
+func (c *importCredentials) get(ctx context.Context, m app.MailAccount) (app.MailCredentials, error) {
+	cr, err := c.read(ctx, m)
+	if err != nil {
+		err = fmt.Errorf("%w: %w", errImportSetup, err)
 	}
-	return accts, close, nil
+	return cr, err
+}
+
+func (c *importCredentials) read(ctx context.Context, m app.MailAccount) (app.MailCredentials, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case !m.NeedsPassword():
+		if c.cred == nil {
+			pin, err := c.secrets.Get(c.f.pinFile, "Credential PIN", false)
+			if err != nil {
+				return app.MailCredentials{}, err
+			}
+			cred, err := signin.OpenCredential(c.cfg, pin)
+			app.Wipe(pin)
+			if err != nil {
+				return app.MailCredentials{}, err
+			}
+			cert := cred.Certificate()
+			c.cred, c.cert = cred, &cert
+		}
+		return app.MailCredentials{Certificate: c.cert}, nil
+	case c.f.pwFile != "":
+		if c.fileSecret != nil { // the first session: the copy read at start
+			s := c.fileSecret
+			c.fileSecret = nil
+			return app.MailCredentials{Secret: s}, nil
+		}
+		s, err := secret.ReadFile(c.f.pwFile)
+		return app.MailCredentials{Secret: s}, err
+	}
+	sealed, err := c.svc.MailPassword(ctx, m.Address)
+	switch {
+	case err == nil:
+		return app.MailCredentials{Secret: sealed}, nil
+	case !errors.Is(err, app.ErrNotFound):
+		return app.MailCredentials{}, err
+	case c.asked == nil:
+		if c.asked, err = c.secrets.Get("", "Mailbox password for "+m.Address, false); err != nil {
+			return app.MailCredentials{}, err
+		}
+	}
+	return app.MailCredentials{Secret: bytes.Clone(c.asked)}, nil
+}
+
+// release closes the credential of EXTERNAL (its key wiped) and wipes the
+// password typed on the terminal and the unused copy of the password file
+// (the watch guard calls it at every lock).
+func (c *importCredentials) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cred != nil {
+		c.cred.Close()
+		c.cred, c.cert = nil, nil
+	}
+	app.Wipe(c.asked)
+	app.Wipe(c.fileSecret)
+	c.asked, c.fileSecret = nil, nil
 }
 
 // accountError is an account that could not be imported.
@@ -307,90 +256,55 @@ type accountError struct {
 	err     error
 }
 
-// importOnce imports every account once, printing progress.
-func importOnce(ctx context.Context, svc *app.Service, cfg mailbox.Config, stderr io.Writer) (app.ImportSummary, []accountError) {
-	var total app.ImportSummary
-	var errs []accountError
-	for _, acct := range cfg.Accounts {
-		sum, err := importAccount(ctx, svc, cfg, acct, stderr)
-		mailbox.Add(&total, sum)
-		if err != nil {
-			errs = append(errs, accountError{acct.Name, err})
-		}
-	}
-	return total, errs
-}
-
-func importAccount(ctx context.Context, svc *app.Service, cfg mailbox.Config, acct mailbox.Account, stderr io.Writer) (app.ImportSummary, error) {
-	cl, err := mailbox.New(acct, cfg.Log)
-	if err != nil {
-		return app.ImportSummary{}, err
-	}
-	defer cl.Close()
-	opt := cfg.Options(acct)
-	opt.Progress = progressPrinter(stderr, acct.Name)
-	fmt.Fprintf(stderr, "import: %s: connecting\n", acct.Name)
-	return svc.ImportMail(ctx, cl, opt)
-}
-
-// progressPrinter prints the running summary at most once a second.
-func progressPrinter(w io.Writer, account string) func(app.ImportSummary) {
-	var last time.Time
-	return func(s app.ImportSummary) {
-		if now := time.Now(); now.Sub(last) >= time.Second {
-			last = now
+// progressPrinter prints each account's running summary at most once a
+// second.
+func progressPrinter(w io.Writer) func(int, app.MailAccount, app.ImportSummary) {
+	var (
+		mu   sync.Mutex
+		last = map[int]time.Time{}
+	)
+	return func(i int, m app.MailAccount, s app.ImportSummary) {
+		mu.Lock()
+		defer mu.Unlock()
+		if now := time.Now(); now.Sub(last[i]) >= time.Second {
+			last[i] = now
 			fmt.Fprintf(w, "import: %s: %d messages, %d filed, %d manual, %d quarantined, %d duplicates\n",
-				account, s.Messages, s.Filed, s.Manual, s.Quarantined, s.Duplicates)
+				m.Address, s.Messages, s.Filed, s.Manual, s.Quarantined, s.Duplicates)
 		}
 	}
 }
 
-// watchImport imports every account continuously until ctx ends; each
-// round's summary is printed. The status is the last round's.
-func watchImport(ctx context.Context, svc *app.Service, g *watchGuard, cfg mailbox.Config, stderr io.Writer) int {
+// watchImport imports every account continuously until ctx ends (the use
+// case's watch mode, each round entered through the guard); each round's
+// summary is printed. The status is the last round's, or worse when an
+// account stopped.
+func watchImport(ctx context.Context, svc *app.Service, g *watchguard.Guard, run app.MailImport, every time.Duration, stderr io.Writer) int {
 	var (
 		mu   sync.Mutex
 		code = importOK
-		wg   sync.WaitGroup
 	)
-	for _, acct := range cfg.Accounts {
-		wg.Add(1)
-		go func(acct mailbox.Account) {
-			defer wg.Done()
-			cl, err := mailbox.New(acct, cfg.Log)
-			if err != nil {
-				mu.Lock()
-				code = max(code, importReport(stderr, app.ImportSummary{}, []accountError{{acct.Name, err}}))
-				mu.Unlock()
-				return
-			}
-			defer cl.Close()
-			opt := cfg.Options(acct)
-			opt.Progress = progressPrinter(stderr, acct.Name)
-			err = cl.Watch(ctx, cfg.Interval, func(ctx context.Context) error {
-				if err := g.enter(ctx); err != nil { // re-opens a vault locked while idle
-					return err
-				}
-				defer g.leave()
-				sum, err := svc.ImportMail(ctx, cl, opt)
-				var errs []accountError
-				if err != nil && ctx.Err() == nil {
-					errs = []accountError{{acct.Name, err}}
-				}
-				c := importReport(stderr, sum, errs)
-				mu.Lock()
-				code = c
-				mu.Unlock()
-				return err
-			})
-			if err != nil && ctx.Err() == nil {
-				mu.Lock()
-				code = max(code, importReport(stderr, app.ImportSummary{}, []accountError{{acct.Name, err}}))
-				mu.Unlock()
-			}
-		}(acct)
+	run.Watch = every
+	run.Enter = func(ctx context.Context) (func(), error) {
+		if err := g.Enter(ctx); err != nil { // re-opens a vault locked while idle
+			return nil, err
+		}
+		return g.Leave, nil
 	}
-	wg.Wait()
+	run.Round = func(_ int, st app.MailboxStatus) {
+		var errs []accountError
+		if st.Err != nil && ctx.Err() == nil {
+			errs = []accountError{{st.Account, st.Err}}
+		}
+		c := importReport(stderr, st.Summary, errs)
+		mu.Lock()
+		code = c
+		mu.Unlock()
+	}
+	if _, err := svc.ImportMail(ctx, run); err != nil && ctx.Err() == nil {
+		mu.Lock()
+		code = max(code, importReport(stderr, app.ImportSummary{}, []accountError{{"watch", err}}))
+		mu.Unlock()
+	}
 	return code
 }
 
@@ -412,7 +326,7 @@ func importReport(w io.Writer, sum app.ImportSummary, errs []accountError) int {
 	code := importOK
 	for _, e := range errs {
 		fmt.Fprintf(w, "  not done: %s: %v\n", e.account, e.err)
-		if errors.Is(e.err, app.ErrLocked) || errors.Is(e.err, app.ErrDamaged) || errors.Is(e.err, app.ErrNoSpace) {
+		if errors.Is(e.err, app.ErrLocked) || errors.Is(e.err, app.ErrDamaged) || errors.Is(e.err, app.ErrNoSpace) || errors.Is(e.err, errImportSetup) {
 			code = importFailed
 		} else {
 			code = max(code, importIncomplete)

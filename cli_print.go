@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,9 +14,9 @@ import (
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/cda"
 	"github.com/carnetdesk/carnet/app/meds"
-	"github.com/carnetdesk/carnet/app/terms"
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/crypto"
+	"github.com/carnetdesk/carnet/internal/secret"
 )
 
 // printFailed is the exit status of a failed `carnet print`.
@@ -25,9 +24,9 @@ const printFailed = 1
 
 // runPrint is `carnet print --operating-list DATE --out FILE`: the evening
 // before, one PDF with a page per patient of the day's operating list (the
-// decision table with the rule table's proposals for the surgery date,
-// allergies, devices, problems, the documents consulted), from the vault
-// alone. The PDF is built in memory and written only to FILE (created
+// decision table for the surgery date, allergies, devices, problems, the documents consulted), from the vault
+// alone, with the decisions saved on each patient's table (a line nobody
+// decided is marked "NON DÉCIDÉ" beside its proposal). The PDF is built in memory and written only to FILE (created
 // 0600, never replaced: the user chooses where health data goes), or to
 // stdout with "-".
 func runPrint(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
@@ -70,7 +69,7 @@ func runPrint(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	svc := app.NewService(app.Deps{Store: store, Log: log,
 		Reader: cda.Reader{Options: cda.Options{Production: true}}, Sheets: cda.SheetRenderer{}})
 	defer svc.Lock(app.LockShutdown)
-	if err := unlock(ctx, svc, &vaultFlags{passFile: *passFile}, secretSource{stderr: stderr}, stderr); err != nil {
+	if err := unlock(ctx, svc, &vaultFlags{passFile: *passFile}, secret.Source{Stderr: stderr}, stderr); err != nil {
 		fmt.Fprintln(stderr, "carnet print:", err)
 		return printFailed
 	}
@@ -87,53 +86,16 @@ func runPrint(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	return 0
 }
 
-// operatingListPDF builds the sheets of the patients scheduled on day (by
-// time of surgery) and renders them as one PDF. A record that cannot be
-// read gets a page saying so, rather than vanishing from the list.
+// operatingListPDF renders the sheets of the patients scheduled on day
+// (meds.OperatingList: the saved decisions, undecided lines marked) as one
+// PDF, and returns it with the number of sheets.
 func operatingListPDF(ctx context.Context, svc *app.Service, day, now time.Time) ([]byte, int, error) {
-	ps, err := svc.Store().Patients(ctx)
+	sheets, err := meds.OperatingList(ctx, svc, day, now, "carnet print")
 	if err != nil {
 		return nil, 0, fmt.Errorf("operating list: %w", err)
 	}
-	y, m, d := day.Date()
-	var sheets []app.PreopSheet
-	var scheduled []app.Patient
-	for _, p := range ps {
-		if p.Scheduled.IsZero() {
-			continue
-		}
-		if sy, sm, sd := p.Scheduled.In(day.Location()).Date(); sy == y && sm == m && sd == d {
-			scheduled = append(scheduled, p)
-		}
-	}
-	sortScheduled(scheduled)
-	for _, p := range scheduled {
-		in := terms.DecisionInput{Surgery: time.Date(y, m, d, 0, 0, 0, 0, day.Location())}
-		reading, err := svc.ReadMedications(ctx, p.ID)
-		if err != nil {
-			if errors.Is(err, context.Canceled) {
-				return nil, 0, err
-			}
-			sheets = append(sheets, app.PreopSheet{Patient: p, Surgery: in.Surgery, AsOf: now, Status: terms.DecisionStatus,
-				PreparedBy: "carnet print", Inputs: "dossier illisible : " + app.KindOf(err).Error()})
-			continue
-		}
-		list := meds.Consolidate(reading.Lines, reading.Metas(), now)
-		rows := meds.Rows(list, in)
-		sheets = append(sheets, meds.Sheet(p, reading, list, rows, in, "carnet print (propositions non validées)"))
-	}
 	pdf, err := svc.PreopPDF(ctx, sheets)
 	return pdf, len(sheets), err
-}
-
-// sortScheduled orders the list by time of surgery, then birth name.
-func sortScheduled(ps []app.Patient) {
-	for i := 1; i < len(ps); i++ {
-		for j := i; j > 0 && (ps[j].Scheduled.Before(ps[j-1].Scheduled) ||
-			(ps[j].Scheduled.Equal(ps[j-1].Scheduled) && ps[j].BirthName < ps[j-1].BirthName)); j-- {
-			ps[j], ps[j-1] = ps[j-1], ps[j]
-		}
-	}
 }
 
 // writeNew writes b to a new file (0600; an existing file is never

@@ -67,6 +67,16 @@ func printVault(t testing.TB, n int) string {
 		b.Manifests = append(b.Manifests, app.Manifest{Patient: p.ID, Documents: []app.DocumentMeta{meta}})
 		b.Documents = append(b.Documents, app.DocumentContent{Patient: p.ID, ID: meta.ID, Bytes: doc.Content})
 	}
+	// The first patient's table was decided in part: an override with its
+	// reason (rivaroxaban bridged), an accepted proposal (SGLT2 stopped at
+	// D-4); the other lines were not decided.
+	b.Preop = []app.PreopSet{{Patient: b.Patients[0].ID,
+		Inputs: &app.PreopInputs{Surgery: printDay, Bleeding: "high", CrCl: 80, CrClSource: "saisie"},
+		Put: []app.PreopDecision{
+			{Line: "atc:B01AF02", Drug: "MEDICAMENT B01AF02", Action: "bridge", LastDose: printDay.AddDate(0, 0, -4), Override: true,
+				Reason: "valve mecanique : relais par heparine", By: "Dr Anne Durand", At: printDay.AddDate(0, 0, -2)},
+			{Line: "atc:A10BK01", Drug: "MEDICAMENT A10BK01", Action: "stop", LastDose: printDay.AddDate(0, 0, -4), By: "Dr Anne Durand", At: printDay.AddDate(0, 0, -2)},
+		}}}
 	if err := v.Write(ctx, b); err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +111,12 @@ func TestPrintOperatingList(t *testing.T) {
 		t.Errorf("pdfinfo: %s", info)
 	}
 	if text, err := exec.Command("pdftotext", out, "-").Output(); err == nil {
-		for _, want := range []string{"KILLTESTA", "KILLTESTC", "intervention le 10/12/2026", "à valider cliniquement", "MEDICAMENT B01AF02"} {
+		for _, want := range []string{"KILLTESTA", "KILLTESTC", "intervention le 10/12/2026", "à valider cliniquement", "MEDICAMENT B01AF02",
+			// the saved decisions, not the proposals
+			"Relais — dernière prise le 06/12/2026", "valve mecanique : relais par heparine", "Arrêter — dernière prise le 06/12/2026",
+			"décisions de Dr Anne Durand", "risque hémorragique : élevé",
+			// undecided lines said so
+			"NON DÉCIDÉ", "NON DÉCIDÉE(S)", "aucune décision enregistrée"} {
 			if !strings.Contains(string(text), want) {
 				t.Errorf("the PDF lacks %q", want)
 			}

@@ -15,6 +15,11 @@ import (
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/vault"
+	"github.com/carnetdesk/carnet/internal/config"
+	"github.com/carnetdesk/carnet/internal/mailsched"
+	"github.com/carnetdesk/carnet/internal/secret"
+	"github.com/carnetdesk/carnet/internal/signin"
+	"github.com/carnetdesk/carnet/internal/watchguard"
 	"github.com/carnetdesk/carnet/sync/engine"
 )
 
@@ -31,7 +36,7 @@ func newEngine(store app.Store, svc *app.Service, log *slog.Logger) (*engine.Eng
 // unlocked, and at once when woken (after an unlock, a sign-in, a change of
 // the connection): the engine's cycle when a practitioner is signed in,
 // the mail import in any case. It waits otherwise.
-func runEngine(ctx context.Context, sy *deskSyncer, svc *app.Service, interval time.Duration, wake <-chan struct{}, log *slog.Logger) {
+func runEngine(ctx context.Context, sy *mailsched.Syncer, svc *app.Service, interval time.Duration, wake <-chan struct{}, log *slog.Logger) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -39,7 +44,7 @@ func runEngine(ctx context.Context, sy *deskSyncer, svc *app.Service, interval t
 			var err error
 			if _, ok := svc.Practitioner(); ok {
 				_, err = sy.Once(ctx)
-			} else if _, merr := sy.mail.Once(ctx); merr != nil && !onlyNotConfigured(merr) {
+			} else if _, merr := sy.ImportMailboxes(ctx); merr != nil && !mailsched.OnlyNotConfigured(merr) {
 				err = merr
 			}
 			if err != nil && !errors.Is(err, app.ErrLocked) && ctx.Err() == nil {
@@ -66,7 +71,7 @@ func runSync(args []string, stderr io.Writer, log *slog.Logger) int {
 	once := fs.Bool("once", false, "one cycle, then exit (the default)")
 	watch := fs.Duration("watch", 0, "a cycle every DURATION until interrupted (e.g. 15m)")
 	dataDir := fs.String("data", "", "data directory (default: the user data directory)")
-	configPath := fs.String("config", defaultConfigPath(), "configuration file (central service and credential)")
+	configPath := fs.String("config", config.DefaultPath(), "configuration file (central service and credential)")
 	passFile := fs.String("passphrase-file", "", "read the vault passphrase from this file (mode 0600)")
 	pinFile := fs.String("pin-file", "", "read the card or certificate PIN from this file (mode 0600)")
 	noKR := fs.Bool("no-keyring", false, "the device secret is in a 0600 file beside the vault, not in the OS keyring")
@@ -82,7 +87,7 @@ func runSync(args []string, stderr io.Writer, log *slog.Logger) int {
 		fmt.Fprintln(stderr, "carnet sync: --once and --watch exclude each other")
 		return 2
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := config.Load(*configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "carnet sync:", err)
 		return 1
@@ -105,8 +110,8 @@ func runSync(args []string, stderr io.Writer, log *slog.Logger) int {
 	}
 	defer store.Close()
 	svc := app.NewService(app.Deps{Store: store, Log: log})
-	secrets := secretSource{stderr: stderr}
-	pass, err := secrets.get(*passFile, "Vault passphrase", false)
+	secrets := secret.Source{Stderr: stderr}
+	pass, err := secrets.Get(*passFile, "Vault passphrase", false)
 	if err != nil {
 		fmt.Fprintln(stderr, "carnet sync:", err)
 		return 1
@@ -116,12 +121,12 @@ func runSync(args []string, stderr io.Writer, log *slog.Logger) int {
 		return 1
 	}
 	defer svc.Lock(app.LockShutdown)
-	pin, err := secrets.get(*pinFile, "PIN", false)
+	pin, err := secrets.Get(*pinFile, "PIN", false)
 	if err != nil {
 		fmt.Fprintln(stderr, "carnet sync:", err)
 		return 1
 	}
-	sg := &signer{config: fixedConfig(cfg), log: log, svc: svc}
+	sg := &signin.Signer{Config: signin.FixedConfig(cfg), Log: log, Svc: svc}
 	defer sg.Close()
 	if err := sg.SignIn(ctx, pin); err != nil {
 		fmt.Fprintln(stderr, "carnet sync:", err)
@@ -142,35 +147,35 @@ func runSync(args []string, stderr io.Writer, log *slog.Logger) int {
 	if *once || *watch <= 0 {
 		return engine.RunCLI(ctx, eng, true, 0, stderr)
 	}
-	g := newWatchGuard(svc, nil, func(ctx context.Context) error {
-		pass, err := secrets.get(*passFile, "Vault passphrase", false)
+	g := watchguard.New(svc, nil, func(ctx context.Context) error {
+		pass, err := secrets.Get(*passFile, "Vault passphrase", false)
 		if err != nil {
 			return err
 		}
 		if _, err := svc.Unlock(ctx, pass); err != nil {
 			return err
 		}
-		pin, err := secrets.get(*pinFile, "PIN", false)
+		pin, err := secrets.Get(*pinFile, "PIN", false)
 		if err != nil {
 			return err
 		}
 		return sg.SignIn(ctx, pin)
 	}, func() { svc.SignOut(); sg.Close() }, stderr)
-	go g.run(ctx, time.Second)
+	go g.Run(ctx, time.Second)
 	return watchSync(ctx, g, eng, *watch, stderr)
 }
 
 // watchSync is `carnet sync --watch`: a cycle every interval (a minute at
 // most after a failed one), the vault locked and the credential closed
 // between cycles once idle (watchGuard).
-func watchSync(ctx context.Context, g *watchGuard, eng *engine.Engine, interval time.Duration, stderr io.Writer) int {
+func watchSync(ctx context.Context, g *watchguard.Guard, eng *engine.Engine, interval time.Duration, stderr io.Writer) int {
 	for {
-		if err := g.enter(ctx); err != nil {
+		if err := g.Enter(ctx); err != nil {
 			fmt.Fprintln(stderr, "carnet sync:", err)
 			return engine.ExitIncomplete
 		}
 		code := engine.RunCLI(ctx, eng, true, 0, stderr)
-		g.leave()
+		g.Leave()
 		if ctx.Err() != nil {
 			return max(code, engine.ExitIncomplete)
 		}

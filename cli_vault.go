@@ -14,6 +14,7 @@ import (
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/crypto"
+	"github.com/carnetdesk/carnet/internal/secret"
 )
 
 // vaultFlags are the flags every `carnet vault` subcommand takes.
@@ -95,9 +96,9 @@ func runVault(args []string, _ io.Reader, stdout, stderr io.Writer, log *slog.Lo
 	}
 	defer store.Close()
 	svc := app.NewService(app.Deps{Store: store, Log: log})
-	secrets := secretSource{stderr: stderr}
+	secrets := secret.Source{Stderr: stderr}
 
-	cmd := map[string]func(context.Context, *app.Service, *vaultFlags, secretSource, io.Writer) error{
+	cmd := map[string]func(context.Context, *app.Service, *vaultFlags, secret.Source, io.Writer) error{
 		"init":    vaultInit,
 		"check":   vaultCheck,
 		"passwd":  vaultPasswd,
@@ -112,7 +113,7 @@ func runVault(args []string, _ io.Reader, stdout, stderr io.Writer, log *slog.Lo
 	return 0
 }
 
-func vaultInit(ctx context.Context, svc *app.Service, f *vaultFlags, s secretSource, out io.Writer) error {
+func vaultInit(ctx context.Context, svc *app.Service, f *vaultFlags, s secret.Source, out io.Writer) error {
 	if svc.HasVault() {
 		return fmt.Errorf("a vault already exists here: %w", app.ErrVaultExists)
 	}
@@ -129,7 +130,7 @@ func vaultInit(ctx context.Context, svc *app.Service, f *vaultFlags, s secretSou
 		fmt.Fprintf(out, "recovery key fingerprint: %s\n", fp)
 		opt.RecoveryKey = pub
 	}
-	pass, err := s.get(f.passFile, "New vault passphrase", true)
+	pass, err := s.Get(f.passFile, "New vault passphrase", true)
 	if err != nil {
 		return err
 	}
@@ -144,11 +145,11 @@ func vaultInit(ctx context.Context, svc *app.Service, f *vaultFlags, s secretSou
 }
 
 // unlock opens the vault with the passphrase from the file or the terminal.
-func unlock(ctx context.Context, svc *app.Service, f *vaultFlags, s secretSource, out io.Writer) error {
+func unlock(ctx context.Context, svc *app.Service, f *vaultFlags, s secret.Source, out io.Writer) error {
 	if !svc.HasVault() {
 		return fmt.Errorf("no vault here (carnet vault init creates one): %w", app.ErrNoVault)
 	}
-	pass, err := s.get(f.passFile, "Vault passphrase", false)
+	pass, err := s.Get(f.passFile, "Vault passphrase", false)
 	if err != nil {
 		return err
 	}
@@ -169,7 +170,7 @@ func unlock(ctx context.Context, svc *app.Service, f *vaultFlags, s secretSource
 	return nil
 }
 
-func vaultCheck(ctx context.Context, svc *app.Service, f *vaultFlags, s secretSource, out io.Writer) error {
+func vaultCheck(ctx context.Context, svc *app.Service, f *vaultFlags, s secret.Source, out io.Writer) error {
 	if err := unlock(ctx, svc, f, s, out); err != nil {
 		return err
 	}
@@ -189,11 +190,11 @@ func vaultCheck(ctx context.Context, svc *app.Service, f *vaultFlags, s secretSo
 	return nil
 }
 
-func vaultPasswd(ctx context.Context, svc *app.Service, f *vaultFlags, s secretSource, out io.Writer) error {
+func vaultPasswd(ctx context.Context, svc *app.Service, f *vaultFlags, s secret.Source, out io.Writer) error {
 	if !svc.HasVault() {
 		return fmt.Errorf("no vault here: %w", app.ErrNoVault)
 	}
-	old, err := s.get(f.passFile, "Current passphrase", false)
+	old, err := s.Get(f.passFile, "Current passphrase", false)
 	if err != nil {
 		return err
 	}
@@ -201,7 +202,7 @@ func vaultPasswd(ctx context.Context, svc *app.Service, f *vaultFlags, s secretS
 		app.Wipe(old)
 		return err
 	}
-	next, err := s.get(f.newPassFile, "New passphrase", true)
+	next, err := s.Get(f.newPassFile, "New passphrase", true)
 	if err != nil {
 		app.Wipe(old)
 		return err
@@ -213,7 +214,7 @@ func vaultPasswd(ctx context.Context, svc *app.Service, f *vaultFlags, s secretS
 	return nil
 }
 
-func vaultCompact(ctx context.Context, svc *app.Service, f *vaultFlags, s secretSource, out io.Writer) error {
+func vaultCompact(ctx context.Context, svc *app.Service, f *vaultFlags, s secret.Source, out io.Writer) error {
 	if err := unlock(ctx, svc, f, s, out); err != nil {
 		return err
 	}
@@ -225,23 +226,23 @@ func vaultCompact(ctx context.Context, svc *app.Service, f *vaultFlags, s secret
 	return nil
 }
 
-func vaultRecover(ctx context.Context, svc *app.Service, f *vaultFlags, s secretSource, out io.Writer) error {
+func vaultRecover(ctx context.Context, svc *app.Service, f *vaultFlags, s secret.Source, out io.Writer) error {
 	if !svc.HasVault() {
 		return fmt.Errorf("no vault here: %w", app.ErrNoVault)
 	}
 	if f.key == "" {
 		return fmt.Errorf("--key FILE is required (the clinic's recovery private key): %w", app.ErrInvalid)
 	}
-	priv, err := readPrivateFile(f.key)
+	priv, err := secret.ReadPrivateFile(f.key)
 	if err != nil {
 		return fmt.Errorf("recovery key: %w", err)
 	}
-	keyPass, err := s.get(f.keyPassFile, "Recovery key passphrase", false)
+	keyPass, err := s.Get(f.keyPassFile, "Recovery key passphrase", false)
 	if err != nil {
 		app.Wipe(priv)
 		return err
 	}
-	next, err := s.get(f.newPassFile, "New vault passphrase", true)
+	next, err := s.Get(f.newPassFile, "New vault passphrase", true)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,9 @@
 
 package main
 
-import "os"
+import (
+	"os"
+)
 
 // userDataBase is %LOCALAPPDATA% (the vault stays on this computer: not
 // in the roaming profile).

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"testing"
 	"time"
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/apptest"
+	"github.com/carnetdesk/carnet/internal/config"
+	"github.com/carnetdesk/carnet/internal/demoworld"
+	"github.com/carnetdesk/carnet/internal/mailsched"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
+	"github.com/carnetdesk/carnet/sync/mailbox"
 )
 
 // TestDemoMailbox imports the demo mailbox (go-imap's in-memory server)
@@ -19,8 +22,8 @@ import (
 // on their patients, the PDF-only mail and the report without INS wait for
 // a person, the hostile archive is quarantined.
 func TestDemoMailbox(t *testing.T) {
-	pop := dmptest.Patients(demoSeed, demoPatients)
-	mb, stop, err := startDemoMailbox(pop, t.TempDir(), quiet())
+	pop := dmptest.Patients(demoworld.Seed, demoworld.Patients)
+	mb, stop, err := demoworld.StartMailbox(pop, t.TempDir(), quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,12 +32,12 @@ func TestDemoMailbox(t *testing.T) {
 	svc := app.NewService(app.Deps{Store: store, Log: quiet()})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := svc.SetConnectionStore(ctx, &memConnection{conn: app.Connection{Mailboxes: []app.MailAccount{mb.account}}}); err != nil {
+	if err := svc.SetConnectionStore(ctx, config.NewMemory(app.Connection{Mailboxes: []app.MailAccount{mb.Account}})); err != nil {
 		t.Fatal(err)
 	}
-	d := &deskMail{svc: svc, cert: func() *tls.Certificate { return nil }, demo: true, log: quiet()}
+	d := &mailsched.Mail{Svc: svc, Opener: mailbox.Opener{Demo: true, Log: quiet()}, Demo: true, Log: quiet()}
 	woken := make(chan struct{}, 1)
-	sealDemoPassword(svc, mb, func() { woken <- struct{}{} }, quiet())
+	demoworld.SealPassword(svc, mb, func() { woken <- struct{}{} }, quiet())
 	// Locked: nothing is imported, nothing fails.
 	if sum, err := d.Once(ctx); err != nil || sum.Messages != 0 {
 		t.Fatalf("locked import: %+v %v", sum, err)
@@ -54,7 +57,7 @@ func TestDemoMailbox(t *testing.T) {
 	if sum.Messages != 7 || sum.Filed != 4 || sum.Manual != 2 || sum.Quarantined != 1 {
 		t.Fatalf("summary %+v", sum)
 	}
-	if running, _ := d.status(); running {
+	if running, _ := d.Status(); running {
 		t.Fatal("the import still shows as running")
 	}
 	items, err := svc.Inbox(ctx)
@@ -98,10 +101,10 @@ func TestDemoMailbox(t *testing.T) {
 		t.Fatalf("second cycle: %+v %v", sum, err)
 	}
 	// Without a sealed password the mailbox is "not configured", not a failure.
-	if err := svc.SetMailPassword(ctx, mb.account.Address, nil); err != nil {
+	if err := svc.SetMailPassword(ctx, mb.Account.Address, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Once(ctx); !errors.Is(err, app.ErrNotConfigured) || !onlyNotConfigured(err) {
+	if _, err := d.Once(ctx); !errors.Is(err, app.ErrNotConfigured) || !mailsched.OnlyNotConfigured(err) {
 		t.Fatalf("no password: %v", err)
 	}
 }

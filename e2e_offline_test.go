@@ -2,16 +2,22 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/internal/config"
+	"github.com/carnetdesk/carnet/internal/demoworld"
+	"github.com/carnetdesk/carnet/internal/signin"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
+	"github.com/carnetdesk/carnet/sync/engine"
 	"github.com/carnetdesk/carnet/ui"
 )
 
@@ -28,7 +34,7 @@ func newOfflineDesk(t testing.TB) *offlineDesk {
 	t.Helper()
 	world := newE2EWorld(t, 7)
 	sb, an, cfg, svc, log := world.sb, world.an, world.cfg, world.svc, world.log
-	sg := &signer{config: fixedConfig(cfg), log: log, svc: svc}
+	sg := &signin.Signer{Config: signin.FixedConfig(cfg), Log: log, Svc: svc}
 	t.Cleanup(sg.Close)
 	p, ok := sb.FindPatient(func(p app.Patient, exists, closed bool, authz, blocked map[string]bool) bool {
 		return exists && !closed && authz[dmptest.KeyAnesthetist] && !blocked[dmptest.KeyAnesthetist] && p.Status == app.IdentityQualified
@@ -39,11 +45,11 @@ func newOfflineDesk(t testing.TB) *offlineDesk {
 	svc.Lock(app.LockByUser)
 	pending := make(chan func(), 1<<14)
 	a := test.NewTempApp(t)
-	if err := svc.SetConnectionStore(context.Background(), &memConnection{conn: cfg.connection()}); err != nil {
+	if err := svc.SetConnectionStore(context.Background(), config.NewMemory(cfg.Connection())); err != nil {
 		t.Fatal(err)
 	}
-	demo := &demoEnv{sb: sb} // the demo's outage switch, over this sandbox
-	u := ui.New(a, svc, ui.Options{Version: "e2e", SignIn: sg.SignIn, Do: func(f func()) { pending <- f }, DemoOutage: demo.outage})
+	demo := &demoworld.Env{Sandbox: sb} // the demo's outage switch, over this sandbox
+	u := ui.New(a, svc, ui.Options{Version: "e2e", SignIn: sg.SignIn, Do: func(f func()) { pending <- f }, DemoOutage: demo.Outage})
 	w := u.Window()
 	d := &driver{t: t, w: w, pending: pending}
 	t.Cleanup(w.Close)
@@ -206,5 +212,151 @@ func TestReimbursementHistoryFirstOpen(t *testing.T) {
 	}
 	if !found {
 		t.Fatal("the current reimbursement history is not in the record after the first opening")
+	}
+}
+
+// TestOfflineDayUI is the offline issue's "done when", through the window
+// (Fyne's test driver, a real bbolt vault, the real sandbox over mTLS):
+// tomorrow's operating list is imported and prefetched; the network goes —
+// black-holed by the demo's outage switch (every request accepted and held
+// unanswered), not refused; every scheduled patient's record and
+// medication list opens from the vault; a note is written; the network
+// comes back and the note is sent, once.
+func TestOfflineDayUI(t *testing.T) {
+	world := newE2EWorld(t, 11)
+	sb, an, cfg, v, svc, log := world.sb, world.an, world.cfg, world.v, world.svc, world.log
+	ctx := context.Background()
+	clock := &laterClock{}
+	eng, err := engine.New(engine.Config{Store: v, Records: svc.Records, Logger: log, Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.SetSyncer(eng)
+	sg := &signin.Signer{Config: signin.FixedConfig(cfg), Log: log, Svc: svc}
+	t.Cleanup(sg.Close)
+	svc.Lock(app.LockByUser)
+	pending := make(chan func(), 1<<14)
+	a := test.NewTempApp(t)
+	if err := svc.SetConnectionStore(ctx, config.NewMemory(cfg.Connection())); err != nil {
+		t.Fatal(err)
+	}
+	demo := &demoworld.Env{Sandbox: sb}
+	u := ui.New(a, svc, ui.Options{Version: "e2e", SignIn: sg.SignIn, Do: func(f func()) { pending <- f }, DemoOutage: demo.Outage})
+	w := u.Window()
+	d := &driver{t: t, w: w, pending: pending}
+	t.Cleanup(w.Close)
+	test.Type(d.entry("Phrase de passe"), e2ePass)
+	test.Tap(d.button("Déverrouiller"))
+	d.waitFor("the shell", func() bool { return d.findButton("Verrouiller") != nil })
+	test.Tap(d.button("Se connecter"))
+	test.Type(d.entry("Code PIN"), an.PIN)
+	test.Tap(d.button("Valider"))
+	d.waitFor("the sign-in", func() bool { _, ok := svc.Practitioner(); return ok && d.findButton("Se connecter") == nil })
+
+	// The evening before: tomorrow's list (the clinic's CSV export), then
+	// the sync that prefetches it (Ctrl+R, as the user would).
+	var scheduled []app.Patient
+	var csv strings.Builder
+	csv.WriteString("INS;date;intervention\n")
+	tomorrow := time.Now().AddDate(0, 0, 1).Format("02/01/2006")
+	for _, p := range sb.Population() {
+		if len(scheduled) == 3 {
+			break
+		}
+		exists, closed, authorised, blocked, _ := sb.Patient(p.INS, an.RPPS)
+		if exists && !closed && authorised && !blocked && p.Status == app.IdentityQualified {
+			scheduled = append(scheduled, p)
+			fmt.Fprintf(&csv, "%s;%s 08:00;intervention\n", p.INS.Matricule, tomorrow)
+		}
+	}
+	if len(scheduled) < 3 {
+		t.Fatalf("only %d suitable synthetic patients", len(scheduled))
+	}
+	res, err := svc.ImportOperatingList(ctx, strings.NewReader(csv.String()), "bloc-demain.csv")
+	if err != nil || len(res.Scheduled) != len(scheduled) || len(res.ToIdentify) != 0 {
+		t.Fatalf("import operating list = %+v, %v", res, err)
+	}
+	syncNow := func() {
+		w.Canvas().Unfocus()
+		w.Canvas().(fyne.Shortcutable).TypedShortcut(&desktop.CustomShortcut{KeyName: fyne.KeyR, Modifier: fyne.KeyModifierShortcutDefault})
+	}
+	syncNow()
+	d.waitFor("the evening sync", func() bool {
+		st := eng.Status()
+		return !st.Syncing && !st.LastSync.IsZero()
+	})
+	for _, p := range scheduled {
+		m, err := v.Manifest(ctx, p.ID)
+		if err != nil || len(m.Documents) == 0 {
+			t.Fatalf("a scheduled record was not prefetched: %v", err)
+		}
+	}
+
+	// The theatre: the network is gone, silently.
+	outage := d.outageSwitch()
+	tapCheck(outage)
+	if !sb.Paused() {
+		t.Fatal("the outage switch did not pause the sandbox")
+	}
+	served := sb.Served()
+	o := &offlineDesk{world: world, d: d}
+	for _, p := range scheduled {
+		o.p = p
+		o.open()
+		d.waitFor("the cached record", d.cachedShown)
+		d.tabs().SelectIndex(1)
+		d.waitFor("the medication list", func() bool {
+			return d.shows("médicament(s), dont") || d.shows("Aucun médicament trouvé")
+		})
+		if p.ID != scheduled[len(scheduled)-1].ID {
+			o.back()
+		}
+	}
+	// The last record stays open: a note in its write tab.
+	tabs := d.tabs()
+	for i, it := range tabs.Items {
+		if it.Text == "Rédiger" {
+			tabs.SelectIndex(i)
+		}
+	}
+	test.Type(d.entry("Compte rendu de consultation"), "Visite pré-anesthésique")
+	test.Type(d.entry("Texte de la note ; une ligne vide sépare les paragraphes"), "Vu au bloc. Pas de contre-indication.")
+	test.Tap(d.button("Enregistrer (envoi dès que possible)"))
+	d.waitFor("the note waiting in the outbox", func() bool { return d.shows("En attente d'envoi") })
+	if sb.Served() != served {
+		t.Fatal("the sandbox answered while black-holed")
+	}
+	// The status bar tells the truth: the service does not answer.
+	d.waitFor("the status saying offline", func() bool { return d.shows("Hors ligne depuis") })
+	items, err := svc.Outbox(ctx)
+	if err != nil || len(items) != 1 {
+		t.Fatalf("outbox = %d items, %v; want the note", len(items), err)
+	}
+	note := items[0].Meta.ID
+	last := scheduled[len(scheduled)-1]
+	for _, s := range d.texts() {
+		if strings.Contains(strings.ToLower(s), "internal") || strings.Contains(s, "erreur interne") {
+			t.Errorf("the window shows %q", s)
+		}
+	}
+
+	// The network comes back: the note is sent, once.
+	tapCheck(outage)
+	clock.skip = time.Hour
+	syncNow()
+	d.waitFor("the note sent", func() bool { out, _ := svc.Outbox(ctx); return len(out) == 0 && !eng.Status().Syncing })
+	d.waitFor("the status back online", func() bool { return !d.shows("Hors ligne depuis") })
+	if n := sb.UniqueIDs(last.INS)[note]; n != 1 {
+		t.Fatalf("the note is %d times on the server, want once", n)
+	}
+	// Sent, it left the outbox for the sent history (read from the record).
+	sent, err := svc.SentHistory(ctx, 0)
+	if err != nil || len(sent) != 1 || sent[0].Meta.ID != note || sent[0].Patient != last.ID {
+		t.Fatalf("sent history %+v, %v; want the note", sent, err)
+	}
+	syncNow() // a second sync sends nothing again
+	d.waitFor("the second sync", func() bool { return !eng.Status().Syncing })
+	if n := sb.UniqueIDs(last.INS)[note]; n != 1 {
+		t.Fatalf("after a second sync the note is %d times on the server", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/internal/signin"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/engine"
 )
@@ -16,12 +17,19 @@ import (
 // before, an anesthesiologist imports tomorrow's operating list; the engine
 // prefetches those records; in the theatre the central service is out of
 // reach; every scheduled patient's record and medication list still open
-// from the vault; a note is written; back online, it lands once.
+// from the vault; a note is written; back online, it lands once. On both
+// [dmp] protocols.
 func TestOperatingListOfflineDay(t *testing.T) {
-	world := newE2EWorld(t, 11)
+	for _, protocol := range e2eProtocols {
+		t.Run(protocol, func(t *testing.T) { operatingListOfflineDay(t, newE2EWorldOn(t, 11, protocol)) })
+	}
+}
+
+// operatingListOfflineDay is TestOperatingListOfflineDay on world.
+func operatingListOfflineDay(t *testing.T, world *e2eWorld) {
 	sb, an, cfg, v, svc, log := world.sb, world.an, world.cfg, world.v, world.svc, world.log
 	ctx := context.Background()
-	sg := &signer{config: fixedConfig(cfg), log: log, svc: svc}
+	sg := &signin.Signer{Config: signin.FixedConfig(cfg), Log: log, Svc: svc}
 	defer sg.Close()
 	if err := sg.SignIn(ctx, []byte(an.PIN)); err != nil {
 		t.Fatal(err)

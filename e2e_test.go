@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,9 @@ import (
 	"github.com/carnetdesk/carnet/app/cda"
 	"github.com/carnetdesk/carnet/app/vault"
 	"github.com/carnetdesk/carnet/crypto"
+	"github.com/carnetdesk/carnet/internal/config"
+	"github.com/carnetdesk/carnet/internal/demoworld"
+	"github.com/carnetdesk/carnet/internal/signin"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/engine"
 )
@@ -34,13 +38,25 @@ const e2ePass = "une phrase de passe assez longue"
 type e2eWorld struct {
 	sb  *dmptest.Sandbox
 	an  dmptest.Practitioner
-	cfg Config
+	cfg config.Config
 	v   *vault.Vault
 	svc *app.Service
 	log *slog.Logger
 }
 
+// e2eProtocols are the [dmp] protocols the end-to-end tests run on: the
+// DMP's production interface (XDS.b/SOAP, the default) and the PDSm FHIR
+// API, both served by the same sandbox store.
+var e2eProtocols = []string{config.ProtocolXDS, config.ProtocolFHIR}
+
+// newE2EWorld is newE2EWorldOn the FHIR API.
 func newE2EWorld(t testing.TB, seed uint64) *e2eWorld {
+	return newE2EWorldOn(t, seed, config.ProtocolFHIR)
+}
+
+// newE2EWorldOn starts the world with the configuration of protocol: the
+// sandbox's FHIR base, or its XDS.b services with the demo's LPS OIDs.
+func newE2EWorldOn(t testing.TB, seed uint64, protocol string) *e2eWorld {
 	t.Helper()
 	dir := t.TempDir()
 	sb, sbDir, err := dmptest.Start(dmptest.Config{Listen: "127.0.0.1:0", Patients: 40, Seed: seed, DataDir: filepath.Join(dir, "sandbox")})
@@ -50,7 +66,12 @@ func newE2EWorld(t testing.TB, seed uint64) *e2eWorld {
 	t.Cleanup(sb.Close)
 	w := &e2eWorld{sb: sb, an: sb.PKI.Credentials[dmptest.KeyAnesthetist].Practitioner,
 		log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	w.cfg.DMP.Protocol = protocol
 	w.cfg.DMP.URL, w.cfg.DMP.CAFile = sb.URL, filepath.Join(sbDir, "ca.pem")
+	if protocol == config.ProtocolXDS {
+		w.cfg.DMP.URL = strings.TrimSuffix(sb.URL, sb.BasePath()) + dmptest.XDSBasePath
+		w.cfg.DMP.SourceOID, w.cfg.DMP.Homologation = demoworld.SourceOID, demoworld.Homologation
+	}
 	w.cfg.Credential.PKCS12File = w.an.P12Path
 	light := crypto.LightParams()
 	w.v, err = vault.Open(filepath.Join(dir, "vault.db"), vault.Options{KDF: &light, Keyring: crypto.NoKeyring{}, Logger: w.log})
@@ -67,7 +88,7 @@ func newE2EWorld(t testing.TB, seed uint64) *e2eWorld {
 		t.Fatal(err)
 	}
 	w.svc.SetDocumentReader(cda.Reader{})
-	w.svc.SetDocumentWriter(cda.Writer{FacilityType: w.cfg.facilityType(), AllowTestINS: true})
+	w.svc.SetDocumentWriter(cda.Writer{FacilityType: w.cfg.FacilityType(), AllowTestINS: true})
 	return w
 }
 
@@ -84,18 +105,29 @@ func (w *e2eWorld) authorised(t *testing.T) app.Patient {
 	return p
 }
 
-// TestSandboxCredentialEndToEnd is the central-service issue's "done when":
-// `carnet sandbox` (dmptest.Start is what it runs) writes its CA and the
-// practitioners' PKCS#12 files; a credential it wrote signs in through the
-// same code as the desktop app, and through Carnet's client over mTLS the
-// practitioner finds a patient, opens the record, retrieves a document
-// (verified, then cached in a real vault), pushes a note, and finds it.
+// TestSandboxCredentialEndToEnd is the end-to-end flow, one table over
+// both [dmp] protocols (XDS.b/SOAP and FHIR): `carnet sandbox`
+// (dmptest.Start is what it runs) writes its CA and the practitioners'
+// PKCS#12 files; a credential it wrote signs in through the same code as
+// the desktop app, and through Carnet's client over mTLS the practitioner
+// finds a patient, opens the record, retrieves a document (verified, then
+// cached in a real vault), pushes a note and finds it, writes a note
+// offline that is pushed exactly once back online, masks it, widens the
+// listing; a closed record is purged (on a confirmed closure only); a
+// record without authorisation opens in bris de glace.
 func TestSandboxCredentialEndToEnd(t *testing.T) {
-	world := newE2EWorld(t, 7)
-	sb, an, cfg, v, svc, log := world.sb, world.an, world.cfg, world.v, world.svc, world.log
-	ctx := context.Background()
+	for _, protocol := range e2eProtocols {
+		t.Run(protocol, func(t *testing.T) { e2eFlow(t, newE2EWorldOn(t, 7, protocol)) })
+	}
+}
 
-	sg := &signer{config: fixedConfig(cfg), log: log, svc: svc}
+// e2eFlow is the end-to-end flow on world (TestSandboxCredentialEndToEnd).
+func e2eFlow(t *testing.T, world *e2eWorld) {
+	sb, an, cfg, v, svc, log := world.sb, world.an, world.cfg, world.v, world.svc, world.log
+	ctx, cancelAll := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancelAll()
+
+	sg := &signin.Signer{Config: signin.FixedConfig(cfg), Log: log, Svc: svc}
 	defer sg.Close()
 	if err := sg.SignIn(ctx, []byte("0000")); !errors.Is(err, app.ErrCredential) {
 		t.Fatalf("sign in with a wrong PIN = %v, want ErrCredential", err)
@@ -127,11 +159,15 @@ func TestSandboxCredentialEndToEnd(t *testing.T) {
 	if rec.Offline || len(rec.Manifest.Documents) == 0 {
 		t.Fatalf("record offline=%v with %d documents", rec.Offline, len(rec.Manifest.Documents))
 	}
+	now := st.ServerTime
+	if now.IsZero() {
+		now = time.Now()
+	}
 	for _, d := range rec.Manifest.Documents {
 		// The act's range must reach the window (FHIR period=ge): a stay
 		// may begin a few days before it, and the reimbursement history,
 		// a living document covering 24 months, begins before it.
-		if d.TypeCode != "REMB" && d.Date.Before(st.ServerTime.Add(-app.FirstOpenWindow).AddDate(0, 0, -11)) {
+		if d.TypeCode != "REMB" && d.Date.Before(now.Add(-app.FirstOpenWindow).AddDate(0, 0, -11)) {
 			t.Fatalf("first open listed a document older than two years: %v", d.Date)
 		}
 	}
@@ -219,5 +255,53 @@ func TestSandboxCredentialEndToEnd(t *testing.T) {
 	}
 	if n := sb.UniqueIDs(p.INS)[item.Meta.ID]; n != 1 {
 		t.Fatalf("the note is %d times on the server, want once", n)
+	}
+
+	// Mask the note just sent (its author may), then widen the listing.
+	if err := svc.SetVisibility(ctx, p.ID, item.Meta.ID, app.Visibility{MaskedToProfessionals: true}); err != nil {
+		t.Fatalf("mask: %v", err)
+	}
+	if m, err := v.Manifest(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	} else if d, ok := m.Document(item.Meta.ID); !ok || !d.Visibility.MaskedToProfessionals {
+		t.Fatalf("the mask is not in the manifest: %+v", d)
+	}
+	wide, err := svc.WidenRecord(ctx, p.ID, app.Access{Mode: app.AccessNormal}, time.Now().AddDate(-10, 0, 0))
+	if err != nil || len(wide.Manifest.Documents) < len(rec.Manifest.Documents) {
+		t.Fatalf("widen: %d documents (first open %d), %v", len(wide.Manifest.Documents), len(rec.Manifest.Documents), err)
+	}
+
+	// The record closes: the closure is seen on one cycle and confirmed on
+	// the next, at least a minute later (never a purge on one answer); then
+	// the record leaves the vault.
+	sb.CloseRecord(p.INS)
+	clock.skip = 2 * time.Hour
+	if sum, err := eng.Once(ctx); err != nil || sum.Purged != 0 || sum.PurgeHeld != 1 {
+		t.Fatalf("first sync after closure: %+v, %v; want the purge held for confirmation", sum, err)
+	}
+	if _, err := v.Manifest(ctx, p.ID); err != nil {
+		t.Fatalf("one closure answer already removed the record: %v", err)
+	}
+	clock.skip = 2*time.Hour + 2*time.Minute
+	if sum, err := eng.Once(ctx); err != nil || sum.Purged != 1 {
+		t.Fatalf("second sync after closure: %+v, %v", sum, err)
+	}
+	if _, err := v.Manifest(ctx, p.ID); err == nil {
+		t.Fatal("the closed record is still readable in the vault")
+	}
+
+	// A record without authorisation: refused in normal mode, open in bris
+	// de glace with a justification.
+	q, ok := sb.FindPatient(func(p app.Patient, exists, closed bool, authz, blocked map[string]bool) bool {
+		return exists && !closed && !authz[dmptest.KeyAnesthetist] && !blocked[dmptest.KeyAnesthetist] && p.Status == app.IdentityQualified
+	})
+	if !ok {
+		t.Fatal("no record without authorisation")
+	}
+	if _, err := svc.OpenPatient(ctx, q.ID, app.AccessNormal, ""); app.Denial(err) != app.DeniedNoAuthorization && !errors.Is(err, app.ErrAccessDenied) {
+		t.Fatalf("normal access without authorisation: %v", err)
+	}
+	if _, err := svc.OpenPatient(ctx, q.ID, app.AccessEmergency, "Patient inconscient admis en urgence au bloc"); err != nil {
+		t.Fatalf("bris de glace: %v", err)
 	}
 }

@@ -15,6 +15,8 @@ import (
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/cda"
+	"github.com/carnetdesk/carnet/internal/config"
+	"github.com/carnetdesk/carnet/internal/signin"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/engine"
 	"github.com/carnetdesk/carnet/ui"
@@ -42,7 +44,7 @@ func TestE2EUI(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc.SetSyncer(eng)
-	sg := &signer{config: fixedConfig(cfg), log: log, svc: svc}
+	sg := &signin.Signer{Config: signin.FixedConfig(cfg), Log: log, Svc: svc}
 	defer sg.Close()
 
 	p, ok := sb.FindPatient(func(p app.Patient, exists, closed bool, authz, blocked map[string]bool) bool {
@@ -57,7 +59,7 @@ func TestE2EUI(t *testing.T) {
 	// goroutine.
 	pending := make(chan func(), 1<<14)
 	a := test.NewTempApp(t)
-	if err := svc.SetConnectionStore(context.Background(), &memConnection{conn: cfg.connection()}); err != nil {
+	if err := svc.SetConnectionStore(context.Background(), config.NewMemory(cfg.Connection())); err != nil {
 		t.Fatal(err)
 	}
 	u := ui.New(a, svc, ui.Options{Version: "e2e", SignIn: sg.SignIn, Do: func(f func()) { pending <- f }})

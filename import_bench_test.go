@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/app/vault"
@@ -92,17 +91,12 @@ func BenchmarkImport(b *testing.B) {
 		var peak int64
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			svc, v, acct := benchVault(b, mb)
-			cl, err := mailbox.New(acct, quiet())
-			if err != nil {
-				b.Fatal(err)
-			}
+			svc, v, run := benchVault(b, mb)
 			resetPeakRSS(b)
 			b.StartTimer()
-			sum, err := svc.ImportMail(context.Background(), cl, mailbox.Config{}.Options(acct))
+			sum, err := svc.ImportMail(context.Background(), run)
 			b.StopTimer()
 			peak = max(peak, peakRSS(b))
-			cl.Close()
 			v.Close()
 			if err != nil || sum.Filed != benchMessages {
 				b.Fatalf("import: %+v %v", sum, err)
@@ -137,7 +131,7 @@ func BenchmarkImport(b *testing.B) {
 
 // benchVault creates a vault (light KDF) holding the benchmark's patients,
 // unlocked, and the account that reads the mailbox.
-func benchVault(b *testing.B, mb *benchMailbox) (*app.Service, *vault.Vault, mailbox.Account) {
+func benchVault(b *testing.B, mb *benchMailbox) (*app.Service, *vault.Vault, app.MailImport) {
 	b.Helper()
 	kdf := crypto.LightParams()
 	v, err := vault.Open(filepath.Join(b.TempDir(), "vault.db"), vault.Options{KDF: &kdf, Keyring: crypto.NoKeyring{}, Logger: quiet()})
@@ -152,9 +146,15 @@ func benchVault(b *testing.B, mb *benchMailbox) (*app.Service, *vault.Vault, mai
 		b.Fatal(err)
 	}
 	svc := app.NewService(app.Deps{Store: v, Log: quiet()})
-	acct := mailbox.Account{Name: mb.user, Host: "localhost", Port: mb.srv.IMAPS, Security: mailbox.ImplicitTLS,
-		RootCAs: mb.srv.Roots, Username: mb.user, Password: []byte(mailtest.Password), DialTimeout: 5 * time.Second}
-	return svc, v, acct
+	run := app.MailImport{
+		Opener: mailbox.Opener{Log: quiet()},
+		Credentials: func(context.Context, app.MailAccount) (app.MailCredentials, error) {
+			return app.MailCredentials{Secret: []byte(mailtest.Password)}, nil
+		},
+		Accounts: []app.MailAccount{{Address: mb.user, Host: "localhost", Port: mb.srv.IMAPS, Security: app.MailImplicitTLS,
+			CAFile: mb.srv.CAFile, Auth: app.MailAuthPlain}},
+	}
+	return svc, v, run
 }
 
 // mbsyncrc writes an isync 1.4 configuration pulling the mailbox into a

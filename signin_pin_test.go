@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/internal/signin"
 )
 
 // TestSignInPINAndLock: with the sandbox's real PKCS#12 credential, a
@@ -17,7 +18,7 @@ func TestSignInPINAndLock(t *testing.T) {
 	world := newE2EWorld(t, 11)
 	an, cfg, svc, log := world.an, world.cfg, world.svc, world.log
 	ctx := context.Background()
-	sg := &signer{config: fixedConfig(cfg), log: log, svc: svc}
+	sg := &signin.Signer{Config: signin.FixedConfig(cfg), Log: log, Svc: svc}
 	defer sg.Close()
 	svc.OnLock(func(app.LockReason) { sg.Close() }) // as main wires it
 

@@ -9,7 +9,7 @@ import (
 type AuditEvent struct {
 	Seq          uint64 // position in the log, from 1; set by the store
 	Time         time.Time
-	Practitioner string     // RPPS id, or "local" before sign-in
+	Practitioner string     // RPPS id; before sign-in LocalOperator ("local:" and the OS user)
 	Structure    string     // structure id
 	Patient      PatientID  // empty when the action concerns no patient
 	Action       string     // "vault.unlock", "dmp.iti67", "mail.import", …

@@ -22,7 +22,7 @@ func (s *Service) audit(ctx context.Context, e AuditEvent) {
 		e.Time = s.clock.Now()
 	}
 	if e.Practitioner == "" {
-		e.Practitioner = "local"
+		e.Practitioner = LocalOperator()
 	}
 	if err := s.store.Record(ctx, e); err != nil && !errors.Is(err, ErrLocked) {
 		s.log.Error("audit log write failed", "action", e.Action, "err", err)

@@ -162,7 +162,7 @@ func TestDeclareMedication(t *testing.T) {
 	if got := strings.Join(actions, " "); got != want {
 		t.Errorf("audit %q, want %q", got, want)
 	}
-	if evs[0].Practitioner != "local" || evs[1].Practitioner != doctor.RPPS {
+	if evs[0].Practitioner != app.LocalOperator() || evs[1].Practitioner != doctor.RPPS {
 		t.Errorf("audit practitioners %q, %q", evs[0].Practitioner, evs[1].Practitioner)
 	}
 

@@ -15,6 +15,7 @@ import (
 type Directory struct {
 	entries []dirEntry
 	byID    map[PatientID]int
+	byINS   map[string][]PatientID // insKey → the patients carrying that INS
 }
 
 type dirEntry struct {
@@ -25,7 +26,7 @@ type dirEntry struct {
 
 // NewDirectory indexes patients.
 func NewDirectory(patients []Patient) *Directory {
-	d := &Directory{byID: make(map[PatientID]int, len(patients))}
+	d := &Directory{byID: make(map[PatientID]int, len(patients)), byINS: make(map[string][]PatientID, len(patients))}
 	for _, p := range patients {
 		d.Put(p)
 	}
@@ -38,12 +39,71 @@ func (d *Directory) Len() int { return len(d.entries) }
 // Put adds or replaces a patient.
 func (d *Directory) Put(p Patient) {
 	e := dirEntry{p: p, tokens: nameTokens(p), sort: sortKey(p)}
+	if d.byINS == nil {
+		d.byINS = map[string][]PatientID{}
+	}
 	if i, ok := d.byID[p.ID]; ok {
+		d.unindexINS(d.entries[i].p)
 		d.entries[i] = e
+		d.indexINS(p)
 		return
 	}
 	d.byID[p.ID] = len(d.entries)
 	d.entries = append(d.entries, e)
+	d.indexINS(p)
+}
+
+// insKey is the key of an INS in the directory's index: the matricule
+// trimmed, in upper case (the Corsican A/B), and the OID; "" for no INS.
+func insKey(ins INS) string {
+	m := strings.ToUpper(strings.TrimSpace(ins.Matricule))
+	if m == "" {
+		return ""
+	}
+	return m + "\x00" + ins.OID
+}
+
+func (d *Directory) indexINS(p Patient) {
+	if k := insKey(p.INS); k != "" {
+		d.byINS[k] = append(d.byINS[k], p.ID)
+	}
+}
+
+func (d *Directory) unindexINS(p Patient) {
+	k := insKey(p.INS)
+	if k == "" {
+		return
+	}
+	ids := d.byINS[k]
+	for i, id := range ids {
+		if id == p.ID {
+			ids = append(ids[:i:i], ids[i+1:]...)
+			break
+		}
+	}
+	if len(ids) == 0 {
+		delete(d.byINS, k)
+	} else {
+		d.byINS[k] = ids
+	}
+}
+
+// ByINS returns the patients carrying ins (matricule compared trimmed and
+// without case, OID exactly), in no particular order: a lookup by key, not
+// a scan of the directory. None for an empty INS.
+func (d *Directory) ByINS(ins INS) []Patient {
+	k := insKey(ins)
+	if k == "" {
+		return nil
+	}
+	ids := d.byINS[k]
+	out := make([]Patient, 0, len(ids))
+	for _, id := range ids {
+		if i, ok := d.byID[id]; ok {
+			out = append(out, d.entries[i].p)
+		}
+	}
+	return out
 }
 
 // Remove drops a patient.
@@ -52,6 +112,7 @@ func (d *Directory) Remove(id PatientID) {
 	if !ok {
 		return
 	}
+	d.unindexINS(d.entries[i].p)
 	last := len(d.entries) - 1
 	d.entries[i] = d.entries[last]
 	d.byID[d.entries[i].p.ID] = i

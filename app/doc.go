@@ -69,18 +69,24 @@
 //     reconciliation types; declaration.go, declaration_service.go: the
 //     medications a patient declares (DeclarationStore) and the signed
 //     reconciliation. vsm.go, vsm_service.go: the medical synthesis (VSM).
-//     preop.go: pre-operative sheets (SheetRenderer).
+//     preop.go: pre-operative sheets (SheetRenderer, Printer);
+//     preopsaved.go: the saved pre-operative decisions (PreopStore).
+//     observation.go: numeric results (laboratory, vital signs).
 //   - sync.go, sync_service.go: the Syncer port (the sync engine) and its
-//     progress; sync now, status, conflicts. watch.go, watch_service.go: the
-//     operating list and the watch list.
+//     progress; sync now, status, conflicts; sent.go: the documents sent.
+//     watch.go, watch_service.go: the operating list and the watch list.
 //   - connection.go, connection_service.go: the connection settings
 //     (central service, credential, secure mailboxes) and their
 //     ConnectionStore port; credential.go, cardmodule.go: the card.
-//   - mail.go (the Mailbox and MailStore ports), mailimport.go (the import),
-//     mailmatch.go (where the import decides a patient: MatchPatient),
-//     mailservice.go (the manual queue), mailview.go (the message itself).
+//   - mail.go (the Mailbox and MailStore ports), mail_import_service.go
+//     (the one mail-import use case and its MailboxOpener port),
+//     mail_importer.go (the import engine), mail_filing.go (filing a
+//     report), mailmatch.go (where the import decides a patient:
+//     MatchPatient), mailservice.go (the manual queue), mailview.go (the
+//     message itself).
 //   - terminology.go: the Terminology port (labels). errors.go: the error
-//     kinds. log.go: Redacted, Wipe.
+//     kinds. log.go: Redacted, Wipe. operator.go: LocalOperator, who acts
+//     without a card.
 //
 // # Dependencies
 //

@@ -55,6 +55,9 @@ type ClinicalDocument struct {
 	Problems []Problem
 	// Devices are the implanted or used medical devices the entries name.
 	Devices []Device
+	// Observations are the numeric results of the entries (laboratory
+	// results, vital signs), observation.go.
+	Observations []Observation
 	// Media are the objects embedded in a structured body
 	// (observationMedia: PDFs, images), each with its ID.
 	Media []Attachment

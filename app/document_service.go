@@ -182,6 +182,10 @@ func (s *Service) ReadMedications(ctx context.Context, id PatientID) (Medication
 				d.Source = src
 				out.Devices = append(out.Devices, d)
 			}
+			for _, o := range res.sum.observations {
+				o.Source = src
+				out.Observations = append(out.Observations, o)
+			}
 		}
 	}
 	out.Lines = append(out.Lines, declared...) // their own source: no document
@@ -333,13 +337,16 @@ type medSummary struct {
 	problems   []Problem
 	devices    []Device
 	unreadable bool // the reader refused the document
+
+	observations []Observation
 }
 
 func summarise(cd ClinicalDocument, err error) medSummary {
 	if err != nil {
 		return medSummary{unreadable: true}
 	}
-	return medSummary{meta: cd.Meta, meds: cd.Medications, allergies: cd.Allergies, problems: cd.Problems, devices: cd.Devices}
+	return medSummary{meta: cd.Meta, meds: cd.Medications, allergies: cd.Allergies, problems: cd.Problems, devices: cd.Devices,
+		observations: cd.Observations}
 }
 
 // documentReading is the Service's document reader and the memory of what

@@ -83,6 +83,14 @@ var (
 	// someone holding the file). It opens only when the user accepts it
 	// (Service.UnlockOlder); purged patients stay unreadable in it.
 	ErrOlderVault = errors.New("vault older than the last one used here")
+	// ErrReadOnly: a file Carnet must write (the configuration) is
+	// read-only, or its folder cannot be written: deployed so by the
+	// clinic's IT, it is left as it is.
+	ErrReadOnly = errors.New("read-only")
+	// ErrCardModule: the card's PKCS#11 module (the CPS middleware
+	// library, cps3_pkcs11_w64.dll on Windows) is not installed at the
+	// configured path or cannot be loaded.
+	ErrCardModule = errors.New("card module missing")
 )
 
 // WaitError says that an operation was refused for now and may be retried
@@ -106,7 +114,7 @@ var kinds = []error{
 	ErrWeakPassphrase, ErrDamaged, ErrNewerFormat, ErrInUse, ErrNotFound, ErrInvalid,
 	ErrOffline, ErrAccessDenied, ErrConflict, ErrNoSpace, ErrInsecureFile, ErrPrivateKey,
 	ErrWithdrawn, ErrThrottled, ErrServer, ErrIntegrity, ErrCredential, ErrDeviceSecret,
-	ErrNotConfigured, ErrOlderVault,
+	ErrNotConfigured, ErrOlderVault, ErrReadOnly, ErrCardModule,
 }
 
 // Kinds returns every error kind, for tests that check each has a message.

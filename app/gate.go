@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -36,7 +35,7 @@ func MayReachCentral(status IdentityStatus, mode AccessMode) bool {
 // engine's pulls and evidence reads) in one place.
 type gatedRecords struct {
 	RecordService
-	patients func(ctx context.Context) ([]Patient, error)
+	byINS func(ctx context.Context, ins INS) ([]Patient, error) // Store.PatientsByINS: a lookup by key
 }
 
 // gate checks acc and ins against the local directory.
@@ -44,15 +43,12 @@ func (g gatedRecords) gate(ctx context.Context, acc Access, ins INS) error {
 	if acc.Mode == AccessEmergency {
 		return nil
 	}
-	ps, err := g.patients(ctx)
+	ps, err := g.byINS(ctx, ins)
 	if err != nil {
 		return fmt.Errorf("identity check: %w", err)
 	}
 	status := IdentityStatus("")
 	for _, p := range ps {
-		if !strings.EqualFold(strings.TrimSpace(p.INS.Matricule), strings.TrimSpace(ins.Matricule)) || p.INS.OID != ins.OID {
-			continue
-		}
 		if p.Status == IdentityQualified {
 			return nil
 		}

@@ -13,7 +13,8 @@ import (
 // port that sync/mailbox implements, the messages and reports it delivers,
 // and the records the import keeps in the vault (manual queue, quarantine,
 // sealed raw messages, sync points). The matching rule is in mailmatch.go,
-// the import use case in mailimport.go.
+// the import use case in mail_import_service.go (its engine in
+// mail_importer.go, its filing in mail_filing.go).
 
 // Mailbox is a secure mailbox (one BAL, one IMAP folder) seen from Carnet:
 // the messages received since a sync point, and a way to mark one as
@@ -32,7 +33,7 @@ type Mailbox interface {
 	// the configured folder when the server has MOVE or UIDPLUS. It never
 	// deletes. Call it only after the vault commit. A mailbox that can
 	// mark several messages in one command also implements
-	// MailboxSetMarker (mailimport.go).
+	// MailboxSetMarker (mail_importer.go).
 	MarkImported(ctx context.Context, ref MessageRef) error
 	// Close ends the session.
 	Close() error
@@ -302,7 +303,7 @@ type MailRecord struct {
 }
 
 // MailStore is what the mail import needs of the vault: the subset of
-// Store that ImportMail uses, so that its tests can run on a small fake
+// Store that ImportMailbox uses, so that its tests can run on a small fake
 // (apptest.MailStore). Every Store is a MailStore. A commit unit of
 // messages is one Write: the patient documents and manifests, the
 // manual-queue items, the sealed raw messages, the deduplication records

@@ -20,7 +20,7 @@ func TestImportMailKeepsClass(t *testing.T) {
 		msg(1, "a@x", classed),
 		msg(2, "b@x", report(p, "doc-n", "set-n", 1, "<n/>")),
 	}}
-	if sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"}); err != nil || sum.Filed != 2 {
+	if sum, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"}); err != nil || sum.Filed != 2 {
 		t.Fatalf("summary %+v, %v", sum, err)
 	}
 	man, _ := store.Manifest(ctx, p.ID)

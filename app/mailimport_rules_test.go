@@ -80,7 +80,7 @@ func TestImportMessageIDReused(t *testing.T) {
 	second := msg(2, "same@x", report(p, "doc-2", "set-2", 1, "<two/>"))
 	second.Raw = []byte("raw same@x, other content")
 	mb := &fakeMailbox{validity: 1, msgs: []app.Message{first, second}}
-	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	sum, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"})
 	if err != nil || sum.Filed != 1 || sum.Manual != 1 || sum.Duplicates != 0 {
 		t.Fatalf("summary %+v, %v", sum, err)
 	}
@@ -111,7 +111,7 @@ func TestImportMessageIDReused(t *testing.T) {
 	third := msg(3, "same@x", report(p, "doc-3", "set-3", 1, "<three/>"))
 	third.Raw = []byte("raw same@x, third content")
 	mb2 := &fakeMailbox{validity: 2, msgs: []app.Message{first, third}}
-	sum, err = app.ImportMail(ctx, store, mb2, app.ImportOptions{Account: "bal"})
+	sum, err = app.ImportMailbox(ctx, store, mb2, app.ImportOptions{Account: "bal"})
 	if err != nil || sum.Duplicates != 1 || sum.Manual != 1 || sum.Filed != 0 {
 		t.Fatalf("second run %+v, %v", sum, err)
 	}
@@ -134,7 +134,7 @@ func TestImportMessageIDReusedWithoutReport(t *testing.T) {
 	empty := app.Message{Ref: app.MessageRef{UID: 2, MessageID: "id@x"}, Raw: []byte("no attachment"),
 		Problems: []app.ImportProblem{{Kind: app.ProblemNoAttachment}}}
 	mb := &fakeMailbox{validity: 1, msgs: []app.Message{first, empty}}
-	if _, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"}); err != nil {
+	if _, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"}); err != nil {
 		t.Fatal(err)
 	}
 	its := itemsOf(t, store, 2)
@@ -164,7 +164,7 @@ func TestImportLegacyRecordIsDuplicate(t *testing.T) {
 	other.Ref.Account = "bal"
 	other.Raw = []byte("raw old@x, a new report")
 	mb := &fakeMailbox{validity: 1, msgs: []app.Message{same, other}}
-	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	sum, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"})
 	if err != nil || sum.Duplicates != 1 || sum.Filed != 0 || sum.Manual != 1 {
 		t.Fatalf("summary %+v, %v", sum, err)
 	}
@@ -192,7 +192,7 @@ func TestImportMessageIDReusedOverSizeCap(t *testing.T) {
 	huge := app.Message{Ref: app.MessageRef{UID: 3, MessageID: "big@x"},
 		Problems: []app.ImportProblem{{Kind: app.ProblemTooLarge, Detail: "message over 1 bytes"}}}
 	mb := &fakeMailbox{validity: 1, msgs: []app.Message{first, big, huge}}
-	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	sum, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"})
 	if err != nil || sum.Filed != 1 || sum.Duplicates != 0 || sum.Manual != 1 || sum.Quarantined != 1 {
 		t.Fatalf("summary %+v, %v", sum, err)
 	}
@@ -213,7 +213,7 @@ func TestImportMessageIDReusedOverSizeCap(t *testing.T) {
 	if err := store.Write(ctx, &app.Batch{MailStates: []app.MailboxState{{Account: "bal", Mailbox: "INBOX", UIDValidity: 1}}}); err != nil {
 		t.Fatal(err)
 	}
-	sum, err = app.ImportMail(ctx, store, mb2, app.ImportOptions{Account: "bal"})
+	sum, err = app.ImportMailbox(ctx, store, mb2, app.ImportOptions{Account: "bal"})
 	if err != nil || sum.Duplicates != 2 || sum.Manual != 0 {
 		t.Fatalf("second run %+v, %v", sum, err)
 	}
@@ -244,7 +244,7 @@ func TestImportPartsDisagree(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			store := apptest.NewMailStore(p, q)
 			mb := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "two@x", tc.a, tc.b)}}
-			sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+			sum, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"})
 			if err != nil || sum.Filed != 0 || sum.Manual != 2 {
 				t.Fatalf("summary %+v, %v", sum, err)
 			}
@@ -260,7 +260,7 @@ func TestImportPartsDisagree(t *testing.T) {
 	store := apptest.NewMailStore(p, q)
 	pdf := app.IncomingReport{Meta: app.DocumentMeta{Title: "scan"}, Content: []byte("%PDF"), MediaType: "application/pdf"}
 	mb := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "same@x", report(p, "doc-1", "s1", 1, "<1/>"), report(p, "doc-2", "s2", 1, "<2/>"), pdf)}}
-	if sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"}); err != nil || sum.Filed != 2 {
+	if sum, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"}); err != nil || sum.Filed != 2 {
 		t.Fatalf("same patient: %+v, %v", sum, err)
 	}
 }
@@ -276,7 +276,7 @@ func TestImportRepeatedIdentity(t *testing.T) {
 		r := report(p, "doc-r", "s-r", 1, "<r/>")
 		r.Identity.Repeated = []string{el}
 		mb := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "r@x", r)}}
-		sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+		sum, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"})
 		if err != nil || sum.Filed != 0 || sum.Manual != 1 {
 			t.Fatalf("%s: summary %+v, %v", el, sum, err)
 		}

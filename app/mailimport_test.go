@@ -96,7 +96,7 @@ func TestImportMailFilesDedupsAndMarks(t *testing.T) {
 		msg(6, "d@x", report(p, "doc-2", "set-2", 2, "<v2/>")), // original late
 	}}
 	mb.msgs[0].NotifyTo, mb.msgs[0].ReturnPath = "s@x", "s@x"
-	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal", Receipts: rec})
+	sum, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal", Receipts: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,11 +126,11 @@ func TestImportMailFilesDedupsAndMarks(t *testing.T) {
 	}
 	// Run again: nothing new. Then the server resets UIDVALIDITY: every
 	// message comes again and is recognised.
-	if sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"}); err != nil || sum.Messages != 0 {
+	if sum, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"}); err != nil || sum.Messages != 0 {
 		t.Fatalf("second run %+v %v", sum, err)
 	}
 	mb.validity = 8
-	sum, err = app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	sum, err = app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"})
 	if err != nil || sum.Filed != 0 || sum.Duplicates != 5 {
 		t.Fatalf("after UIDVALIDITY reset %+v %v", sum, err)
 	}
@@ -156,7 +156,7 @@ func TestImportMailManualQuarantineAndReceipts(t *testing.T) {
 			Problems: []app.ImportProblem{{Kind: app.ProblemEncrypted}}, NotifyTo: "s@x", ReturnPath: "s@x"},
 	}}
 	rec := &countingReceipts{}
-	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal", ReadReceipts: true, Receipts: rec})
+	sum, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal", ReadReceipts: true, Receipts: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestImportMailCrashBeforeMark(t *testing.T) {
 	store := apptest.NewMailStore(p)
 	mb := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "m1", report(p, "d1", "", 0, "<a/>")), msg(2, "m2", report(p, "d2", "", 0, "<b/>"))}}
 	mb.markErr = errors.New("connection lost")
-	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	sum, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"})
 	if err != nil || sum.Filed != 2 || sum.MarkFailures != 2 {
 		t.Fatalf("%+v %v", sum, err)
 	}
@@ -209,7 +209,7 @@ func TestImportMailCrashBeforeMark(t *testing.T) {
 		t.Fatalf("sync point advanced past unmarked messages: %+v", st)
 	}
 	mb.markErr = nil
-	sum, err = app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	sum, err = app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"})
 	if err != nil || sum.Filed != 0 || sum.Duplicates != 2 || len(mb.marked) != 2 {
 		t.Fatalf("retry %+v %v marked %v", sum, err, mb.marked)
 	}
@@ -220,7 +220,7 @@ func TestImportMailCrashBeforeMark(t *testing.T) {
 	store2 := apptest.NewMailStore(p)
 	store2.FailWrites = 1
 	mb2 := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "m1", report(p, "d1", "", 0, "<a/>"))}}
-	if _, err := app.ImportMail(ctx, store2, mb2, app.ImportOptions{Account: "bal"}); !errors.Is(err, app.ErrNoSpace) {
+	if _, err := app.ImportMailbox(ctx, store2, mb2, app.ImportOptions{Account: "bal"}); !errors.Is(err, app.ErrNoSpace) {
 		t.Fatalf("err %v", err)
 	}
 	if len(mb2.marked) != 0 {
@@ -236,7 +236,7 @@ func TestImportMailConflictAndSeveralPatients(t *testing.T) {
 	several := report(p, "d2", "", 0, "<c/>")
 	several.NoAuto = true
 	mb := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "m1", report(p, "d1", "", 0, "<other/>"), several)}}
-	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	sum, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"})
 	if err != nil || sum.Manual != 2 || sum.Filed != 0 {
 		t.Fatalf("%+v %v", sum, err)
 	}
@@ -292,7 +292,7 @@ func TestImportMailGroupCommit(t *testing.T) {
 	// A quarantined message in the middle is neither marked nor blocking.
 	mb.msgs[149] = app.Message{Ref: app.MessageRef{UID: 150, MessageID: "q"}, Raw: []byte("q"),
 		Problems: []app.ImportProblem{{Kind: app.ProblemArchive}}}
-	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	sum, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +333,7 @@ func TestImportMailGroupCommitCrashBeforeMark(t *testing.T) {
 	// The first unit is committed but its mark fails (as a crash between
 	// the commit and the mark would leave it); the second one is marked.
 	mb.failSets = 1
-	sum, err := app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	sum, err := app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"})
 	if err != nil || sum.Filed != 150 || sum.MarkFailures != 100 {
 		t.Fatalf("%+v %v", sum, err)
 	}
@@ -342,7 +342,7 @@ func TestImportMailGroupCommitCrashBeforeMark(t *testing.T) {
 	}
 	// Next run: everything comes again, nothing is filed twice, all marked.
 	mb.marked, mb.sets = nil, nil
-	sum, err = app.ImportMail(ctx, store, mb, app.ImportOptions{Account: "bal"})
+	sum, err = app.ImportMailbox(ctx, store, mb, app.ImportOptions{Account: "bal"})
 	if err != nil || sum.Filed != 0 || sum.Duplicates != 150 || len(mb.marked) != 150 {
 		t.Fatalf("retry %+v %v marked %d", sum, err, len(mb.marked))
 	}
@@ -356,7 +356,7 @@ func TestImportMailGroupCommitCrashBeforeMark(t *testing.T) {
 	store2 := apptest.NewMailStore(p)
 	store2.FailWrites = 1
 	mb2 := &setMailbox{fakeMailbox: fakeMailbox{validity: 1, msgs: mb.msgs[:5]}, store: store2}
-	if _, err := app.ImportMail(ctx, store2, mb2, app.ImportOptions{Account: "bal"}); !errors.Is(err, app.ErrNoSpace) {
+	if _, err := app.ImportMailbox(ctx, store2, mb2, app.ImportOptions{Account: "bal"}); !errors.Is(err, app.ErrNoSpace) {
 		t.Fatalf("err %v", err)
 	}
 	if len(mb2.marked) != 0 || len(store2.Records()) != 0 {
@@ -397,7 +397,7 @@ func TestImportMailReceipts(t *testing.T) {
 
 	t.Run("off", func(t *testing.T) {
 		rec := &countingReceipts{}
-		sum, err := app.ImportMail(ctx, apptest.NewMailStore(p), &fakeMailbox{validity: 1, msgs: msgs()}, app.ImportOptions{Account: "bal", Receipts: rec})
+		sum, err := app.ImportMailbox(ctx, apptest.NewMailStore(p), &fakeMailbox{validity: 1, msgs: msgs()}, app.ImportOptions{Account: "bal", Receipts: rec})
 		if err != nil || rec.n != 0 || sum.Receipts != 0 || len(notes(sum, 4)) != 0 {
 			t.Fatalf("receipts %d, summary %+v, err %v", rec.n, sum, err)
 		}
@@ -408,7 +408,7 @@ func TestImportMailReceipts(t *testing.T) {
 		store := apptest.NewMailStore(p)
 		mb := &fakeMailbox{validity: 1, msgs: msgs()}
 		opt := app.ImportOptions{Account: "bal", ReadReceipts: true, Receipts: rec}
-		sum, err := app.ImportMail(ctx, store, mb, opt)
+		sum, err := app.ImportMailbox(ctx, store, mb, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -444,7 +444,7 @@ func TestImportMailReceipts(t *testing.T) {
 		// The same messages again (another delivery, UIDVALIDITY reset):
 		// duplicates, no second receipt.
 		mb.validity = 2
-		sum, err = app.ImportMail(ctx, store, mb, opt)
+		sum, err = app.ImportMailbox(ctx, store, mb, opt)
 		if err != nil || sum.Duplicates != 5 || rec.n != 3 || sum.Receipts != 0 {
 			t.Fatalf("re-import sent receipts: %d, summary %+v, err %v", rec.n, sum, err)
 		}
@@ -452,7 +452,7 @@ func TestImportMailReceipts(t *testing.T) {
 
 	t.Run("failure and no sender are noted", func(t *testing.T) {
 		rec := &countingReceipts{err: fmt.Errorf("mailbox: submit: connect: %w", app.ErrOffline)}
-		sum, err := app.ImportMail(ctx, apptest.NewMailStore(p), &fakeMailbox{validity: 1, msgs: msgs()[:1]},
+		sum, err := app.ImportMailbox(ctx, apptest.NewMailStore(p), &fakeMailbox{validity: 1, msgs: msgs()[:1]},
 			app.ImportOptions{Account: "bal", ReadReceipts: true, Receipts: rec})
 		if err != nil || sum.Receipts != 0 || sum.Filed != 1 {
 			t.Fatalf("summary %+v, err %v", sum, err)
@@ -460,7 +460,7 @@ func TestImportMailReceipts(t *testing.T) {
 		if n := notes(sum, 1); len(n) != 1 || !strings.Contains(n[0], "read receipt not sent") {
 			t.Fatalf("notes %q", n)
 		}
-		sum, err = app.ImportMail(ctx, apptest.NewMailStore(p), &fakeMailbox{validity: 1, msgs: msgs()[:1]},
+		sum, err = app.ImportMailbox(ctx, apptest.NewMailStore(p), &fakeMailbox{validity: 1, msgs: msgs()[:1]},
 			app.ImportOptions{Account: "bal", ReadReceipts: true})
 		if n := notes(sum, 1); err != nil || len(n) != 1 || !strings.Contains(n[0], "no submission server") {
 			t.Fatalf("notes %q, err %v", n, err)

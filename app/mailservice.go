@@ -24,33 +24,6 @@ type MailPruner interface {
 // not overwrite each other's manifest. There is one Service per process.
 var mailMu sync.Mutex
 
-// ImportMail imports the new messages of a mailbox into the vault (see the
-// function ImportMail), then drops the raw messages past retention (see
-// PruneMail). Practitioner and Structure default to the signed-in
-// practitioner's, Clock and Log to the service's.
-func (s *Service) ImportMail(ctx context.Context, mb Mailbox, opt ImportOptions) (ImportSummary, error) {
-	if opt.Clock == nil {
-		opt.Clock = s.clock
-	}
-	if opt.Log == nil {
-		opt.Log = s.log
-	}
-	if opt.Practitioner == "" {
-		if p, ok := s.Practitioner(); ok {
-			opt.Practitioner, opt.Structure = p.RPPS, p.Structure.ID
-		}
-	}
-	mailMu.Lock()
-	sum, err := ImportMail(ctx, s.store, mb, opt)
-	mailMu.Unlock()
-	if err == nil {
-		if _, perr := s.PruneMail(ctx); perr != nil {
-			s.log.Warn("mail retention failed", "err", perr)
-		}
-	}
-	return sum, err
-}
-
 // PruneMail drops the raw messages settled for longer than the retention
 // period (Settings.RetentionDays), when the store supports it (MailPruner).
 func (s *Service) PruneMail(ctx context.Context) (int, error) {
@@ -356,7 +329,8 @@ const MinUndoReason = 10
 // the item waits again in the manual queue with its report, and the audit
 // says who undid it and why (reason, at least MinUndoReason characters).
 // Refused: an item that is not attached (ErrConflict), past the window or
-// without a reason (ErrInvalid).
+// without a reason (ErrInvalid), a document that went on since the attach
+// (an *UndoError: sent or queued for the central service, or replaced).
 func (s *Service) UndoAttach(ctx context.Context, id InboxID, reason string) error {
 	mailMu.Lock()
 	defer mailMu.Unlock()
@@ -381,11 +355,14 @@ func (s *Service) UndoAttach(ctx context.Context, id InboxID, reason string) err
 		b := &Batch{}
 		rep := *it.Report
 		if it.Filed != "" {
-			content, err := s.store.Document(ctx, it.Patient, it.Filed)
+			man, err := s.store.Manifest(ctx, it.Patient)
 			if err != nil {
 				return err
 			}
-			man, err := s.store.Manifest(ctx, it.Patient)
+			if err := s.undoable(ctx, man, it.Filed); err != nil {
+				return err
+			}
+			content, err := s.store.Document(ctx, it.Patient, it.Filed)
 			if err != nil {
 				return err
 			}
@@ -424,7 +401,7 @@ func (s *Service) UndoAttach(ctx context.Context, id InboxID, reason string) err
 		ev.Detail += ": " + reason
 		ev.Time = now
 		if ev.Practitioner == "" {
-			ev.Practitioner = "local"
+			ev.Practitioner = LocalOperator()
 		}
 		b.Audit = append(b.Audit, ev)
 		return s.store.Write(ctx, b)
@@ -432,6 +409,65 @@ func (s *Service) UndoAttach(ctx context.Context, id InboxID, reason string) err
 	if err != nil {
 		s.audit(ctx, s.mailEvent("mail.attach.undo", patient, resultOf(err), string(id)))
 		return fmt.Errorf("undo attach: %w", err)
+	}
+	return nil
+}
+
+// UndoRefusal says why an attach can no longer be undone.
+type UndoRefusal string
+
+// The reasons an attach can no longer be undone.
+const (
+	// UndoPushed: the document was sent to the central record service, or
+	// waits in the outbox to be sent (or a change of it does): removing it
+	// here would leave the shared record with a document Carnet no longer
+	// shows.
+	UndoPushed UndoRefusal = "pushed"
+	// UndoReplaced: a newer version replaced the attached document (or a
+	// replacement of it waits in the outbox): the record's current version
+	// is no longer the one the attach added.
+	UndoReplaced UndoRefusal = "replaced"
+)
+
+// UndoError is UndoAttach's refusal of an attach whose document went on
+// (pushed, replaced). It wraps ErrConflict; the UI says the reason.
+type UndoError struct {
+	Reason UndoRefusal
+}
+
+// Error implements error.
+func (e *UndoError) Error() string {
+	return "the attached document was " + string(e.Reason) + " since: the attach cannot be undone"
+}
+
+// Unwrap returns ErrConflict, the kind of the refusal.
+func (e *UndoError) Unwrap() error { return ErrConflict }
+
+// undoable checks that the document an attach filed is still only in the
+// vault, as the attach left it: not known to the central service, not
+// queued in the outbox, not replaced by a newer version.
+func (s *Service) undoable(ctx context.Context, man Manifest, filed DocumentID) error {
+	d, ok := man.Document(filed)
+	if !ok {
+		return fmt.Errorf("the attached document is no longer in the record: %w", ErrConflict)
+	}
+	if d.RemoteID != "" || d.VersionID != "" {
+		return &UndoError{Reason: UndoPushed}
+	}
+	if d.Superseded {
+		return &UndoError{Reason: UndoReplaced}
+	}
+	out, err := s.store.Outbox(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range out {
+		switch {
+		case o.Replaces == filed:
+			return &UndoError{Reason: UndoReplaced}
+		case o.ID == OutboxID(filed), o.Meta.ID == filed, o.Target == filed:
+			return &UndoError{Reason: UndoPushed}
+		}
 	}
 	return nil
 }

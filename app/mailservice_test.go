@@ -57,7 +57,7 @@ func TestServiceImportAttachReject(t *testing.T) {
 		{Ref: app.MessageRef{UID: 4, MessageID: "m4"}, Raw: []byte("zip"),
 			Problems: []app.ImportProblem{{Kind: app.ProblemArchive, Detail: "xdm: zip-slip"}}},
 	}}
-	sum, err := svc.ImportMail(ctx, mb, app.ImportOptions{Account: "bal"})
+	sum, err := importOne(ctx, svc, mb)
 	if err != nil || sum.Filed != 1 || sum.Manual != 2 || sum.Quarantined != 1 {
 		t.Fatalf("import %+v %v", sum, err)
 	}
@@ -124,7 +124,7 @@ func TestServiceImportAttachReject(t *testing.T) {
 
 	// The attached report arrives again in another message: not queued again.
 	mb.msgs = append(mb.msgs, msg(5, "m5", odd))
-	if sum, err := svc.ImportMail(ctx, mb, app.ImportOptions{Account: "bal"}); err != nil || sum.Manual != 0 || sum.Known != 1 {
+	if sum, err := importOne(ctx, svc, mb); err != nil || sum.Manual != 0 || sum.Known != 1 {
 		t.Fatalf("re-delivery %+v %v", sum, err)
 	}
 
@@ -155,7 +155,7 @@ func TestServiceAttachKnownAndMessageLevel(t *testing.T) {
 		msg(1, "m1", rep),
 		{Ref: app.MessageRef{UID: 2, MessageID: "m2"}, Raw: []byte("enc"), Problems: []app.ImportProblem{{Kind: app.ProblemEncrypted}}},
 	}}
-	if _, err := svc.ImportMail(ctx, mb, app.ImportOptions{Account: "bal"}); err != nil {
+	if _, err := importOne(ctx, svc, mb); err != nil {
 		t.Fatal(err)
 	}
 	// The same document reached the record meanwhile (central service).
@@ -269,7 +269,7 @@ func TestAttachRefusesAnotherPatientsINS(t *testing.T) {
 	rep := report(holder, "doc-9", "", 0, "<cr/>")
 	rep.Identity.BirthName = "DUPOND" // traits differ: manual (904)
 	mb := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "m9", rep)}}
-	if _, err := svc.ImportMail(ctx, mb, app.ImportOptions{Account: "bal"}); err != nil {
+	if _, err := importOne(ctx, svc, mb); err != nil {
 		t.Fatal(err)
 	}
 	items, err := svc.Inbox(ctx)
@@ -299,7 +299,7 @@ func TestInboxCandidatesQualifiedOnly(t *testing.T) {
 		BirthDate: p.BirthDate, Sex: p.Sex, INS: app.INS{Matricule: matricule(t, "2800175999999"), OID: app.OIDINSNIR}}
 	svc, _ := unlockedService(t, prov, namesake)
 	mb := &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "m-prov", report(p, "doc-prov", "", 0, "<cr/>"))}}
-	if _, err := svc.ImportMail(ctx, mb, app.ImportOptions{Account: "bal"}); err != nil {
+	if _, err := importOne(ctx, svc, mb); err != nil {
 		t.Fatal(err)
 	}
 	items, err := svc.Inbox(ctx)
@@ -346,7 +346,7 @@ func TestAttachOnlyAfterOpening(t *testing.T) {
 	svc, _ := unlockedService(t, p)
 	rep := report(p, "doc-u", "", 0, "<u/>")
 	rep.Identity.INS = app.INS{}
-	if _, err := svc.ImportMail(ctx, &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "u", rep)}}, app.ImportOptions{Account: "bal"}); err != nil {
+	if _, err := importOne(ctx, svc, &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "u", rep)}}); err != nil {
 		t.Fatal(err)
 	}
 	it := itemBy(t, svc, app.ReasonNoINS)
@@ -382,7 +382,7 @@ func TestUndoAttach(t *testing.T) {
 	v1 := report(p, "doc-v1", "set-u", 1, "<v1/>")
 	v2 := report(p, "doc-v2", "set-u", 2, "<v2/>")
 	v2.Identity.INS = app.INS{} // manual (903)
-	if _, err := svc.ImportMail(ctx, &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "a", v1), msg(2, "b", v2)}}, app.ImportOptions{Account: "bal"}); err != nil {
+	if _, err := importOne(ctx, svc, &fakeMailbox{validity: 1, msgs: []app.Message{msg(1, "a", v1), msg(2, "b", v2)}}); err != nil {
 		t.Fatal(err)
 	}
 	it := itemBy(t, svc, app.ReasonNoINS)

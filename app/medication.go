@@ -199,6 +199,9 @@ type MedicationReading struct {
 	Allergies []Allergy
 	Problems  []Problem
 	Devices   []Device
+	// Observations are the numeric results (laboratory, vital signs) of
+	// the same documents, each with its Source, in manifest order.
+	Observations []Observation
 }
 
 // Metas returns the metadata of the unstructured documents.

@@ -155,6 +155,9 @@ type PatientStore interface {
 	Patient(ctx context.Context, id PatientID) (Patient, error)
 	// Patients returns the whole directory, sorted by name.
 	Patients(ctx context.Context) ([]Patient, error)
+	// PatientsByINS returns the patients of the directory carrying ins
+	// (Directory.ByINS): a lookup by key, none when nobody does.
+	PatientsByINS(ctx context.Context, ins INS) ([]Patient, error)
 	// Purge forgets a patient by crypto-shredding: the patient's data key is
 	// destroyed first, then the records and the directory entry. A patient
 	// with outbox items is refused (ErrConflict).

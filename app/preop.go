@@ -28,11 +28,13 @@ type PreopSheet struct {
 type PreopRow struct {
 	Name     string
 	Class    string
-	Decision string // "Arrêter — dernière prise le 07/12/2026 (J-3)"; "proposé : …" when not decided
+	Decision string // "Arrêter — dernière prise le 07/12/2026 (J-3)"; "NON DÉCIDÉ - proposé : …" when not decided
 	Last     string // last dispensing or intake
 	Sources  int    // independent sources
 	Reason   string // override reason or rule followed
 	Flagged  bool
+	// Undecided: nobody decided the line yet; Decision shows the proposal.
+	Undecided bool
 }
 
 // SheetRenderer renders pre-operative sheets as one PDF (main wires
@@ -66,4 +68,50 @@ func (s *Service) PreopPDF(ctx context.Context, sheets []PreopSheet) ([]byte, er
 		return nil, fmt.Errorf("print pre-operative sheets: %w", err)
 	}
 	return b, nil
+}
+
+// Printer hands a PDF to the operating system's printing (main wires
+// osprint.Printer: CUPS lp on Linux, ShellExecute "print" on Windows).
+// Available reports whether the system offers printing at all.
+type Printer interface {
+	Available() bool
+	Print(ctx context.Context, pdf []byte) error
+}
+
+// SetPrinter sets the system printer of PrintPDF.
+func (s *Service) SetPrinter(p Printer) {
+	s.mu.Lock()
+	s.printer = p
+	s.mu.Unlock()
+}
+
+// CanPrint reports whether a system printer is set and available.
+func (s *Service) CanPrint() bool {
+	s.mu.Lock()
+	p := s.printer
+	s.mu.Unlock()
+	return p != nil && p.Available()
+}
+
+// PrintPDF sends a PDF rendered in memory to the system's printing; the
+// print is audited (without health data). Without a printer, or when the
+// system refuses the job (no default printer, printer unknown), it is
+// ErrNotConfigured, the system's own message kept in the error text.
+func (s *Service) PrintPDF(ctx context.Context, id PatientID, pdf []byte) error {
+	s.Touch()
+	s.mu.Lock()
+	p := s.printer
+	s.mu.Unlock()
+	if p == nil || !p.Available() {
+		return fmt.Errorf("print: no system printer: %w", ErrNotConfigured)
+	}
+	err := p.Print(ctx, pdf)
+	s.audit(ctx, AuditEvent{Action: "meds.print", Patient: id, Result: resultOf(err)})
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("print: %w", err)
+		}
+		return fmt.Errorf("print: %w: %v", ErrNotConfigured, err)
+	}
+	return nil
 }

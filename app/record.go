@@ -182,7 +182,9 @@ type Batch struct {
 
 	// Declarations change the medications patients declared (declaration.go).
 	Declarations []DeclarationSet
-	Audit        []AuditEvent // appended to the audit log in the same transaction
+	// Preop changes the saved pre-operative decisions (preopsaved.go).
+	Preop []PreopSet
+	Audit []AuditEvent // appended to the audit log in the same transaction
 }
 
 // DocumentRef names one document of one patient.
@@ -194,7 +196,7 @@ type DocumentRef struct {
 // Empty reports whether the batch holds nothing.
 func (b *Batch) Empty() bool {
 	return len(b.Patients)+len(b.Manifests)+len(b.Documents)+len(b.Cursors)+len(b.Outbox)+len(b.OutboxDone)+len(b.DocumentsGone)+
-		len(b.Inbox)+len(b.MailRaw)+len(b.MailRecords)+len(b.MailStates)+len(b.Declarations)+len(b.Audit) == 0
+		len(b.Inbox)+len(b.MailRaw)+len(b.MailRecords)+len(b.MailStates)+len(b.Declarations)+len(b.Preop)+len(b.Audit) == 0
 }
 
 // sortDocuments orders a document list newest act date first, then by id.
@@ -252,7 +254,7 @@ func MergeManifest(m Manifest, docs []RemoteDocument) (Manifest, time.Time) {
 				continue // an older version than the one we have
 			}
 			meta.Cached = old.Cached
-			if meta.Source == "" {
+			if meta.Source == "" || old.Source == "carnet" {
 				meta.Source = old.Source // a note written in Carnet stays one once sent
 			}
 			if meta.Source == "" {

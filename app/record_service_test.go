@@ -361,6 +361,7 @@ func TestLockSignsOut(t *testing.T) {
 func TestMergeManifestKeepsTheSource(t *testing.T) {
 	m := app.Manifest{Documents: []app.DocumentMeta{{ID: "n1", Source: "carnet", Cached: true}}}
 	sent := remoteDoc("n1", serverNow, serverNow)
+	sent.Meta.Source = "dmp" // what the client says of every entry it lists
 	got, _ := app.MergeManifest(m, []app.RemoteDocument{sent, remoteDoc("d2", serverNow, serverNow)})
 	for _, d := range got.Documents {
 		want := map[app.DocumentID]string{"n1": "carnet", "d2": "dmp"}[d.ID]

@@ -26,6 +26,7 @@ type Service struct {
 	syncer       Syncer
 	writer       DocumentWriter
 	sheets       SheetRenderer // pre-operative sheets as PDF (preop.go)
+	printer      Printer       // the system's printing (preop.go)
 	terms        Terminology
 	reading      documentReading // the document reader and its cache of read documents (document_service.go)
 	conns        ConnectionStore // where the connection is kept (connection.go)
@@ -36,6 +37,7 @@ type Service struct {
 	msgReader    MessageReader    // reads the sealed raw messages of the manual queue (mailview.go)
 	link         *connTracker     // the session's connectivity (connectivity.go)
 	stopLink     func()           // stops its probe
+	mailLive     mailLive         // open mailbox sessions, closed at every lock (mail_import_service.go)
 }
 
 // Deps are the ports a Service works with. main fills them once, in one
@@ -66,6 +68,7 @@ type Deps struct {
 	Messages    MessageReader // shows a manual-queue report's message (mailview.go)
 	Terminology Terminology   // document type and class labels
 	Sheets      SheetRenderer // pre-operative sheets as PDF (preop.go)
+	Printer     Printer       // the system's printing (preop.go)
 
 	// Syncer is the sync engine behind Sync, SyncStatus, Resolve and
 	// ImportOperatingList. An engine built on the service itself (the
@@ -77,7 +80,8 @@ type Deps struct {
 // NewService returns the use cases over d's ports.
 //
 // The Set* methods (SetDocumentReader, SetDocumentWriter, SetTerminology,
-// SetSheetRenderer, SetMessageReader, SetConnectionStore) replace a port of
+// SetSheetRenderer, SetPrinter, SetMessageReader, SetConnectionStore)
+// replace a port of
 // a running service: tests swap one mid-run; wiring goes through Deps.
 func NewService(d Deps) *Service {
 	clock, log := d.Clock, d.Log
@@ -89,7 +93,7 @@ func NewService(d Deps) *Service {
 	}
 	s := &Service{store: d.Store, clock: clock, log: log, settings: DefaultSettings(),
 		conns: d.Connections, conn: d.Connection, writer: d.Writer,
-		msgReader: d.Messages, terms: d.Terminology, sheets: d.Sheets, syncer: d.Syncer}
+		msgReader: d.Messages, terms: d.Terminology, sheets: d.Sheets, printer: d.Printer, syncer: d.Syncer}
 	if d.Reader != nil {
 		s.SetDocumentReader(d.Reader)
 	}

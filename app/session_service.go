@@ -16,7 +16,7 @@ func (s *Service) SignIn(sess Session) {
 		if _, done := sess.Records.(gatedRecords); !done {
 			var observed RecordService
 			observed, stop = s.startConnectivity(sess.Records)
-			sess.Records = gatedRecords{RecordService: observed, patients: s.store.Patients}
+			sess.Records = gatedRecords{RecordService: observed, byINS: s.store.PatientsByINS}
 		}
 	}
 	s.mu.Lock()

@@ -12,7 +12,7 @@ import (
 //
 // Its record ports are declared beside their nouns and embedded here:
 // PatientStore (patient.go), RecordStore (record.go), DeclarationStore
-// (declaration.go), AuditLog (audit.go).
+// (declaration.go), PreopStore (preopsaved.go), AuditLog (audit.go).
 //
 // A Store starts locked. Every method that touches patient data returns an
 // error wrapping ErrLocked until Unlock succeeds, and again after Lock. Lock
@@ -48,6 +48,7 @@ type Store interface {
 	PatientStore     // the patient directory (patient.go)
 	RecordStore      // manifests, documents, cursors, outbox (record.go)
 	DeclarationStore // medications declared by patients (declaration.go)
+	PreopStore       // saved pre-operative decisions (preopsaved.go)
 	AuditLog         // the append-only audit log (audit.go)
 
 	// Secure messaging (see mail.go; written through Batch).

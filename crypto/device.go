@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"time"
 
 	"github.com/zalando/go-keyring"
@@ -192,4 +193,12 @@ func checkPrivateInfo(st fs.FileInfo) error {
 		return fmt.Errorf("crypto: secret file mode %04o: %w", st.Mode().Perm(), ErrInsecureFile)
 	}
 	return nil
+}
+
+// CreatePrivateFile creates path for writing, failing if it exists, readable
+// by its owner alone: mode 0600, on Windows an owner-only ACL given at
+// creation (an inherited ACL may let other users read it, and
+// ReadPrivateFile refuses such a file).
+func CreatePrivateFile(path string) (*os.File, error) {
+	return createPrivate(path)
 }

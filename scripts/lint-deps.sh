@@ -34,7 +34,12 @@ sync/dmp/xds/...          ; ^fyne\.io/|^@/app/vault(/|$)|^@/sync/|^@/crypto$    
 sync/dmp/dmptest          ; ^fyne\.io/|^@/sync/dmp$                               ;                              ; sync/dmp/dmptest: never fyne, never the client sync/dmp
 sync/mailbox/...          ; ^fyne\.io/|^@/app/vault(/|$)|^@/sync/dmp(/|$)         ;                              ; sync/mailbox/...: never fyne, app/vault or sync/dmp
 sync/engine/...           ; ^fyne\.io/|^@/                                        ; ^@/app$|^@/sync/engine(/|$)  ; sync/engine: among our packages only app (adapters arrive as app interfaces), never fyne
+internal/mailsched        ; ^fyne\.io/|^@/                                        ; ^@/app$|^@/sync/engine$      ; internal/mailsched: the desktop's mail scheduling, over app and the engine only (the mailbox adapter arrives as app.MailboxOpener)
 ui/...                    ; ^fyne\.io/fyne/v2/app$|^@/sync/|^@/crypto(/|$)|^@/app/vault(/|$)|^go\.etcd\.io/bbolt|^github\.com/emersion/go-imap ; ; ui: never fyne.io/fyne/v2/app, sync/*, crypto, app/vault, bbolt, go-imap
+internal/config internal/secret internal/buildinfo ; ^fyne\.io/|^@/(sync|ui|crypto/credential|app/vault)(/|$)|^@/internal/(signin|demoworld|watchguard)$ ; ; internal/config, internal/secret, internal/buildinfo: app and crypto at most; never fyne, ui, sync/*, the vault or the credential
+internal/signin           ; ^fyne\.io/|^@/(ui|app/vault|sync/mailbox|sync/engine)(/|$)|^@/internal/(demoworld|watchguard)$ ; ; internal/signin: the credential and the central-service clients; never fyne, ui, the vault, the mailbox or the engine
+internal/watchguard       ; ^fyne\.io/|^@/                                        ; ^@/app$                      ; internal/watchguard: over app only
+internal/demoworld        ; ^fyne\.io/|^@/ui(/|$)|^@/sync/engine(/|$)|^@/internal/(signin|watchguard)$ ; ; internal/demoworld: never fyne, ui, the engine, the sign-in or the watch guard
 assets/...                ; ^fyne\.io/                                            ;                              ; assets: never fyne (plain bytes and embed.FS)
 *                         ; ^fyne\.io/fyne/v2/app$                                ;                              ; only main.go imports fyne.io/fyne/v2/app
 EOF

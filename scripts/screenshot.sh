@@ -117,7 +117,7 @@ shot_ok "$out/04-settings.png" "settings"
 # 12. The settings scrolled to the connection and the mailboxes (mouse
 # wheel over the page).
 x_focus
-xdotool mousemove --window "$X_WID" 30 540 # over labels: an entry under the pointer takes the wheel
+xdotool mousemove --window "$X_WID" 30 440 # over the section text, above the status banners: an entry under the pointer takes the wheel
 xdotool click --repeat 40 --delay 30 5
 x_shoot_changed "$out/04-settings.png" "$out/12-settings-connection.png" 15 || die "the settings did not scroll"
 sleep 0.5

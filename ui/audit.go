@@ -44,9 +44,9 @@ var auditPeriods = []struct {
 // no name) and, fixed on one patient, the "Journal local" tab of a record.
 // The log is read off the UI goroutine.
 type auditView struct {
-	u       *UI
-	patient app.PatientID // the record tab's patient; empty on the page
-	onBack  func()        // the page only
+	taskFrame               // u, disposed, and the background work (tasks.go)
+	patient   app.PatientID // the record tab's patient; empty on the page
+	onBack    func()        // the page only
 
 	back          *widget.Button // the page only
 	patientFilter *entry         // the page only
@@ -57,12 +57,11 @@ type auditView struct {
 	count         *widget.Label
 	list          *navList
 
-	events   []app.AuditEvent // newest first
-	disposed bool
+	events []app.AuditEvent // newest first
 }
 
 func newAuditView(u *UI, patient app.PatientID, onBack func()) *auditView {
-	return &auditView{u: u, patient: patient, onBack: onBack}
+	return &auditView{taskFrame: frame(u), patient: patient, onBack: onBack}
 }
 
 // buildUI returns the journal (the page when onBack is set).
@@ -105,7 +104,7 @@ func (v *auditView) buildUI() fyne.CanvasObject {
 
 // dispose drops the events and cancels a reading.
 func (v *auditView) dispose() {
-	v.disposed = true
+	v.end()
 	if v.list == nil {
 		return
 	}
@@ -139,7 +138,7 @@ func (v *auditView) load() {
 	}
 	v.u.svc.Touch()
 	f, svc := v.filter(), v.u.svc
-	runTask(v.u, v.progress, tr("audit.loading"), nil, func() bool { return v.disposed }, func(ctx context.Context) func() {
+	v.track(v.progress, tr("audit.loading"), nil, func(ctx context.Context) func() {
 		evs, err := svc.Audit(ctx, f)
 		return func() { v.show(evs, err) }
 	})

@@ -46,7 +46,7 @@ type documentsTab struct {
 	query       *entry
 	count       *widget.Label
 	list        *navList
-	empty       *widget.Label
+	empty       *emptyList // shown instead of the list when it is empty
 	notice      *fyne.Container
 	widen       *widget.Button
 	widenMsg    *widget.Label
@@ -88,8 +88,7 @@ func (d *documentsTab) item() *container.TabItem {
 			d.r.openDocument(d.shown[id].ID)
 		}
 	}
-	d.empty = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Italic: true})
-	d.empty.Wrapping = fyne.TextWrapWord
+	d.empty = newEmptyList(d.list)
 
 	d.widen = widget.NewButtonWithIcon(tr("documents.widen"), theme.HistoryIcon(), d.widenRecord)
 	d.widenMsg = newMessage(widget.DangerImportance)
@@ -99,7 +98,7 @@ func (d *documentsTab) item() *container.TabItem {
 		d.widenMsg, d.progress.box)
 
 	top := container.NewVBox(d.notice, filters, documentColumns())
-	content := container.NewBorder(top, nil, nil, nil, container.NewStack(d.list, container.NewVBox(d.empty)))
+	content := container.NewBorder(top, nil, nil, nil, d.empty.stack())
 	d.recordChanged()
 	return container.NewTabItemWithIcon(tr("documents.tab"), theme.DocumentIcon(), content)
 }
@@ -182,11 +181,11 @@ func (d *documentsTab) filter() {
 	d.list.Refresh()
 	switch {
 	case len(docs) == 0:
-		d.showEmpty(tr("documents.empty.none"))
+		d.empty.set(tr("documents.empty.none"))
 	case len(d.shown) == 0:
-		d.showEmpty(tr("documents.empty.filtered"))
+		d.empty.set(tr("documents.empty.filtered"))
 	default:
-		d.showEmpty("")
+		d.empty.set("")
 	}
 }
 
@@ -230,25 +229,13 @@ func (d *documentsTab) classChoices(docs []app.DocumentMeta) {
 	d.classFilter.Refresh()
 }
 
-// showEmpty shows text instead of the list (empty: the list).
-func (d *documentsTab) showEmpty(text string) {
-	d.empty.SetText(text)
-	if text == "" {
-		d.empty.Hide()
-		d.list.Show()
-		return
-	}
-	d.list.Hide()
-	d.empty.Show()
-}
-
 // widenRecord lists the whole record (older than the two years of the
 // first consultation) off the UI goroutine.
 func (d *documentsTab) widenRecord() {
 	d.widen.Disable()
 	setMessage(d.widenMsg, "")
 	id, acc, svc := d.r.patient.ID, d.r.access(), d.r.u.svc
-	d.r.run(d.progress, tr("documents.widening"), func() { d.widen.Enable() }, func(ctx context.Context) func() {
+	d.r.track(d.progress, tr("documents.widening"), func() { d.widen.Enable() }, func(ctx context.Context) func() {
 		rec, err := svc.WidenRecord(ctx, id, acc, time.Time{})
 		return func() {
 			d.widen.Enable()

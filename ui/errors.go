@@ -35,6 +35,8 @@ var errorKeys = map[error]string{
 	app.ErrDeviceSecret:    "error.device-secret",
 	app.ErrNotConfigured:   "error.not-configured",
 	app.ErrOlderVault:      "error.older-vault",
+	app.ErrReadOnly:        "error.read-only",
+	app.ErrCardModule:      "error.card-module",
 }
 
 // denialKeys maps each reason the central service gives for a refusal to
@@ -51,6 +53,13 @@ var denialKeys = map[app.DenialReason]string{
 	app.DeniedNotAuthor:       "error.denied.not_author",
 	app.DeniedNotQualified:    "error.denied.not_qualified",
 	app.DeniedOther:           "error.denied.other",
+}
+
+// undoKeys maps each reason an attach can no longer be undone to its
+// message.
+var undoKeys = map[app.UndoRefusal]string{
+	app.UndoPushed:   "error.undo.pushed",
+	app.UndoReplaced: "error.undo.replaced",
 }
 
 // message turns err into a sentence for the user, in the current language.
@@ -72,6 +81,12 @@ func message(err error) string {
 	var pe *app.PINError
 	if errors.As(err, &pe) {
 		return pinMessage(pe)
+	}
+	var ue *app.UndoError
+	if errors.As(err, &ue) {
+		if key, ok := undoKeys[ue.Reason]; ok {
+			return tr(key)
+		}
 	}
 	if key, ok := denialKeys[app.Denial(err)]; ok {
 		return tr(key)

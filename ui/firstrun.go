@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -20,7 +21,7 @@ import (
 // protected by a passphrase typed twice and, optionally, by the clinic's
 // recovery key.
 type firstRunView struct {
-	u *UI
+	taskFrame // u, disposed, and the background work (tasks.go)
 
 	pass1, pass2 *entry
 	strength     *strengthHint
@@ -37,12 +38,11 @@ type firstRunView struct {
 	progress *widget.ProgressBarInfinite
 	msg      *widget.Label
 
-	busy     bool
-	disposed bool
+	busy bool
 }
 
 func newFirstRunView(u *UI) *firstRunView {
-	return &firstRunView{u: u}
+	return &firstRunView{taskFrame: frame(u)}
 }
 
 // buildUI implements view.
@@ -96,7 +96,7 @@ func (v *firstRunView) buildUI() fyne.CanvasObject {
 
 // dispose implements view.
 func (v *firstRunView) dispose() {
-	v.disposed = true
+	v.end()
 	v.pass1.SetText("")
 	v.pass2.SetText("")
 	v.key = nil
@@ -136,49 +136,17 @@ func (v *firstRunView) submit() {
 		setMessage(v.msg, tr("firstrun.invalid"))
 		return
 	}
-	v.setBusy(true)
-	setMessage(v.msg, "")
 	pass := []byte(v.pass1.Text) // wiped by Create
 	opt := app.CreateOptions{RecoveryKey: v.key}
-	ctx, svc := v.u.ctx, v.u.svc
-	v.u.tasks.run(func() func() {
-		err := svc.Create(ctx, pass, opt)
-		return func() { v.created(err) }
-	})
-}
-
-// created shows the outcome of Create when it failed; on success the shell
-// has already replaced this screen.
-func (v *firstRunView) created(err error) {
-	if v.disposed {
-		return
-	}
-	v.setBusy(false)
-	if err != nil {
-		setMessage(v.msg, message(err))
-	}
-}
-
-func (v *firstRunView) setBusy(busy bool) {
-	v.busy = busy
-	for _, e := range []*entry{v.pass1, v.pass2} {
-		if busy {
-			e.Disable()
-		} else {
-			e.Enable()
-		}
-	}
-	if busy {
-		v.chooseKey.Disable()
-		v.removeKey.Disable()
-		v.progress.Show()
-	} else {
-		v.chooseKey.Enable()
-		v.removeKey.Enable()
-		v.progress.Hide()
-	}
-	relayoutCanvasOf(v.progress)
-	v.validate()
+	svc := v.u.svc
+	// The form shows Create's error; on success the shell has already
+	// replaced this screen.
+	creating := form{frame: &v.taskFrame, msg: v.msg, bar: v.progress,
+		inputs: []fyne.Disableable{v.pass1, v.pass2, v.chooseKey, v.removeKey},
+		busy:   func(busy bool) { v.busy = busy; v.validate() }}
+	creating.send(func(ctx context.Context) error {
+		return svc.Create(ctx, pass, opt)
+	}, nil)
 }
 
 // pickKey opens the file picker for the clinic's recovery public key.
@@ -201,7 +169,7 @@ func (v *firstRunView) pickKey() {
 // readKey reads and summarises a key file off the UI goroutine.
 func (v *firstRunView) readKey(r io.ReadCloser) {
 	setMessage(v.keyError, "")
-	v.u.tasks.run(func() func() {
+	v.run(func(context.Context) func() {
 		data, err := io.ReadAll(io.LimitReader(r, maxKeyFile+1))
 		_ = r.Close()
 		var sum app.RecoveryKeyInfo
@@ -213,9 +181,6 @@ func (v *firstRunView) readKey(r io.ReadCloser) {
 			sum, err = v.u.svc.InspectRecoveryKey(data)
 		}
 		return func() {
-			if v.disposed {
-				return
-			}
 			if err != nil {
 				setMessage(v.keyError, keyProblem(err))
 				return

@@ -33,7 +33,7 @@ type inboxView struct {
 }
 
 func newInboxView(u *UI, onBack func()) *inboxView {
-	return &inboxView{listPage: listPage{u: u}, onBack: onBack}
+	return &inboxView{listPage: listPage{taskFrame: frame(u)}, onBack: onBack}
 }
 
 // buildUI returns the page; load reads the inbox.

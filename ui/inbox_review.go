@@ -26,8 +26,9 @@ const reviewSearchLimit = 20
 // confirmAttach); the service still refuses a report whose INS is another
 // patient's.
 type inboxReview struct {
-	v  *inboxView
-	it app.InboxItem
+	taskFrame // disposed, and the background work (tasks.go)
+	v         *inboxView
+	it        app.InboxItem
 
 	dialog  dialog.Dialog
 	body    *fyne.Container
@@ -40,16 +41,15 @@ type inboxReview struct {
 	mail    *fyne.Container // the message: sender, subject, date, text, parts (inbox_vigilance.go)
 	report  viewerContent   // the report as read, to show again after a part
 
-	ctx      context.Context
-	cancel   context.CancelFunc
-	disposed bool
+	ctx    context.Context // cancelled by dispose
+	cancel context.CancelFunc
 }
 
 // review opens the review dialog of a pending item.
 func (v *inboxView) review(it app.InboxItem) {
 	v.u.svc.Touch()
 	ctx, cancel := context.WithCancel(v.u.ctx)
-	r := &inboxReview{v: v, it: it, ctx: ctx, cancel: cancel}
+	r := &inboxReview{taskFrame: frame(v.u), v: v, it: it, ctx: ctx, cancel: cancel}
 	r.body = container.NewStack(widget.NewLabel(tr("inbox.review.reading")))
 	r.search = newEntry(v.u, tr("inbox.review.search"))
 	r.search.OnChanged = func(string) { r.find() }
@@ -75,16 +75,13 @@ func (v *inboxView) review(it app.InboxItem) {
 // load reads the report off the UI goroutine and shows it.
 func (r *inboxReview) load() {
 	ctx, svc, id := r.ctx, r.v.u.svc, r.it.ID
-	r.v.u.tasks.run(func() func() {
+	r.run(func(context.Context) func() {
 		cd, err := svc.ReadInboxItem(ctx, id)
 		var c viewerContent
 		if err == nil {
 			c = contentOf(cd)
 		}
 		return func() {
-			if r.disposed {
-				return
-			}
 			if err != nil {
 				if !errors.Is(err, context.Canceled) {
 					r.showBody(paragraph(message(err)))
@@ -153,10 +150,10 @@ func (r *inboxReview) find() {
 		return
 	}
 	ctx, svc := r.ctx, r.v.u.svc
-	r.v.u.tasks.run(func() func() {
+	r.run(func(context.Context) func() {
 		ps, err := svc.SearchPatients(ctx, q, reviewSearchLimit)
 		return func() {
-			if r.disposed || gen != r.gen {
+			if gen != r.gen {
 				return
 			}
 			r.showResults(ps, err)
@@ -202,10 +199,9 @@ func (r *inboxReview) showResults(ps []app.Patient, err error) {
 
 // dispose cancels the reading and the search and drops the document.
 func (r *inboxReview) dispose() {
-	if r.disposed {
+	if !r.end() {
 		return
 	}
-	r.disposed = true
 	r.cancel()
 	if r.pdf != nil {
 		r.pdf.dispose()

@@ -62,13 +62,10 @@ func (v *inboxView) confirmTraits(id app.InboxID, patient app.PatientID, name st
 	if !ok || it.Report == nil {
 		return
 	}
-	svc, ctx := v.u.svc, v.u.ctx
-	v.u.tasks.run(func() func() {
+	svc := v.u.svc
+	v.run(func(ctx context.Context) func() {
 		p, err := svc.Patient(ctx, patient)
 		return func() {
-			if v.disposed {
-				return
-			}
 			if err != nil {
 				v.setMessage(widget.DangerImportance, message(err))
 				return
@@ -179,12 +176,9 @@ func (v *inboxView) confirmUndo(id app.InboxID) {
 // the identity clues a person needs before choosing the patient.
 func (r *inboxReview) loadMessage() {
 	ctx, svc, id := r.ctx, r.v.u.svc, r.it.ID
-	r.v.u.tasks.run(func() func() {
+	r.run(func(context.Context) func() {
 		m, err := svc.InboxMessage(ctx, id)
 		return func() {
-			if r.disposed {
-				return
-			}
 			if err != nil {
 				if !errors.Is(err, app.ErrNotConfigured) && !errors.Is(err, context.Canceled) {
 					r.mail.Objects = []fyne.CanvasObject{paragraph(message(err))}
@@ -230,16 +224,13 @@ func (r *inboxReview) showMessage(m app.MailView) {
 // a text).
 func (r *inboxReview) showPart(p app.MailPart) {
 	svc := r.v.u.svc
-	r.v.u.tasks.run(func() func() {
+	r.run(func(context.Context) func() {
 		cd, err := svc.ReadMailPart(p)
 		var c viewerContent
 		if err == nil {
 			c = contentOf(cd)
 		}
 		return func() {
-			if r.disposed {
-				return
-			}
 			if err != nil {
 				r.showBody(paragraph(message(err)))
 				return

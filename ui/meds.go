@@ -29,7 +29,8 @@ import (
 // above it, "Réconcilier et signer", which writes the pre-anesthesia
 // consultation report through the outbox (meds_declare.go).
 type medsView struct {
-	u   *UI
+	taskFrame // u, disposed, and the background work (tasks.go)
+
 	rec app.PatientRecord
 	acc app.Access
 	// onOpen opens a document of the record (the record view's viewer);
@@ -71,13 +72,14 @@ type medsView struct {
 	reading     app.MedicationReading
 	lastPDF     []byte // the last PDF rendered (tests)
 	loaded      bool   // the list was read for the current record
-	disposed    bool
+
+	saved app.PreopRecord // the decisions saved in the vault, as read with the list
 }
 
 // newMedsView returns the medication view of rec, whose documents are
 // fetched with acc when not cached; start reads the list.
 func newMedsView(u *UI, rec app.PatientRecord, acc app.Access) *medsView {
-	return &medsView{u: u, rec: rec, acc: acc}
+	return &medsView{taskFrame: frame(u), rec: rec, acc: acc}
 }
 
 // buildUI returns the view; start reads the list.
@@ -133,10 +135,9 @@ func (v *medsView) setRecord(rec app.PatientRecord, acc app.Access) {
 
 // dispose cancels the reading and drops the list.
 func (v *medsView) dispose() {
-	if v.disposed {
+	if !v.end() {
 		return
 	}
-	v.disposed = true
 	v.progress.dispose()
 	v.recProgress.dispose()
 	v.declared.dispose()
@@ -145,7 +146,8 @@ func (v *medsView) dispose() {
 		v.reconciling = nil
 	}
 	v.closeViewer()
-	v.list, v.reasons, v.rec, v.reading, v.lastPDF = meds.List{}, nil, app.PatientRecord{}, app.MedicationReading{}, nil
+	v.table.flushDirty()
+	v.list, v.reasons, v.rec, v.reading, v.lastPDF, v.saved = meds.List{}, nil, app.PatientRecord{}, app.MedicationReading{}, nil, app.PreopRecord{}
 	v.groups.RemoveAll()
 	v.table.rows = nil
 	v.table.detail.RemoveAll()
@@ -161,25 +163,32 @@ func (v *medsView) load() {
 	v.u.svc.Touch()
 	setMessage(v.msg, "")
 	v.retry.Hide()
-	ctx, seq := v.progress.start(v.u.ctx, tr("meds.loading"), v.cancelled)
 	svc, pid := v.u.svc, v.rec.Patient.ID
-	v.u.tasks.run(func() func() {
+	v.track(v.progress, tr("meds.loading"), v.cancelled, func(ctx context.Context) func() {
 		reading, err := svc.ReadMedications(ctx, pid)
 		var list meds.List
 		var decls []app.Declaration
+		var saved app.PreopRecord
+		var savedErr error
 		if err == nil {
 			list = meds.Consolidate(reading.Lines, reading.Metas(), timeNow())
 			decls, err = svc.Declarations(ctx, pid)
 		}
+		if err == nil {
+			// unreadable saved decisions never hide the list: said, and the
+			// table starts from the proposals
+			saved, savedErr = svc.PreopDecisions(ctx, pid)
+		}
 		return func() {
-			if v.disposed || !v.progress.done(seq) {
-				return
-			}
+			v.saved = saved
 			v.show(reading, list, err)
+			if err == nil && savedErr != nil {
+				v.setReconcileMsg(tr("meds.table.savedunreadable", map[string]any{"Error": message(savedErr)}), widget.DangerImportance)
+			}
 			if err == nil {
 				v.declared.show(decls)
-				relayoutCanvasOf(v.root)
 			}
+			relayoutCanvasOf(v.root) // the one layout pass of the list shown
 		}
 	})
 }
@@ -232,18 +241,18 @@ func (v *medsView) show(reading app.MedicationReading, list meds.List, err error
 		v.details.Enable()
 		v.details.Show()
 	}
-	v.table.setList(list, v.rec.Patient.Scheduled)
+	v.table.setList(list, v.rec.Patient.Scheduled, v.saved)
 	v.showClinical(reading, list)
 	v.timeline.set(list.Now, rows)
 	if len(rows) == 0 {
 		v.timeline.Hide()
-		setMessage(v.noTimeline, tr("meds.timeline.none"))
+		setMessageQuiet(v.noTimeline, noTimelineText(v.rec, reading, list.Now))
 	} else {
 		v.timeline.Show()
-		setMessage(v.noTimeline, "")
+		setMessageQuiet(v.noTimeline, "")
 	}
 	v.showToRead(list.Unstructured)
-	relayoutCanvasOf(v.root)
+	// one layout pass, by the caller, once the declarations are shown too
 }
 
 // showDetails shows the detail by class (every entry's flags, rationale,

@@ -83,11 +83,12 @@ func (p *declaredPanel) show(decls []app.Declaration) {
 		p.list.Add(p.row(d))
 	}
 	if len(decls) == 0 {
-		setMessage(p.none, tr("meds.declared.none"))
+		setMessageQuiet(p.none, tr("meds.declared.none"))
 	} else {
-		setMessage(p.none, "")
+		setMessageQuiet(p.none, "")
 	}
 	p.list.Refresh()
+	p.none.Refresh()
 }
 
 // row shows one declaration and its remove button.
@@ -143,7 +144,7 @@ func (p *declaredPanel) declare() {
 	p.setMsg("", widget.MediumImportance)
 	p.add.Disable()
 	svc, pid := v.u.svc, v.rec.Patient.ID
-	runTask(v.u, p.progress, tr("meds.declared.adding"), p.add.Enable, func() bool { return v.disposed }, func(ctx context.Context) func() {
+	v.track(p.progress, tr("meds.declared.adding"), p.add.Enable, func(ctx context.Context) func() {
 		_, err := svc.DeclareMedication(ctx, pid, m)
 		return func() {
 			p.add.Enable()
@@ -181,7 +182,7 @@ func (p *declaredPanel) confirmRemove(d app.Declaration) {
 func (p *declaredPanel) remove(id app.DeclarationID) {
 	v := p.v
 	svc, pid := v.u.svc, v.rec.Patient.ID
-	runTask(v.u, p.progress, tr("meds.declared.removing"), nil, func() bool { return v.disposed }, func(ctx context.Context) func() {
+	v.track(p.progress, tr("meds.declared.removing"), nil, func(ctx context.Context) func() {
 		err := svc.RemoveDeclaration(ctx, pid, id)
 		return func() {
 			if err != nil {
@@ -332,7 +333,7 @@ func (v *medsView) reconcileWith(r app.Reconciliation) {
 	v.setReconcileMsg("", widget.MediumImportance)
 	v.reconcile.Disable()
 	svc, pid := v.u.svc, v.rec.Patient.ID
-	runTask(v.u, v.recProgress, tr("meds.reconcile.signing"), v.reconcile.Enable, func() bool { return v.disposed }, func(ctx context.Context) func() {
+	v.track(v.recProgress, tr("meds.reconcile.signing"), v.reconcile.Enable, func(ctx context.Context) func() {
 		item, err := svc.SignReconciliation(ctx, pid, r)
 		return func() { v.reconciled(item, err) }
 	})

@@ -1,12 +1,12 @@
 package ui
 
 import (
-	"image/color"
 	"strconv"
 	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
@@ -40,35 +40,21 @@ type decisionTable struct {
 	crcl     *entry
 	inputMsg *widget.Label
 	list     *widget.List
-	header   fyne.CanvasObject
+	header   *tableHeader
 	detail   *fyne.Container
 	box      fyne.CanvasObject
+
+	// Saved in the vault (meds_saved.go).
+	saveQ      saveQueue
+	savedIn    app.PreopInputs // the inputs last saved or read
+	dirty      map[string]bool // lines whose comment is typed, not saved
+	crclSource string          // where the clearance shown came from
+	crclInfo   *widget.Label   // says it (meds_saved.go)
+	restoring  bool            // the saved inputs are being put back
 }
 
 // tableColumns are the relative widths of the columns.
 var tableColumns = []float32{0.30, 0.17, 0.29, 0.14, 0.10}
-
-// columnsLayout lays its objects side by side at the tableColumns widths,
-// one text line high.
-type columnsLayout struct{}
-
-func (columnsLayout) Layout(objs []fyne.CanvasObject, size fyne.Size) {
-	x := float32(0)
-	for i, o := range objs {
-		w := size.Width * tableColumns[i%len(tableColumns)]
-		o.Move(fyne.NewPos(x, 0))
-		o.Resize(fyne.NewSize(w, size.Height))
-		x += w
-	}
-}
-
-func (columnsLayout) MinSize(objs []fyne.CanvasObject) fyne.Size {
-	h := float32(0)
-	for _, o := range objs {
-		h = max(h, o.MinSize().Height)
-	}
-	return fyne.NewSize(float32(len(objs))*40, h)
-}
 
 // bleedingOptions are the choices of the bleeding risk, in order.
 func bleedingOptions() []string {
@@ -76,63 +62,35 @@ func bleedingOptions() []string {
 }
 
 func newDecisionTable(v *medsView) *decisionTable {
-	d := &decisionTable{v: v, selected: -1}
+	d := &decisionTable{v: v, selected: -1, dirty: map[string]bool{}}
 	d.surgery = newEntry(v.u, "JJ/MM/AAAA")
 	d.surgery.OnChanged = func(string) { d.inputsChanged() }
 	d.bleeding = widget.NewSelect(bleedingOptions(), func(string) { d.inputsChanged() })
 	d.bleeding.SetSelectedIndex(0)
 	d.crcl = newEntry(v.u, "mL/min")
-	d.crcl.OnChanged = func(string) { d.inputsChanged() }
+	d.crcl.OnChanged = func(string) {
+		if !d.restoring {
+			d.crclTyped() // typed: an override of the clearance the record gave
+		}
+		d.inputsChanged()
+	}
+	d.crclInfo = widget.NewLabel("")
+	d.crclInfo.Truncation = fyne.TextTruncateEllipsis
 	d.inputMsg = newMessage(widget.WarningImportance)
 	inputs := container.NewHBox(
 		widget.NewLabel(tr("meds.table.surgery")), sized(d.surgery, 130),
 		widget.NewLabel(tr("meds.table.bleeding")), d.bleeding,
 		widget.NewLabel(tr("meds.table.crcl")), sized(d.crcl, 100),
 	)
-	head := make([]fyne.CanvasObject, 0, len(tableColumns))
-	for _, k := range []string{"meds.table.col.name", "meds.table.col.class", "meds.table.col.decision", "meds.table.col.last", "meds.table.col.sources"} {
-		l := widget.NewLabelWithStyle(tr(k), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
-		l.Truncation = fyne.TextTruncateEllipsis
-		head = append(head, l)
-	}
-	d.header = container.New(columnsLayout{}, head...)
+	d.header = newTableHeader([]string{tr("meds.table.col.name"), tr("meds.table.col.class"), tr("meds.table.col.decision"),
+		tr("meds.table.col.last"), tr("meds.table.col.sources")})
 	d.list = widget.NewList(func() int { return len(d.rows) }, d.newRow, d.updateRow)
-	d.list.OnSelected = func(id widget.ListItemID) { d.selected = id; d.showDetail() }
+	d.list.OnSelected = func(id widget.ListItemID) { d.flushDirty(); d.selected = id; d.showDetail() }
 	d.detail = container.NewVBox()
-	// Dense rows: the table's labels have small inner paddings.
-	compact := compactTheme{}
-	table := container.NewThemeOverride(container.NewBorder(container.NewVBox(d.header, widget.NewSeparator()), nil, nil, nil, d.list), compact)
-	d.box = container.NewBorder(container.NewVBox(inputs, d.inputMsg), nil, nil, nil, table)
+	// Dense rows: plain texts with small inner paddings (meds_cells.go).
+	table := container.NewBorder(container.NewVBox(d.header, widget.NewSeparator()), nil, nil, nil, d.list)
+	d.box = container.NewBorder(container.NewVBox(container.NewBorder(nil, nil, inputs, nil, d.crclInfo), d.inputMsg), nil, nil, nil, table)
 	return d
-}
-
-// compactTheme is the theme of the dense table: the application's current
-// theme (followed when it changes) with small paddings, so a row is one
-// text line high.
-type compactTheme struct{}
-
-func (compactTheme) base() fyne.Theme { return fyne.CurrentApp().Settings().Theme() }
-
-// Color implements fyne.Theme.
-func (t compactTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
-	return t.base().Color(n, v)
-}
-
-// Font implements fyne.Theme.
-func (t compactTheme) Font(s fyne.TextStyle) fyne.Resource { return t.base().Font(s) }
-
-// Icon implements fyne.Theme.
-func (t compactTheme) Icon(n fyne.ThemeIconName) fyne.Resource { return t.base().Icon(n) }
-
-// Size implements fyne.Theme.
-func (t compactTheme) Size(n fyne.ThemeSizeName) float32 {
-	switch n {
-	case theme.SizeNameInnerPadding:
-		return 3
-	case theme.SizeNamePadding:
-		return 2
-	}
-	return t.base().Size(n)
 }
 
 // sized gives o a minimum width.
@@ -140,35 +98,23 @@ func sized(o fyne.CanvasObject, w float32) fyne.CanvasObject {
 	return container.NewGridWrap(fyne.NewSize(w, o.MinSize().Height), o)
 }
 
-func (d *decisionTable) newRow() fyne.CanvasObject {
-	cells := make([]fyne.CanvasObject, len(tableColumns))
-	for i := range cells {
-		l := widget.NewLabel("")
-		l.Truncation = fyne.TextTruncateEllipsis
-		cells[i] = l
-	}
-	return container.New(columnsLayout{}, cells...)
-}
+func (d *decisionTable) newRow() fyne.CanvasObject { return newCells(len(tableColumns)) }
 
 func (d *decisionTable) updateRow(id widget.ListItemID, o fyne.CanvasObject) {
 	if id < 0 || id >= len(d.rows) {
 		return
 	}
 	r := &d.rows[id]
-	cells := o.(*fyne.Container).Objects
+	row := o.(*fyne.Container)
+	fit := row.Layout.(*fitCells)
 	texts := rowTexts(r)
-	for i, c := range cells {
-		l := c.(*widget.Label)
+	for i, c := range row.Objects {
 		style := fyne.TextStyle{Bold: i == 0 && r.Flagged()}
 		imp := widget.MediumImportance
 		if i == 2 && r.Flagged() {
 			imp = decisionImportance(r)
 		}
-		if l.Text == texts[i] && l.TextStyle == style && l.Importance == imp {
-			continue // text measuring is the cost of a row: only when changed
-		}
-		l.Text, l.TextStyle, l.Importance = texts[i], style, imp
-		l.Refresh()
+		fit.set(c.(*canvas.Text), i, texts[i], style, importanceColor(imp)) // text measuring is the cost of a row: only when changed
 	}
 }
 
@@ -202,20 +148,31 @@ func rowTexts(r *meds.Row) [5]string {
 	return [5]string{name, class, decisionText(r), last, strconv.Itoa(e.Independent)}
 }
 
-// decisionText is the decision of a row as the table shows it: the one
-// taken, else the proposal marked "proposé".
+// decisionText is the decision of a row as the table shows it, short
+// enough for the column at 1366×768 to show the date: the action and the
+// last-dose date ("✓ Arrêter · 07/12/2026", ✎ when overridden), else the
+// proposal marked "proposé" with what it lacks; the day count, the rule
+// and its sources are in the row's disclosure.
 func decisionText(r *meds.Row) string {
 	if r.Decided {
 		s := r.Decision.Action.Label()
 		if !r.Decision.LastDose.IsZero() {
-			s += " — " + tr("meds.table.lastdose", map[string]any{"Date": formatDate(r.Decision.LastDose)})
+			s += " · " + formatDate(r.Decision.LastDose)
 		}
 		if r.Decision.Override {
 			s += " ✎"
 		}
 		return "✓ " + s
 	}
-	return tr("meds.table.proposed", map[string]any{"Text": r.Proposal.Text()})
+	p := r.Proposal
+	s := p.Action.Label()
+	if !p.LastDose.IsZero() {
+		s += " · " + formatDate(p.LastDose)
+	}
+	if p.Missing != "" {
+		s += " — " + tr("meds.table.missing", map[string]any{"What": p.Missing})
+	}
+	return tr("meds.table.proposed", map[string]any{"Text": s})
 }
 
 // decisionImportance colours a flagged row's decision: danger until
@@ -227,19 +184,28 @@ func decisionImportance(r *meds.Row) widget.Importance {
 	return widget.DangerImportance
 }
 
-// setList takes the consolidated list read: rows for the current inputs,
-// the surgery date of the operating list when the record has one.
-func (d *decisionTable) setList(list meds.List, scheduled time.Time) {
-	if d.surgery.Text == "" && !scheduled.IsZero() {
-		d.surgery.Text = scheduled.Local().Format("02/01/2006")
-		d.surgery.Refresh()
+// setList takes the consolidated list read: rows for the current inputs
+// (else the saved ones; the surgery date of the operating list when the
+// record has one), with the decisions taken in this view, else the ones
+// saved in the vault.
+func (d *decisionTable) setList(list meds.List, scheduled time.Time, saved app.PreopRecord) {
+	sched := ""
+	if !scheduled.IsZero() {
+		sched = scheduled.Local().Format("02/01/2006")
 	}
+	d.restoreInputs(saved.Inputs, sched)
+	d.proposeCrCl()
 	d.in = d.readInputs()
+	d.savedIn = saved.Inputs
+	d.savedIn.At = time.Time{}
 	prev := make(map[string]meds.Row, len(d.rows))
 	for _, r := range d.rows {
 		prev[r.Entry.ID] = r
 	}
 	d.rows = meds.Rows(list, d.in)
+	if len(prev) == 0 {
+		meds.Restore(d.rows, saved)
+	}
 	for i := range d.rows { // a list read again (a declaration added) keeps what was decided
 		if p, ok := prev[d.rows[i].Entry.ID]; ok {
 			r := &d.rows[i]
@@ -286,16 +252,24 @@ func (d *decisionTable) readInputs() terms.DecisionInput {
 	if len(bad) > 0 {
 		msg = tr("meds.table.bad", map[string]any{"Fields": strings.Join(bad, ", ")})
 	}
-	setMessage(d.inputMsg, msg)
+	if msg != d.inputMsg.Text || d.inputMsg.Visible() != (msg != "") {
+		setMessage(d.inputMsg, msg) // a window-wide layout pass: only when it changes
+	}
 	return in
 }
 
 func (d *decisionTable) inputsChanged() {
-	if d.list == nil {
+	if d.list == nil || d.restoring {
 		return
 	}
 	d.in = d.readInputs()
 	meds.Repropose(d.rows, d.in)
+	d.saveInputs()
+	for i := range d.rows { // accepted decisions follow their proposal: saved again
+		if d.rows[i].Decided && !d.rows[i].Decision.Override {
+			d.saveRow(i)
+		}
+	}
 	d.list.Refresh()
 	d.showDetail()
 }
@@ -327,6 +301,7 @@ func (d *decisionTable) showDetail() {
 	}
 	accept := widget.NewButtonWithIcon(tr("meds.table.accept"), theme.ConfirmIcon(), func() {
 		d.rows[id].Accept()
+		d.saveRow(id)
 		d.list.RefreshItem(id)
 		d.showDetail()
 	})
@@ -357,6 +332,7 @@ func (d *decisionTable) showDetail() {
 			setMessage(msg, tr("meds.table.reason.required"))
 			return
 		}
+		d.saveRow(id)
 		d.list.RefreshItem(id)
 		d.showDetail()
 	})
@@ -366,6 +342,15 @@ func (d *decisionTable) showDetail() {
 	d.detail.Add(msg)
 	if r.Decided && r.Decision.Override {
 		d.detail.Add(paragraph(tr("meds.table.overridden", map[string]any{"Reason": r.Decision.Reason})))
+	}
+	if r.Decided { // taken back: the row shows its proposal again (meds_saved.go)
+		undo := widget.NewButtonWithIcon(tr("meds.table.undo"), theme.ContentUndoIcon(), func() {
+			d.undoRow(id)
+			d.list.RefreshItem(id)
+			d.showDetail()
+		})
+		undo.Importance = widget.LowImportance
+		d.detail.Add(container.NewHBox(undo))
 	}
 	// HAS reconciliation.
 	var kinds []string
@@ -377,8 +362,9 @@ func (d *decisionTable) showDetail() {
 	discValues := []meds.Discrepancy{meds.DiscrepancyNone, meds.DiscrepancyIntentional, meds.DiscrepancyUnintentional}
 	disc := widget.NewSelect(discOptions, func(s string) {
 		for i, o := range discOptions {
-			if o == s {
+			if o == s && d.rows[id].Discrepancy != discValues[i] {
 				d.rows[id].Discrepancy = discValues[i]
+				d.saveRow(id)
 			}
 		}
 	})
@@ -389,7 +375,8 @@ func (d *decisionTable) showDetail() {
 	}
 	comment := newEntry(d.v.u, tr("meds.table.comment"))
 	comment.SetText(r.Comment)
-	comment.OnChanged = func(s string) { d.rows[id].Comment = s }
+	comment.OnChanged = func(s string) { d.rows[id].Comment = s; d.dirty[d.rows[id].Entry.ID] = true }
+	comment.OnSubmitted = func(string) { d.saveRow(id) }
 	d.detail.Add(container.NewGridWithColumns(2, disc, comment))
 	// Sources: buttons that wrap, no horizontal scroller.
 	srcs := container.New(&flowLayout{})

@@ -79,7 +79,7 @@ func visibleRows(d *decisionTable) []fyne.Position {
 			return
 		}
 		if c, ok := o.(*fyne.Container); ok {
-			if _, row := c.Layout.(columnsLayout); row && c != d.header {
+			if _, row := c.Layout.(*fitCells); row && c != d.header.row {
 				p := drv.AbsolutePositionForObject(c)
 				if p.Y >= top && p.Y+c.Size().Height <= bottom+0.5 {
 					out = append(out, p.Add(fyne.NewPos(20, c.Size().Height/2)))
@@ -167,7 +167,7 @@ func TestDecisionTableDecide(t *testing.T) {
 	if p := d.rows[apix].Proposal; p.Action != terms.ActionStop || !p.LastDose.Equal(want) {
 		t.Fatalf("apixaban proposal %+v, want stop on %v", p, want)
 	}
-	if !strings.Contains(rowTexts(&d.rows[apix])[2], "dernière prise le "+want.Format("02/01/2006")) {
+	if rowTexts(&d.rows[apix])[2] != "proposé : Arrêter · "+want.Format("02/01/2006") {
 		t.Errorf("row shows %q", rowTexts(&d.rows[apix])[2])
 	}
 	d.list.Select(apix)

@@ -28,6 +28,7 @@ type outboxView struct {
 
 	items   []app.OutboxItem
 	names   map[app.PatientID]string
+	sent    []app.SentItem // the history (outbox_sent.go)
 	actions map[app.OutboxID]*conflictActions
 }
 
@@ -37,7 +38,7 @@ type conflictActions struct {
 }
 
 func newOutboxView(u *UI, onBack func()) *outboxView {
-	return &outboxView{listPage: listPage{u: u}, onBack: onBack}
+	return &outboxView{listPage: listPage{taskFrame: frame(u)}, onBack: onBack}
 }
 
 // buildUI returns the page; load reads the outbox.
@@ -57,7 +58,17 @@ func (v *outboxView) load() {
 	svc := v.u.svc
 	v.read(tr("outbox.loading"), func(ctx context.Context) func() {
 		items, names, err := readOutbox(ctx, svc)
-		return func() { v.show(items, names, err) }
+		sent, sentNames, serr := readSent(ctx, svc)
+		return func() {
+			v.sent = nil
+			if serr == nil {
+				v.sent = sent
+			}
+			v.show(items, names, err)
+			if serr == nil && err == nil {
+				v.showSent(sentUI(sent, sentNames))
+			}
+		}
 	})
 }
 

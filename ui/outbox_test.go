@@ -183,3 +183,25 @@ func TestOutboxResolveFails(t *testing.T) {
 		t.Error("decisions still disabled after a failure")
 	}
 }
+
+// TestOutboxSentHistory: a note the service acknowledged leaves the
+// outbox but stays visible in the page's history (read from the record),
+// with its date, title and patient; the items waiting are still listed.
+func TestOutboxSentHistory(t *testing.T) {
+	f, s, _ := newSyncFixture(t)
+	waiting := testNote(5, app.OutboxPending)
+	f.seedOutbox(waiting)
+	sent := app.DocumentMeta{ID: "1.2.250.1.999.77.1", Title: "Visite pré-anesthésique", Source: "carnet", RemoteID: "r-1", Date: testNow.Add(-2 * time.Hour), Cached: true}
+	if err := f.store.Write(context.Background(), &app.Batch{Manifests: []app.Manifest{{Patient: waiting.Patient, Documents: []app.DocumentMeta{sent}}}}); err != nil {
+		t.Fatal(err)
+	}
+	s.openOutboxPage()
+	f.wait()
+	v := s.outbox
+	if len(v.items) != 1 || len(v.sent) != 1 || v.sent[0].Meta.ID != sent.ID {
+		t.Fatalf("items %d, sent %+v", len(v.items), v.sent)
+	}
+	if !f.shows("Envoyés (les plus récents)") || !f.shows(formatDateTime(sent.Date)+" · Visite pré-anesthésique — MARTIN Hélène") {
+		t.Errorf("the history is not shown: %q", f.texts())
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -41,15 +42,33 @@ type pdfRenderer interface {
 	RenderPage(ctx context.Context, pdf []byte, n int) ([]byte, error)
 }
 
-// pdfRendererFor returns the PDF renderer of this machine, or nil when
-// there is none (poppler-utils not installed): the viewer then offers the
-// system viewer. Tests replace it.
+// PDFRenderer renders the pages of a PDF held in memory, nothing written
+// to disk; its methods block and are called off the UI goroutine.
+// Options.PDFRenderer sets the one Carnet uses where poppler's pdftoppm is
+// not installed, which is every Windows machine (main passes package
+// pdfrender's: PDFium in WebAssembly).
+type PDFRenderer interface {
+	// PageCount returns the number of pages of pdf.
+	PageCount(ctx context.Context, pdf []byte) (int, error)
+	// RenderPage renders page n (from 1) of pdf as a PNG image.
+	RenderPage(ctx context.Context, pdf []byte, n int) ([]byte, error)
+}
+
+// pdfFallback holds Options.PDFRenderer (set by New).
+var pdfFallback atomic.Pointer[PDFRenderer]
+
+// pdfRendererFor returns the PDF renderer of this machine: poppler when
+// installed, else Options.PDFRenderer, else nil: the viewer then offers
+// the system viewer. Tests replace it.
 var pdfRendererFor = func() pdfRenderer {
 	r, err := newPopplerRenderer()
-	if err != nil {
-		return nil
+	if err == nil {
+		return r
 	}
-	return r
+	if f := pdfFallback.Load(); f != nil {
+		return *f
+	}
+	return nil
 }
 
 // Limits of the PDF rendering.
@@ -156,9 +175,9 @@ const pdfPageCache = 6
 // pdfView shows a PDF one page at a time, rendered off the UI goroutine by
 // a pdfRenderer, with previous / next buttons and the page number.
 type pdfView struct {
-	u        *UI
-	renderer pdfRenderer
-	data     []byte
+	taskFrame // u, disposed, and the background work (tasks.go)
+	renderer  pdfRenderer
+	data      []byte
 
 	prev, next *widget.Button
 	pageLabel  *widget.Label
@@ -167,19 +186,18 @@ type pdfView struct {
 	scroll     *container.Scroll
 	box        *fyne.Container
 
-	ctx      context.Context
-	cancel   context.CancelFunc
-	count    int // pages, 0 until known
-	current  int // page shown (from 1), 0 before the first
-	wanted   int // page asked last
-	pages    map[int]image.Image
-	order    []int // pages, least recently shown first
-	disposed bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	count   int // pages, 0 until known
+	current int // page shown (from 1), 0 before the first
+	wanted  int // page asked last
+	pages   map[int]image.Image
+	order   []int // pages, least recently shown first
 }
 
 func newPDFView(u *UI, r pdfRenderer, data []byte) *pdfView {
 	ctx, cancel := context.WithCancel(u.ctx)
-	v := &pdfView{u: u, renderer: r, data: data, ctx: ctx, cancel: cancel, pages: map[int]image.Image{}}
+	v := &pdfView{taskFrame: frame(u), renderer: r, data: data, ctx: ctx, cancel: cancel, pages: map[int]image.Image{}}
 	v.prev = widget.NewButtonWithIcon(tr("viewer.pdf.prev"), theme.NavigateBackIcon(), func() { v.show(v.wanted - 1) })
 	v.next = widget.NewButtonWithIcon(tr("viewer.pdf.next"), theme.NavigateNextIcon(), func() { v.show(v.wanted + 1) })
 	v.next.IconPlacement = widget.ButtonIconTrailingText
@@ -198,13 +216,10 @@ func newPDFView(u *UI, r pdfRenderer, data []byte) *pdfView {
 // start counts the pages and shows the first.
 func (v *pdfView) start() {
 	v.pageLabel.SetText(tr("viewer.pdf.rendering"))
-	ctx, r, data := v.ctx, v.renderer, v.data
-	v.u.tasks.run(func() func() {
+	ctx, r, data := v.ctx, v.renderer, v.data // the page's context: dispose cancels it
+	v.run(func(context.Context) func() {
 		n, err := r.PageCount(ctx, data)
 		return func() {
-			if v.disposed {
-				return
-			}
 			if err != nil {
 				v.failed(err)
 				return
@@ -229,11 +244,11 @@ func (v *pdfView) show(n int) {
 	}
 	v.updateBar()
 	ctx, r, data := v.ctx, v.renderer, v.data
-	v.u.tasks.run(func() func() {
+	v.run(func(context.Context) func() {
 		img, err := renderPNG(ctx, r, data, n)
 		return func() {
-			if v.disposed || n != v.wanted {
-				return // gone, or another page was asked meanwhile
+			if n != v.wanted {
+				return // another page was asked meanwhile
 			}
 			if err != nil {
 				v.failed(err)
@@ -305,7 +320,7 @@ func (v *pdfView) updateBar() {
 
 // dispose stops the rendering and drops the pages.
 func (v *pdfView) dispose() {
-	v.disposed = true
+	v.end()
 	v.cancel()
 	v.pages, v.order, v.data = nil, nil, nil
 	v.page.Image = nil

@@ -144,3 +144,26 @@ func TestViewerCopiesCrashLeftWipedAtStart(t *testing.T) {
 	}
 	f.wait()
 }
+
+// stubRenderer stands for Options.PDFRenderer (package pdfrender in main).
+type stubRenderer struct{}
+
+func (stubRenderer) PageCount(context.Context, []byte) (int, error)          { return 1, nil }
+func (stubRenderer) RenderPage(context.Context, []byte, int) ([]byte, error) { return nil, nil }
+
+// TestPDFFallbackWithoutPoppler: without pdftoppm on the PATH (Windows),
+// PDFs go to Options.PDFRenderer; with it, to poppler.
+func TestPDFFallbackWithoutPoppler(t *testing.T) {
+	old := pdfFallback.Load()
+	t.Cleanup(func() { pdfFallback.Store(old) })
+	pdfFallback.Store(nil)
+	t.Setenv("PATH", t.TempDir())
+	if r := pdfRendererFor(); r != nil {
+		t.Fatalf("no poppler, no fallback: renderer %T, want none", r)
+	}
+	var f PDFRenderer = stubRenderer{}
+	pdfFallback.Store(&f)
+	if r, ok := pdfRendererFor().(stubRenderer); !ok {
+		t.Fatalf("no poppler: renderer %T, want Options.PDFRenderer", r)
+	}
+}

@@ -16,13 +16,10 @@ func (r *recordView) prefetch() {
 		return
 	}
 	svc, id, acc := r.u.svc, r.patient.ID, r.access()
-	do := r.u.do
-	r.run(r.fetching, tr("record.prefetch.start"), nil, func(ctx context.Context) func() {
+	r.trackSteps(r.fetching, tr("record.prefetch.start"), nil, func(ctx context.Context, step func(func())) func() {
 		res, err := svc.Prefetch(ctx, id, acc, 0, func(done, total int) {
-			do(func() {
-				if !r.disposed && r.fetching.running() {
-					r.fetching.label.SetText(tr("record.prefetch.progress", map[string]any{"Done": done, "Total": total}))
-				}
+			step(func() {
+				r.fetching.label.SetText(tr("record.prefetch.progress", map[string]any{"Done": done, "Total": total}))
 			})
 		})
 		return func() { r.prefetched(res, err) }

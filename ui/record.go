@@ -57,9 +57,9 @@ var recordTabs = []func(r *recordView) recordTab{
 // offline notice) and the tabs; a refusal shows the access screen instead
 // (access.go).
 type recordView struct {
-	u       *UI
-	patient app.Patient // the local identity chosen in the search
-	onBack  func()
+	taskFrame             // u, disposed, and the background work (tasks.go)
+	patient   app.Patient // the local identity chosen in the search
+	onBack    func()
 
 	progress *taskProgress
 	fetching *taskProgress // the background prefetch for offline reading (prefetch.go)
@@ -79,11 +79,10 @@ type recordView struct {
 	justification string         // its justification (bris de glace)
 	shown         bool           // the record is shown (header and tabs)
 	dialogs       []dialog.Dialog
-	disposed      bool
 }
 
 func newRecordView(u *UI, p app.Patient, onBack func()) *recordView {
-	return &recordView{u: u, patient: p, onBack: onBack}
+	return &recordView{taskFrame: frame(u), patient: p, onBack: onBack}
 }
 
 // selectTab shows the record's tab i (Ctrl+1 …), closing a document shown
@@ -126,10 +125,9 @@ func (r *recordView) buildUI() fyne.CanvasObject {
 // dispose implements view: it cancels the tasks, closes the dialogs and
 // drops the record.
 func (r *recordView) dispose() {
-	if r.disposed {
+	if !r.end() {
 		return
 	}
-	r.disposed = true
 	r.progress.dispose()
 	r.fetching.dispose()
 	r.closeDialogs()
@@ -148,14 +146,11 @@ func (r *recordView) dispose() {
 // togglePin pins the patient to the watch list, or unpins it (the
 // header's button): only this action puts a patient on the list.
 func (r *recordView) togglePin() {
-	id, pinned, svc, ctx := r.patient.ID, !r.patient.Pinned, r.u.svc, r.u.ctx
+	id, pinned, svc := r.patient.ID, !r.patient.Pinned, r.u.svc
 	r.header.pin.Disable()
-	r.u.tasks.run(func() func() {
+	r.run(func(ctx context.Context) func() {
 		err := svc.SetPinned(ctx, id, pinned)
 		return func() {
-			if r.disposed {
-				return
-			}
 			r.header.pin.Enable()
 			if err != nil {
 				r.header.setMessage(message(err))
@@ -182,13 +177,12 @@ func (r *recordView) open(mode app.AccessMode, justification string) {
 	}
 	id, svc := r.patient.ID, r.u.svc
 	cacheFirst := !r.shown && r.denied == nil && mode == app.AccessNormal
-	ctx, seq := r.progress.start(r.u.ctx, tr("record.opening", map[string]any{"Name": r.patient.DisplayName()}), r.openCancelled)
-	r.u.tasks.run(func() func() {
+	r.trackSteps(r.progress, tr("record.opening", map[string]any{"Name": r.patient.DisplayName()}), r.openCancelled, func(ctx context.Context, step func(func())) func() {
 		if cacheFirst {
 			if rec, ok, err := svc.CachedRecord(ctx, id); err == nil && ok {
 				if win, err := svc.RecordWindow(ctx, id); err == nil {
-					r.u.do(func() {
-						if r.disposed || r.progress.seq != seq || r.shown {
+					step(func() {
+						if r.shown {
 							return
 						}
 						r.opened(mode, justification, rec, win, nil)
@@ -202,12 +196,7 @@ func (r *recordView) open(mode app.AccessMode, justification string) {
 		if err == nil {
 			win, err = svc.RecordWindow(ctx, id)
 		}
-		return func() {
-			if r.disposed || !r.progress.done(seq) {
-				return
-			}
-			r.opened(mode, justification, rec, win, err)
-		}
+		return func() { r.opened(mode, justification, rec, win, err) }
 	})
 }
 
@@ -216,7 +205,7 @@ func (r *recordView) open(mode app.AccessMode, justification string) {
 func (r *recordView) grantAndOpen() {
 	r.denied.setBusy(true)
 	id, svc := r.patient.ID, r.u.svc
-	r.run(r.progress, tr("access.consent.saving"), r.openCancelled, func(ctx context.Context) func() {
+	r.track(r.progress, tr("access.consent.saving"), r.openCancelled, func(ctx context.Context) func() {
 		if err := svc.GrantAuthorization(ctx, id); err != nil {
 			return func() {
 				r.denied.setBusy(false)
@@ -389,111 +378,6 @@ func (r *recordView) closeDialogs() bool {
 	}
 	r.dialogs = nil
 	return len(open) > 0
-}
-
-// run runs work off the UI goroutine with p's progress bar and cancel
-// button; the function work returns runs on the UI goroutine, unless the
-// task was cancelled (onCancel then runs at once) or the view is gone.
-func (r *recordView) run(p *taskProgress, text string, onCancel func(), work func(ctx context.Context) (show func())) {
-	runTask(r.u, p, text, onCancel, func() bool { return r.disposed }, work)
-}
-
-// runTask runs work off the UI goroutine with p's progress bar and cancel
-// button; the function work returns runs on the UI goroutine, unless the
-// task was cancelled (onCancel then runs at once) or gone() reports that
-// its view is gone.
-func runTask(u *UI, p *taskProgress, text string, onCancel func(), gone func() bool, work func(ctx context.Context) (show func())) {
-	ctx, seq := p.start(u.ctx, text, onCancel)
-	u.tasks.run(func() func() {
-		show := work(ctx)
-		return func() {
-			if gone() || !p.done(seq) {
-				return
-			}
-			show()
-		}
-	})
-}
-
-// taskProgress shows that a task runs off the UI goroutine: a text, an
-// infinite progress bar and a cancel button that cancels the task's
-// context.
-type taskProgress struct {
-	label  *widget.Label
-	bar    *widget.ProgressBarInfinite
-	cancel *widget.Button
-	box    *fyne.Container
-
-	stop     context.CancelFunc
-	onCancel func()
-	seq      uint64 // number of the current task; answers of others are dropped
-}
-
-func newTaskProgress() *taskProgress {
-	p := &taskProgress{label: widget.NewLabel(""), bar: widget.NewProgressBarInfinite()}
-	p.cancel = widget.NewButtonWithIcon(tr("task.cancel"), theme.CancelIcon(), p.cancelled)
-	p.box = container.NewBorder(nil, nil, p.label, p.cancel, p.bar)
-	p.bar.Hide()
-	p.box.Hide()
-	return p
-}
-
-// start begins a task (cancelling the previous one) and returns its
-// context and number.
-func (p *taskProgress) start(parent context.Context, text string, onCancel func()) (context.Context, uint64) {
-	if p.stop != nil {
-		p.stop()
-	}
-	p.seq++
-	ctx, stop := context.WithCancel(parent)
-	p.stop, p.onCancel = stop, onCancel
-	p.label.SetText(text)
-	p.bar.Show()
-	p.box.Show()
-	relayoutCanvasOf(p.box)
-	return ctx, p.seq
-}
-
-// running reports whether a task runs.
-func (p *taskProgress) running() bool { return p.stop != nil }
-
-// done ends task seq and reports whether it is still the current one.
-func (p *taskProgress) done(seq uint64) bool {
-	if seq != p.seq || p.stop == nil {
-		return false
-	}
-	p.finish()
-	return true
-}
-
-// cancelled cancels the current task (the cancel button).
-func (p *taskProgress) cancelled() {
-	if p.stop == nil {
-		return
-	}
-	onCancel := p.onCancel
-	p.seq++
-	p.finish()
-	if onCancel != nil {
-		onCancel()
-	}
-}
-
-func (p *taskProgress) finish() {
-	p.stop()
-	p.stop, p.onCancel = nil, nil
-	p.bar.Hide()
-	p.box.Hide()
-	relayoutCanvasOf(p.box)
-}
-
-// dispose cancels the current task without calling its onCancel.
-func (p *taskProgress) dispose() {
-	if p.stop != nil {
-		p.stop()
-		p.stop, p.onCancel = nil, nil
-	}
-	p.seq++
 }
 
 // navList is a widget.List that lets Esc through to the window: a focused

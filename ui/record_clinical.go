@@ -18,17 +18,17 @@ import (
 // given (clinicalObjects). It is read off the UI goroutine when first
 // shown, with a progress bar and a cancel button.
 type clinicalTab struct {
-	r        *recordView
-	tab      *container.TabItem
-	progress *taskProgress
-	msg      *widget.Label
-	retry    *widget.Button
-	box      *fyne.Container
-	loaded   bool
-	disposed bool
+	taskFrame // disposed, and the background work (tasks.go)
+	r         *recordView
+	tab       *container.TabItem
+	progress  *taskProgress
+	msg       *widget.Label
+	retry     *widget.Button
+	box       *fyne.Container
+	loaded    bool
 }
 
-func newClinicalTab(r *recordView) recordTab { return &clinicalTab{r: r} }
+func newClinicalTab(r *recordView) recordTab { return &clinicalTab{taskFrame: frame(r.u), r: r} }
 
 // item implements recordTab.
 func (t *clinicalTab) item() *container.TabItem {
@@ -61,10 +61,9 @@ func (t *clinicalTab) recordChanged() {
 // dispose implements recordTab: it cancels the reading and drops what it
 // shows.
 func (t *clinicalTab) dispose() {
-	if t.disposed {
+	if !t.end() {
 		return
 	}
-	t.disposed = true
 	if t.progress != nil {
 		t.progress.dispose()
 		t.box.RemoveAll()
@@ -77,19 +76,13 @@ func (t *clinicalTab) load() {
 	u.svc.Touch()
 	setMessage(t.msg, "")
 	t.retry.Hide()
-	ctx, seq := t.progress.start(u.ctx, tr("meds.loading"), func() {
+	svc, pid := u.svc, t.r.record().Patient.ID
+	t.track(t.progress, tr("meds.loading"), func() {
 		setMessage(t.msg, tr("meds.cancelled"))
 		t.retry.Show()
-	})
-	svc, pid := u.svc, t.r.record().Patient.ID
-	u.tasks.run(func() func() {
+	}, func(ctx context.Context) func() {
 		reading, err := svc.ReadMedications(ctx, pid)
-		return func() {
-			if t.disposed || !t.progress.done(seq) {
-				return
-			}
-			t.show(reading, err)
-		}
+		return func() { t.show(reading, err) }
 	})
 }
 

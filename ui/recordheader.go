@@ -62,9 +62,12 @@ func newRecordHeader(onRefresh, onBack, onSignIn func()) *recordHeader {
 	// The banner's colours are read from the theme when drawn, never kept:
 	// a change of theme in the settings repaints it at once.
 	h.banner = newColorBox(emergencyColor)
-	icon := widget.NewIcon(theme.NewThemedResource(theme.WarningIcon()))
-	h.emergency = container.NewStack(h.banner, container.NewThemeOverride(
-		container.NewPadded(container.NewBorder(nil, nil, icon, nil, h.justification)), onErrorTheme{}))
+	// The banner's text comes under a theme override, added the first time
+	// the banner is shown (showEmergency): Fyne empties its whole
+	// text-measure cache whenever an override is built or refreshed, and
+	// every window-wide layout refreshes it — for every record, it made each
+	// screen measure all its texts again (BenchmarkPreopView).
+	h.emergency = container.NewStack(h.banner)
 	h.emergency.Hide()
 
 	top := container.NewBorder(nil, nil, h.back, container.NewHBox(h.mode, h.pin, h.refresh), h.name)
@@ -93,7 +96,7 @@ func (h *recordHeader) show(p app.Patient, acc app.Access, rec app.PatientRecord
 	}
 	if acc.Mode == app.AccessEmergency {
 		h.justification.SetText(tr("record.emergency.banner", map[string]any{"Justification": acc.Justification}))
-		h.emergency.Show()
+		h.showEmergency()
 	} else {
 		h.justification.SetText("")
 		h.emergency.Hide()
@@ -161,6 +164,16 @@ func (h *recordHeader) onBreakGlass(f func()) { h.breakGlass.OnTapped = f }
 
 // setMessage shows why a refresh failed.
 func (h *recordHeader) setMessage(text string) { setMessage(h.msg, text) }
+
+// showEmergency shows the red banner, its text under onErrorTheme.
+func (h *recordHeader) showEmergency() {
+	if len(h.emergency.Objects) == 1 {
+		icon := widget.NewIcon(theme.NewThemedResource(theme.WarningIcon()))
+		h.emergency.Add(container.NewThemeOverride(
+			container.NewPadded(container.NewBorder(nil, nil, icon, nil, h.justification)), onErrorTheme{}))
+	}
+	h.emergency.Show()
+}
 
 // clear empties every text of the header.
 func (h *recordHeader) clear() {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -16,11 +17,11 @@ const searchLimit = 100
 // searchView is the patient search of the shell: the entry in the top bar,
 // the results below, searched as the user types.
 type searchView struct {
-	u *UI
+	taskFrame // u, and the background work (tasks.go)
 
 	query   *entry
 	list    *widget.List
-	empty   *widget.Label // shown instead of the list when it is empty
+	empty   *emptyList // shown instead of the list when it is empty
 	content fyne.CanvasObject
 
 	results []app.Patient
@@ -32,7 +33,7 @@ type searchView struct {
 }
 
 func newSearchView(u *UI) *searchView {
-	return &searchView{u: u}
+	return &searchView{taskFrame: frame(u)}
 }
 
 // buildUI returns the results area; the query entry goes in the top bar.
@@ -54,14 +55,13 @@ func (v *searchView) buildUI() fyne.CanvasObject {
 		v.list.UnselectAll()
 		v.choose(id)
 	}
-	v.empty = widget.NewLabelWithStyle("", fyne.TextAlignCenter, fyne.TextStyle{Italic: true})
-	v.empty.Wrapping = fyne.TextWrapWord
+	v.empty = newEmptyList(v.list)
 	// The heading is always there, one line, whatever it says: the list
 	// below it never moves when it changes.
 	v.heading = widget.NewLabelWithStyle(tr("vigilance.search.heading"), fyne.TextAlignLeading, fyne.TextStyle{Bold: true})
 	v.heading.Truncation = fyne.TextTruncateEllipsis
-	v.content = container.NewBorder(v.heading, nil, nil, nil, container.NewStack(v.list, container.NewVBox(v.empty)))
-	v.showEmpty(tr("search.empty.start"))
+	v.content = container.NewBorder(v.heading, nil, nil, nil, v.empty.stack())
+	v.empty.set(tr("search.empty.start"))
 	v.loadWatchList()
 	return v.content
 }
@@ -72,8 +72,8 @@ func (v *searchView) buildUI() fyne.CanvasObject {
 func (v *searchView) loadWatchList() {
 	v.seq++
 	seq := v.seq
-	ctx, svc := v.u.ctx, v.u.svc
-	v.u.tasks.run(func() func() {
+	svc := v.u.svc
+	v.run(func(ctx context.Context) func() {
 		list, err := svc.WatchList(ctx)
 		return func() {
 			if seq != v.seq || err != nil || len(list) == 0 {
@@ -89,7 +89,7 @@ func (v *searchView) loadWatchList() {
 			}
 			v.notes = notes
 			v.setResults(ps)
-			v.showEmpty("")
+			v.empty.set("")
 			v.heading.SetText(tr("search.watch.heading", map[string]any{"Ready": ready, "Total": len(list)}))
 		}
 	})
@@ -134,12 +134,12 @@ func (v *searchView) queryChanged(q string) {
 	v.heading.SetText(tr("vigilance.search.heading"))
 	if strings.TrimSpace(q) == "" {
 		v.setResults(nil)
-		v.showEmpty(tr("search.empty.start"))
+		v.empty.set(tr("search.empty.start"))
 		v.loadWatchList()
 		return
 	}
-	ctx, svc := v.u.ctx, v.u.svc
-	v.u.tasks.run(func() func() {
+	svc := v.u.svc
+	v.run(func(ctx context.Context) func() {
 		ps, err := svc.SearchPatients(ctx, q, searchLimit)
 		return func() {
 			if seq != v.seq {
@@ -154,15 +154,15 @@ func (v *searchView) queryChanged(q string) {
 func (v *searchView) answered(ps []app.Patient, err error) {
 	if err != nil {
 		v.setResults(nil)
-		v.showEmpty(message(err))
+		v.empty.set(message(err))
 		return
 	}
 	v.setResults(ps)
 	if len(ps) == 0 {
-		v.showEmpty(tr("search.empty.none"))
+		v.empty.set(tr("search.empty.none"))
 		return
 	}
-	v.showEmpty("")
+	v.empty.set("")
 }
 
 func (v *searchView) setResults(ps []app.Patient) {
@@ -170,18 +170,6 @@ func (v *searchView) setResults(ps []app.Patient) {
 	v.list.UnselectAll()
 	v.list.ScrollToTop()
 	v.list.Refresh()
-}
-
-// showEmpty shows text instead of the list (empty: show the list).
-func (v *searchView) showEmpty(text string) {
-	v.empty.SetText(text)
-	if text == "" {
-		v.empty.Hide()
-		v.list.Show()
-		return
-	}
-	v.list.Hide()
-	v.empty.Show()
 }
 
 // patientRow is a row of the results: name, birth date, sex, identity

@@ -30,8 +30,8 @@ var languageNames = []struct{ code, name string }{
 // operating-list import, the central service, credential and structure,
 // and the secure mailboxes.
 type settingsView struct {
-	u      *UI
-	onBack func()
+	taskFrame // u, disposed, and the background work (tasks.go)
+	onBack    func()
 
 	back         *widget.Button
 	autoLock     *entry
@@ -58,12 +58,10 @@ type settingsView struct {
 
 	conn *connectionCard // settings_connection.go
 	mail *mailboxCard    // settings_mailbox.go
-
-	disposed bool
 }
 
 func newSettingsView(u *UI, onBack func()) *settingsView {
-	return &settingsView{u: u, onBack: onBack, conn: newConnectionCard(u), mail: newMailboxCard(u)}
+	return &settingsView{taskFrame: frame(u), onBack: onBack, conn: newConnectionCard(u), mail: newMailboxCard(u)}
 }
 
 // buildUI returns the settings page.
@@ -147,7 +145,7 @@ func (v *settingsView) buildAbout() fyne.CanvasObject {
 
 // dispose clears the passphrase entries and cancels the import.
 func (v *settingsView) dispose() {
-	v.disposed = true
+	v.end()
 	v.conn.dispose()
 	v.mail.dispose()
 	if v.importing != nil {
@@ -190,29 +188,14 @@ func (v *settingsView) saveSettings() {
 		setMessage(v.saveMsg, message(app.ErrInvalid)+" "+settingsHint(st))
 		return
 	}
-	v.save.Disable()
-	ctx, svc := v.u.ctx, v.u.svc
-	v.u.tasks.run(func() func() {
-		err := svc.SaveSettings(ctx, st)
-		return func() { v.saved(err) }
+	svc := v.u.svc
+	saving := form{frame: &v.taskFrame, msg: v.saveMsg, inputs: []fyne.Disableable{v.save}}
+	saving.send(func(ctx context.Context) error { return svc.SaveSettings(ctx, st) }, func() string {
+		if v.u.shell != nil {
+			v.u.shell.updateStatus()
+		}
+		return tr("settings.saved")
 	})
-}
-
-func (v *settingsView) saved(err error) {
-	if v.disposed {
-		return
-	}
-	v.save.Enable()
-	if err != nil {
-		v.saveMsg.Importance = widget.DangerImportance
-		setMessage(v.saveMsg, message(err))
-		return
-	}
-	v.saveMsg.Importance = widget.SuccessImportance
-	setMessage(v.saveMsg, tr("settings.saved"))
-	if v.u.shell != nil {
-		v.u.shell.updateStatus()
-	}
 }
 
 // languageChanged stores the chosen language and rebuilds the window in it.
@@ -257,48 +240,15 @@ func (v *settingsView) changePassphrase() {
 		return
 	}
 	oldPass, newPass := []byte(v.oldPass.Text), []byte(v.newPass.Text) // wiped by ChangePassphrase
-	v.setBusy(true)
-	setMessage(v.passMsg, "")
-	ctx, svc := v.u.ctx, v.u.svc
-	v.u.tasks.run(func() func() {
-		err := svc.ChangePassphrase(ctx, oldPass, newPass)
-		return func() { v.changed(err) }
-	})
-}
-
-func (v *settingsView) changed(err error) {
-	if v.disposed {
-		return
-	}
-	v.setBusy(false)
-	if err != nil {
-		v.passMsg.Importance = widget.DangerImportance
-		setMessage(v.passMsg, message(err))
-		return
-	}
-	for _, e := range []*entry{v.oldPass, v.newPass, v.confirm} {
-		e.SetText("")
-	}
-	v.passMsg.Importance = widget.SuccessImportance
-	setMessage(v.passMsg, tr("settings.passphrase.changed"))
-}
-
-func (v *settingsView) setBusy(busy bool) {
-	for _, e := range []*entry{v.oldPass, v.newPass, v.confirm} {
-		if busy {
-			e.Disable()
-		} else {
-			e.Enable()
+	svc := v.u.svc
+	changing := form{frame: &v.taskFrame, msg: v.passMsg, bar: v.progress,
+		inputs: []fyne.Disableable{v.oldPass, v.newPass, v.confirm, v.change}}
+	changing.send(func(ctx context.Context) error { return svc.ChangePassphrase(ctx, oldPass, newPass) }, func() string {
+		for _, e := range []*entry{v.oldPass, v.newPass, v.confirm} {
+			e.SetText("")
 		}
-	}
-	if busy {
-		v.change.Disable()
-		v.progress.Show()
-	} else {
-		v.change.Enable()
-		v.progress.Hide()
-	}
-	relayoutCanvasOf(v.progress)
+		return tr("settings.passphrase.changed")
+	})
 }
 
 // settingsHint returns the bounds of the first setting of st out of them
@@ -393,7 +343,7 @@ func (v *settingsView) importOperatingList(rc io.ReadCloser, name string) {
 	setMessage(v.importMsg, "")
 	setMessage(v.toIdentify, "")
 	svc := v.u.svc
-	runTask(v.u, v.importing, tr("settings.oplist.importing"), func() { v.importList.Enable() }, func() bool { return v.disposed },
+	v.track(v.importing, tr("settings.oplist.importing"), func() { v.importList.Enable() },
 		func(ctx context.Context) func() {
 			data, err := io.ReadAll(io.LimitReader(rc, app.MaxOperatingListBytes+1))
 			_ = rc.Close()

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -18,7 +19,7 @@ import (
 // has a connection store (config.toml), read-only otherwise. A change
 // applies at the next sign-in.
 type connectionCard struct {
-	u *UI
+	taskFrame // u, disposed, and the background work (tasks.go)
 
 	url, ca          *entry
 	credKind         *widget.RadioGroup
@@ -28,8 +29,6 @@ type connectionCard struct {
 	facility         *entry
 	save             *widget.Button
 	msg              *widget.Label
-
-	disposed bool
 }
 
 // credentialChoices are the credential kinds offered, in order.
@@ -62,7 +61,7 @@ func credentialLabel(c app.CredentialConfig) string {
 	return ""
 }
 
-func newConnectionCard(u *UI) *connectionCard { return &connectionCard{u: u} }
+func newConnectionCard(u *UI) *connectionCard { return &connectionCard{taskFrame: frame(u)} }
 
 // buildUI returns the card.
 func (c *connectionCard) buildUI() fyne.CanvasObject {
@@ -178,30 +177,14 @@ func (c *connectionCard) saveConnection() {
 		setMessage(c.msg, connectionProblem(err))
 		return
 	}
-	c.save.Disable()
-	setMessage(c.msg, "")
-	ctx, svc := c.u.ctx, c.u.svc
-	c.u.tasks.run(func() func() {
-		err := svc.SaveConnection(ctx, conn)
-		return func() { c.saved(err) }
+	svc := c.u.svc
+	saving := form{frame: &c.taskFrame, msg: c.msg, inputs: []fyne.Disableable{c.save}, explain: connectionProblem}
+	saving.send(func(ctx context.Context) error { return svc.SaveConnection(ctx, conn) }, func() string {
+		return tr("settings.service.saved")
 	})
 }
 
-func (c *connectionCard) saved(err error) {
-	if c.disposed {
-		return
-	}
-	c.save.Enable()
-	if err != nil {
-		c.msg.Importance = widget.DangerImportance
-		setMessage(c.msg, connectionProblem(err))
-		return
-	}
-	c.msg.Importance = widget.SuccessImportance
-	setMessage(c.msg, tr("settings.service.saved"))
-}
-
-func (c *connectionCard) dispose() { c.disposed = true }
+func (c *connectionCard) dispose() { c.end() }
 
 // connectionProblem translates a refused connection: which field is at
 // fault (app.ConnectionError), in the current language.

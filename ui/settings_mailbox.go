@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"strconv"
 	"strings"
 
@@ -20,18 +21,16 @@ import (
 // add, edit or remove one. The password typed in the dialog is sealed in
 // the vault, never written to config.toml.
 type mailboxCard struct {
-	u *UI
+	taskFrame // u, disposed, and the background work (tasks.go)
 
 	rows *fyne.Container
 	add  *widget.Button
 	msg  *widget.Label
 
 	edit *mailboxDialog // while shown
-
-	disposed bool
 }
 
-func newMailboxCard(u *UI) *mailboxCard { return &mailboxCard{u: u} }
+func newMailboxCard(u *UI) *mailboxCard { return &mailboxCard{taskFrame: frame(u)} }
 
 // buildUI returns the card; the rows are filled off the UI goroutine
 // (whether each password is sealed is read from the vault).
@@ -50,17 +49,13 @@ func (c *mailboxCard) buildUI() fyne.CanvasObject {
 // reload reads which mailboxes have a sealed password, then shows the rows.
 func (c *mailboxCard) reload() {
 	accounts := c.u.svc.Connection().Mailboxes
-	ctx, svc := c.u.ctx, c.u.svc
-	c.u.tasks.run(func() func() {
+	svc := c.u.svc
+	c.run(func(ctx context.Context) func() {
 		sealed := make([]bool, len(accounts))
 		for i, m := range accounts {
 			sealed[i], _ = svc.MailPasswordSet(ctx, m.Address)
 		}
-		return func() {
-			if !c.disposed {
-				c.showRows(accounts, sealed)
-			}
-		}
+		return func() { c.showRows(accounts, sealed) }
 	})
 }
 
@@ -175,8 +170,8 @@ func (c *mailboxCard) confirmRemove(i int) {
 // error. The password is sealed first: saving the connection wakes the
 // sync cycle, whose import of a new mailbox must find it.
 func (c *mailboxCard) saveConnection(conn app.Connection, account string, secret []byte, forget bool, done func(error)) {
-	ctx, svc := c.u.ctx, c.u.svc
-	c.u.tasks.run(func() func() {
+	svc := c.u.svc
+	c.run(func(ctx context.Context) func() {
 		var err error
 		if len(secret) > 0 {
 			err = svc.SetMailPassword(ctx, account, secret)
@@ -189,9 +184,6 @@ func (c *mailboxCard) saveConnection(conn app.Connection, account string, secret
 		}
 		app.Wipe(secret)
 		return func() {
-			if c.disposed {
-				return
-			}
 			if done != nil {
 				done(err)
 			}
@@ -206,7 +198,7 @@ func (c *mailboxCard) saveConnection(conn app.Connection, account string, secret
 }
 
 func (c *mailboxCard) dispose() {
-	c.disposed = true
+	c.end()
 	if c.edit != nil {
 		c.edit.dialog.Hide()
 		c.edit.password.SetText("")
@@ -469,11 +461,11 @@ func listsAccount(conn app.Connection, account string) bool {
 
 // forget forgets the sealed password of an account no longer listed.
 func (c *mailboxCard) forget(account string) {
-	ctx, svc := c.u.ctx, c.u.svc
-	c.u.tasks.run(func() func() {
+	svc := c.u.svc
+	c.run(func(ctx context.Context) func() {
 		err := svc.SetMailPassword(ctx, account, nil)
 		return func() {
-			if err != nil && !c.disposed {
+			if err != nil {
 				setMessage(c.msg, message(err))
 			}
 		}

@@ -222,6 +222,11 @@ func (s *shell) synced() {
 	if s.outbox != nil {
 		s.outbox.load()
 	}
+	if s.record == nil && s.search != nil && s.search.query.Text == "" {
+		// The watch list's readiness is read from the vault again: a
+		// prefetch just changed it.
+		s.search.loadWatchList()
+	}
 	if s.record != nil {
 		for _, t := range s.record.tabList {
 			if w, ok := t.(*writeTab); ok {

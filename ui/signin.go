@@ -14,7 +14,7 @@ import (
 // in with their card, or a button to sign in (PIN dialog). Without a
 // configured credential it says that Carnet works on its vault alone.
 type signInView struct {
-	u *UI
+	taskFrame // u, and the background work (tasks.go)
 
 	who    *widget.Label
 	button *widget.Button
@@ -28,7 +28,7 @@ type signInView struct {
 	busy    bool
 }
 
-func newSignInView(u *UI) *signInView { return &signInView{u: u} }
+func newSignInView(u *UI) *signInView { return &signInView{taskFrame: frame(u)} }
 
 // buildUI returns the top-bar part.
 func (v *signInView) buildUI() fyne.CanvasObject {
@@ -93,25 +93,14 @@ func (v *signInView) signIn() {
 	}
 	pin := []byte(v.pin.Text)
 	v.pin.SetText("")
-	v.busy = true
-	v.submit.Disable()
-	setMessage(v.msg, "")
-	ctx, signIn := v.u.ctx, v.u.opt.SignIn
-	v.u.tasks.run(func() func() {
-		err := signIn(ctx, pin)
-		return func() { v.done(err) }
+	signIn := v.u.opt.SignIn
+	signing := form{frame: &v.taskFrame, msg: v.msg, inputs: []fyne.Disableable{v.submit},
+		busy: func(busy bool) { v.busy = busy }}
+	signing.send(func(ctx context.Context) error { return signIn(ctx, pin) }, func() string {
+		v.dialog.Hide()
+		v.refresh()
+		return ""
 	})
-}
-
-func (v *signInView) done(err error) {
-	v.busy = false
-	v.submit.Enable()
-	if err != nil {
-		setMessage(v.msg, message(err))
-		return
-	}
-	v.dialog.Hide()
-	v.refresh()
 }
 
 // SignInFunc opens the practitioner's credential with a PIN and starts the

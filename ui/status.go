@@ -29,7 +29,7 @@ const countsEvery = 10
 // counts are read from the vault off the UI goroutine every countsEvery
 // ticks and after every action.
 type statusBar struct {
-	u *UI
+	taskFrame // u, disposed, and the background work (tasks.go)
 	// onOutbox and onInbox open the shell's pages; onSynced runs after a
 	// sync started here, so that the pages showing the outbox reload.
 	onOutbox, onInbox, onSynced func()
@@ -53,7 +53,6 @@ type statusBar struct {
 	stopSync context.CancelFunc // cancels the sync started here; nil when none
 	loading  bool               // the counts are being read
 	ticks    int
-	disposed bool
 }
 
 // statusCounts are the counts the status bar reads from the vault.
@@ -64,7 +63,7 @@ type statusCounts struct {
 }
 
 func newStatusBar(u *UI) *statusBar {
-	return &statusBar{u: u, notifier: reportNotifier{a: u.a}}
+	return &statusBar{taskFrame: frame(u), notifier: reportNotifier{a: u.a}}
 }
 
 // buildUI returns the state row of the status bar; the shell places the
@@ -103,7 +102,7 @@ func (b *statusBar) open(f func()) {
 
 // dispose cancels the sync started here and stops the updates.
 func (b *statusBar) dispose() {
-	b.disposed = true
+	b.end()
 	if b.stopSync != nil {
 		b.stopSync()
 		b.stopSync = nil
@@ -138,14 +137,12 @@ func (b *statusBar) refreshCounts() {
 		return
 	}
 	b.loading = true
-	ctx, svc := b.u.ctx, b.u.svc
-	b.u.tasks.run(func() func() {
+	svc := b.u.svc
+	b.run(func(ctx context.Context) func() {
 		c := readCounts(ctx, svc)
 		return func() {
 			b.loading = false
-			if !b.disposed {
-				b.showCounts(c)
-			}
+			b.showCounts(c)
 		}
 	})
 }
@@ -351,7 +348,7 @@ func (b *statusBar) runSync(work func(ctx context.Context) func()) {
 			}
 		}()
 	}
-	b.u.tasks.run(func() func() {
+	b.run(func(context.Context) func() {
 		show := work(ctx)
 		close(done)
 		return show
@@ -361,9 +358,6 @@ func (b *statusBar) runSync(work func(ctx context.Context) func()) {
 // mailSynced shows the outcome of a mail import started here while nobody
 // is signed in.
 func (b *statusBar) mailSynced(ctx context.Context, sum app.ImportSummary, err error) {
-	if b.disposed {
-		return
-	}
 	b.stopSync = nil
 	toFile := sum.Manual + sum.Quarantined
 	switch {
@@ -393,9 +387,6 @@ func (b *statusBar) cancelSync() {
 
 // synced shows the outcome of a sync started here.
 func (b *statusBar) synced(ctx context.Context, sum app.SyncSummary, err error) {
-	if b.disposed {
-		return
-	}
 	b.stopSync = nil
 	switch {
 	case ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled)):

@@ -88,7 +88,7 @@ func (t *tracesTab) load() {
 	}
 	t.reload.Disable()
 	id, svc := t.r.patient.ID, t.r.u.svc
-	t.r.run(t.progress, tr("traces.loading"), func() { t.reload.Enable() }, func(ctx context.Context) func() {
+	t.r.track(t.progress, tr("traces.loading"), func() { t.reload.Enable() }, func(ctx context.Context) func() {
 		trs, err := svc.AccessTraces(ctx, id, time.Time{})
 		return func() {
 			t.loaded = true

@@ -18,14 +18,16 @@
 // read off the UI goroutine, pdftoppm through pipes, and the private
 // temporary copies of the system-viewer fallback, wiped at lock). Work
 // that may take time runs off the UI goroutine and comes back through
-// fyne.Do. Package ui never imports fyne.io/fyne/v2/app, so its tests run
-// headless with CGO_ENABLED=0.
+// fyne.Do, always through the one task frame of tasks.go: a view embeds
+// taskFrame (run, track with progress and cancel, end at dispose), a form
+// sends through form (busy, task, translated error or success), and a list
+// shows its empty state with emptyList. Package ui never imports
+// fyne.io/fyne/v2/app, so its tests run headless with CGO_ENABLED=0.
 package ui
 
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -56,6 +58,11 @@ type Options struct {
 	// driver runs fyne.Do at once on the calling goroutine. Main leaves it
 	// nil.
 	Do func(func())
+
+	// PDFRenderer, when set, renders PDF attachments where poppler's
+	// pdftoppm is not installed (Windows); without either, a PDF opens in
+	// the system viewer.
+	PDFRenderer PDFRenderer
 }
 
 // UI is Carnet's main window and the router between its screens: first run,
@@ -112,6 +119,9 @@ func New(a fyne.App, svc *app.Service, opt Options) *UI {
 		u.do = opt.Do
 	}
 	u.tasks.do = func(f func()) { u.do(f) }
+	if opt.PDFRenderer != nil {
+		pdfFallback.Store(&opt.PDFRenderer)
+	}
 	if err := applyLanguage(languagePreference(a)); err != nil {
 		u.log.Error("load translations", "err", err)
 	}
@@ -260,10 +270,7 @@ func (u *UI) lockNow() {
 		return
 	}
 	u.showUnlock("")
-	u.tasks.run(func() func() {
-		u.svc.Lock(app.LockByUser)
-		return nil
-	})
+	u.background(func() { u.svc.Lock(app.LockByUser) })
 }
 
 // closed runs when the main window closes, and when ShowAndRun returns.
@@ -373,24 +380,3 @@ func (u *UI) setupActivity() {
 		dc.SetOnKeyDown(func(*fyne.KeyEvent) { u.svc.Touch() })
 	}
 }
-
-// tasks runs work off the UI goroutine and lets tests wait for it.
-type tasks struct {
-	wg sync.WaitGroup
-	do func(func()) // runs a function on the UI goroutine
-}
-
-// run runs work on a new goroutine, then the function work returns (if not
-// nil) on the UI goroutine to show the result.
-func (t *tasks) run(work func() (show func())) {
-	t.wg.Add(1)
-	go func() {
-		defer t.wg.Done()
-		if show := work(); show != nil {
-			t.do(show)
-		}
-	}()
-}
-
-// wait blocks until every task has returned.
-func (t *tasks) wait() { t.wg.Wait() }

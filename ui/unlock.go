@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -16,7 +17,7 @@ import (
 // unlockView is the screen shown while the vault is locked: a passphrase
 // entry and the unlock button, and in demo mode the demo passphrase.
 type unlockView struct {
-	u *UI
+	taskFrame // u, disposed, and the background work (tasks.go)
 
 	notice   *widget.Label // why the vault was locked
 	demo     *widget.Card  // demo mode only
@@ -30,12 +31,11 @@ type unlockView struct {
 	deadline time.Time     // no new attempt before this time
 	why      string        // shown before the countdown: what failed
 	stop     chan struct{} // stops the countdown; nil when none runs
-	disposed bool
-	older    bool // the next submit opens an older copy (askOlder)
+	older    bool          // the next submit opens an older copy (askOlder)
 }
 
 func newUnlockView(u *UI) *unlockView {
-	return &unlockView{u: u}
+	return &unlockView{taskFrame: frame(u)}
 }
 
 // buildUI implements view.
@@ -73,7 +73,7 @@ func (v *unlockView) buildUI() fyne.CanvasObject {
 
 // dispose implements view.
 func (v *unlockView) dispose() {
-	v.disposed = true
+	v.end()
 	v.stopCountdown()
 	v.pass.SetText("")
 	v.progress.Hide()
@@ -96,10 +96,10 @@ func (v *unlockView) submit() {
 	v.pass.SetText("")
 	v.setBusy(true)
 	setMessage(v.msg, "")
-	ctx, svc := v.u.ctx, v.u.svc
+	svc := v.u.svc
 	older := v.older
 	v.older = false
-	v.u.tasks.run(func() func() {
+	v.run(func(ctx context.Context) func() {
 		unlock := svc.Unlock
 		if older { // the user chose to open an older copy (askOlder)
 			unlock = svc.UnlockOlder
@@ -112,7 +112,7 @@ func (v *unlockView) submit() {
 // done shows why Unlock failed; on success the shell has already replaced
 // this screen.
 func (v *unlockView) done(err error) {
-	if v.disposed || err == nil {
+	if err == nil {
 		return
 	}
 	v.setBusy(false)

@@ -57,10 +57,10 @@ func kindOf(a *app.Attachment) attachmentKind {
 // system viewer after saying so. The document is read off the UI
 // goroutine, with a progress bar and a cancel button.
 type viewerView struct {
-	u   *UI
-	rec app.PatientRecord
-	acc app.Access
-	id  app.DocumentID
+	taskFrame // u, disposed, and the background work (tasks.go)
+	rec       app.PatientRecord
+	acc       app.Access
+	id        app.DocumentID
 	// onBack, when set, goes back to where the viewer was opened from
 	// (the back button; the host calls it on Esc). Nil hides the button.
 	onBack func()
@@ -85,13 +85,12 @@ type viewerView struct {
 	att      *app.Attachment   // the attachment shown: the body, or an embedded object (viewer_media.go)
 	docBody  fyne.CanvasObject // the narrative body, while an embedded object is shown
 	opened   string            // path of the last copy opened in the system viewer
-	disposed bool
 }
 
 // newViewerView returns the viewer of document doc of rec, read with the
 // access acc; buildUI starts reading it.
 func newViewerView(u *UI, rec app.PatientRecord, acc app.Access, doc app.DocumentID) *viewerView {
-	return &viewerView{u: u, rec: rec, acc: acc, id: doc}
+	return &viewerView{taskFrame: frame(u), rec: rec, acc: acc, id: doc}
 }
 
 // buildUI returns the viewer and starts reading the document.
@@ -124,10 +123,9 @@ func (v *viewerView) buildUI() fyne.CanvasObject {
 
 // dispose cancels the reading and drops the document.
 func (v *viewerView) dispose() {
-	if v.disposed {
+	if !v.end() {
 		return
 	}
-	v.disposed = true
 	v.progress.dispose()
 	if v.pdf != nil {
 		v.pdf.dispose()
@@ -163,16 +161,10 @@ func (v *viewerView) load() {
 	v.u.svc.Touch()
 	setMessage(v.msg, "")
 	v.retry.Hide()
-	ctx, seq := v.progress.start(v.u.ctx, tr("viewer.loading"), v.cancelled)
 	svc, pid, id, acc := v.u.svc, v.rec.Patient.ID, v.id, v.acc
-	v.u.tasks.run(func() func() {
+	v.track(v.progress, tr("viewer.loading"), v.cancelled, func(ctx context.Context) func() {
 		c := prepare(ctx, svc, pid, id, acc)
-		return func() {
-			if v.disposed || !v.progress.done(seq) {
-				return
-			}
-			v.show(c)
-		}
+		return func() { v.show(c) }
 	})
 }
 
@@ -393,12 +385,9 @@ func (v *viewerView) openExternal() {
 	v.u.svc.Touch()
 	v.external.Disable()
 	copies, data, mt := v.u.copies, a.Data, a.MediaType
-	v.u.tasks.run(func() func() {
+	v.run(func(context.Context) func() {
 		path, err := copies.write(data, mt)
 		return func() {
-			if v.disposed {
-				return
-			}
 			v.external.Enable()
 			if err != nil {
 				v.u.log.Warn("viewer: temporary copy", "err", err)

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"strings"
 
 	"fyne.io/fyne/v2"
@@ -54,15 +55,9 @@ func (v *viewerView) openMedia(i int) {
 	v.u.svc.Touch()
 	a := v.doc.Media[i] // a copy; Data is shared read-only with the document
 	sub := app.ClinicalDocument{Meta: v.doc.Meta, Title: a.Title, Attachment: &a}
-	_, seq := v.progress.start(v.u.ctx, tr("viewer.loading"), v.cancelled)
-	v.u.tasks.run(func() func() {
+	v.track(v.progress, tr("viewer.loading"), v.cancelled, func(context.Context) func() {
 		c := contentOf(sub)
-		return func() {
-			if v.disposed || !v.progress.done(seq) {
-				return
-			}
-			v.showMedia(c)
-		}
+		return func() { v.showMedia(c) }
 	})
 }
 

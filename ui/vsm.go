@@ -117,7 +117,7 @@ func (t *synthesisTab) startDraft() {
 	id, svc := t.r.patient.ID, t.r.u.svc
 	t.setMsg("", widget.MediumImportance)
 	t.start.Disable()
-	t.r.run(t.progress, tr("vsm.drafting"), func() { t.start.Enable() }, func(ctx context.Context) func() {
+	t.r.track(t.progress, tr("vsm.drafting"), func() { t.start.Enable() }, func(ctx context.Context) func() {
 		d, err := svc.DraftSynthesis(ctx, id)
 		return func() {
 			t.start.Enable()
@@ -262,7 +262,7 @@ func (t *synthesisTab) sendDraft() {
 	id, svc := t.r.patient.ID, t.r.u.svc
 	t.setMsg("", widget.MediumImportance)
 	t.send.Disable()
-	t.r.run(t.progress, tr("vsm.sending"), func() { t.send.Enable() }, func(ctx context.Context) func() {
+	t.r.track(t.progress, tr("vsm.sending"), func() { t.send.Enable() }, func(ctx context.Context) func() {
 		item, err := svc.WriteSynthesis(ctx, id, d)
 		return func() { t.sent(item, err) }
 	})

@@ -168,6 +168,17 @@ func setMessage(l *widget.Label, text string) {
 	relayoutCanvasOf(l)
 }
 
+// setMessageQuiet is setMessage without the window-wide layout pass: for a
+// view that lays the window out once after changing many parts.
+func setMessageQuiet(l *widget.Label, text string) {
+	l.Text = text
+	if text == "" {
+		l.Hidden = true
+	} else {
+		l.Hidden = false
+	}
+}
+
 // relayoutCanvasOf lays out again the window holding o, after o was shown,
 // hidden or resized. The desktop driver would notice at the next frame; the
 // test driver does not, and the markup goldens would show stale positions.
@@ -302,15 +313,13 @@ func (r *colorBoxRenderer) Refresh() {
 // decision, a message, and the items. The views embed it (with u set) and
 // fill list through setItems.
 type listPage struct {
-	u        *UI
-	back     *widget.Button
-	reload   *widget.Button
-	progress *taskProgress
-	msg      *widget.Label
-	list     *fyne.Container
-	confirm  dialog.Dialog // the confirmation shown, if any
-
-	disposed bool
+	taskFrame // u, disposed, and the background work (tasks.go)
+	back      *widget.Button
+	reload    *widget.Button
+	progress  *taskProgress
+	msg       *widget.Label
+	list      *fyne.Container
+	confirm   dialog.Dialog // the confirmation shown, if any
 }
 
 // listTexts are the texts of a listPage.
@@ -337,7 +346,7 @@ func (p *listPage) build(t listTexts, onBack, onReload func()) fyne.CanvasObject
 // dispose cancels the work under way, closes the confirmation and empties
 // the list.
 func (p *listPage) dispose() {
-	p.disposed = true
+	p.end()
 	p.progress.dispose()
 	if p.confirm != nil {
 		p.confirm.Hide()
@@ -345,9 +354,6 @@ func (p *listPage) dispose() {
 	}
 	p.list.RemoveAll()
 }
-
-// gone reports whether the page was disposed of.
-func (p *listPage) gone() bool { return p.disposed }
 
 // read runs work off the UI goroutine, showing text and disabling the
 // reload button meanwhile; the function work returns shows the result on
@@ -357,7 +363,7 @@ func (p *listPage) read(text string, work func(ctx context.Context) (show func()
 		return
 	}
 	p.reload.Disable()
-	runTask(p.u, p.progress, text, p.reload.Enable, p.gone, func(ctx context.Context) func() {
+	p.track(p.progress, text, p.reload.Enable, func(ctx context.Context) func() {
 		show := work(ctx)
 		return func() {
 			p.reload.Enable()
@@ -371,7 +377,7 @@ func (p *listPage) read(text string, work func(ctx context.Context) (show func()
 // over, whether the person cancelled it, it failed or it was applied; then
 // the decision's error is shown, or done runs.
 func (p *listPage) decide(text string, settled func(), do func(ctx context.Context) error, done func()) {
-	runTask(p.u, p.progress, text, settled, p.gone, func(ctx context.Context) func() {
+	p.track(p.progress, text, settled, func(ctx context.Context) func() {
 		err := do(ctx)
 		return func() {
 			if settled != nil {

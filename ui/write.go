@@ -24,7 +24,8 @@ import (
 // masked to professionals and hidden from the patient: the tab refuses it
 // before the service does.
 type writeTab struct {
-	r *recordView
+	taskFrame // disposed, and the background work (tasks.go)
+	r         *recordView
 
 	signInHint *fyne.Container
 	signIn     *widget.Button
@@ -40,9 +41,8 @@ type writeTab struct {
 	notesMsg   *widget.Label
 	notes      *fyne.Container
 
-	rows     []noteRow // the notes shown, newest first
-	loading  bool
-	disposed bool
+	rows    []noteRow // the notes shown, newest first
+	loading bool
 }
 
 // noteRow is a note written in Carnet and where it stands.
@@ -52,7 +52,7 @@ type noteRow struct {
 	item  app.OutboxItem
 }
 
-func newWriteTab(r *recordView) recordTab { return &writeTab{r: r} }
+func newWriteTab(r *recordView) recordTab { return &writeTab{taskFrame: frame(r.u), r: r} }
 
 // item implements recordTab.
 func (t *writeTab) item() *container.TabItem {
@@ -105,10 +105,9 @@ func (t *writeTab) recordChanged() {
 
 // dispose implements recordTab: the draft and the notes are dropped.
 func (t *writeTab) dispose() {
-	if t.title == nil || t.disposed {
+	if t.title == nil || !t.end() {
 		return
 	}
-	t.disposed = true
 	t.progress.dispose()
 	t.title.SetText("")
 	t.text.SetText("")
@@ -188,7 +187,7 @@ func (t *writeTab) saveNote() {
 	draft := app.NoteDraft{Title: strings.TrimSpace(t.title.Text), Text: t.text.Text, Visibility: t.visibility()}
 	id, svc := t.r.patient.ID, t.r.u.svc
 	t.setMsg("", widget.MediumImportance)
-	t.r.run(t.progress, tr("write.saving"), func() { t.validate() }, func(ctx context.Context) func() {
+	t.r.track(t.progress, tr("write.saving"), func() { t.validate() }, func(ctx context.Context) func() {
 		item, err := svc.WriteNote(ctx, id, draft)
 		return func() { t.saved(item, err) }
 	})
@@ -238,13 +237,11 @@ func (t *writeTab) loadNotes() {
 	if s := t.r.u.shell; s != nil {
 		written = append(written, s.written[id]...)
 	}
-	t.r.u.tasks.run(func() func() {
-		rows, err := readNotes(t.r.u.ctx, svc, id, written)
+	t.run(func(ctx context.Context) func() {
+		rows, err := readNotes(ctx, svc, id, written)
 		return func() {
 			t.loading = false
-			if !t.disposed {
-				t.showNotes(rows, err)
-			}
+			t.showNotes(rows, err)
 		}
 	})
 }

@@ -60,7 +60,8 @@ type Store struct {
 	cursors    map[string]app.Cursor
 	outbox     map[app.OutboxID]app.OutboxItem
 	declared   map[app.PatientID][]app.Declaration
-	mail       mailMaps // inbox, raw messages, mail records, sync points (mailstore.go)
+	preop      map[app.PatientID]app.PreopRecord // preop.go
+	mail       mailMaps                          // inbox, raw messages, mail records, sync points (mailstore.go)
 }
 
 // NewStore returns a store with no vault: HasVault is false until Create.
@@ -284,6 +285,16 @@ func (s *Store) Patients(context.Context) ([]app.Patient, error) {
 	return s.dir.All(), nil
 }
 
+// PatientsByINS implements app.Store.
+func (s *Store) PatientsByINS(_ context.Context, ins app.INS) ([]app.Patient, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.check("patients by INS"); err != nil {
+		return nil, err
+	}
+	return s.dir.ByINS(ins), nil
+}
+
 // Manifest implements app.Store.
 func (s *Store) Manifest(_ context.Context, id app.PatientID) (app.Manifest, error) {
 	s.mu.Lock()
@@ -364,6 +375,9 @@ func (s *Store) Write(_ context.Context, b *app.Batch) error {
 	if err := s.checkDeclarations(b); err != nil {
 		return err
 	}
+	if err := s.checkPreop(b); err != nil {
+		return err
+	}
 	for _, e := range b.Audit {
 		e.Seq = uint64(len(s.audit) + 1)
 		s.audit = append(s.audit, e)
@@ -394,6 +408,7 @@ func (s *Store) Write(_ context.Context, b *app.Batch) error {
 	}
 	s.mail.apply(b)
 	s.applyDeclarations(b.Declarations)
+	s.applyPreop(b.Preop)
 	return nil
 }
 
@@ -473,6 +488,7 @@ func (s *Store) Purge(_ context.Context, id app.PatientID) error {
 	delete(s.manifests, id)
 	delete(s.documents, id)
 	delete(s.declared, id)
+	delete(s.preop, id)
 	for k := range s.cursors {
 		if strings.HasPrefix(k, string(id)+"\x00") {
 			delete(s.cursors, k)

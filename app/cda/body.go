@@ -6,6 +6,8 @@ import (
 	"encoding/xml"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/carnetdesk/carnet/app"
 )
 
 // nonXMLBody reads component/nonXMLBody: the text element's media type and
@@ -40,8 +42,8 @@ func (p *parser) nonXMLBody() {
 // true and the element is consumed. A nil attachment with over false means
 // the content could not be decoded (a KindBody error is recorded for the
 // N1 body; detail names the element).
-func (p *parser) encapsulated(se *xml.StartElement, limit int64, detail string) (att *Attachment, over bool) {
-	att = &Attachment{DeclaredType: strings.ToLower(strings.TrimSpace(attr(se, "mediaType")))}
+func (p *parser) encapsulated(se *xml.StartElement, limit int64, detail string) (att *app.Attachment, over bool) {
+	att = &app.Attachment{DeclaredType: strings.ToLower(strings.TrimSpace(attr(se, "mediaType")))}
 	b64 := strings.EqualFold(attr(se, "representation"), "B64")
 	var raw []byte // compacted base64 (or plain text)
 	if b64 {

@@ -101,7 +101,10 @@ type clinicalObs struct {
 	start     pdate
 	end       pdate
 	devices   []app.Device
-	meds      int // index in doc.Medications where the nested medications start
+	meds      int     // index in doc.Medications where the nested medications start
+	pq        float64 // a PQ value (observation.go)
+	pqOK      bool
+	unit      string
 }
 
 // observation reads an observation; kind ("allergy", "problem" or "") comes
@@ -137,6 +140,11 @@ func (p *parser) observation(c stmtCtx, mood string) string {
 		case "value":
 			if xsiType(se) == "BL" {
 				o.boolValue = strings.TrimSpace(attr(se, "value"))
+				return
+			}
+			if xsiType(se) == "PQ" {
+				o.pq, o.pqOK = quantity(attr(se, "value"))
+				o.unit = unit(attr(se, "unit"))
 				return
 			}
 			o.value = code(se)
@@ -193,9 +201,12 @@ func (p *parser) observation(c stmtCtx, mood string) string {
 		}
 		p.addDevice(d)
 	}
+	if kind == "" && o.pqOK && !negated && (mood == "" || mood == "EVN") {
+		p.addObservation(app.Observation{Code: o.code, Text: o.text, Value: o.pq, Unit: o.unit, Date: o.start.t, Precision: o.start.p})
+	}
 	switch kind {
 	case "allergy":
-		a := Allergy{Code: o.code, Agent: o.agent, Reaction: o.reaction, ReactionNegated: o.reactNeg,
+		a := app.Allergy{Code: o.code, Agent: o.agent, Reaction: o.reaction, ReactionNegated: o.reactNeg,
 			Start: o.start.t, End: o.end.t, StartPrecision: o.start.p, EndPrecision: o.end.p, Negated: negated}
 		a.Text = firstUsable(o.agentName, a.Agent.Display)
 		if a.Text == "" && a.Agent.IsZero() {
@@ -225,7 +236,7 @@ func (p *parser) observation(c stmtCtx, mood string) string {
 		a.Negated = a.Negated || a.NoneKnown
 		p.doc.Allergies = append(p.doc.Allergies, a)
 	case "problem":
-		pr := Problem{Code: o.value, Kind: o.code, Start: o.start.t, End: o.end.t, StartPrecision: o.start.p, EndPrecision: o.end.p,
+		pr := app.Problem{Code: o.value, Kind: o.code, Start: o.start.t, End: o.end.t, StartPrecision: o.start.p, EndPrecision: o.end.p,
 			Status: o.status, Negated: negated}
 		if o.boolValue != "" {
 			// "hypertension: yes/no": the code names the problem, the value says whether

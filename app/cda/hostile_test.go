@@ -350,30 +350,30 @@ func TestNarrativeModel(t *testing.T) {
 		t.Fatalf("%s: %+v", got, n)
 	}
 	p0 := n.Blocks[0]
-	if p0.Kind != BlockParagraph || PlainInlines(p0.Inlines) != "Intro gras et 2\nsuite[fn1]" {
-		t.Errorf("first paragraph %q", PlainInlines(p0.Inlines))
+	if p0.Kind != app.BlockParagraph || app.PlainInlines(p0.Inlines) != "Intro gras et 2\nsuite[fn1]" {
+		t.Errorf("first paragraph %q", app.PlainInlines(p0.Inlines))
 	}
-	if p0.Inlines[1].Style != Bold || p0.Inlines[3].Style != Superscript || p0.Inlines[4].Kind != InlineBreak || p0.Inlines[6].Kind != InlineFootnoteRef {
+	if p0.Inlines[1].Style != app.Bold || p0.Inlines[3].Style != app.Superscript || p0.Inlines[4].Kind != app.InlineBreak || p0.Inlines[6].Kind != app.InlineFootnoteRef {
 		t.Errorf("inlines %+v", p0.Inlines)
 	}
-	if n.Footnotes[0].ID != "fn1" || PlainInlines(n.Footnotes[0].Inlines) != "note" {
+	if n.Footnotes[0].ID != "fn1" || app.PlainInlines(n.Footnotes[0].Inlines) != "note" {
 		t.Errorf("footnote %+v", n.Footnotes)
 	}
-	if p := n.Blocks[1]; p.ID != "p1" || p.Inlines[1].Kind != InlineLink || p.Inlines[1].Href != "https://exemple.fr/a" || p.Inlines[1].Text != "lien" {
+	if p := n.Blocks[1]; p.ID != "p1" || p.Inlines[1].Kind != app.InlineLink || p.Inlines[1].Href != "https://exemple.fr/a" || p.Inlines[1].Text != "lien" {
 		t.Errorf("paragraph with link %+v", p)
 	}
-	if l := n.Blocks[2]; l.Kind != BlockList || !l.Ordered || PlainInlines(l.Caption) != "Liste" || len(l.Items) != 2 || l.Items[1].Blocks[1].Kind != BlockList {
+	if l := n.Blocks[2]; l.Kind != app.BlockList || !l.Ordered || app.PlainInlines(l.Caption) != "Liste" || len(l.Items) != 2 || l.Items[1].Blocks[1].Kind != app.BlockList {
 		t.Errorf("list %+v", l)
 	}
 	tb := n.Blocks[3].Table
-	if tb == nil || PlainInlines(tb.Caption) != "T" || tb.Header[0].Cells[0].ColSpan != 2 || !tb.Header[0].Cells[0].Header ||
-		tb.Body[0].Cells[0].RowSpan != 3 || tb.Body[0].Cells[1].Blocks[0].Inlines[0].Style != Italic|Underline || tb.Footer[0].Text() != "f" {
+	if tb == nil || app.PlainInlines(tb.Caption) != "T" || tb.Header[0].Cells[0].ColSpan != 2 || !tb.Header[0].Cells[0].Header ||
+		tb.Body[0].Cells[0].RowSpan != 3 || tb.Body[0].Cells[1].Blocks[0].Inlines[0].Style != app.Italic|app.Underline || tb.Footer[0].Text() != "f" {
 		t.Errorf("table %+v", tb)
 	}
-	if m := n.Blocks[4]; m.Kind != BlockMedia || strings.Join(m.Media.Refs, ",") != "IMG1,IMG2" || PlainInlines(m.Caption) != "Fig" {
+	if m := n.Blocks[4]; m.Kind != app.BlockMedia || strings.Join(m.Media.Refs, ",") != "IMG1,IMG2" || app.PlainInlines(m.Caption) != "Fig" {
 		t.Errorf("media %+v", m)
 	}
-	if r := n.Blocks[5]; r.Kind != BlockParagraph || r.Inlines[0].Kind != InlineFootnoteRef || r.Inlines[0].Ref != "fn1" {
+	if r := n.Blocks[5]; r.Kind != app.BlockParagraph || r.Inlines[0].Kind != app.InlineFootnoteRef || r.Inlines[0].Ref != "fn1" {
 		t.Errorf("footnoteRef %+v", r)
 	}
 	if _, err := ParseNarrative([]byte(`<text>x</text>`), Options{}); err == nil {

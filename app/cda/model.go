@@ -48,10 +48,13 @@ type Document struct {
 	Body Body // the N1 or N3 body
 
 	Medications []app.Medication // medication lines, each with Source filled from the header
-	Allergies   []Allergy        // allergies and intolerances
-	Problems    []Problem        // problems, diagnoses, history (negated ones marked)
+	Allergies   []app.Allergy    // allergies and intolerances
+	Problems    []app.Problem    // problems, diagnoses, history (negated ones marked)
 	Devices     []app.Device     // implanted or used medical devices
-	Media       []Attachment     // observationMedia of the structured body, each with its ID
+	// Observations are the numeric results (laboratory, vital signs):
+	// observations with a PQ value, neither negated nor intended.
+	Observations []app.Observation
+	Media        []app.Attachment // observationMedia of the structured body, each with its ID
 
 	Flags []Flag // what the reader noticed but did not refuse
 }
@@ -163,99 +166,19 @@ func (a Author) Name() string {
 // Body is a document body: exactly one of NonXML (level 1) and Sections
 // (level 3) is set.
 type Body struct {
-	NonXML   *Attachment // component/nonXMLBody
-	Sections []Section   // component/structuredBody/component/section
+	NonXML   *app.Attachment // component/nonXMLBody
+	Sections []Section       // component/structuredBody/component/section
 }
-
-// Attachment is the decoded content of a nonXMLBody: MediaType is the type
-// detected from the magic bytes ("application/pdf" …), or DeclaredType
-// (text/@mediaType) when the bytes tell nothing. It is app.Attachment.
-type Attachment = app.Attachment
 
 // Section is a section of a structured body, with its nested sections.
 type Section struct {
-	Code     app.Code  // section code (LOINC usually)
-	Title    string    // title
-	ID       ID        // section id, when present
-	Template []string  // templateId/@root values
-	Text     Narrative // section/text converted
-	Sections []Section // nested sections, in order
+	Code     app.Code      // section code (LOINC usually)
+	Title    string        // title
+	ID       ID            // section id, when present
+	Template []string      // templateId/@root values
+	Text     app.Narrative // section/text converted
+	Sections []Section     // nested sections, in order
 }
-
-// The neutral rich-text model of section narratives is app's (package app,
-// richtext.go): the aliases below keep the reader and the writer in the
-// words of CDA. A Block's ID is the @ID of its element, Style its styleCode
-// (and the sup/sub elements), a Media block a renderMultiMedia whose Refs
-// are its referencedObject split on spaces, an InlineLink a linkHtml whose
-// href is kept as text and never followed, an InlineFootnoteRef a footnote
-// or footnoteRef.
-type (
-	// Narrative is the neutral rich text of a section's text element.
-	Narrative = app.Narrative
-	// BlockKind says what a Block is.
-	BlockKind = app.BlockKind
-	// Block is a block of narrative (paragraph, list, table, caption, media).
-	Block = app.Block
-	// Item is a list item.
-	Item = app.Item
-	// Table is a narrative table (thead, tbody, tfoot rows).
-	Table = app.Table
-	// Row is a table row (tr).
-	Row = app.Row
-	// Cell is a table cell (td or th).
-	Cell = app.Cell
-	// Media is a renderMultiMedia reference to observationMedia.
-	Media = app.Media
-	// Style is a set of text styles (styleCode, sup, sub).
-	Style = app.Style
-	// InlineKind says what an Inline is.
-	InlineKind = app.InlineKind
-	// Inline is a piece of inline narrative.
-	Inline = app.Inline
-	// Footnote is a footnote of a narrative.
-	Footnote = app.Footnote
-)
-
-// The kinds of Block (see app.BlockKind).
-const (
-	BlockParagraph = app.BlockParagraph
-	BlockList      = app.BlockList
-	BlockTable     = app.BlockTable
-	BlockCaption   = app.BlockCaption
-	BlockMedia     = app.BlockMedia
-)
-
-// The styles (see app.Style).
-const (
-	Bold        = app.Bold
-	Italic      = app.Italic
-	Underline   = app.Underline
-	Emphasis    = app.Emphasis
-	Superscript = app.Superscript
-	Subscript   = app.Subscript
-)
-
-// The kinds of Inline (see app.InlineKind).
-const (
-	InlineText        = app.InlineText
-	InlineBreak       = app.InlineBreak
-	InlineLink        = app.InlineLink
-	InlineFootnoteRef = app.InlineFootnoteRef
-)
-
-// PlainInlines returns the inlines as plain text (app.PlainInlines).
-func PlainInlines(in []Inline) string { return app.PlainInlines(in) }
-
-// Allergy is an allergy or intolerance entry (IHE allergy and intolerance
-// concern, CI-SIS FR-Allergie-ou-intolerance): Code is the observation's
-// code or value, Agent the participant's playingEntity code, Start and End
-// the effectiveTime low and high. It is app.Allergy.
-type Allergy = app.Allergy
-
-// Problem is a problem, diagnosis or history entry (FR-Probleme): Code is
-// the observation's value (CIM-10, SNOMED …), Kind its code, Status its
-// statusCode. It is app.Problem.
-type Problem = app.Problem
 
 // FlagKind says what the reader noticed.
 type FlagKind string

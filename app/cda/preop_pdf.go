@@ -74,6 +74,7 @@ func WritePreopPDF(sheets []app.PreopSheet, created time.Time) ([]byte, error) {
 			pdf.CellFormat(textW*cols[j], 5, t(h), "1", 0, "L", true, 0, "")
 		}
 		pdf.Ln(-1)
+		undecided := 0
 		for _, r := range s.Rows {
 			style := ""
 			if r.Flagged {
@@ -82,13 +83,26 @@ func WritePreopPDF(sheets []app.PreopSheet, created time.Time) ([]byte, error) {
 			pdf.SetFont("Helvetica", style, 7.5)
 			cells := []string{r.Name, r.Class, r.Decision, r.Last, strconv.Itoa(r.Sources)}
 			for j, c := range cells {
+				if j == 2 && r.Undecided {
+					pdf.SetTextColor(180, 0, 0) // not decided: the proposal, in red
+				}
 				pdf.CellFormat(textW*cols[j], 4.6, t(fit(pdf, t, c, textW*cols[j]-1.5)), "1", 0, "L", false, 0, "")
+				pdf.SetTextColor(0, 0, 0)
+			}
+			if r.Undecided {
+				undecided++
 			}
 			pdf.Ln(-1)
 			if r.Reason != "" && r.Flagged {
 				pdf.SetFont("Helvetica", "I", 6.5)
 				pdf.CellFormat(textW, 3.6, t(fit(pdf, t, "   motif : "+r.Reason, textW-1.5)), "LRB", 1, "L", false, 0, "")
 			}
+		}
+		if undecided > 0 {
+			pdf.SetFont("Helvetica", "B", 8)
+			pdf.SetTextColor(180, 0, 0)
+			pdf.MultiCell(textW, 4.2, t(strconv.Itoa(undecided)+" ligne(s) NON DÉCIDÉE(S) : la décision affichée n'est qu'une proposition."), "", "L", false)
+			pdf.SetTextColor(0, 0, 0)
 		}
 		pdf.Ln(1.5)
 		pdf.SetFont("Helvetica", "", 7)

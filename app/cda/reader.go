@@ -74,16 +74,17 @@ func bare(content []byte, meta app.DocumentMeta) app.ClinicalDocument {
 // from the header where it is empty.
 func clinical(d *Document, meta app.DocumentMeta) app.ClinicalDocument {
 	cd := app.ClinicalDocument{
-		Meta:        completeMeta(meta, d.Meta()),
-		Title:       d.Title,
-		Type:        d.Type,
-		Sections:    sections(d.Body.Sections),
-		Attachment:  d.Body.NonXML,
-		Medications: d.Medications,
-		Allergies:   d.Allergies,
-		Problems:    d.Problems,
-		Devices:     d.Devices,
-		Media:       d.Media,
+		Meta:         completeMeta(meta, d.Meta()),
+		Title:        d.Title,
+		Type:         d.Type,
+		Sections:     sections(d.Body.Sections),
+		Attachment:   d.Body.NonXML,
+		Medications:  d.Medications,
+		Allergies:    d.Allergies,
+		Problems:     d.Problems,
+		Devices:      d.Devices,
+		Observations: d.Observations,
+		Media:        d.Media,
 	}
 	if cd.Title == "" {
 		cd.Title = meta.Title

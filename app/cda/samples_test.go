@@ -187,7 +187,7 @@ func TestSampleCNAMHR(t *testing.T) {
 		}
 	}
 	// LEVONORGESTREL<br/>ETHYNILESTRADIOL: a line break inside the cell.
-	if in := tb.Body[0].Cells[4].Blocks[0].Inlines; len(in) != 3 || in[1].Kind != InlineBreak {
+	if in := tb.Body[0].Cells[4].Blocks[0].Inlines; len(in) != 3 || in[1].Kind != app.InlineBreak {
 		t.Errorf("components cell inlines = %+v", in)
 	}
 	titles := []string{"Usage et Responsabilités", "Médicaments", "Vaccinations", "Dispositifs médicaux", "Hospitalisations", "Soins médicaux et dentaires", "Radiologie", "Biologie"}
@@ -304,25 +304,25 @@ func TestSampleImaging(t *testing.T) {
 	// linkHtml (WADO) kept as text, renderMultiMedia, BoldItalics style.
 	var links, media int
 	var bold bool
-	var walk func([]Block)
-	walk = func(bs []Block) {
+	var walk func([]app.Block)
+	walk = func(bs []app.Block) {
 		for _, b := range bs {
 			for _, in := range b.Inlines {
-				if in.Kind == InlineLink && strings.HasPrefix(in.Href, "http://www.example.org/wado") && strings.HasPrefix(in.Text, "images examen") {
+				if in.Kind == app.InlineLink && strings.HasPrefix(in.Href, "http://www.example.org/wado") && strings.HasPrefix(in.Text, "images examen") {
 					links++
 				}
-				if in.Kind == InlineText && in.Style&(Bold|Italic) == Bold|Italic {
+				if in.Kind == app.InlineText && in.Style&(app.Bold|app.Italic) == app.Bold|app.Italic {
 					bold = true
 				}
 			}
-			if b.Kind == BlockMedia && len(b.Media.Refs) == 1 && b.Media.Refs[0] == "DOC-001" {
+			if b.Kind == app.BlockMedia && len(b.Media.Refs) == 1 && b.Media.Refs[0] == "DOC-001" {
 				media++
 			}
 			for _, it := range b.Items {
 				walk(it.Blocks)
 			}
 			if b.Table != nil {
-				for _, rows := range [][]Row{b.Table.Header, b.Table.Body, b.Table.Footer} {
+				for _, rows := range [][]app.Row{b.Table.Header, b.Table.Body, b.Table.Footer} {
 					for _, r := range rows {
 						for _, c := range r.Cells {
 							walk(c.Blocks)

@@ -48,30 +48,30 @@ type Note struct {
 
 // NoteSection is a titled part of a note's body.
 type NoteSection struct {
-	Title string    // required
-	Code  app.Code  // LOINC section code, optional
-	Text  Narrative // content; build simple text with Paragraphs
+	Title string        // required
+	Code  app.Code      // LOINC section code, optional
+	Text  app.Narrative // content; build simple text with Paragraphs
 }
 
 // Paragraphs returns a narrative of one paragraph per non-empty string; a
 // new line inside a string becomes a line break.
-func Paragraphs(text ...string) Narrative {
-	var n Narrative
+func Paragraphs(text ...string) app.Narrative {
+	var n app.Narrative
 	for _, t := range text {
 		t = strings.TrimSpace(strings.ReplaceAll(t, "\r\n", "\n"))
 		if t == "" {
 			continue
 		}
-		var in []Inline
+		var in []app.Inline
 		for i, line := range strings.Split(t, "\n") {
 			if i > 0 {
-				in = append(in, Inline{Kind: InlineBreak})
+				in = append(in, app.Inline{Kind: app.InlineBreak})
 			}
 			if line != "" {
-				in = append(in, Inline{Kind: InlineText, Text: line})
+				in = append(in, app.Inline{Kind: app.InlineText, Text: line})
 			}
 		}
-		n.Blocks = append(n.Blocks, Block{Kind: BlockParagraph, Inlines: in})
+		n.Blocks = append(n.Blocks, app.Block{Kind: app.BlockParagraph, Inlines: in})
 	}
 	return n
 }
@@ -145,11 +145,11 @@ func WriteNote(n Note, opt WriteOptions) ([]byte, error) {
 
 // checkNarrative refuses what the writer cannot express: media references
 // (the writer embeds no observationMedia) and malformed IDs.
-func checkNarrative(n Narrative) error {
-	var walk func(bs []Block) error
-	walk = func(bs []Block) error {
+func checkNarrative(n app.Narrative) error {
+	var walk func(bs []app.Block) error
+	walk = func(bs []app.Block) error {
 		for _, b := range bs {
-			if b.Kind == BlockMedia {
+			if b.Kind == app.BlockMedia {
 				return invalid("narrative media references are not supported")
 			}
 			if b.ID != "" && !reCodeToken.MatchString(b.ID) {
@@ -161,7 +161,7 @@ func checkNarrative(n Narrative) error {
 				}
 			}
 			if b.Table != nil {
-				for _, rows := range [][]Row{b.Table.Header, b.Table.Body, b.Table.Footer} {
+				for _, rows := range [][]app.Row{b.Table.Header, b.Table.Body, b.Table.Footer} {
 					for _, r := range rows {
 						for _, c := range r.Cells {
 							if err := walk(c.Blocks); err != nil {
@@ -178,12 +178,12 @@ func checkNarrative(n Narrative) error {
 }
 
 // styleCode returns the CDA styleCode of the styles that have one.
-func styleCode(s Style) string {
+func styleCode(s app.Style) string {
 	var parts []string
 	for _, x := range []struct {
-		s    Style
+		s    app.Style
 		name string
-	}{{Bold, "Bold"}, {Italic, "Italics"}, {Underline, "Underline"}, {Emphasis, "Emphasis"}} {
+	}{{app.Bold, "Bold"}, {app.Italic, "Italics"}, {app.Underline, "Underline"}, {app.Emphasis, "Emphasis"}} {
 		if s&x.s != 0 {
 			parts = append(parts, x.name)
 		}
@@ -194,8 +194,8 @@ func styleCode(s Style) string {
 // writeNarrative writes a section's text element. A footnote is written
 // where it is first referenced, as CDA does (footnote inline, footnoteRef
 // afterwards); footnotes never referenced close the text.
-func (w *xw) writeNarrative(n Narrative) {
-	w.footnotes = map[string][]Inline{}
+func (w *xw) writeNarrative(n app.Narrative) {
+	w.footnotes = map[string][]app.Inline{}
 	for _, f := range n.Footnotes {
 		if _, dup := w.footnotes[f.ID]; !dup {
 			w.footnotes[f.ID] = f.Inlines
@@ -205,10 +205,10 @@ func (w *xw) writeNarrative(n Narrative) {
 	for _, b := range n.Blocks {
 		w.writeBlock(b)
 	}
-	var rest []Inline
+	var rest []app.Inline
 	for _, f := range n.Footnotes {
 		if _, pending := w.footnotes[f.ID]; pending {
-			rest = append(rest, Inline{Kind: InlineFootnoteRef, Ref: f.ID})
+			rest = append(rest, app.Inline{Kind: app.InlineFootnoteRef, Ref: f.ID})
 		}
 	}
 	if len(rest) > 0 {
@@ -220,7 +220,7 @@ func (w *xw) writeNarrative(n Narrative) {
 
 // mixed writes an element whose content is inline (mixed) content, on one
 // line: indentation inside would change the text.
-func (w *xw) mixed(name string, attrs []string, in []Inline) {
+func (w *xw) mixed(name string, attrs []string, in []app.Inline) {
 	w.start(name, attrs)
 	w.b.WriteByte('>')
 	w.inlines(in)
@@ -229,17 +229,17 @@ func (w *xw) mixed(name string, attrs []string, in []Inline) {
 	w.b.WriteByte('>')
 }
 
-func (w *xw) writeBlock(b Block) {
+func (w *xw) writeBlock(b app.Block) {
 	switch b.Kind {
-	case BlockParagraph:
+	case app.BlockParagraph:
 		w.mixed("paragraph", []string{"ID", b.ID, "styleCode", styleCode(b.Style)}, b.Inlines)
-	case BlockCaption:
+	case app.BlockCaption:
 		w.start("paragraph", []string{"ID", b.ID})
 		w.b.WriteByte('>')
 		w.b.WriteString("<caption>")
 		w.inlines(b.Inlines)
 		w.b.WriteString("</caption></paragraph>")
-	case BlockList:
+	case app.BlockList:
 		lt := "unordered"
 		if b.Ordered {
 			lt = "ordered"
@@ -260,23 +260,23 @@ func (w *xw) writeBlock(b Block) {
 			w.close()
 		}
 		w.close()
-	case BlockTable:
+	case app.BlockTable:
 		w.writeTable(b)
 	}
 }
 
 // onlyInlines returns the inlines of a content made of one plain paragraph.
-func onlyInlines(bs []Block) ([]Inline, bool) {
+func onlyInlines(bs []app.Block) ([]app.Inline, bool) {
 	if len(bs) == 0 {
 		return nil, true
 	}
-	if len(bs) == 1 && bs[0].Kind == BlockParagraph && bs[0].ID == "" && bs[0].Style == 0 {
+	if len(bs) == 1 && bs[0].Kind == app.BlockParagraph && bs[0].ID == "" && bs[0].Style == 0 {
 		return bs[0].Inlines, true
 	}
 	return nil, false
 }
 
-func (w *xw) writeTable(b Block) {
+func (w *xw) writeTable(b app.Block) {
 	t := b.Table
 	if t == nil {
 		return
@@ -287,7 +287,7 @@ func (w *xw) writeTable(b Block) {
 	}
 	for _, part := range []struct {
 		name string
-		rows []Row
+		rows []app.Row
 	}{{"thead", t.Header}, {"tbody", t.Body}, {"tfoot", t.Footer}} {
 		if len(part.rows) == 0 {
 			continue
@@ -307,8 +307,8 @@ func (w *xw) writeTable(b Block) {
 				}
 				w.open(name, attrs...)
 				for _, cb := range c.Blocks {
-					if cb.Kind == BlockTable { // a cell cannot hold a table: flatten it
-						cb = Block{Kind: BlockParagraph, Inlines: []Inline{{Kind: InlineText, Text: Narrative{Blocks: []Block{cb}}.PlainText()}}}
+					if cb.Kind == app.BlockTable { // a cell cannot hold a table: flatten it
+						cb = app.Block{Kind: app.BlockParagraph, Inlines: []app.Inline{{Kind: app.InlineText, Text: app.Narrative{Blocks: []app.Block{cb}}.PlainText()}}}
 					}
 					w.writeBlock(cb)
 				}
@@ -329,14 +329,14 @@ func span(n int) string {
 }
 
 // inlines writes inline content without any added white space.
-func (w *xw) inlines(in []Inline) {
+func (w *xw) inlines(in []app.Inline) {
 	for _, x := range in {
 		switch x.Kind {
-		case InlineText:
+		case app.InlineText:
 			w.styled(x.Style, func() { w.escape(x.Text) })
-		case InlineBreak:
+		case app.InlineBreak:
 			w.b.WriteString("<br/>")
-		case InlineLink:
+		case app.InlineLink:
 			w.styled(x.Style, func() {
 				w.b.WriteString(`<linkHtml href="`)
 				w.escape(x.Href)
@@ -344,7 +344,7 @@ func (w *xw) inlines(in []Inline) {
 				w.escape(x.Text)
 				w.b.WriteString("</linkHtml>")
 			})
-		case InlineFootnoteRef:
+		case app.InlineFootnoteRef:
 			if body, pending := w.footnotes[x.Ref]; pending {
 				delete(w.footnotes, x.Ref)
 				w.b.WriteString(`<footnote ID="`)
@@ -362,7 +362,7 @@ func (w *xw) inlines(in []Inline) {
 }
 
 // styled wraps body in content/sup/sub elements for s.
-func (w *xw) styled(s Style, body func()) {
+func (w *xw) styled(s app.Style, body func()) {
 	var closers []string
 	if sc := styleCode(s); sc != "" {
 		w.b.WriteString(`<content styleCode="`)
@@ -370,11 +370,11 @@ func (w *xw) styled(s Style, body func()) {
 		w.b.WriteString(`">`)
 		closers = append(closers, "</content>")
 	}
-	if s&Superscript != 0 {
+	if s&app.Superscript != 0 {
 		w.b.WriteString("<sup>")
 		closers = append(closers, "</sup>")
 	}
-	if s&Subscript != 0 {
+	if s&app.Subscript != 0 {
 		w.b.WriteString("<sub>")
 		closers = append(closers, "</sub>")
 	}

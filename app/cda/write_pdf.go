@@ -154,12 +154,12 @@ func renderNotePDF(h *header, sections []NoteSection) ([]byte, error) {
 
 // writePDFBlock renders one narrative block as text: paragraphs, bulleted
 // or numbered lists, tables as " | "-separated rows.
-func writePDFBlock(pdf *fpdf.Fpdf, t func(string) string, w float64, b Block) {
+func writePDFBlock(pdf *fpdf.Fpdf, t func(string) string, w float64, b app.Block) {
 	switch b.Kind {
-	case BlockParagraph, BlockCaption:
+	case app.BlockParagraph, app.BlockCaption:
 		pdf.MultiCell(w, 5.2, t(inlineText(b.Inlines)), "", "L", false)
 		pdf.Ln(1.5)
-	case BlockList:
+	case app.BlockList:
 		if len(b.Caption) > 0 {
 			pdf.MultiCell(w, 5.2, t(inlineText(b.Caption)), "", "L", false)
 		}
@@ -168,22 +168,22 @@ func writePDFBlock(pdf *fpdf.Fpdf, t func(string) string, w float64, b Block) {
 			if b.Ordered {
 				mark = strconv.Itoa(i+1) + "."
 			}
-			text := strings.ReplaceAll(Narrative{Blocks: it.Blocks}.PlainText(), "\t", " | ")
+			text := strings.ReplaceAll(app.Narrative{Blocks: it.Blocks}.PlainText(), "\t", " | ")
 			pdf.MultiCell(w, 5.2, t(mark+" "+text), "", "L", false)
 		}
 		pdf.Ln(1.5)
-	case BlockTable:
+	case app.BlockTable:
 		if b.Table == nil {
 			return
 		}
 		if len(b.Table.Caption) > 0 {
 			pdf.MultiCell(w, 5.2, t(inlineText(b.Table.Caption)), "", "L", false)
 		}
-		for _, rows := range [][]Row{b.Table.Header, b.Table.Body, b.Table.Footer} {
+		for _, rows := range [][]app.Row{b.Table.Header, b.Table.Body, b.Table.Footer} {
 			for _, r := range rows {
 				cells := make([]string, len(r.Cells))
 				for i, c := range r.Cells {
-					cells[i] = strings.ReplaceAll(Narrative{Blocks: c.Blocks}.PlainText(), "\n", " ")
+					cells[i] = strings.ReplaceAll(app.Narrative{Blocks: c.Blocks}.PlainText(), "\n", " ")
 				}
 				pdf.MultiCell(w, 5.2, t(strings.Join(cells, " | ")), "", "L", false)
 			}
@@ -194,15 +194,15 @@ func writePDFBlock(pdf *fpdf.Fpdf, t func(string) string, w float64, b Block) {
 
 // inlineText flattens inline content: breaks become new lines, links show
 // their text.
-func inlineText(in []Inline) string {
+func inlineText(in []app.Inline) string {
 	var b strings.Builder
 	for _, x := range in {
 		switch x.Kind {
-		case InlineText, InlineLink:
+		case app.InlineText, app.InlineLink:
 			b.WriteString(x.Text)
-		case InlineBreak:
+		case app.InlineBreak:
 			b.WriteByte('\n')
-		case InlineFootnoteRef:
+		case app.InlineFootnoteRef:
 			b.WriteString("[" + x.Ref + "]")
 		}
 	}

@@ -171,7 +171,7 @@ func roundTrip(t *testing.T, b []byte, opt WriteOptions, w want) *Document {
 				t.Errorf("section %d: %d footnotes, want %d", i, len(got[i].Text.Footnotes), len(s.Text.Footnotes))
 			}
 			for j, f := range s.Text.Footnotes {
-				if j < len(got[i].Text.Footnotes) && (got[i].Text.Footnotes[j].ID != f.ID || PlainInlines(got[i].Text.Footnotes[j].Inlines) != PlainInlines(f.Inlines)) {
+				if j < len(got[i].Text.Footnotes) && (got[i].Text.Footnotes[j].ID != f.ID || app.PlainInlines(got[i].Text.Footnotes[j].Inlines) != app.PlainInlines(f.Inlines)) {
 					t.Errorf("section %d: footnote %+v, want %+v", i, got[i].Text.Footnotes[j], f)
 				}
 			}
@@ -193,10 +193,10 @@ func checkMeds(t *testing.T, d *Document, lines []MedicationLine) {
 	if len(d.Medications) != len(lines) {
 		t.Fatalf("%d medication lines read back, want %d", len(d.Medications), len(lines))
 	}
-	var table *Table
+	var table *app.Table
 	if n := len(d.Body.Sections); n > 0 && len(lines) > 0 {
 		for _, b := range d.Body.Sections[n-1].Text.Blocks {
-			if b.Kind == BlockTable {
+			if b.Kind == app.BlockTable {
 				table = b.Table
 			}
 		}
@@ -259,18 +259,18 @@ func checkMeds(t *testing.T, d *Document, lines []MedicationLine) {
 func TestWriteRoundTrip(t *testing.T) {
 	gp, anest := testGP(), testAnesthesiologist()
 	testINS := app.INS{Matricule: "279035121518989", OID: app.OIDINSNIRTest}
-	richSection := NoteSection{Title: "Examen <clinique> & \"notes\"", Text: Narrative{Blocks: []Block{
-		{Kind: BlockParagraph, Inlines: []Inline{{Kind: InlineText, Text: "Souffle "}, {Kind: InlineText, Text: "systolique", Style: Bold}, {Kind: InlineText, Text: " 2/6"}, {Kind: InlineFootnoteRef, Ref: "fn1"}}},
-		{Kind: BlockList, Items: []Item{
-			{Blocks: []Block{{Kind: BlockParagraph, Inlines: []Inline{{Kind: InlineText, Text: "auscultation pulmonaire normale"}}}}},
-			{Blocks: []Block{{Kind: BlockParagraph, Inlines: []Inline{{Kind: InlineText, Text: "pas d'œdème"}}}}},
+	richSection := NoteSection{Title: "Examen <clinique> & \"notes\"", Text: app.Narrative{Blocks: []app.Block{
+		{Kind: app.BlockParagraph, Inlines: []app.Inline{{Kind: app.InlineText, Text: "Souffle "}, {Kind: app.InlineText, Text: "systolique", Style: app.Bold}, {Kind: app.InlineText, Text: " 2/6"}, {Kind: app.InlineFootnoteRef, Ref: "fn1"}}},
+		{Kind: app.BlockList, Items: []app.Item{
+			{Blocks: []app.Block{{Kind: app.BlockParagraph, Inlines: []app.Inline{{Kind: app.InlineText, Text: "auscultation pulmonaire normale"}}}}},
+			{Blocks: []app.Block{{Kind: app.BlockParagraph, Inlines: []app.Inline{{Kind: app.InlineText, Text: "pas d'œdème"}}}}},
 		}},
-		{Kind: BlockTable, Table: &Table{
-			Header: []Row{{Cells: []Cell{{Header: true, Blocks: Paragraphs("Mesure").Blocks}, {Header: true, Blocks: Paragraphs("Valeur").Blocks}}}},
-			Body:   []Row{{Cells: []Cell{{Blocks: Paragraphs("TA").Blocks}, {Blocks: Paragraphs("14/9 mmHg").Blocks}}}},
+		{Kind: app.BlockTable, Table: &app.Table{
+			Header: []app.Row{{Cells: []app.Cell{{Header: true, Blocks: Paragraphs("Mesure").Blocks}, {Header: true, Blocks: Paragraphs("Valeur").Blocks}}}},
+			Body:   []app.Row{{Cells: []app.Cell{{Blocks: Paragraphs("TA").Blocks}, {Blocks: Paragraphs("14/9 mmHg").Blocks}}}},
 		}},
-		{Kind: BlockParagraph, Inlines: []Inline{{Kind: InlineText, Text: "Voir "}, {Kind: InlineLink, Text: "la recommandation", Href: "https://www.has-sante.fr/?a=1&b=<2>"}}},
-	}, Footnotes: []Footnote{{ID: "fn1", Inlines: []Inline{{Kind: InlineText, Text: "irradiant à l'aisselle"}}}}}}
+		{Kind: app.BlockParagraph, Inlines: []app.Inline{{Kind: app.InlineText, Text: "Voir "}, {Kind: app.InlineLink, Text: "la recommandation", Href: "https://www.has-sante.fr/?a=1&b=<2>"}}},
+	}, Footnotes: []app.Footnote{{ID: "fn1", Inlines: []app.Inline{{Kind: app.InlineText, Text: "irradiant à l'aisselle"}}}}}}
 
 	production := testPatient()
 	production.INS.OID = app.OIDINSNIR

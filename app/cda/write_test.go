@@ -107,7 +107,7 @@ func TestWriteRefusesBadInput(t *testing.T) {
 		{name: "no section", note: func(n *Note, _ *WriteOptions) { n.Sections = nil }},
 		{name: "untitled section", note: func(n *Note, _ *WriteOptions) { n.Sections[0].Title = "" }},
 		{name: "media block", note: func(n *Note, _ *WriteOptions) {
-			n.Sections[0].Text.Blocks = append(n.Sections[0].Text.Blocks, Block{Kind: BlockMedia, Media: &Media{Refs: []string{"x"}}})
+			n.Sections[0].Text.Blocks = append(n.Sections[0].Text.Blocks, app.Block{Kind: app.BlockMedia, Media: &app.Media{Refs: []string{"x"}}})
 		}},
 		{name: "level 2", note: func(n *Note, _ *WriteOptions) { n.Level = 2 }},
 		{name: "no birth name", note: func(n *Note, _ *WriteOptions) { n.Patient.BirthName = "" }},

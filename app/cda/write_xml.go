@@ -16,7 +16,7 @@ import (
 type xw struct {
 	b         bytes.Buffer
 	stack     []string
-	footnotes map[string][]Inline // footnotes of the narrative being written, not yet written
+	footnotes map[string][]app.Inline // footnotes of the narrative being written, not yet written
 }
 
 func (w *xw) indent() {

@@ -227,6 +227,12 @@ func (r *Row) Accept() {
 	r.Decision, r.Decided = terms.Accept(r.Proposal), true
 }
 
+// Undo takes back the decision of a row: it shows its proposal again, to be
+// decided anew. The reconciliation (discrepancy, comment) stays.
+func (r *Row) Undo() {
+	r.Decision, r.Decided = terms.Decision{}, false
+}
+
 // Override records a decision that departs from the proposal; the reason
 // is required and kept.
 func (r *Row) Override(a terms.Action, lastDose time.Time, reason string) error {

@@ -2,6 +2,7 @@ package meds_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +106,31 @@ func TestRowsDecisions(t *testing.T) {
 	only := meds.Rows(meds.Consolidate(lines[len(lines)-1:], nil, now), in)
 	if p := meds.ReadyToSign(only, true); len(p) != 1 || p[0].Row != -1 {
 		t.Fatalf("declaration alone: %+v", p)
+	}
+}
+
+// TestRowUndo: a decision taken back leaves the row undecided, signed as
+// its proposal again (the override's reason gone), its reconciliation kept.
+func TestRowUndo(t *testing.T) {
+	in := terms.DecisionInput{Surgery: date(2026, 12, 10), Bleeding: terms.BleedingHigh, CrCl: 80}
+	rows := meds.Rows(meds.Consolidate(apixabanLines(), nil, now), in)
+	r := &rows[0]
+	if err := r.Override(terms.ActionContinue, time.Time{}, "valve mécanique"); err != nil {
+		t.Fatal(err)
+	}
+	r.Discrepancy, r.Comment = meds.DiscrepancyIntentional, "vu avec le cardiologue"
+	r.Undo()
+	if r.Decided || r.Decision.Reason != "" {
+		t.Fatalf("after undo: decided %v, %+v", r.Decided, r.Decision)
+	}
+	d := r.LineDecision()
+	if d.Action != "Arrêter" || !d.LastDose.Equal(date(2026, 12, 7)) || strings.Contains(d.Reason, "valve") {
+		t.Errorf("line decision after undo %+v, want the proposal", d)
+	}
+	if s := r.Saved(); s.Action != "" || s.Discrepancy != "intentional" || s.Comment != "vu avec le cardiologue" {
+		t.Errorf("saved after undo %+v, want the reconciliation only", s)
+	}
+	if p := meds.ReadyToSign(rows, false); len(p) == 0 {
+		t.Error("an undone flagged row is ready to sign")
 	}
 }

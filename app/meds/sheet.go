@@ -10,7 +10,8 @@ import (
 
 // Sheet builds a patient's printout page from the decision table: the
 // present allergies, devices and problems of the reading, every row with
-// its decision (taken, or proposed and marked so), the documents consulted.
+// its decision (taken, or marked "NON DÉCIDÉ" with the proposal), the
+// documents consulted.
 func Sheet(p app.Patient, reading app.MedicationReading, list List, rows []Row, in terms.DecisionInput, preparedBy string) app.PreopSheet {
 	s := app.PreopSheet{Patient: p, Surgery: in.Surgery, AsOf: list.Now, PreparedBy: preparedBy, Status: terms.DecisionStatus}
 	var inputs []string
@@ -50,7 +51,7 @@ func Sheet(p app.Patient, reading app.MedicationReading, list List, rows []Row, 
 				break
 			}
 		}
-		dec := "proposé : " + r.Proposal.Text()
+		dec := "NON DÉCIDÉ - proposé : " + r.Proposal.Text()
 		if r.Decided {
 			dec = r.Decision.Action.Label()
 			if !r.Decision.LastDose.IsZero() {
@@ -65,7 +66,7 @@ func Sheet(p app.Patient, reading app.MedicationReading, list List, rows []Row, 
 			last = e.LastActivity.Format("02/01/2006")
 		}
 		s.Rows = append(s.Rows, app.PreopRow{Name: e.Name, Class: class, Decision: dec, Last: last,
-			Sources: e.Independent, Reason: r.LineDecision().Reason, Flagged: e.Flagged()})
+			Sources: e.Independent, Reason: r.LineDecision().Reason, Flagged: e.Flagged(), Undecided: !r.Decided})
 		for _, src := range e.Sources {
 			if src.Document == "" || src.Own || seen[src.Document] {
 				continue
@@ -100,4 +101,13 @@ func appendOnce(s []string, v string) []string {
 		}
 	}
 	return append(s, v)
+}
+
+// WithCrClSource adds to a sheet's inputs where its creatinine clearance
+// came from ("saisie", or the lab result it was computed from).
+func WithCrClSource(s app.PreopSheet, src string) app.PreopSheet {
+	if src = strings.TrimSpace(src); src != "" && strings.Contains(s.Inputs, "mL/min") {
+		s.Inputs += " (" + src + ")"
+	}
+	return s
 }

@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore Factory) {
 	t.Run("Mail", func(t *testing.T) { testStoreMail(t, newStore) })
 	t.Run("MailSecrets", func(t *testing.T) { testMailSecrets(t, newStore) })
 	t.Run("Declarations", func(t *testing.T) { testDeclarations(t, newStore) })
+	t.Run("PreopDecisions", func(t *testing.T) { testPreopDecisions(t, newStore) })
 	t.Run("Check", func(t *testing.T) { testCheck(t, newStore) })
 }
 
@@ -194,6 +195,7 @@ func testLockedRefuses(t *testing.T, newStore Factory) {
 		"SearchPatients": func() error { _, err := s.SearchPatients(ctx, "contrat", 0); return err },
 		"Patient":        func() error { _, err := s.Patient(ctx, alice.ID); return err },
 		"Patients":       func() error { _, err := s.Patients(ctx); return err },
+		"PatientsByINS":  func() error { _, err := s.PatientsByINS(ctx, alice.INS); return err },
 		"Manifest":       func() error { _, err := s.Manifest(ctx, alice.ID); return err },
 		"Document":       func() error { _, err := s.Document(ctx, alice.ID, "d"); return err },
 		"Outbox":         func() error { _, err := s.Outbox(ctx); return err },
@@ -271,6 +273,16 @@ func testDirectory(t *testing.T, newStore Factory) {
 	}
 	if p, err := s.Patient(ctx, alice.ID); err != nil || !p.Pinned {
 		t.Errorf("patient after lock and unlock = %+v, %v", p, err)
+	}
+	// The lookup by INS (the identity gate's) holds after the lock too.
+	if got, err := s.PatientsByINS(ctx, bruno.INS); err != nil || !slices.Equal(ids(got), []app.PatientID{bruno.ID}) {
+		t.Errorf("PatientsByINS(bruno) = %v, %v", ids(got), err)
+	}
+	if got, err := s.PatientsByINS(ctx, app.INS{Matricule: bruno.INS.Matricule, OID: app.OIDINSNIR}); err != nil || len(got) != 0 {
+		t.Errorf("PatientsByINS(other OID) = %v, %v", ids(got), err)
+	}
+	if got, err := s.PatientsByINS(ctx, app.INS{}); err != nil || len(got) != 0 {
+		t.Errorf("PatientsByINS(no INS) = %v, %v", ids(got), err)
 	}
 }
 
@@ -656,6 +668,63 @@ func testDeclarations(t *testing.T, newStore Factory) {
 	}
 	if got, _ := s.Declarations(ctx, bruno.ID); len(got) != 0 {
 		t.Errorf("another patient's declarations = %+v", got)
+	}
+}
+
+// testPreopDecisions: the decisions of the pre-operative table are kept
+// per patient, merged line by line, the inputs replaced only when given,
+// forgotten with the patient.
+func testPreopDecisions(t *testing.T, newStore Factory) {
+	ctx := context.Background()
+	s := withPatients(t, newStore)
+	if got, err := s.PreopDecisions(ctx, alice.ID); err != nil || len(got.Decisions) != 0 || got.Inputs != (app.PreopInputs{}) {
+		t.Errorf("PreopDecisions of a patient never decided = %+v, %v", got, err)
+	}
+	surgery := time.Date(2026, 12, 10, 0, 0, 0, 0, time.UTC)
+	in := app.PreopInputs{Surgery: surgery, Bleeding: "high", CrCl: 42, CrClSource: "créatinine du 01/12/2026", At: day0}
+	stop := app.PreopDecision{Line: "atc:B01AF01", Drug: "XARELTO 20 mg", Action: "stop", LastDose: surgery.AddDate(0, 0, -3), By: "Dr A", At: day0}
+	keep := app.PreopDecision{Line: "atc:C07AB07", Drug: "BISOPROLOL", Action: "continue", By: "Dr A", At: day0}
+	if err := s.Write(ctx, &app.Batch{Preop: []app.PreopSet{{Patient: alice.ID, Inputs: &in, Put: []app.PreopDecision{stop}}}}); err != nil {
+		t.Fatal(err)
+	}
+	// a second write without inputs keeps them, and merges its line
+	if err := s.Write(ctx, &app.Batch{Preop: []app.PreopSet{{Patient: alice.ID, Put: []app.PreopDecision{keep}}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.PreopDecisions(ctx, alice.ID)
+	if err != nil || len(got.Decisions) != 2 || !got.Inputs.Surgery.Equal(surgery) || got.Inputs.CrCl != 42 || got.Inputs.Bleeding != "high" {
+		t.Fatalf("PreopDecisions = %+v, %v", got, err)
+	}
+	d, ok := got.Decision("atc:B01AF01")
+	if !ok || d.Action != "stop" || !d.LastDose.Equal(stop.LastDose) || d.Drug != stop.Drug {
+		t.Errorf("decision read back = %+v, %v", d, ok)
+	}
+	over := stop
+	over.Action, over.Override, over.Reason, over.LastDose = "stop", true, "geste à risque majeur", surgery.AddDate(0, 0, -5)
+	if err := s.Write(ctx, &app.Batch{Preop: []app.PreopSet{{Patient: alice.ID, Put: []app.PreopDecision{over}, Remove: []string{"atc:C07AB07"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.PreopDecisions(ctx, alice.ID)
+	if len(got.Decisions) != 1 || !got.Decisions[0].Override || got.Decisions[0].Reason != "geste à risque majeur" {
+		t.Errorf("after an override and a removal = %+v", got.Decisions)
+	}
+	if err := s.Write(ctx, &app.Batch{Preop: []app.PreopSet{{Put: []app.PreopDecision{keep}}}}); !errors.Is(err, app.ErrInvalid) {
+		t.Errorf("decisions without a patient: %v, want ErrInvalid", err)
+	}
+	if err := s.Write(ctx, &app.Batch{Preop: []app.PreopSet{{Patient: alice.ID, Put: []app.PreopDecision{{Action: "stop"}}}}}); !errors.Is(err, app.ErrInvalid) {
+		t.Errorf("a decision without line: %v, want ErrInvalid", err)
+	}
+	if got, _ := s.PreopDecisions(ctx, bruno.ID); len(got.Decisions) != 0 {
+		t.Errorf("another patient's decisions = %+v", got)
+	}
+	if rep, err := s.Check(ctx); err != nil || !rep.OK() {
+		t.Errorf("Check with decisions = %+v, %v", rep, err)
+	}
+	if err := s.Purge(ctx, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.PreopDecisions(ctx, alice.ID); err == nil && len(got.Decisions) > 0 {
+		t.Errorf("decisions of a purged patient = %+v", got)
 	}
 }
 

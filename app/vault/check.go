@@ -147,6 +147,7 @@ func (c *checker) patients(ctx context.Context) {
 		}
 	}
 	c.declarations(ps) // declared.go
+	c.preop(ps)        // preop.go
 }
 
 func (c *checker) patient(id app.PatientID, seen map[string]map[string]bool) {

@@ -29,12 +29,10 @@ import (
 // tolerates its absence.
 const bDecl = "decl"
 
-// kindDecl is the record kind of a patient's declarations (a range of its
-// own, apart from records.go and mail.go).
-const kindDecl byte = 0x50 // []app.Declaration (JSON), patient key
-
-// domDecl is the blind domain of the declarations.
-const domDecl = "decl"
+// declRecords are the declaration records: kind 0x50 (a range of its own,
+// apart from records.go and mail.go), []app.Declaration (JSON), patient
+// key, blind domain "decl".
+var declRecords = patientRecords{bucket: bDecl, dom: "decl", kind: 0x50}
 
 // Declarations returns the medications the patient declared, oldest first
 // (by entry time, then id): none when nothing was declared, app.ErrNotFound
@@ -51,7 +49,7 @@ func (v *Vault) Declarations(ctx context.Context, id app.PatientID) ([]app.Decla
 		if err != nil {
 			return err
 		}
-		out, err = readDeclarations(tx, d.aead, bl.Blind(domDecl, string(id)))
+		out, err = readDeclarations(tx, d.aead, declRecords.key(bl, id))
 		return err
 	})
 	if err != nil {
@@ -63,16 +61,8 @@ func (v *Vault) Declarations(ctx context.Context, id app.PatientID) ([]app.Decla
 
 // readDeclarations opens a patient's declaration record (nil when absent).
 func readDeclarations(tx *bbolt.Tx, a *crypto.AEAD, key []byte) ([]app.Declaration, error) {
-	b := tx.Bucket([]byte(bDecl))
-	if b == nil {
-		return nil, nil
-	}
-	val := b.Get(key)
-	if val == nil {
-		return nil, nil
-	}
 	var ds []app.Declaration
-	if err := openJSON(a, bDecl, key, kindDecl, val, &ds); err != nil {
+	if _, err := declRecords.read(tx, a, key, &ds); err != nil {
 		return nil, err
 	}
 	return ds, nil
@@ -129,7 +119,7 @@ func writeDeclarations(tx *bbolt.Tx, bl *crypto.Blinder, sets []app.DeclarationS
 		if err != nil {
 			return err
 		}
-		key := bl.Blind(domDecl, string(id))
+		key := declRecords.key(bl, id)
 		list, err := readDeclarations(tx, d.aead, key)
 		if err != nil {
 			return err
@@ -155,18 +145,8 @@ func writeDeclarations(tx *bbolt.Tx, bl *crypto.Blinder, sets []app.DeclarationS
 				}
 			}
 		}
-		if len(list) == 0 {
-			if err := b.Delete(key); err != nil {
-				return err
-			}
-			continue
-		}
 		sortDeclarations(list)
-		val, err := sealJSON(d.aead, bDecl, key, kindDecl, list)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(key, val); err != nil {
+		if err := declRecords.store(b, d.aead, key, list, len(list) == 0); err != nil {
 			return err
 		}
 	}
@@ -176,38 +156,14 @@ func writeDeclarations(tx *bbolt.Tx, bl *crypto.Blinder, sets []app.DeclarationS
 // purgeDeclarations deletes a patient's declaration record inside Purge's
 // transaction (after the key: the record is already unreadable).
 func purgeDeclarations(tx *bbolt.Tx, bl *crypto.Blinder, id app.PatientID) error {
-	if b := tx.Bucket([]byte(bDecl)); b != nil {
-		return b.Delete(bl.Blind(domDecl, string(id)))
-	}
-	return nil
+	return declRecords.purge(tx, bl, id)
 }
 
 // declarations checks the declaration records: each opens with its
 // patient's key (unwrapped by patient) and lists declarations with ids;
 // records of no patient of the directory are reported.
 func (c *checker) declarations(ps []app.Patient) {
-	b := c.tx.Bucket([]byte(bDecl))
-	if b == nil {
-		return
-	}
-	seen := map[string]bool{}
-	for _, p := range ps {
-		key := c.bl.Blind(domDecl, string(p.ID))
-		val := b.Get(key)
-		if val == nil {
-			continue
-		}
-		seen[string(key)] = true
-		d := c.deks[string(c.bl.Blind(domKey, string(p.ID)))]
-		if d == nil {
-			continue // the key's problem is reported already
-		}
-		var ds []app.Declaration
-		if err := openJSON(d.aead, bDecl, key, kindDecl, val, &ds); err != nil {
-			c.problem("%v", err)
-			continue
-		}
-		c.rep.Records++
+	checkPatientRecords(c, declRecords, ps, func(key []byte, ds []app.Declaration) {
 		for _, x := range ds {
 			if x.ID == "" {
 				c.problem("decl: record %x… holds a declaration without id", key[:4])
@@ -215,18 +171,5 @@ func (c *checker) declarations(ps []app.Patient) {
 			}
 		}
 		c.rep.Declared += len(ds)
-	}
-	orphans, first := 0, []byte(nil)
-	_ = b.ForEach(func(key, _ []byte) error {
-		if !seen[string(key)] {
-			if orphans == 0 {
-				first = append([]byte(nil), key...)
-			}
-			orphans++
-		}
-		return nil
 	})
-	if orphans > 0 {
-		c.problem("%s: %d records belong to no patient of the directory (first %x…)", bDecl, orphans, first[:min(4, len(first))])
-	}
 }

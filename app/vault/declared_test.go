@@ -114,7 +114,7 @@ func TestDeclarationsTamper(t *testing.T) {
 	mustOK(t, v.Write(ctx, &app.Batch{Declarations: []app.DeclarationSet{{Patient: p.ID, Put: []app.Declaration{declaration("d1", "X", at)}}}}))
 	var pKey, qKey []byte
 	mustOK(t, v.read("test", func(tx *bbolt.Tx, k *keys) error {
-		pKey, qKey = k.blinder().Blind(domDecl, string(p.ID)), k.blinder().Blind(domDecl, string(q.ID))
+		pKey, qKey = declRecords.key(k.blinder(), p.ID), declRecords.key(k.blinder(), q.ID)
 		return nil
 	}))
 	mustOK(t, v.Close())

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -285,22 +284,7 @@ func readInbox(tx *bbolt.Tx, a *crypto.AEAD) ([]app.InboxItem, error) {
 	if b == nil {
 		return nil, nil
 	}
-	var items []app.InboxItem
-	err := b.ForEach(func(key, val []byte) error {
-		var it app.InboxItem
-		if err := openJSON(a, bInbox, key, kindInbox, val, &it); err != nil {
-			return err
-		}
-		items = append(items, it)
-		return nil
-	})
-	sort.SliceStable(items, func(i, j int) bool {
-		if !items[i].CreatedAt.Equal(items[j].CreatedAt) {
-			return items[i].CreatedAt.Before(items[j].CreatedAt)
-		}
-		return items[i].ID < items[j].ID
-	})
-	return items, err
+	return listSealed(b, a, bInbox, kindInbox, func(it app.InboxItem) (time.Time, string) { return it.CreatedAt, string(it.ID) })
 }
 
 // RawMessage returns a sealed raw message (app.ErrNotFound when absent or

@@ -192,7 +192,7 @@ func TestMailCanary(t *testing.T) {
 		{Ref: app.MessageRef{UID: 2, MessageID: "canary-two@labo.example"}, Subject: "CR " + p.BirthName, Raw: body("two"),
 			Reports: []app.IncomingReport{{Meta: app.DocumentMeta{ID: "1.2.3.4.2", Title: "CR " + p.BirthName}, Content: body("doc2"), MediaType: "text/xml", Identity: noINS}}},
 	}}
-	sum, err := app.ImportMail(ctx, v, mb, app.ImportOptions{Account: "canary.account@clinique.mssante.fr", Demo: true, Log: quietLogger()})
+	sum, err := app.ImportMailbox(ctx, v, mb, app.ImportOptions{Account: "canary.account@clinique.mssante.fr", Demo: true, Log: quietLogger()})
 	mustOK(t, err)
 	if sum.Filed != 1 || sum.Manual != 1 {
 		t.Fatalf("summary %+v", sum)

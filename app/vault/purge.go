@@ -96,6 +96,9 @@ func (v *Vault) Purge(ctx context.Context, id app.PatientID) error {
 		if err := purgeDeclarations(tx, bl, id); err != nil { // declared.go
 			return err
 		}
+		if err := purgePreop(tx, bl, id); err != nil { // preop.go
+			return err
+		}
 		if err := tx.Bucket([]byte(bDir)).Delete(bl.Blind(domDir, string(id))); err != nil {
 			return err
 		}

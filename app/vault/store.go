@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"go.etcd.io/bbolt"
 
@@ -84,6 +85,16 @@ func (v *Vault) Patients(ctx context.Context) ([]app.Patient, error) {
 	var out []app.Patient
 	err := v.readDir("patients", func(d *app.Directory) error {
 		out = d.All()
+		return nil
+	})
+	return out, err
+}
+
+// PatientsByINS returns the patients carrying ins (app.Directory.ByINS).
+func (v *Vault) PatientsByINS(ctx context.Context, ins app.INS) ([]app.Patient, error) {
+	var out []app.Patient
+	err := v.readDir("patients by INS", func(d *app.Directory) error {
+		out = d.ByINS(ins)
 		return nil
 	})
 	return out, err
@@ -191,20 +202,31 @@ func readOutbox(tx *bbolt.Tx, k *keys) ([]app.OutboxItem, error) {
 	if err != nil {
 		return nil, err
 	}
-	var items []app.OutboxItem
-	err = b.ForEach(func(key, val []byte) error {
-		var it app.OutboxItem
-		if err := openJSON(k.outA, bOut, key, kindOut, val, &it); err != nil {
+	return listSealed(b, k.outA, bOut, kindOut, func(it app.OutboxItem) (time.Time, string) { return it.CreatedAt, string(it.ID) })
+}
+
+// listSealed opens every sealed JSON record of bucket b (named name, of
+// kind kind) and returns them oldest first, by (created, id) as order
+// gives them: the inbox and the outbox are listed so. A record that does
+// not open fails the listing (the records read before are returned with
+// the error).
+func listSealed[T any](b *bbolt.Bucket, a *crypto.AEAD, name string, kind byte, order func(T) (created time.Time, id string)) ([]T, error) {
+	var items []T
+	err := b.ForEach(func(key, val []byte) error {
+		var it T
+		if err := openJSON(a, name, key, kind, val, &it); err != nil {
 			return err
 		}
 		items = append(items, it)
 		return nil
 	})
 	sort.SliceStable(items, func(i, j int) bool {
-		if !items[i].CreatedAt.Equal(items[j].CreatedAt) {
-			return items[i].CreatedAt.Before(items[j].CreatedAt)
+		ci, ii := order(items[i])
+		cj, ij := order(items[j])
+		if !ci.Equal(cj) {
+			return ci.Before(cj)
 		}
-		return items[i].ID < items[j].ID
+		return ii < ij
 	})
 	return items, err
 }
@@ -414,6 +436,9 @@ func writeBatch(tx *bbolt.Tx, k *keys, b *app.Batch, fresh map[string]*dek) erro
 		return err
 	}
 	if err := writeDeclarations(tx, bl, b.Declarations, dekOf); err != nil { // declared.go
+		return err
+	}
+	if err := writePreop(tx, bl, b.Preop, dekOf); err != nil { // preop.go
 		return err
 	}
 	for _, e := range b.Audit { // audit.go: the events of this change, committed with it

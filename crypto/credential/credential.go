@@ -31,6 +31,9 @@ var (
 	ErrCardRemoved = errors.New("credential: card removed")
 	// ErrFileMode is a PKCS#12 file readable by others than its owner.
 	ErrFileMode = errors.New("credential: certificate file must be readable by its owner only (chmod 600)")
+	// ErrNoModule is a PKCS#11 module (the card's middleware library, e.g.
+	// cps3_pkcs11_w64.dll) that is not there or cannot be loaded.
+	ErrNoModule = errors.New("credential: PKCS#11 module not found or not loadable")
 	// ErrNoCgo is OpenPKCS11 in a build without cgo.
 	ErrNoCgo = errors.New("credential: PKCS#11 needs a cgo build")
 	// ErrClosed is a use of a closed credential.
@@ -178,7 +181,7 @@ func (c *Credential) TLSConfig(base *tls.Config) *tls.Config {
 // Close releases the credential: for a card, logout, session closed and the
 // PKCS#11 module finalised when no other credential uses it. Close is
 // idempotent; signing with a card credential after Close fails with
-// ErrClosed. A file credential's key stays in memory until garbage collected.
+// ErrClosed; a file credential's private key is zeroed (see wipeKey).
 func (c *Credential) Close() error {
 	c.closeOnce.Do(func() {
 		if c.closer != nil {

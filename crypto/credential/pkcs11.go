@@ -64,11 +64,11 @@ func acquireModule(path string) (*p11Module, error) {
 		return m, nil
 	}
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("credential: PKCS#11 module: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrNoModule, err)
 	}
 	ctx := pkcs11.New(path)
 	if ctx == nil {
-		return nil, fmt.Errorf("credential: cannot load the PKCS#11 module %s", path)
+		return nil, fmt.Errorf("%w: %s", ErrNoModule, path)
 	}
 	if err := ctx.Initialize(); err != nil && !isCode(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 		ctx.Destroy()

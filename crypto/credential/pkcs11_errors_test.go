@@ -5,6 +5,8 @@ package credential
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/miekg/pkcs11"
@@ -61,5 +63,27 @@ func TestClassify(t *testing.T) {
 	}
 	if classify(fmt.Errorf("plain")) != nil {
 		t.Error("a non-PKCS#11 error was classified")
+	}
+}
+
+// TestMissingModule: a card module that is not there (the CPS middleware
+// not installed, a wrong path in the settings) is ErrNoModule, which the
+// sign-in turns into a translated message.
+func TestMissingModule(t *testing.T) {
+	for _, path := range []string{
+		filepath.Join(t.TempDir(), "cps3_pkcs11_w64.dll"),
+		filepath.Join(t.TempDir(), "Hélène Dupont", "libcps3_pkcs11_lux.so"),
+	} {
+		if _, err := OpenPKCS11(path, "", []byte("1234")); !errors.Is(err, ErrNoModule) {
+			t.Errorf("%s: err %v, want ErrNoModule", path, err)
+		}
+	}
+	// A file that is no shared library cannot be loaded either.
+	bogus := filepath.Join(t.TempDir(), "not-a-module.so")
+	if err := os.WriteFile(bogus, []byte("not a library"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenPKCS11(bogus, "", []byte("1234")); !errors.Is(err, ErrNoModule) {
+		t.Errorf("a file that is not a library: err %v, want ErrNoModule", err)
 	}
 }

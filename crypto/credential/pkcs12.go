@@ -2,9 +2,13 @@ package credential
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"time"
@@ -81,7 +85,36 @@ func decodePKCS12(name string, data, pin []byte, now time.Time) (c *Credential, 
 	}
 	cred, err := newCredential(KindPKCS12, leaf, chain, signer, now)
 	if err != nil {
+		wipeKey(signer)
 		return nil, fmt.Errorf("%w (%s)", err, name)
 	}
+	cred.closer = func() error { wipeKey(signer); return nil }
 	return cred, nil
+}
+
+// wipeKey zeroes the secret integers of a file credential's private key
+// (Close calls it: the key does not wait in memory for the garbage
+// collector). Best effort: the copies the standard library derives for
+// its own computations (an RSA key's precomputed form) are not reachable.
+func wipeKey(k crypto.Signer) {
+	zero := func(n *big.Int) {
+		if n != nil {
+			clear(n.Bits())
+			n.SetInt64(0)
+		}
+	}
+	switch k := k.(type) {
+	case *rsa.PrivateKey:
+		zero(k.D)
+		for _, p := range k.Primes {
+			zero(p)
+		}
+		zero(k.Precomputed.Dp)
+		zero(k.Precomputed.Dq)
+		zero(k.Precomputed.Qinv)
+	case *ecdsa.PrivateKey:
+		zero(k.D)
+	case ed25519.PrivateKey:
+		clear(k)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -246,5 +247,45 @@ func TestPKCS12MTLS(t *testing.T) {
 	defer stranger.Close()
 	if ok := mtlsFails(t, ca, stranger); !ok {
 		t.Error("a certificate of another CA was accepted")
+	}
+}
+
+// TestPKCS12CloseWipesKey: closing a file credential zeroes its private
+// key's secret integers (RSA and ECDSA), so that `carnet import --watch`
+// and the desktop do not keep the EXTERNAL key in memory across a lock.
+func TestPKCS12CloseWipesKey(t *testing.T) {
+	ca := newCA(t)
+	for _, ec := range []bool{false, true} {
+		is := issue(t, ca, drDupont, credtest.Options{ECDSA: ec})
+		cred, err := credential.OpenPKCS12(writeP12(t, is, p12PIN), []byte(p12PIN))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var secrets []*big.Int
+		switch k := cred.Signer().(type) {
+		case *rsa.PrivateKey:
+			secrets = append([]*big.Int{k.D, k.Precomputed.Dp, k.Precomputed.Dq, k.Precomputed.Qinv}, k.Primes...)
+		case *ecdsa.PrivateKey:
+			secrets = []*big.Int{k.D}
+		default:
+			t.Fatalf("key %T", k)
+		}
+		words := make([][]big.Word, len(secrets))
+		for i, n := range secrets {
+			if n.Sign() == 0 {
+				t.Fatalf("ECDSA %v: secret %d is zero before Close", ec, i)
+			}
+			words[i] = n.Bits()[:len(n.Bits()):len(n.Bits())] // the memory the integer held
+		}
+		if err := cred.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for i, ws := range words {
+			for _, w := range ws {
+				if w != 0 || secrets[i].Sign() != 0 {
+					t.Fatalf("ECDSA %v: secret %d still in memory after Close", ec, i)
+				}
+			}
+		}
 	}
 }

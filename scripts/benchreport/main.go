@@ -110,6 +110,11 @@ var goals = map[string]Goal{
 	// Offline for real; the medical synthesis.
 	"BenchmarkOpenCachedOffline": {Kind: GoalTimeMax, Max: 300 * ms, Text: "click to the rendered cached record, service black-holed: ≤ 300 ms"},
 	"BenchmarkDraftSynthesis":    {Kind: GoalTimeMax, Max: 100 * ms, Text: "drafting a VSM from 200 documents: ≤ 100 ms"},
+
+	// Offline for real: latency and start (issue 16).
+	"BenchmarkSyncLatency/3s":      {Kind: GoalMetricMax, Max: 1.5, Metric: "x-raw", Text: "20 patients × 30 documents through a 3 s round-trip proxy: ≤ 1.5× a plain concurrent download of the same documents through it"},
+	"BenchmarkSyncLatency/idle-3s": {Kind: GoalMetricMax, Max: 4, Metric: "rtts", Text: "an idle sync of 20 patients through a 3 s round-trip proxy: ≤ 4 round trips"},
+	"BenchmarkStartup":             {Kind: GoalTimeMax, Max: 1.5 * s, Text: "process start to the unlock screen drawn (Xvfb), warm: ≤ 1.5 s"},
 }
 
 // metricGoals are goals on a custom metric of a benchmark that also has a

@@ -8,10 +8,25 @@
 #  3. makes one Wine prefix (wineboot, slow the first time; kept in
 #     $CARNET_WINE_DIR between runs) with the shim in system32;
 #  4. runs under Wine: the unit tests, `carnet.exe vault init / check /
-#     passwd` on a path with spaces and accents, and `carnet.exe sync --once`
-#     against the Linux sandbox (`carnet sandbox`) on loopback;
-#  5. packs that carnet.exe into an MSI (scripts/windows/msi.sh, wixl),
-#     installs it with msiexec, runs it, uninstalls it (the vault stays).
+#     passwd` on a path with spaces and accents, `carnet.exe sync --once`
+#     against the Linux sandbox (`carnet sandbox`) on loopback, and
+#     `carnet.exe import --once` against Dovecot on loopback (the mailtest
+#     harness, started by sync/mailbox/mailtest/mailsandbox);
+#  5. cross-builds the GUI carnet.exe (MinGW, cgo: GLFW), packs it into an
+#     MSI (scripts/windows/msi.sh, wixl), installs it with msiexec;
+#  6. runs the installed carnet.exe --demo under Wine + Xvfb and drives it
+#     as a person would (scripts/windows/gui-demo.sh): unlock screen,
+#     unlock, sign-in with the demo credential, a patient, a PDF page
+#     rendered in Carnet (PDFium in WebAssembly: no pdftoppm on Windows);
+#     screenshots in build/windows/wine-gui/;
+#  7. uninstalls it (the vault stays), then checks the uninstaller's
+#     explicit option to delete the user's data (DELETEUSERDATA=1).
+#
+# Wine starts once per suite, on one Xvfb display: every Wine call, the
+# command-line ones too, runs on that DISPLAY under one persistent
+# wineserver. (A Wine desktop started without a display, or on an Xvfb
+# that is gone, is what made GLFW's init fail and fyne panic in
+# CreateStandardCursor on a second GUI run.)
 #
 # Skips (exit 0, reason printed) only when Wine or MinGW is missing outside
 # CI; with CI=true a missing tool is a failure. Every Wine call has a hang
@@ -30,6 +45,9 @@ skip() {
 }
 command -v wine >/dev/null || skip "wine not installed (Debian: wine wine64)"
 command -v x86_64-w64-mingw32-gcc >/dev/null || skip "MinGW not installed (Debian: gcc-mingw-w64-x86-64)"
+for c in Xvfb xdotool import identify compare convert; do
+	command -v "$c" >/dev/null || skip "$c not installed (make deps-test)"
+done
 
 start=$(date +%s)
 work=${CARNET_WINE_DIR:-$root/build/wine}
@@ -53,14 +71,36 @@ GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go build -tags "ci migrated_fynedo" -o "
 for p in crypto app/vault sessionlock; do
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$work/${p//\//_}.test.exe" "./$p"
 done
-# The Linux side: the sandbox DMP the Windows carnet.exe syncs with.
+# The Linux side: the sandbox DMP the Windows carnet.exe syncs with, and
+# the mailtest harness's Dovecot it imports from.
 CGO_ENABLED=0 go build -tags "ci migrated_fynedo" -o "$work/carnet-linux" .
+CGO_ENABLED=0 go build -o "$work/mailsandbox" ./sync/mailbox/mailtest/mailsandbox
 
+# One Xvfb and one wineserver for the whole suite (see above).
+X_NAME=wine-test
+X_WINDOW_TIMEOUT=${X_WINDOW_TIMEOUT:-300}
+# shellcheck source=scripts/xlib.sh
+. scripts/xlib.sh
+# shellcheck source=scripts/windows/gui-demo.sh
+. scripts/windows/gui-demo.sh
+sbpid="" mailpid=""
+cleanup() {
+	[ -n "$sbpid" ] && { kill "$sbpid" 2>/dev/null || true; wait "$sbpid" 2>/dev/null || true; }
+	[ -n "$mailpid" ] && { kill "$mailpid" 2>/dev/null || true; wait "$mailpid" 2>/dev/null || true; }
+	wineserver -k 2>/dev/null || true
+	x_cleanup
+}
+trap cleanup EXIT
+wineserver -k 2>/dev/null || true # a wineserver left on another display
+x_start_xvfb
+# A fresh prefix first (wineserver needs the prefix's directory to start),
+# on this display; its short-lived wineserver ends before the suite's.
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
 	echo "wine-test: first Wine prefix (wineboot, about a minute)"
 	timeout "$guard" wineboot -i >"$work/wineboot.log" 2>&1 || true
 	timeout "$guard" wineserver -w || true
 fi
+wineserver -p # persistent: Wine starts once for the suite
 [ -d "$WINEPREFIX/drive_c/windows/system32" ] || { echo "wine-test: FAIL: wineboot made no prefix (see $work/wineboot.log)" >&2; exit 1; }
 cp "$work/bcryptprimitives.dll" "$WINEPREFIX/drive_c/windows/system32/"
 
@@ -121,9 +161,8 @@ fi
 echo "wine-test: carnet.exe sync --once against the Linux sandbox on loopback"
 "$work/carnet-linux" sandbox -listen 127.0.0.1:0 -patients 20 -data "$t/sandbox" >"$t/sandbox.out" 2>&1 &
 sbpid=$!
-trap 'kill $sbpid 2>/dev/null || true; wait $sbpid 2>/dev/null || true' EXIT
 for _ in $(seq 1 600); do grep -q '^credentials' "$t/sandbox.out" 2>/dev/null && grep -q 'PIN' "$t/sandbox.out" && break; sleep 0.5; done
-url=$(awk '/^base URL/ {print $3}' "$t/sandbox.out")
+url=$(awk '/^xds url/ {print $3}' "$t/sandbox.out") # [dmp] protocol: xds, the default
 ca=$(awk '/^test CA/ {print $3}' "$t/sandbox.out")
 read -r p12 pin < <(awk '$1 == "anesthesiste" {print $2, $4; exit}' "$t/sandbox.out")
 [ -n "$url" ] && [ -n "${p12:-}" ] || { echo "wine-test: FAIL: sandbox did not start:"; cat "$t/sandbox.out"; exit 1; } >&2
@@ -145,9 +184,48 @@ if [ "$status" -ne 0 ] || ! grep -q '^sync online' "$t/sync.out"; then
 	echo "wine-test: FAIL: carnet.exe sync --once exit $status, not online" >&2
 	exit 1
 fi
-echo "wine-test: MSI (wixl) of this carnet.exe: install, run, uninstall leaves the vault"
+echo "wine-test: carnet.exe import --once against the Linux Dovecot (mailtest harness) on loopback"
+# mailsandbox stops Dovecot when its standard input closes: a FIFO held
+# open by this script, closed at exit (or killed with the sandbox).
+mkfifo "$t/mail.in"
+"$work/mailsandbox" <"$t/mail.in" >"$t/mail.out" 2>&1 &
+mailpid=$!
+exec 7>"$t/mail.in"
+for _ in $(seq 1 600); do grep -q '^ready' "$t/mail.out" 2>/dev/null && break; kill -0 "$mailpid" 2>/dev/null || break; sleep 0.5; done
+grep -q '^ready' "$t/mail.out" || { echo "wine-test: FAIL: Dovecot did not start:"; cat "$t/mail.out"; exit 1; } >&2
+imaps=$(awk '$1 == "imaps" {print $2}' "$t/mail.out")
+mailca=$(awk '$1 == "ca" {print $2}' "$t/mail.out")
+mailuser=$(awk '$1 == "user" {print $2}' "$t/mail.out")
+awk '$1 == "password" {print $2}' "$t/mail.out" >"$t/mailpw"
+chmod 600 "$t/mailpw"
+cat >>"$t/config.toml" <<TOML
+
+[[mailbox]]
+host = "localhost"
+port = $imaps
+security = "implicit"
+ca_file = '$(winpath "$mailca")'
+username = "$mailuser"
+auth = "plain"
+mark = "keyword"
+TOML
+status=0
+w "$work/carnet.exe" import --once -config "$(winpath "$t/config.toml")" -data "$W" \
+	-passphrase-file "$(winpath "$t/pass2")" -password-file "$(winpath "$t/mailpw")" >"$t/import.out" 2>&1 || status=$?
+exec 7>&-
+wait "$mailpid" 2>/dev/null || true
+mailpid=""
+tail -8 "$t/import.out"
+# The report has no INS and the vault no patient: it goes to the manual
+# queue, read over IMAPS from Dovecot, stored in the Windows vault.
+if [ "$status" -ne 0 ] || ! grep -q 'manual 1' "$t/import.out"; then
+	echo "wine-test: FAIL: carnet.exe import --once exit $status, the report not in the manual queue" >&2
+	exit 1
+fi
+echo "wine-test: the GUI carnet.exe (MinGW, cgo), its MSI: install, run the demo, uninstall"
 mkdir -p "$work/msi"
-cp "$work/carnet.exe" "$work/msi/carnet.exe"
+CC=x86_64-w64-mingw32-gcc GOOS=windows GOARCH=amd64 CGO_ENABLED=1 go build -tags migrated_fynedo \
+	-ldflags -H=windowsgui -o "$work/msi/carnet.exe" .
 version=$(awk -F'"' '/^ *Version *=/ {print $2; exit}' FyneApp.toml)
 scripts/windows/msi.sh "$work/msi" "$version"
 msi="$(winpath "$work/msi/Carnet-$version.msi")"
@@ -156,9 +234,39 @@ w msiexec /i "$msi" /qn
 installed=$(find "$WINEPREFIX/drive_c" -path '*/Carnet/carnet.exe' | head -1)
 lnk=$(find "$WINEPREFIX/drive_c/users" -path '*Start Menu/Programs/Carnet/Carnet.lnk' | head -1)
 [ -n "$installed" ] && [ -n "$lnk" ] || { echo "wine-test: FAIL: the MSI installed no carnet.exe or Start-menu entry" >&2; exit 1; }
-w "$installed" version
+
+echo "wine-test: the installed carnet.exe --demo under Wine + Xvfb ($DISPLAY)"
+shots="$root/build/windows/wine-gui"
+rm -rf "$shots"
+export CARNET_EXE=$installed CARNET_BIN=$root/scripts/windows/wine-run.sh
+x_start_app
+if ! gui_demo "$shots"; then
+	echo "wine-test: FAIL: the GUI demo under Wine; its output:" >&2
+	x_app_log_tail 40 >&2
+	exit 1
+fi
+x_stop_app 30 || true
+echo "wine-test: GUI screenshots in $shots/"
+
+# The user's data where Carnet keeps it: %LOCALAPPDATA%\carnet (vault) and
+# %APPDATA%\carnet (configuration).
+udir=$(find "$WINEPREFIX/drive_c/users" -maxdepth 1 -mindepth 1 -type d ! -name Public | head -1)
+local_data="$udir/AppData/Local/carnet" roaming="$udir/AppData/Roaming/carnet"
+mkdir -p "$local_data" "$roaming"
+echo marker >"$local_data/vault.db"
+echo marker >"$roaming/config.toml"
+echo "wine-test: uninstall (default): the user's data stays"
 w msiexec /x "$msi" /qn
 [ ! -e "$installed" ] || { echo "wine-test: FAIL: uninstall left $installed" >&2; exit 1; }
-[ -f "$data/vault.db" ] || { echo "wine-test: FAIL: uninstall removed the vault" >&2; exit 1; }
+[ -f "$data/vault.db" ] && [ -f "$local_data/vault.db" ] && [ -f "$roaming/config.toml" ] ||
+	{ echo "wine-test: FAIL: uninstall removed the user's data" >&2; exit 1; }
+echo "wine-test: uninstall with DELETEUSERDATA=1: the user's data goes too"
+w msiexec /i "$msi" /qn
+w msiexec /x "$msi" /qn DELETEUSERDATA=1
+[ ! -e "$installed" ] || { echo "wine-test: FAIL: uninstall left $installed" >&2; exit 1; }
+if [ -e "$local_data" ] || [ -e "$roaming" ]; then
+	echo "wine-test: FAIL: DELETEUSERDATA=1 left $(ls -d "$local_data" "$roaming" 2>/dev/null)" >&2
+	exit 1
+fi
 
 echo "wine-test: OK in $(($(date +%s) - start)) s"

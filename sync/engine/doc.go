@@ -52,6 +52,17 @@
 // One patient's refusal does not stop the others; the network being down
 // does.
 //
+// # A silent or slow network
+//
+// Every attempt runs under a deadline derived from the measured round trip
+// (deadline.go: RFC 6298 estimator, RequestFloor to RequestCeiling,
+// doubled after an attempt that ran out of it); a cycle without progress
+// for StallAfter is cancelled with ErrFrozen, and Run restarts it once at
+// once. Lookups, listings and downloads run in flight together, sized from
+// the round trip (inflight.go), halved to at most DefaultWorkers by a 429;
+// a patient's downloads start as soon as its listing arrives, with no
+// barrier between patients.
+//
 // # Purge, retention, re-validation
 //
 // Access lost purges the patient by crypto-shredding (Store.Purge), only

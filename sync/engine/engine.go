@@ -65,9 +65,16 @@ type Config struct {
 	MaxJobBackoff   time.Duration // its ceiling
 	ReconcileEvery  time.Duration // full listing at least this often (negative: every cycle)
 	MaxCursorAge    time.Duration // an older cursor is not trusted: full listing
-	Workers         int           // patients pulled in parallel
-	Fetchers        int           // documents downloaded in parallel
-	PageSize        int           // entries per listing page
+	// Workers is how many patients are looked up and listed in parallel;
+	// 0: sized from the measured round trip (workersFor: DefaultWorkers
+	// on a LAN to MaxWorkers at high latency, MaxWorkers before any
+	// measure).
+	Workers int
+	// Fetchers is how many documents are downloaded in parallel; 0: sized
+	// from the measured round trip (fetchersFor: DefaultFetchers to
+	// MaxFetchers).
+	Fetchers int
+	PageSize int // entries per listing page
 	// ConfirmAfter is how far apart (engine clock) two cycles must see an
 	// explicit loss of access before the patient is purged (default 1 min).
 	ConfirmAfter time.Duration
@@ -75,6 +82,14 @@ type Config struct {
 	// watch list purges nothing and says why (default 0.20; 1 or more
 	// disables the guard).
 	MaxPurgeShare float64
+	// RequestFloor and RequestCeiling bound each request's deadline,
+	// derived from the measured round trip (defaults DefaultRequestFloor,
+	// DefaultRequestCeiling; deadline.go).
+	RequestFloor, RequestCeiling time.Duration
+	// StallAfter: a cycle in which no request ends, no page arrives and
+	// nothing is committed for this long is frozen: cancelled with
+	// ErrFrozen (default 2 × RequestCeiling + 30 s).
+	StallAfter time.Duration
 	// Progress, when set, receives every progress event (from any
 	// goroutine, one at a time).
 	Progress func(app.SyncProgress)
@@ -106,8 +121,6 @@ func (c Config) withDefaults() Config {
 	def(&c.WatchDays, app.DefaultWatchDays)
 	def(&c.CommitResources, DefaultCommitResources)
 	def(&c.Tries, DefaultTries)
-	def(&c.Workers, DefaultWorkers)
-	def(&c.Fetchers, DefaultFetchers)
 	def(&c.PageSize, DefaultPageSize)
 	defD(&c.Lead, DefaultLead)
 	defD(&c.CommitEvery, DefaultCommitEvery)
@@ -117,6 +130,10 @@ func (c Config) withDefaults() Config {
 	defD(&c.ReconcileEvery, DefaultReconcileEvery)
 	defD(&c.MaxCursorAge, DefaultMaxCursorAge)
 	defD(&c.ConfirmAfter, DefaultConfirmAfter)
+	defD(&c.RequestFloor, DefaultRequestFloor)
+	defD(&c.RequestCeiling, DefaultRequestCeiling)
+	c.RequestFloor = min(c.RequestFloor, c.RequestCeiling)
+	defD(&c.StallAfter, 2*c.RequestCeiling+30*time.Second)
 	if c.MaxPurgeShare <= 0 {
 		c.MaxPurgeShare = DefaultMaxPurgeShare
 	}
@@ -155,6 +172,9 @@ type Engine struct {
 
 	gate    gate         // Retry-After: no request before it
 	offline atomic.Int64 // attempts in a row without any answer of the service
+	rtt     rttEstimator // the service's measured answer time (deadline.go)
+	beats   atomic.Int64 // progress of the running cycle, for the watchdog
+	allowed atomic.Int64 // requests in flight the service allows after a 429 (0: no cap; inflight.go)
 
 	mu        sync.Mutex
 	online    bool
@@ -213,8 +233,9 @@ func (e *Engine) setOnline(v bool) {
 
 // Run runs a cycle every interval until ctx is done; a cycle that could not
 // reach the service is retried after the job back-off (30 s growing to
-// 15 min) when that is sooner.
+// 15 min) when that is sooner, a frozen one (ErrFrozen) at once, once.
 func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
+	frozen := false
 	for {
 		sum, err := e.Once(ctx)
 		if ctx.Err() != nil {
@@ -229,6 +250,12 @@ func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
 				e.log.Warn("engine: cycle failed", "err", err)
 			}
 		}
+		// A frozen cycle is restarted at once, once: a fresh cycle opens
+		// new connections; frozen again, the job back-off applies.
+		if errors.Is(err, ErrFrozen) && !frozen {
+			wait = 0
+		}
+		frozen = errors.Is(err, ErrFrozen)
 		if err := e.cfg.Sleep(ctx, wait); err != nil {
 			return err
 		}
@@ -291,7 +318,13 @@ func (e *Engine) Once(ctx context.Context) (app.SyncSummary, error) {
 		cycleErr = errNoSession
 	} else {
 		sess := &session{rs: rs, acc: app.Access{Practitioner: pr, Mode: app.AccessNormal}}
-		cycleErr = e.online1(ctx, sess, settings, &sum)
+		if e.offline.Load() == 0 {
+			// Nothing failed since the last answer: a cycle that has not
+			// asked anything yet is not "offline" (its progress would
+			// say so while the service answers).
+			e.setOnline(true)
+		}
+		cycleErr = e.watched(ctx, func(ctx context.Context) error { return e.online1(ctx, sess, settings, &sum) })
 	}
 	sum.Online = cycleErr == nil
 	e.setOnline(cycleErr == nil || !errors.Is(cycleErr, app.ErrOffline))
@@ -327,6 +360,27 @@ func (e *Engine) Once(ctx context.Context) (app.SyncSummary, error) {
 		Action: "sync.cycle", Result: resultOf(cycleErr),
 		Detail: fmt.Sprintf("pushed %d, patients %d/%d, documents %d, purged %d", sum.Pushed, sum.Patients, sum.Watched, sum.Retrieved, sum.Purged)})
 	return sum, cycleErr
+}
+
+// watched runs the online part of a cycle under the frozen-cycle
+// watchdog: when it makes no progress for StallAfter it is cancelled, and
+// its error is ErrFrozen whatever it returned.
+func (e *Engine) watched(ctx context.Context, f func(context.Context) error) error {
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var frozen atomic.Bool
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.watchdog(wctx, cancel, &frozen)
+	}()
+	err := f(wctx)
+	cancel(nil)
+	<-done
+	if frozen.Load() && ctx.Err() == nil {
+		return fmt.Errorf("engine: cycle cancelled after %s without progress: %w", e.cfg.StallAfter, ErrFrozen)
+	}
+	return err
 }
 
 // session is the central service and the access context of a cycle.

@@ -182,7 +182,7 @@ func TestKillNineResume(t *testing.T) {
 				bytes += 20000
 			}
 		}
-		if again > engine.DefaultCommitResources || bytes > engine.DefaultCommitBytes+engine.DefaultFetchers*maxDoc {
+		if again > engine.DefaultCommitResources || bytes > engine.DefaultCommitBytes+engine.MaxFetchers*maxDoc {
 			t.Fatalf("run %d: %d documents (%d bytes) downloaded again", run, again, bytes)
 		}
 		for id, n := range now {

@@ -54,6 +54,7 @@ func (p *progress) event(online bool) app.SyncProgress {
 // Events are computed and delivered under one lock, so that listeners see
 // them in order.
 func (e *Engine) progress(f func(p *progress)) {
+	e.beat()
 	e.emitMu.Lock()
 	defer e.emitMu.Unlock()
 	e.mu.Lock()

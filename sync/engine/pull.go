@@ -28,7 +28,7 @@ type pullRun struct {
 	c        *committer
 	sum      *summaryMu
 	budget   atomic.Int64
-	fetch    chan struct{} // download slots
+	fetch    *limiter // download slots
 	targets  map[app.DocumentID]app.OutboxItem
 	mu       sync.Mutex
 	lost     map[app.PatientID]app.DenialReason
@@ -50,7 +50,7 @@ func (e *Engine) pull(ctx context.Context, s *session, settings app.Settings, su
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	r := &pullRun{s: s, settings: settings, sum: &summaryMu{s: sum}, fetch: make(chan struct{}, e.cfg.Fetchers),
+	r := &pullRun{s: s, settings: settings, sum: &summaryMu{s: sum}, fetch: newLimiter(e.fetchLimit),
 		targets: map[app.DocumentID]app.OutboxItem{}, lost: map[app.PatientID]app.DenialReason{},
 		seenNew: map[app.OutboxID]app.RemoteDocument{}, cancel: cancel}
 	r.budget.Store(e.cfg.PrefetchBudget)
@@ -66,13 +66,25 @@ func (e *Engine) pull(ctx context.Context, s *session, settings app.Settings, su
 	}
 	r.c = e.newCommitter(ctx)
 	jobs := make(chan app.Patient)
-	var wg sync.WaitGroup
-	for w := 0; w < e.cfg.Workers; w++ {
+	// Workers look patients up and list them; each patient's downloads
+	// then run in the background (bg), so a worker moves on to the next
+	// patient at once: no barrier between patients, the downloads of the
+	// first in flight while the last are listed.
+	var wg, bg sync.WaitGroup
+	lookups := newLimiter(e.workerLimit) // follows the measured round trip
+	workers := e.cfg.Workers
+	if workers <= 0 {
+		workers = MaxWorkers
+	}
+	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for p := range jobs {
-				e.pullOne(ctx, r, p)
+				if lookups.acquire(ctx) != nil {
+					continue // the cycle ends: its error says why
+				}
+				e.pullOne(ctx, r, p, &bg, lookups.release)
 			}
 		}()
 	}
@@ -95,6 +107,7 @@ feed:
 	}
 	close(jobs)
 	wg.Wait()
+	bg.Wait()
 	cerr := r.c.close(context.WithoutCancel(ctx))
 	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
@@ -113,9 +126,25 @@ feed:
 	return nil
 }
 
-// pullOne pulls one patient and files the outcome.
-func (e *Engine) pullOne(ctx context.Context, r *pullRun, p app.Patient) {
-	lost, err := e.pullPatient(ctx, r, p)
+// pullOne looks one patient up and lists it, calls listed, then downloads
+// its documents in the background (bg) and files the outcome when they
+// are in.
+func (e *Engine) pullOne(ctx context.Context, r *pullRun, p app.Patient, bg *sync.WaitGroup, listed func()) {
+	lost, ps, err := e.pullPatient(ctx, r, p)
+	listed()
+	if lost != "" || err != nil || ps == nil {
+		e.file(ctx, r, p, lost, err)
+		return
+	}
+	bg.Add(1)
+	go func() {
+		defer bg.Done()
+		e.file(ctx, r, p, "", e.prefetch(ctx, r, ps))
+	}()
+}
+
+// file files the outcome of one patient's pull.
+func (e *Engine) file(ctx context.Context, r *pullRun, p app.Patient, lost app.DenialReason, err error) {
 	defer e.progress(func(pg *progress) { pg.patients++ })
 	switch {
 	case lost != "":
@@ -178,9 +207,9 @@ func statusLost(st app.RecordStatus) app.DenialReason {
 	return ""
 }
 
-// pullPatient checks access, lists what changed and prefetches. It returns
-// the reason when access is lost.
-func (e *Engine) pullPatient(ctx context.Context, r *pullRun, p app.Patient) (app.DenialReason, error) {
+// pullPatient checks access and lists what changed. It returns the reason
+// when access is lost, else the patient's state to prefetch.
+func (e *Engine) pullPatient(ctx context.Context, r *pullRun, p app.Patient) (app.DenialReason, *pstate, error) {
 	var st app.RecordStatus
 	err := e.call(ctx, func(ctx context.Context) error {
 		var err error
@@ -188,16 +217,16 @@ func (e *Engine) pullPatient(ctx context.Context, r *pullRun, p app.Patient) (ap
 		return err
 	})
 	if reason := lostReason(err); reason != "" {
-		return reason, nil
+		return reason, nil, nil
 	}
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if reason := statusLost(st); reason != "" {
-		return reason, nil
+		return reason, nil, nil
 	}
 	if !st.Exists {
-		return "", errNoRecordSeen
+		return "", nil, errNoRecordSeen
 	}
 	now := e.cfg.Clock.Now()
 	serverNow := st.ServerTime
@@ -208,20 +237,20 @@ func (e *Engine) pullPatient(ctx context.Context, r *pullRun, p app.Patient) (ap
 	p.Revalidated = now
 	if due { // the vault refuses the manifest until access is confirmed
 		if err := e.store.Write(ctx, &app.Batch{Patients: []app.Patient{p}}); err != nil {
-			return "", err
+			return "", nil, err
 		}
 	}
 	m, err := e.store.Manifest(ctx, p.ID)
 	if err != nil && !errors.Is(err, app.ErrNotFound) {
-		return "", err
+		return "", nil, err
 	}
 	cur, err := e.store.Cursor(ctx, p.ID, app.StreamDocuments)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	rc, err := e.store.Cursor(ctx, p.ID, app.StreamReconciled)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	ps := newPState(p, m)
 	ps.patientDirty = !due
@@ -234,12 +263,12 @@ func (e *Engine) pullPatient(ctx context.Context, r *pullRun, p app.Patient) (ap
 		err = e.list(ctx, r, ps, l)
 	}
 	if reason := lostReason(err); reason != "" {
-		return reason, nil
+		return reason, nil, nil
 	}
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	return "", e.prefetch(ctx, r, ps)
+	return "", ps, nil
 }
 
 // listing is what one patient's listing asks for.
@@ -305,6 +334,7 @@ func (e *Engine) list(ctx context.Context, r *pullRun, ps *pstate, l listing) er
 	err := e.call(ctx, func(ctx context.Context) error {
 		var prev time.Time
 		return r.s.rs.ListDocuments(ctx, r.s.acc, ps.patient.INS, q, func(page []app.RemoteDocument) error {
+			kick(ctx) // a page arrived: the next one has its own deadline
 			changed := 0
 			err := c.change(ctx, ps, len(page), int64(len(page))*entryBytes, func(ps *pstate) {
 				for _, rd := range page {
@@ -386,6 +416,12 @@ func (e *Engine) merge(r *pullRun, ps *pstate, rd app.RemoteDocument) bool {
 	meta.RemoteID, meta.VersionID, meta.URL = rd.RemoteID, rd.VersionID, rd.URL
 	meta.Visibility, meta.LastUpdated = rd.Visibility, rd.LastUpdated
 	meta.Superseded = rd.Status == "superseded"
+	if known && (meta.Source == "" || ps.man.Documents[i].Source == "carnet") {
+		// A note written in Carnet stays one once sent, whatever the
+		// listing says (as in app.MergeManifest): the outbox's history
+		// and the write tab read it so.
+		meta.Source = ps.man.Documents[i].Source
+	}
 	if meta.Source == "" {
 		meta.Source = "dmp"
 	}
@@ -437,16 +473,14 @@ func (e *Engine) prefetch(ctx context.Context, r *pullRun, ps *pstate) error {
 			r.budget.Add(size)
 			continue // left for on-demand retrieval
 		}
-		select {
-		case r.fetch <- struct{}{}:
-		case <-ctx.Done():
+		if err := r.fetch.acquire(ctx); err != nil {
 			wg.Wait()
-			return ctx.Err()
+			return err
 		}
 		wg.Add(1)
 		go func(d app.DocumentMeta) {
 			defer wg.Done()
-			defer func() { <-r.fetch }()
+			defer r.fetch.release()
 			err := e.fetchOne(ctx, r, ps, d)
 			if err != nil {
 				mu.Lock()

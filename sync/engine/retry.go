@@ -74,8 +74,9 @@ func (e *Engine) backoff(try int) time.Duration {
 const maxThrottles = 12
 
 // call runs one request with the per-request retry policy: up to Tries
-// attempts for retryable failures, exponential back-off with jitter, and a
-// Retry-After holding the whole engine. A context error or a refusal is
+// attempts for retryable failures, each under the deadline derived from
+// the measured round trip (deadline.go), exponential back-off with jitter,
+// and a Retry-After holding the whole engine. A context error or a refusal is
 // returned at once. Every answer tells whether the service is reachable.
 func (e *Engine) call(ctx context.Context, fn func(context.Context) error) error {
 	var err error
@@ -84,7 +85,7 @@ func (e *Engine) call(ctx context.Context, fn func(context.Context) error) error
 		if gerr := e.waitGate(ctx); gerr != nil {
 			return gerr
 		}
-		err = fn(ctx)
+		err = e.attempt(ctx, fn)
 		if err == nil || !errors.Is(err, app.ErrOffline) {
 			e.offline.Store(0) // the service answered
 		} else {
@@ -92,6 +93,7 @@ func (e *Engine) call(ctx context.Context, fn func(context.Context) error) error
 		}
 		if err == nil {
 			e.setOnline(true)
+			e.answered()
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -107,6 +109,7 @@ func (e *Engine) call(ctx context.Context, fn func(context.Context) error) error
 			// failure: it does not use up the attempts (up to a bound).
 			throttled++
 			try--
+			e.throttledBy()
 			wait := we.Wait
 			if wait <= 0 {
 				wait = e.backoff(throttled)
@@ -115,6 +118,12 @@ func (e *Engine) call(ctx context.Context, fn func(context.Context) error) error
 			continue // waitGate sleeps
 		}
 		if !retryable(err) || try >= e.cfg.Tries {
+			return err
+		}
+		if try >= 2 && errors.Is(err, app.ErrOffline) && e.unreachable() {
+			// The service gave no answer to the last 2×Tries attempts of
+			// any goroutine, this one's second included (its deadline
+			// doubled): trying again only delays the verdict.
 			return err
 		}
 		d := e.backoff(try)

@@ -27,6 +27,15 @@
 // WalkMIME and ParseMessage do the same from a whole message without IMAP
 // (demo mailbox, re-processing a sealed message, fuzzing).
 //
+// Opener (opener.go) implements app.MailboxOpener for the one mail-import
+// use case, app.Service.ImportMail: it builds the Account of an
+// app.MailAccount and its credentials and returns the Client. The Client
+// is laid out as go-imap's client is, one concern per file: session.go
+// (connection, reconnect, selection, the locking rule), fetch.go (the
+// pipeline: producer, parsers, byte budget), download.go (the MIME plan and
+// the download of the parts), mark.go (keyword or MOVE), idle.go (waiting
+// for new mail).
+//
 // Errors read "mailbox: …", wrap an app error kind, and never carry health
 // data.
 package mailbox

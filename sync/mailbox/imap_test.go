@@ -133,7 +133,7 @@ func TestDovecotUIDStarQuirk(t *testing.T) {
 	if _, err := cl.Fetch(ctx, st, func(app.Message) error { n++; return nil }); err != nil || n != 0 {
 		t.Fatalf("delivered %d messages above the sync point, err %v", n, err)
 	}
-	if st.HighestModSeq == 0 {
+	if st.HighestModSeq == 0 && !d.Memory() { // the in-memory server has no CONDSTORE
 		t.Error("no HIGHESTMODSEQ with CONDSTORE")
 	}
 }
@@ -370,6 +370,11 @@ func TestDovecotHostileArchiveQuarantined(t *testing.T) {
 
 func TestDovecotWatchIdle(t *testing.T) {
 	d := startDovecot(t, "")
+	if d.Memory() {
+		// go-imap's memory server does not announce, to an idling
+		// session, a message appended through its backend.
+		t.Skip("needs Dovecot's IDLE announcements (in-memory server)")
+	}
 	u := d.newUser()
 	p := testPatient(t, "p1", "2800175123456")
 	store := apptest.NewMailStore(p)

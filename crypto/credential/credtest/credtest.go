@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"time"
 
+	carnetcrypto "github.com/carnetdesk/carnet/crypto"
 	"github.com/carnetdesk/carnet/crypto/credential"
 	"software.sslmate.com/src/go-pkcs12"
 )
@@ -243,19 +244,16 @@ func (is *Issued) WritePKCS12(path string, pin []byte) error {
 	return writeFile0600(path, data)
 }
 
-// writeFile0600 writes data to path, mode 0600, through a temporary file in
-// the same directory.
+// writeFile0600 writes data to path, mode 0600 (on Windows an owner-only
+// ACL: carnetcrypto.CreatePrivateFile), through a temporary file in the same
+// directory.
 func writeFile0600(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".credtest-*")
+	tmp := filepath.Join(filepath.Dir(path), ".credtest-"+serial().Text(36))
+	f, err := carnetcrypto.CreatePrivateFile(tmp)
 	if err != nil {
 		return fmt.Errorf("credtest: %w", err)
 	}
-	tmp := f.Name()
 	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fmt.Errorf("credtest: %w", err)
-	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return fmt.Errorf("credtest: %w", err)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -93,7 +94,7 @@ func Start(cfg Config) (*Sandbox, string, error) {
 }
 
 // Main is `carnet sandbox`: it parses args, starts the sandbox, prints the
-// base URL, the CA file and each practitioner's PKCS#12 file and PIN, and
+// XDS.b/SOAP services URL and the FHIR base URL, the CA file and each practitioner's PKCS#12 file and PIN, and
 // serves until interrupted. It returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
@@ -125,7 +126,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	defer sb.Close()
 	sb.SetLatency(*latency)
 	fmt.Fprintf(stdout, "Carnet sandbox DMP — test data only, not the real service\n")
-	fmt.Fprintf(stdout, "base URL     %s\n", sb.URL)
+	fmt.Fprintf(stdout, "xds url      %s   ([dmp] protocol = \"xds\", the default: XDS.b/SOAP)\n", strings.TrimSuffix(sb.URL, sb.BasePath())+XDSBasePath)
+	fmt.Fprintf(stdout, "fhir url     %s   ([dmp] protocol = \"fhir\": the PDSm FHIR draft)\n", sb.URL)
 	fmt.Fprintf(stdout, "patients     %d (seed %d)\n", cfg.Patients, cfg.Seed)
 	fmt.Fprintf(stdout, "test CA      %s/ca.pem\n", dir)
 	fmt.Fprintf(stdout, "credentials (PKCS#12, PIN):\n")

@@ -44,7 +44,8 @@ type doc struct {
 	Author      string // RPPS of the submitter ("" for the Assurance Maladie feed)
 	Deleted     bool
 	patient     *record
-	refJSON     []byte // Ref rendered (refBytes), nil when to be rendered again
+	refJSON     []byte     // Ref rendered (refBytes), nil when to be rendered again
+	xdsEntry    entryCache // its XDS DocumentEntry as last written (xds_ops.go)
 }
 
 // subset is a submission set (List).

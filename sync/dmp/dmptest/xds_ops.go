@@ -25,9 +25,13 @@ const (
 	xIDUnique       = "urn:uuid:2e82c1f6-a085-4c72-9da3-8640a32e42ab"
 	xQFindDocuments = "urn:uuid:14d4debf-8f97-4251-9a74-a90016b0af0d"
 	xQGetDocuments  = "urn:uuid:5c4f972b-d56b-40ac-a5fc-c8ca9b40b9d4"
-	xAssocRPLC      = "urn:ihe:iti:2007:AssociationType:RPLC"
-	xAssocHasMember = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
-	xAssocStatus    = "urn:ihe:iti:2010:AssociationType:UpdateAvailabilityStatus"
+
+	xQFindSubmissionSets          = "urn:uuid:f26abbcb-ac74-4422-8a30-edb644bbc1a9"
+	xQGetAssociations             = "urn:uuid:a7ae438b-4bc2-4642-93e9-be891f7bb155"
+	xQGetDocumentsAndAssociations = "urn:uuid:bab9529a-4a10-40b3-a01f-f68a615d247a"
+	xAssocRPLC                    = "urn:ihe:iti:2007:AssociationType:RPLC"
+	xAssocHasMember               = "urn:oasis:names:tc:ebxml-regrep:AssociationType:HasMember"
+	xAssocStatus                  = "urn:ihe:iti:2010:AssociationType:UpdateAvailabilityStatus"
 )
 
 // entryUUID is a document version's XDS entryUUID (it changes with every
@@ -154,7 +158,22 @@ func slotVals(e *etree.Element, name string) []string {
 	return out
 }
 
-// xdsQuery answers ITI-18 FindDocuments and GetDocuments.
+// setUUID is the id of the submission set that registered d's current
+// version. The sandbox keeps no submission sets of its own on the XDS side:
+// each version of a document (a provide, a replacement, an ITI-57 metadata
+// or status update) counts as registered by one submission set, at its
+// LastUpdated, with the document as its only member.
+func setUUID(d *doc) string { return nameUUID("ss:" + entryUUID(d)) }
+
+// hasMember writes the HasMember association of d's submission set.
+func hasMember(b *strings.Builder, d *doc) {
+	b.WriteString(`<rim:Association id="` + nameUUID("hm:"+entryUUID(d)) + `" associationType="` + xAssocHasMember + `" sourceObject="` + setUUID(d) +
+		`" targetObject="` + entryUUID(d) + `"><rim:Slot name="SubmissionSetStatus"><rim:ValueList><rim:Value>Original</rim:Value></rim:ValueList></rim:Slot></rim:Association>`)
+}
+
+// xdsQuery answers ITI-18 FindDocuments and GetDocuments, and the EEDS
+// delta's FindSubmissionSets (ObjectRef), GetAssociations and
+// GetDocumentsAndAssociations.
 func (s *Server) xdsQuery(r *soapReq, c *caller) (string, string, []xPart, error) {
 	const resp = "urn:ihe:iti:2007:RegistryStoredQueryResponse"
 	q := child(r.body, xNSRim, "AdhocQuery")
@@ -171,7 +190,50 @@ func (s *Server) xdsQuery(r *soapReq, c *caller) (string, string, []xPart, error
 		return resp, registryFailure(`query:AdhocQueryResponse xmlns:query="`+xNSQuery+`" xmlns:rs="`+xNSRs+`"`, code, ctx), nil, nil
 	}
 	var match func(d *doc) bool
+	var sets func(d *doc) bool // FindSubmissionSets: the sets of the documents it matches
+	var members map[string]bool
+	withMembers := false
 	switch q.SelectAttrValue("id", "") {
+	case xQFindSubmissionSets:
+		pids := slotVals(q, "$XDSSubmissionSetPatientId")
+		if len(pids) != 1 {
+			return fail("XDSStoredQueryParamNumber", "$XDSSubmissionSetPatientId")
+		}
+		if ins, ok := parseCX(pids[0]); !ok || fhir.INSToken(ins) != c.Patient {
+			return fail("XDSPatientIdDoesNotMatch", "the query is for another patient than the VIHF")
+		}
+		if st := slotVals(q, "$XDSSubmissionSetStatus"); len(st) == 0 {
+			return fail("XDSStoredQueryMissingParam", "$XDSSubmissionSetStatus")
+		} else if st[0] != xStatusApproved {
+			return fail("XDSRegistryError", "submission sets are Approved only")
+		}
+		if opt := child(r.body, xNSQuery, "ResponseOption"); opt == nil || opt.SelectAttrValue("returnType", "") != "ObjectRef" {
+			return fail("XDSRegistryError", "the sandbox answers FindSubmissionSets with ObjectRef only")
+		}
+		var from time.Time
+		if v := slotVals(q, "$XDSSubmissionSetSubmissionTimeFrom"); len(v) == 1 {
+			if from, err = time.Parse("20060102150405", v[0]); err != nil {
+				return fail("XDSRegistryError", "$XDSSubmissionSetSubmissionTimeFrom")
+			}
+		}
+		// A replaced (Deprecated) version is not a new submission: its
+		// status changed as a side effect of the replacement's set. (Its
+		// own original set is not listed either: the sandbox keeps no
+		// registration time apart from LastUpdated, which the replacement
+		// moved.)
+		sets = func(d *doc) bool {
+			return xdsStatus(d) != xStatusDeprecated && !d.LastUpdated.Truncate(time.Second).Before(from)
+		}
+	case xQGetAssociations:
+		ids := slotVals(q, "$uuid")
+		if len(ids) == 0 {
+			return fail("XDSStoredQueryMissingParam", "$uuid")
+		}
+		members = map[string]bool{}
+		for _, id := range ids {
+			members[id] = true
+		}
+
 	case xQFindDocuments:
 		pids := slotVals(q, "$XDSDocumentEntryPatientId")
 		if len(pids) != 1 {
@@ -207,15 +269,20 @@ func (s *Server) xdsQuery(r *soapReq, c *caller) (string, string, []xPart, error
 			}
 			return len(types) == 0 || (d.Ref.Type != nil && len(d.Ref.Type.Coding) > 0 && types[d.Ref.Type.Coding[0].Code])
 		}
-	case xQGetDocuments:
+	case xQGetDocuments, xQGetDocumentsAndAssociations:
+		withMembers = q.SelectAttrValue("id", "") == xQGetDocumentsAndAssociations
 		ids := map[string]bool{}
 		for _, id := range slotVals(q, "$XDSDocumentEntryUniqueId") {
 			ids[id] = true
 		}
-		if len(ids) == 0 {
-			return fail("XDSStoredQueryMissingParam", "$XDSDocumentEntryUniqueId")
+		uuids := map[string]bool{}
+		for _, id := range slotVals(q, "$XDSDocumentEntryEntryUUID") {
+			uuids[id] = true
 		}
-		match = func(d *doc) bool { return ids[uniqueOf(d)] }
+		if (len(ids) == 0) == (len(uuids) == 0) {
+			return fail("XDSStoredQueryParamNumber", "$XDSDocumentEntryUniqueId or $XDSDocumentEntryEntryUUID")
+		}
+		match = func(d *doc) bool { return ids[uniqueOf(d)] || uuids[entryUUID(d)] }
 	default:
 		return fail("XDSUnknownStoredQuery", "stored query not supported")
 	}
@@ -227,10 +294,26 @@ func (s *Server) xdsQuery(r *soapReq, c *caller) (string, string, []xPart, error
 	b.WriteString(`<query:AdhocQueryResponse xmlns:query="` + xNSQuery + `" xmlns:rim="` + xNSRim + `" status="` + xSuccess + `"><rim:RegistryObjectList>`)
 	var assoc strings.Builder
 	for _, d := range rec.Docs {
-		if !d.visibleTo(c.RPPS) || !match(d) {
+		switch {
+		case !d.visibleTo(c.RPPS):
+			continue
+		case sets != nil:
+			if sets(d) {
+				b.WriteString(`<rim:ObjectRef id="` + setUUID(d) + `"/>`)
+			}
+			continue
+		case members != nil:
+			if members[setUUID(d)] || members[entryUUID(d)] {
+				hasMember(&b, d)
+			}
+			continue
+		case !match(d):
 			continue
 		}
-		writeEntry(&b, rec, d)
+		b.WriteString(s.entryXML(rec, d))
+		if withMembers {
+			hasMember(&assoc, d)
+		}
 		if old := d.Ref.Replaces(); old != "" {
 			if od := s.docByID(lastSegment(old), false); od != nil {
 				assoc.WriteString(`<rim:Association id="` + nameUUID("rplc:"+d.Ref.ID) + `" associationType="` + xAssocRPLC + `" sourceObject="` + entryUUID(d) + `" targetObject="` + entryUUID(od) + `"/>`)
@@ -241,6 +324,27 @@ func (s *Server) xdsQuery(r *soapReq, c *caller) (string, string, []xPart, error
 	b.WriteString(`</rim:RegistryObjectList></query:AdhocQueryResponse>`)
 	s.trace(rec, c, "search", "ITI-18", "")
 	return resp, b.String(), nil, nil
+}
+
+// entryCache keeps each document's DocumentEntry as last written, with the
+// state it was written from: a listing copies it instead of writing ~60
+// elements again (the benchmarks measure the client, not the sandbox).
+type entryCache struct {
+	state string // entryUUID, status, LastUpdated
+	xml   string
+}
+
+// entryXML returns d's DocumentEntry, from d's cache when d has not
+// changed since it was written. s.data.mu is held.
+func (s *Server) entryXML(rec *record, d *doc) string {
+	state := entryUUID(d) + "|" + xdsStatus(d) + "|" + d.LastUpdated.String() + "|" + cx(rec.Patient.INS)
+	if d.xdsEntry.state == state {
+		return d.xdsEntry.xml
+	}
+	var b strings.Builder
+	writeEntry(&b, rec, d)
+	d.xdsEntry = entryCache{state: state, xml: b.String()}
+	return d.xdsEntry.xml
 }
 
 // writeEntry writes a document's DocumentEntry (LeafClass).

@@ -2,7 +2,6 @@ package dmptest
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"github.com/beevik/etree"
+
+	"github.com/carnetdesk/carnet/crypto/credential"
 	dsig "github.com/russellhaering/goxmldsig"
 )
 
@@ -20,6 +21,9 @@ import (
 type vihf struct {
 	nameID, subject, structure, profession, mode, justification, patient string
 	notAfter                                                             time.Time // zero: no Conditions
+	// signerStructure is the structure the signing certificate names
+	// (indirect mode: the organisation's seal; direct: the card's).
+	signerStructure string
 }
 
 // vihfCache remembers verified assertions (by their exact bytes) until
@@ -32,26 +36,35 @@ type vihfCache struct {
 
 var vihfCaches sync.Map // *Server → *vihfCache
 
-// cachedVIHF verifies a (or finds it verified) and checks its window at now.
-func (s *Server) cachedVIHF(a *etree.Element, roots *x509.CertPool, now time.Time) (*vihf, error) {
-	d := etree.NewDocument()
-	d.SetRoot(a.Copy())
-	raw, err := d.WriteToBytes()
-	if err != nil {
-		return nil, senderFault("wsse:InvalidSecurity", "VIHF: unreadable")
+// validAt says whether a verified VIHF is still inside its window.
+func (v *vihf) validAt(now time.Time) bool {
+	return v.notAfter.IsZero() || now.Add(-clockSkew).Before(v.notAfter)
+}
+
+// knownVIHF is the VIHF verified earlier for the raw wsse:Security bytes
+// whose SHA-256 is key, or nil.
+func (s *Server) knownVIHF(key [32]byte) *vihf {
+	ci, ok := vihfCaches.Load(s)
+	if !ok {
+		return nil
 	}
-	key := sha256.Sum256(raw)
-	ci, _ := vihfCaches.LoadOrStore(s, &vihfCache{byID: map[[32]byte]*vihf{}})
 	c := ci.(*vihfCache)
 	c.mu.Lock()
-	v, ok := c.byID[key]
-	c.mu.Unlock()
-	if ok && (v.notAfter.IsZero() || now.Add(-clockSkew).Before(v.notAfter)) {
-		return v, nil
-	}
-	v, err = verifyVIHF(a, roots, now)
+	defer c.mu.Unlock()
+	return c.byID[key]
+}
+
+// cachedVIHF verifies a and remembers it under key (the SHA-256 of the raw
+// wsse:Security element that carried it; zero: not remembered).
+func (s *Server) cachedVIHF(a *etree.Element, key [32]byte, roots *x509.CertPool, now time.Time) (*vihf, error) {
+	ci, _ := vihfCaches.LoadOrStore(s, &vihfCache{byID: map[[32]byte]*vihf{}})
+	c := ci.(*vihfCache)
+	v, err := verifyVIHF(a, roots, now)
 	if err != nil {
 		return nil, err
+	}
+	if key == ([32]byte{}) {
+		return v, nil
 	}
 	c.mu.Lock()
 	if len(c.byID) > 10000 {
@@ -137,7 +150,8 @@ func verifyVIHF(a *etree.Element, roots *x509.CertPool, now time.Time) (*vihf, e
 		}
 		notAfter = na
 	}
-	v := &vihf{nameID: strings.TrimSpace(textAt(a, "./Subject/NameID")), notAfter: notAfter}
+	v := &vihf{nameID: strings.TrimSpace(textAt(a, "./Subject/NameID")), notAfter: notAfter,
+		signerStructure: credential.ParseIdentity(cert).Structure.ID}
 	attrs := map[string][]*etree.Element{}
 	for _, at := range a.FindElements("./AttributeStatement/Attribute") {
 		attrs[at.SelectAttrValue("Name", "")] = at.SelectElements("AttributeValue")

@@ -1,6 +1,7 @@
 package xds
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/carnetdesk/carnet/app"
@@ -119,6 +121,7 @@ func (c *Client) post(ctx context.Context, r request, assertion []byte) (*http.R
 	var atts []Attachment
 	var berr error
 	var env bytes.Buffer
+	env.Grow(len(assertion) + 2048) // one allocation: the VIHF is most of the envelope
 	h := Header{MessageID: id, To: c.cfg.BaseURL + r.service, Action: r.action, Security: assertion}
 	if err := writeEnvelope(&env, h, func(b *bytes.Buffer) { atts, berr = r.body(b) }); err != nil {
 		return nil, "", err
@@ -239,22 +242,37 @@ func (c *Client) query(ctx context.Context, acc app.Access, ins app.INS, q Query
 }
 
 // ListDocuments implements app.RecordService (TD3.1: ITI-18 FindDocuments,
-// or GetDocuments for a single uniqueId). The registry does not page: the
-// whole answer is one page.
+// or GetDocuments for a single uniqueId; with UpdatedSince, the EEDS delta
+// pattern of delta.go). The registry does not page: the whole answer is
+// one page.
 func (c *Client) ListDocuments(ctx context.Context, acc app.Access, ins app.INS, q app.DocumentQuery, page func([]app.RemoteDocument) error) error {
+	var statuses []string
+	for _, s := range q.Statuses {
+		switch s {
+		case "current":
+			statuses = append(statuses, StatusApproved, StatusArchived)
+		case "superseded":
+			statuses = append(statuses, StatusDeprecated)
+		}
+	}
+	if q.ID == "" && !q.UpdatedSince.IsZero() {
+		if len(statuses) == 0 {
+			statuses = []string{StatusApproved, StatusArchived}
+		}
+		want := map[string]bool{}
+		for _, s := range statuses {
+			want[s] = true
+		}
+		docs, err := c.listDelta(ctx, acc, ins, q.UpdatedSince, q.ActSince, q.Types, want)
+		if err != nil {
+			return fmt.Errorf("xds: list changes: %w", err)
+		}
+		return page(docs)
+	}
 	var qq Query
 	if q.ID != "" {
 		qq = GetDocumentsQuery(string(q.ID))
 	} else {
-		var statuses []string
-		for _, s := range q.Statuses {
-			switch s {
-			case "current":
-				statuses = append(statuses, StatusApproved, StatusArchived)
-			case "superseded":
-				statuses = append(statuses, StatusDeprecated)
-			}
-		}
 		qq = FindDocumentsQuery(ins, statuses, q.ActSince, q.Types)
 	}
 	res, err := c.query(ctx, acc, ins, qq)
@@ -305,12 +323,22 @@ func (c *Client) Retrieve(ctx context.Context, acc app.Access, ins app.INS, doc 
 	if doc.Meta.Size > 0 {
 		want.Size = doc.Meta.Size
 	}
-	data, err := ReadRetrieve(resp.Body, resp.Header.Get("Content-Type"), id, want, maxEnvelope)
+	// Read the body in large chunks: the MTOM reader asks for 4 KB at a
+	// time, and each small read of an HTTP/2 body may send a flow-control
+	// update (a frame, a syscall); one 32 KB buffer, reused, sends a few.
+	br := bodyReaders.Get().(*bufio.Reader)
+	br.Reset(resp.Body)
+	data, err := ReadRetrieve(br, resp.Header.Get("Content-Type"), id, want, maxEnvelope)
+	br.Reset(nil)
+	bodyReaders.Put(br)
 	if err != nil {
 		return nil, fmt.Errorf("xds: retrieve: %w", err)
 	}
 	return data, nil
 }
+
+// bodyReaders are the 32 KB read buffers of ITI-43 response bodies.
+var bodyReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
 // Provide implements app.RecordService (TD2/TD2.1: ITI-41). It is
 // idempotent on the documents' uniqueIds: documents the registry already

@@ -67,7 +67,7 @@ const OIDLOINC = "2.16.840.1.113883.6.1"
 // uniqueIds (LeafClass, so that the caller sees their status and patient).
 func GetDocumentsQuery(uniqueIDs ...string) Query {
 	return Query{ID: QueryGetDocuments, Slots: []Slot{
-		{Name: "$XDSDocumentEntryUniqueId", Values: []string{quoteList(uniqueIDs)}},
+		{Name: "$XDSDocumentEntryUniqueId", Values: quoteLists(uniqueIDs)},
 	}}
 }
 

@@ -1,12 +1,14 @@
 package xds
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"github.com/carnetdesk/carnet/app"
 )
@@ -113,7 +115,10 @@ func (n *node) text() string {
 // content after the root element.
 func parseXML(r io.Reader, limit int64) (*node, error) {
 	lr := &limitedReader{r: r, n: limit}
-	d := xml.NewDecoder(lr)
+	br := xmlReaders.Get().(*bufio.Reader)
+	br.Reset(lr)
+	defer func() { br.Reset(nil); xmlReaders.Put(br) }()
+	d := xml.NewDecoder(br)
 	d.Strict = true
 	d.Entity = nil
 	d.CharsetReader = func(label string, in io.Reader) (io.Reader, error) {
@@ -177,6 +182,9 @@ func parseXML(r io.Reader, limit int64) (*node, error) {
 	resolveNames(root, nil)
 	return root, nil
 }
+
+// xmlReaders are the decoders' read buffers (one per message otherwise).
+var xmlReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
 
 // resolveNames turns the raw prefixes of RawToken into namespace URIs, with
 // the scope of xmlns declarations. Unknown prefixes stay as they are (and so

@@ -100,3 +100,62 @@ func TestDovecotSubmission(t *testing.T) {
 		t.Fatalf("sink got %+v\n%s", got, s.Log())
 	}
 }
+
+// TestMemoryFallback: go-imap's in-memory server, the fallback of
+// StartDovecot without Dovecot, serves what the harness promises: a user
+// with the harness's password over implicit TLS and STARTTLS trusting the
+// test CA only, delivery, and the flags Carnet sets read back.
+func TestMemoryFallback(t *testing.T) {
+	s, err := mailtest.LaunchMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if !s.Memory() {
+		t.Fatal("Memory() is false")
+	}
+	u := s.NewUser()
+	zip, err := mailtest.XDM(mailtest.CDA{ID: "1.2.250.1.999.1", Patient: patient(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Deliver(u, "INBOX", mailtest.XDMMail(mailtest.Header{MessageID: "mem@labo"}, zip, nil)); err != nil {
+		t.Fatal(err)
+	}
+	for _, sec := range []mailbox.Security{mailbox.ImplicitTLS, mailbox.StartTLS} {
+		port := s.IMAPS
+		if sec == mailbox.StartTLS {
+			port = s.IMAP
+		}
+		acct := mailbox.Account{Name: u, Host: "localhost", Port: port, Security: sec, RootCAs: s.Roots,
+			Username: u, Password: []byte(mailtest.Password), Demo: true, DialTimeout: time.Minute}
+		cl, err := mailbox.New(acct, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []app.Message
+		if _, err := cl.Fetch(t.Context(), app.MailboxState{Account: u, Mailbox: "INBOX"}, func(m app.Message) error {
+			got = append(got, m)
+			return nil
+		}); err != nil || len(got) != 1 || len(got[0].Reports) != 1 {
+			t.Fatalf("%s: %d messages, err %v", sec, len(got), err)
+		}
+		if sec == mailbox.ImplicitTLS {
+			if err := cl.MarkImported(t.Context(), got[0].Ref); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cl.Close()
+		acct.RootCAs = s.OtherRoots
+		if cl, _ := mailbox.New(acct, nil); cl != nil {
+			if _, err := cl.Fetch(t.Context(), app.MailboxState{}, func(app.Message) error { return nil }); err == nil {
+				t.Fatalf("%s: a server certificate from another CA was trusted", sec)
+			}
+			cl.Close()
+		}
+	}
+	flags, err := s.Flags(u, "INBOX")
+	if err != nil || len(flags) != 1 || !strings.Contains(strings.ToLower(flags[1]), strings.ToLower(app.ImportedKeyword)) { // keywords are case-insensitive
+		t.Fatalf("flags %v %v", flags, err)
+	}
+}

@@ -1,10 +1,13 @@
 package xdm
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/carnetdesk/carnet/app"
 )
@@ -83,9 +86,34 @@ func fail(reason, format string, args ...any) *Error {
 }
 
 // safeName renders an archive entry name or URI for an error detail
-// without its text, which can hold a patient's name: "entry#" and the
-// first 8 hex digits of its SHA-256, enough to tell two entries apart.
+// without its text, which can hold a patient's name: "entry#" and the first
+// 128 bits of an HMAC-SHA-256 of the name under a random key drawn once per
+// process (nameKey). Two entries are told apart within a run, and the same
+// name gives the same token there; but the token cannot be reversed by
+// hashing candidate names (a dictionary of patient names), nor linked
+// across runs, since the key never leaves the process's memory.
 func safeName(name string) string {
-	sum := sha256.Sum256([]byte(name))
-	return "entry#" + hex.EncodeToString(sum[:4])
+	return safeNameWith(nameKey(), name)
 }
+
+// safeNameTokenBytes is how much of the HMAC a token keeps (128 bits).
+const safeNameTokenBytes = 16
+
+// safeNameWith is safeName under key.
+func safeNameWith(key []byte, name string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(name))
+	return "entry#" + hex.EncodeToString(m.Sum(nil)[:safeNameTokenBytes])
+}
+
+// nameKey is the per-process key of safeName: 32 random bytes, drawn at
+// first use, never written anywhere.
+var nameKey = sync.OnceValue(func() []byte {
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		// crypto/rand does not fail on supported systems (Go 1.24+ crashes
+		// the program rather than return an error).
+		panic("xdm: no randomness for the entry-name key: " + err.Error())
+	}
+	return k
+})

@@ -2,6 +2,8 @@ package xdm
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -198,7 +200,7 @@ func TestErrorKinds(t *testing.T) {
 		t.Error("ReasonOf of a foreign error")
 	}
 	name := "IHE_XDM/SUBSET01/CR_DUPONT_Elodie_\x00\xc3\xa9" + strings.Repeat("x", 200)
-	if got := safeName(name); strings.Contains(got, "DUPONT") || strings.ContainsAny(got, "\x00é") || len(got) != len("entry#")+8 || got == safeName(name+"2") {
+	if got := safeName(name); strings.Contains(got, "DUPONT") || strings.ContainsAny(got, "\x00é") || len(got) != len("entry#")+2*safeNameTokenBytes || got == safeName(name+"2") {
 		t.Errorf("safeName = %q", got)
 	}
 }
@@ -242,5 +244,37 @@ func TestUnlistedDocuments(t *testing.T) {
 				t.Fatalf("Unlisted = %d (want %d), %d documents", a.Unlisted, tc.want, len(a.Documents()))
 			}
 		})
+	}
+}
+
+// TestSafeNameKeyed: an entry name in an error is an HMAC under a key of
+// the process, not a bare hash: the same name gives the same token within
+// the run, another key another token, the unsalted SHA-256 of the name
+// (what a dictionary attack on logs computes) is nowhere in it, and it
+// keeps 128 bits.
+func TestSafeNameKeyed(t *testing.T) {
+	name := "IHE_XDM/SUBSET01/CR_DUPONT_Elodie_1980-01-01.xml"
+	got := safeName(name)
+	if got != safeName(name) {
+		t.Fatal("the same name gives two tokens within a run")
+	}
+	if len(got) != len("entry#")+32 || !strings.HasPrefix(got, "entry#") {
+		t.Fatalf("token %q: want entry# and 128 bits in hex", got)
+	}
+	sum := sha256.Sum256([]byte(name))
+	bare := hex.EncodeToString(sum[:])
+	if strings.Contains(bare, strings.TrimPrefix(got, "entry#")[:8]) {
+		t.Fatalf("token %q is a prefix of the name's unsalted SHA-256", got)
+	}
+	k1 := bytes.Repeat([]byte{1}, 32)
+	k2 := bytes.Repeat([]byte{2}, 32)
+	if safeNameWith(k1, name) == safeNameWith(k2, name) {
+		t.Fatal("two keys give the same token")
+	}
+	if safeNameWith(k1, name) != safeNameWith(k1, name) || safeNameWith(k1, name) == safeNameWith(k1, name+" ") {
+		t.Fatal("the token does not follow the name under one key")
+	}
+	if len(nameKey()) != 32 || bytes.Equal(nameKey(), make([]byte, 32)) {
+		t.Fatal("the process key is not 32 random bytes")
 	}
 }

@@ -1,0 +1,5 @@
+package osprint
+
+import "errors"
+
+var errEmpty = errors.New("osprint: empty document")
