@@ -179,7 +179,7 @@ func writeMail(tx *bbolt.Tx, k *keys, b *app.Batch) error {
 	for _, r := range b.MailRaw {
 		key := bl.Blind(domMailRaw, r.Key)
 		if r.Bytes == nil {
-			if err := bk[bMailRaw].Delete(key); err != nil {
+			if err := deleteBig(bk[bMailRaw], key); err != nil {
 				return err
 			}
 			continue
@@ -190,7 +190,7 @@ func writeMail(tx *bbolt.Tx, k *keys, b *app.Batch) error {
 		}
 		val := seal(a, bMailRaw, key, kindMailRaw, plain)
 		clear(plain)
-		if err := bk[bMailRaw].Put(key, val); err != nil {
+		if err := putBig(bk[bMailRaw], key, val); err != nil { // bigval.go
 			return err
 		}
 	}
@@ -296,7 +296,7 @@ func (v *Vault) RawMessage(ctx context.Context, key string) (app.RawMessage, err
 		k := bl.Blind(domMailRaw, key)
 		var val []byte
 		if b != nil {
-			val = b.Get(k)
+			val = getBig(b, k)
 		}
 		if val == nil {
 			return fmt.Errorf("raw message: %w", app.ErrNotFound)
@@ -373,7 +373,7 @@ func (v *Vault) PruneMail(ctx context.Context, before time.Time) (int, error) {
 			if !when.Before(before) {
 				return nil
 			}
-			if rk := bl.Blind(domMailRaw, r.Key); raws.Get(rk) != nil {
+			if rk := bl.Blind(domMailRaw, r.Key); getBig(raws, rk) != nil {
 				drop = append(drop, rk)
 			}
 			return nil
@@ -382,7 +382,7 @@ func (v *Vault) PruneMail(ctx context.Context, before time.Time) (int, error) {
 			return err
 		}
 		for _, rk := range drop {
-			if err := raws.Delete(rk); err != nil {
+			if err := deleteBig(raws, rk); err != nil {
 				return err
 			}
 		}
@@ -441,7 +441,7 @@ func (c *checker) mail() {
 	}
 	orphans = 0
 	if b := c.tx.Bucket([]byte(bMailRaw)); b != nil {
-		_ = b.ForEach(func(key, val []byte) error {
+		_ = forEachBig(b, func(key, val []byte) error {
 			plain, err := open(a, bMailRaw, key, kindMailRaw, val)
 			if err != nil {
 				c.problem("%v", err)
