@@ -95,15 +95,16 @@ type rawMeta struct {
 	Ref app.MessageRef
 }
 
+// encodeRaw returns the head of a raw message's plaintext (the length and
+// JSON of its rawMeta); the message bytes follow it.
 func encodeRaw(r app.RawMessage) ([]byte, error) {
 	meta, err := json.Marshal(rawMeta{Key: r.Key, Ref: r.Ref})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 4, 4+len(meta)+len(r.Bytes))
+	out := make([]byte, 4, 4+len(meta))
 	binary.BigEndian.PutUint32(out, uint32(len(meta)))
-	out = append(out, meta...)
-	return append(out, r.Bytes...), nil
+	return append(out, meta...), nil
 }
 
 func decodeRaw(plain []byte) (app.RawMessage, bool) {
@@ -184,12 +185,13 @@ func writeMail(tx *bbolt.Tx, k *keys, b *app.Batch) error {
 			}
 			continue
 		}
-		plain, err := encodeRaw(r)
+		head, err := encodeRaw(r)
 		if err != nil {
 			return err
 		}
-		val := seal(a, bMailRaw, key, kindMailRaw, plain)
-		clear(plain)
+		// Sealed as head ‖ bytes without copying the message once more.
+		val := a.SealParts(nil, recordAAD(bMailRaw, key, kindMailRaw), head, r.Bytes)
+		clear(head)
 		if err := putBig(bk[bMailRaw], key, val); err != nil { // bigval.go
 			return err
 		}
