@@ -127,7 +127,9 @@ const (
 // of the whole unit are written in one transaction; the audit log then gets
 // one event per outcome, and only then are the unit's messages marked
 // imported on the server, in one command when the mailbox implements
-// MailboxSetMarker.
+// MailboxSetMarker. A unit's transaction runs while the next unit is
+// gathered (fetch and parsing overlap the commit); its messages are
+// marked once it succeeded, before the next transaction starts.
 //
 // The sync point stored with a unit is the last UID fully handled
 // (committed and marked) before it, so that a crash between the commit and
