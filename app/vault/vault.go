@@ -6,9 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"runtime"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -153,25 +151,11 @@ func (v *Vault) checkFormat() error {
 }
 
 func (v *Vault) openDB(readOnly bool) (*bbolt.DB, error) {
-	db, err := bbolt.Open(v.path, 0o600, &bbolt.Options{Timeout: v.opt.Timeout, ReadOnly: readOnly, FreelistType: bbolt.FreelistMapType,
-		InitialMmapSize: initialMmapSize()})
+	db, err := bbolt.Open(v.path, 0o600, &bbolt.Options{Timeout: v.opt.Timeout, ReadOnly: readOnly, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
 		return nil, fmt.Errorf("vault: open: %w", classify(err))
 	}
 	return db, nil
-}
-
-// initialMmapSize is the address space bbolt maps from the start (not
-// memory: pages are resident only once touched). Without it, bbolt remaps
-// each time the file doubles, and every remap inside a write copies the
-// transaction's dirty values out of the old mapping (an import's commit
-// unit, again). On Windows bbolt grows the file itself to the mapping's
-// size, so there the default stays.
-func initialMmapSize() int {
-	if runtime.GOOS == "windows" || strconv.IntSize == 32 {
-		return 0
-	}
-	return 1 << 30
 }
 
 // Path returns the vault file's path.
