@@ -72,7 +72,7 @@ func (c *connectionCard) buildUI() fyne.CanvasObject {
 	if !c.u.svc.CanEditConnection() {
 		return c.readOnly(conn)
 	}
-	c.url = newEntry(c.u, "https://…/fhir")
+	c.url = newEntry(c.u, "https://…/si-dmp-server/v2/services")
 	c.url.SetText(conn.ServiceURL)
 	c.ca = newEntry(c.u, tr("settings.path.optional"))
 	c.ca.SetText(conn.ServiceCA)
