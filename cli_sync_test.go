@@ -11,16 +11,29 @@ import (
 	"time"
 
 	"github.com/carnetdesk/carnet/app"
+	"github.com/carnetdesk/carnet/internal/signin"
 	"github.com/carnetdesk/carnet/sync/engine"
 )
 
-// TestSyncOperatingListFile: `carnet sync --operating-list FILE` imports the
-// list into a real vault before the sync (the patients are scheduled, so
-// the sync prefetches them), prints counts and never an INS; a missing
-// file is a clear error that changes nothing.
+// TestSyncOperatingListFile: `carnet sync --operating-list FILE` imports
+// the list into a real vault before the sync (the patients are scheduled,
+// and the sync that follows prefetches their records), prints counts and
+// never an INS; a missing file is a clear error that changes nothing. On
+// both [dmp] protocols.
 func TestSyncOperatingListFile(t *testing.T) {
-	world := newE2EWorld(t, 5)
+	for _, protocol := range e2eProtocols {
+		t.Run(protocol, func(t *testing.T) { syncOperatingListFile(t, newE2EWorldOn(t, 5, protocol)) })
+	}
+}
+
+// syncOperatingListFile is TestSyncOperatingListFile on world (one [dmp] protocol).
+func syncOperatingListFile(t *testing.T, world *e2eWorld) {
 	ctx := context.Background()
+	sg := &signin.Signer{Config: signin.FixedConfig(world.cfg), Log: world.log, Svc: world.svc}
+	defer sg.Close()
+	if err := sg.SignIn(ctx, []byte(world.an.PIN)); err != nil {
+		t.Fatal(err)
+	}
 	eng, err := engine.New(engine.Config{Store: world.v, Records: world.svc.Records, Logger: world.log})
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +44,8 @@ func TestSyncOperatingListFile(t *testing.T) {
 	tomorrow := time.Now().AddDate(0, 0, 1).Format("02/01/2006")
 	var want []app.Patient
 	for _, p := range world.sb.Population() {
-		if p.Status == app.IdentityQualified && len(want) < 2 {
+		exists, closed, authorised, blocked, _ := world.sb.Patient(p.INS, world.an.RPPS)
+		if exists && !closed && authorised && !blocked && p.Status == app.IdentityQualified && len(want) < 2 {
 			want = append(want, p)
 			fmt.Fprintf(&csv, "%s;%s 08:00;intervention\n", p.INS.Matricule, tomorrow)
 		}
@@ -61,6 +75,16 @@ func TestSyncOperatingListFile(t *testing.T) {
 		}
 		if got.Scheduled.IsZero() {
 			t.Errorf("patient %s not scheduled", p.ID)
+		}
+	}
+	// The sync that follows prefetches the scheduled records.
+	if _, err := eng.Once(ctx); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	for _, p := range want {
+		m, err := world.v.Manifest(ctx, p.ID)
+		if err != nil || len(m.Documents) == 0 {
+			t.Errorf("scheduled patient %s not prefetched (%v)", p.ID, err)
 		}
 	}
 }

@@ -221,9 +221,15 @@ func TestReimbursementHistoryFirstOpen(t *testing.T) {
 // black-holed by the demo's outage switch (every request accepted and held
 // unanswered), not refused; every scheduled patient's record and
 // medication list opens from the vault; a note is written; the network
-// comes back and the note is sent, once.
+// comes back and the note is sent, once. On both [dmp] protocols.
 func TestOfflineDayUI(t *testing.T) {
-	world := newE2EWorld(t, 11)
+	for _, protocol := range e2eProtocols {
+		t.Run(protocol, func(t *testing.T) { offlineDayUI(t, newE2EWorldOn(t, 11, protocol)) })
+	}
+}
+
+// offlineDayUI is TestOfflineDayUI on world (one [dmp] protocol).
+func offlineDayUI(t *testing.T, world *e2eWorld) {
 	sb, an, cfg, v, svc, log := world.sb, world.an, world.cfg, world.v, world.svc, world.log
 	ctx := context.Background()
 	clock := &laterClock{}

@@ -13,9 +13,15 @@ import (
 // wrong PIN is a PINError ("PIN incorrect"), an empty PIN says it is
 // missing without opening the file; and a lock of the vault ends the card
 // session: the credential is closed, and after the unlock the PIN is
-// asked again.
+// asked again. On both [dmp] protocols.
 func TestSignInPINAndLock(t *testing.T) {
-	world := newE2EWorld(t, 11)
+	for _, protocol := range e2eProtocols {
+		t.Run(protocol, func(t *testing.T) { signInPINAndLock(t, newE2EWorldOn(t, 11, protocol)) })
+	}
+}
+
+// signInPINAndLock is TestSignInPINAndLock on world (one [dmp] protocol).
+func signInPINAndLock(t *testing.T, world *e2eWorld) {
 	an, cfg, svc, log := world.an, world.cfg, world.svc, world.log
 	ctx := context.Background()
 	sg := &signin.Signer{Config: signin.FixedConfig(cfg), Log: log, Svc: svc}

@@ -21,6 +21,9 @@ type Connection struct {
 	Credential   CredentialConfig
 	FacilityType string // TRE_R02 code of the structure (SA04 when empty)
 	Mailboxes    []MailAccount
+	// How the central service is spoken to (connection_dmp.go): the
+	// protocol, the authentication mode and the VIHF's signing file.
+	Protocol, AuthMode, VIHFFile string
 }
 
 // CredentialKind is where the practitioner's certificate and key live.
@@ -128,6 +131,9 @@ func (c Connection) Validate() error {
 		}
 	default:
 		return refuse(FieldCredential, "connection: credential kind %q: want pkcs11 or pkcs12", string(c.Credential.Kind))
+	}
+	if err := c.validateDMP(); err != nil {
+		return err
 	}
 	if f := c.FacilityType; f != "" && !isFacilityType(f) {
 		return refuse(FieldFacility, "connection: facility type %q is not a TRE_R02 code (SA04…)", f)

@@ -116,8 +116,12 @@ func (im *importer) build(ctx context.Context, u *unit, m Message, key, hash str
 		}
 		man, ok := u.manifests[res.Patient]
 		if !ok {
-			got, err := im.store.Manifest(ctx, res.Patient)
-			if err != nil && !errors.Is(err, ErrNotFound) {
+			// The manifest as the unit being committed leaves it, else
+			// as stored.
+			got, err := Manifest{}, error(nil)
+			if c := im.committing; c != nil && c.manifests[res.Patient] != nil {
+				got = *c.manifests[res.Patient]
+			} else if got, err = im.store.Manifest(ctx, res.Patient); err != nil && !errors.Is(err, ErrNotFound) {
 				return um, fmt.Errorf("mail import: manifest: %w", err)
 			}
 			got.Patient = res.Patient

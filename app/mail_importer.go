@@ -127,7 +127,9 @@ const (
 // of the whole unit are written in one transaction; the audit log then gets
 // one event per outcome, and only then are the unit's messages marked
 // imported on the server, in one command when the mailbox implements
-// MailboxSetMarker.
+// MailboxSetMarker. A unit's transaction runs while the next unit is
+// gathered (fetch and parsing overlap the commit); its messages are
+// marked once it succeeded, before the next transaction starts.
 //
 // The sync point stored with a unit is the last UID fully handled
 // (committed and marked) before it, so that a crash between the commit and
@@ -154,6 +156,10 @@ func ImportMailbox(ctx context.Context, store MailStore, mb Mailbox, opt ImportO
 	// is committed and marked.
 	im := &importer{ctx: context.WithoutCancel(ctx), store: store, mb: mb, opt: opt, sum: &sum, done: state}
 	reached, ferr := mb.Fetch(ctx, state, im.message)
+	// The unit being committed, if any: its outcome, then its marks.
+	if err := im.join(); err != nil && ferr == nil {
+		ferr = err
+	}
 	// The messages accepted since the last commit: committed and marked
 	// now, unless the failure came from a commit of this run.
 	if !im.failed {
@@ -205,6 +211,10 @@ type importer struct {
 	loaded   bool
 	pending  map[string]bool // pendingKey of the reports already in the queue (loaded once, kept up to date)
 	unit     *unit           // the messages accepted and not yet committed
+	// committing is the unit whose transaction runs while the next one is
+	// gathered (nil when none): its commit's outcome comes on its done
+	// channel, and it is marked on the server only after (join).
+	committing *unit
 }
 
 // unit is a commit unit being gathered: one vault transaction, then the
@@ -219,6 +229,7 @@ type unit struct {
 	events    []AuditEvent
 	bytes     int64
 	started   time.Time
+	done      chan error // the outcome of the unit's commit, once started
 }
 
 // unitMessage is one message of a unit and what became of it.
@@ -309,6 +320,11 @@ func (im *importer) handled(u *unit, key string) (seen bool, prev MailRecord, ou
 	if o, ok := u.keys[key]; ok {
 		return true, u.prev[key], o, nil
 	}
+	if c := im.committing; c != nil {
+		if o, ok := c.keys[key]; ok {
+			return true, c.prev[key], o, nil
+		}
+	}
 	rec, ok, err := im.store.MailRecord(im.ctx, key)
 	if err != nil {
 		return false, MailRecord{}, "", fmt.Errorf("mail import: dedup: %w", err)
@@ -334,39 +350,72 @@ func (im *importer) current() *unit {
 	return im.unit
 }
 
-// maybeFlush commits the current unit when it is full.
+// maybeFlush starts the commit of the current unit when it is full; the
+// next unit is gathered while it runs.
 func (im *importer) maybeFlush() error {
 	u := im.unit
 	if u == nil || (len(u.msgs) < unitMessages && u.bytes < unitBytes && time.Since(u.started) < unitAge) {
 		return nil
 	}
-	return im.flush()
+	return im.start()
 }
 
-// flush commits the current unit in one transaction (with the sync point
-// reached before it), writes its audit events, sends the read receipts,
-// marks its messages on the server, and advances the sync point over the
-// messages both committed and marked.
+// flush commits the current unit and marks its messages, waiting for both
+// (see start and join).
 func (im *importer) flush() error {
+	if err := im.start(); err != nil {
+		return err
+	}
+	return im.join()
+}
+
+// start waits for the unit being committed (join), then starts the commit
+// of the current unit in one transaction (with the sync point reached
+// before it, which join has just advanced), in the background: the fetch
+// and the parsing of the next unit overlap it. Its messages are marked by
+// the next join, after the commit succeeded.
+func (im *importer) start() error {
+	if err := im.join(); err != nil {
+		return err
+	}
 	u := im.unit
 	im.unit = nil
 	if u == nil || len(u.msgs) == 0 {
 		return nil
 	}
-	ctx := im.ctx
 	b := &u.batch
 	for _, pid := range u.order {
 		sortDocuments(u.manifests[pid].Documents)
 		b.Manifests = append(b.Manifests, *u.manifests[pid])
 	}
 	b.Audit = append(b.Audit, u.events...) // one transaction: data and their audit
-	if !b.Empty() {
+	u.done = make(chan error, 1)
+	if b.Empty() {
+		u.done <- nil
+	} else {
 		b.MailStates = im.states(im.opt.Clock.Now())
-		if err := im.store.Write(ctx, b); err != nil {
-			im.failed = true
-			return fmt.Errorf("mail import: commit: %w", err)
-		}
+		go func(ctx context.Context) { u.done <- im.store.Write(ctx, b) }(im.ctx)
 	}
+	im.committing = u
+	return nil
+}
+
+// join waits for the commit of the unit started last (if any), then writes
+// its notes, sends the read receipts, marks its messages on the server,
+// and advances the sync point over the messages both committed and marked.
+// A failed commit stops the run: nothing of the unit is marked.
+func (im *importer) join() error {
+	u := im.committing
+	if u == nil {
+		return nil
+	}
+	im.committing = nil
+	ctx := im.ctx
+	if err := <-u.done; err != nil {
+		im.failed = true
+		return fmt.Errorf("mail import: commit: %w", err)
+	}
+	u.batch = Batch{} // committed: the unit lets go of the bodies
 	for _, um := range u.msgs {
 		for _, it := range um.items {
 			im.sum.Notes = append(im.sum.Notes, ImportNote{Account: im.opt.Account, UID: um.m.Ref.UID, Item: it.ID, State: it.State, Reason: noteReason(it)})

@@ -68,6 +68,31 @@ func (a *AEAD) Seal(dst, plaintext, aad []byte) []byte {
 	return out
 }
 
+// SealParts seals the concatenation of parts as Seal would seal it, without
+// making the concatenation (a large value and its small header are copied
+// once, into the sealed value).
+func (a *AEAD) SealParts(dst, aad []byte, parts ...[]byte) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p)
+	}
+	total := SealedSize(n)
+	out, buf := grow(dst, total)
+	buf[0] = FormatVersion
+	if _, err := io.ReadFull(rand.Reader, buf[1:headSize]); err != nil {
+		panic("crypto: random nonce: " + err.Error()) // the system's RNG failed
+	}
+	body := buf[headSize : headSize+paddedSize(n)]
+	binary.BigEndian.PutUint32(body, uint32(n))
+	at := lenSize
+	for _, p := range parts {
+		at += copy(body[at:], p)
+	}
+	clear(body[at:])
+	a.gcm.Seal(body[:0], buf[1:headSize], body, adWithVersion(aad))
+	return out
+}
+
 // Open authenticates and decrypts a value sealed with the same key and aad.
 func (a *AEAD) Open(sealed, aad []byte) ([]byte, error) {
 	if len(sealed) < headSize+lenSize+tagSize {

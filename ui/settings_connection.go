@@ -27,6 +27,9 @@ type connectionCard struct {
 	p12              *entry
 	cardRows, p12Row *fyne.Container
 	facility         *entry
+	protocol, mode   *widget.RadioGroup // the DMP's protocol; xds: the authentication mode
+	vihf             *entry             // xds, indirect: the VIHF's signing file
+	xdsRows, vihfRow *fyne.Container
 	save             *widget.Button
 	msg              *widget.Label
 }
@@ -69,7 +72,7 @@ func (c *connectionCard) buildUI() fyne.CanvasObject {
 	if !c.u.svc.CanEditConnection() {
 		return c.readOnly(conn)
 	}
-	c.url = newEntry(c.u, "https://…/fhir")
+	c.url = newEntry(c.u, "https://…/si-dmp-server/v2/services")
 	c.url.SetText(conn.ServiceURL)
 	c.ca = newEntry(c.u, tr("settings.path.optional"))
 	c.ca.SetText(conn.ServiceCA)
@@ -105,9 +108,56 @@ func (c *connectionCard) buildUI() fyne.CanvasObject {
 		&widget.FormItem{Text: tr("settings.credential"), Widget: c.credKind},
 	)
 	structure := widget.NewForm(&widget.FormItem{Text: tr("settings.structure.type"), Widget: c.facility, HintText: tr("settings.structure.type.hint")})
+	dmp := c.buildProtocol(conn)
 	c.showCredential()
 	return widget.NewCard(tr("settings.service"), tr("settings.service.edit.hint"),
-		container.NewVBox(form, c.cardRows, c.p12Row, structure, container.NewHBox(c.save), c.msg))
+		container.NewVBox(form, c.cardRows, c.p12Row, dmp, structure, container.NewHBox(c.save), c.msg))
+}
+
+// protocolChoices and authModeChoices are the protocols and the XDS
+// authentication modes offered, in order.
+var (
+	protocolChoices = []string{app.ProtocolXDS, app.ProtocolFHIR}
+	authModeChoices = []string{app.AuthIndirect, app.AuthDirect}
+)
+
+// protocolName names a protocol in the current language.
+func protocolName(p string) string {
+	if p == app.ProtocolFHIR {
+		return tr("settings.dmp.protocol.fhir")
+	}
+	return tr("settings.dmp.protocol.xds")
+}
+
+// authModeName names an XDS authentication mode in the current language.
+func authModeName(m string) string {
+	if m == app.AuthDirect {
+		return tr("settings.dmp.auth.direct")
+	}
+	return tr("settings.dmp.auth.indirect")
+}
+
+// buildProtocol returns the rows of the protocol: the protocol, and with
+// XDS the authentication mode and, in the indirect mode, the second
+// certificate file that signs the VIHF.
+func (c *connectionCard) buildProtocol(conn app.Connection) fyne.CanvasObject {
+	c.protocol = widget.NewRadioGroup(choiceNames(protocolChoices, protocolName), func(string) { c.showCredential() })
+	c.protocol.Required = true
+	c.protocol.Selected = protocolName(conn.DMPProtocol())
+	c.mode = widget.NewRadioGroup(choiceNames(authModeChoices, authModeName), func(string) { c.showCredential() })
+	c.mode.Required = true
+	c.mode.Selected = authModeName(conn.DMPAuthMode())
+	c.vihf = newEntry(c.u, tr("settings.path.optional"))
+	c.vihf.SetText(conn.VIHFFile)
+	c.xdsRows = container.NewVBox(widget.NewForm(
+		&widget.FormItem{Text: tr("settings.dmp.auth"), Widget: c.mode, HintText: tr("settings.dmp.auth.hint")},
+	))
+	c.vihfRow = container.NewVBox(widget.NewForm(
+		&widget.FormItem{Text: tr("settings.dmp.vihf"), Widget: c.vihf, HintText: tr("settings.dmp.vihf.hint")},
+	))
+	return container.NewVBox(widget.NewForm(
+		&widget.FormItem{Text: tr("settings.dmp.protocol"), Widget: c.protocol, HintText: tr("settings.dmp.protocol.hint")},
+	), c.xdsRows, c.vihfRow)
 }
 
 // readOnly shows the connection without editing (no connection store).
@@ -122,6 +172,7 @@ func (c *connectionCard) readOnly(conn app.Connection) fyne.CanvasObject {
 	}
 	form := widget.NewForm(
 		widget.NewFormItem(tr("settings.service.url"), widget.NewLabel(url)),
+		widget.NewFormItem(tr("settings.dmp.protocol"), widget.NewLabel(protocolName(conn.DMPProtocol()))),
 		widget.NewFormItem(tr("settings.credential"), widget.NewLabel(cred)),
 	)
 	return widget.NewCard(tr("settings.service"), tr("settings.service.hint"), form)
@@ -137,14 +188,18 @@ func (c *connectionCard) kind() app.CredentialKind {
 	return app.CredentialNone
 }
 
-// showCredential shows the fields of the chosen credential kind.
+// showCredential shows the fields of the chosen credential kind and
+// protocol.
 func (c *connectionCard) showCredential() {
-	if c.cardRows == nil {
+	if c.cardRows == nil || c.xdsRows == nil {
 		return
 	}
 	k := c.kind()
 	show(c.cardRows, k == app.CredentialCard)
 	show(c.p12Row, k == app.CredentialFile)
+	xds := chosen(protocolChoices, protocolName, c.protocol.Selected) == app.ProtocolXDS
+	show(c.xdsRows, xds)
+	show(c.vihfRow, xds && chosen(authModeChoices, authModeName, c.mode.Selected) == app.AuthIndirect)
 	relayoutCanvasOf(c.cardRows)
 }
 
@@ -164,6 +219,16 @@ func (c *connectionCard) connection() app.Connection {
 		}
 	case app.CredentialFile:
 		conn.Credential.File = strings.TrimSpace(c.p12.Text)
+	}
+	// The protocol; with XDS the mode, and the VIHF's signing file only in
+	// the indirect mode. With FHIR the XDS settings stay as they were.
+	conn.Protocol = chosen(protocolChoices, protocolName, c.protocol.Selected)
+	if conn.Protocol == app.ProtocolXDS {
+		conn.AuthMode = chosen(authModeChoices, authModeName, c.mode.Selected)
+		conn.VIHFFile = ""
+		if conn.AuthMode == app.AuthIndirect {
+			conn.VIHFFile = strings.TrimSpace(c.vihf.Text)
+		}
 	}
 	return conn
 }
@@ -213,6 +278,7 @@ var connectionProblems = map[app.ConnectionField]string{
 	app.FieldPort:       "settings.problem.port",
 	app.FieldSecurity:   "settings.problem.security",
 	app.FieldFolder:     "settings.problem.folder",
+	app.FieldVIHF:       "settings.dmp.problem.vihf",
 }
 
 // show shows or hides o.

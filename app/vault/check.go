@@ -179,7 +179,7 @@ func (c *checker) patient(id app.PatientID, seen map[string]map[string]bool) {
 			docs := c.tx.Bucket([]byte(bDoc))
 			for _, doc := range m.Documents {
 				dk := c.bl.Blind(domDoc, string(id), string(doc.ID))
-				val := docs.Get(dk)
+				val := getBig(docs, dk)
 				if val == nil {
 					continue // listed, not cached
 				}

@@ -198,7 +198,8 @@ type rawRecord struct {
 }
 
 // rawDump reads every key/value of a closed vault file with a plain bbolt
-// handle.
+// handle; a large value kept in a bucket of its own (bigval.go) is read
+// under its record's key.
 func rawDump(t testing.TB, path string) []rawRecord {
 	t.Helper()
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: time.Second})
@@ -208,6 +209,9 @@ func rawDump(t testing.TB, path string) []rawRecord {
 	mustOK(t, db.View(func(tx *bbolt.Tx) error {
 		return tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
 			return b.ForEach(func(k, v []byte) error {
+				if nb := b.Bucket(k); v == nil && nb != nil {
+					v = nb.Get(bigKey)
+				}
 				out = append(out, rawRecord{string(name), append([]byte(nil), k...), append([]byte(nil), v...)})
 				return nil
 			})

@@ -95,15 +95,16 @@ type rawMeta struct {
 	Ref app.MessageRef
 }
 
+// encodeRaw returns the head of a raw message's plaintext (the length and
+// JSON of its rawMeta); the message bytes follow it.
 func encodeRaw(r app.RawMessage) ([]byte, error) {
 	meta, err := json.Marshal(rawMeta{Key: r.Key, Ref: r.Ref})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]byte, 4, 4+len(meta)+len(r.Bytes))
+	out := make([]byte, 4, 4+len(meta))
 	binary.BigEndian.PutUint32(out, uint32(len(meta)))
-	out = append(out, meta...)
-	return append(out, r.Bytes...), nil
+	return append(out, meta...), nil
 }
 
 func decodeRaw(plain []byte) (app.RawMessage, bool) {
@@ -179,18 +180,19 @@ func writeMail(tx *bbolt.Tx, k *keys, b *app.Batch) error {
 	for _, r := range b.MailRaw {
 		key := bl.Blind(domMailRaw, r.Key)
 		if r.Bytes == nil {
-			if err := bk[bMailRaw].Delete(key); err != nil {
+			if err := deleteBig(bk[bMailRaw], key); err != nil {
 				return err
 			}
 			continue
 		}
-		plain, err := encodeRaw(r)
+		head, err := encodeRaw(r)
 		if err != nil {
 			return err
 		}
-		val := seal(a, bMailRaw, key, kindMailRaw, plain)
-		clear(plain)
-		if err := bk[bMailRaw].Put(key, val); err != nil {
+		// Sealed as head ‖ bytes without copying the message once more.
+		val := a.SealParts(nil, recordAAD(bMailRaw, key, kindMailRaw), head, r.Bytes)
+		clear(head)
+		if err := putBig(bk[bMailRaw], key, val); err != nil { // bigval.go
 			return err
 		}
 	}
@@ -296,7 +298,7 @@ func (v *Vault) RawMessage(ctx context.Context, key string) (app.RawMessage, err
 		k := bl.Blind(domMailRaw, key)
 		var val []byte
 		if b != nil {
-			val = b.Get(k)
+			val = getBig(b, k)
 		}
 		if val == nil {
 			return fmt.Errorf("raw message: %w", app.ErrNotFound)
@@ -373,7 +375,7 @@ func (v *Vault) PruneMail(ctx context.Context, before time.Time) (int, error) {
 			if !when.Before(before) {
 				return nil
 			}
-			if rk := bl.Blind(domMailRaw, r.Key); raws.Get(rk) != nil {
+			if rk := bl.Blind(domMailRaw, r.Key); getBig(raws, rk) != nil {
 				drop = append(drop, rk)
 			}
 			return nil
@@ -382,7 +384,7 @@ func (v *Vault) PruneMail(ctx context.Context, before time.Time) (int, error) {
 			return err
 		}
 		for _, rk := range drop {
-			if err := raws.Delete(rk); err != nil {
+			if err := deleteBig(raws, rk); err != nil {
 				return err
 			}
 		}
@@ -441,7 +443,7 @@ func (c *checker) mail() {
 	}
 	orphans = 0
 	if b := c.tx.Bucket([]byte(bMailRaw)); b != nil {
-		_ = b.ForEach(func(key, val []byte) error {
+		_ = forEachBig(b, func(key, val []byte) error {
 			plain, err := open(a, bMailRaw, key, kindMailRaw, val)
 			if err != nil {
 				c.problem("%v", err)

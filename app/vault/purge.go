@@ -86,7 +86,7 @@ func (v *Vault) Purge(ctx context.Context, id app.PatientID) error {
 			return err
 		}
 		for _, dk := range docKeys {
-			if err := tx.Bucket([]byte(bDoc)).Delete(dk); err != nil {
+			if err := deleteBig(tx.Bucket([]byte(bDoc)), dk); err != nil {
 				return err
 			}
 		}

@@ -125,7 +125,7 @@ func (v *Vault) Manifest(ctx context.Context, id app.PatientID) (app.Manifest, e
 		}
 		docs := tx.Bucket([]byte(bDoc))
 		for i := range m.Documents {
-			m.Documents[i].Cached = docs.Get(bl.Blind(domDoc, string(id), string(m.Documents[i].ID))) != nil
+			m.Documents[i].Cached = getBig(docs, bl.Blind(domDoc, string(id), string(m.Documents[i].ID))) != nil
 		}
 		return nil
 	})
@@ -148,7 +148,7 @@ func (v *Vault) Document(ctx context.Context, id app.PatientID, doc app.Document
 			return err
 		}
 		key := bl.Blind(domDoc, string(id), string(doc))
-		val := tx.Bucket([]byte(bDoc)).Get(key)
+		val := getBig(tx.Bucket([]byte(bDoc)), key)
 		if val == nil {
 			return fmt.Errorf("document: %w", app.ErrNotFound)
 		}
@@ -405,7 +405,7 @@ func writeBatch(tx *bbolt.Tx, k *keys, b *app.Batch, fresh map[string]*dek) erro
 		}
 		// The cheap path: raw bytes, no encoding around the content.
 		key := bl.Blind(domDoc, string(doc.Patient), string(doc.ID))
-		if err := bk[bDoc].Put(key, seal(d.aead, bDoc, key, kindDoc, doc.Bytes)); err != nil {
+		if err := putBig(bk[bDoc], key, seal(d.aead, bDoc, key, kindDoc, doc.Bytes)); err != nil { // bigval.go
 			return err
 		}
 	}
@@ -428,7 +428,7 @@ func writeBatch(tx *bbolt.Tx, k *keys, b *app.Batch, fresh map[string]*dek) erro
 		}
 	}
 	for _, g := range b.DocumentsGone {
-		if err := bk[bDoc].Delete(bl.Blind(domDoc, string(g.Patient), string(g.ID))); err != nil {
+		if err := deleteBig(bk[bDoc], bl.Blind(domDoc, string(g.Patient), string(g.ID))); err != nil {
 			return err
 		}
 	}

@@ -89,8 +89,8 @@ func (c Config) Configured() bool {
 
 // The [dmp] protocols.
 const (
-	ProtocolXDS  = "xds"  // the DMP's production SOAP interface (sync/dmp/xds)
-	ProtocolFHIR = "fhir" // the PDSm FHIR API (sync/dmp)
+	ProtocolXDS  = app.ProtocolXDS  // the DMP's production SOAP interface (sync/dmp/xds)
+	ProtocolFHIR = app.ProtocolFHIR // the PDSm FHIR API (sync/dmp)
 )
 
 // Protocol is the configured [dmp] protocol: ProtocolXDS when absent (the
@@ -166,7 +166,8 @@ func (c Config) SyncInterval() (time.Duration, error) {
 
 // Connection is the configuration as the application sees it.
 func (c Config) Connection() app.Connection {
-	conn := app.Connection{ServiceURL: c.DMP.URL, ServiceCA: c.DMP.CAFile, FacilityType: c.Structure.FacilityType}
+	conn := app.Connection{ServiceURL: c.DMP.URL, ServiceCA: c.DMP.CAFile, FacilityType: c.Structure.FacilityType,
+		Protocol: c.DMP.Protocol, AuthMode: c.DMP.AuthMode, VIHFFile: c.DMP.VIHFPKCS12File}
 	switch {
 	case c.Credential.PKCS11Module != "":
 		conn.Credential = app.CredentialConfig{Kind: app.CredentialCard, Module: c.Credential.PKCS11Module, Slot: c.Credential.PKCS11Slot}
@@ -180,9 +181,11 @@ func (c Config) Connection() app.Connection {
 }
 
 // SetConnection replaces the sections of c that the connection holds
-// ([dmp], [credential], [structure], [[mailbox]]); [sync] stays.
+// ([dmp] but its source_oid and homologation, [credential], [structure],
+// [[mailbox]]); [sync] stays.
 func (c *Config) SetConnection(conn app.Connection) {
 	c.DMP.URL, c.DMP.CAFile = conn.ServiceURL, conn.ServiceCA
+	c.DMP.Protocol, c.DMP.AuthMode, c.DMP.VIHFPKCS12File = conn.Protocol, conn.AuthMode, conn.VIHFFile
 	c.Credential.PKCS11Module, c.Credential.PKCS11Slot, c.Credential.PKCS12File = "", "", ""
 	switch conn.Credential.Kind {
 	case app.CredentialCard:

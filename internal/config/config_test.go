@@ -149,3 +149,70 @@ func TestConfigFileDeployed(t *testing.T) {
 		t.Fatalf("read-only file changed:\n%s", raw)
 	}
 }
+
+// TestConfigFileProtocolSettings: the protocol, the authentication mode
+// and the VIHF signing file the settings screen edits go to [dmp] and back,
+// the [dmp] keys the connection does not hold (source_oid, homologation)
+// stay, and a file with an unknown protocol or mode, or a VIHF signing
+// file in the direct mode, does not load.
+func TestConfigFileProtocolSettings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	deployed := "[dmp]\nurl = \"https://dmp.example/services\"\nsource_oid = \"1.2.250.1.999.1\"\nhomologation = \"CAR-1\"\n"
+	if err := os.WriteFile(path, []byte(deployed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := &File{Path: path}
+	ctx := context.Background()
+	conn, err := f.Connection(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if conn.DMPProtocol() != ProtocolXDS || conn.DMPAuthMode() != app.AuthIndirect || conn.VIHFFile != "" {
+		t.Fatalf("defaults: protocol %q mode %q vihf %q", conn.DMPProtocol(), conn.DMPAuthMode(), conn.VIHFFile)
+	}
+	conn.Protocol, conn.AuthMode, conn.VIHFFile = ProtocolXDS, app.AuthIndirect, "/etc/carnet/cachet.p12"
+	conn.Credential = app.CredentialConfig{Kind: app.CredentialFile, File: "/etc/carnet/structure.p12"}
+	if err := f.SaveConnection(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DMP.Protocol != "xds" || cfg.DMP.AuthMode != "indirecte" || cfg.DMP.VIHFPKCS12File != "/etc/carnet/cachet.p12" ||
+		cfg.DMP.SourceOID != "1.2.250.1.999.1" || cfg.DMP.Homologation != "CAR-1" {
+		t.Fatalf("[dmp] after save: %+v", cfg.DMP)
+	}
+	if got, _ := f.Connection(ctx); !reflect.DeepEqual(got, conn) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, conn)
+	}
+	conn.Protocol, conn.AuthMode, conn.VIHFFile = ProtocolFHIR, "", ""
+	if err := f.SaveConnection(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, _ := Load(path); cfg.Protocol() != ProtocolFHIR || cfg.DMP.AuthMode != "" || cfg.DMP.VIHFPKCS12File != "" {
+		t.Fatalf("[dmp] after the switch to fhir: %+v", cfg.DMP)
+	}
+	for _, tc := range []struct {
+		dmp   string
+		field app.ConnectionField
+	}{
+		{"protocol = \"soap\"\n", app.FieldProtocol},
+		{"auth_mode = \"carte\"\n", app.FieldAuthMode},
+		{"auth_mode = \"directe\"\nvihf_pkcs12_file = \"/etc/carnet/cachet.p12\"\n", app.FieldVIHF},
+	} {
+		bad := filepath.Join(t.TempDir(), "config.toml")
+		if err := os.WriteFile(bad, []byte("[dmp]\n"+tc.dmp), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(bad)
+		var ce *app.ConnectionError
+		if !errors.As(err, &ce) || ce.Field != tc.field || !errors.Is(err, app.ErrInvalid) {
+			t.Errorf("load %q = %v, want a refusal of %s", tc.dmp, err, tc.field)
+		}
+	}
+	// Written in upper case by hand, the direct mode is still the direct mode.
+	if err := (app.Connection{AuthMode: "DIRECTE"}).Validate(); err != nil {
+		t.Errorf("DIRECTE: %v", err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/carnetdesk/carnet/app"
 	"github.com/carnetdesk/carnet/crypto/credential"
@@ -33,8 +34,11 @@ func newXDSSession(cfg config.Config, cred *credential.Credential, pin []byte, r
 		sector = xds.DefaultSector
 	}
 	client, err := xds.New(xds.Config{
-		BaseURL:   cfg.DMP.URL,
-		HTTP:      &http.Client{Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true}},
+		BaseURL: cfg.DMP.URL,
+		// A black-holed network is ErrOffline after the header timeout,
+		// not a hang; the client's Probe then tells when it answers again.
+		HTTP: &http.Client{Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true,
+			TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: xds.DefaultTimeout}},
 		Signer:    signer,
 		AuthMode:  mode,
 		Sector:    sector,

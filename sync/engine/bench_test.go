@@ -40,8 +40,9 @@ func benchSandbox(b *testing.B, throttle int64) (*dmptest.Sandbox, []app.Patient
 // BenchmarkSyncInitial: the engine's full sync of 200 patients × 30
 // documents into a fresh real vault (/carnet), against a plain concurrent
 // download of the same document bytes from the same sandbox (/raw), in the
-// same run; unthrottled and with the sandbox throttled to 100 Mbit/s.
-// MB/s are document bytes.
+// same run, and the same sync over the DMP's production protocol (/xds);
+// unthrottled and with the sandbox throttled to 100 Mbit/s. MB/s are
+// document bytes.
 //
 // Both talk to the same sandbox with Go's http.Transport, which asks for
 // gzip by itself: the sandbox gzips its FHIR JSON answers (the listings,
@@ -133,6 +134,8 @@ func BenchmarkSyncInitial(b *testing.B) {
 				wg.Wait()
 			}
 		})
+		// The same sync over XDS.b/SOAP (bench_xds_test.go).
+		b.Run("xds"+tc.name, func(b *testing.B) { benchSyncInitialXDS(b, tc.throttle) })
 	}
 }
 

@@ -23,41 +23,35 @@ func xdsClient(t testing.TB, sb *dmptest.Sandbox, key string) (*xds.Client, app.
 	return c, cr.Practitioner.Practitioner
 }
 
-// BenchmarkSyncInitialXDS is BenchmarkSyncInitial/carnet over the DMP's
-// production protocol (XDS.b, MTOM, VIHF): the engine's full sync of 200
-// patients × 30 documents into a fresh vault, unthrottled and at 100 Mbit/s.
+// benchSyncInitialXDS is BenchmarkSyncInitial/xds(-100Mbit):
+// BenchmarkSyncInitial/carnet over the DMP's production protocol (XDS.b,
+// MTOM, VIHF), the engine's full sync of 200 patients × 30 documents into a
+// fresh vault with the sandbox throttled to throttle bytes/s (0: not).
 // Compare with BenchmarkSyncInitial/raw(-100Mbit), the plain concurrent
-// download of the same bytes from the same sandbox. It also reports the
-// VIHF signatures per patient (goal ≤ 1).
-func BenchmarkSyncInitialXDS(b *testing.B) {
-	for _, tc := range []struct {
-		name     string
-		throttle int64
-	}{{"xds", 0}, {"xds-100Mbit", benchThrottle}} {
-		b.Run(tc.name, func(b *testing.B) {
-			sb, ps := benchSandbox(b, tc.throttle)
-			var total, signatures int64
-			syncs := 0
-			for b.Loop() {
-				b.StopTimer()
-				rs, pr := xdsClient(b, sb, dmptest.KeyAnesthetist) // a new session: new VIHF contexts
-				v, _ := newVault(b, nil)
-				watch(b, v, time.Now(), ps...)
-				eng := newEngine(b, v, rs, pr, nil)
-				b.StartTimer()
-				sum, err := eng.Once(ctx)
-				if err != nil || sum.Retrieved != benchPatients*benchDocs {
-					b.Fatalf("%v: %d documents", err, sum.Retrieved)
-				}
-				total = sum.Bytes
-				syncs++
-				signatures += rs.Signatures()
-				b.StopTimer()
-				v.Close()
-				b.StartTimer()
-			}
-			b.SetBytes(total)
-			b.ReportMetric(float64(signatures)/float64(syncs*benchPatients), "signatures/patient")
-		})
+// download of the same bytes from the same sandbox in the same run. It also
+// reports the VIHF signatures per patient (goal ≤ 1).
+func benchSyncInitialXDS(b *testing.B, throttle int64) {
+	sb, ps := benchSandbox(b, throttle)
+	var total, signatures int64
+	syncs := 0
+	for b.Loop() {
+		b.StopTimer()
+		rs, pr := xdsClient(b, sb, dmptest.KeyAnesthetist) // a new session: new VIHF contexts
+		v, _ := newVault(b, nil)
+		watch(b, v, time.Now(), ps...)
+		eng := newEngine(b, v, rs, pr, nil)
+		b.StartTimer()
+		sum, err := eng.Once(ctx)
+		if err != nil || sum.Retrieved != benchPatients*benchDocs {
+			b.Fatalf("%v: %d documents", err, sum.Retrieved)
+		}
+		total = sum.Bytes
+		syncs++
+		signatures += rs.Signatures()
+		b.StopTimer()
+		v.Close()
+		b.StartTimer()
 	}
+	b.SetBytes(total)
+	b.ReportMetric(float64(signatures)/float64(syncs*benchPatients), "signatures/patient")
 }
