@@ -77,7 +77,9 @@
 //     watch.go, watch_service.go: the operating list and the watch list.
 //   - connection.go, connection_service.go: the connection settings
 //     (central service, credential, secure mailboxes) and their
-//     ConnectionStore port; credential.go, cardmodule.go: the card.
+//     ConnectionStore port; connection_dmp.go: the central service's
+//     protocol and authentication mode; credential.go, cardmodule.go: the
+//     card.
 //   - mail.go (the Mailbox and MailStore ports), mail_import_service.go
 //     (the one mail-import use case and its MailboxOpener port),
 //     mail_importer.go (the import engine), mail_filing.go (filing a
