@@ -30,9 +30,9 @@ type offlineDesk struct {
 	p     app.Patient
 }
 
-func newOfflineDesk(t testing.TB) *offlineDesk {
+func newOfflineDesk(t testing.TB, protocol string) *offlineDesk {
 	t.Helper()
-	world := newE2EWorld(t, 7)
+	world := newE2EWorldOn(t, 7, protocol)
 	sb, an, cfg, svc, log := world.sb, world.an, world.cfg, world.svc, world.log
 	sg := &signin.Signer{Config: signin.FixedConfig(cfg), Log: log, Svc: svc}
 	t.Cleanup(sg.Close)
@@ -123,7 +123,13 @@ func (d *driver) cachedShown() bool {
 // not a duration. When the sandbox comes back, the refresh replaces the
 // copy by itself.
 func TestOpenCachedOffline(t *testing.T) {
-	o := newOfflineDesk(t)
+	for _, protocol := range e2eProtocols {
+		t.Run(protocol, func(t *testing.T) { openCachedOffline(t, newOfflineDesk(t, protocol)) })
+	}
+}
+
+// openCachedOffline is TestOpenCachedOffline on one [dmp] protocol.
+func openCachedOffline(t *testing.T, o *offlineDesk) {
 	sb, d := o.world.sb, o.d
 	outage := d.outageSwitch()
 	tapCheck(outage) // the demo's switch: the sandbox is black-holed
@@ -155,9 +161,10 @@ func TestOpenCachedOffline(t *testing.T) {
 }
 
 // BenchmarkOpenCachedOffline: click to rendered cached record with the
-// sandbox paused (black-holed, not refused). Goal ≤ 300 ms.
+// sandbox paused (black-holed, not refused), on the default [dmp]
+// protocol (XDS.b). Goal ≤ 300 ms.
 func BenchmarkOpenCachedOffline(b *testing.B) {
-	o := newOfflineDesk(b)
+	o := newOfflineDesk(b, config.ProtocolXDS)
 	sb, d := o.world.sb, o.d
 	sb.Pause()
 	defer sb.Resume()
@@ -196,7 +203,14 @@ func BenchmarkOpenCachedOffline(b *testing.B) {
 // timeline lists) after the first opening, whose window is two years of
 // act dates.
 func TestReimbursementHistoryFirstOpen(t *testing.T) {
-	o := newOfflineDesk(t)
+	for _, protocol := range e2eProtocols {
+		t.Run(protocol, func(t *testing.T) { reimbursementHistoryFirstOpen(t, newOfflineDesk(t, protocol)) })
+	}
+}
+
+// reimbursementHistoryFirstOpen is TestReimbursementHistoryFirstOpen on
+// one [dmp] protocol.
+func reimbursementHistoryFirstOpen(t *testing.T, o *offlineDesk) {
 	m, err := o.world.v.Manifest(context.Background(), o.p.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -49,11 +49,6 @@ type e2eWorld struct {
 // API, both served by the same sandbox store.
 var e2eProtocols = []string{config.ProtocolXDS, config.ProtocolFHIR}
 
-// newE2EWorld is newE2EWorldOn the FHIR API.
-func newE2EWorld(t testing.TB, seed uint64) *e2eWorld {
-	return newE2EWorldOn(t, seed, config.ProtocolFHIR)
-}
-
 // newE2EWorldOn starts the world with the configuration of protocol: the
 // sandbox's FHIR base, or its XDS.b services with the demo's LPS OIDs.
 func newE2EWorldOn(t testing.TB, seed uint64, protocol string) *e2eWorld {

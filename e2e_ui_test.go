@@ -29,9 +29,15 @@ import (
 // sandbox credential → search → open a patient → medications → the sandbox
 // stops → the record and the medications still open (offline copy) → a
 // note is written → the sandbox comes back → Ctrl+R → the note is sent
-// once and shows as sent.
+// once and shows as sent. On both [dmp] protocols.
 func TestE2EUI(t *testing.T) {
-	world := newE2EWorld(t, 7)
+	for _, protocol := range e2eProtocols {
+		t.Run(protocol, func(t *testing.T) { e2eUI(t, newE2EWorldOn(t, 7, protocol)) })
+	}
+}
+
+// e2eUI is TestE2EUI on world (one [dmp] protocol).
+func e2eUI(t *testing.T, world *e2eWorld) {
 	sb, an, cfg, v, svc, log := world.sb, world.an, world.cfg, world.v, world.svc, world.log
 	ctx := context.Background()
 	const pass = e2ePass

@@ -264,7 +264,9 @@ func connectionProblem(err error) string {
 }
 
 // connectionProblems are the messages of the fields a person can get
-// wrong in the settings (the others are never offered there).
+// wrong in the settings, or in a configuration file edited by hand (the
+// protocol and the authentication mode, which the settings offer only as
+// choices).
 var connectionProblems = map[app.ConnectionField]string{
 	app.FieldHTTPS:      "settings.problem.https",
 	app.FieldServiceURL: "settings.problem.url",
@@ -279,6 +281,8 @@ var connectionProblems = map[app.ConnectionField]string{
 	app.FieldSecurity:   "settings.problem.security",
 	app.FieldFolder:     "settings.problem.folder",
 	app.FieldVIHF:       "settings.dmp.problem.vihf",
+	app.FieldProtocol:   "settings.dmp.problem.protocol",  // a file edited by hand
+	app.FieldAuthMode:   "settings.dmp.problem.auth-mode", // a file edited by hand
 }
 
 // show shows or hides o.

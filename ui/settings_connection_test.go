@@ -328,4 +328,10 @@ func TestConnectionProblemNamesTheField(t *testing.T) {
 	mb.Address, mb.ReadReceipts, mb.SMTPHost = "dr@clinique.mssante.fr", true, "smtps://smtp.op.mssante.fr"
 	err = app.Connection{Mailboxes: []app.MailAccount{mb}}.Validate()
 	assertText(t, "smtp host", connectionProblem(err), "Serveur invalide : un nom d'hôte, sans protocole ni port.")
+	// A configuration file edited by hand: the protocol and the mode, which
+	// the settings offer only as choices, are named in French too.
+	err = app.Connection{Protocol: "soap"}.Validate()
+	assertText(t, "protocol", connectionProblem(err), "Protocole du DMP inconnu : « xds » (DMP en service) ou « fhir » attendu.")
+	err = app.Connection{AuthMode: "carte"}.Validate()
+	assertText(t, "auth mode", connectionProblem(err), "Mode d'authentification inconnu : « directe » (carte CPS) ou « indirecte » (certificat de structure) attendu.")
 }

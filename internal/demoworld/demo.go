@@ -133,7 +133,7 @@ func Open(dataDir, protocol string, log *slog.Logger) (*Env, error) {
 		env.Close()
 		return nil, err
 	}
-	log.Info("demo ready", "dir", dataDir, "patients", Patients, "sandbox", sb.URL)
+	log.Info("demo ready", "dir", dataDir, "patients", Patients, "protocol", env.Config.DMP.Protocol, "sandbox", env.Config.DMP.URL)
 	return env, nil
 }
 

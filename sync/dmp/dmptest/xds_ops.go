@@ -249,9 +249,15 @@ func (s *Server) xdsQuery(r *soapReq, c *caller) (string, string, []xPart, error
 		if len(statuses) == 0 {
 			return fail("XDSStoredQueryMissingParam", "$XDSDocumentEntryStatus")
 		}
-		var from time.Time
-		if v := slotVals(q, "$XDSDocumentEntryServiceStartTimeFrom"); len(v) == 1 {
-			from, _ = time.Parse("20060102150405", v[0])
+		var times []timeParam
+		for _, tp := range serviceTimeParams {
+			if v := slotVals(q, tp.name); len(v) == 1 {
+				t, err := parseHL7(v[0])
+				if err != nil {
+					return fail("XDSRegistryError", tp.name+": not an HL7 time")
+				}
+				times = append(times, timeParam{tp.name, tp.stop, tp.from, t})
+			}
 		}
 		types := map[string]bool{}
 		for _, t := range slotVals(q, "$XDSDocumentEntryTypeCode") {
@@ -262,9 +268,12 @@ func (s *Server) xdsQuery(r *soapReq, c *caller) (string, string, []xPart, error
 			if !statuses[xdsStatus(d)] {
 				return false
 			}
-			if !from.IsZero() && d.Ref.Context != nil && d.Ref.Context.Period != nil {
-				if t, err := fhir.ParseTime(d.Ref.Context.Period.Start); err == nil && t.Before(from) {
-					return false
+			if len(times) > 0 {
+				start, stop := serviceTimes(d)
+				for _, tp := range times {
+					if !tp.match(start, stop) {
+						return false
+					}
 				}
 			}
 			return len(types) == 0 || (d.Ref.Type != nil && len(d.Ref.Type.Coding) > 0 && types[d.Ref.Type.Coding[0].Code])
@@ -371,19 +380,16 @@ func writeEntry(b *strings.Builder, rec *record, d *doc) {
 		ct = "text/xml"
 	}
 	b.WriteString(`<rim:ExtrinsicObject id="` + id + `" lid="` + logicalID(d) + `" status="` + xdsStatus(d) + `" mimeType="` + xesc(ct) + `" objectType="` + xObjDocEntry + `">`)
-	start := time.Time{}
-	if d.Ref.Context != nil && d.Ref.Context.Period != nil {
-		start, _ = fhir.ParseTime(d.Ref.Context.Period.Start)
-	}
-	if start.IsZero() {
-		start, _ = fhir.ParseTime(d.Ref.Date)
-	}
+	start, stop := serviceTimes(d)
 	slot("creationTime", hl7(d.LastUpdated))
 	slot("hash", hexSHA1(d.Content))
 	slot("languageCode", "fr-FR")
 	slot("repositoryUniqueId", xRepositoryID)
 	if !start.IsZero() {
 		slot("serviceStartTime", hl7(start))
+	}
+	if !stop.IsZero() {
+		slot("serviceStopTime", hl7(stop))
 	}
 	slot("size", strconv.Itoa(len(d.Content)))
 	slot("sourcePatientId", cx(rec.Patient.INS))
@@ -484,3 +490,54 @@ func (s *Server) xdsRetrieve(r *soapReq, c *caller) (string, string, []xPart, er
 }
 
 var _ = base64.StdEncoding
+
+// serviceTimes are a document's serviceStartTime (its act period's start,
+// else its date) and serviceStopTime (the period's end; zero when the act
+// has no known end), as the registry publishes them.
+func serviceTimes(d *doc) (start, stop time.Time) {
+	if d.Ref.Context != nil && d.Ref.Context.Period != nil {
+		start, _ = fhir.ParseTime(d.Ref.Context.Period.Start)
+		if d.Ref.Context.Period.End != "" {
+			stop, _ = fhir.ParseTime(d.Ref.Context.Period.End)
+		}
+	}
+	if start.IsZero() {
+		start, _ = fhir.ParseTime(d.Ref.Date)
+	}
+	return start, stop
+}
+
+// serviceTimeParams are FindDocuments' time parameters on the act period
+// (ITI TF-2a 3.18.4.1.2.3.6): From is "≥", To is "<".
+var serviceTimeParams = []struct {
+	name       string
+	stop, from bool
+}{
+	{"$XDSDocumentEntryServiceStartTimeFrom", false, true},
+	{"$XDSDocumentEntryServiceStartTimeTo", false, false},
+	{"$XDSDocumentEntryServiceStopTimeFrom", true, true},
+	{"$XDSDocumentEntryServiceStopTimeTo", true, false},
+}
+
+// timeParam is one time parameter of a query.
+type timeParam struct {
+	name       string
+	stop, from bool
+	t          time.Time
+}
+
+// match applies the parameter to an entry's times: an entry without the
+// attribute the parameter is about does not match (ITI TF-2a).
+func (tp timeParam) match(start, stop time.Time) bool {
+	v := start
+	if tp.stop {
+		v = stop
+	}
+	if v.IsZero() {
+		return false
+	}
+	if tp.from {
+		return !v.Before(tp.t)
+	}
+	return v.Before(tp.t)
+}

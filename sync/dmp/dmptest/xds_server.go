@@ -516,4 +516,15 @@ func hexSHA1(b []byte) string { s := sha1.Sum(b); return hex.EncodeToString(s[:]
 
 func hl7(t time.Time) string { return t.UTC().Format("20060102150405") }
 
+// parseHL7 reads an HL7 v2 DTM in UTC at any precision from the year to
+// the second (YYYY[MM[DD[hh[mm[ss]]]]]), as query time parameters carry it.
+func parseHL7(v string) (time.Time, error) {
+	const full = "20060102150405"
+	switch len(v) {
+	case 4, 6, 8, 10, 12, 14:
+		return time.Parse(full[:len(v)], v)
+	}
+	return time.Time{}, fmt.Errorf("dmptest: HL7 time of %d characters", len(v))
+}
+
 var _ = base64.StdEncoding

@@ -269,17 +269,61 @@ func (c *Client) ListDocuments(ctx context.Context, acc app.Access, ins app.INS,
 		}
 		return page(docs)
 	}
-	var qq Query
-	if q.ID != "" {
-		qq = GetDocumentsQuery(string(q.ID))
-	} else {
-		qq = FindDocumentsQuery(ins, statuses, q.ActSince, q.Types)
+	qs := []Query{GetDocumentsQuery(string(q.ID))}
+	if q.ID == "" {
+		qs = FindDocumentsQueries(ins, statuses, q.ActSince, q.Types)
 	}
-	res, err := c.query(ctx, acc, ins, qq)
+	res, err := c.queryAll(ctx, acc, ins, qs)
 	if err != nil {
 		return fmt.Errorf("xds: list: %w", err)
 	}
 	return page(toRemote(res))
+}
+
+// queryAll sends the queries together (one round trip on the critical
+// path) and joins their answers, each entry and association once. Any
+// failure fails the whole: a partial listing must not look complete.
+func (c *Client) queryAll(ctx context.Context, acc app.Access, ins app.INS, qs []Query) (*QueryResult, error) {
+	if len(qs) == 1 {
+		return c.query(ctx, acc, ins, qs[0])
+	}
+	results := make([]*QueryResult, len(qs))
+	errs := make([]error, len(qs))
+	var wg sync.WaitGroup
+	for i, q := range qs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = c.query(ctx, acc, ins, q)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	out := &QueryResult{}
+	entries, assocs, refs := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, r := range results {
+		for _, e := range r.Entries {
+			if !entries[e.EntryUUID] {
+				entries[e.EntryUUID] = true
+				out.Entries = append(out.Entries, e)
+			}
+		}
+		for _, a := range r.Associations {
+			if k := a.ID + "\x00" + a.Type + "\x00" + a.Source + "\x00" + a.Target; !assocs[k] {
+				assocs[k] = true
+				out.Associations = append(out.Associations, a)
+			}
+		}
+		for _, o := range r.ObjectRefs {
+			if !refs[o] {
+				refs[o] = true
+				out.ObjectRefs = append(out.ObjectRefs, o)
+			}
+		}
+	}
+	return out, nil
 }
 
 // toRemote maps the entries, resolving RPLC associations to uniqueIds.

@@ -162,7 +162,7 @@ func (c *Client) listDelta(ctx context.Context, acc app.Access, ins app.INS, sin
 	var out []app.RemoteDocument
 	for _, e := range entries {
 		if (len(want) > 0 && !want[e.Status]) || (len(wantType) > 0 && !wantType[e.TypeCode]) ||
-			(!actSince.IsZero() && !e.ServiceStart.IsZero() && e.ServiceStart.Before(actSince)) {
+			(!actSince.IsZero() && !e.ActEnd().IsZero() && e.ActEnd().Before(actSince)) {
 			continue
 		}
 		d := e.RemoteDocument(app.DocumentID(repl[e.EntryUUID]))

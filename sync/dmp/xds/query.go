@@ -37,9 +37,34 @@ func quoteList(ss []string) string {
 }
 
 // FindDocumentsQuery builds TD3.1a: the documents of ins with the given
-// statuses (default Approved and Archived), acts since actSince (when not
-// zero), of the given LOINC types (when any).
+// statuses (default Approved and Archived), acts that began since actSince
+// (when not zero: $XDSDocumentEntryServiceStartTimeFrom), of the given
+// LOINC types (when any). An act that began before actSince and lasts into
+// it (a reimbursement history covering the last 24 months) is found by
+// the same query on its stop time: see FindDocumentsQueries.
 func FindDocumentsQuery(ins app.INS, statuses []string, actSince time.Time, types []string) Query {
+	return findDocuments(ins, statuses, "$XDSDocumentEntryServiceStartTimeFrom", actSince, types)
+}
+
+// FindDocumentsQueries builds the TD3.1a queries of the acts whose period
+// reaches actSince, as FHIR's period=ge does: an XDS stored query has no
+// "or" and leaves out the entries that lack a time attribute it filters
+// on (ITI TF-2a 3.18.4.1.2.3.6), so it takes two — the acts that began
+// since actSince, and those that stopped since (began before, last into
+// the window). Without actSince, one query.
+func FindDocumentsQueries(ins app.INS, statuses []string, actSince time.Time, types []string) []Query {
+	if actSince.IsZero() {
+		return []Query{FindDocumentsQuery(ins, statuses, actSince, types)}
+	}
+	return []Query{
+		FindDocumentsQuery(ins, statuses, actSince, types),
+		findDocuments(ins, statuses, "$XDSDocumentEntryServiceStopTimeFrom", actSince, types),
+	}
+}
+
+// findDocuments builds FindDocuments with, when since is not zero, the
+// time parameter param (ServiceStartTimeFrom or ServiceStopTimeFrom).
+func findDocuments(ins app.INS, statuses []string, param string, since time.Time, types []string) Query {
 	if len(statuses) == 0 {
 		statuses = []string{StatusApproved, StatusArchived}
 	}
@@ -47,8 +72,8 @@ func FindDocumentsQuery(ins app.INS, statuses []string, actSince time.Time, type
 		{Name: "$XDSDocumentEntryPatientId", Values: []string{quote(PatientID(ins))}},
 		{Name: "$XDSDocumentEntryStatus", Values: []string{quoteList(statuses)}},
 	}}
-	if !actSince.IsZero() {
-		q.Slots = append(q.Slots, Slot{Name: "$XDSDocumentEntryServiceStartTimeFrom", Values: []string{hl7Time(actSince)}})
+	if !since.IsZero() {
+		q.Slots = append(q.Slots, Slot{Name: param, Values: []string{hl7Time(since)}})
 	}
 	if len(types) > 0 {
 		coded := make([]string, len(types))
@@ -112,6 +137,7 @@ type Entry struct {
 	Confidential []string // confidentiality codes
 	CreationTime time.Time
 	ServiceStart time.Time
+	ServiceStop  time.Time // zero when the act has no known end
 	Size         int64
 	SizeKnown    bool
 	Hash         string
@@ -119,6 +145,16 @@ type Entry struct {
 	AuthorPerson string
 	AuthorInst   string
 	node         *node // the ExtrinsicObject as received (for ITI-57 metadata updates)
+}
+
+// ActEnd is when the act ended: its stop time, else its start (an act
+// without a known end is the point of its start), zero when neither is
+// known.
+func (e Entry) ActEnd() time.Time {
+	if !e.ServiceStop.IsZero() && !e.ServiceStop.Before(e.ServiceStart) {
+		return e.ServiceStop
+	}
+	return e.ServiceStart
 }
 
 // Association is an ebRIM association from a query response.
@@ -210,6 +246,7 @@ func readEntry(n *node) (Entry, error) {
 	}
 	e.CreationTime, _ = parseHL7Time(slotValue(n, "creationTime"))
 	e.ServiceStart, _ = parseHL7Time(slotValue(n, "serviceStartTime"))
+	e.ServiceStop, _ = parseHL7Time(slotValue(n, "serviceStopTime"))
 	if s := slotValue(n, "size"); s != "" {
 		sz, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || sz < 0 {
