@@ -81,7 +81,7 @@ func TestSettingsOperatingList(t *testing.T) {
 	}
 	assertText(t, "scheduled", v.importMsg.Text, "1 patient programmé.")
 	assertText(t, "to identify", v.toIdentify.Text,
-		"1 INS à identifier (aucune identité dans le coffre) :\nLigne 3 : INS "+formatINS(unknown)+", le 16/03/2027")
+		"1 ligne à identifier :\nLigne 3 : INS "+formatINS(unknown)+", le 16/03/2027 — identité non qualifiée dans la liste : à qualifier dans la GAM ; le DMP n'a pas été interrogé")
 
 	v.importOperatingList(io.NopCloser(strings.NewReader("rien d'utile")), "bloc.txt")
 	f.wait()
