@@ -153,7 +153,10 @@ func TestGateListedIdentity(t *testing.T) {
 		"unlisted":    func() error { _, err := g.FindPatient(ctx, acc, ins); return err },
 		"provisional": func() error { _, err := g.FindPatient(WithListedIdentity(ctx, prov), acc, ins); return err },
 		"other INS":   func() error { _, err := g.FindPatient(WithListedIdentity(ctx, listed), acc, other); return err },
-		"other OID":   func() error { _, err := g.FindPatient(WithListedIdentity(ctx, listed), acc, INS{Matricule: ins.Matricule, OID: OIDINSNIR}); return err },
+		"other OID": func() error {
+			_, err := g.FindPatient(WithListedIdentity(ctx, listed), acc, INS{Matricule: ins.Matricule, OID: OIDINSNIR})
+			return err
+		},
 		"listing": func() error {
 			return g.ListDocuments(WithListedIdentity(ctx, listed), acc, ins, DocumentQuery{}, func([]RemoteDocument) error { return nil })
 		},
