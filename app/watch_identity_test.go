@@ -50,8 +50,14 @@ func TestOperatingListIdentityColumns(t *testing.T) {
 			}
 		})
 	}
+	// The README's example.
+	got, err := ParseOperatingList(strings.NewReader("Date;INS;Nom de naissance;Prénoms de naissance;Date de naissance;Sexe;Lieu de naissance;Statut\n"+
+		"15/03/2027 08:30;184037512345690;DUPONT;JEAN PIERRE;15/03/1984;M;75056;QUAL\n"), "bloc.csv")
+	if err != nil || len(got) != 1 || got[0].Identity.lookupable() != "" || got[0].Identity.BirthGivenNames != "JEAN PIERRE" {
+		t.Fatalf("README example: %+v %v", got, err)
+	}
 	// Rows without a header keep the old reading: any column, no identity.
-	got, err := ParseOperatingList(strings.NewReader(b+";2027-03-15;QUAL;F\n"), "x.csv")
+	got, err = ParseOperatingList(strings.NewReader(b+";2027-03-15;QUAL;F\n"), "x.csv")
 	if err != nil || len(got) != 1 || got[0].Identity != (ListedIdentity{}) {
 		t.Fatalf("%+v %v", got, err)
 	}

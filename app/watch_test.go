@@ -94,9 +94,9 @@ func TestApplyOperatingListAndWatch(t *testing.T) {
 func FuzzOperatingList(f *testing.F) {
 	f.Add([]byte("INS;Date\n184037512345697;15/03/2027 08:30\n"), false)
 	f.Add([]byte("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20270314T083000Z\nX-INS:184037512345697\nEND:VEVENT\nEND:VCALENDAR\n"), true)
-	f.Add([]byte("Date;INS;Nom de naissance;Prénoms;DDN;Sexe;Lieu de naissance;Statut;OID\n15/03/2027;184037512345697;Dupont;Jean Pierre;15/03/1984;M;2A020;QUAL;1.2.250.1.213.1.4.10\n"), false)
-	f.Add([]byte("status hl7,ins,date,sex\nVALI,184037512345697,2027-03-15,F\n"), false)
-	f.Add([]byte("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20270314\nX-INS:184037512345697\nX-NOM-NAISSANCE:Dupont\nX-SEXE:M\nX-STATUT:QUAL\nEND:VEVENT\nEND:VCALENDAR\n"), true)
+	f.Add([]byte("Date;INS;Nom de naissance;Prénoms;DDN;Sexe;Lieu de naissance;Statut;OID\n15/03/2027;184037512345690;Dupont;Jean Pierre;15/03/1984;M;2A020;QUAL;1.2.250.1.213.1.4.10\n"), false)
+	f.Add([]byte("status hl7,ins,date,sex\nVALI,184037512345690,2027-03-15,F\n"), false)
+	f.Add([]byte("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20270314\nX-INS:184037512345690\nX-NOM-NAISSANCE:Dupont\nX-SEXE:M\nX-STATUT:QUAL\nEND:VEVENT\nEND:VCALENDAR\n"), true)
 	f.Fuzz(func(t *testing.T, data []byte, ics bool) {
 		name := "list.csv"
 		if ics {
