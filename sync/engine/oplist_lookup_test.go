@@ -77,8 +77,20 @@ func TestOperatingListLooksUpUnknownPatients(t *testing.T) {
 	if exists, _, _, _, _ := sb.Patient(ghost.INS, pr.RPPS); exists {
 		t.Fatal("the ghost INS has a record")
 	}
-	res, err = eng.ImportOperatingList(ctx, []app.Scheduled{listRow(fresh, app.IdentityQualified, day, 2), listRow(ghost, app.IdentityQualified, day, 3)})
-	if err != nil || res.Added != 1 || len(res.Scheduled) != 1 || reasons(res) != "3:no-record " {
+	var barred app.Patient // a record this practitioner may not read
+	for _, q := range sb.Population() {
+		exists, closed, authorised, blocked, treating := sb.Patient(q.INS, pr.RPPS)
+		if exists && !closed && !authorised && !blocked && !treating && q.Status == app.IdentityQualified {
+			barred = q
+			break
+		}
+	}
+	if barred.INS.Matricule == "" {
+		t.Fatal("no synthetic patient without authorisation")
+	}
+	res, err = eng.ImportOperatingList(ctx, []app.Scheduled{listRow(fresh, app.IdentityQualified, day, 2), listRow(ghost, app.IdentityQualified, day, 3),
+		listRow(barred, app.IdentityQualified, day, 4)})
+	if err != nil || res.Added != 1 || len(res.Scheduled) != 1 || reasons(res) != "3:no-record 4:no-access " {
 		t.Fatalf("added %d, scheduled %d, to identify %s, %v", res.Added, len(res.Scheduled), reasons(res), err)
 	}
 	added := res.Scheduled[0]
@@ -90,8 +102,10 @@ func TestOperatingListLooksUpUnknownPatients(t *testing.T) {
 		got.BirthPlace != fresh.BirthPlace || !got.Scheduled.Equal(day) {
 		t.Fatalf("added identity %+v", got)
 	}
-	if byINS, _ := v.PatientsByINS(ctx, ghost.INS); len(byINS) != 0 {
-		t.Fatal("an INS without a record was added")
+	for _, q := range []app.Patient{ghost, barred} {
+		if byINS, _ := v.PatientsByINS(ctx, q.INS); len(byINS) != 0 {
+			t.Fatal("an INS without a readable record was added")
+		}
 	}
 
 	// The next cycle prefetches the new patient's record.
