@@ -389,9 +389,20 @@ func (v *settingsView) imported(res app.OperatingListResult, err error) {
 // oplistReason translates why an operating-list entry was not scheduled.
 func oplistReason(r app.OperatingListReason) string {
 	switch r {
-	case app.ListNotQualified, app.ListTraitsIncomplete, app.ListTraitsDisagree, app.ListNoRecord,
-		app.ListNoAccess, app.ListNotSignedIn, app.ListOffline, app.ListLookupFailed:
-		return tr("settings.oplist.reason." + string(r))
+	case app.ListNotQualified:
+		return tr("settings.oplist.reason.not-qualified")
+	case app.ListTraitsIncomplete:
+		return tr("settings.oplist.reason.traits-incomplete")
+	case app.ListTraitsDisagree:
+		return tr("settings.oplist.reason.traits-disagree")
+	case app.ListNoRecord:
+		return tr("settings.oplist.reason.no-record")
+	case app.ListNoAccess:
+		return tr("settings.oplist.reason.no-access")
+	case app.ListNotSignedIn:
+		return tr("settings.oplist.reason.not-signed-in")
+	case app.ListOffline:
+		return tr("settings.oplist.reason.offline")
 	}
 	return tr("settings.oplist.reason.lookup-failed")
 }
