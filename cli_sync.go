@@ -199,7 +199,8 @@ const maxOperatingList = 4 << 20
 
 // importOperatingListFile imports the operating list in path (CSV or
 // iCalendar, told by its name as in the Settings screen) through svc, whose
-// syncer is set, and prints the counts (never a name or an INS) to stderr.
+// syncer is set, and prints the counts, then each entry not scheduled by its
+// line number and reason code (never a name or an INS), to stderr.
 func importOperatingListFile(ctx context.Context, svc *app.Service, path string, stderr io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -210,6 +211,9 @@ func importOperatingListFile(ctx context.Context, svc *app.Service, path string,
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "operating list: %d patient(s) scheduled, %d to identify\n", len(res.Scheduled), len(res.ToIdentify))
+	fmt.Fprintf(stderr, "operating list: %d patient(s) scheduled (%d new), %d to identify\n", len(res.Scheduled), res.Added, len(res.ToIdentify))
+	for _, s := range res.ToIdentify {
+		fmt.Fprintf(stderr, "operating list: line %d: to identify: %s\n", s.Line, s.Reason)
+	}
 	return nil
 }

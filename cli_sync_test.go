@@ -62,7 +62,7 @@ func syncOperatingListFile(t *testing.T, world *e2eWorld) {
 	if err := importOperatingListFile(ctx, world.svc, path, &out); err != nil {
 		t.Fatal(err)
 	}
-	if got := out.String(); got != "operating list: 2 patient(s) scheduled, 0 to identify\n" {
+	if got := out.String(); got != "operating list: 2 patient(s) scheduled (0 new), 0 to identify\n" {
 		t.Errorf("printed %q", got)
 	}
 	for _, p := range want {

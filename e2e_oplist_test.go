@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +115,120 @@ func operatingListOfflineDay(t *testing.T, world *e2eWorld) {
 	}
 	if out, _ := svc.Outbox(ctx); len(out) != 0 {
 		t.Fatalf("%d items left in the outbox", len(out))
+	}
+}
+
+// TestOperatingListUnknownPatients is point 8 of the offline issue end to
+// end, through `carnet sync --operating-list FILE`'s import and a real
+// vault, on both [dmp] protocols: the clinic's list carries the identity
+// its identity system holds; a patient not yet in the vault, with a
+// qualified, complete identity, is looked up by INS through the session's
+// identity gate, added, and its record prefetched by the sync that
+// follows; a provisional row and a row whose traits disagree with the
+// vault make no request at all and are not scheduled. The command prints
+// line numbers and reason codes, never a name or an INS.
+func TestOperatingListUnknownPatients(t *testing.T) {
+	for _, protocol := range e2eProtocols {
+		t.Run(protocol, func(t *testing.T) { operatingListUnknownPatients(t, newE2EWorldOn(t, 13, protocol)) })
+	}
+}
+
+// operatingListUnknownPatients is TestOperatingListUnknownPatients on world.
+func operatingListUnknownPatients(t *testing.T, world *e2eWorld) {
+	ctx := context.Background()
+	sg := &signin.Signer{Config: signin.FixedConfig(world.cfg), Log: world.log, Svc: world.svc}
+	defer sg.Close()
+	if err := sg.SignIn(ctx, []byte(world.an.PIN)); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(engine.Config{Store: world.v, Records: world.svc.Records, Logger: world.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	world.svc.SetSyncer(eng)
+	var ps []app.Patient
+	for _, p := range world.sb.Population() {
+		exists, closed, authorised, blocked, _ := world.sb.Patient(p.INS, world.an.RPPS)
+		if exists && !closed && authorised && !blocked && p.Status == app.IdentityQualified && p.BirthPlace != "" {
+			ps = append(ps, p)
+		}
+	}
+	if len(ps) < 3 {
+		t.Fatalf("only %d suitable synthetic patients", len(ps))
+	}
+	fresh, prov, clash := ps[0], ps[1], ps[2]
+	for _, p := range []app.Patient{fresh, prov} { // not yet in the vault
+		if err := world.v.Purge(ctx, p.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tomorrow := time.Now().AddDate(0, 0, 1).Format("02/01/2006")
+	row := func(p app.Patient, status, birthDate string) string {
+		d, _ := time.Parse("2006-01-02", birthDate)
+		return fmt.Sprintf("%s 08:00;%s;%s;%s;%s;%s;%s;%s;%s\n", tomorrow, p.INS.Matricule, p.BirthName, p.BirthGivenNames,
+			d.Format("02/01/2006"), p.Sex, p.BirthPlace, status, p.INS.OID)
+	}
+	const header = "Date;INS;Nom de naissance;Prénoms de naissance;Date de naissance;Sexe;Lieu de naissance;Statut;OID\n"
+	dir := t.TempDir()
+	run := func(name, csv string) string {
+		t.Helper()
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(csv), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		if err := importOperatingListFile(ctx, world.svc, path, &out); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ps[:3] {
+			if strings.Contains(out.String(), p.INS.Matricule) || strings.Contains(out.String(), p.BirthName) {
+				t.Errorf("the command printed an INS or a name: %q", out.String())
+			}
+		}
+		return out.String()
+	}
+
+	// A provisional identity and disagreeing traits: not one request.
+	before := world.sb.Served()
+	out := run("bloc-1.csv", header+row(prov, "PROV", prov.BirthDate)+row(clash, "QUAL", "1901-02-03"))
+	if n := world.sb.Served() - before; n != 0 {
+		t.Fatalf("%d requests to the service for rows not to look up", n)
+	}
+	want := "operating list: 0 patient(s) scheduled (0 new), 2 to identify\n" +
+		"operating list: line 2: to identify: not-qualified\noperating list: line 3: to identify: traits-disagree\n"
+	if out != want {
+		t.Fatalf("printed %q, want %q", out, want)
+	}
+	if got, _ := world.v.Patient(ctx, clash.ID); !got.Scheduled.IsZero() {
+		t.Fatal("a patient whose listed traits disagree was scheduled")
+	}
+	if got, _ := world.v.PatientsByINS(ctx, prov.INS); len(got) != 0 {
+		t.Fatal("a provisional identity was added")
+	}
+
+	// A qualified, complete identity not in the vault: looked up, added,
+	// prefetched.
+	before = world.sb.Served()
+	if out := run("bloc-2.csv", header+row(fresh, "QUAL", fresh.BirthDate)); out != "operating list: 1 patient(s) scheduled (1 new), 0 to identify\n" {
+		t.Fatalf("printed %q", out)
+	}
+	if world.sb.Served() == before {
+		t.Fatal("the sandbox counted no lookup")
+	}
+	added, err := world.v.PatientsByINS(ctx, fresh.INS)
+	if err != nil || len(added) != 1 || added[0].Status != app.IdentityQualified || added[0].Scheduled.IsZero() {
+		t.Fatalf("added %+v, %v", added, err)
+	}
+	if sum, err := eng.Once(ctx); err != nil {
+		t.Fatalf("sync: %v (%+v)", err, sum)
+	}
+	m, err := world.v.Manifest(ctx, added[0].ID)
+	if err != nil || len(m.Documents) == 0 {
+		t.Fatalf("the added patient's record was not prefetched: %v", err)
+	}
+	for _, d := range m.Documents {
+		if !d.Superseded && !d.Cached {
+			t.Error("a document of the added patient was not prefetched")
+		}
 	}
 }

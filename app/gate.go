@@ -60,8 +60,13 @@ func (g gatedRecords) gate(ctx context.Context, acc Access, ins INS) error {
 	return notQualified(status)
 }
 
-// FindPatient implements RecordService.
+// FindPatient implements RecordService. It also lets through the lookup of
+// a qualified identity of an operating list not yet in the directory
+// (WithListedIdentity).
 func (g gatedRecords) FindPatient(ctx context.Context, acc Access, ins INS) (RecordStatus, error) {
+	if acc.Mode != AccessEmergency && listedIdentity(ctx, ins) {
+		return g.RecordService.FindPatient(ctx, acc, ins)
+	}
 	if err := g.gate(ctx, acc, ins); err != nil {
 		return RecordStatus{}, err
 	}

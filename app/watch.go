@@ -13,11 +13,21 @@ import (
 const DefaultWatchDays = 30
 
 // Scheduled is one line of an operating list: a patient, by INS matricule,
-// and the date of the intervention.
+// the date of the intervention, and the identity the clinic's identity
+// system (GAM) exported with it, when the list carries one.
 type Scheduled struct {
 	Matricule string    // 15 characters, control key checked
 	Date      time.Time // day (and time when given) of the intervention, UTC
 	Line      int       // line of the file, for the "to identify" report
+	// OID is the INS domain the list gives ("" when it gives none: INS-NIR,
+	// or INS-NIA for a matricule starting with 7 or 8).
+	OID string
+	// Identity holds the traits and identity status of the row, each empty
+	// when the list does not give it or gives it unreadable.
+	Identity ListedIdentity
+	// Reason says why an entry of OperatingListResult.ToIdentify was not
+	// scheduled; empty elsewhere.
+	Reason OperatingListReason
 }
 
 // Operating list bounds: a hostile file costs at most this much.
@@ -78,26 +88,22 @@ func parseCSV(text string) ([]Scheduled, error) {
 		return nil, err
 	}
 	var out []Scheduled
+	var cols map[int]listColumn // from the header row, when there is one
 	for i, l := range ls {
 		if strings.TrimSpace(l) == "" {
 			continue
 		}
 		fields := splitCSV(l)
-		var s Scheduled
-		for _, f := range fields {
-			f = strings.TrimSpace(strings.Trim(strings.TrimSpace(f), `"`))
-			if s.Matricule == "" {
-				if m, ok := findINS(f, true); ok {
-					s.Matricule = m
-					continue
-				}
-			}
-			if s.Date.IsZero() {
-				if d, ok := parseListDate(f); ok {
-					s.Date = d
-				}
+		for j, f := range fields {
+			fields[j] = strings.TrimSpace(strings.Trim(strings.TrimSpace(f), `"`))
+		}
+		if cols == nil {
+			if h := headerColumns(fields); h != nil {
+				cols = h
+				continue
 			}
 		}
+		s := csvRow(fields, cols)
 		if s.Matricule == "" || s.Date.IsZero() {
 			continue // a header, a comment or a row without what we need
 		}
@@ -108,6 +114,47 @@ func parseCSV(text string) ([]Scheduled, error) {
 		}
 	}
 	return out, nil
+}
+
+// csvRow reads one row: with a header, the INS, the date and the identity
+// from their columns (INS and date found in any other column when the
+// header names none); without one, the first field holding a valid INS and
+// the first holding a date.
+func csvRow(fields []string, cols map[int]listColumn) Scheduled {
+	var s Scheduled
+	hasINS, hasDate := false, false
+	for _, c := range cols {
+		hasINS = hasINS || c == colINS
+		hasDate = hasDate || c == colDate
+	}
+	for j, f := range fields {
+		c, named := cols[j]
+		switch {
+		case named && c == colINS:
+			if m, ok := findINS(f, true); ok && s.Matricule == "" {
+				s.Matricule = m
+			}
+		case named && c == colDate:
+			if d, ok := parseListDate(f); ok && s.Date.IsZero() {
+				s.Date = d
+			}
+		case named:
+			s.setTrait(c, f)
+		default:
+			if s.Matricule == "" && !hasINS {
+				if m, ok := findINS(f, true); ok {
+					s.Matricule = m
+					continue
+				}
+			}
+			if s.Date.IsZero() && !hasDate {
+				if d, ok := parseListDate(f); ok {
+					s.Date = d
+				}
+			}
+		}
+	}
+	return s
 }
 
 // splitCSV splits a row on its separator (the most frequent of ; , tab
@@ -276,6 +323,10 @@ func parseICS(text string) ([]Scheduled, error) {
 					ev.Matricule = m
 				}
 			}
+		case strings.HasPrefix(name, "X-"):
+			if c, ok := listColumns[columnKey(name[2:])]; ok && c != colINS && c != colDate {
+				ev.setTrait(c, strings.TrimSpace(icsUnescape(value)))
+			}
 		}
 	}
 	return out, nil
@@ -329,15 +380,27 @@ func icsDate(v, params string) (time.Time, bool) {
 
 // OperatingListResult is what importing an operating list changed.
 type OperatingListResult struct {
-	Scheduled  []Patient   // local patients now scheduled (to write to the Store)
-	ToIdentify []Scheduled // INS with no local identity: to identify before they can be shown
+	Scheduled  []Patient   // patients now scheduled (to write to the Store), new ones included
+	ToIdentify []Scheduled // entries not scheduled, each with its Reason: to identify before they can be shown
+	// Lookup holds the entries of INS unknown to the directory whose
+	// listed identity is qualified and complete: to look up by INS on the
+	// central service (ApplyOperatingList fills it; the importer empties
+	// it, adding the patients found to Scheduled and the others to
+	// ToIdentify).
+	Lookup []Scheduled
+	// Added counts the patients of Scheduled that the import added to the
+	// directory (found by INS on the central service).
+	Added int
 }
 
 // ApplyOperatingList matches an operating list to the local directory by INS
 // matricule: matched patients get Scheduled set to the entry's date (the
-// earliest still to come when a patient appears twice); entries with no
-// local identity are returned to identify. Entries dated before now − 1 day
-// are ignored.
+// earliest still to come when a patient appears twice), unless the traits
+// the list gives disagree with the local identity (ListTraitsDisagree).
+// Entries of an INS with no local identity go to Lookup when the list gives
+// a qualified and complete identity (one entry per INS, the earliest), else
+// to ToIdentify with the reason. Entries dated before now − 1 day are
+// ignored.
 func ApplyOperatingList(patients []Patient, list []Scheduled, now time.Time) OperatingListResult {
 	byINS := map[string]int{}
 	for i, p := range patients {
@@ -347,19 +410,52 @@ func ApplyOperatingList(patients []Patient, list []Scheduled, now time.Time) Ope
 	}
 	var res OperatingListResult
 	when := map[int]time.Time{}
+	lookup := map[string]int{} // matricule → index in res.Lookup
+	toIdentify := func(s Scheduled, r OperatingListReason) {
+		s.Reason = r
+		res.ToIdentify = append(res.ToIdentify, s)
+	}
 	for _, s := range list {
 		if s.Date.Before(now.Add(-24 * time.Hour)) {
 			continue
 		}
 		i, ok := byINS[s.Matricule]
-		if !ok {
+		switch {
+		case ok && !s.Identity.Agrees(patients[i]):
+			toIdentify(s, ListTraitsDisagree)
+			continue
+		case ok:
+			if t, seen := when[i]; !seen || s.Date.Before(t) {
+				when[i] = s.Date
+			}
+			continue
+		}
+		if r := s.Identity.lookupable(); r != "" {
+			toIdentify(s, r)
+			continue
+		}
+		j, seen := lookup[s.Matricule]
+		switch {
+		case !seen:
+			lookup[s.Matricule] = len(res.Lookup)
+			res.Lookup = append(res.Lookup, s)
+		case !s.Identity.sameAs(res.Lookup[j].Identity) || s.OID != res.Lookup[j].OID:
+			// two rows give this INS two identities: neither is trusted
+			toIdentify(s, ListTraitsDisagree)
+			res.Lookup[j].Reason = ListTraitsDisagree
+		case s.Date.Before(res.Lookup[j].Date):
+			res.Lookup[j].Date = s.Date
+		}
+	}
+	kept := res.Lookup[:0]
+	for _, s := range res.Lookup {
+		if s.Reason != "" {
 			res.ToIdentify = append(res.ToIdentify, s)
 			continue
 		}
-		if t, seen := when[i]; !seen || s.Date.Before(t) {
-			when[i] = s.Date
-		}
+		kept = append(kept, s)
 	}
+	res.Lookup = kept
 	idx := make([]int, 0, len(when))
 	for i := range when {
 		idx = append(idx, i)
@@ -370,6 +466,7 @@ func ApplyOperatingList(patients []Patient, list []Scheduled, now time.Time) Ope
 		p.Scheduled = when[i]
 		res.Scheduled = append(res.Scheduled, p)
 	}
+	sort.SliceStable(res.ToIdentify, func(a, b int) bool { return res.ToIdentify[a].Line < res.ToIdentify[b].Line })
 	return res
 }
 

@@ -94,6 +94,9 @@ func TestApplyOperatingListAndWatch(t *testing.T) {
 func FuzzOperatingList(f *testing.F) {
 	f.Add([]byte("INS;Date\n184037512345697;15/03/2027 08:30\n"), false)
 	f.Add([]byte("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20270314T083000Z\nX-INS:184037512345697\nEND:VEVENT\nEND:VCALENDAR\n"), true)
+	f.Add([]byte("Date;INS;Nom de naissance;Prénoms;DDN;Sexe;Lieu de naissance;Statut;OID\n15/03/2027;184037512345690;Dupont;Jean Pierre;15/03/1984;M;2A020;QUAL;1.2.250.1.213.1.4.10\n"), false)
+	f.Add([]byte("status hl7,ins,date,sex\nVALI,184037512345690,2027-03-15,F\n"), false)
+	f.Add([]byte("BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20270314\nX-INS:184037512345690\nX-NOM-NAISSANCE:Dupont\nX-SEXE:M\nX-STATUT:QUAL\nEND:VEVENT\nEND:VCALENDAR\n"), true)
 	f.Fuzz(func(t *testing.T, data []byte, ics bool) {
 		name := "list.csv"
 		if ics {
@@ -110,6 +113,28 @@ func FuzzOperatingList(f *testing.F) {
 			if !validMatricule(s.Matricule) || s.Date.Year() < 2000 || s.Date.Year() > 2100 || s.Line <= 0 {
 				t.Fatalf("bad entry %+v", s)
 			}
+			id := s.Identity
+			switch {
+			case id.BirthDate != "" && (len(id.BirthDate) != 10 || id.BirthDate[4] != '-' || !isDigits(id.BirthDate[:4]+id.BirthDate[5:7]+id.BirthDate[8:])),
+				id.Sex != "" && id.Sex != SexFemale && id.Sex != SexMale && id.Sex != SexUnknown,
+				id.Status != "" && id.Status != IdentityQualified && id.Status != IdentityValidated && id.Status != IdentityRecovered && id.Status != IdentityProvisional,
+				id.BirthPlace != "" && (len(id.BirthPlace) != 5 || !isAlnum(id.BirthPlace)),
+				id.BirthName != "" && listName(id.BirthName) != id.BirthName,
+				id.BirthGivenNames != "" && listName(id.BirthGivenNames) != id.BirthGivenNames,
+				s.OID != "" && s.OID != OIDINSNIR && s.OID != OIDINSNIA && s.OID != OIDINSNIRTest && s.OID != OIDINSNIRDemo:
+				t.Fatalf("bad identity %+v", s)
+			}
+		}
+		// Applying what was read never schedules a disagreeing identity
+		// nor looks up one that is not qualified and complete.
+		res := ApplyOperatingList(nil, got, time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC))
+		for _, l := range res.Lookup {
+			if l.Identity.lookupable() != "" {
+				t.Fatalf("lookup of %+v", l)
+			}
+		}
+		if len(res.Scheduled) != 0 {
+			t.Fatal("an empty directory scheduled a patient")
 		}
 	})
 }

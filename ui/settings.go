@@ -370,14 +370,39 @@ func (v *settingsView) imported(res app.OperatingListResult, err error) {
 		return
 	}
 	v.importMsg.Importance = widget.SuccessImportance
-	setMessage(v.importMsg, trN("settings.oplist.scheduled", n, map[string]any{"N": n}))
+	msg := trN("settings.oplist.scheduled", n, map[string]any{"N": n})
+	if res.Added > 0 {
+		msg += " " + trN("settings.oplist.added", res.Added, map[string]any{"N": res.Added})
+	}
+	setMessage(v.importMsg, msg)
 	if len(res.ToIdentify) == 0 {
 		return
 	}
 	lines := []string{trN("settings.oplist.toidentify", len(res.ToIdentify), map[string]any{"N": len(res.ToIdentify)})}
 	for _, s := range res.ToIdentify {
 		lines = append(lines, tr("settings.oplist.line", map[string]any{
-			"Line": s.Line, "INS": formatINS(s.Matricule), "Date": formatDate(s.Date)}))
+			"Line": s.Line, "INS": formatINS(s.Matricule), "Date": formatDate(s.Date), "Reason": oplistReason(s.Reason)}))
 	}
 	setMessage(v.toIdentify, strings.Join(lines, "\n"))
+}
+
+// oplistReason translates why an operating-list entry was not scheduled.
+func oplistReason(r app.OperatingListReason) string {
+	switch r {
+	case app.ListNotQualified:
+		return tr("settings.oplist.reason.not-qualified")
+	case app.ListTraitsIncomplete:
+		return tr("settings.oplist.reason.traits-incomplete")
+	case app.ListTraitsDisagree:
+		return tr("settings.oplist.reason.traits-disagree")
+	case app.ListNoRecord:
+		return tr("settings.oplist.reason.no-record")
+	case app.ListNoAccess:
+		return tr("settings.oplist.reason.no-access")
+	case app.ListNotSignedIn:
+		return tr("settings.oplist.reason.not-signed-in")
+	case app.ListOffline:
+		return tr("settings.oplist.reason.offline")
+	}
+	return tr("settings.oplist.reason.lookup-failed")
 }

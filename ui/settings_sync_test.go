@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/theme"
@@ -81,11 +82,38 @@ func TestSettingsOperatingList(t *testing.T) {
 	}
 	assertText(t, "scheduled", v.importMsg.Text, "1 patient programmé.")
 	assertText(t, "to identify", v.toIdentify.Text,
-		"1 INS à identifier (aucune identité dans le coffre) :\nLigne 3 : INS "+formatINS(unknown)+", le 16/03/2027")
+		"1 ligne à identifier :\nLigne 3 : INS "+formatINS(unknown)+", le 16/03/2027 — identité non qualifiée dans la liste : à qualifier dans la GAM ; le DMP n'a pas été interrogé")
 
 	v.importOperatingList(io.NopCloser(strings.NewReader("rien d'utile")), "bloc.txt")
 	f.wait()
 	if v.importMsg.Text != "Aucune ligne avec un INS et une date n'a été trouvée dans ce fichier." || v.toIdentify.Visible() {
 		t.Errorf("list without entries: message %q", v.importMsg.Text)
 	}
+}
+
+// TestSettingsOperatingListReasons: the import's outcome in French — the
+// patients added from the list's qualified identities, and each line not
+// scheduled with its reason (an unknown code reads as a lookup error).
+func TestSettingsOperatingListReasons(t *testing.T) {
+	f, s, sy := newSyncFixture(t)
+	s.openSettings()
+	v := s.settings
+	p := testPatients(t)[0]
+	day := time.Date(2027, 3, 16, 0, 0, 0, 0, time.UTC)
+	sy.ImportFn = func(context.Context, []app.Scheduled) (app.OperatingListResult, error) {
+		return app.OperatingListResult{Scheduled: []app.Patient{p, p}, Added: 1, ToIdentify: []app.Scheduled{
+			{Matricule: p.INS.Matricule, Date: day, Line: 4, Reason: app.ListTraitsDisagree},
+			{Matricule: p.INS.Matricule, Date: day, Line: 5, Reason: app.ListNoRecord},
+			{Matricule: p.INS.Matricule, Date: day, Line: 6, Reason: "bogus"},
+		}}, nil
+	}
+	v.importOperatingList(io.NopCloser(strings.NewReader("INS;Date\n")), "bloc.csv")
+	f.wait()
+	assertText(t, "scheduled", v.importMsg.Text,
+		"2 patients programmés. dont 1 ajouté au coffre (identité qualifiée de la liste, DMP trouvé par INS).")
+	ins := formatINS(p.INS.Matricule)
+	assertText(t, "to identify", v.toIdentify.Text, "3 lignes à identifier :\n"+
+		"Ligne 4 : INS "+ins+", le 16/03/2027 — les traits de la liste diffèrent de l'identité du coffre (identitovigilance) : non programmé\n"+
+		"Ligne 5 : INS "+ins+", le 16/03/2027 — aucun DMP pour cet INS\n"+
+		"Ligne 6 : INS "+ins+", le 16/03/2027 — le DMP a répondu par une erreur ; réimporter plus tard")
 }

@@ -132,5 +132,11 @@ func (s *Syncer) ImportOperatingList(ctx context.Context, list []app.Scheduled) 
 			return app.OperatingListResult{}, err
 		}
 	}
-	return app.ApplyOperatingList(patients, list, s.Status().LastSync), nil
+	res := app.ApplyOperatingList(patients, list, s.Status().LastSync)
+	for _, e := range res.Lookup { // no central service behind this fake
+		e.Reason = app.ListNotSignedIn
+		res.ToIdentify = append(res.ToIdentify, e)
+	}
+	res.Lookup = nil
+	return res, nil
 }

@@ -112,7 +112,7 @@ func report(w io.Writer, sum app.SyncSummary, err error) int {
 		fmt.Fprintf(w, "  not done:%s: %s\n", who, f.Reason)
 	}
 	for _, s := range sum.ToIdentify {
-		fmt.Fprintf(w, "  to identify: operating list line %d (no local identity for this INS)\n", s.Line)
+		fmt.Fprintf(w, "  to identify: operating list line %d (%s)\n", s.Line, s.Reason)
 	}
 	switch {
 	case err != nil && !errors.Is(err, app.ErrOffline) && !errors.Is(err, context.Canceled):

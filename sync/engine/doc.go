@@ -26,7 +26,9 @@
 // # Pull
 //
 // Each watched patient (app.Watched: opened within WatchDays, pinned, or on
-// an imported operating list ahead of its date) is checked (FindPatient:
+// an imported operating list ahead of its date; ImportOperatingList adds a
+// patient not yet in the vault only from a qualified, complete identity of
+// the list, once FindPatient by INS found a readable record) is checked (FindPatient:
 // access re-validated, or lost and purged), then listed from its cursor:
 // server time, queried with "ge" minus app.CursorOverlap, deduplicated by
 // (uniqueId, versionId). A first listing covers app.FirstOpenWindow of act

@@ -435,24 +435,6 @@ func (e *Engine) watchList(ctx context.Context) ([]app.Patient, error) {
 	return out, nil
 }
 
-// ImportOperatingList applies an operating list (see
-// app.ParseOperatingList) to the directory: matched patients are scheduled
-// (and so prefetched ahead of their date), the others are returned to
-// identify.
-func (e *Engine) ImportOperatingList(ctx context.Context, list []app.Scheduled) (app.OperatingListResult, error) {
-	ps, err := e.store.Patients(ctx)
-	if err != nil {
-		return app.OperatingListResult{}, fmt.Errorf("engine: operating list: %w", err)
-	}
-	res := app.ApplyOperatingList(ps, list, e.cfg.Clock.Now())
-	if len(res.Scheduled) > 0 {
-		if err := e.store.Write(ctx, &app.Batch{Patients: res.Scheduled}); err != nil {
-			return res, fmt.Errorf("engine: operating list: %w", err)
-		}
-	}
-	return res, nil
-}
-
 func resultOf(err error) string {
 	if err == nil {
 		return "ok"

@@ -24,7 +24,9 @@
 // opticien never are. Documents (10 to 80 per patient over the five years
 // before Options.Epoch) are generated on first access: three VSM versions
 // (each replacing the previous), the Assurance Maladie reimbursement
-// history (a current and a superseded version, 24 months of dispensings),
+// history (a current and a superseded version, 24 months of dispensings;
+// a living document: Server.AddDispensing replaces it by a new version
+// dated now, the dispensing included),
 // consultation notes, discharge letters, lab reports, imaging reports as N1
 // PDFs, pre-anesthesia consultation reports; about one in twelve masked to
 // professionals. Submissions land at 08:00 UTC, so many share a timestamp.

@@ -231,21 +231,7 @@ func body(r *rand.Rand, cd *cdaDoc, k docKind, meds []med, epoch time.Time) {
 			{Code: "10160-0", Title: "Traitements", Table: rows, Entries: medEntries(meds, false, nil)},
 		}
 	case kindREMB:
-		months := 24
-		rows := [][]string{{"Date de délivrance", "Libellé du médicament", "Groupe thérapeutique", "Composant actif", "Quantité"}}
-		var dispensed []time.Time
-		for mo := months - 1; mo >= 0; mo-- {
-			for _, m := range meds {
-				t := cd.ActStart.AddDate(0, -mo, -r.IntN(20))
-				rows = append(rows, []string{t.Format("02/01/2006"), m.Name, m.ATC3L, strings.ToUpper(m.DCI), strconv.Itoa(1 + r.IntN(3))})
-			}
-		}
-		for range meds {
-			dispensed = append(dispensed, cd.ActStart.AddDate(0, 0, -r.IntN(28)))
-		}
-		cd.ActEnd = cd.ActStart
-		cd.ActStart = cd.ActStart.AddDate(0, -months, 0)
-		cd.Sections = []cdaSection{{Code: "10160-0", Title: "Médicaments", Table: rows, Entries: medEntries(meds, true, dispensed)}}
+		rembBody(r, cd, meds, nil)
 	case kindLDL:
 		cd.ActEnd = cd.ActStart.Add(time.Duration(1+r.IntN(10)) * 24 * time.Hour)
 		cd.Sections = []cdaSection{

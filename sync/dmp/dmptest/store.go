@@ -29,7 +29,10 @@ type record struct {
 	Docs      []*doc
 	Lists     []*subset `json:"-"`
 	Audit     []*trace
-	generated bool
+	// Dispensings are the pharmacy dispensings added by AddDispensing
+	// (the generated history's own are derived from the seed).
+	Dispensings []Dispensing
+	generated   bool
 }
 
 // doc is one DocumentReference and its content.
