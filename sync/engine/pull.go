@@ -289,20 +289,14 @@ func (l listing) delta() bool { return !l.since.IsZero() && l.token == "" }
 // listing covers FirstOpenWindow of act dates) and stays out; a document
 // submitted after the cursor comes in whatever its act date, and so does
 // one whose service gives no update time (an XDS registry: its delta
-// holds only what was submitted since the cursor), and the reimbursement
-// history, a living document whose period always starts 24 months back.
+// holds only what was submitted since the cursor).
 func (l listing) wanted(ps *pstate, rd app.RemoteDocument) bool {
 	if _, known := ps.index[rd.Meta.ID]; known || l.stored.IsZero() || l.full {
 		return true
 	}
 	window := l.serverNow.Add(-app.FirstOpenWindow)
-	return rd.LastUpdated.IsZero() || rd.LastUpdated.After(l.stored) || !rd.Meta.Date.Before(window) ||
-		rd.Meta.TypeCode == reimbursementHistory
+	return rd.LastUpdated.IsZero() || rd.LastUpdated.After(l.stored) || !rd.Meta.Date.Before(window)
 }
-
-// reimbursementHistory is the type code (TRE_A05) of the Assurance
-// Maladie's reimbursement history.
-const reimbursementHistory = "REMB"
 
 // planListing chooses between the first listing (or its resumption), a
 // reconciliation and a delta.
