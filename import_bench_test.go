@@ -309,10 +309,15 @@ func childImportPeak(b *testing.B, mb *benchMailbox) (peak, base int64, ok bool)
 		"--passphrase-file", write("pass", importPass+"\n"), "--password-file", write("mailpw", mailtest.Password+"\n")}
 	child := func() int64 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestImportPeakChild$")
-		cmd.Env = append(os.Environ(), "CARNET_PEAK_CHILD="+strings.Join(args, "\x1f"))
+		cmd.Env = append(os.Environ(), os.Getenv("CARNET_PEAK_CHILD_ENV"), "CARNET_PEAK_CHILD="+strings.Join(args, "\x1f"))
 		var stdout, stderr strings.Builder
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		err := cmd.Run()
+		if d := os.Getenv("CARNET_PEAK_DEBUG"); d != "" {
+			f, _ := os.OpenFile(d, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+			fmt.Fprintln(f, stderr.String())
+			f.Close()
+		}
 		if err != nil {
 			b.Fatalf("carnet import --once: %v\n%s", err, stderr.String())
 		}
