@@ -224,6 +224,15 @@ type MailboxSetMarker interface {
 	MarkImportedSet(ctx context.Context, refs []MessageRef) error
 }
 
+// BatchReleaser is implemented by stores (the vault) that can write a
+// batch its caller lets go of: WriteReleasing is Write, except that the
+// bytes of each document and raw message are dropped from the batch as
+// soon as they are sealed, so that a commit does not hold the plaintext
+// beside the sealed copy. ImportMailbox commits its units so.
+type BatchReleaser interface {
+	WriteReleasing(ctx context.Context, b *Batch) error
+}
+
 // importer is the state of one ImportMailbox run.
 type importer struct {
 	ctx      context.Context
@@ -467,7 +476,13 @@ func (im *importer) start() error {
 		u.done <- nil
 	} else {
 		b.MailStates = im.states(im.opt.Clock.Now())
-		go func(ctx context.Context) { u.done <- im.store.Write(ctx, b) }(im.ctx)
+		go func(ctx context.Context) {
+			if r, ok := im.store.(BatchReleaser); ok {
+				u.done <- r.WriteReleasing(ctx, b) // the bodies let go of as sealed
+				return
+			}
+			u.done <- im.store.Write(ctx, b)
+		}(im.ctx)
 	}
 	im.committing = u
 	return nil

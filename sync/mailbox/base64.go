@@ -1,6 +1,7 @@
 package mailbox
 
 import (
+	"bytes"
 	"encoding/base64"
 	"io"
 	"sync"
@@ -51,17 +52,7 @@ func decodeBase64(r io.Reader, max int64, dst *[]byte) ([]byte, error) {
 	if int64(len(src)) > limit {
 		return nil, errTooLarge
 	}
-	// Drop the white space in place.
-	n := 0
-	for _, c := range src {
-		switch c {
-		case ' ', '\t', '\r', '\n':
-			continue
-		}
-		src[n] = c
-		n++
-	}
-	src = src[:n]
+	src = stripBase64Space(src)
 	size := base64.StdEncoding.DecodedLen(len(src))
 	if int64(size) > max+2 {
 		return nil, errTooLarge
@@ -101,4 +92,33 @@ func readAllInto(b []byte, r io.Reader) ([]byte, error) {
 			b = append(b, 0)[:len(b)]
 		}
 	}
+}
+
+// stripBase64Space drops, in place, the spaces, tabs and line breaks of a
+// base64 body: line by line (the lines end in CRLF or LF), a line without
+// space or tab moved in one copy.
+func stripBase64Space(src []byte) []byte {
+	n := 0
+	for rest := src; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if bytes.IndexByte(line, ' ') < 0 && bytes.IndexByte(line, '\t') < 0 && bytes.IndexByte(line, '\r') < 0 {
+			n += copy(src[n:], line)
+			continue
+		}
+		for _, c := range line {
+			switch c {
+			case ' ', '\t', '\r':
+				continue
+			}
+			src[n] = c
+			n++
+		}
+	}
+	return src[:n]
 }

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-message"
-	"github.com/emersion/go-message/textproto"
 	_ "github.com/emersion/go-message/charset" // registers the ISO-8859-x, Windows-125x… decoders
+	"github.com/emersion/go-message/textproto"
 
 	"github.com/carnetdesk/carnet/app"
 )
