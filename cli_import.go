@@ -42,7 +42,7 @@ const (
 // let the heap grow to twice the live data before reclaiming (GOGC). A
 // soft limit: a message larger than it is still imported, with more
 // collections.
-const importMemoryLimit = 24 << 20
+const importMemoryLimit = 20 << 20
 
 // importFlags are the flags of `carnet import`.
 type importFlags struct {
