@@ -4,33 +4,45 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
-	"sync"
 )
 
 // This file decodes the base64 bodies of the parts the import reads in one
 // pass over the whole encoded body, instead of go-message's stream decoder
 // (a whitespace filter and a 1 KiB quantum loop over the multipart
 // reader): the import's MIME cost was a sixth of its CPU. The encoded body
-// is read into a pooled buffer; the decoded body goes into dst when given
-// (a pooled buffer), else into one allocation of its exact size.
+// is read into a reused buffer (bufFree); the decoded body goes into dst
+// when given (a reused buffer), else into one allocation of its size.
 
-// bufPool holds the buffers of decodeBase64 (the encoded bodies) and of
-// the archives decoded by walkImport.
-var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+// bufFree holds the free buffers of decodeBase64 (the encoded bodies) and
+// of the archives decoded by walkImport: a few, kept across collections
+// (a sync.Pool is emptied by every collection, and the import collects
+// often under its memory limit), none over bufKeep.
+var bufFree = make(chan *[]byte, 4)
 
-// getBuf returns an empty buffer of the pool.
+// bufKeep is the largest buffer bufFree keeps.
+const bufKeep = 4 << 20
+
+// getBuf returns an empty buffer, a free one when there is one.
 func getBuf() *[]byte {
-	b := bufPool.Get().(*[]byte)
-	*b = (*b)[:0]
-	return b
+	select {
+	case b := <-bufFree:
+		*b = (*b)[:0]
+		return b
+	default:
+		return new([]byte)
+	}
 }
 
-// putBuf gives b back to the pool; buffers over 64 MiB are let go.
+// putBuf gives b back; it is let go of when large or when enough are
+// kept.
 func putBuf(b *[]byte) {
-	if cap(*b) > 64<<20 {
-		*b = nil
+	if cap(*b) > bufKeep {
+		return
 	}
-	bufPool.Put(b)
+	select {
+	case bufFree <- b:
+	default:
+	}
 }
 
 // decodeBase64 reads the base64 body r and decodes it, ignoring spaces,

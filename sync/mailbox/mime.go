@@ -78,7 +78,7 @@ func walkMIME(raw []byte, lim Limits, all bool) ([]Part, []app.ImportProblem, er
 
 // walkImport is WalkMIME for the import: the bodies of the archives
 // (IHE_XDM.ZIP), which only the XDM reader reads, are decoded into
-// buffers of a pool; release gives them back, once nothing reads them any
+// reused buffers (bufFree); release gives them back, once nothing reads them any
 // more (never nil).
 func walkImport(raw []byte, lim Limits) (parts []Part, problems []app.ImportProblem, release func(), err error) {
 	w := &walker{pool: true}
