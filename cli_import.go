@@ -95,7 +95,8 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 		return importFailed
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(importMemoryLimit)
+		// Restored at the end: the tests run the command in process.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(importMemoryLimit))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
