@@ -91,12 +91,13 @@ func setupBenchMailbox(b *testing.B) *benchMailbox {
 // test binary re-executed on TestImportPeakChild, which calls the
 // command's run) on a fresh vault of the same patients, and MB-peak is the
 // child's peak resident set size (VmHWM, Linux, printed by the child
-// itself: the rusage of a child forked by this large process may count
-// the parent's). It counts everything the command holds: the binary (its
-// mapped text and data, ~35 MB of this test binary are resident), the
-// runtime, the vault's unlock (test KDF, 8 MB), the TLS session and the
-// import; and nothing of this benchmark (the 68 MB of generated messages,
-// the in-process vaults, the profiles), which the in-process VmHWM used to
+// itself: the rusage of a child forked by this large process may count the
+// parent's). It counts everything the command holds: the binary (its
+// mapped text and data: 27 to 38 MB of this test binary are resident,
+// depending on how the file sits in the page cache), the runtime, the
+// vault's unlock (test KDF, 8 MB), the TLS session and the import; and
+// nothing of this benchmark (the 68 MB of generated messages, the
+// in-process vaults, the profiles), which the in-process VmHWM used to
 // count. MB-base is the same command run again on the imported vault
 // (nothing new to import): what the command holds without any message, so
 // that MB-peak − MB-base is the import's own share. s-command is the first

@@ -149,7 +149,8 @@ const importerBytes = ImportBodyBytes - ImportFetchAheadBytes
 // quarantined and left untouched on the server.
 //
 // Messages are handled in commit units (up to unitMessages messages,
-// unitBytes or unitAge; see ImportBodyBytes for the memory bound): the raw messages are sealed, and the documents,
+// unitBytes or unitAge; see ImportBodyBytes for the memory bound): the raw
+// messages are sealed, and the documents,
 // manifests, manual-queue items, deduplication records and the sync point
 // of the whole unit are written in one transaction; the audit log then gets
 // one event per outcome, and only then are the unit's messages marked

@@ -14,10 +14,11 @@ import (
 // when given (a reused buffer), else into one allocation of its size.
 
 // bufFree holds the free buffers of decodeBase64 (the encoded bodies) and
-// of the archives decoded by walkImport: a few, kept across collections
-// (a sync.Pool is emptied by every collection, and the import collects
-// often under its memory limit), none over bufKeep.
-var bufFree = make(chan *[]byte, 4)
+// of the archives decoded by walkImport: two (what one parser uses at
+// once), kept across collections (a sync.Pool is emptied by every
+// collection, and the import collects often under its memory limit), none
+// over bufKeep.
+var bufFree = make(chan *[]byte, 2)
 
 // bufKeep is the largest buffer bufFree keeps.
 const bufKeep = 4 << 20
