@@ -244,8 +244,9 @@ func (v *Vault) Write(ctx context.Context, b *app.Batch) error {
 // app.BatchReleaser): the bytes of each document and raw message are
 // dropped from b (set to nil) as soon as they are sealed, so that the
 // commit holds their sealed copy and bbolt's pages, not the plaintext as
-// well (the mail import commits units of several megabytes). b must not
-// be written again.
+// well (the mail import commits units of several megabytes); after the
+// commit, the pages of the file the transaction read are let go of too
+// (dropResident). b must not be written again.
 func (v *Vault) WriteReleasing(ctx context.Context, b *app.Batch) error {
 	return v.writeBatch(ctx, b, true)
 }
@@ -278,6 +279,9 @@ func (v *Vault) writeBatch(ctx context.Context, b *app.Batch, release bool) erro
 	}
 	for kk, d := range fresh {
 		k.remember([]byte(kk), d)
+	}
+	if release {
+		dropResident(v.db) // dropmap_linux.go: the import's commits follow one another
 	}
 	if len(b.Patients) > 0 {
 		v.dirMu.Lock()
