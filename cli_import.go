@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -32,6 +33,16 @@ const (
 	importIncomplete = 1 // something could not be done: see the reasons
 	importFailed     = 2 // the import could not run (configuration, vault)
 )
+
+// importMemoryLimit is the Go runtime's soft memory limit in `carnet
+// import` (debug.SetMemoryLimit; GOMEMLIMIT overrides it). It complements
+// the import's own bound, at most one commit unit of message bodies in
+// memory (app.ImportBodyBytes): the parsing and the sealing leave garbage
+// of the size of the bodies they read, which the collector would otherwise
+// let the heap grow to twice the live data before reclaiming (GOGC). A
+// soft limit: a message larger than it is still imported, with more
+// collections.
+const importMemoryLimit = 20 << 20
 
 // importFlags are the flags of `carnet import`.
 type importFlags struct {
@@ -82,6 +93,10 @@ func runImport(args []string, stdout, stderr io.Writer, log *slog.Logger) int {
 	if f.watch < 0 {
 		fmt.Fprintln(stderr, "carnet import: --watch needs a positive duration")
 		return importFailed
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// Restored at the end: the tests run the command in process.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(importMemoryLimit))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

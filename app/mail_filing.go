@@ -35,9 +35,9 @@ func (im *importer) build(ctx context.Context, u *unit, m Message, key, hash str
 	if _, auto := ReceiptWanted(m); auto && im.opt.ReadReceipts && im.opt.Receipts != nil && !m.Quarantined() {
 		um.m.Raw = m.Raw
 	}
+	u.bytes += bodyBytes(m) // the raw bytes and the reports, filed or queued
 	if len(m.Raw) > 0 {
 		b.MailRaw = append(b.MailRaw, RawMessage{Key: key, Ref: m.Ref, Bytes: m.Raw})
-		u.bytes += int64(len(m.Raw))
 	}
 	event := func(p PatientID, result, detail string) AuditEvent {
 		return AuditEvent{Time: now, Practitioner: im.opt.Practitioner, Structure: im.opt.Structure,
@@ -146,7 +146,6 @@ func (im *importer) build(ctx context.Context, u *unit, m Message, key, hash str
 			u.order = append(u.order, res.Patient)
 		}
 		b.Documents = append(b.Documents, DocumentContent{Patient: res.Patient, ID: rep.Meta.ID, Bytes: rep.Content})
-		u.bytes += int64(len(rep.Content))
 		rec.Documents = append(rec.Documents, rep.Meta.ID)
 		u.events = append(u.events, event(res.Patient, "ok", "filed"))
 		im.sum.Filed++

@@ -105,11 +105,38 @@ func (s ImportSummary) Incomplete() bool { return s.Quarantined > 0 || s.MarkFai
 // messages and documents, or unitAge after its first message. The fsync
 // of the commit is the dominant cost of an import (offline-crypto §5.1,
 // §7.1): fewer, larger transactions are the lever.
+//
+// Memory: the message bodies an import holds at any time (the raw messages
+// and the documents taken from them) are bounded by ImportBodyBytes, one
+// commit unit: at most ImportFetchAheadBytes fetched ahead and being parsed
+// (the mailbox adapter's bound), the rest (importerBytes) in the unit being
+// gathered and the unit being committed together. A message that would
+// take the importer over importerBytes first waits for the commit running
+// (its bodies are sealed, written and let go), and the unit gathered is
+// closed; the next unit is gathered while it commits. A unit is closed at
+// half of importerBytes, so that the fetch goes on during each commit.
 const (
 	unitMessages = 100
-	unitBytes    = 8 << 20
+	unitBytes    = importerBytes / 2
 	unitAge      = 2 * time.Second
 )
+
+// ImportBodyBytes bounds the message bodies (raw messages and the
+// documents taken from them) an import holds in memory at once: those
+// fetched ahead of the import and being parsed (at most
+// ImportFetchAheadBytes, bounded by the mailbox adapter), those of the
+// commit unit being gathered and of the one being committed (until sealed
+// and written). A single message larger than that is handled alone.
+const ImportBodyBytes = 8 << 20
+
+// ImportFetchAheadBytes is the share of ImportBodyBytes a mailbox adapter
+// may fetch ahead of the import (downloaded or being parsed, counted as
+// twice the raw size: the raw message and its documents).
+const ImportFetchAheadBytes = 2 << 20
+
+// importerBytes is the share of ImportBodyBytes held by the importer: the
+// unit gathered and the unit being committed, together.
+const importerBytes = ImportBodyBytes - ImportFetchAheadBytes
 
 // ImportMailbox is the import engine that Service.ImportMail runs on each
 // open mailbox (tests of the stores and of the adapter call it directly).
@@ -122,7 +149,8 @@ const (
 // quarantined and left untouched on the server.
 //
 // Messages are handled in commit units (up to unitMessages messages,
-// unitBytes or unitAge): the raw messages are sealed, and the documents,
+// unitBytes or unitAge; see ImportBodyBytes for the memory bound): the raw
+// messages are sealed, and the documents,
 // manifests, manual-queue items, deduplication records and the sync point
 // of the whole unit are written in one transaction; the audit log then gets
 // one event per outcome, and only then are the unit's messages marked
@@ -197,6 +225,15 @@ type MailboxSetMarker interface {
 	MarkImportedSet(ctx context.Context, refs []MessageRef) error
 }
 
+// BatchReleaser is implemented by stores (the vault) that can write a
+// batch its caller lets go of: WriteReleasing is Write, except that the
+// bytes of each document and raw message are dropped from the batch as
+// soon as they are sealed, so that a commit does not hold the plaintext
+// beside the sealed copy. ImportMailbox commits its units so.
+type BatchReleaser interface {
+	WriteReleasing(ctx context.Context, b *Batch) error
+}
+
 // importer is the state of one ImportMailbox run.
 type importer struct {
 	ctx      context.Context
@@ -265,6 +302,11 @@ func (im *importer) add(m Message) error {
 			return err
 		}
 		im.done.UIDValidity, im.done.LastUID, im.done.HighestModSeq = m.Ref.UIDValidity, 0, 0
+	}
+	// The byte bound: the unit committing and the unit gathered, with
+	// this message, stay within importerBytes.
+	if err := im.room(bodyBytes(m)); err != nil {
+		return err
 	}
 	u := im.current()
 	key, hash := m.Key(), m.ContentHash()
@@ -342,6 +384,47 @@ func sameMessage(ref MessageRef, hash string, prev MailRecord) bool {
 	return ref.SamePlace(prev.Ref)
 }
 
+// bodyBytes is what a message holds in memory: its raw bytes and the
+// content of its reports.
+func bodyBytes(m Message) int64 {
+	n := int64(len(m.Raw))
+	for _, r := range m.Reports {
+		n += int64(len(r.Content))
+	}
+	return n
+}
+
+// room makes room for a message of n bytes of bodies: when the unit being
+// committed and the unit gathered would go over importerBytes with it, the
+// unit gathered is closed (its commit starts once the one running ended
+// and let go of its bodies); when the unit then committing would still go
+// over with it, its commit is waited for too. A message over importerBytes
+// alone is then handled alone.
+func (im *importer) room(n int64) error {
+	held := func() int64 {
+		h := int64(0)
+		if im.unit != nil {
+			h += im.unit.bytes
+		}
+		if im.committing != nil {
+			h += im.committing.bytes
+		}
+		return h
+	}
+	if held()+n <= importerBytes {
+		return nil
+	}
+	if im.unit != nil && len(im.unit.msgs) > 0 {
+		if err := im.start(); err != nil {
+			return err
+		}
+	}
+	if held()+n > importerBytes {
+		return im.join()
+	}
+	return nil
+}
+
 // current returns the unit being gathered, starting one when needed.
 func (im *importer) current() *unit {
 	if im.unit == nil {
@@ -394,7 +477,13 @@ func (im *importer) start() error {
 		u.done <- nil
 	} else {
 		b.MailStates = im.states(im.opt.Clock.Now())
-		go func(ctx context.Context) { u.done <- im.store.Write(ctx, b) }(im.ctx)
+		go func(ctx context.Context) {
+			if r, ok := im.store.(BatchReleaser); ok {
+				u.done <- r.WriteReleasing(ctx, b) // the bodies let go of as sealed
+				return
+			}
+			u.done <- im.store.Write(ctx, b)
+		}(im.ctx)
 	}
 	im.committing = u
 	return nil

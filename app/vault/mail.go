@@ -127,8 +127,10 @@ func hasMail(b *app.Batch) bool {
 	return len(b.Inbox)+len(b.MailRaw)+len(b.MailRecords)+len(b.MailStates) > 0
 }
 
-// writeMail applies the mail fields of a batch inside Write's transaction.
-func writeMail(tx *bbolt.Tx, k *keys, b *app.Batch) error {
+// writeMail applies the mail fields of a batch inside Write's transaction;
+// release drops each raw message's bytes from b once sealed
+// (WriteReleasing).
+func writeMail(tx *bbolt.Tx, k *keys, b *app.Batch, release bool) error {
 	if !hasMail(b) {
 		return nil
 	}
@@ -177,7 +179,7 @@ func writeMail(tx *bbolt.Tx, k *keys, b *app.Batch) error {
 			return err
 		}
 	}
-	for _, r := range b.MailRaw {
+	for i, r := range b.MailRaw {
 		key := bl.Blind(domMailRaw, r.Key)
 		if r.Bytes == nil {
 			if err := deleteBig(bk[bMailRaw], key); err != nil {
@@ -194,6 +196,9 @@ func writeMail(tx *bbolt.Tx, k *keys, b *app.Batch) error {
 		clear(head)
 		if err := putBig(bk[bMailRaw], key, val); err != nil { // bigval.go
 			return err
+		}
+		if release {
+			b.MailRaw[i].Bytes = nil
 		}
 	}
 	for _, r := range b.MailRecords {

@@ -237,6 +237,21 @@ func listSealed[T any](b *bbolt.Bucket, a *crypto.AEAD, name string, kind byte, 
 // documents and cursors must belong to a patient of the directory (or of
 // the batch); otherwise the batch is refused with app.ErrInvalid.
 func (v *Vault) Write(ctx context.Context, b *app.Batch) error {
+	return v.writeBatch(ctx, b, false)
+}
+
+// WriteReleasing is Write for a batch its caller lets go of (implements
+// app.BatchReleaser): the bytes of each document and raw message are
+// dropped from b (set to nil) as soon as they are sealed, so that the
+// commit holds their sealed copy and bbolt's pages, not the plaintext as
+// well (the mail import commits units of several megabytes); after the
+// commit, the pages of the file the transaction read are let go of too
+// (dropResident). b must not be written again.
+func (v *Vault) WriteReleasing(ctx context.Context, b *app.Batch) error {
+	return v.writeBatch(ctx, b, true)
+}
+
+func (v *Vault) writeBatch(ctx context.Context, b *app.Batch, release bool) error {
 	if b == nil || b.Empty() {
 		return nil
 	}
@@ -255,7 +270,7 @@ func (v *Vault) Write(ctx context.Context, b *app.Batch) error {
 		}
 	}
 	fresh := map[string]*dek{} // data keys drawn by this batch
-	err = v.update(v.db, func(tx *bbolt.Tx) error { return writeBatch(tx, k, b, fresh) })
+	err = v.update(v.db, func(tx *bbolt.Tx) error { return writeBatch(tx, k, b, fresh, release) })
 	if err != nil {
 		for _, d := range fresh {
 			d.key.Wipe()
@@ -264,6 +279,9 @@ func (v *Vault) Write(ctx context.Context, b *app.Batch) error {
 	}
 	for kk, d := range fresh {
 		k.remember([]byte(kk), d)
+	}
+	if release {
+		dropResident(v.db) // dropmap_linux.go: the import's commits follow one another
 	}
 	if len(b.Patients) > 0 {
 		v.dirMu.Lock()
@@ -337,7 +355,9 @@ func (v *Vault) prepare(b *app.Batch) error {
 	return nil
 }
 
-func writeBatch(tx *bbolt.Tx, k *keys, b *app.Batch, fresh map[string]*dek) error {
+// writeBatch applies b in tx; release drops each document's bytes from b
+// once sealed (WriteReleasing).
+func writeBatch(tx *bbolt.Tx, k *keys, b *app.Batch, fresh map[string]*dek, release bool) error {
 	bl := k.blinder()
 	bk := map[string]*bbolt.Bucket{}
 	for _, n := range allBuckets {
@@ -398,7 +418,7 @@ func writeBatch(tx *bbolt.Tx, k *keys, b *app.Batch, fresh map[string]*dek) erro
 			return err
 		}
 	}
-	for _, doc := range b.Documents {
+	for i, doc := range b.Documents {
 		d, err := dekOf(doc.Patient)
 		if err != nil {
 			return err
@@ -407,6 +427,9 @@ func writeBatch(tx *bbolt.Tx, k *keys, b *app.Batch, fresh map[string]*dek) erro
 		key := bl.Blind(domDoc, string(doc.Patient), string(doc.ID))
 		if err := putBig(bk[bDoc], key, seal(d.aead, bDoc, key, kindDoc, doc.Bytes)); err != nil { // bigval.go
 			return err
+		}
+		if release {
+			b.Documents[i].Bytes = nil
 		}
 	}
 	if err := writeCursors(tx, k, bl, b.Cursors, dekOf); err != nil {
@@ -432,7 +455,7 @@ func writeBatch(tx *bbolt.Tx, k *keys, b *app.Batch, fresh map[string]*dek) erro
 			return err
 		}
 	}
-	if err := writeMail(tx, k, b); err != nil { // mail.go
+	if err := writeMail(tx, k, b, release); err != nil { // mail.go
 		return err
 	}
 	if err := writeDeclarations(tx, bl, b.Declarations, dekOf); err != nil { // declared.go

@@ -225,7 +225,8 @@ func isXML(mimeType string, content []byte) bool {
 // re-processing a sealed message use this.
 func ParseMessage(raw []byte, ref app.MessageRef, lim Limits, demo bool) app.Message {
 	m := app.Message{Ref: ref, Raw: raw, Size: int64(len(raw))}
-	parts, problems, err := WalkMIME(raw, lim)
+	parts, problems, release, err := walkImport(raw, lim)
+	defer release() // the archives' bodies: their documents are copies
 	if err != nil {
 		m.Problems = []app.ImportProblem{{Kind: app.ProblemMIME, Detail: "not a mail message"}}
 		return m

@@ -98,7 +98,10 @@ func (j *fetchJob) finish() *app.Message {
 	opt := readOptions{Demo: p.demo, HeaderINS: m.HeaderINS, XDM: xdm.DefaultLimits()}
 	m.Raw = j.raw
 	if p.walk && !j.split {
-		parts, wprobs, err := WalkMIME(j.raw, p.lim)
+		parts, wprobs, release, err := walkImport(j.raw, p.lim)
+		// The archives' bodies go back to the pool once read (their
+		// documents are copies).
+		defer release()
 		if err != nil {
 			m.Problems = []app.ImportProblem{{Kind: app.ProblemMIME, Detail: "not a mail message"}}
 			return m

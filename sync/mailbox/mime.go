@@ -2,6 +2,7 @@ package mailbox
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/emersion/go-message"
 	_ "github.com/emersion/go-message/charset" // registers the ISO-8859-x, Windows-125x… decoders
+	"github.com/emersion/go-message/textproto"
 
 	"github.com/carnetdesk/carnet/app"
 )
@@ -48,6 +50,9 @@ func (l Limits) withDefaults() Limits {
 	return l
 }
 
+// errTooLarge: a part decodes to more than the limit.
+var errTooLarge = errors.New("mailbox: part over the size limit")
+
 // errNotMessage: the input has no readable top-level header.
 var errNotMessage = errors.New("mailbox: not a mail message")
 
@@ -60,13 +65,31 @@ var errNotMessage = errors.New("mailbox: not a mail message")
 // sends it to a person (encrypted, signed) comes back as problems. The
 // error is non-nil only when raw has no readable header at all.
 func WalkMIME(raw []byte, lim Limits) ([]Part, []app.ImportProblem, error) {
-	return walkMIME(raw, lim, false)
+	w := &walker{}
+	return w.walk(raw, lim)
 }
 
 // walkMIME is WalkMIME; all keeps the content of every leaf part (text,
 // images: what a person reads), not only of those Carnet files.
 func walkMIME(raw []byte, lim Limits, all bool) ([]Part, []app.ImportProblem, error) {
+	w := &walker{all: all}
+	return w.walk(raw, lim)
+}
+
+// walkImport is WalkMIME for the import: the bodies of the archives
+// (IHE_XDM.ZIP), which only the XDM reader reads, are decoded into
+// reused buffers (bufFree); release gives them back, once nothing reads them any
+// more (never nil).
+func walkImport(raw []byte, lim Limits) (parts []Part, problems []app.ImportProblem, release func(), err error) {
+	w := &walker{pool: true}
+	parts, problems, err = w.walk(raw, lim)
+	return parts, problems, w.release, err
+}
+
+// walk walks the message raw (see WalkMIME).
+func (w *walker) walk(raw []byte, lim Limits) ([]Part, []app.ImportProblem, error) {
 	lim = lim.withDefaults()
+	w.lim = lim
 	if int64(len(raw)) > lim.MaxMessageBytes {
 		return nil, []app.ImportProblem{{Kind: app.ProblemTooLarge, Detail: fmt.Sprintf("message over %d bytes", lim.MaxMessageBytes)}}, nil
 	}
@@ -74,7 +97,6 @@ func walkMIME(raw []byte, lim Limits, all bool) ([]Part, []app.ImportProblem, er
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 		return nil, nil, errNotMessage
 	}
-	w := &walker{lim: lim, all: all}
 	w.entity(e, nil, 0, true)
 	return w.parts, w.problems, nil
 }
@@ -87,6 +109,46 @@ type walker struct {
 	leaves   int
 	stopped  bool
 	all      bool // keep every leaf's content (walkMIME)
+	// b64 are the entities whose body is still base64 (decoded by
+	// decodeBase64, in one pass, rather than through go-message's
+	// stream decoder).
+	b64 map[*message.Entity]bool
+	// pool: the archives' bodies are decoded into pooled buffers
+	// (walkImport), listed in pooled until release.
+	pool   bool
+	pooled []*[]byte
+}
+
+// release gives the pooled buffers back (walkImport).
+func (w *walker) release() {
+	for _, b := range w.pooled {
+		putBuf(b)
+	}
+	w.pooled = nil
+}
+
+// child makes the entity of a multipart's part, as go-message's
+// multipart reader does, except that a base64 body of a type that is not
+// text (no charset to apply after the decoding), not a container and not a
+// message is left encoded, for leaf to decode in one pass.
+func (w *walker) child(h message.Header, body io.Reader) (*message.Entity, error) {
+	if strings.ToLower(h.Get("Content-Transfer-Encoding")) == "base64" {
+		mt, params := parseParams(h.Get("Content-Type"))
+		if strings.Contains(mt, "/") && !strings.HasPrefix(mt, "text/") && !strings.HasPrefix(mt, "multipart/") &&
+			!strings.HasPrefix(mt, "message/") && secureKind(mt, params) == "" {
+			h = h.Copy()
+			h.Del("Content-Transfer-Encoding")
+			e, err := message.New(h, body)
+			if e != nil {
+				if w.b64 == nil {
+					w.b64 = map[*message.Entity]bool{}
+				}
+				w.b64[e] = true
+			}
+			return e, err
+		}
+	}
+	return message.New(h, body)
 }
 
 func (w *walker) problem(kind app.ProblemKind, p []int, detail string) {
@@ -124,13 +186,19 @@ func (w *walker) entity(e *message.Entity, p []int, depth int, top bool) {
 			w.problem(app.ProblemMIME, p, "multipart without boundary")
 			return
 		}
-		mr := e.MultipartReader()
-		if mr == nil {
+		if e.MultipartReader() == nil {
 			w.problem(app.ProblemMIME, p, "unreadable multipart")
 			return
 		}
+		// go-message's multipart reader, with the parts made by child.
+		_, cparams, _ := e.Header.ContentType()
+		mr := textproto.NewMultipartReader(e.Body, cparams["boundary"])
 		for i := 1; ; i++ {
-			child, err := mr.NextPart()
+			var child *message.Entity
+			tp, err := mr.NextPart()
+			if err == nil {
+				child, err = w.child(message.Header{Header: tp.Header}, tp)
+			}
 			if err == io.EOF {
 				break
 			}
@@ -169,6 +237,10 @@ func (w *walker) leaf(e *message.Entity, p []int, mt string, params map[string]s
 		Encoding: strings.ToLower(strings.TrimSpace(e.Header.Get("Content-Transfer-Encoding"))),
 		Depth:    depth,
 	}
+	b64 := w.b64[e]
+	if b64 {
+		part.Encoding = "base64"
+	}
 	if mt == "message/rfc822" || mt == "message/global" {
 		w.parts = append(w.parts, part)
 		inner, err := message.ReadWithOptions(io.LimitReader(e.Body, w.lim.MaxMessageBytes), &message.ReadOptions{MaxHeaderBytes: w.lim.MaxHeaderBytes})
@@ -181,14 +253,38 @@ func (w *walker) leaf(e *message.Entity, p []int, mt string, params map[string]s
 		w.entity(inner, p, depth+1, true)
 		return
 	}
-	if classify(part) == kindOther && !w.all {
-		n, _ := io.Copy(io.Discard, io.LimitReader(e.Body, w.lim.MaxPartBytes+1))
+	kind := classify(part)
+	if kind == kindOther && !w.all {
+		r := e.Body
+		if b64 {
+			r = base64.NewDecoder(base64.StdEncoding, stripSpace{r})
+		}
+		n, _ := io.Copy(io.Discard, io.LimitReader(r, w.lim.MaxPartBytes+1))
 		part.Size = n
 		w.parts = append(w.parts, part)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(e.Body, w.lim.MaxPartBytes+1))
+	var body []byte
+	var err error
+	if b64 {
+		var pooled *[]byte
+		if w.pool && kind == kindXDM {
+			pooled = getBuf()
+		}
+		body, err = decodeBase64(e.Body, w.lim.MaxPartBytes, pooled)
+		if pooled != nil {
+			if err == nil {
+				*pooled = body[:0]
+			}
+			w.pooled = append(w.pooled, pooled)
+		}
+	} else {
+		body, err = io.ReadAll(io.LimitReader(e.Body, w.lim.MaxPartBytes+1))
+	}
 	switch {
+	case errors.Is(err, errTooLarge):
+		w.problem(app.ProblemTooLarge, p, fmt.Sprintf("attachment over %d bytes", w.lim.MaxPartBytes))
+		return
 	case err != nil:
 		w.problem(app.ProblemMIME, p, "broken transfer encoding in an attachment")
 		return
