@@ -60,12 +60,14 @@ func BenchmarkSyncInitial(b *testing.B) {
 		b.Run("carnet"+tc.name, func(b *testing.B) {
 			sb, ps := benchSandbox(b, tc.throttle)
 			rs, pr := client(b, sb, dmptest.KeyAnesthetist)
-			var total int64
+			var total, wire int64
+			runs := 0
 			for b.Loop() {
 				b.StopTimer()
 				v, _ := newVault(b, nil)
 				watch(b, v, time.Now(), ps...)
 				eng := newEngine(b, v, rs, pr, nil)
+				wire0 := sb.ThrottledBytes()
 				b.StartTimer()
 				sum, err := eng.Once(ctx)
 				if err != nil || sum.Retrieved != benchPatients*benchDocs {
@@ -73,10 +75,13 @@ func BenchmarkSyncInitial(b *testing.B) {
 				}
 				total = sum.Bytes
 				b.StopTimer()
+				wire += sb.ThrottledBytes() - wire0
+				runs++
 				v.Close()
 				b.StartTimer()
 			}
 			b.SetBytes(total)
+			reportWire(b, tc.throttle, wire, runs)
 		})
 		b.Run("raw"+tc.name, func(b *testing.B) {
 			sb, ps := benchSandbox(b, tc.throttle)
@@ -104,7 +109,10 @@ func BenchmarkSyncInitial(b *testing.B) {
 			defer hc.CloseIdleConnections()
 			signer := newRawSigner(b, sb, pr)
 			b.SetBytes(total)
+			var wire int64
+			runs := 0
 			for b.Loop() {
+				wire0 := sb.ThrottledBytes()
 				ch := make(chan job)
 				var wg sync.WaitGroup
 				for w := 0; w < 8; w++ {
@@ -132,10 +140,21 @@ func BenchmarkSyncInitial(b *testing.B) {
 				}
 				close(ch)
 				wg.Wait()
+				wire += sb.ThrottledBytes() - wire0
+				runs++
 			}
+			reportWire(b, tc.throttle, wire, runs)
 		})
 		// The same sync over XDS.b/SOAP (bench_xds_test.go).
 		b.Run("xds"+tc.name, func(b *testing.B) { benchSyncInitialXDS(b, tc.throttle) })
+	}
+}
+
+// reportWire reports the response bytes the throttle paced per run
+// (wire-MB), when there is a throttle: what each protocol puts on the link.
+func reportWire(b *testing.B, throttle, wire int64, runs int) {
+	if throttle > 0 && runs > 0 {
+		b.ReportMetric(float64(wire)/float64(runs)/1e6, "wire-MB")
 	}
 }
 

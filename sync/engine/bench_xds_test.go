@@ -32,7 +32,7 @@ func xdsClient(t testing.TB, sb *dmptest.Sandbox, key string) (*xds.Client, app.
 // reports the VIHF signatures per patient (goal ≤ 1).
 func benchSyncInitialXDS(b *testing.B, throttle int64) {
 	sb, ps := benchSandbox(b, throttle)
-	var total, signatures int64
+	var total, signatures, wire int64
 	syncs := 0
 	for b.Loop() {
 		b.StopTimer()
@@ -40,6 +40,7 @@ func benchSyncInitialXDS(b *testing.B, throttle int64) {
 		v, _ := newVault(b, nil)
 		watch(b, v, time.Now(), ps...)
 		eng := newEngine(b, v, rs, pr, nil)
+		wire0 := sb.ThrottledBytes()
 		b.StartTimer()
 		sum, err := eng.Once(ctx)
 		if err != nil || sum.Retrieved != benchPatients*benchDocs {
@@ -48,10 +49,12 @@ func benchSyncInitialXDS(b *testing.B, throttle int64) {
 		total = sum.Bytes
 		syncs++
 		signatures += rs.Signatures()
+		wire += sb.ThrottledBytes() - wire0
 		b.StopTimer()
 		v.Close()
 		b.StartTimer()
 	}
 	b.SetBytes(total)
 	b.ReportMetric(float64(signatures)/float64(syncs*benchPatients), "signatures/patient")
+	reportWire(b, throttle, wire, syncs)
 }
