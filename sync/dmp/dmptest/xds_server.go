@@ -243,7 +243,7 @@ var xdsGzipPool = sync.Pool{New: func() any { zw, _ := gzip.NewWriterLevel(io.Di
 // and the benchmarks measure the client.
 func (s *Server) readSOAP(r *http.Request) (*soapReq, error) {
 	body := io.LimitReader(r.Body, xMaxRequest+1)
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt, params, err := parseContentType(r.Header.Get("Content-Type"))
 	if err != nil {
 		return nil, senderFault("dmp:REQUETE_INVALIDE", "bad content type")
 	}
@@ -251,7 +251,12 @@ func (s *Server) readSOAP(r *http.Request) (*soapReq, error) {
 	parts := map[string][]byte{}
 	switch mt {
 	case "application/soap+xml":
-		root, err = io.ReadAll(body)
+		var buf bytes.Buffer
+		if r.ContentLength > 0 && r.ContentLength <= xMaxRequest {
+			buf.Grow(int(r.ContentLength) + 1) // one allocation
+		}
+		_, err = buf.ReadFrom(body)
+		root = buf.Bytes()
 	case "multipart/related":
 		if params["type"] != "application/xop+xml" {
 			return nil, senderFault("dmp:REQUETE_INVALIDE", "multipart/related without type application/xop+xml")
@@ -356,7 +361,7 @@ func (s *Server) xdsAuthenticate(r *http.Request, req *soapReq) (*caller, error)
 	if req.assertion == nil && req.known == nil {
 		return nil, senderFault("wsse:InvalidSecurity", "no VIHF in wsse:Security")
 	}
-	tlsID := credential.ParseIdentity(r.TLS.PeerCertificates[0])
+	tlsID := s.peerIdentity(r.TLS.PeerCertificates[0])
 	v := req.known
 	if v == nil || !v.validAt(s.now()) {
 		if req.assertion == nil {
@@ -402,21 +407,99 @@ func (s *Server) xdsAuthenticate(r *http.Request, req *soapReq) (*caller, error)
 	return c, nil
 }
 
-// securityStart finds a wsse:Security start tag, whatever its prefix.
+// peerIdentity is credential.ParseIdentity of a client certificate,
+// remembered per certificate (the same one serves every request of a
+// connection; the identity is a function of the certificate alone).
+func (s *Server) peerIdentity(cert *x509.Certificate) credential.Identity {
+	if id, ok := s.identities.Load(cert); ok {
+		return id.(credential.Identity)
+	}
+	id := credential.ParseIdentity(cert)
+	s.identities.Store(cert, id)
+	return id
+}
+
+// contentTypes remembers the parsed Content-Type values of plain SOAP
+// requests (a handful of strings: one per action); multipart ones, whose
+// boundary changes with every request, are parsed each time.
+var contentTypes sync.Map // string → parsedType
+
+type parsedType struct {
+	mt     string
+	params map[string]string
+}
+
+// parseContentType is mime.ParseMediaType, remembered for plain SOAP.
+// The params map of a remembered value is shared: read it only.
+func parseContentType(v string) (string, map[string]string, error) {
+	if p, ok := contentTypes.Load(v); ok {
+		pt := p.(parsedType)
+		return pt.mt, pt.params, nil
+	}
+	mt, params, err := mime.ParseMediaType(v)
+	if err == nil && mt == "application/soap+xml" && len(v) < 512 {
+		contentTypes.Store(v, parsedType{mt, params})
+	}
+	return mt, params, err
+}
+
+// securityStart is the regular expression rawSecurity's scan implements.
 var securityStart = regexp.MustCompile(`<(?:([A-Za-z_][-.\w]*):)?Security[\s/>]`)
+
+// findSecurity finds the first start tag securityStart matches: its start
+// and the prefix's bounds (-1 without a prefix), as FindSubmatchIndex
+// would give them, by a scan for "Security" instead of the regexp engine.
+func findSecurity(doc []byte) (start, pStart, pEnd int, ok bool) {
+	isFirst := func(c byte) bool { return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_' }
+	isName := func(c byte) bool { return isFirst(c) || c >= '0' && c <= '9' || c == '-' || c == '.' }
+	var best, bs, be int
+	for off := 0; ; {
+		i := bytes.Index(doc[off:], []byte("Security"))
+		if i < 0 {
+			break
+		}
+		i += off
+		off = i + 1
+		after := i + len("Security")
+		if after >= len(doc) {
+			break
+		}
+		if c := doc[after]; c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '/' && c != '>' {
+			continue
+		}
+		if i > 0 && doc[i-1] == '<' {
+			best, bs, be = i-1, -1, -1
+		} else if i > 1 && doc[i-1] == ':' {
+			// <prefix:Security: the prefix is the whole run of name
+			// characters before the colon, after a '<', starting with a
+			// letter or '_'.
+			j := i - 2
+			for j >= 0 && isName(doc[j]) {
+				j--
+			}
+			if j < 0 || j == i-2 || doc[j] != '<' || !isFirst(doc[j+1]) {
+				continue
+			}
+			best, bs, be = j, j+1, i-1
+		} else {
+			continue
+		}
+		return best, bs, be, true
+	}
+	return 0, 0, 0, false
+}
 
 // rawSecurity locates the raw bytes of the envelope's first Security
 // element (from its start tag to its end tag), before any parsing. ok is
 // false when there is none, or it is not inside the header.
 func rawSecurity(doc []byte) (start, end int, ok bool) {
-	m := securityStart.FindSubmatchIndex(doc)
-	if m == nil {
+	start, ps, pe, found := findSecurity(doc)
+	if !found {
 		return 0, 0, false
 	}
-	start = m[0]
 	prefix := ""
-	if m[2] >= 0 {
-		prefix = string(doc[m[2]:m[3]]) + ":"
+	if ps >= 0 {
+		prefix = string(doc[ps:pe]) + ":"
 	}
 	closing := []byte("</" + prefix + "Security>")
 	i := bytes.Index(doc[start:], closing)
