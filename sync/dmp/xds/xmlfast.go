@@ -81,7 +81,8 @@ func fastParse(s string) *node {
 	if tags <= 0 || tags > maxElements+16 {
 		return nil
 	}
-	sc := &scanner{s: s, nodes: make([]node, 0, tags), attrs: make([]xml.Attr, 0, 2*tags), kids: make([]*node, 0, tags),
+	attrs := strings.Count(s, "=\"") + strings.Count(s, "='") // about one per attribute
+	sc := &scanner{s: s, nodes: make([]node, 0, tags), attrs: make([]xml.Attr, 0, attrs), kids: make([]*node, 0, tags),
 		open: make([]*node, 0, 16), marks: make([]int, 0, 16), pend: make([]*node, 0, 64)}
 	var root *node
 	for sc.i < len(s) {
