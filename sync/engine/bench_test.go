@@ -60,12 +60,17 @@ func BenchmarkSyncInitial(b *testing.B) {
 		b.Run("carnet"+tc.name, func(b *testing.B) {
 			sb, ps := benchSandbox(b, tc.throttle)
 			rs, pr := client(b, sb, dmptest.KeyAnesthetist)
-			var total int64
+			raw := newRawDownload(b, sb, ps)
+			var total, wire int64
+			var took, rawTook time.Duration
+			runs := 0
 			for b.Loop() {
 				b.StopTimer()
 				v, _ := newVault(b, nil)
 				watch(b, v, time.Now(), ps...)
 				eng := newEngine(b, v, rs, pr, nil)
+				wire0 := sb.ThrottledBytes()
+				start := time.Now()
 				b.StartTimer()
 				sum, err := eng.Once(ctx)
 				if err != nil || sum.Retrieved != benchPatients*benchDocs {
@@ -73,69 +78,112 @@ func BenchmarkSyncInitial(b *testing.B) {
 				}
 				total = sum.Bytes
 				b.StopTimer()
+				took += time.Since(start)
+				wire += sb.ThrottledBytes() - wire0
+				runs++
 				v.Close()
+				rawTook += raw.run(b) // the same bytes, same sandbox, right after
 				b.StartTimer()
 			}
 			b.SetBytes(total)
+			reportWire(b, tc.throttle, wire, runs)
+			b.ReportMetric(took.Seconds()/rawTook.Seconds(), "x-raw")
 		})
 		b.Run("raw"+tc.name, func(b *testing.B) {
 			sb, ps := benchSandbox(b, tc.throttle)
-			rs, pr := client(b, sb, dmptest.KeyAnesthetist)
-			acc := app.Access{Practitioner: pr, Mode: app.AccessNormal}
-			type job struct {
-				ins app.INS
-				url string
-			}
-			var jobs []job
-			var total int64
-			for _, p := range ps {
-				err := rs.ListDocuments(ctx, acc, p.INS, app.DocumentQuery{PageSize: 100}, func(d []app.RemoteDocument) error {
-					for _, x := range d {
-						jobs = append(jobs, job{p.INS, sb.URL + "/" + x.URL})
-						total += x.Meta.Size
-					}
-					return nil
-				})
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			hc := sb.Client(dmptest.KeyAnesthetist)
-			defer hc.CloseIdleConnections()
-			signer := newRawSigner(b, sb, pr)
-			b.SetBytes(total)
+			raw := newRawDownload(b, sb, ps)
+			b.SetBytes(raw.total)
+			var wire int64
+			runs := 0
 			for b.Loop() {
-				ch := make(chan job)
-				var wg sync.WaitGroup
-				for w := 0; w < 8; w++ {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for j := range ch {
-							req, _ := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
-							signer.sign(req, j.ins)
-							resp, err := hc.Do(req)
-							if err != nil {
-								b.Error(err)
-								return
-							}
-							_, _ = io.Copy(io.Discard, resp.Body)
-							resp.Body.Close()
-							if resp.StatusCode != 200 {
-								b.Errorf("status %d", resp.StatusCode)
-							}
-						}
-					}()
-				}
-				for _, j := range jobs {
-					ch <- j
-				}
-				close(ch)
-				wg.Wait()
+				wire0 := sb.ThrottledBytes()
+				raw.run(b)
+				wire += sb.ThrottledBytes() - wire0
+				runs++
 			}
+			reportWire(b, tc.throttle, wire, runs)
 		})
 		// The same sync over XDS.b/SOAP (bench_xds_test.go).
 		b.Run("xds"+tc.name, func(b *testing.B) { benchSyncInitialXDS(b, tc.throttle) })
+	}
+}
+
+// rawDownload is /raw: the plain concurrent download (8 at a time, as
+// the engine's fetchers) of the documents of the sandbox's fixed patients,
+// listed beforehand, each GET signed with the access assertion the sandbox
+// requires, each body read and discarded.
+type rawDownload struct {
+	jobs   []rawJob
+	total  int64
+	hc     *http.Client
+	signer *rawSigner
+}
+
+type rawJob struct {
+	ins app.INS
+	url string
+}
+
+// newRawDownload lists the documents of ps (not timed).
+func newRawDownload(b *testing.B, sb *dmptest.Sandbox, ps []app.Patient) *rawDownload {
+	b.Helper()
+	rs, pr := client(b, sb, dmptest.KeyAnesthetist)
+	acc := app.Access{Practitioner: pr, Mode: app.AccessNormal}
+	r := &rawDownload{hc: sb.Client(dmptest.KeyAnesthetist), signer: newRawSigner(b, sb, pr)}
+	b.Cleanup(r.hc.CloseIdleConnections)
+	for _, p := range ps {
+		err := rs.ListDocuments(ctx, acc, p.INS, app.DocumentQuery{PageSize: 100}, func(d []app.RemoteDocument) error {
+			for _, x := range d {
+				r.jobs = append(r.jobs, rawJob{p.INS, sb.URL + "/" + x.URL})
+				r.total += x.Meta.Size
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	return r
+}
+
+// run downloads every document once and returns how long it took.
+func (r *rawDownload) run(b *testing.B) time.Duration {
+	start := time.Now()
+	ch := make(chan rawJob)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range ch {
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
+				r.signer.sign(req, j.ins)
+				resp, err := r.hc.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					b.Errorf("status %d", resp.StatusCode)
+				}
+			}
+		}()
+	}
+	for _, j := range r.jobs {
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
+	return time.Since(start)
+}
+
+// reportWire reports the response bytes the throttle paced per run
+// (wire-MB), when there is a throttle: what each protocol puts on the link.
+func reportWire(b *testing.B, throttle, wire int64, runs int) {
+	if throttle > 0 && runs > 0 {
+		b.ReportMetric(float64(wire)/float64(runs)/1e6, "wire-MB")
 	}
 }
 

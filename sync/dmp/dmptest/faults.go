@@ -205,11 +205,13 @@ type throttle struct {
 	rate int64 // bytes per second
 	mu   sync.Mutex
 	next time.Time
+	sent int64 // bytes paced so far
 }
 
 // wait blocks until n bytes may be sent.
 func (t *throttle) wait(n int) {
 	t.mu.Lock()
+	t.sent += int64(n)
 	now := time.Now()
 	if t.next.Before(now) {
 		t.next = now
@@ -246,4 +248,16 @@ func (w *throttledWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// ThrottledBytes is the number of response body bytes paced by the
+// throttle so far (what crossed the simulated link; 0 without a throttle).
+// Benchmarks report it to compare the protocols' bytes on the wire.
+func (s *Server) ThrottledBytes() int64 {
+	if s.throttle == nil {
+		return 0
+	}
+	s.throttle.mu.Lock()
+	defer s.throttle.mu.Unlock()
+	return s.throttle.sent
 }

@@ -24,10 +24,13 @@ type Server struct {
 	faults   *faultState
 	throttle *throttle
 	limit    *limiter
-	store    *persist
-	nextMu   sync.Mutex
-	next     []Fault // faults forced on the next requests (FailNext)
-	out      outage  // pause and latency (outage.go)
+	// identities: the identity of each client certificate seen on the
+	// XDS side (peerIdentity).
+	identities sync.Map
+	store      *persist
+	nextMu     sync.Mutex
+	next       []Fault // faults forced on the next requests (FailNext)
+	out        outage  // pause and latency (outage.go)
 }
 
 // New creates a sandbox with opt. It generates identities only; documents

@@ -12,10 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"mime/multipart"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -23,7 +21,6 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/carnetdesk/carnet/app"
-	"github.com/carnetdesk/carnet/crypto/credential"
 	"github.com/carnetdesk/carnet/sync/dmp/fhir"
 )
 
@@ -243,7 +240,7 @@ var xdsGzipPool = sync.Pool{New: func() any { zw, _ := gzip.NewWriterLevel(io.Di
 // and the benchmarks measure the client.
 func (s *Server) readSOAP(r *http.Request) (*soapReq, error) {
 	body := io.LimitReader(r.Body, xMaxRequest+1)
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt, params, err := parseContentType(r.Header.Get("Content-Type"))
 	if err != nil {
 		return nil, senderFault("dmp:REQUETE_INVALIDE", "bad content type")
 	}
@@ -251,7 +248,12 @@ func (s *Server) readSOAP(r *http.Request) (*soapReq, error) {
 	parts := map[string][]byte{}
 	switch mt {
 	case "application/soap+xml":
-		root, err = io.ReadAll(body)
+		var buf bytes.Buffer
+		if r.ContentLength > 0 && r.ContentLength <= xMaxRequest {
+			buf.Grow(int(r.ContentLength) + 1) // one allocation
+		}
+		_, err = buf.ReadFrom(body)
+		root = buf.Bytes()
 	case "multipart/related":
 		if params["type"] != "application/xop+xml" {
 			return nil, senderFault("dmp:REQUETE_INVALIDE", "multipart/related without type application/xop+xml")
@@ -356,7 +358,7 @@ func (s *Server) xdsAuthenticate(r *http.Request, req *soapReq) (*caller, error)
 	if req.assertion == nil && req.known == nil {
 		return nil, senderFault("wsse:InvalidSecurity", "no VIHF in wsse:Security")
 	}
-	tlsID := credential.ParseIdentity(r.TLS.PeerCertificates[0])
+	tlsID := s.peerIdentity(r.TLS.PeerCertificates[0])
 	v := req.known
 	if v == nil || !v.validAt(s.now()) {
 		if req.assertion == nil {
@@ -402,21 +404,17 @@ func (s *Server) xdsAuthenticate(r *http.Request, req *soapReq) (*caller, error)
 	return c, nil
 }
 
-// securityStart finds a wsse:Security start tag, whatever its prefix.
-var securityStart = regexp.MustCompile(`<(?:([A-Za-z_][-.\w]*):)?Security[\s/>]`)
-
 // rawSecurity locates the raw bytes of the envelope's first Security
 // element (from its start tag to its end tag), before any parsing. ok is
 // false when there is none, or it is not inside the header.
 func rawSecurity(doc []byte) (start, end int, ok bool) {
-	m := securityStart.FindSubmatchIndex(doc)
-	if m == nil {
+	start, ps, pe, found := findSecurity(doc)
+	if !found {
 		return 0, 0, false
 	}
-	start = m[0]
 	prefix := ""
-	if m[2] >= 0 {
-		prefix = string(doc[m[2]:m[3]]) + ":"
+	if ps >= 0 {
+		prefix = string(doc[ps:pe]) + ":"
 	}
 	closing := []byte("</" + prefix + "Security>")
 	i := bytes.Index(doc[start:], closing)

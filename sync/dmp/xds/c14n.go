@@ -14,17 +14,17 @@ import (
 // its canonicalisation, which is what is digested and signed; xmlsec1 and
 // goxmldsig check it independently in the tests.
 
+// The replacers of canonText and canonAttr, built once.
+var (
+	canonTextReplacer = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\r", "&#xD;")
+	canonAttrReplacer = strings.NewReplacer("&", "&amp;", "<", "&lt;", "\"", "&quot;", "\t", "&#x9;", "\n", "&#xA;", "\r", "&#xD;")
+)
+
 // canonText escapes character data as exc-c14n does.
-func canonText(s string) string {
-	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\r", "&#xD;")
-	return r.Replace(s)
-}
+func canonText(s string) string { return canonTextReplacer.Replace(s) }
 
 // canonAttr escapes an attribute value as exc-c14n does.
-func canonAttr(s string) string {
-	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", "\"", "&quot;", "\t", "&#x9;", "\n", "&#xA;", "\r", "&#xD;")
-	return r.Replace(s)
-}
+func canonAttr(s string) string { return canonAttrReplacer.Replace(s) }
 
 // checkChars refuses text that XML cannot carry (invalid UTF-8, control
 // characters), so that what is signed is what is sent.

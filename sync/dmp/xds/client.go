@@ -120,8 +120,7 @@ func (c *Client) post(ctx context.Context, r request, assertion []byte) (*http.R
 	id := NewMessageID()
 	var atts []Attachment
 	var berr error
-	var env bytes.Buffer
-	env.Grow(len(assertion) + 2048) // one allocation: the VIHF is most of the envelope
+	var env bytes.Buffer // writeEnvelope sizes it once: the VIHF is most of it
 	h := Header{MessageID: id, To: c.cfg.BaseURL + r.service, Action: r.action, Security: assertion}
 	if err := writeEnvelope(&env, h, func(b *bytes.Buffer) { atts, berr = r.body(b) }); err != nil {
 		return nil, "", err

@@ -109,11 +109,13 @@ func (n *node) text() string {
 	return strings.TrimSpace(n.Text)
 }
 
-// parseXML reads one XML document from r into a tree. It refuses DTDs and
-// entity declarations (a DOCTYPE is refused outright), more than limit bytes,
-// nesting deeper than maxDepth, more than maxElements elements, and trailing
-// content after the root element.
-func parseXML(r io.Reader, limit int64) (*node, error) {
+// parseXMLStd reads one XML document from r into a tree with encoding/xml.
+// It refuses DTDs and entity declarations (a DOCTYPE is refused outright),
+// more than limit bytes, nesting deeper than maxDepth, more than
+// maxElements elements, and trailing content after the root element. It is
+// the reference of the fast reader (xmlfast.go), which hands it every
+// message outside the plain subset it reads.
+func parseXMLStd(r io.Reader, limit int64) (*node, error) {
 	lr := &limitedReader{r: r, n: limit}
 	br := xmlReaders.Get().(*bufio.Reader)
 	br.Reset(lr)
