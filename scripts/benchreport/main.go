@@ -99,12 +99,12 @@ var goals = map[string]Goal{
 	"BenchmarkPreopView":                  {Kind: GoalTimeMax, Max: 150 * ms},
 	"BenchmarkMemoryResident":             {Kind: GoalMetricMax, Max: 150, Metric: "MB-rss"},
 	"BenchmarkSyncIdle":                   {Kind: GoalMetricMax, Max: 2, Metric: "requests/patient"},
-	"BenchmarkSyncInitial/carnet-100Mbit": {Kind: GoalRatioMax, Max: 1 / 0.9, Text: "throughput ≥ 0.9× a plain concurrent download at 100 Mbit/s (time ≤ 1.11×)"},
+	"BenchmarkSyncInitial/carnet-100Mbit": {Kind: GoalMetricMax, Max: 1 / 0.9, Metric: "x-raw", Text: xRawSync},
 	"BenchmarkImport/carnet":              {Kind: GoalRatioMax, Max: 1.0, Text: "throughput ≥ mbsync's, every identity check on (time ≤ 1.00×)"},
 	"BenchmarkRetrieve/carnet":            {Kind: GoalRatioMax, Max: 1 / 0.9, Text: "throughput ≥ 0.9× plain http.Get (time ≤ 1.11×)"},
 	// The production DMP interface (XDS.b, MTOM, VIHF).
-	"BenchmarkRetrieve/xds":            {Kind: GoalRatioMax, Max: 1 / 0.9, Text: "throughput ≥ 0.9× plain http.Get (time ≤ 1.11×)"},
-	"BenchmarkSyncInitial/xds-100Mbit": {Kind: GoalRatioMax, Max: 1 / 0.9, Text: "throughput ≥ 0.9× a plain concurrent download at 100 Mbit/s (time ≤ 1.11×)"},
+	"BenchmarkRetrieve/xds":            {Kind: GoalMetricMax, Max: 1 / 0.9, Metric: "x-raw", Text: "throughput ≥ 0.9× the same requests posted and read whole, measured right after each pass on the same sandbox (x-raw ≤ 1.11)"},
+	"BenchmarkSyncInitial/xds-100Mbit": {Kind: GoalMetricMax, Max: 1 / 0.9, Metric: "x-raw", Text: xRawSync},
 	"BenchmarkSignaturesPerSync":       {Kind: GoalMetricMax, Max: 20, Metric: "signatures/sync", Text: "≤ 1 VIHF signature per patient context (a sync of 20 patients: ≤ 20)"},
 	"BenchmarkSyncInitial/xds":         {Kind: GoalMetricMax, Max: 1, Metric: "signatures/patient", Text: "≤ 1 VIHF signature per patient"},
 	// Offline for real; the medical synthesis.
@@ -116,6 +116,11 @@ var goals = map[string]Goal{
 	"BenchmarkSyncLatency/idle-3s": {Kind: GoalMetricMax, Max: 4, Metric: "rtts", Text: "an idle sync of 20 patients through a 3 s round-trip proxy: ≤ 4 round trips"},
 	"BenchmarkStartup":             {Kind: GoalTimeMax, Max: 1.5 * s, Text: "process start to the unlock screen drawn (Xvfb), warm: ≤ 1.5 s"},
 }
+
+// xRawSync is the goal of the throttled initial syncs: the ratio is
+// measured in the run (x-raw: each sync, then a plain concurrent download
+// of the same bytes from the same sandbox), so both see the same load.
+const xRawSync = "throughput ≥ 0.9× a plain concurrent download at 100 Mbit/s, measured right after each sync (x-raw ≤ 1.11)"
 
 // metricGoals are goals on a custom metric of a benchmark that also has a
 // goal in goals: each gives a row of its own, named NAME#METRIC.
