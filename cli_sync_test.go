@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/carnetdesk/carnet/app"
-	"github.com/carnetdesk/carnet/internal/signin"
-	"github.com/carnetdesk/carnet/sync/engine"
 )
 
 // TestSyncOperatingListFile: `carnet sync --operating-list FILE` imports
@@ -29,16 +27,7 @@ func TestSyncOperatingListFile(t *testing.T) {
 // syncOperatingListFile is TestSyncOperatingListFile on world (one [dmp] protocol).
 func syncOperatingListFile(t *testing.T, world *e2eWorld) {
 	ctx := context.Background()
-	sg := &signin.Signer{Config: signin.FixedConfig(world.cfg), Log: world.log, Svc: world.svc}
-	defer sg.Close()
-	if err := sg.SignIn(ctx, []byte(world.an.PIN)); err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Store: world.v, Records: world.svc.Records, Logger: world.log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	world.svc.SetSyncer(eng)
+	eng := world.signInWithEngine(t)
 	var csv strings.Builder
 	csv.WriteString("INS;date;intervention\n")
 	tomorrow := time.Now().AddDate(0, 0, 1).Format("02/01/2006")

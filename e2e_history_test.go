@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/carnetdesk/carnet/app"
-	"github.com/carnetdesk/carnet/internal/signin"
 	"github.com/carnetdesk/carnet/sync/dmp/dmptest"
 	"github.com/carnetdesk/carnet/sync/engine"
 )
@@ -74,11 +73,7 @@ func histories(t *testing.T, world *e2eWorld, id app.PatientID) (current, supers
 // reimbursementHistoryReplaced is TestReimbursementHistoryReplaced on world.
 func reimbursementHistoryReplaced(t *testing.T, world *e2eWorld) {
 	ctx := context.Background()
-	sg := &signin.Signer{Config: signin.FixedConfig(world.cfg), Log: world.log, Svc: world.svc}
-	defer sg.Close()
-	if err := sg.SignIn(ctx, []byte(world.an.PIN)); err != nil {
-		t.Fatal(err)
-	}
+	world.signIn(t)
 	broken := &atomic.Value{}
 	clock := &laterClock{}
 	eng, err := engine.New(engine.Config{Store: world.v, Logger: world.log, Clock: clock, Tries: 2,

@@ -136,16 +136,7 @@ func TestOperatingListUnknownPatients(t *testing.T) {
 // operatingListUnknownPatients is TestOperatingListUnknownPatients on world.
 func operatingListUnknownPatients(t *testing.T, world *e2eWorld) {
 	ctx := context.Background()
-	sg := &signin.Signer{Config: signin.FixedConfig(world.cfg), Log: world.log, Svc: world.svc}
-	defer sg.Close()
-	if err := sg.SignIn(ctx, []byte(world.an.PIN)); err != nil {
-		t.Fatal(err)
-	}
-	eng, err := engine.New(engine.Config{Store: world.v, Records: world.svc.Records, Logger: world.log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	world.svc.SetSyncer(eng)
+	eng := world.signInWithEngine(t)
 	var ps []app.Patient
 	for _, p := range world.sb.Population() {
 		exists, closed, authorised, blocked, _ := world.sb.Patient(p.INS, world.an.RPPS)

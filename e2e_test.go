@@ -87,6 +87,30 @@ func newE2EWorldOn(t testing.TB, seed uint64, protocol string) *e2eWorld {
 	return w
 }
 
+// signIn signs the anesthesiologist in with the sandbox credential; the
+// card session ends with the test.
+func (w *e2eWorld) signIn(t *testing.T) {
+	t.Helper()
+	sg := &signin.Signer{Config: signin.FixedConfig(w.cfg), Log: w.log, Svc: w.svc}
+	t.Cleanup(sg.Close)
+	if err := sg.SignIn(context.Background(), []byte(w.an.PIN)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// signInWithEngine signs in, then gives the service the sync engine over
+// the world's vault, and returns it.
+func (w *e2eWorld) signInWithEngine(t *testing.T) *engine.Engine {
+	t.Helper()
+	w.signIn(t)
+	eng, err := engine.New(engine.Config{Store: w.v, Records: w.svc.Records, Logger: w.log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.svc.SetSyncer(eng)
+	return eng
+}
+
 // authorised returns a patient with a record the anesthesiologist may
 // open, with a qualified identity (so that notes can be sent).
 func (w *e2eWorld) authorised(t *testing.T) app.Patient {

@@ -2,6 +2,7 @@ package dmptest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -73,6 +74,9 @@ func (s *Server) persistLater(rec *record) {
 		err = s.store.db.Update(func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketRecords).Put([]byte(fhir.INSToken(rec.Patient.INS).String()), b)
 		})
+	}
+	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		return // a request held by a pause, answered after Close: nothing to keep
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "dmptest: persist %s: %v\n", rec.Patient.ID, err)
