@@ -122,6 +122,10 @@ type mtomReader struct {
 // partHeader holds the headers of a part that matter here.
 type partHeader struct {
 	contentID string
+	// cidSeen: a Content-ID header came (its value may be empty); the
+	// first one is kept, as textproto's Get does. cidFolding: the header
+	// being continued by folded lines is that kept Content-ID.
+	cidSeen, cidFolding bool
 }
 
 // endsPart reports whether line, at the start of a line, ends the part
@@ -230,6 +234,9 @@ func (m *mtomReader) header() (partHeader, error) {
 			return h, malformed("bad part header", nil)
 		}
 		last = strings.ToLower(string(k))
+		if last != "content-id" {
+			h.cidFolding = false
+		}
 		if err := h.set(last, string(bytes.TrimSpace(v)), false); err != nil {
 			return h, err
 		}
@@ -240,10 +247,15 @@ func (m *mtomReader) header() (partHeader, error) {
 func (h *partHeader) set(key, val string, folded bool) error {
 	switch key {
 	case "content-id":
-		if folded {
-			h.contentID += " " + val
-		} else if h.contentID == "" {
-			h.contentID = val
+		switch {
+		case folded:
+			if h.cidFolding {
+				h.contentID += " " + val
+			}
+		case !h.cidSeen:
+			h.cidSeen, h.cidFolding, h.contentID = true, true, val
+		default:
+			h.cidFolding = false // a second Content-ID: ignored, and its folded lines too
 		}
 	case "content-transfer-encoding":
 		switch strings.ToLower(val) {
@@ -323,10 +335,10 @@ func (m *mtomReader) body(limit int64) (data []byte, closed bool, err error) {
 			return nil, false, errPartTooLarge
 		}
 		switch {
-		case err == nil:
-			atStart = bytes.HasSuffix(line, []byte(m.nl))
-		case errors.Is(err, bufio.ErrBufferFull):
-			atStart = false
+		case err == nil, errors.Is(err, bufio.ErrBufferFull):
+			// On what was read so far, not on this slice: a line end may
+			// be split across two reads of the buffer ("\r" | "\n").
+			atStart = bytes.HasSuffix(out, []byte(m.nl))
 		default:
 			return nil, false, malformed("part without its delimiter", err)
 		}

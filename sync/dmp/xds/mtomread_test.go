@@ -62,6 +62,11 @@ func TestReadRetrieveStreamMatchesMultipart(t *testing.T) {
 		{"truncated", bytes.Clone(body[:len(body)-30]), want, false},
 		{"no delimiter at all", []byte("hello"), want, false},
 		{"quoted-printable root", bytes.Replace(body, []byte("Content-Transfer-Encoding: binary"), []byte("Content-Transfer-Encoding: quoted-printable"), 1), want, false},
+		// The first Content-ID is the part's, as textproto's Get keeps it:
+		// a second one and its folded lines are ignored; an empty first
+		// one is not replaced by a later one.
+		{"second Content-ID folded, ignored", bytes.Replace(body, []byte("Content-Id: <doc1@x>\r\n"), []byte("Content-Id: <doc1@x>\r\nContent-Id: <z>\r\n b>\r\n"), 1), want, true},
+		{"empty first Content-ID wins", bytes.Replace(body, []byte("Content-Id: <doc1@x>\r\n"), []byte("Content-Id:\r\nContent-Id: <doc1@x>\r\n"), 1), want, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -70,6 +75,17 @@ func TestReadRetrieveStreamMatchesMultipart(t *testing.T) {
 				t.Fatalf("accepted: %v, want %v (%v)", got, c.accept, err)
 			}
 		})
+	}
+}
+
+// A line end split across two reads of the 32 KB buffer (the "\r" the
+// last byte of one read, the "\n" the first of the next) still ends the
+// part: the delimiter is found, as mime/multipart finds it.
+func TestReadRetrieveStreamSplitLineEnd(t *testing.T) {
+	long := bytes.Repeat([]byte("A"), 32767)
+	body, ct := retrieveResponse(t, "urn:uuid:r", "1.2.250.1", []Attachment{{ContentID: "doc1@x", Data: long}}, "doc1@x")
+	if !compareRetrieve(t, body, ct, Expect{DocumentID: "1.2.250.1", Size: -1, Hash: sha1hex(long), MaxSize: 1 << 20}) {
+		t.Fatal("refused")
 	}
 }
 

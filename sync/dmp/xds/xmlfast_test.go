@@ -192,3 +192,18 @@ func FuzzParseXMLFast(f *testing.F) {
 		checkFastAgainstStd(t, b)
 	})
 }
+
+// TestParseXMLEndTagMismatch: an end tag that does not close the element
+// it ends is refused by both readers (encoding/xml's RawToken does not
+// check it; the tree builder does), so a tree cannot be reshaped by a
+// crafted message.
+func TestParseXMLEndTagMismatch(t *testing.T) {
+	for _, in := range []string{`<a><b></c></a>`, `<a><b></a></b>`, `<p:a xmlns:p="urn:x"><b/></q:a>`} {
+		if _, err := parseXML(strings.NewReader(in), 1<<20); err == nil {
+			t.Errorf("parseXML(%q) accepted", in)
+		}
+		if _, err := parseXMLStd(strings.NewReader(in), 1<<20); err == nil {
+			t.Errorf("parseXMLStd(%q) accepted", in)
+		}
+	}
+}

@@ -169,6 +169,9 @@ func parseXMLStd(r io.Reader, limit int64) (*node, error) {
 			if len(stack) == 0 {
 				return nil, fmt.Errorf("xds: malformed XML: unbalanced end tag: %w", app.ErrServer)
 			}
+			if t.Name != stack[len(stack)-1].Name { // RawToken does not check it
+				return nil, fmt.Errorf("xds: malformed XML: end tag does not match its start tag: %w", app.ErrServer)
+			}
 			stack = stack[:len(stack)-1]
 		case xml.CharData:
 			if len(stack) > 0 {
