@@ -28,6 +28,10 @@ type Scheduled struct {
 	// Reason says why an entry of OperatingListResult.ToIdentify was not
 	// scheduled; empty elsewhere.
 	Reason OperatingListReason
+	// insUnsure: the INS came from free text or a property other than
+	// the INS column (iCalendar: X-INS), or the row gives two different
+	// ones. It may schedule a patient the vault knows, never add one.
+	insUnsure bool
 }
 
 // Operating list bounds: a hostile file costs at most this much.
@@ -131,8 +135,13 @@ func csvRow(fields []string, cols map[int]listColumn) Scheduled {
 		c, named := cols[j]
 		switch {
 		case named && c == colINS:
-			if m, ok := findINS(f, true); ok && s.Matricule == "" {
-				s.Matricule = m
+			if m, ok := findINS(f, true); ok {
+				if s.Matricule != "" && s.Matricule != m {
+					s.insUnsure = true // two INS columns, two INS
+				}
+				if s.Matricule == "" {
+					s.Matricule = m
+				}
 			}
 		case named && c == colDate:
 			if d, ok := parseListDate(f); ok && s.Date.IsZero() {
@@ -143,7 +152,7 @@ func csvRow(fields []string, cols map[int]listColumn) Scheduled {
 		default:
 			if s.Matricule == "" && !hasINS {
 				if m, ok := findINS(f, true); ok {
-					s.Matricule = m
+					s.Matricule, s.insUnsure = m, true // not from an INS column
 					continue
 				}
 			}
@@ -312,15 +321,22 @@ func parseICS(text string) ([]Scheduled, error) {
 				ev.Date = t
 			}
 		case name == "X-INS" || strings.HasSuffix(name, "-INS"):
-			if m, ok := findINS(icsUnescape(value), true); ok {
-				ev.Matricule = m
-			} else if m, ok := findINS(icsUnescape(value), false); ok {
+			m, ok := findINS(icsUnescape(value), true)
+			if !ok {
+				m, ok = findINS(icsUnescape(value), false)
+			}
+			if ok {
+				// Only X-INS itself names the patient's INS for sure (an
+				// X-MOTHER-INS does not); two different INS make it unsure.
+				if name != "X-INS" || (ev.Matricule != "" && ev.Matricule != m) {
+					ev.insUnsure = true
+				}
 				ev.Matricule = m
 			}
 		case name == "SUMMARY" || name == "DESCRIPTION" || name == "COMMENT" || name == "ATTENDEE":
 			if ev.Matricule == "" {
 				if m, ok := findINS(icsUnescape(value), false); ok {
-					ev.Matricule = m
+					ev.Matricule, ev.insUnsure = m, true
 				}
 			}
 		case strings.HasPrefix(name, "X-"):
@@ -410,7 +426,8 @@ func ApplyOperatingList(patients []Patient, list []Scheduled, now time.Time) Ope
 	}
 	var res OperatingListResult
 	when := map[int]time.Time{}
-	lookup := map[string]int{} // matricule → index in res.Lookup
+	unknown := map[string][]Scheduled{} // matricule the vault does not know → its rows
+	var order []string                  // the unknown matricules, in the list's order
 	toIdentify := func(s Scheduled, r OperatingListReason) {
 		s.Reason = r
 		res.ToIdentify = append(res.ToIdentify, s)
@@ -430,32 +447,46 @@ func ApplyOperatingList(patients []Patient, list []Scheduled, now time.Time) Ope
 			}
 			continue
 		}
-		if r := s.Identity.lookupable(); r != "" {
-			toIdentify(s, r)
+		if _, seen := unknown[s.Matricule]; !seen {
+			order = append(order, s.Matricule)
+		}
+		unknown[s.Matricule] = append(unknown[s.Matricule], s)
+	}
+	// The rows of an INS the vault does not know are judged together: if
+	// two give it two identities (or domains), none is trusted, whatever
+	// else is wrong with them; else one row that may not be looked up
+	// (not qualified, incomplete, INS unsure) keeps them all from it.
+	for _, m := range order {
+		rows := unknown[m]
+		reason := OperatingListReason("")
+		for _, s := range rows[1:] {
+			if !s.Identity.sameAs(rows[0].Identity) || s.OID != rows[0].OID {
+				reason = ListTraitsDisagree
+			}
+		}
+		for _, s := range rows {
+			if reason != "" {
+				break
+			}
+			reason = s.Identity.lookupable()
+			if reason == "" && s.insUnsure {
+				reason = ListINSUnsure
+			}
+		}
+		if reason != "" {
+			for _, s := range rows {
+				toIdentify(s, reason)
+			}
 			continue
 		}
-		j, seen := lookup[s.Matricule]
-		switch {
-		case !seen:
-			lookup[s.Matricule] = len(res.Lookup)
-			res.Lookup = append(res.Lookup, s)
-		case !s.Identity.sameAs(res.Lookup[j].Identity) || s.OID != res.Lookup[j].OID:
-			// two rows give this INS two identities: neither is trusted
-			toIdentify(s, ListTraitsDisagree)
-			res.Lookup[j].Reason = ListTraitsDisagree
-		case s.Date.Before(res.Lookup[j].Date):
-			res.Lookup[j].Date = s.Date
+		first := rows[0]
+		for _, s := range rows[1:] {
+			if s.Date.Before(first.Date) {
+				first.Date = s.Date
+			}
 		}
+		res.Lookup = append(res.Lookup, first)
 	}
-	kept := res.Lookup[:0]
-	for _, s := range res.Lookup {
-		if s.Reason != "" {
-			res.ToIdentify = append(res.ToIdentify, s)
-			continue
-		}
-		kept = append(kept, s)
-	}
-	res.Lookup = kept
 	idx := make([]int, 0, len(when))
 	for i := range when {
 		idx = append(idx, i)

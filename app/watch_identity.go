@@ -57,7 +57,16 @@ const (
 	ListOffline OperatingListReason = "offline"
 	// ListLookupFailed: the central service answered with an error.
 	ListLookupFailed OperatingListReason = "lookup-failed"
+	// ListINSUnsure: the INS was not read from the list's INS column (or
+	// iCalendar X-INS) but from free text or another property, or the row
+	// gives two: it may schedule a patient the vault knows, never add one;
+	// nothing was asked.
+	ListINSUnsure OperatingListReason = "ins-unsure"
 )
+
+// statusConflict is the status of a row whose status columns disagree
+// (say PROV in one, VALI in the legacy HL7 one): not qualified.
+const statusConflict IdentityStatus = "conflict"
 
 // listColumn is a column of an operating list (CSV header, or iCalendar X-
 // property without its "X-").
@@ -144,10 +153,14 @@ func (s *Scheduled) setTrait(c listColumn, v string) {
 		if p := strings.ToUpper(strings.TrimSpace(v)); len(p) == 5 && isAlnum(p) {
 			id.BirthPlace = p
 		}
-	case colStatus:
-		id.Status = listStatus(v, false)
-	case colStatusHL7:
-		id.Status = listStatus(v, true)
+	case colStatus, colStatusHL7:
+		// Two status columns that disagree make the row not qualified.
+		switch st := listStatus(v, c == colStatusHL7); {
+		case id.Status == "":
+			id.Status = st
+		case st != "" && st != id.Status:
+			id.Status = statusConflict
+		}
 	}
 }
 

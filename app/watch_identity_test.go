@@ -122,6 +122,66 @@ func TestApplyOperatingListIdentity(t *testing.T) {
 	}
 }
 
+// TestOperatingListUnsureRows: the rows a review showed could add a
+// patient are judged as a whole — a second row of an unknown INS that is
+// incomplete but gives another identity makes both disagree; two status
+// columns that disagree make the row not qualified; an INS read from free
+// text or from a property other than X-INS never adds a patient (it may
+// still schedule one the vault knows).
+func TestOperatingListUnsureRows(t *testing.T) {
+	ins := func(body string) string { return validINS(t, body) }
+	a, b, c := ins("2900175111444"), ins("1910175111555"), ins("2930175111666")
+	now := time.Date(2027, 3, 13, 18, 0, 0, 0, time.UTC)
+	day := now.Add(14 * time.Hour)
+	qual := ListedIdentity{Status: IdentityQualified, BirthName: "Dupont", BirthGivenNames: "Marie", BirthDate: "1990-01-02", Sex: SexFemale, BirthPlace: "75056"}
+	other := ListedIdentity{Status: IdentityQualified, BirthName: "Martin", BirthGivenNames: "Jeanne", BirthDate: "1990-01-02", Sex: SexFemale}
+	res := ApplyOperatingList(nil, []Scheduled{
+		{Matricule: a, Date: day, Line: 2, Identity: qual},
+		{Matricule: a, Date: day, Line: 3, Identity: other}, // incomplete, and another person
+	}, now)
+	if len(res.Lookup) != 0 || len(res.ToIdentify) != 2 || res.ToIdentify[0].Reason != ListTraitsDisagree || res.ToIdentify[1].Reason != ListTraitsDisagree {
+		t.Fatalf("two identities for one INS: lookup %+v, to identify %+v", res.Lookup, res.ToIdentify)
+	}
+
+	csv := "ins;date;nom de naissance;prénoms;date de naissance;sexe;lieu de naissance;statut;statut HL7\n" +
+		b + ";2027-03-14;Dupont;Marie;02/01/1990;F;75056;PROV;VALI\n"
+	list, err := ParseOperatingList(strings.NewReader(csv), "liste.csv")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("parse: %v %+v", err, list)
+	}
+	if res := ApplyOperatingList(nil, list, now); len(res.Lookup) != 0 || len(res.ToIdentify) != 1 || res.ToIdentify[0].Reason != ListNotQualified {
+		t.Fatalf("PROV and legacy VALI in one row: %+v", res)
+	}
+
+	for _, prop := range []string{"X-MOTHER-INS:" + c, "DESCRIPTION:INS " + c, "X-INS:" + c + "\r\nX-INS:" + a} {
+		ics := "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:20270314T080000Z\r\n" + prop + "\r\n" +
+			"X-NOM-NAISSANCE:Dupont\r\nX-PRENOMS:Marie\r\nX-DATE-NAISSANCE:1990-01-02\r\nX-SEXE:F\r\nX-LIEU-NAISSANCE:75056\r\nX-STATUT:QUAL\r\n" +
+			"END:VEVENT\r\nEND:VCALENDAR\r\n"
+		list, err := ParseOperatingList(strings.NewReader(ics), "liste.ics")
+		if err != nil || len(list) != 1 {
+			t.Fatalf("%s: parse: %v %+v", prop, err, list)
+		}
+		if res := ApplyOperatingList(nil, list, now); len(res.Lookup) != 0 || len(res.ToIdentify) != 1 || res.ToIdentify[0].Reason != ListINSUnsure {
+			t.Fatalf("%s: %+v", prop, res)
+		}
+		known := Patient{ID: "p1", INS: INS{Matricule: list[0].Matricule}, Status: IdentityQualified, BirthName: "DUPONT", BirthGivenNames: "MARIE", BirthDate: "1990-01-02", Sex: SexFemale}
+		if res := ApplyOperatingList([]Patient{known}, list, now); len(res.Scheduled) != 1 {
+			t.Fatalf("%s: a known patient is still scheduled: %+v", prop, res)
+		}
+	}
+	// The control: X-INS alone adds.
+	ics := "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:20270314T080000Z\r\nX-INS:" + c + "\r\n" +
+		"X-NOM-NAISSANCE:Dupont\r\nX-PRENOMS:Marie\r\nX-DATE-NAISSANCE:1990-01-02\r\nX-SEXE:F\r\nX-LIEU-NAISSANCE:75056\r\nX-STATUT:QUAL\r\n" +
+		"END:VEVENT\r\nEND:VCALENDAR\r\n"
+	list, err = ParseOperatingList(strings.NewReader(ics), "liste.ics")
+	if err != nil || len(list) != 1 {
+		t.Fatalf("parse: %v %+v", err, list)
+	}
+	if res := ApplyOperatingList(nil, list, now); len(res.Lookup) != 1 {
+		t.Fatalf("X-INS with a qualified identity is looked up: %+v", res)
+	}
+}
+
 // stubRecords answers FindPatient and counts every call.
 type stubRecords struct {
 	RecordService

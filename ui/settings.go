@@ -403,6 +403,8 @@ func oplistReason(r app.OperatingListReason) string {
 		return tr("settings.oplist.reason.not-signed-in")
 	case app.ListOffline:
 		return tr("settings.oplist.reason.offline")
+	case app.ListINSUnsure:
+		return tr("settings.oplist.reason.ins-unsure")
 	}
 	return tr("settings.oplist.reason.lookup-failed")
 }

@@ -31,6 +31,14 @@ func (e *Engine) ImportOperatingList(ctx context.Context, list []app.Scheduled) 
 	lookup := res.Lookup
 	res.Lookup = nil
 	added := e.lookUpListed(ctx, lookup, &res)
+	if len(lookup) > 0 {
+		// The lookups took network time: write on the directory as it is
+		// now, not on the copies read before them (a pin, an opening, a
+		// revalidation meanwhile would be undone).
+		if res.Scheduled, added, err = e.refreshListed(ctx, res.Scheduled, added, lookup, &res); err != nil {
+			return app.OperatingListResult{}, fmt.Errorf("engine: operating list: %w", err)
+		}
+	}
 	batch := &app.Batch{Patients: append(append([]app.Patient(nil), res.Scheduled...), added...)}
 	if len(batch.Patients) == 0 {
 		return res, nil
@@ -48,6 +56,61 @@ func (e *Engine) ImportOperatingList(ctx context.Context, list []app.Scheduled) 
 	res.Scheduled = batch.Patients
 	res.Added = len(added)
 	return res, nil
+}
+
+// refreshListed re-reads the directory after the lookups: each scheduled
+// patient is its current record with the list's date (one purged meanwhile
+// is dropped); an identity to add whose INS the directory now holds (a
+// concurrent import) is not added twice — that patient is scheduled when
+// the traits agree, else the row goes to identify (ListTraitsDisagree).
+func (e *Engine) refreshListed(ctx context.Context, scheduled, added []app.Patient, lookup []app.Scheduled, res *app.OperatingListResult) ([]app.Patient, []app.Patient, error) {
+	ps, err := e.store.Patients(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	byID := make(map[app.PatientID]app.Patient, len(ps))
+	byINS := make(map[string]app.Patient, len(ps))
+	for _, p := range ps {
+		byID[p.ID] = p
+		if p.INS.Matricule != "" {
+			byINS[p.INS.Matricule] = p
+		}
+	}
+	var fresh []app.Patient
+	for _, p := range scheduled {
+		if cur, ok := byID[p.ID]; ok {
+			cur.Scheduled = p.Scheduled
+			fresh = append(fresh, cur)
+		}
+	}
+	var adds []app.Patient
+	for _, p := range added {
+		cur, ok := byINS[p.INS.Matricule]
+		switch {
+		case !ok:
+			adds = append(adds, p)
+		case listedAgrees(p, cur):
+			cur.Scheduled = p.Scheduled
+			fresh = append(fresh, cur)
+		default:
+			for _, s := range lookup {
+				if s.Matricule == p.INS.Matricule {
+					s.Reason = app.ListTraitsDisagree
+					res.ToIdentify = append(res.ToIdentify, s)
+				}
+			}
+		}
+	}
+	sort.SliceStable(res.ToIdentify, func(a, b int) bool { return res.ToIdentify[a].Line < res.ToIdentify[b].Line })
+	return fresh, adds, nil
+}
+
+// listedAgrees reports whether a listed identity agrees with a patient of
+// the directory on the strict traits.
+func listedAgrees(listed, p app.Patient) bool {
+	id := app.ListedIdentity{Status: listed.Status, BirthName: listed.BirthName, BirthGivenNames: listed.BirthGivenNames,
+		BirthDate: listed.BirthDate, Sex: listed.Sex, BirthPlace: listed.BirthPlace}
+	return id.Agrees(p)
 }
 
 // lookUpListed asks the central service, for each entry, whether a record

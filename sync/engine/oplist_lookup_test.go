@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -148,5 +150,72 @@ func TestOperatingListLookupUnanswered(t *testing.T) {
 				t.Fatalf("%d patients written", len(all))
 			}
 		})
+	}
+}
+
+// duringLookup runs hook before each FindPatient of the wrapped service:
+// what the directory goes through while the lookups are on the network.
+type duringLookup struct {
+	app.RecordService
+	hook func()
+}
+
+func (d duringLookup) FindPatient(ctx context.Context, acc app.Access, ins app.INS) (app.RecordStatus, error) {
+	d.hook()
+	return d.RecordService.FindPatient(ctx, acc, ins)
+}
+
+// TestOperatingListKeepsChangesDuringLookup: the lookups take network
+// time; what changes in the directory meanwhile is kept — a known patient
+// pinned during the lookup stays pinned (and is scheduled), and an INS
+// another import added meanwhile with other traits is not added twice: the
+// row goes to identify (traits disagree).
+func TestOperatingListKeepsChangesDuringLookup(t *testing.T) {
+	sb := dmptest.NewTLS(t, dmptest.Options{Patients: 60, Seed: 37})
+	rs, pr := client(t, sb, dmptest.KeyAnesthetist)
+	ps := qualified(sb, pr.RPPS, 2)
+	if len(ps) < 2 {
+		t.Fatal("not enough synthetic patients")
+	}
+	known, fresh := ps[0], ps[1]
+	clock := apptest.NewClock(time.Now())
+	v, _ := newVault(t, clock)
+	if err := v.Write(ctx, &app.Batch{Patients: []app.Patient{known}}); err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	hook := func() {
+		once.Do(func() {
+			pinned := known
+			pinned.Pinned = true
+			twin := fresh
+			twin.ID, twin.BirthDate = "", "1901-01-01"
+			if err := v.Write(ctx, &app.Batch{Patients: []app.Patient{pinned, twin}}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	eng := newEngine(t, v, duringLookup{RecordService: rs, hook: hook}, pr, clock)
+	day := clock.Now().Add(20 * time.Hour)
+	res, err := eng.ImportOperatingList(ctx, []app.Scheduled{listRow(known, app.IdentityQualified, day, 2), listRow(fresh, app.IdentityQualified, day, 3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Added != 0 || len(res.ToIdentify) != 1 || res.ToIdentify[0].Line != 3 || res.ToIdentify[0].Reason != app.ListTraitsDisagree {
+		t.Fatalf("added %d, to identify %+v", res.Added, res.ToIdentify)
+	}
+	got, err := v.Patient(ctx, known.ID)
+	if err != nil || !got.Pinned || got.Scheduled.IsZero() {
+		t.Fatalf("known patient after the import: %+v %v (the pin made during the lookup must stay)", got, err)
+	}
+	all, _ := v.Patients(ctx)
+	n := 0
+	for _, p := range all {
+		if p.INS.Matricule == fresh.INS.Matricule {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d patients carry the INS", n)
 	}
 }
